@@ -1,0 +1,65 @@
+//! Typed engine errors. Every fallible engine call returns [`EngineError`]; the CLI and TUI add context.
+
+use crate::engine::config::ConfigError;
+
+/// Errors raised by the engine (config, stores, graph, reads, increments).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// Configuration could not be loaded or is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A feature or field key violates Metaxy's key rules.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey { key: String, reason: String },
+    /// The store location does not exist or cannot be opened.
+    #[error("cannot open store {store:?} at {location}: {message}")]
+    StoreOpen { store: String, location: String, message: String },
+    /// The store has no metadata table for this feature (Metaxy `FeatureNotFoundError`).
+    #[error("no metadata for feature {feature} in store {store:?} (table {table} does not exist)")]
+    FeatureNotFound { feature: String, store: String, table: String },
+    /// The feature is not part of the loaded feature graph.
+    #[error("feature {0} is not in the feature graph (known features: {1})")]
+    UnknownFeature(String, String),
+    /// The store has no pushed feature graph (`metaxy-system/feature_versions` missing or empty).
+    #[error("store {0:?} has no pushed feature graph (table metaxy_system__feature_versions is missing or empty); run `metaxy push` first")]
+    NoGraph(String),
+    /// A requested project version is not in the system table.
+    #[error("project version {0:?} was never pushed to this store")]
+    UnknownSnapshot(String),
+    /// A stored `feature_spec` could not be parsed.
+    #[error("invalid feature_spec for {feature}: {message}")]
+    InvalidSpec { feature: String, message: String },
+    /// A table exists but does not have the shape Metaxy writes (missing column, wrong type, unreadable file).
+    #[error("corrupt or unexpected table {table}: {message}")]
+    CorruptTable { table: String, message: String },
+    /// A user filter / predicate could not be parsed or evaluated.
+    #[error("bad filter {filter:?}: {message}")]
+    BadFilter { filter: String, message: String },
+    /// Hash algorithm not usable for this operation.
+    #[error("hash algorithm {0:?} is not supported here")]
+    UnsupportedHash(String),
+    /// Root features need a samples frame to compute an increment.
+    #[error("feature {0} is a root feature (no upstream dependencies): an increment needs a samples file with id columns and metaxy_provenance_by_field")]
+    RootNeedsSamples(String),
+    /// Field-level parent resolution failed (Metaxy raises for a field with no upstream fields).
+    #[error("feature {feature}: {message}")]
+    Plan { feature: String, message: String },
+    /// DuckDB reported an error.
+    #[error("duckdb: {0}")]
+    DuckDb(#[from] duckdb::Error),
+    /// Polars reported an error.
+    #[error("polars: {0}")]
+    Polars(#[from] polars::error::PolarsError),
+    /// Arrow reported an error.
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// JSON (de)serialisation failed.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// I/O failed.
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Engine result alias.
+pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -1,0 +1,236 @@
+//! Hash recipes of Metaxy 0.1.11 (FORMAT.md §5).
+//!
+//! * Row-level hashes ([`hash_str`], [`hash_string_column`]): the store's `hash_algorithm` on UTF-8 bytes, rendered as
+//!   a decimal integer (xx*/wyhash) or lowercase hex (sha256/md5), then truncated to `hash_truncation_length`
+//!   characters (a string prefix, no padding). Mirrors polars-hash / DuckDB `hashfuncs` as used by Metaxy.
+//! * Graph-level hashes ([`Sha256Trunc`]): always SHA-256 over concatenated UTF-8 strings, lowercase hex, truncated.
+//! * [`python_json_dumps_sorted`]: Python's `json.dumps(obj, sort_keys=True)` (separators `", "`/`": "`,
+//!   `ensure_ascii=True`), needed for spec and definition versions.
+
+use md5::Md5;
+use polars::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::engine::config::HashAlgorithm;
+use crate::engine::error::{EngineError, Result};
+
+/// Truncates a rendered hash to `len` characters (no padding; shorter strings are kept as they are).
+pub fn truncate(s: String, len: usize) -> String {
+    if s.len() > len {
+        s[..len].to_string()
+    } else {
+        s
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out
+}
+
+/// The full (untruncated) row hash of `s` with `algo`: decimal for xxhash32/xxhash64/xxh3_64/wyhash (seed 0),
+/// lowercase hex for sha256/md5. Errors with [`EngineError::UnsupportedHash`] for `farmhash` (supported by no
+/// Metaxy engine either).
+pub fn hash_full(algo: HashAlgorithm, s: &str) -> Result<String> {
+    let b = s.as_bytes();
+    Ok(match algo {
+        HashAlgorithm::Xxhash32 => xxhash_rust::xxh32::xxh32(b, 0).to_string(),
+        HashAlgorithm::Xxhash64 => xxhash_rust::xxh64::xxh64(b, 0).to_string(),
+        HashAlgorithm::Xxh3_64 => xxhash_rust::xxh3::xxh3_64(b).to_string(),
+        HashAlgorithm::Wyhash => wyhash::wyhash(b, 0).to_string(),
+        HashAlgorithm::Sha256 => hex(&Sha256::digest(b)),
+        HashAlgorithm::Md5 => hex(&Md5::digest(b)),
+        HashAlgorithm::Farmhash => return Err(EngineError::UnsupportedHash("farmhash".into())),
+    })
+}
+
+/// Row hash `H(s)` of FORMAT.md §5.1: [`hash_full`] then truncation to `trunc` characters.
+pub fn hash_str(algo: HashAlgorithm, s: &str, trunc: usize) -> Result<String> {
+    Ok(truncate(hash_full(algo, s)?, trunc))
+}
+
+/// Checks up front that `algo` can hash rows (so that column hashing never fails half-way).
+pub fn check_algorithm(algo: HashAlgorithm) -> Result<()> {
+    hash_full(algo, "").map(|_| ())
+}
+
+/// Hashes every value of a string column with `H` (nulls stay null). Same values as Metaxy's
+/// `hash_string_column` with the Polars or DuckDB engine.
+pub fn hash_string_column(ca: &StringChunked, algo: HashAlgorithm, trunc: usize) -> Result<StringChunked> {
+    check_algorithm(algo)?;
+    let out: StringChunked = ca
+        .iter()
+        .map(|v| v.map(|s| hash_str(algo, s, trunc).unwrap_or_default()))
+        .collect();
+    Ok(out.with_name(ca.name().clone()))
+}
+
+/// A polars expression applying [`hash_string_column`] to a string expression (output dtype String).
+pub fn hash_expr(e: Expr, algo: HashAlgorithm, trunc: usize) -> Expr {
+    e.cast(DataType::String).map(
+        move |c: Column| {
+            let ca = c.str()?;
+            let out = hash_string_column(ca, algo, trunc)
+                .map_err(|e| PolarsError::ComputeError(e.to_string().into()))?;
+            Ok(out.into_column())
+        },
+        |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+    )
+}
+
+/// Incremental SHA-256 over concatenated strings, rendered as lowercase hex and truncated: the graph-level recipe
+/// of FORMAT.md §5.2 (field/feature/code/spec/definition/project versions).
+pub struct Sha256Trunc {
+    hasher: Sha256,
+    trunc: usize,
+}
+
+impl Sha256Trunc {
+    /// A new hasher truncating its output to `trunc` characters.
+    pub fn new(trunc: usize) -> Self {
+        Self { hasher: Sha256::new(), trunc }
+    }
+    /// Feeds `s` (no separator is added).
+    pub fn update(&mut self, s: &str) -> &mut Self {
+        self.hasher.update(s.as_bytes());
+        self
+    }
+    /// The truncated lowercase-hex digest.
+    pub fn finish(self) -> String {
+        truncate(hex(&self.hasher.finalize()), self.trunc)
+    }
+}
+
+/// Python `json.dumps(value, sort_keys=True)` with default separators and `ensure_ascii=True`.
+pub fn python_json_dumps_sorted(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_py_json(value, &mut out);
+    out
+}
+
+fn write_py_json(v: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                out.push_str(&i.to_string())
+            } else if let Some(u) = n.as_u64() {
+                out.push_str(&u.to_string())
+            } else if let Some(f) = n.as_f64() {
+                out.push_str(&python_float_repr(f))
+            }
+        }
+        Value::String(s) => write_py_str(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_py_json(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_py_str(k, out);
+                out.push_str(": ");
+                write_py_json(&m[k], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_py_str(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    out.push_str(&format!("\\u{:04x}", unit));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, scientific notation when the exponent is < -4 or >= 16.
+fn python_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+    }
+    // `{:e}` gives the shortest round-trip mantissa, e.g. "1.5e16", "1e-5".
+    let sci = format!("{:e}", f);
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if !(-4..16).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        return format!("{mant}e{sign}{:02}", exp.abs());
+    }
+    let s = format!("{}", f);
+    if s.contains('.') {
+        s
+    } else {
+        format!("{s}.0")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worked_examples_from_format_md() {
+        assert_eq!(hash_str(HashAlgorithm::Xxhash32, "audio-v1-s000000|frames-v1-s000000", 8).unwrap(), "61644483");
+        assert_eq!(hash_full(HashAlgorithm::Xxhash32, "hello world").unwrap(), "3468387874");
+        assert_eq!(hash_full(HashAlgorithm::Xxhash64, "hello world").unwrap(), "5020219685658847592");
+        assert_eq!(hash_full(HashAlgorithm::Xxh3_64, "hello world").unwrap(), "15296390279056496779");
+        let mut h = Sha256Trunc::new(8);
+        h.update("example/video.audio").update("1");
+        assert_eq!(h.finish(), "22742381");
+    }
+
+    #[test]
+    fn farmhash_is_a_clear_error() {
+        assert!(matches!(hash_full(HashAlgorithm::Farmhash, "x"), Err(EngineError::UnsupportedHash(_))));
+    }
+
+    #[test]
+    fn python_json_matches_python() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"b": [1, 2.5, null], "a": "ü✓\n", "c": {"y": true, "x": 1e20}}"#).unwrap();
+        assert_eq!(
+            python_json_dumps_sorted(&v),
+            r#"{"a": "\u00fc\u2713\n", "b": [1, 2.5, null], "c": {"x": 1e+20, "y": true}}"#
+        );
+        assert_eq!(python_float_repr(1.0), "1.0");
+        assert_eq!(python_float_repr(0.0001), "0.0001");
+        assert_eq!(python_float_repr(0.00001), "1e-05");
+    }
+}

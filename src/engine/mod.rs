@@ -1,0 +1,15 @@
+//! The engine: everything that reads and computes Metaxy metadata. It knows nothing of the terminal UI or of
+//! argument parsing; the TUI (`crate::tui`) and the headless CLI (`crate::cli`) both call into it.
+
+#[path = "config_stub.rs"]
+pub mod config;
+pub mod error;
+pub mod frame;
+pub mod graph;
+pub mod hashing;
+pub mod json;
+pub mod keys;
+pub mod read;
+pub mod resolve;
+pub mod status;
+pub mod store;

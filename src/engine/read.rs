@@ -1,0 +1,164 @@
+//! Metaxy's read semantics (`MetadataStore.read`, FORMAT.md §7.1), shared by every backend.
+
+use polars::prelude::*;
+
+use crate::engine::error::{EngineError, Result};
+use crate::engine::frame::has_column;
+use crate::engine::graph::FeatureGraph;
+use crate::engine::keys::FeatureKey;
+use crate::engine::store::MetadataStore;
+
+/// System column names (FORMAT.md §4.1).
+pub mod cols {
+    /// Struct (or map) of field struct key -> provenance hash.
+    pub const PROVENANCE_BY_FIELD: &str = "metaxy_provenance_by_field";
+    /// Sample-level provenance hash.
+    pub const PROVENANCE: &str = "metaxy_provenance";
+    /// Struct of field -> data version (defaults to provenance).
+    pub const DATA_VERSION_BY_FIELD: &str = "metaxy_data_version_by_field";
+    /// Sample-level data version.
+    pub const DATA_VERSION: &str = "metaxy_data_version";
+    /// Feature version the row was written under.
+    pub const FEATURE_VERSION: &str = "metaxy_feature_version";
+    /// Project version the row was written under.
+    pub const PROJECT_VERSION: &str = "metaxy_project_version";
+    /// Creation timestamp (UTC).
+    pub const CREATED_AT: &str = "metaxy_created_at";
+    /// Last update timestamp (UTC).
+    pub const UPDATED_AT: &str = "metaxy_updated_at";
+    /// Soft-delete timestamp (UTC), null = live.
+    pub const DELETED_AT: &str = "metaxy_deleted_at";
+    /// Orchestration run id.
+    pub const MATERIALIZATION_ID: &str = "metaxy_materialization_id";
+}
+
+/// Options of a read (Metaxy `read(...)` keyword arguments / `metaxy-tui metadata read` flags).
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Keep rows of every feature version (default: only the current feature version).
+    pub with_feature_history: bool,
+    /// Keep every row per id (default: only the latest by `coalesce(deleted_at, updated_at)`).
+    pub with_sample_history: bool,
+    /// Keep soft-deleted rows (default: drop rows with `metaxy_deleted_at` set).
+    pub include_soft_deleted: bool,
+    /// Only this feature version (requires `with_feature_history`, as in Metaxy).
+    pub feature_version: Option<String>,
+    /// SQL WHERE fragments, AND-ed, applied after dedup and soft-delete removal.
+    pub filters: Vec<String>,
+}
+
+/// Parses a SQL WHERE fragment into a polars expression. Errors with [`EngineError::BadFilter`].
+pub fn parse_filter(sql: &str) -> Result<Expr> {
+    if sql.trim().is_empty() {
+        return Err(EngineError::BadFilter { filter: sql.to_string(), message: "empty filter".into() });
+    }
+    polars::sql::sql_expr(sql).map_err(|e| EngineError::BadFilter { filter: sql.to_string(), message: e.to_string() })
+}
+
+/// Applies SQL filters to a frame; evaluation errors (unknown column, type mismatch) become
+/// [`EngineError::BadFilter`].
+pub fn apply_filters(df: DataFrame, filters: &[String]) -> Result<DataFrame> {
+    let mut out = df;
+    for f in filters {
+        let e = parse_filter(f)?;
+        out = out
+            .lazy()
+            .filter(e)
+            .collect()
+            .map_err(|err| EngineError::BadFilter { filter: f.clone(), message: err.to_string() })?;
+    }
+    Ok(out)
+}
+
+/// Keeps, per `id_columns`, the row with the greatest `coalesce(metaxy_deleted_at, metaxy_updated_at)`
+/// (Metaxy's `keep_latest_by_group`). Ties keep the row stored last.
+pub fn keep_latest(df: DataFrame, id_columns: &[String]) -> Result<DataFrame> {
+    if df.height() == 0 || id_columns.is_empty() {
+        return Ok(df);
+    }
+    let mut ts: Vec<Expr> = vec![];
+    if has_column(&df, cols::DELETED_AT) {
+        ts.push(col(cols::DELETED_AT));
+    }
+    if has_column(&df, cols::UPDATED_AT) {
+        ts.push(col(cols::UPDATED_AT));
+    }
+    let ids: Vec<PlSmallStr> = id_columns.iter().map(|s| PlSmallStr::from(s.as_str())).collect();
+    let lf = df.lazy().with_row_index("__mx_row", None);
+    let lf = if ts.is_empty() {
+        lf.with_column(lit(0i64).alias("__mx_ts"))
+    } else {
+        lf.with_column(coalesce(&ts).alias("__mx_ts"))
+    };
+    let out = lf
+        .sort(
+            ["__mx_ts", "__mx_row"],
+            SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true),
+        )
+        .unique_stable(Some(ids.into_iter().map(|s| cols_selector(&s)).collect::<Vec<_>>().into_iter().reduce(|a, b| a | b).unwrap()), UniqueKeepStrategy::Last)
+        .drop(cols_selector("__mx_ts") | cols_selector("__mx_row"))
+        .collect()?;
+    Ok(out)
+}
+
+fn cols_selector(name: &str) -> Selector {
+    polars::prelude::cols([name])
+}
+
+/// Sorts a frame by the given columns that exist in it (for stable, readable output).
+pub fn sort_by_columns(df: DataFrame, by: &[String]) -> Result<DataFrame> {
+    let present: Vec<&str> = by.iter().map(String::as_str).filter(|c| has_column(&df, c)).collect();
+    if present.is_empty() || df.height() < 2 {
+        return Ok(df);
+    }
+    Ok(df.lazy().sort(present, SortMultipleOptions::default().with_maintain_order(true)).collect()?)
+}
+
+/// Reads `key` from `store` with Metaxy's semantics, in order: (1) current feature version of `graph` unless
+/// `with_feature_history` (or the given `feature_version`); (2) latest row per id column set unless
+/// `with_sample_history`; (3) drop soft-deleted unless `include_soft_deleted`; (4) SQL filters. Rows are sorted by
+/// id columns. `Ok(None)` when the store has no table for `key` (Metaxy raises `FeatureNotFoundError`).
+pub fn read_feature(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    opts: &ReadOptions,
+) -> Result<Option<DataFrame>> {
+    let def = graph.require(key)?;
+    let current = graph.feature_version(key).unwrap_or_default().to_string();
+    let version_filter: Option<String> = if let Some(v) = &opts.feature_version {
+        Some(v.clone())
+    } else if opts.with_feature_history {
+        None
+    } else {
+        Some(current)
+    };
+    let Some(mut df) = store.scan(key, version_filter.as_deref())? else {
+        return Ok(None);
+    };
+    let table = store.table_name(key);
+    for c in [cols::PROVENANCE_BY_FIELD, cols::PROVENANCE] {
+        if !has_column(&df, c) {
+            return Err(EngineError::CorruptTable { table: table.clone(), message: format!("missing system column {c}") });
+        }
+    }
+    if let Some(v) = &version_filter {
+        if has_column(&df, cols::FEATURE_VERSION) {
+            df = df.lazy().filter(col(cols::FEATURE_VERSION).eq(lit(v.clone()))).collect()?;
+        }
+    }
+    if !opts.with_sample_history {
+        let ids: Vec<String> = def.spec.id_columns.clone();
+        for c in &ids {
+            if !has_column(&df, c) {
+                return Err(EngineError::CorruptTable { table: table.clone(), message: format!("missing id column {c}") });
+            }
+        }
+        df = keep_latest(df, &ids)?;
+    }
+    if !opts.include_soft_deleted && has_column(&df, cols::DELETED_AT) {
+        df = df.lazy().filter(col(cols::DELETED_AT).is_null()).collect()?;
+    }
+    df = apply_filters(df, &opts.filters)?;
+    sort_by_columns(df, &def.spec.id_columns).map(Some)
+}

@@ -1,0 +1,482 @@
+//! `resolve_update` (FORMAT.md §6): expected provenance from upstream data versions, then the increment
+//! (new / stale / orphaned) against the stored rows. Mirrors Metaxy 0.1.11's Polars versioning engine
+//! (`UpstreamPreparer`, `FeatureDepTransformer`, lineage handlers, `IncrementResolver`).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+
+use crate::engine::error::{EngineError, Result};
+use crate::engine::frame::has_column;
+use crate::engine::graph::{FeatureDep, FeatureGraph, Lineage};
+use crate::engine::hashing::{check_algorithm, hash_expr};
+use crate::engine::keys::FeatureKey;
+use crate::engine::read::{apply_filters, cols, parse_filter, read_feature, sort_by_columns, ReadOptions};
+use crate::engine::store::MetadataStore;
+
+/// Options of `resolve_update` (Metaxy keyword arguments; CLI `--global-filter`, `--filter`, `--stale-if`).
+#[derive(Debug, Clone, Default)]
+pub struct ResolveOptions {
+    /// SQL filters applied on read to every feature (upstream and target).
+    pub global_filters: Vec<String>,
+    /// SQL filters applied only to the target's current (stored) rows.
+    pub target_filters: Vec<String>,
+    /// Staleness predicates (SQL) evaluated on the target's current rows: a match is stale even when the
+    /// provenance is unchanged.
+    pub stale_if: Vec<String>,
+    /// Metaxy `skip_comparison=True`: every expected row is new; stale and orphaned are empty.
+    pub skip_comparison: bool,
+}
+
+/// The result of `resolve_update` for one feature (Metaxy `Increment`).
+///
+/// Frames: `new` and `stale` carry the expected (recomputed) columns: the join columns, the upstream user
+/// columns that survived `select`, `metaxy_provenance_by_field` (struct, spec field order), `metaxy_provenance`,
+/// `metaxy_data_version_by_field`, `metaxy_data_version`. `orphaned` carries the stored rows. `stale_previous`
+/// holds, for every stale sample, the stored provenance (join columns + the two provenance columns) so a caller
+/// can show per-field diffs.
+#[derive(Debug, Clone)]
+pub struct Increment {
+    /// Target feature.
+    pub feature: FeatureKey,
+    /// Current feature version of the target.
+    pub feature_version: String,
+    /// The target's id columns.
+    pub id_columns: Vec<String>,
+    /// Columns the comparison joins on (`plan.input_id_columns`, falling back to the id columns).
+    pub join_columns: Vec<String>,
+    /// Field struct keys in spec order.
+    pub field_keys: Vec<String>,
+    /// Samples in upstream but not stored (Metaxy `added` / `new`).
+    pub new: DataFrame,
+    /// Samples stored with a different provenance or matching a staleness predicate (`changed` / `stale`).
+    pub stale: DataFrame,
+    /// Samples stored but gone from upstream (`removed` / `orphaned`).
+    pub orphaned: DataFrame,
+    /// Stored provenance of the stale samples.
+    pub stale_previous: DataFrame,
+    /// Whether the target had a table in the store.
+    pub target_exists: bool,
+}
+
+struct PreparedDep {
+    dep: FeatureDep,
+    df: DataFrame,
+    /// upstream field struct key -> temp column holding its data version
+    dv_cols: BTreeMap<String, String>,
+}
+
+fn plan_err(key: &FeatureKey, m: impl Into<String>) -> EngineError {
+    EngineError::Plan { feature: key.to_string(), message: m.into() }
+}
+
+/// Input id columns of one dep after lineage (Metaxy `FeaturePlan.get_input_id_columns_for_dep`).
+fn input_ids_for_dep(graph: &FeatureGraph, target_ids: &[String], dep: &FeatureDep) -> Vec<String> {
+    let Some(up) = graph.get(&dep.feature) else { return vec![] };
+    match &dep.lineage {
+        Lineage::Identity => up.spec.id_columns.iter().map(|c| rename_of(dep, c)).collect(),
+        Lineage::Aggregation { on } => on.clone().unwrap_or_else(|| target_ids.to_vec()),
+        Lineage::Expansion { on, .. } => on.clone(),
+    }
+}
+
+fn rename_of(dep: &FeatureDep, c: &str) -> String {
+    dep.rename.iter().find(|(o, _)| o == c).map(|(_, n)| n.clone()).unwrap_or_else(|| c.to_string())
+}
+
+/// `plan.input_id_columns or feature.id_columns`: the intersection over deps of their input id columns
+/// (order: as in the first dep), falling back to the target's id columns.
+pub fn join_columns(graph: &FeatureGraph, key: &FeatureKey) -> Result<Vec<String>> {
+    let def = graph.require(key)?;
+    let ids = &def.spec.id_columns;
+    let lists: Vec<Vec<String>> = def
+        .spec
+        .deps
+        .iter()
+        .map(|d| input_ids_for_dep(graph, ids, d))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut out: Vec<String> = match lists.first() {
+        None => vec![],
+        Some(first) => first.iter().filter(|c| lists.iter().all(|l| l.contains(c))).cloned().collect(),
+    };
+    if out.is_empty() {
+        out = ids.clone();
+    }
+    if out.is_empty() {
+        return Err(plan_err(key, "no shared id columns across upstream features; add renames or lineage `on` columns"));
+    }
+    Ok(out)
+}
+
+const SYSTEM_DROP: [&str; 6] = [
+    cols::FEATURE_VERSION,
+    cols::PROJECT_VERSION,
+    cols::CREATED_AT,
+    cols::UPDATED_AT,
+    cols::DELETED_AT,
+    cols::MATERIALIZATION_ID,
+];
+const METAXY_LOADED: [&str; 4] =
+    [cols::PROVENANCE_BY_FIELD, cols::PROVENANCE, cols::DATA_VERSION_BY_FIELD, cols::DATA_VERSION];
+
+fn prepare_dep(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    target: &FeatureKey,
+    target_ids: &[String],
+    di: usize,
+    dep: &FeatureDep,
+    global_filters: &[String],
+    trunc: usize,
+) -> Result<PreparedDep> {
+    let up = graph.get(&dep.feature).ok_or_else(|| plan_err(target, format!("upstream feature {} is not in the graph", dep.feature)))?;
+    let opts = ReadOptions { filters: global_filters.to_vec(), ..Default::default() };
+    let mut df = read_feature(store, graph, &dep.feature, &opts)?.ok_or_else(|| EngineError::FeatureNotFound {
+        feature: dep.feature.to_string(),
+        store: store.name().to_string(),
+        table: store.table_name(&dep.feature),
+    })?;
+    let table = store.table_name(&dep.feature);
+    // 1. drop columns that are not carried through joins
+    let drop: Vec<&str> = SYSTEM_DROP.iter().copied().filter(|c| has_column(&df, c)).collect();
+    df = df.drop_many(drop);
+    // 2. renames: user renames + suffix on the four provenance columns
+    let suffix = dep.feature.column_suffix();
+    let mut renames: Vec<(String, String)> = dep.rename.clone();
+    for c in METAXY_LOADED {
+        renames.push((c.to_string(), format!("{c}{suffix}")));
+    }
+    for (old, new) in &renames {
+        if has_column(&df, old) {
+            df.rename(old, PlSmallStr::from(new.as_str()))
+                .map_err(|e| plan_err(target, format!("rename {old} -> {new} on {}: {e}", dep.feature)))?;
+        }
+    }
+    // 3. static sql_filters of the dep (after rename)
+    df = apply_filters(df, &dep.sql_filters)?;
+    // 4. select
+    let lineage_on: Vec<String> = match &dep.lineage {
+        Lineage::Aggregation { on: Some(on) } => on.clone(),
+        Lineage::Expansion { on, .. } => on.clone(),
+        _ => vec![],
+    };
+    let renamed_ids: Vec<String> = up.spec.id_columns.iter().map(|c| rename_of(dep, c)).collect();
+    let selected: Option<Vec<String>> = dep.select.as_ref().map(|sel| {
+        let mut out: Vec<String> = sel.clone();
+        for c in lineage_on.iter().map(|c| rename_of(dep, c)) {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+        if lineage_on.is_empty() {
+            for c in &renamed_ids {
+                if !out.contains(c) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        for c in METAXY_LOADED {
+            out.push(format!("{c}{suffix}"));
+        }
+        out
+    });
+    if let Some(sel) = &selected {
+        for c in sel {
+            if !has_column(&df, c) {
+                return Err(EngineError::CorruptTable {
+                    table: table.clone(),
+                    message: format!("column {c} selected by {target}'s dependency on {} does not exist", dep.feature),
+                });
+            }
+        }
+        df = df.select(sel.iter().map(|s| PlSmallStr::from(s.as_str())))?;
+    }
+    // 5. extract upstream data versions per field into flat temp columns (with N:1 aggregation if needed)
+    let dvbf = format!("{}{suffix}", cols::DATA_VERSION_BY_FIELD);
+    if !has_column(&df, &dvbf) {
+        return Err(EngineError::CorruptTable { table, message: format!("missing {}", cols::DATA_VERSION_BY_FIELD) });
+    }
+    let mut dv_cols = BTreeMap::new();
+    let mut exprs = Vec::new();
+    let agg_groups: Option<(Vec<String>, Vec<String>)> = match &dep.lineage {
+        Lineage::Aggregation { on } => {
+            let group = on.clone().unwrap_or_else(|| target_ids.to_vec());
+            let order: Vec<String> = match &selected {
+                None => renamed_ids.clone(),
+                Some(sel) => renamed_ids.iter().filter(|c| sel.contains(c)).cloned().collect(),
+            };
+            let order = if order.is_empty() { group.clone() } else { order };
+            Some((group, order))
+        }
+        _ => None,
+    };
+    for f in &up.spec.fields {
+        let sk = f.key.struct_key();
+        let name = format!("__mx_dv{di}__{sk}");
+        let field = col(dvbf.as_str()).struct_().field_by_name(&sk).cast(DataType::String);
+        let e = match &agg_groups {
+            None => field,
+            Some((group, order)) => {
+                let joined = field
+                    .sort_by(order.iter().map(|c| col(c.as_str())).collect::<Vec<_>>(), SortMultipleOptions::default())
+                    .str()
+                    .join("|", true)
+                    .over(group.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())?;
+                hash_expr(joined, store.hash_algorithm(), trunc)
+            }
+        };
+        exprs.push(e.alias(name.as_str()));
+        dv_cols.insert(sk, name);
+    }
+    df = df
+        .lazy()
+        .with_columns(exprs)
+        .collect()
+        .map_err(|e| EngineError::CorruptTable { table: table.clone(), message: format!("reading data versions: {e}") })?;
+    let drop: Vec<String> = METAXY_LOADED.iter().map(|c| format!("{c}{suffix}")).collect();
+    df = df.drop_many(drop);
+    Ok(PreparedDep { dep: dep.clone(), df, dv_cols })
+}
+
+/// Computes the expected frame of a non-root feature: upstream rows prepared per dep, joined on the join columns,
+/// with `metaxy_provenance_by_field`, `metaxy_provenance` and the data-version copies (FORMAT.md §5.3).
+pub fn expected_frame(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    global_filters: &[String],
+) -> Result<DataFrame> {
+    let def = graph.require(key)?;
+    let spec = &def.spec;
+    if spec.is_root() {
+        return Err(EngineError::RootNeedsSamples(key.to_string()));
+    }
+    let algo = store.hash_algorithm();
+    check_algorithm(algo)?;
+    let trunc = graph.truncation;
+    let j = join_columns(graph, key)?;
+    let mut prepared = Vec::new();
+    for (di, dep) in spec.deps.iter().enumerate() {
+        prepared.push(prepare_dep(store, graph, key, &spec.id_columns, di, dep, global_filters, trunc)?);
+    }
+    // collisions: non-join, non-temp columns present in more than one dep
+    if prepared.len() > 1 {
+        let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for p in &prepared {
+            for c in p.df.get_column_names() {
+                if !c.starts_with("__mx_") && !j.iter().any(|x| x == c.as_str()) {
+                    seen.entry(c.to_string()).or_default().push(p.dep.feature.to_string());
+                }
+            }
+        }
+        let clashes: Vec<String> = seen.into_iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k).collect();
+        if !clashes.is_empty() {
+            return Err(plan_err(
+                key,
+                format!("column collisions {clashes:?} across upstream features; add explicit renames or select in the FeatureDep"),
+            ));
+        }
+    }
+    for p in &prepared {
+        for c in &j {
+            if !has_column(&p.df, c) {
+                return Err(plan_err(key, format!("join column {c} is missing from upstream {}", p.dep.feature)));
+            }
+        }
+    }
+    // join: required deps inner, then optional deps left (full + coalesced ids when every dep is optional)
+    let all_optional = prepared.iter().all(|p| p.dep.optional);
+    let on: Vec<Expr> = j.iter().map(|c| col(c.as_str())).collect();
+    let mut order: Vec<&PreparedDep> = prepared.iter().filter(|p| !p.dep.optional).collect();
+    order.extend(prepared.iter().filter(|p| p.dep.optional));
+    let mut lf: Option<LazyFrame> = None;
+    for p in order {
+        let right = p.df.clone().lazy();
+        lf = Some(match lf {
+            None => right,
+            Some(left) => {
+                let how = if !p.dep.optional {
+                    JoinType::Inner
+                } else if all_optional {
+                    JoinType::Full
+                } else {
+                    JoinType::Left
+                };
+                let args = JoinArgs::new(how).with_coalesce(JoinCoalesce::CoalesceColumns);
+                left.join(right, on.clone(), on.clone(), args)
+            }
+        });
+    }
+    let mut lf = lf.ok_or_else(|| plan_err(key, "feature has no deps"))?;
+    // per-field provenance
+    let dep_index: BTreeMap<String, usize> = prepared.iter().enumerate().map(|(i, p)| (p.dep.feature.to_string(), i)).collect();
+    let mut field_exprs = Vec::new();
+    let mut field_names = Vec::new();
+    for (fi, f) in spec.fields.iter().enumerate() {
+        let parents = graph.parent_fields(key, fi)?;
+        let mut parts: Vec<Expr> = vec![lit(f.key.to_string()), lit(f.code_version.clone())];
+        for (pk, pf) in parents {
+            let di = *dep_index
+                .get(&pk.to_string())
+                .ok_or_else(|| plan_err(key, format!("field {} depends on {pk}, which is not a dependency", f.key)))?;
+            let p = &prepared[di];
+            let c = p.dv_cols.get(&pf.struct_key()).ok_or_else(|| plan_err(key, format!("upstream field {pk}.{pf} not found")))?;
+            parts.push(lit(format!("{pk}.{pf}")));
+            let mut e = col(c.as_str());
+            if p.dep.optional {
+                e = e.fill_null(lit(""));
+            }
+            parts.push(e);
+        }
+        let name = format!("__mx_pf__{}", f.key.struct_key());
+        field_exprs.push(hash_expr(concat_str(parts, "|", false), algo, trunc).alias(name.as_str()));
+        field_names.push((f.key.struct_key(), name));
+    }
+    lf = lf.with_columns(field_exprs);
+    let struct_expr = as_struct(field_names.iter().map(|(sk, n)| col(n.as_str()).alias(sk.as_str())).collect());
+    let mut sorted = field_names.clone();
+    sorted.sort();
+    let prov = hash_expr(concat_str(sorted.iter().map(|(_, n)| col(n.as_str())).collect::<Vec<_>>(), "|", false), algo, trunc);
+    lf = lf.with_columns([struct_expr.alias(cols::PROVENANCE_BY_FIELD), prov.alias(cols::PROVENANCE)]);
+    lf = lf.with_columns([
+        col(cols::PROVENANCE_BY_FIELD).alias(cols::DATA_VERSION_BY_FIELD),
+        col(cols::PROVENANCE).alias(cols::DATA_VERSION),
+    ]);
+    let df = lf.collect()?;
+    let temp: Vec<PlSmallStr> = df.get_column_names().into_iter().filter(|c| c.starts_with("__mx_")).cloned().collect();
+    Ok(df.drop_many(temp))
+}
+
+fn empty_like(df: &DataFrame) -> DataFrame {
+    df.clear()
+}
+
+/// `resolve_update(feature)` for a non-root feature against `store` (FORMAT.md §6).
+///
+/// Errors: [`EngineError::RootNeedsSamples`] for root features, [`EngineError::FeatureNotFound`] when an upstream
+/// table is missing (Metaxy raises `FeatureNotFoundError` too), [`EngineError::BadFilter`] for unusable filters.
+pub fn resolve_update(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    opts: &ResolveOptions,
+) -> Result<Increment> {
+    let def = graph.require(key)?;
+    let spec = &def.spec;
+    let j = join_columns(graph, key)?;
+    for f in opts.stale_if.iter() {
+        let _ = parse_filter(f)?;
+    }
+    let expected = sort_by_columns(expected_frame(store, graph, key, &opts.global_filters)?, &j)?;
+    let mut target_filters = opts.global_filters.clone();
+    target_filters.extend(opts.target_filters.iter().cloned());
+    let current = read_feature(store, graph, key, &ReadOptions { filters: target_filters, ..Default::default() })?;
+    let field_keys: Vec<String> = spec.fields.iter().map(|f| f.key.struct_key()).collect();
+    let feature_version = graph.feature_version(key).unwrap_or_default().to_string();
+    let mk = |new: DataFrame, stale: DataFrame, orphaned: DataFrame, prev: DataFrame, exists: bool| Increment {
+        feature: key.clone(),
+        feature_version: feature_version.clone(),
+        id_columns: spec.id_columns.clone(),
+        join_columns: j.clone(),
+        field_keys: field_keys.clone(),
+        new,
+        stale,
+        orphaned,
+        stale_previous: prev,
+        target_exists: exists,
+    };
+    let Some(current) = current else {
+        let e = empty_like(&expected);
+        return Ok(mk(expected, e.clone(), e.clone(), e, false));
+    };
+    if opts.skip_comparison {
+        let e = empty_like(&expected);
+        return Ok(mk(expected, e.clone(), e.clone(), e, true));
+    }
+    for c in &j {
+        if !has_column(&current, c) {
+            return Err(EngineError::CorruptTable { table: store.table_name(key), message: format!("missing join column {c}") });
+        }
+    }
+    // expansion deps: collapse current children back to the parent level
+    let mut current = current;
+    let on: Vec<Expr> = j.iter().map(|c| col(c.as_str())).collect();
+    for dep in &spec.deps {
+        if matches!(dep.lineage, Lineage::Expansion { .. }) {
+            let non_key: Vec<Expr> = current
+                .get_column_names()
+                .into_iter()
+                .filter(|c| !j.iter().any(|x| x == c.as_str()))
+                .map(|c| col(c.as_str()).drop_nulls().first())
+                .collect();
+            current = current.lazy().group_by_stable(on.clone()).agg(non_key).collect()?;
+        }
+    }
+    // staleness predicates on the current rows
+    let has_pred = !opts.stale_if.is_empty();
+    if has_pred {
+        let mut pred: Option<Expr> = None;
+        for f in &opts.stale_if {
+            let e = parse_filter(f)?;
+            pred = Some(match pred {
+                None => e,
+                Some(p) => p.or(e),
+            });
+        }
+        let pred = pred.unwrap_or(lit(false));
+        current = current
+            .lazy()
+            .with_column(pred.fill_null(lit(false)).alias("__mx_stale_pred"))
+            .collect()
+            .map_err(|e| EngineError::BadFilter { filter: opts.stale_if.join(" OR "), message: e.to_string() })?;
+    }
+    let cur_prov = "__mx_cur_prov";
+    let cur_pbf = "__mx_cur_pbf";
+    let cur = current
+        .clone()
+        .lazy()
+        .rename([cols::PROVENANCE, cols::PROVENANCE_BY_FIELD], [cur_prov, cur_pbf], true);
+    let cur_keys = cur.clone().select(on.clone());
+    let new = expected
+        .clone()
+        .lazy()
+        .join(cur_keys, on.clone(), on.clone(), JoinArgs::new(JoinType::Anti))
+        .collect()?;
+    let mut sel: Vec<Expr> = on.clone();
+    sel.push(col(cur_prov));
+    if has_pred {
+        sel.push(col("__mx_stale_pred"));
+    }
+    let joined = expected.clone().lazy().join(
+        cur.clone().select(sel),
+        on.clone(),
+        on.clone(),
+        JoinArgs::new(JoinType::Inner).with_suffix(Some("__right".into())),
+    );
+    let mut changed = col(cur_prov).is_null().or(col(cols::PROVENANCE).neq(col(cur_prov)));
+    if has_pred {
+        changed = changed.or(col("__mx_stale_pred"));
+    }
+    let expected_cols: Vec<Expr> = expected.get_column_names().into_iter().map(|c| col(c.as_str())).collect();
+    let stale = joined.filter(changed).select(expected_cols).collect()?;
+    let exp_keys = expected.clone().lazy().select(on.clone());
+    let mut orphaned = cur
+        .clone()
+        .join(exp_keys, on.clone(), on.clone(), JoinArgs::new(JoinType::Anti))
+        .rename([cur_prov, cur_pbf], [cols::PROVENANCE, cols::PROVENANCE_BY_FIELD], true)
+        .collect()?;
+    if has_pred {
+        orphaned = orphaned.drop("__mx_stale_pred")?;
+    }
+    let mut prev_cols: Vec<Expr> = on.clone();
+    prev_cols.push(col(cur_pbf).alias(cols::PROVENANCE_BY_FIELD));
+    prev_cols.push(col(cur_prov).alias(cols::PROVENANCE));
+    let stale_previous = cur
+        .select(prev_cols)
+        .join(stale.clone().lazy().select(on.clone()).unique(None, UniqueKeepStrategy::First), on.clone(), on.clone(), JoinArgs::new(JoinType::Semi))
+        .collect()?;
+    let stale_previous = sort_by_columns(stale_previous, &j)?;
+    let orphaned = sort_by_columns(orphaned, &j)?;
+    Ok(mk(new, stale, orphaned, stale_previous, true))
+}

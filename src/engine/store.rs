@@ -1,0 +1,267 @@
+//! Metadata stores: the backend abstraction ([`MetadataStore`]) and its DuckDB implementation.
+//!
+//! A store hands out *physical* rows of a feature table as a polars [`DataFrame`]; Metaxy's read semantics
+//! (version filter, dedup, soft deletes) live in [`crate::engine::read`] and are shared by every backend, so Delta
+//! Lake and LanceDB only need to implement [`MetadataStore`] (table naming, existence, scan, system table).
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use duckdb::{AccessMode, Config, Connection};
+use polars::prelude::*;
+
+use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::frame::record_batches_to_df;
+use crate::engine::graph::PushedFeature;
+use crate::engine::keys::{feature_versions_key, FeatureKey};
+
+/// Where a feature's metadata was read from (Metaxy's `store_metadata` / `resolved_from`).
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct ResolvedFrom {
+    /// Store name from the config.
+    pub name: String,
+    /// Python class path Metaxy reports for the store class.
+    #[serde(rename = "type")]
+    pub type_path: String,
+    /// Store display string, e.g. `DuckDBMetadataStore(backend=duckdb)`.
+    pub display: String,
+    /// Physical table name.
+    pub table_name: String,
+}
+
+/// A metadata store backend. Implementations are read-only views unless stated otherwise; they never take a write
+/// lock just to look.
+pub trait MetadataStore: Send + Sync {
+    /// Store name from the config.
+    fn name(&self) -> &str;
+    /// Backend kind.
+    fn kind(&self) -> StoreKind;
+    /// Metaxy's display string of the store (`DuckDBMetadataStore(backend=duckdb)`).
+    fn display(&self) -> String;
+    /// Metaxy's class path reported in `resolved_from.type`.
+    fn class_path(&self) -> &'static str;
+    /// Row hash algorithm of this store.
+    fn hash_algorithm(&self) -> HashAlgorithm;
+    /// Human-readable location (file, directory or URI).
+    fn location(&self) -> String;
+    /// Physical table name of a feature in this store.
+    fn table_name(&self, key: &FeatureKey) -> String;
+    /// Whether the store has a table for `key`.
+    fn has_feature(&self, key: &FeatureKey) -> Result<bool>;
+    /// Physical table names of every table in the store (feature and system tables).
+    fn list_tables(&self) -> Result<Vec<String>>;
+    /// All physical rows of `key`'s table, optionally only those with `metaxy_feature_version == v` (a pushdown
+    /// hint; callers re-apply the filter). `Ok(None)` when the table does not exist.
+    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>>;
+
+    /// `resolved_from` for a feature read from this store.
+    fn resolved_from(&self, key: &FeatureKey) -> ResolvedFrom {
+        ResolvedFrom {
+            name: self.name().to_string(),
+            type_path: self.class_path().to_string(),
+            display: self.display(),
+            table_name: self.table_name(key),
+        }
+    }
+
+    /// Rows of the `metaxy-system/feature_versions` table (empty when it does not exist).
+    fn system_rows(&self) -> Result<Vec<PushedFeature>> {
+        let key = feature_versions_key();
+        match self.scan(&key, None)? {
+            None => Ok(vec![]),
+            Some(df) => pushed_rows_from_df(&df, &self.table_name(&key)),
+        }
+    }
+}
+
+/// Decodes system-table rows (any backend) into [`PushedFeature`]s.
+pub fn pushed_rows_from_df(df: &DataFrame, table: &str) -> Result<Vec<PushedFeature>> {
+    let corrupt = |m: String| EngineError::CorruptTable { table: table.to_string(), message: m };
+    let s = |name: &str| -> Result<Vec<Option<String>>> {
+        let c = df.column(name).map_err(|_| corrupt(format!("missing column {name}")))?;
+        let c = c.cast(&DataType::String).map_err(|e| corrupt(e.to_string()))?;
+        Ok(c.str().map_err(|e| corrupt(e.to_string()))?.iter().map(|v| v.map(str::to_string)).collect())
+    };
+    let rec = df.column("recorded_at").map_err(|_| corrupt("missing column recorded_at".into()))?;
+    let rec_us: Vec<Option<i64>> = match rec.dtype() {
+        DataType::Datetime(tu, _) => {
+            let phys = rec.cast(&DataType::Int64).map_err(|e| corrupt(e.to_string()))?;
+            let mul = match tu {
+                TimeUnit::Nanoseconds => 1,
+                TimeUnit::Microseconds => 1,
+                TimeUnit::Milliseconds => 1000,
+            };
+            let div = if matches!(tu, TimeUnit::Nanoseconds) { 1000 } else { 1 };
+            phys.i64().map_err(|e| corrupt(e.to_string()))?.iter().map(|v| v.map(|x| x * mul / div)).collect()
+        }
+        other => return Err(corrupt(format!("recorded_at has type {other}, expected a timestamp"))),
+    };
+    let (project, fk, fv, dv, spec, schema, cls, pv, tags) = (
+        s("project")?,
+        s("feature_key")?,
+        s("metaxy_feature_version")?,
+        s("metaxy_definition_version")?,
+        s("feature_spec")?,
+        s("feature_schema")?,
+        s("feature_class_path")?,
+        s("metaxy_project_version")?,
+        s("tags").unwrap_or_else(|_| vec![None; df.height()]),
+    );
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let us = rec_us[i].unwrap_or(0);
+        let recorded_at = chrono::DateTime::from_timestamp_micros(us)
+            .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
+            .unwrap_or_default();
+        out.push(PushedFeature {
+            project: project[i].clone().unwrap_or_default(),
+            feature_key: fk[i].clone().ok_or_else(|| corrupt(format!("row {i} has no feature_key")))?,
+            feature_version: fv[i].clone().unwrap_or_default(),
+            definition_version: dv[i].clone().unwrap_or_default(),
+            recorded_at,
+            recorded_at_us: us,
+            feature_spec: spec[i].clone().ok_or_else(|| corrupt(format!("row {i} has no feature_spec")))?,
+            feature_schema: schema[i].clone().unwrap_or_else(|| "null".into()),
+            feature_class_path: cls[i].clone().unwrap_or_default(),
+            project_version: pv[i].clone().unwrap_or_default(),
+            tags: tags[i].clone().unwrap_or_default(),
+        });
+    }
+    Ok(out)
+}
+
+/// Resolves a store path the way Metaxy does: relative paths against the process CWD, not the config file.
+pub fn resolve_local_path(location: &str, cwd: &Path) -> PathBuf {
+    let stripped = location.strip_prefix("file://").or_else(|| location.strip_prefix("local://")).unwrap_or(location);
+    let p = Path::new(stripped);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        cwd.join(p)
+    }
+}
+
+/// Opens the store described by `cfg` (read-only). `cwd` resolves relative locations.
+pub fn open_store(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore>> {
+    match cfg.kind {
+        StoreKind::DuckDb => Ok(Box::new(DuckDbStore::open(cfg, cwd)?)),
+        other => Err(EngineError::StoreOpen {
+            store: cfg.name.clone(),
+            location: cfg.location().unwrap_or_default(),
+            message: format!("the {} backend is not available in this build yet", other.display_name()),
+        }),
+    }
+}
+
+/// A DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): one table per feature named
+/// `table_prefix + table_name`, opened with `access_mode=READ_ONLY`.
+pub struct DuckDbStore {
+    name: String,
+    database: String,
+    table_prefix: String,
+    hash_algorithm: HashAlgorithm,
+    conn: Mutex<Connection>,
+}
+
+impl DuckDbStore {
+    /// Opens the `database` of `cfg` read-only.
+    ///
+    /// Errors: [`EngineError::StoreOpen`] when the file does not exist or is not a DuckDB database, and when the
+    /// hash algorithm is one Metaxy's DuckDB store refuses (`wyhash`, `sha256`, `farmhash`:
+    /// `HashAlgorithmNotSupportedError` in Metaxy).
+    pub fn open(cfg: &StoreConfig, cwd: &Path) -> Result<Self> {
+        let database = cfg.location()?;
+        let err = |m: String| EngineError::StoreOpen { store: cfg.name.clone(), location: database.clone(), message: m };
+        if matches!(cfg.hash_algorithm, HashAlgorithm::Wyhash | HashAlgorithm::Sha256 | HashAlgorithm::Farmhash) {
+            return Err(err(format!(
+                "hash_algorithm {:?} is not supported by Metaxy's DuckDB store (supported: md5, xxhash32, xxhash64, xxh3_64)",
+                cfg.hash_algorithm.as_str()
+            )));
+        }
+        let conn = if database == ":memory:" {
+            Connection::open_in_memory()?
+        } else {
+            if database.starts_with("md:") || database.contains("://") {
+                return Err(err("remote DuckDB databases (md:, s3://) are not supported yet".into()));
+            }
+            let path = resolve_local_path(&database, cwd);
+            if !path.is_file() {
+                return Err(err(format!("database file {} does not exist", path.display())));
+            }
+            let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(|e| err(e.to_string()))?;
+            Connection::open_with_flags(&path, config).map_err(|e| err(e.to_string()))?
+        };
+        let table_prefix = cfg.config.get("table_prefix").and_then(|v| v.as_str()).unwrap_or("").to_string();
+        Ok(Self { name: cfg.name.clone(), database, table_prefix, hash_algorithm: cfg.hash_algorithm, conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+impl MetadataStore for DuckDbStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> StoreKind {
+        StoreKind::DuckDb
+    }
+    fn display(&self) -> String {
+        "DuckDBMetadataStore(backend=duckdb)".into()
+    }
+    fn class_path(&self) -> &'static str {
+        "metaxy.ext.duckdb.metadata_store.DuckDBMetadataStore"
+    }
+    fn hash_algorithm(&self) -> HashAlgorithm {
+        self.hash_algorithm
+    }
+    fn location(&self) -> String {
+        self.database.clone()
+    }
+    fn table_name(&self, key: &FeatureKey) -> String {
+        format!("{}{}", self.table_prefix, key.table_name())
+    }
+    fn has_feature(&self, key: &FeatureKey) -> Result<bool> {
+        let t = self.table_name(key);
+        Ok(self.list_tables()?.contains(&t))
+    }
+    fn list_tables(&self) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = current_schema() ORDER BY table_name",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>> {
+        if !self.has_feature(key)? {
+            return Ok(None);
+        }
+        let table = self.table_name(key);
+        let conn = self.conn();
+        let has_version_col = {
+            let mut stmt = conn.prepare(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = 'metaxy_feature_version'",
+            )?;
+            stmt.query_row([&table], |r| r.get::<_, i64>(0))? > 0
+        };
+        let mut sql = format!("SELECT * FROM {}", quote_ident(&table));
+        if feature_version.is_some() && has_version_col {
+            sql.push_str(" WHERE metaxy_feature_version = ?");
+        }
+        let mut stmt = conn.prepare(&sql).map_err(|e| EngineError::CorruptTable { table: table.clone(), message: e.to_string() })?;
+        let arrow = match feature_version.filter(|_| has_version_col) {
+            Some(v) => stmt.query_arrow([v])?,
+            None => stmt.query_arrow([])?,
+        };
+        let schema = arrow.get_schema();
+        let batches: Vec<_> = arrow.collect();
+        Ok(Some(record_batches_to_df(&schema, &batches)?))
+    }
+}

@@ -1,0 +1,4 @@
+//! metaxy-tui: a terminal UI and headless CLI for Metaxy metadata stores.
+//!
+//! * [`engine`]: config, stores, feature graph, reads, increments: byte-compatible with Metaxy 0.1.11.
+pub mod engine;
