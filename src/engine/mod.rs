@@ -1,7 +1,6 @@
 //! The engine: everything that reads and computes Metaxy metadata. It knows nothing of the terminal UI or of
 //! argument parsing; the TUI (`crate::tui`) and the headless CLI (`crate::cli`) both call into it.
 
-#[path = "config_stub.rs"]
 pub mod config;
 pub mod error;
 pub mod frame;
@@ -13,3 +12,4 @@ pub mod read;
 pub mod resolve;
 pub mod status;
 pub mod store;
+pub mod workspace;

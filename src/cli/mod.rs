@@ -1,0 +1,175 @@
+//! Headless mode: `metaxy-tui <command> ...`. Command names and flags mirror Metaxy's CLI (`metaxy list features`,
+//! `metaxy metadata status`, ...) and every command calls the same engine functions as the TUI.
+//!
+//! Conventions: data on stdout, messages on stderr; exit code 0 = ok, 1 = error (or `--assert-in-sync` found work),
+//! 2 = usage error (clap).
+
+mod output;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use run::execute;
+
+/// Top-level arguments.
+#[derive(Debug, Parser)]
+#[command(
+    name = "metaxy-tui",
+    version,
+    about = "Terminal UI and headless CLI for Metaxy metadata stores",
+    long_about = "Inspect Metaxy metadata stores: the feature graph, metadata and increments (new / stale / orphaned samples).\n\nWithout a command, opens the terminal UI on the configured default store (or on an embedded demo store when no metaxy.toml is found)."
+)]
+pub struct Cli {
+    /// Metaxy config file (otherwise METAXY_CONFIG, then metaxy.toml / pyproject.toml [tool.metaxy] discovered upwards from the working directory).
+    #[arg(long, global = true, env = "METAXY_CONFIG_FILE", value_name = "PATH")]
+    pub config_file: Option<PathBuf>,
+    /// Metadata store name (defaults to the configured default store).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub store: Option<String>,
+    /// Command (none = open the TUI).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable tables.
+    #[default]
+    Plain,
+    /// JSON on stdout.
+    Json,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the TUI on the embedded demo store (a real Metaxy DuckDB store with stale and orphaned samples).
+    Demo,
+    /// List features or stores.
+    #[command(subcommand)]
+    List(ListCommand),
+    /// Describe features.
+    #[command(subcommand)]
+    Describe(DescribeCommand),
+    /// Inspect metadata: status, increments, rows.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+}
+
+/// `list ...`
+#[derive(Debug, Subcommand)]
+pub enum ListCommand {
+    /// Features of the current feature graph (as pushed to the store).
+    Features {
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t)]
+        format: Format,
+        /// Also list fields with their versions and parent fields.
+        #[arg(long, short = 'v')]
+        verbose: bool,
+    },
+    /// Configured metadata stores.
+    Stores {
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// Feature selection shared by commands (`KEY...` or `--all-features`).
+#[derive(Debug, Args, Clone)]
+pub struct FeatureSelector {
+    /// Feature keys such as example/crop.
+    #[arg(value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Select every feature of the graph.
+    #[arg(long)]
+    pub all_features: bool,
+}
+
+/// `describe ...`
+#[derive(Debug, Subcommand)]
+pub enum DescribeCommand {
+    /// Feature definitions: versions, fields, field-level parents, dependencies.
+    Features {
+        #[command(flatten)]
+        selector: FeatureSelector,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t)]
+        format: Format,
+    },
+}
+
+/// Filters shared by status and increment.
+#[derive(Debug, Args, Clone, Default)]
+pub struct IncrementFilters {
+    /// SQL WHERE filter on the target feature's stored rows (repeatable).
+    #[arg(long = "filter", value_name = "SQL")]
+    pub filters: Vec<String>,
+    /// SQL WHERE filter applied to every feature read, upstream and target (repeatable).
+    #[arg(long = "global-filter", value_name = "SQL")]
+    pub global_filters: Vec<String>,
+    /// SQL predicate on stored rows that marks them stale even when provenance is unchanged (repeatable).
+    #[arg(long = "stale-if", value_name = "SQL")]
+    pub stale_if: Vec<String>,
+}
+
+/// `metadata ...`
+#[derive(Debug, Subcommand)]
+pub enum MetadataCommand {
+    /// Completeness and freshness of features (Metaxy `metadata status`).
+    Status {
+        #[command(flatten)]
+        selector: FeatureSelector,
+        #[command(flatten)]
+        filters: IncrementFilters,
+        /// Check against a historical project version instead of the current graph.
+        #[arg(long = "snapshot-id", value_name = "PROJECT_VERSION")]
+        snapshot: Option<String>,
+        /// Exit with code 1 if any feature needs an update.
+        #[arg(long)]
+        assert_in_sync: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// The full increment of a feature: new, stale and orphaned samples with their provenance.
+    Increment {
+        /// Feature key.
+        feature: String,
+        #[command(flatten)]
+        filters: IncrementFilters,
+        /// Show at most N rows per category (counts stay exact).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Rows of a feature with Metaxy's read semantics.
+    Read {
+        /// Feature key.
+        feature: String,
+        /// SQL WHERE filter (repeatable, AND-ed).
+        #[arg(long = "filter", value_name = "SQL")]
+        filters: Vec<String>,
+        /// Include rows of every feature version, not only the current one.
+        #[arg(long)]
+        with_feature_history: bool,
+        /// Include every stored row per sample, not only the latest.
+        #[arg(long)]
+        with_sample_history: bool,
+        /// Include soft-deleted rows.
+        #[arg(long)]
+        include_soft_deleted: bool,
+        /// Show at most N rows.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+}

@@ -1,0 +1,159 @@
+//! A [`Workspace`]: resolved config + opened store + loaded feature graph. The single entry point the TUI and the
+//! CLI share, so both always compute the same thing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::DataFrame;
+
+use crate::engine::config::{MetaxyConfig, StoreConfig};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::graph::{snapshots, FeatureGraph, PushedFeature, Snapshot};
+use crate::engine::keys::FeatureKey;
+use crate::engine::read::{read_feature, ReadOptions};
+use crate::engine::resolve::{resolve_update, Increment, ResolveOptions};
+use crate::engine::status::{feature_status, FeatureStatus};
+use crate::engine::store::{open_store, MetadataStore};
+
+/// The demo store shipped in `assets/demo/` (a copy of the `duckdb/s02_mutated` fixture written by real Metaxy:
+/// a mutated root with stale, new and orphaned samples downstream).
+pub const DEMO_DUCKDB: &[u8] = include_bytes!("../../assets/demo/metadata.duckdb");
+
+/// How to open a workspace.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// `--config-file` (otherwise `METAXY_CONFIG`, then discovery upwards from `cwd`).
+    pub config_file: Option<PathBuf>,
+    /// `--store` (otherwise the config's default store).
+    pub store: Option<String>,
+    /// A historical project version to load instead of the current graph.
+    pub snapshot: Option<String>,
+    /// Working directory for discovery and for relative store paths.
+    pub cwd: PathBuf,
+    /// Environment snapshot (`METAXY_*` overrides, `${VAR}` interpolation).
+    pub env: BTreeMap<String, String>,
+}
+
+impl OpenOptions {
+    /// Options for the current process: its CWD and environment.
+    pub fn from_process() -> Self {
+        Self {
+            cwd: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            env: crate::engine::config::process_env(),
+            ..Default::default()
+        }
+    }
+}
+
+/// An opened store with its feature graph.
+pub struct Workspace {
+    /// The resolved Metaxy config.
+    pub config: MetaxyConfig,
+    /// The selected store's config.
+    pub store_config: StoreConfig,
+    /// The opened store (read-only).
+    pub store: Arc<dyn MetadataStore>,
+    /// System-table rows (every pushed version).
+    pub pushed: Vec<PushedFeature>,
+    /// The loaded feature graph (current, or the requested snapshot).
+    pub graph: Arc<FeatureGraph>,
+    /// Whether this is the embedded demo store.
+    pub demo: bool,
+    /// The snapshot requested, if any.
+    pub snapshot: Option<String>,
+}
+
+impl Workspace {
+    /// Resolves the config (Metaxy discovery rules), opens the store and loads the graph.
+    pub fn open(opts: &OpenOptions) -> Result<Self> {
+        let config = MetaxyConfig::load(opts.config_file.as_deref(), &opts.cwd, &opts.env)?;
+        Self::from_config(config, opts, false)
+    }
+
+    /// Whether a Metaxy config would be found for `opts` (explicit file, `METAXY_CONFIG`, or discovery).
+    pub fn config_exists(opts: &OpenOptions) -> bool {
+        if opts.config_file.is_some() || opts.env.contains_key("METAXY_CONFIG") {
+            return true;
+        }
+        MetaxyConfig::load(None, &opts.cwd, &opts.env).map(|c| c.source.is_some()).unwrap_or(true)
+    }
+
+    /// Opens the embedded demo store (written to a cache directory on first use).
+    pub fn open_demo(snapshot: Option<String>) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("metaxy-tui-demo-{}", DEMO_DUCKDB.len()));
+        let db = dir.join("metadata.duckdb");
+        if std::fs::metadata(&db).map(|m| m.len() as usize != DEMO_DUCKDB.len()).unwrap_or(true) {
+            std::fs::create_dir_all(&dir)?;
+            let tmp = dir.join(format!("metadata.duckdb.{}", std::process::id()));
+            std::fs::write(&tmp, DEMO_DUCKDB)?;
+            std::fs::rename(&tmp, &db)?;
+        }
+        let toml = format!(
+            "project = \"example_overview\"\nstore = \"demo\"\n[stores.demo]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n[stores.demo.config]\ndatabase = {:?}\n",
+            db.display().to_string()
+        );
+        let config = MetaxyConfig::from_toml_str(&toml, &dir, &BTreeMap::new())?;
+        let opts = OpenOptions { cwd: dir, snapshot, ..Default::default() };
+        Self::from_config(config, &opts, true)
+    }
+
+    fn from_config(config: MetaxyConfig, opts: &OpenOptions, demo: bool) -> Result<Self> {
+        let store_config = config.store_config(opts.store.as_deref())?.clone();
+        let store: Arc<dyn MetadataStore> = Arc::from(open_store(&store_config, &opts.cwd)?);
+        let pushed = store.system_rows()?;
+        let graph = FeatureGraph::from_rows(
+            &pushed,
+            config.project.as_deref(),
+            opts.snapshot.as_deref(),
+            config.hash_truncation_length,
+            store.name(),
+        )?;
+        Ok(Self { config, store_config, store, pushed, graph: Arc::new(graph), demo, snapshot: opts.snapshot.clone() })
+    }
+
+    /// Parses and checks a feature key against the graph.
+    pub fn feature(&self, key: &str) -> Result<FeatureKey> {
+        let k = FeatureKey::parse(key)?;
+        self.graph.require(&k)?;
+        Ok(k)
+    }
+
+    /// Default read (plus options) of a feature; `Ok(None)` when the store has no table for it.
+    pub fn read(&self, key: &FeatureKey, opts: &ReadOptions) -> Result<Option<DataFrame>> {
+        read_feature(self.store.as_ref(), &self.graph, key, opts)
+    }
+
+    /// `resolve_update` of a feature.
+    pub fn increment(&self, key: &FeatureKey, opts: &ResolveOptions) -> Result<Increment> {
+        resolve_update(self.store.as_ref(), &self.graph, key, opts)
+    }
+
+    /// Metadata status of a feature (errors become an `error` status).
+    pub fn status(&self, key: &FeatureKey, opts: &ResolveOptions) -> FeatureStatus {
+        feature_status(self.store.as_ref(), &self.graph, key, opts)
+    }
+
+    /// Pushed project versions, newest first.
+    pub fn history(&self) -> Vec<Snapshot> {
+        snapshots(&self.pushed, Some(&self.graph.project))
+    }
+
+    /// Short description of the store for status bars: `name (DuckDB: path)`.
+    pub fn describe_store(&self) -> String {
+        format!("{} ({}: {})", self.store.name(), self.store_config.kind.display_name(), self.store.location())
+    }
+
+    /// The path a relative store location resolves to (Metaxy resolves against the CWD).
+    pub fn resolve_path(location: &str, cwd: &Path) -> PathBuf {
+        crate::engine::store::resolve_local_path(location, cwd)
+    }
+
+    /// Error used when a key is unknown.
+    pub fn unknown(&self, key: &str) -> EngineError {
+        EngineError::UnknownFeature(
+            key.to_string(),
+            self.graph.features.iter().map(|f| f.spec.key.to_string()).collect::<Vec<_>>().join(", "),
+        )
+    }
+}
