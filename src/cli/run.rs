@@ -449,6 +449,10 @@ fn increment(ws: &Workspace, feature: &str, filters: &IncrementFilters, limit: O
         if df.height() == 0 {
             continue;
         }
+        if title == "Stale" {
+            out(&stale_diff_table(&inc, &lim(df))?.to_string())?;
+            continue;
+        }
         let df = lim(df);
         let flat = flatten_provenance(&df, &inc.field_keys)?;
         let mut c: Vec<String> = increment_row_columns(&inc, &df).into_iter().filter(|x| x != cols::PROVENANCE_BY_FIELD).collect();
@@ -458,6 +462,41 @@ fn increment(ws: &Workspace, feature: &str, filters: &IncrementFilters, limit: O
         out(&frame_table(&flat, Some(&c))?.to_string())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stale samples with a per-field provenance diff: `stored → expected` for fields that changed.
+fn stale_diff_table(inc: &Increment, df: &DataFrame) -> Result<comfy_table::Table> {
+    let key_of = |r: &Value| inc.join_columns.iter().map(|c| r[c].to_string()).collect::<Vec<_>>().join("\u{1f}");
+    let prev: std::collections::HashMap<String, Value> =
+        df_to_json_rows(&inc.stale_previous, None)?.into_iter().map(|r| (key_of(&r), r)).collect();
+    let cols_: Vec<String> = increment_row_columns(inc, df).into_iter().filter(|x| x != cols::PROVENANCE_BY_FIELD && x != cols::PROVENANCE).collect();
+    let mut headers: Vec<String> = cols_.clone();
+    headers.extend(inc.field_keys.iter().cloned());
+    headers.push(cols::PROVENANCE.into());
+    let mut t = table(&headers.iter().map(String::as_str).collect::<Vec<_>>());
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "null".into(),
+        o => o.to_string(),
+    };
+    for r in df_to_json_rows(df, None)? {
+        let old = prev.get(&key_of(&r));
+        let mut row: Vec<String> = cols_.iter().map(|c| text(&r[c])).collect();
+        for f in &inc.field_keys {
+            let new = text(&r[cols::PROVENANCE_BY_FIELD][f]);
+            match old.map(|o| text(&o[cols::PROVENANCE_BY_FIELD][f])) {
+                Some(o) if o != new => row.push(format!("{o} → {new}")),
+                _ => row.push(new),
+            }
+        }
+        let new = text(&r[cols::PROVENANCE]);
+        match old.map(|o| text(&o[cols::PROVENANCE])) {
+            Some(o) if o != new => row.push(format!("{o} → {new}")),
+            _ => row.push(new),
+        }
+        t.add_row(row);
+    }
+    Ok(t)
 }
 
 /// Unnests `metaxy_provenance_by_field` into one column per field struct key.
