@@ -1,0 +1,7 @@
+//! The integration test binary (one binary links the dependency graph once): engine conformance against Metaxy
+//! fixtures, hash vectors, the real CLI binary, and the TUI end to end in tmux.
+
+mod cli;
+mod common;
+mod conformance;
+mod hashing;
