@@ -3,3 +3,4 @@
 //! * [`engine`]: config, stores, feature graph, reads, increments: byte-compatible with Metaxy 0.1.11.
 pub mod cli;
 pub mod engine;
+pub mod tui;

@@ -1,0 +1,493 @@
+//! The TUI state machine: [`App`] (all state), [`Msg`] (everything that can happen: keys, ticks, background
+//! results), [`Command`] (slow work the runtime must start) and the pure [`update`] function tying them together.
+//! Nothing here touches the terminal or blocks; `super::ui::draw` paints an `&App`.
+
+use std::cell::Cell as StdCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::engine::keys::FeatureKey;
+use crate::engine::workspace::Workspace;
+use crate::tui::view::{StatusReport, TableData};
+
+/// Braille spinner frames (one per [`Msg::Tick`]).
+pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+/// Rows moved by PgUp / PgDn in the feature list.
+const LIST_PAGE: usize = 10;
+
+/// Right-pane tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// The feature's default read (current version, latest row per id, soft-deleted hidden).
+    Metadata,
+    /// Increment: samples in upstream but not stored.
+    New,
+    /// Increment: samples whose provenance changed (per-field diff).
+    Stale,
+    /// Increment: stored samples gone from upstream.
+    Orphaned,
+}
+
+impl Tab {
+    /// Tabs in display order (keys `1`-`4`).
+    pub const ALL: [Tab; 4] = [Tab::Metadata, Tab::New, Tab::Stale, Tab::Orphaned];
+
+    /// Position in [`Tab::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Tab::Metadata => 0,
+            Tab::New => 1,
+            Tab::Stale => 2,
+            Tab::Orphaned => 3,
+        }
+    }
+
+    /// Tab label without counts.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tab::Metadata => "Metadata",
+            Tab::New => "New",
+            Tab::Stale => "Stale",
+            Tab::Orphaned => "Orphaned",
+        }
+    }
+
+    fn next(self) -> Tab {
+        Tab::ALL[(self.index() + 1) % 4]
+    }
+
+    fn prev(self) -> Tab {
+        Tab::ALL[(self.index() + 3) % 4]
+    }
+}
+
+/// Which pane receives movement keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The feature list (left).
+    List,
+    /// The table of the current tab (right).
+    Details,
+}
+
+/// Something loaded in the background.
+#[derive(Debug, Clone)]
+pub enum Load<T> {
+    /// Still running (a spinner is shown).
+    Loading,
+    /// Done.
+    Ready(T),
+    /// Failed with this message.
+    Failed(String),
+}
+
+/// The workspace (config + store + graph) being opened, opened, or not openable.
+#[derive(Clone)]
+pub enum WorkspaceState {
+    /// `Workspace::open` / `open_demo` is running.
+    Opening,
+    /// Opened.
+    Ready(Arc<Workspace>),
+    /// Opening failed (no config, store missing, corrupt table, no pushed graph...): the message is shown.
+    Failed(String),
+}
+
+/// One line of the feature list.
+#[derive(Debug, Clone)]
+pub struct FeatureEntry {
+    /// Feature key.
+    pub key: FeatureKey,
+    /// Computed status (`None` while computing).
+    pub report: Option<Box<StatusReport>>,
+}
+
+/// Scroll state of one table tab. `offset` and `page` are written back by the draw pass (like ratatui's
+/// `TableState`), so that paging and keeping the cursor visible follow the real viewport.
+#[derive(Debug, Clone, Default)]
+pub struct TableNav {
+    /// Cursor row.
+    pub cursor: usize,
+    /// Horizontal scroll: number of non-frozen columns skipped.
+    pub col: usize,
+    /// First visible row (maintained by draw).
+    pub offset: StdCell<usize>,
+    /// Visible body rows at the last draw.
+    pub page: StdCell<usize>,
+}
+
+impl TableNav {
+    /// Row range shown for `total` rows with `height` visible rows, keeping the cursor visible; remembers it.
+    pub fn visible(&self, total: usize, height: usize) -> (usize, usize) {
+        let height = height.max(1);
+        let cursor = self.cursor.min(total.saturating_sub(1));
+        let mut off = self.offset.get().min(total.saturating_sub(1));
+        if cursor < off {
+            off = cursor;
+        } else if cursor >= off + height {
+            off = cursor + 1 - height;
+        }
+        self.offset.set(off);
+        self.page.set(height);
+        (off, (off + height).min(total))
+    }
+}
+
+/// Everything the TUI knows. [`update`] changes it, `draw` paints it.
+pub struct App {
+    /// Bumped by every (re)load; background results from older generations are dropped.
+    pub generation: u64,
+    /// The workspace.
+    pub ws: WorkspaceState,
+    /// Features of `ws.graph.features`, in graph order, with their statuses.
+    pub features: Vec<FeatureEntry>,
+    /// Selected feature index.
+    pub selected: usize,
+    /// First visible line of the feature list (maintained by draw).
+    pub list_offset: StdCell<usize>,
+    /// Active right-pane tab.
+    pub tab: Tab,
+    /// Focused pane.
+    pub focus: Focus,
+    /// Help overlay visible.
+    pub show_help: bool,
+    /// Spinner frame counter ([`Msg::Tick`]).
+    pub tick: usize,
+    /// Default reads per feature (`Ready(None)`: the store has no table for it).
+    pub metadata: HashMap<FeatureKey, Load<Option<TableData>>>,
+    /// The feature whose read is running (at most one at a time; the latest selection wins).
+    pub read_in_flight: Option<FeatureKey>,
+    /// Scroll state per tab (reset when the selection changes).
+    pub nav: [TableNav; 4],
+    /// Set by `q` / Ctrl-C.
+    pub should_quit: bool,
+    /// What is being opened (shown while opening and on errors), e.g. `demo store` or a directory.
+    pub source: String,
+    /// Feature to reselect after a reload.
+    reselect: Option<FeatureKey>,
+}
+
+/// Everything that can happen to the [`App`].
+pub enum Msg {
+    /// A key press.
+    Key(KeyEvent),
+    /// Timer tick (~100 ms): advances the spinner.
+    Tick,
+    /// `Workspace::open` finished.
+    Opened {
+        /// Generation of the request.
+        generation: u64,
+        /// The workspace or the error message.
+        result: Result<Arc<Workspace>, String>,
+    },
+    /// One feature's status (with its increment) was computed.
+    Status {
+        /// Generation of the request.
+        generation: u64,
+        /// The status and its rendered increment tables.
+        report: Box<StatusReport>,
+    },
+    /// A feature's default read finished.
+    Metadata {
+        /// Generation of the request.
+        generation: u64,
+        /// The feature read.
+        key: FeatureKey,
+        /// The rendered rows (`None`: no table in the store) or the error message.
+        result: Result<Option<TableData>, String>,
+    },
+}
+
+/// Slow work for the runtime to start on a blocking task; each reports back with a [`Msg`].
+#[derive(Clone)]
+pub enum Command {
+    /// Open the workspace of the run request; reports [`Msg::Opened`].
+    Open {
+        /// Generation to tag the result with.
+        generation: u64,
+    },
+    /// Compute every feature's status in graph order; reports one [`Msg::Status`] per feature.
+    ComputeStatuses {
+        /// Generation to tag results with (the task stops early when a newer generation starts).
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+    },
+    /// Default read of one feature; reports [`Msg::Metadata`].
+    ReadMetadata {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// Feature to read.
+        key: FeatureKey,
+    },
+}
+
+impl App {
+    /// A fresh app about to open `source` (a label for the loading screen). Call [`App::start`] for the first
+    /// command.
+    pub fn new(source: impl Into<String>) -> Self {
+        Self {
+            generation: 0,
+            ws: WorkspaceState::Opening,
+            features: vec![],
+            selected: 0,
+            list_offset: StdCell::new(0),
+            tab: Tab::Metadata,
+            focus: Focus::List,
+            show_help: false,
+            tick: 0,
+            metadata: HashMap::new(),
+            read_in_flight: None,
+            nav: Default::default(),
+            should_quit: false,
+            source: source.into(),
+            reselect: None,
+        }
+    }
+
+    /// Starts (or restarts) opening the workspace: a new generation, everything loaded so far dropped.
+    pub fn start(&mut self) -> Vec<Command> {
+        self.generation += 1;
+        self.reselect = self.selected_entry().map(|e| e.key.clone()).or(self.reselect.take());
+        self.ws = WorkspaceState::Opening;
+        self.features.clear();
+        self.metadata.clear();
+        self.read_in_flight = None;
+        self.reset_nav();
+        vec![Command::Open { generation: self.generation }]
+    }
+
+    /// The opened workspace, if any.
+    pub fn workspace(&self) -> Option<&Arc<Workspace>> {
+        match &self.ws {
+            WorkspaceState::Ready(ws) => Some(ws),
+            _ => None,
+        }
+    }
+
+    /// The selected feature line.
+    pub fn selected_entry(&self) -> Option<&FeatureEntry> {
+        self.features.get(self.selected)
+    }
+
+    /// The current spinner frame.
+    pub fn spinner(&self) -> &'static str {
+        SPINNER[self.tick % SPINNER.len()]
+    }
+
+    /// Statuses computed so far.
+    pub fn statuses_done(&self) -> usize {
+        self.features.iter().filter(|f| f.report.is_some()).count()
+    }
+
+    /// The table the current tab shows, if it is loaded.
+    pub fn current_table(&self) -> Option<&TableData> {
+        let e = self.selected_entry()?;
+        match self.tab {
+            Tab::Metadata => match self.metadata.get(&e.key)? {
+                Load::Ready(Some(t)) => Some(t),
+                _ => None,
+            },
+            tab => {
+                let t = e.report.as_ref()?.tables.as_ref()?;
+                Some(match tab {
+                    Tab::New => &t.new,
+                    Tab::Stale => &t.stale,
+                    _ => &t.orphaned,
+                })
+            }
+        }
+    }
+
+    fn reset_nav(&mut self) {
+        self.nav = Default::default();
+    }
+
+    fn select(&mut self, i: usize) -> Vec<Command> {
+        let i = i.min(self.features.len().saturating_sub(1));
+        if i != self.selected {
+            self.selected = i;
+            self.reset_nav();
+        }
+        self.want_metadata()
+    }
+
+    /// Starts the default read of the selected feature when the Metadata tab shows it and it is not loaded yet
+    /// (one read at a time; when it finishes, the then-selected feature is considered again).
+    fn want_metadata(&mut self) -> Vec<Command> {
+        if self.tab != Tab::Metadata || self.read_in_flight.is_some() {
+            return vec![];
+        }
+        let Some(ws) = self.workspace().cloned() else { return vec![] };
+        let Some(key) = self.selected_entry().map(|e| e.key.clone()) else { return vec![] };
+        if self.metadata.contains_key(&key) {
+            return vec![];
+        }
+        self.metadata.insert(key.clone(), Load::Loading);
+        self.read_in_flight = Some(key.clone());
+        vec![Command::ReadMetadata { generation: self.generation, ws, key }]
+    }
+
+    fn set_tab(&mut self, tab: Tab) -> Vec<Command> {
+        self.tab = tab;
+        self.want_metadata()
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.kind == KeyEventKind::Release {
+            return vec![];
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Char('c') if ctrl => {
+                self.should_quit = true;
+                return vec![];
+            }
+            KeyCode::Char('q') => {
+                self.should_quit = true;
+                return vec![];
+            }
+            KeyCode::Char('?') => {
+                self.show_help = !self.show_help;
+                return vec![];
+            }
+            _ => {}
+        }
+        if self.show_help {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
+                self.show_help = false;
+            }
+            return vec![];
+        }
+        if key.code == KeyCode::Char('r') && !ctrl {
+            return self.start();
+        }
+        if self.features.is_empty() {
+            return vec![];
+        }
+        match key.code {
+            KeyCode::Tab => return self.set_tab(self.tab.next()),
+            KeyCode::BackTab => return self.set_tab(self.tab.prev()),
+            KeyCode::Char(c @ '1'..='4') => return self.set_tab(Tab::ALL[c as usize - '1' as usize]),
+            _ => {}
+        }
+        match self.focus {
+            Focus::List => self.on_list_key(key, ctrl),
+            Focus::Details => {
+                self.on_details_key(key, ctrl);
+                vec![]
+            }
+        }
+    }
+
+    fn on_list_key(&mut self, key: KeyEvent, ctrl: bool) -> Vec<Command> {
+        let last = self.features.len().saturating_sub(1);
+        let s = self.selected;
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => self.select(s.saturating_add(1)),
+            KeyCode::Char('k') | KeyCode::Up => self.select(s.saturating_sub(1)),
+            KeyCode::Char('g') | KeyCode::Home => self.select(0),
+            KeyCode::Char('G') | KeyCode::End => self.select(last),
+            KeyCode::PageDown => self.select(s.saturating_add(LIST_PAGE)),
+            KeyCode::PageUp => self.select(s.saturating_sub(LIST_PAGE)),
+            KeyCode::Char('d') if ctrl => self.select(s.saturating_add(LIST_PAGE / 2)),
+            KeyCode::Char('u') if ctrl => self.select(s.saturating_sub(LIST_PAGE / 2)),
+            KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => {
+                self.focus = Focus::Details;
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+
+    fn on_details_key(&mut self, key: KeyEvent, ctrl: bool) {
+        if key.code == KeyCode::Esc {
+            self.focus = Focus::List;
+            return;
+        }
+        let (rows, cols) = match self.current_table() {
+            Some(t) => (t.rows.len(), t.headers.len().saturating_sub(t.frozen)),
+            None => (0, 0),
+        };
+        let i = self.tab.index();
+        let nav = &mut self.nav[i];
+        let page = nav.page.get().max(1);
+        let last_row = rows.saturating_sub(1);
+        let last_col = cols.saturating_sub(1);
+        let c = nav.cursor.min(last_row);
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => nav.cursor = (c + 1).min(last_row),
+            KeyCode::Char('k') | KeyCode::Up => nav.cursor = c.saturating_sub(1),
+            KeyCode::PageDown | KeyCode::Char(' ') => nav.cursor = (c + page).min(last_row),
+            KeyCode::PageUp => nav.cursor = c.saturating_sub(page),
+            KeyCode::Char('d') if ctrl => nav.cursor = (c + page / 2).min(last_row),
+            KeyCode::Char('u') if ctrl => nav.cursor = c.saturating_sub(page / 2),
+            KeyCode::Char('g') | KeyCode::Home => nav.cursor = 0,
+            KeyCode::Char('G') | KeyCode::End => nav.cursor = last_row,
+            KeyCode::Char('h') | KeyCode::Left => nav.col = nav.col.min(last_col).saturating_sub(1),
+            KeyCode::Char('l') | KeyCode::Right => nav.col = (nav.col + 1).min(last_col),
+            KeyCode::Char('0') => nav.col = 0,
+            KeyCode::Char('$') => nav.col = last_col,
+            _ => {}
+        }
+    }
+
+    fn on_opened(&mut self, result: Result<Arc<Workspace>, String>) -> Vec<Command> {
+        match result {
+            Err(e) => {
+                self.ws = WorkspaceState::Failed(e);
+                vec![]
+            }
+            Ok(ws) => {
+                self.features =
+                    ws.graph.features.iter().map(|f| FeatureEntry { key: f.spec.key.clone(), report: None }).collect();
+                let keep = self.reselect.take();
+                self.selected = keep.and_then(|k| self.features.iter().position(|f| f.key == k)).unwrap_or(0);
+                self.ws = WorkspaceState::Ready(ws.clone());
+                let mut cmds = vec![];
+                if !self.features.is_empty() {
+                    cmds.push(Command::ComputeStatuses { generation: self.generation, ws });
+                }
+                cmds.extend(self.want_metadata());
+                cmds
+            }
+        }
+    }
+}
+
+/// Applies one message to the app and returns the slow work to start. Pure: no I/O, no clock.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
+    match msg {
+        Msg::Key(k) => app.on_key(k),
+        Msg::Tick => {
+            app.tick = app.tick.wrapping_add(1);
+            vec![]
+        }
+        Msg::Opened { generation, result } if generation == app.generation => app.on_opened(result),
+        Msg::Status { generation, report } if generation == app.generation => {
+            if let Some(e) = app.features.iter_mut().find(|e| e.key == report.status.feature_key) {
+                e.report = Some(report);
+            }
+            vec![]
+        }
+        Msg::Metadata { generation, key, result } if generation == app.generation => {
+            if app.read_in_flight.as_ref() == Some(&key) {
+                app.read_in_flight = None;
+            }
+            app.metadata.insert(
+                key,
+                match result {
+                    Ok(t) => Load::Ready(t),
+                    Err(e) => Load::Failed(e),
+                },
+            );
+            app.want_metadata()
+        }
+        // a result of an older generation (before a reload): drop it
+        Msg::Opened { .. } | Msg::Status { .. } | Msg::Metadata { .. } => vec![],
+    }
+}

@@ -1,0 +1,247 @@
+//! The event loop: terminal setup and restore, crossterm input, ticks, and the blocking tasks that run
+//! [`Command`]s (opening the workspace, statuses, reads) and report back as [`Msg`]s over a channel.
+
+use std::any::Any;
+use std::io::{self, Stdout};
+use std::panic::{self, AssertUnwindSafe, PanicHookInfo};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use crossterm::event::{self, Event};
+use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::{cursor, execute};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::engine::read::ReadOptions;
+use crate::engine::resolve::ResolveOptions;
+use crate::engine::status::{FeatureStatus, StatusCategory};
+use crate::engine::workspace::Workspace;
+use crate::tui::app::{update, App, Command, Msg};
+use crate::tui::view::{frame_table, StatusReport};
+use crate::tui::{ui, OpenRequest};
+
+/// Spinner / timer period.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Longest wait for input before draining background results.
+const POLL: Duration = Duration::from_millis(50);
+
+type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
+
+static RESTORED: AtomicBool = AtomicBool::new(true);
+
+/// Leaves raw mode and the alternate screen and shows the cursor (idempotent).
+fn restore_terminal() {
+    if RESTORED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let _ = disable_raw_mode();
+    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+}
+
+/// Owns the terminal while the TUI runs; restores it on drop and (through a panic hook) on a UI-thread panic.
+struct TerminalGuard {
+    terminal: Terminal<CrosstermBackend<Stdout>>,
+    previous_hook: Option<Arc<PanicHook>>,
+}
+
+impl TerminalGuard {
+    fn enter() -> anyhow::Result<Self> {
+        let ui_thread = std::thread::current().id();
+        let previous: Arc<PanicHook> = Arc::new(panic::take_hook());
+        let chained = previous.clone();
+        panic::set_hook(Box::new(move |info| {
+            if std::thread::current().id() == ui_thread {
+                restore_terminal();
+                chained(info);
+            }
+            // Panics on worker threads are caught (catch_unwind) and shown on screen; printing them here would
+            // garble the UI.
+        }));
+        let mut guard = Self { terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?, previous_hook: Some(previous) };
+        enable_raw_mode().context("cannot switch the terminal to raw mode (is stdout a terminal?)")?;
+        RESTORED.store(false, Ordering::SeqCst);
+        execute!(io::stdout(), EnterAlternateScreen, cursor::Hide).context("cannot enter the alternate screen")?;
+        guard.terminal.clear()?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+        if let Some(prev) = self.previous_hook.take() {
+            let _ = panic::take_hook();
+            panic::set_hook(Box::new(move |info| prev(info)));
+        }
+    }
+}
+
+/// Runs the TUI (see [`crate::tui::run`]).
+pub fn run(req: OpenRequest) -> anyhow::Result<()> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        // Called from inside a tokio runtime: our own runtime must live on a thread of its own.
+        return std::thread::scope(|s| {
+            s.spawn(|| run_here(req)).join().unwrap_or_else(|_| Err(anyhow::anyhow!("the TUI thread panicked")))
+        });
+    }
+    run_here(req)
+}
+
+fn run_here(req: OpenRequest) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let result = {
+        let mut guard = TerminalGuard::enter()?;
+        event_loop(&mut guard.terminal, &rt, &req)
+    };
+    // Do not wait for a long status computation still running in the background.
+    rt.shutdown_background();
+    result
+}
+
+/// What the loading and error screens say is being opened.
+pub fn source_label(req: &OpenRequest) -> String {
+    let mut s = if req.demo {
+        "embedded demo store (no metaxy.toml found)".to_string()
+    } else if let Some(f) = &req.opts.config_file {
+        format!("config {}", f.display())
+    } else if let Some(f) = req.opts.env.get("METAXY_CONFIG") {
+        format!("config {f} (METAXY_CONFIG)")
+    } else {
+        format!("metaxy.toml discovered from {}", req.opts.cwd.display())
+    };
+    if let Some(st) = &req.opts.store {
+        s.push_str(&format!(", store {st}"));
+    }
+    if let Some(v) = &req.opts.snapshot {
+        s.push_str(&format!(", snapshot {v}"));
+    }
+    s
+}
+
+fn event_loop(terminal: &mut Terminal<CrosstermBackend<Stdout>>, rt: &Runtime, req: &OpenRequest) -> anyhow::Result<()> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
+    let current = Arc::new(AtomicU64::new(0));
+    let mut app = App::new(source_label(req));
+    let mut cmds = app.start();
+    let mut last_tick = Instant::now();
+    loop {
+        for c in cmds.drain(..) {
+            spawn(rt, req, &tx, &current, c);
+        }
+        terminal.draw(|f| ui::draw(f, &app))?;
+        let timeout = TICK.saturating_sub(last_tick.elapsed()).min(POLL);
+        if event::poll(timeout)? {
+            loop {
+                if let Event::Key(k) = event::read()? {
+                    cmds.extend(update(&mut app, Msg::Key(k)));
+                }
+                if app.should_quit || !event::poll(Duration::ZERO)? {
+                    break;
+                }
+            }
+        }
+        while let Ok(m) = rx.try_recv() {
+            cmds.extend(update(&mut app, m));
+        }
+        if last_tick.elapsed() >= TICK {
+            cmds.extend(update(&mut app, Msg::Tick));
+            last_tick = Instant::now();
+        }
+        if app.should_quit {
+            return Ok(());
+        }
+    }
+}
+
+fn panic_message(p: Box<dyn Any + Send>) -> String {
+    let m = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    format!("internal error (panic): {m}")
+}
+
+/// Runs `f`, turning a panic into an error message.
+fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panic_message(p)))
+}
+
+/// Opens the workspace a request asks for (demo or discovered / explicit config).
+pub fn open_workspace(req: &OpenRequest) -> Result<Workspace, String> {
+    let r = if req.demo { Workspace::open_demo(req.opts.snapshot.clone()) } else { Workspace::open(&req.opts) };
+    r.map_err(|e| e.to_string())
+}
+
+/// A status computed for a feature whose computation panicked.
+fn error_status(key: &crate::engine::keys::FeatureKey, msg: String) -> FeatureStatus {
+    FeatureStatus {
+        feature_key: key.clone(),
+        status: StatusCategory::Error,
+        needs_update: false,
+        metadata_exists: false,
+        store_rows: 0,
+        missing: None,
+        stale: None,
+        orphaned: None,
+        target_version: String::new(),
+        is_root_feature: false,
+        store_metadata: None,
+        error_message: Some(msg),
+        increment: None,
+    }
+}
+
+/// Runs one command's slow work (same code the runtime runs on a blocking task), returning its messages.
+/// `keep_going` is asked before each feature of a status computation.
+pub fn execute(req: &OpenRequest, cmd: Command, mut emit: impl FnMut(Msg) -> bool, keep_going: impl Fn() -> bool) {
+    match cmd {
+        Command::Open { generation } => {
+            let result = guarded(|| open_workspace(req)).map(Arc::new);
+            emit(Msg::Opened { generation, result });
+        }
+        Command::ComputeStatuses { generation, ws } => {
+            for f in &ws.graph.features {
+                if !keep_going() {
+                    return;
+                }
+                let key = &f.spec.key;
+                let report = guarded(|| Ok(StatusReport::build(ws.status(key, &ResolveOptions::default()))))
+                    .unwrap_or_else(|e| StatusReport::build(error_status(key, e)));
+                if !emit(Msg::Status { generation, report: Box::new(report) }) {
+                    return;
+                }
+            }
+        }
+        Command::ReadMetadata { generation, ws, key } => {
+            let result = guarded(|| {
+                let ids = ws.graph.get(&key).map(|d| d.spec.id_columns.clone()).unwrap_or_default();
+                match ws.read(&key, &ReadOptions::default()).map_err(|e| e.to_string())? {
+                    None => Ok(None),
+                    Some(df) => frame_table(&df, &ids).map(Some).map_err(|e| e.to_string()),
+                }
+            });
+            emit(Msg::Metadata { generation, key, result });
+        }
+    }
+}
+
+fn spawn(rt: &Runtime, req: &OpenRequest, tx: &UnboundedSender<Msg>, current: &Arc<AtomicU64>, cmd: Command) {
+    let generation = match &cmd {
+        Command::Open { generation } => {
+            current.store(*generation, Ordering::SeqCst);
+            *generation
+        }
+        Command::ComputeStatuses { generation, .. } | Command::ReadMetadata { generation, .. } => *generation,
+    };
+    let (req, tx, current) = (req.clone(), tx.clone(), current.clone());
+    rt.spawn_blocking(move || {
+        execute(&req, cmd, |m| tx.send(m).is_ok(), || current.load(Ordering::SeqCst) == generation);
+    });
+}

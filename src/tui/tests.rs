@@ -1,0 +1,496 @@
+//! Snapshot and behaviour tests of the TUI: `update` is driven with messages (background work is run
+//! synchronously through [`execute`], the same code the runtime runs on blocking tasks), `draw` renders into a
+//! fixed-size `TestBackend`, and the buffer text is compared with insta snapshots.
+
+use std::sync::{Arc, OnceLock};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+use crate::engine::keys::FeatureKey;
+use crate::engine::resolve::ResolveOptions;
+use crate::engine::workspace::{OpenOptions, Workspace};
+use crate::tui::app::{update, App, Command, Focus, Load, Msg, Tab, WorkspaceState};
+use crate::tui::ui::fit;
+use crate::tui::view::{by_field_value, stale_table, CellKind, StatusReport};
+use crate::tui::{draw, execute, OpenRequest};
+
+/// The demo workspace, opened once (`open_demo` writes its cache file non-atomically across threads).
+fn demo() -> Arc<Workspace> {
+    static WS: OnceLock<Arc<Workspace>> = OnceLock::new();
+    WS.get_or_init(|| Arc::new(Workspace::open_demo(None).expect("demo store opens"))).clone()
+}
+
+fn render(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app)).unwrap();
+    t.backend().to_string()
+}
+
+fn render_terminal(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app)).unwrap();
+    t
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn ch(c: char) -> Msg {
+    key(KeyCode::Char(c))
+}
+
+/// Runs commands synchronously (as the runtime would on blocking tasks), feeding results back, until idle.
+fn pump(app: &mut App, mut cmds: Vec<Command>) {
+    let req = OpenRequest { opts: OpenOptions::default(), demo: true };
+    while let Some(cmd) = cmds.pop() {
+        let cmd = match cmd {
+            // use the shared demo workspace instead of opening another copy
+            Command::Open { generation } => {
+                cmds.extend(update(app, Msg::Opened { generation, result: Ok(demo()) }));
+                continue;
+            }
+            other => other,
+        };
+        let mut msgs = vec![];
+        execute(&req, cmd, |m| {
+            msgs.push(m);
+            true
+        }, || true);
+        for m in msgs {
+            cmds.extend(update(app, m));
+        }
+    }
+}
+
+/// An app on the demo store with every status and the first feature's read loaded.
+fn demo_app() -> App {
+    let mut app = App::new("embedded demo store (no metaxy.toml found)");
+    let cmds = app.start();
+    pump(&mut app, cmds);
+    app
+}
+
+fn feature_index(app: &App, key: &str) -> usize {
+    app.features.iter().position(|f| f.key.to_string() == key).unwrap()
+}
+
+fn select(app: &mut App, key: &str) {
+    let i = feature_index(app, key);
+    let cmds = update(app, ch('g'));
+    pump(app, cmds);
+    for _ in 0..i {
+        let cmds = update(app, ch('j'));
+        pump(app, cmds);
+    }
+    assert_eq!(app.selected, i);
+}
+
+#[test]
+fn loading_state_shows_a_spinner() {
+    let mut app = App::new("metaxy.toml discovered from /work/project");
+    let cmds = app.start();
+    assert!(matches!(cmds.as_slice(), [Command::Open { generation: 1 }]));
+    let out = render(&app, 80, 12);
+    assert!(out.contains("⠋ Opening the metadata store…"), "{out}");
+    insta::assert_snapshot!("loading", out);
+    update(&mut app, Msg::Tick);
+    assert!(render(&app, 80, 12).contains("⠙ Opening"));
+}
+
+#[test]
+fn feature_list_streams_statuses() {
+    let ws = demo();
+    let mut app = App::new("embedded demo store (no metaxy.toml found)");
+    let generation = app.start().len() as u64; // == 1
+    let cmds = update(&mut app, Msg::Opened { generation, result: Ok(ws.clone()) });
+    assert!(cmds.iter().any(|c| matches!(c, Command::ComputeStatuses { .. })));
+    assert!(cmds.iter().any(|c| matches!(c, Command::ReadMetadata { .. })));
+    // feed the first three statuses, computed synchronously, as the status task would
+    for f in ws.graph.features.iter().take(3) {
+        let status = ws.status(&f.spec.key, &ResolveOptions::default());
+        update(&mut app, Msg::Status { generation, report: Box::new(StatusReport::build(status)) });
+    }
+    let out = render(&app, 120, 30);
+    assert!(out.contains("○ example/video"), "{out}");
+    assert!(out.contains("⚠ example/crop"), "{out}");
+    assert!(out.contains("5 new · 10 stale · 5 orphaned"), "{out}");
+    assert!(out.contains("⠋ example/stt"), "{out}");
+    assert!(out.contains("statuses 3/7"), "{out}");
+    insta::assert_snapshot!("statuses_partial", out);
+}
+
+#[test]
+fn feature_list_with_all_statuses_on_the_demo_store() {
+    let app = demo_app();
+    assert_eq!(app.statuses_done(), 7);
+    let out = render(&app, 120, 30);
+    for (k, s) in [
+        ("○ example/video", "root"),
+        ("⚠ example/crop", "5 new · 10 stale · 5 orphaned"),
+        ("✓ example/face_detection", "up to date"),
+        ("⚠ example/stt", "11 new · 3 stale · 3 orphaned"),
+        ("⚠ example/chunk", "5 new · 10 stale · 5 orphaned"),
+        ("✓ example/chunk_summary", "up to date"),
+        ("✓ example/av_report", "up to date"),
+    ] {
+        // items take two lines (key, then status) when the list is too narrow for one
+        let lines: Vec<&str> = out.lines().collect();
+        let i = lines.iter().position(|l| l.contains(k)).unwrap_or_else(|| panic!("{k} missing:\n{out}"));
+        assert!(lines[i].contains(s) || lines[i + 1].contains(s), "{k}: {}", lines[i]);
+    }
+    assert!(out.contains("DEMO store (embedded example, no metaxy.toml found)"), "{out}");
+    assert!(out.contains("hash xxhash32"), "{out}");
+    assert!(out.contains("project example_overview @ "), "{out}");
+    insta::assert_snapshot!("demo_statuses", out);
+    // wide enough: one line per feature, status next to the key
+    let wide = render(&app, 160, 24);
+    let line = wide.lines().find(|l| l.contains("⚠ example/crop")).unwrap();
+    assert!(line.contains("5 new · 10 stale · 5 orphaned"), "{wide}");
+    insta::assert_snapshot!("demo_statuses_wide", wide);
+
+    // colors: root blue, needs update yellow, up to date green
+    let t = render_terminal(&app, 120, 30);
+    let buf = t.backend().buffer();
+    let color_of = |needle: &str| {
+        let y = out.lines().position(|l| l.contains(needle)).unwrap() as u16;
+        let x = (0..120).find(|&x| ["○", "⚠", "✓"].contains(&buf[(x, y)].symbol())).unwrap();
+        buf[(x, y)].fg
+    };
+    assert_eq!(color_of("example/video"), Color::Blue);
+    assert_eq!(color_of("example/crop"), Color::Yellow);
+    assert_eq!(color_of("example/face_detection"), Color::Green);
+}
+
+#[test]
+fn metadata_tab_shows_the_default_read() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    assert!(matches!(app.metadata.get(&crop), Some(Load::Ready(Some(_)))));
+    let out = render(&app, 120, 30);
+    assert!(out.contains("example/crop · Metadata"), "{out}");
+    assert!(out.contains("rows 1-"), "{out}");
+    assert!(out.contains(" of 50 "), "{out}");
+    assert!(out.contains("sample_uid"), "{out}");
+    assert!(out.contains("s000001"), "{out}");
+    insta::assert_snapshot!("metadata_crop", out);
+
+    // focus the table, move down a page and scroll right
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.focus, Focus::Details);
+    let _ = update(&mut app, key(KeyCode::PageDown));
+    let _ = update(&mut app, ch('l'));
+    let out = render(&app, 120, 30);
+    insta::assert_snapshot!("metadata_crop_scrolled", out);
+    assert!(app.nav[0].cursor > 0);
+    assert_eq!(app.nav[0].col, 1);
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.focus, Focus::List);
+}
+
+#[test]
+fn stale_tab_shows_per_field_provenance_diffs() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let _ = update(&mut app, ch('3'));
+    assert_eq!(app.tab, Tab::Stale);
+    let out = render(&app, 120, 30);
+    assert!(out.contains("3 Stale (10)"), "{out}");
+    assert!(out.contains("2 New (5)"), "{out}");
+    assert!(out.contains("4 Orphaned (5)"), "{out}");
+    // audio changed for s000010, frames for s000011 (scenario.json "mutation")
+    let l10 = out.lines().find(|l| l.contains("s000010")).expect("s000010 listed");
+    let l11 = out.lines().find(|l| l.contains("s000011")).expect("s000011 listed");
+    assert_eq!(l10.matches('→').count(), 2, "audio and metaxy_provenance changed: {l10}");
+    assert_eq!(l11.matches('→').count(), 2, "frames and metaxy_provenance changed: {l11}");
+    assert!(l10.find('→').unwrap() < l11.find('→').unwrap(), "audio column before frames: {l10} / {l11}");
+    insta::assert_snapshot!("stale_crop", out);
+
+    // changed cells highlighted yellow, unchanged dimmed
+    let t = render_terminal(&app, 120, 30);
+    let buf = t.backend().buffer();
+    let y = out.lines().position(|l| l.contains("s000010")).unwrap() as u16;
+    let arrow_x = (0..120).find(|&x| buf[(x, y)].symbol() == "→").unwrap();
+    assert_eq!(buf[(arrow_x, y)].fg, Color::Yellow);
+    let row = &app.current_table().unwrap().rows[0];
+    assert_eq!(row[0].text, "s000010");
+    assert_eq!(row[1].kind, CellKind::Changed);
+    assert_eq!(row[2].kind, CellKind::Unchanged);
+}
+
+#[test]
+fn stale_table_diffs_against_stale_previous() {
+    let ws = demo();
+    let key = FeatureKey::parse("example/crop").unwrap();
+    let inc = ws.increment(&key, &ResolveOptions::default()).unwrap();
+    let t = stale_table(&inc).unwrap();
+    assert_eq!(t.headers, ["sample_uid", "audio", "frames", "metaxy_provenance"]);
+    assert_eq!(t.total_rows, 10);
+    assert_eq!(t.frozen, 1);
+    let ids: Vec<&str> = t.rows.iter().map(|r| r[0].text.as_str()).collect();
+    assert_eq!(ids, ["s000010", "s000011", "s000014", "s000016", "s000024", "s000028", "s000029", "s000031", "s000035", "s000048"]);
+    let audio_changed = ["s000010", "s000014", "s000024", "s000031", "s000035"];
+    for r in &t.rows {
+        let audio = audio_changed.contains(&r[0].text.as_str());
+        assert_eq!(r[1].kind == CellKind::Changed, audio, "{r:?}");
+        assert_eq!(r[2].kind == CellKind::Changed, !audio, "{r:?}");
+        assert_eq!(r[3].kind, CellKind::Changed);
+        let (old, new) = r[3].text.split_once(" → ").unwrap();
+        assert_ne!(old, new);
+    }
+}
+
+#[test]
+fn increment_tabs_of_a_root_feature_explain_samples() {
+    let mut app = demo_app();
+    select(&mut app, "example/video");
+    let _ = update(&mut app, ch('2'));
+    let out = render(&app, 120, 30);
+    assert!(out.contains("root feature"), "{out}");
+    assert!(out.contains("metaxy-tui metadata increment example/video --samples FILE"), "{out}");
+    insta::assert_snapshot!("root_new_tab", out);
+}
+
+#[test]
+fn new_and_orphaned_tabs_list_samples() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let _ = update(&mut app, ch('2'));
+    let out = render(&app, 120, 30);
+    for id in ["s000050", "s000051", "s000052", "s000053", "s000054"] {
+        assert!(out.contains(id), "{id}: {out}");
+    }
+    let _ = update(&mut app, key(KeyCode::Tab));
+    let _ = update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Orphaned);
+    let out = render(&app, 120, 30);
+    for id in ["s000000", "s000008", "s000030", "s000038", "s000042"] {
+        assert!(out.contains(id), "{id}: {out}");
+    }
+    insta::assert_snapshot!("orphaned_crop", out);
+    let _ = update(&mut app, key(KeyCode::BackTab));
+    assert_eq!(app.tab, Tab::Stale);
+    // up-to-date feature: empty increment tab
+    select(&mut app, "example/face_detection");
+    let out = render(&app, 120, 30);
+    assert!(out.contains("No stale samples"), "{out}");
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch('?'));
+    assert!(app.show_help);
+    let out = render(&app, 120, 30);
+    for (_, keys) in crate::tui::HELP {
+        for (k, _) in *keys {
+            assert!(out.contains(k), "{k} missing from help:\n{out}");
+        }
+    }
+    insta::assert_snapshot!("help", out);
+    // movement keys do nothing while help is open; Esc closes it
+    let _ = update(&mut app, ch('j'));
+    assert_eq!(app.selected, 0);
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert!(!app.show_help);
+}
+
+#[test]
+fn error_screen_when_the_store_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("metaxy.toml"),
+        "project = \"p\"\nstore = \"dev\"\n[stores.dev]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n[stores.dev.config]\ndatabase = \"store/metadata.duckdb\"\n",
+    )
+    .unwrap();
+    let opts = OpenOptions { cwd: dir.path().to_path_buf(), ..Default::default() };
+    let req = OpenRequest { opts, demo: false };
+    let mut app = App::new("metaxy.toml discovered from <tmp>");
+    let cmds = app.start();
+    let mut msgs = vec![];
+    for c in cmds {
+        execute(&req, c, |m| {
+            msgs.push(m);
+            true
+        }, || true);
+    }
+    let tmp = dir.path().display().to_string();
+    for m in msgs {
+        let m = match m {
+            Msg::Opened { generation, result: Err(e) } => Msg::Opened { generation, result: Err(e.replace(&tmp, "<tmp>")) },
+            Msg::Opened { result: Ok(_), .. } => panic!("opening a missing store succeeded"),
+            other => other,
+        };
+        let _ = update(&mut app, m);
+    }
+    assert!(matches!(app.ws, WorkspaceState::Failed(_)));
+    let out = render(&app, 120, 30);
+    assert!(out.contains("Cannot open the metadata store"), "{out}");
+    assert!(out.contains("does not exist"), "{out}");
+    insta::assert_snapshot!("error_missing_store", out);
+    // keys other than r / q / ? are harmless; q quits
+    for k in ['j', 'k', 'G', '3', 'l'] {
+        let _ = update(&mut app, ch(k));
+    }
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert!(!app.should_quit);
+    let cmds = update(&mut app, ch('r'));
+    assert!(matches!(cmds.as_slice(), [Command::Open { generation: 2 }]));
+    let _ = update(&mut app, ch('q'));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn ctrl_c_quits() {
+    let mut app = App::new("x");
+    let _ = app.start();
+    let _ = update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn reload_drops_results_of_older_generations_and_keeps_the_selection() {
+    let mut app = demo_app();
+    select(&mut app, "example/stt");
+    let cmds = update(&mut app, ch('r'));
+    assert!(matches!(cmds.as_slice(), [Command::Open { generation: 2 }]));
+    assert!(matches!(app.ws, WorkspaceState::Opening));
+    assert!(app.features.is_empty());
+    // a late result of generation 1 is ignored
+    let ws = demo();
+    let late = ws.status(&FeatureKey::parse("example/crop").unwrap(), &ResolveOptions::default());
+    let _ = update(&mut app, Msg::Status { generation: 1, report: Box::new(StatusReport::build(late)) });
+    let _ = update(&mut app, Msg::Opened { generation: 1, result: Err("stale".into()) });
+    assert!(matches!(app.ws, WorkspaceState::Opening));
+    pump(&mut app, cmds);
+    assert_eq!(app.features[app.selected].key.to_string(), "example/stt");
+    assert_eq!(app.statuses_done(), 7);
+}
+
+#[test]
+fn one_metadata_read_at_a_time_latest_selection_wins() {
+    let ws = demo();
+    let mut app = App::new("demo");
+    let _ = app.start();
+    let cmds = update(&mut app, Msg::Opened { generation: 1, result: Ok(ws.clone()) });
+    let reads: Vec<_> = cmds.iter().filter(|c| matches!(c, Command::ReadMetadata { .. })).collect();
+    assert_eq!(reads.len(), 1);
+    // move twice while the first read is running: no new reads yet
+    assert!(update(&mut app, ch('j')).is_empty());
+    assert!(update(&mut app, ch('j')).is_empty());
+    let out = render(&app, 120, 30);
+    assert!(out.contains("⠋ Reading example/face_detection…"), "{out}");
+    // first read completes -> the read of the now selected feature starts
+    let video = FeatureKey::parse("example/video").unwrap();
+    let cmds = update(&mut app, Msg::Metadata { generation: 1, key: video, result: Ok(None) });
+    match cmds.as_slice() {
+        [Command::ReadMetadata { key, .. }] => assert_eq!(key.to_string(), "example/face_detection"),
+        _ => panic!("expected one read"),
+    }
+    // switching to another tab does not read; a failed read is shown
+    let fd = FeatureKey::parse("example/face_detection").unwrap();
+    let cmds = update(&mut app, Msg::Metadata { generation: 1, key: fd, result: Err("boom: corrupt table".into()) });
+    assert!(cmds.is_empty());
+    let out = render(&app, 120, 30);
+    assert!(out.contains("Reading example/face_detection failed"), "{out}");
+    assert!(out.contains("boom: corrupt table"), "{out}");
+    assert!(update(&mut app, ch('2')).is_empty());
+    let _ = update(&mut app, ch('k'));
+    // back on the Metadata tab the read of crop starts
+    let cmds = update(&mut app, ch('1'));
+    assert!(matches!(cmds.as_slice(), [Command::ReadMetadata { .. }]));
+}
+
+#[test]
+fn list_navigation_clamps() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch('k'));
+    assert_eq!(app.selected, 0);
+    let _ = update(&mut app, ch('G'));
+    assert_eq!(app.selected, 6);
+    let _ = update(&mut app, key(KeyCode::Down));
+    assert_eq!(app.selected, 6);
+    let _ = update(&mut app, key(KeyCode::PageUp));
+    assert_eq!(app.selected, 0);
+    let _ = update(&mut app, key(KeyCode::End));
+    let _ = update(&mut app, key(KeyCode::Home));
+    assert_eq!(app.selected, 0);
+}
+
+#[test]
+fn table_navigation_clamps() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let _ = update(&mut app, ch('3'));
+    let _ = update(&mut app, key(KeyCode::Enter));
+    render(&app, 120, 30);
+    for _ in 0..30 {
+        let _ = update(&mut app, ch('j'));
+        let _ = update(&mut app, ch('l'));
+    }
+    assert_eq!(app.nav[2].cursor, 9);
+    assert_eq!(app.nav[2].col, 2); // 3 scrollable columns: audio, frames, metaxy_provenance
+    let _ = update(&mut app, ch('g'));
+    let _ = update(&mut app, ch('0'));
+    assert_eq!((app.nav[2].cursor, app.nav[2].col), (0, 0));
+    let _ = update(&mut app, ch('G'));
+    let _ = update(&mut app, ch('$'));
+    assert_eq!((app.nav[2].cursor, app.nav[2].col), (9, 2));
+    render(&app, 120, 30);
+    // a short viewport keeps the cursor visible
+    let out = render(&app, 120, 12);
+    assert!(out.contains("s000048"), "{out}");
+}
+
+#[test]
+fn tiny_terminals_do_not_panic() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let mut loading = App::new("somewhere");
+    let _ = loading.start();
+    let mut failed = App::new("somewhere");
+    let _ = failed.start();
+    let _ = update(&mut failed, Msg::Opened { generation: 1, result: Err("a long error message ".repeat(20)) });
+    for tab in ['1', '2', '3', '4'] {
+        let _ = update(&mut app, ch(tab));
+        let _ = update(&mut app, key(KeyCode::Enter));
+        for _ in 0..5 {
+            let _ = update(&mut app, ch('l'));
+            let _ = update(&mut app, ch('j'));
+        }
+        for (w, h) in [(40, 10), (20, 5), (1, 1), (3, 2), (200, 3), (41, 60), (12, 30)] {
+            render(&app, w, h);
+            render(&loading, w, h);
+            render(&failed, w, h);
+            app.show_help = true;
+            render(&app, w, h);
+            app.show_help = false;
+        }
+        let _ = update(&mut app, key(KeyCode::Esc));
+    }
+    let out = render(&app, 40, 10);
+    insta::assert_snapshot!("narrow_40x10", out);
+}
+
+#[test]
+fn fit_truncates_and_pads() {
+    assert_eq!(fit("abc", 5), "abc  ");
+    assert_eq!(fit("abcdef", 4), "abc…");
+    assert_eq!(fit("abcdef", 1), "…");
+    assert_eq!(fit("abcdef", 0), "");
+    assert_eq!(fit("a → b", 5), "a → b");
+}
+
+#[test]
+fn by_field_reads_structs_and_maps() {
+    let s: serde_json::Value = serde_json::json!({"audio": "a1", "frames": null});
+    assert_eq!(by_field_value(&s, "audio").as_deref(), Some("a1"));
+    assert_eq!(by_field_value(&s, "frames"), None);
+    let m = serde_json::json!([{"key": "audio", "value": "a2"}, {"key": "frames", "value": "f2"}]);
+    assert_eq!(by_field_value(&m, "frames").as_deref(), Some("f2"));
+    assert_eq!(by_field_value(&m, "nope"), None);
+}

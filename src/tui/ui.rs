@@ -1,0 +1,577 @@
+//! Painting: [`draw`] renders an `&App` into a frame. It never blocks and never fails: every size is clamped so
+//! that any terminal (down to a few cells) renders without panicking.
+
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, List, ListItem, ListState, Paragraph, Tabs, Wrap};
+use ratatui::Frame;
+
+use crate::engine::status::StatusCategory;
+use crate::engine::workspace::Workspace;
+use crate::tui::app::{App, FeatureEntry, Focus, Load, Tab, WorkspaceState};
+use crate::tui::view::{text_width, CellKind, StatusReport, TableData};
+
+const ACCENT: Color = Color::Cyan;
+const MUTED: Color = Color::DarkGray;
+
+/// Color of a status category (root blue, up to date green, needs update yellow, missing/error red).
+pub fn status_color(c: StatusCategory) -> Color {
+    match c {
+        StatusCategory::RootFeature => Color::Blue,
+        StatusCategory::UpToDate => Color::Green,
+        StatusCategory::NeedsUpdate => Color::Yellow,
+        StatusCategory::Missing | StatusCategory::Error => Color::Red,
+    }
+}
+
+/// Status text next to the icon, as in the feature list: `root`, `up to date`, `N new · S stale · O orphaned`,
+/// `missing`, `error`.
+pub fn status_text(r: &StatusReport) -> String {
+    let s = &r.status;
+    match s.status {
+        StatusCategory::RootFeature => "root".into(),
+        StatusCategory::UpToDate => "up to date".into(),
+        StatusCategory::NeedsUpdate => format!(
+            "{} new · {} stale · {} orphaned",
+            s.missing.unwrap_or(0),
+            s.stale.unwrap_or(0),
+            s.orphaned.unwrap_or(0)
+        ),
+        StatusCategory::Missing => "missing".into(),
+        StatusCategory::Error => "error".into(),
+    }
+}
+
+/// Paints the whole UI.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let status_lines = status_bar_lines(app, area.width);
+    let status_h = (status_lines.len() as u16).min(area.height.saturating_sub(2)).max(1);
+    let [header, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(status_h)]).areas(area);
+    draw_header(frame, header, app);
+    match &app.ws {
+        WorkspaceState::Opening => draw_opening(frame, body, app),
+        WorkspaceState::Failed(e) => draw_failed(frame, body, app, e),
+        WorkspaceState::Ready(ws) => draw_main(frame, body, app, ws),
+    }
+    let bar = Paragraph::new(status_lines).style(Style::new().bg(Color::Rgb(30, 30, 30)));
+    frame.render_widget(bar, status);
+    if app.show_help {
+        draw_help(frame, area);
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
+    let mut left = vec![Span::styled(" metaxy-tui ", Style::new().fg(Color::Black).bg(ACCENT).bold())];
+    if let Some(ws) = app.workspace() {
+        left.push(Span::raw(format!(" {} features", app.features.len())));
+        let done = app.statuses_done();
+        if done < app.features.len() {
+            left.push(Span::styled(
+                format!(" · {} statuses {done}/{}", app.spinner(), app.features.len()),
+                Style::new().fg(Color::Yellow),
+            ));
+        }
+        if let Some(s) = &ws.snapshot {
+            left.push(Span::styled(format!(" · snapshot {s}"), Style::new().fg(Color::Magenta)));
+        }
+    }
+    let left = Line::from(left);
+    let hints = Line::from(" ?:help  r:reload  q:quit ").fg(MUTED);
+    let lw = left.width() as u16;
+    frame.render_widget(Paragraph::new(left), area);
+    if lw + hints.width() as u16 + 1 <= area.width {
+        frame.render_widget(Paragraph::new(hints).alignment(Alignment::Right), area);
+    }
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+fn draw_opening(frame: &mut Frame, area: Rect, app: &App) {
+    let lines = vec![
+        Line::from(vec![Span::styled(app.spinner(), Style::new().fg(ACCENT)), Span::raw(" Opening the metadata store…")]),
+        Line::from(app.source.clone()).fg(MUTED),
+    ];
+    let r = centered(area, area.width, 2);
+    frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true }), r);
+}
+
+fn draw_failed(frame: &mut Frame, area: Rect, app: &App, err: &str) {
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(Color::Red))
+        .title(Line::from(" ✗ Cannot open the metadata store ").bold().fg(Color::Red));
+    let mut lines = vec![Line::from(vec![Span::raw("Source: ").fg(MUTED), Span::raw(app.source.clone())]), Line::default()];
+    lines.extend(err.lines().map(|l| Line::from(l.to_string()).fg(Color::Red)));
+    lines.push(Line::default());
+    lines.push(Line::from("Press r to retry, q to quit.").fg(MUTED));
+    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+}
+
+/// Below this width only the focused pane is shown.
+const SINGLE_PANE_WIDTH: u16 = 60;
+
+fn draw_main(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
+    if area.width < SINGLE_PANE_WIDTH {
+        match app.focus {
+            Focus::List => draw_list(frame, area, app, list_width(app, area.width).1),
+            Focus::Details => draw_details(frame, area, app, ws),
+        }
+        return;
+    }
+    let (left_w, two_line) = list_width(app, area.width);
+    let [left, right] = Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(area);
+    draw_list(frame, left, app, two_line);
+    draw_details(frame, right, app, ws);
+}
+
+fn entry_status(app: &App, e: &FeatureEntry) -> (String, String, Style) {
+    match &e.report {
+        None => (app.spinner().to_string(), "computing…".into(), Style::new().fg(MUTED)),
+        Some(r) => {
+            let c = r.status.status;
+            (c.icon().to_string(), status_text(r), Style::new().fg(status_color(c)))
+        }
+    }
+}
+
+/// Width of the feature list and whether its items need two lines (key, then status) to fit.
+fn list_width(app: &App, total: u16) -> (u16, bool) {
+    let keyw = app.features.iter().map(|f| text_width(&f.key.to_string())).max().unwrap_or(8);
+    let statw = app.features.iter().map(|f| text_width(&entry_status(app, f).1)).max().unwrap_or(10).max(10);
+    let one_line = 2 + 2 + keyw + 2 + statw + 1;
+    let max = if total < SINGLE_PANE_WIDTH { total } else { (total * 45 / 100).max(24).min(total) };
+    if one_line <= max {
+        (one_line, false)
+    } else {
+        ((2 + 2 + keyw.max(statw + 1) + 1).min(max), true)
+    }
+}
+
+fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Rounded)
+        .border_style(if focused { Style::new().fg(ACCENT) } else { Style::new().fg(MUTED) })
+        .title(title)
+}
+
+fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
+    let focused = app.focus == Focus::List;
+    let block = pane_block(Line::from(format!(" Features ({}) ", app.features.len())).bold(), focused);
+    let keyw = app.features.iter().map(|f| f.key.to_string().chars().count()).max().unwrap_or(0);
+    let items: Vec<ListItem> = app
+        .features
+        .iter()
+        .map(|e| {
+            let (icon, text, style) = entry_status(app, e);
+            let key = format!("{:<keyw$}", e.key.to_string());
+            if two_line {
+                ListItem::new(vec![
+                    Line::from(vec![Span::styled(icon, style), Span::raw(" "), Span::raw(key)]),
+                    Line::from(vec![Span::raw("  "), Span::styled(text, style)]),
+                ])
+            } else {
+                ListItem::new(Line::from(vec![Span::styled(icon, style), Span::raw(" "), Span::raw(key), Span::raw("  "), Span::styled(text, style)]))
+            }
+        })
+        .collect();
+    if items.is_empty() {
+        let p = Paragraph::new("The pushed graph has no features.").fg(MUTED).block(block).wrap(Wrap { trim: true });
+        frame.render_widget(p, area);
+        return;
+    }
+    let highlight = if focused {
+        Style::new().bg(Color::Rgb(40, 60, 80)).add_modifier(Modifier::BOLD)
+    } else {
+        Style::new().add_modifier(Modifier::BOLD)
+    };
+    let list = List::new(items).block(block).highlight_style(highlight).highlight_symbol("▌");
+    let mut state = ListState::default().with_offset(app.list_offset.get()).with_selected(Some(app.selected));
+    frame.render_stateful_widget(list, area, &mut state);
+    app.list_offset.set(state.offset());
+}
+
+fn tab_title(app: &App, tab: Tab) -> String {
+    let n = tab.index() + 1;
+    let label = tab.label();
+    if tab == Tab::Metadata {
+        return format!("{n} {label}");
+    }
+    let Some(e) = app.selected_entry() else { return format!("{n} {label}") };
+    match &e.report {
+        None => format!("{n} {label} {}", app.spinner()),
+        Some(r) => {
+            let s = &r.status;
+            let c = match tab {
+                Tab::New => s.missing,
+                Tab::Stale => s.stale,
+                _ => s.orphaned,
+            };
+            match c {
+                Some(c) => format!("{n} {label} ({c})"),
+                None => format!("{n} {label}"),
+            }
+        }
+    }
+}
+
+fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
+    let focused = app.focus == Focus::Details;
+    let [tabs_area, pane] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let titles: Vec<Line> = Tab::ALL.iter().map(|t| Line::from(tab_title(app, *t))).collect();
+    let tabs = Tabs::new(titles)
+        .select(app.tab.index())
+        .style(Style::new().fg(MUTED))
+        .highlight_style(Style::new().fg(Color::Black).bg(ACCENT).bold())
+        .divider("│");
+    frame.render_widget(tabs, tabs_area);
+
+    let Some(entry) = app.selected_entry() else {
+        frame.render_widget(Paragraph::new("No feature selected.").block(pane_block(Line::default(), focused)), pane);
+        return;
+    };
+    let key = entry.key.to_string();
+    let title = Line::from(vec![Span::raw(" "), Span::raw(key.clone()).bold(), Span::raw(format!(" · {} ", app.tab.label()))]);
+    let mut block = pane_block(title, focused);
+    let inner = block.inner(pane);
+    let (info_area, body) = if inner.height >= 6 {
+        let [i, _, b] = Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        (Some(i), b)
+    } else {
+        (None, inner)
+    };
+
+    let table: Option<&TableData> = app.current_table();
+    if let Some(t) = table {
+        let nav = &app.nav[app.tab.index()];
+        let (start, end) = nav.visible(t.rows.len(), body.height.saturating_sub(1) as usize);
+        let mut range = if t.rows.is_empty() {
+            format!(" rows 0 of {} ", t.total_rows)
+        } else {
+            format!(" rows {}-{} of {} ", start + 1, end, t.total_rows)
+        };
+        if t.truncated() {
+            range = format!("{}(first {} loaded) ", range, t.rows.len());
+        }
+        let (c0, c1, ctotal) = visible_columns(t, nav.col, body.width);
+        if c0 > 0 || c1 < ctotal {
+            let first = if c0 == 0 { 1 } else { t.frozen + c0 + 1 };
+            range.push_str(&format!("· cols {first}-{} of {} ", t.frozen + c1, t.headers.len()));
+        }
+        block = block.title(Line::from(range).right_aligned());
+        if app.tab == Tab::Stale && t.total_rows > 0 {
+            block = block.title_bottom(Line::from(vec![
+                Span::raw(" "),
+                Span::styled("old → new", Style::new().fg(Color::Yellow).bold()),
+                Span::raw(" changed provenance · "),
+                Span::styled("dimmed", Style::new().fg(MUTED)),
+                Span::raw(" unchanged "),
+            ]));
+        }
+    }
+    frame.render_widget(block, pane);
+    if let Some(i) = info_area {
+        frame.render_widget(Paragraph::new(info_line(ws, entry)), i);
+    }
+    if let Some(t) = table {
+        draw_table(frame, body, t, app, focused);
+        if t.rows.is_empty() {
+            let msg = match app.tab {
+                Tab::Metadata => "No rows in the default read.".to_string(),
+                tab => format!("✓ No {} samples.", tab.label().to_lowercase()),
+            };
+            let [_, m] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(body);
+            frame.render_widget(Paragraph::new(msg).fg(Color::Green), m);
+        }
+        return;
+    }
+    let msg: Vec<Line> = match app.tab {
+        Tab::Metadata => match app.metadata.get(&entry.key) {
+            None | Some(Load::Loading) => vec![spinner_line(app, &format!("Reading {key}…"))],
+            Some(Load::Failed(e)) => error_lines(&format!("Reading {key} failed:"), e),
+            Some(Load::Ready(_)) => vec![
+                Line::from(format!("The store has no table for {key} (status: missing).")).fg(Color::Red),
+                Line::default(),
+                Line::from("Nothing has been written for this feature yet.").fg(MUTED),
+            ],
+        },
+        _ => match &entry.report {
+            None => vec![spinner_line(app, &format!("Computing the increment of {key}…"))],
+            Some(r) if r.status.status == StatusCategory::Error => {
+                error_lines(&format!("Computing the status of {key} failed:"), r.status.error_message.as_deref().unwrap_or("unknown error"))
+            }
+            Some(r) if r.status.is_root_feature => vec![
+                Line::from(vec![
+                    Span::raw(format!("{key} is a ")),
+                    Span::styled("root feature", Style::new().fg(Color::Blue).bold()),
+                    Span::raw(" (no upstream dependencies)."),
+                ]),
+                Line::default(),
+                Line::from("Root increments need a samples file (id columns + metaxy_provenance_by_field):"),
+                Line::from(format!("  metaxy-tui metadata increment {key} --samples FILE")).fg(ACCENT),
+                Line::from("(coming later)").fg(MUTED),
+            ],
+            Some(r) => error_lines("Rendering the increment failed:", r.render_error.as_deref().unwrap_or("no increment")),
+        },
+    };
+    frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: false }), body);
+}
+
+fn spinner_line(app: &App, text: &str) -> Line<'static> {
+    Line::from(vec![Span::styled(app.spinner(), Style::new().fg(ACCENT)), Span::raw(format!(" {text}"))])
+}
+
+fn error_lines(head: &str, msg: &str) -> Vec<Line<'static>> {
+    let mut v = vec![Line::from(format!("! {head}")).fg(Color::Red).bold(), Line::default()];
+    v.extend(msg.lines().map(|l| Line::from(l.to_string()).fg(Color::Red)));
+    v
+}
+
+fn info_line<'a>(ws: &Workspace, entry: &FeatureEntry) -> Line<'a> {
+    let mut parts: Vec<Span> = vec![];
+    let sep = || Span::raw(" · ").fg(MUTED);
+    if let Some(def) = ws.graph.get(&entry.key) {
+        let version = ws.graph.feature_version(&entry.key).unwrap_or("");
+        parts.push(Span::raw("version ").fg(MUTED));
+        parts.push(Span::raw(version.to_string()));
+        parts.push(sep());
+        parts.push(Span::raw("ids ").fg(MUTED));
+        parts.push(Span::raw(def.spec.id_columns.join(", ")));
+        parts.push(sep());
+        if def.spec.deps.is_empty() {
+            parts.push(Span::raw("root").fg(Color::Blue));
+        } else {
+            parts.push(Span::raw("deps ").fg(MUTED));
+            parts.push(Span::raw(def.spec.deps.iter().map(|d| d.feature.to_string()).collect::<Vec<_>>().join(", ")));
+        }
+        parts.push(sep());
+        parts.push(Span::raw("fields ").fg(MUTED));
+        parts.push(Span::raw(def.spec.fields.iter().map(|f| f.key.to_string()).collect::<Vec<_>>().join(", ")));
+    }
+    if let Some(r) = &entry.report {
+        if r.status.metadata_exists {
+            parts.push(sep());
+            parts.push(Span::raw(format!("{} rows", r.status.store_rows)));
+        }
+    }
+    Line::from(parts)
+}
+
+/// Columns shown for horizontal scroll `col` in `width` cells: `(first, end, total)` counted over the scrollable
+/// (non-frozen) columns, 0-based, `end` exclusive.
+fn visible_columns(t: &TableData, col: usize, width: u16) -> (usize, usize, usize) {
+    let total = t.headers.len().saturating_sub(t.frozen);
+    let first = col.min(total.saturating_sub(1));
+    let mut used: usize = t.widths[..t.frozen].iter().map(|w| *w as usize + 2).sum();
+    let mut end = first;
+    while end < total && used < width as usize {
+        used += t.widths[t.frozen + end] as usize + 2;
+        end += 1;
+    }
+    (first, end, total)
+}
+
+/// Truncates `s` to `w` cells (ending with `…` when cut) and pads it with spaces to exactly `w` cells.
+pub fn fit(s: &str, w: usize) -> String {
+    let total = text_width(s) as usize;
+    if total <= w {
+        return format!("{s}{}", " ".repeat(w - total));
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        let cw = text_width(&s[i..i + c.len_utf8()]) as usize;
+        if used + cw > w - 1 {
+            break;
+        }
+        out.push(c);
+        used += cw;
+    }
+    out.push('…');
+    used += 1;
+    out.push_str(&" ".repeat(w.saturating_sub(used)));
+    out
+}
+
+fn cell_style(kind: CellKind) -> Style {
+    match kind {
+        CellKind::Plain => Style::new(),
+        CellKind::Null => Style::new().fg(MUTED).add_modifier(Modifier::ITALIC),
+        CellKind::Key => Style::new().fg(ACCENT),
+        CellKind::Changed => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        CellKind::Unchanged => Style::new().fg(MUTED),
+    }
+}
+
+fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: bool) {
+    if area.width == 0 || area.height == 0 {
+        return;
+    }
+    let nav = &app.nav[app.tab.index()];
+    let (c0, c1, _) = visible_columns(t, nav.col, area.width);
+    let cols: Vec<usize> = (0..t.frozen).chain((c0..c1).map(|c| c + t.frozen)).collect();
+    let width = area.width as usize;
+    // (column index, width on screen)
+    let mut layout: Vec<(usize, usize)> = vec![];
+    let mut used = 0usize;
+    for &c in &cols {
+        if used >= width {
+            break;
+        }
+        let w = (t.widths[c] as usize).min(width - used);
+        layout.push((c, w));
+        used += w + 2;
+    }
+    let header = Line::from(
+        layout
+            .iter()
+            .flat_map(|&(c, w)| [Span::raw(fit(&t.headers[c], w)), Span::raw("  ")])
+            .collect::<Vec<_>>(),
+    )
+    .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let mut lines = vec![header];
+    let (start, end) = (nav.offset.get(), (nav.offset.get() + nav.page.get()).min(t.rows.len()));
+    let cursor = nav.cursor.min(t.rows.len().saturating_sub(1));
+    for (i, row) in t.rows.iter().enumerate().take(end).skip(start) {
+        let mut spans = vec![];
+        for &(c, w) in &layout {
+            let cell = &row[c];
+            spans.push(Span::styled(fit(&cell.text, w), cell_style(cell.kind)));
+            spans.push(Span::raw("  "));
+        }
+        let mut line = Line::from(spans);
+        if focused && i == cursor {
+            line = line.style(Style::new().add_modifier(Modifier::REVERSED));
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn pretty_path(s: &str) -> String {
+    let mut out = s.to_string();
+    let tmp = std::env::temp_dir();
+    let tmp = tmp.to_string_lossy();
+    let tmp = tmp.trim_end_matches('/');
+    if tmp.len() > 1 {
+        out = out.replace(tmp, "$TMPDIR");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let home = home.to_string_lossy().trim_end_matches('/').to_string();
+        if home.len() > 1 {
+            out = out.replace(&home, "~");
+        }
+    }
+    out
+}
+
+/// The status bar: one line when it fits in `width`, otherwise the store on the first line and the project, hash
+/// algorithm and warnings on the second.
+fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let sep = || Span::raw(" │ ").fg(MUTED);
+    match &app.ws {
+        WorkspaceState::Ready(ws) => {
+            let mut store: Vec<Span<'static>> = vec![];
+            if ws.demo {
+                store.push(Span::styled(
+                    " DEMO store (embedded example, no metaxy.toml found) ",
+                    Style::new().fg(Color::Black).bg(Color::Yellow).bold(),
+                ));
+                store.push(Span::raw(" "));
+            }
+            store.push(Span::raw("store ").fg(MUTED));
+            store.push(Span::raw(pretty_path(&ws.describe_store())));
+            let mut project: Vec<Span<'static>> = vec![
+                Span::raw("project ").fg(MUTED),
+                Span::raw(format!("{} @ {}", ws.graph.project, ws.graph.project_version)),
+                sep(),
+                Span::raw("hash ").fg(MUTED),
+                Span::raw(ws.store.hash_algorithm().as_str()),
+            ];
+            let mm = ws.graph.mismatches().len();
+            if mm > 0 {
+                project.push(sep());
+                project.push(Span::styled(
+                    format!("⚠ {mm} version mismatch{} (stored vs recomputed)", if mm == 1 { "" } else { "es" }),
+                    Style::new().fg(Color::Yellow).bold(),
+                ));
+            }
+            let one = Line::from(store.iter().cloned().chain([sep()]).chain(project.iter().cloned()).collect::<Vec<_>>());
+            if one.width() <= width as usize {
+                vec![one]
+            } else {
+                vec![Line::from(store), Line::from(project)]
+            }
+        }
+        WorkspaceState::Opening => vec![Line::from(format!("{} opening…", app.spinner())).fg(MUTED)],
+        WorkspaceState::Failed(_) => vec![Line::from("no store opened").fg(Color::Red)],
+    }
+}
+
+/// Every key binding, grouped: what the help overlay lists.
+pub const HELP: &[(&str, &[(&str, &str)])] = &[
+    (
+        "Global",
+        &[
+            ("?", "toggle this help"),
+            ("q  Ctrl-C", "quit"),
+            ("r", "reload (re-open the store, recompute statuses)"),
+            ("Tab  Shift-Tab", "next / previous tab"),
+            ("1 2 3 4", "Metadata / New / Stale / Orphaned tab"),
+        ],
+    ),
+    (
+        "Feature list",
+        &[
+            ("j k  ↓ ↑", "select next / previous feature"),
+            ("g G  Home End", "first / last feature"),
+            ("PgDn PgUp  ^d ^u", "move 10 / 5 features"),
+            ("Enter  l  →", "focus the table"),
+        ],
+    ),
+    (
+        "Table",
+        &[
+            ("j k  ↓ ↑", "next / previous row"),
+            ("PgDn PgUp  Space", "page down / up"),
+            ("^d ^u", "half page down / up"),
+            ("g G  Home End", "first / last row"),
+            ("h l  ← →", "scroll columns left / right"),
+            ("0 $", "first / last column"),
+            ("Esc", "back to the feature list"),
+        ],
+    ),
+];
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let rows: usize = HELP.iter().map(|(_, k)| k.len() + 2).sum::<usize>() + 1;
+    let r = centered(area, 76, rows as u16 + 2);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(ACCENT))
+        .title(Line::from(" Keys ").bold())
+        .title_bottom(Line::from(" ? or Esc to close ").fg(MUTED).right_aligned());
+    let mut lines = vec![];
+    for (group, keys) in HELP {
+        lines.push(Line::from(format!(" {group}")).bold().fg(ACCENT));
+        for (k, d) in *keys {
+            lines.push(Line::from(vec![Span::raw(format!("   {k:<18}")).fg(Color::Yellow), Span::raw(*d)]));
+        }
+        lines.push(Line::default());
+    }
+    frame.render_widget(Paragraph::new(lines).block(block), r);
+}

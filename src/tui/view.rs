@@ -1,0 +1,316 @@
+//! Pre-rendered tables: polars frames turned into rows of display strings on a background task, so the draw path
+//! only slices and paints. Mirrors what `metaxy-tui metadata read` / `metadata increment` print, plus the
+//! per-field provenance diff of stale samples.
+
+use std::collections::HashMap;
+
+use polars::prelude::DataFrame;
+use serde_json::Value;
+
+use crate::engine::error::Result;
+use crate::engine::json::{any_to_cell, any_to_json};
+use crate::engine::read::cols;
+use crate::engine::resolve::Increment;
+use crate::engine::status::FeatureStatus;
+
+/// At most this many rows of a frame are turned into display strings; the table title still reports the full
+/// count (`rows 1-20 of 1200000 (first 20000 loaded)`).
+pub const MAX_TABLE_ROWS: usize = 20_000;
+
+/// Widest a column gets (longer values are truncated on screen).
+pub const MAX_COLUMN_WIDTH: u16 = 48;
+
+/// How a cell is painted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellKind {
+    /// An ordinary value.
+    Plain,
+    /// A null value (dimmed).
+    Null,
+    /// An id / join column value.
+    Key,
+    /// A provenance that changed (`old → new`, highlighted): the per-field provenance diff of a stale sample.
+    Changed,
+    /// A provenance that did not change for a stale sample (dimmed).
+    Unchanged,
+}
+
+/// One table cell: its text and how to paint it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    /// Display text.
+    pub text: String,
+    /// Paint style.
+    pub kind: CellKind,
+}
+
+impl Cell {
+    fn new(text: String, kind: CellKind) -> Self {
+        Self { text, kind }
+    }
+}
+
+/// A frame rendered to strings: what the Metadata / New / Stale / Orphaned tabs show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableData {
+    /// Column headers.
+    pub headers: Vec<String>,
+    /// Rows (at most [`MAX_TABLE_ROWS`]).
+    pub rows: Vec<Vec<Cell>>,
+    /// Display width of every column (header and loaded cells, capped at [`MAX_COLUMN_WIDTH`]).
+    pub widths: Vec<u16>,
+    /// Rows in the frame (may exceed `rows.len()`).
+    pub total_rows: usize,
+    /// Leading key columns that stay visible while scrolling horizontally.
+    pub frozen: usize,
+}
+
+impl TableData {
+    /// Whether only the first [`MAX_TABLE_ROWS`] rows were loaded.
+    pub fn truncated(&self) -> bool {
+        self.total_rows > self.rows.len()
+    }
+
+    fn finish(headers: Vec<String>, rows: Vec<Vec<Cell>>, total_rows: usize, frozen: usize) -> Self {
+        let mut widths: Vec<u16> = headers.iter().map(|h| text_width(h)).collect();
+        for r in &rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(text_width(&c.text));
+            }
+        }
+        for w in &mut widths {
+            *w = (*w).clamp(1, MAX_COLUMN_WIDTH);
+        }
+        let frozen = frozen.min(headers.len());
+        Self { headers, rows, widths, total_rows, frozen }
+    }
+}
+
+/// Display width of a string in terminal cells.
+pub fn text_width(s: &str) -> u16 {
+    ratatui::text::Span::raw(s).width().min(u16::MAX as usize) as u16
+}
+
+/// Renders every value of column `name` (first [`MAX_TABLE_ROWS`] rows) with [`any_to_cell`].
+fn column_cells(df: &DataFrame, name: &str) -> Result<Vec<String>> {
+    let s = df.column(name)?.as_materialized_series().head(Some(MAX_TABLE_ROWS)).rechunk();
+    Ok(s.iter().map(|v| sanitize(any_to_cell(&v))).collect())
+}
+
+/// Replaces control characters (newlines, tabs) so that a value stays on one table line.
+fn sanitize(s: String) -> String {
+    if s.chars().any(char::is_control) {
+        s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    } else {
+        s
+    }
+}
+
+/// Renders every value of column `name` (first [`MAX_TABLE_ROWS`] rows) as JSON (structs as objects).
+fn column_json(df: &DataFrame, name: &str) -> Result<Vec<Value>> {
+    let s = df.column(name)?.as_materialized_series().head(Some(MAX_TABLE_ROWS)).rechunk();
+    Ok(s.iter().map(|v| any_to_json(&v)).collect())
+}
+
+fn has(df: &DataFrame, name: &str) -> bool {
+    df.get_column_index(name).is_some()
+}
+
+/// The Metadata tab: every column of a default read, the `front` (id) columns first and frozen.
+pub fn frame_table(df: &DataFrame, front: &[String]) -> Result<TableData> {
+    let mut names: Vec<String> = front.iter().filter(|c| has(df, c)).cloned().collect();
+    let frozen = names.len();
+    for c in df.get_column_names() {
+        if !names.iter().any(|n| n == c.as_str()) {
+            names.push(c.to_string());
+        }
+    }
+    let n = df.height().min(MAX_TABLE_ROWS);
+    let mut rows: Vec<Vec<Cell>> = (0..n).map(|_| Vec::with_capacity(names.len())).collect();
+    for (ci, name) in names.iter().enumerate() {
+        for (r, text) in rows.iter_mut().zip(column_cells(df, name)?) {
+            let kind = if ci < frozen {
+                CellKind::Key
+            } else if text == "null" {
+                CellKind::Null
+            } else {
+                CellKind::Plain
+            };
+            r.push(Cell::new(text, kind));
+        }
+    }
+    Ok(TableData::finish(names, rows, df.height(), frozen))
+}
+
+/// The field `key` of a `*_by_field` value: a struct (JSON object) or a map (list of `{key, value}`).
+pub fn by_field_value(v: &Value, key: &str) -> Option<String> {
+    let text = |v: &Value| match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        o => Some(o.to_string()),
+    };
+    match v {
+        Value::Object(m) => m.get(key).and_then(text),
+        Value::Array(items) => items.iter().find_map(|it| {
+            let o = it.as_object()?;
+            (o.get("key")?.as_str()? == key).then(|| o.get("value").and_then(text)).flatten()
+        }),
+        _ => None,
+    }
+}
+
+/// Join/id columns, one provenance column per field, then `metaxy_provenance` for the rows of `df`.
+/// Returns the headers, the key cell texts per row, the per-field hashes per row and the provenance per row.
+struct ProvenanceRows {
+    keys: Vec<Vec<String>>,
+    fields: Vec<Vec<Option<String>>>,
+    provenance: Vec<Option<String>>,
+}
+
+fn provenance_rows(df: &DataFrame, join: &[String], fields: &[String]) -> Result<ProvenanceRows> {
+    let n = df.height().min(MAX_TABLE_ROWS);
+    let mut keys: Vec<Vec<String>> = vec![Vec::with_capacity(join.len()); n];
+    for c in join.iter().filter(|c| has(df, c)) {
+        for (k, v) in keys.iter_mut().zip(column_cells(df, c)?) {
+            k.push(v);
+        }
+    }
+    let by_field: Vec<Value> =
+        if has(df, cols::PROVENANCE_BY_FIELD) { column_json(df, cols::PROVENANCE_BY_FIELD)? } else { vec![Value::Null; n] };
+    let fields = by_field.iter().map(|v| fields.iter().map(|f| by_field_value(v, f)).collect()).collect();
+    let provenance = if has(df, cols::PROVENANCE) {
+        column_json(df, cols::PROVENANCE)?
+            .into_iter()
+            .map(|v| match v {
+                Value::Null => None,
+                Value::String(s) => Some(s),
+                o => Some(o.to_string()),
+            })
+            .collect()
+    } else {
+        vec![None; n]
+    };
+    Ok(ProvenanceRows { keys, fields, provenance })
+}
+
+fn headers_for(df: &DataFrame, join: &[String], fields: &[String]) -> Vec<String> {
+    let mut h: Vec<String> = join.iter().filter(|c| has(df, c)).cloned().collect();
+    h.extend(fields.iter().cloned());
+    h.push(cols::PROVENANCE.to_string());
+    h
+}
+
+fn opt_cell(v: Option<String>, kind: CellKind) -> Cell {
+    match v {
+        Some(s) => Cell::new(s, kind),
+        None => Cell::new("null".into(), CellKind::Null),
+    }
+}
+
+/// The New or Orphaned tab: join columns, one column per field with its provenance hash, `metaxy_provenance`.
+pub fn provenance_table(df: &DataFrame, join: &[String], fields: &[String]) -> Result<TableData> {
+    let headers = headers_for(df, join, fields);
+    let p = provenance_rows(df, join, fields)?;
+    let frozen = headers.len() - fields.len() - 1;
+    let rows = p
+        .keys
+        .into_iter()
+        .zip(p.fields)
+        .zip(p.provenance)
+        .map(|((k, f), prov)| {
+            let mut r: Vec<Cell> = k.into_iter().map(|t| Cell::new(t, CellKind::Key)).collect();
+            r.extend(f.into_iter().map(|v| opt_cell(v, CellKind::Plain)));
+            r.push(opt_cell(prov, CellKind::Plain));
+            r
+        })
+        .collect();
+    Ok(TableData::finish(headers, rows, df.height(), frozen))
+}
+
+fn diff_cell(old: Option<&Option<String>>, new: Option<String>) -> Cell {
+    match (old, new) {
+        (Some(o), n) if *o == n => opt_cell(n, CellKind::Unchanged),
+        (Some(o), n) => Cell::new(
+            format!("{} → {}", o.as_deref().unwrap_or("null"), n.as_deref().unwrap_or("null")),
+            CellKind::Changed,
+        ),
+        (None, n) => opt_cell(n, CellKind::Plain),
+    }
+}
+
+/// The Stale tab: like [`provenance_table`], but every field cell shows `old → new` where the provenance changed
+/// (old values from [`Increment::stale_previous`], joined on [`Increment::join_columns`]) and the new hash, dimmed,
+/// where it did not: the per-field provenance diff.
+pub fn stale_table(inc: &Increment) -> Result<TableData> {
+    let join = &inc.join_columns;
+    let fields = &inc.field_keys;
+    let headers = headers_for(&inc.stale, join, fields);
+    let frozen = headers.len() - fields.len() - 1;
+    let cur = provenance_rows(&inc.stale, join, fields)?;
+    let prev = provenance_rows(&inc.stale_previous, join, fields)?;
+    let mut previous: HashMap<Vec<String>, (Vec<Option<String>>, Option<String>)> = HashMap::new();
+    for ((k, f), p) in prev.keys.into_iter().zip(prev.fields).zip(prev.provenance) {
+        previous.entry(k).or_insert((f, p));
+    }
+    let rows = cur
+        .keys
+        .into_iter()
+        .zip(cur.fields)
+        .zip(cur.provenance)
+        .map(|((k, f), prov)| {
+            let old = previous.get(&k);
+            let mut r: Vec<Cell> = k.iter().map(|t| Cell::new(t.clone(), CellKind::Key)).collect();
+            for (i, v) in f.into_iter().enumerate() {
+                r.push(diff_cell(old.map(|(of, _)| &of[i]), v));
+            }
+            r.push(diff_cell(old.map(|(_, op)| op), prov));
+            r
+        })
+        .collect();
+    Ok(TableData::finish(headers, rows, inc.stale.height(), frozen))
+}
+
+/// The three increment tabs of a feature, pre-rendered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncrementTables {
+    /// New samples (in upstream, not stored).
+    pub new: TableData,
+    /// Stale samples with per-field provenance diffs.
+    pub stale: TableData,
+    /// Orphaned samples (stored, gone from upstream).
+    pub orphaned: TableData,
+}
+
+impl IncrementTables {
+    /// Renders the three frames of an increment.
+    pub fn build(inc: &Increment) -> Result<Self> {
+        Ok(Self {
+            new: provenance_table(&inc.new, &inc.join_columns, &inc.field_keys)?,
+            stale: stale_table(inc)?,
+            orphaned: provenance_table(&inc.orphaned, &inc.join_columns, &inc.field_keys)?,
+        })
+    }
+}
+
+/// One feature's computed status plus its pre-rendered increment tables: what a status task reports back.
+#[derive(Debug, Clone)]
+pub struct StatusReport {
+    /// The status as Metaxy's `metadata status` computes it (carries the increment).
+    pub status: FeatureStatus,
+    /// Rendered increment tabs (`None` for root features and errors).
+    pub tables: Option<IncrementTables>,
+    /// Rendering the increment failed (shown instead of the tables).
+    pub render_error: Option<String>,
+}
+
+impl StatusReport {
+    /// Renders the increment of `status` (slow for big increments: call it off the draw path).
+    pub fn build(status: FeatureStatus) -> Self {
+        let (tables, render_error) = match status.increment.as_ref().map(IncrementTables::build) {
+            None => (None, None),
+            Some(Ok(t)) => (Some(t), None),
+            Some(Err(e)) => (None, Some(e.to_string())),
+        };
+        Self { status, tables, render_error }
+    }
+}
