@@ -116,6 +116,8 @@ pub struct TableNav {
     pub offset: StdCell<usize>,
     /// Visible body rows at the last draw.
     pub page: StdCell<usize>,
+    /// Largest useful horizontal scroll at the last draw (the last columns all fit from there).
+    pub max_col: StdCell<usize>,
 }
 
 impl TableNav {
@@ -409,15 +411,12 @@ impl App {
             self.focus = Focus::List;
             return;
         }
-        let (rows, cols) = match self.current_table() {
-            Some(t) => (t.rows.len(), t.headers.len().saturating_sub(t.frozen)),
-            None => (0, 0),
-        };
-        let i = self.tab.index();
-        let nav = &mut self.nav[i];
+        let loaded = self.current_table().is_some();
+        let rows = self.current_table().map(|t| t.rows.len()).unwrap_or(0);
+        let nav = &mut self.nav[self.tab.index()];
         let page = nav.page.get().max(1);
         let last_row = rows.saturating_sub(1);
-        let last_col = cols.saturating_sub(1);
+        let last_col = if loaded { nav.max_col.get() } else { 0 };
         let c = nav.cursor.min(last_row);
         match key.code {
             KeyCode::Char('j') | KeyCode::Down => nav.cursor = (c + 1).min(last_row),

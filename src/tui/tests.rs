@@ -433,13 +433,25 @@ fn table_navigation_clamps() {
         let _ = update(&mut app, ch('l'));
     }
     assert_eq!(app.nav[2].cursor, 9);
-    assert_eq!(app.nav[2].col, 2); // 3 scrollable columns: audio, frames, metaxy_provenance
+    assert_eq!(app.nav[2].col, 0, "every column fits in 120 cells: no horizontal scroll");
+    // 60 cells: sample_uid (frozen) + audio + frames do not fit with metaxy_provenance
+    render(&app, 60 + 36, 30);
+    for _ in 0..5 {
+        let _ = update(&mut app, ch('l'));
+    }
+    assert_eq!(app.nav[2].col, 1);
+    let out = render(&app, 96, 30);
+    assert!(out.contains("cols 3-4 of 4"), "{out}");
+    assert!(!out.contains("41954289 → 90905107"), "audio scrolled out: {out}");
+    assert!(out.contains("s000010"), "key column frozen: {out}");
     let _ = update(&mut app, ch('g'));
     let _ = update(&mut app, ch('0'));
     assert_eq!((app.nav[2].cursor, app.nav[2].col), (0, 0));
     let _ = update(&mut app, ch('G'));
     let _ = update(&mut app, ch('$'));
-    assert_eq!((app.nav[2].cursor, app.nav[2].col), (9, 2));
+    assert_eq!((app.nav[2].cursor, app.nav[2].col), (9, 1));
+    let _ = update(&mut app, key(KeyCode::Left));
+    assert_eq!(app.nav[2].col, 0);
     render(&app, 120, 30);
     // a short viewport keeps the cursor visible
     let out = render(&app, 120, 12);

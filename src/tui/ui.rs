@@ -255,6 +255,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     if let Some(t) = table {
         let nav = &app.nav[app.tab.index()];
         let (start, end) = nav.visible(t.rows.len(), body.height.saturating_sub(1) as usize);
+        nav.max_col.set(max_scroll(t, body.width));
         let mut range = if t.rows.is_empty() {
             format!(" rows 0 of {} ", t.total_rows)
         } else {
@@ -367,11 +368,23 @@ fn info_line<'a>(ws: &Workspace, entry: &FeatureEntry) -> Line<'a> {
     Line::from(parts)
 }
 
+/// The largest useful horizontal scroll of `t` in `width` cells: from there on, the last columns all fit.
+fn max_scroll(t: &TableData, width: u16) -> usize {
+    let total = t.headers.len().saturating_sub(t.frozen);
+    let mut used: usize = t.widths[..t.frozen].iter().map(|w| *w as usize + 2).sum();
+    let mut first = total;
+    while first > 0 && used + t.widths[t.frozen + first - 1] as usize <= width as usize {
+        used += t.widths[t.frozen + first - 1] as usize + 2;
+        first -= 1;
+    }
+    first.min(total.saturating_sub(1))
+}
+
 /// Columns shown for horizontal scroll `col` in `width` cells: `(first, end, total)` counted over the scrollable
 /// (non-frozen) columns, 0-based, `end` exclusive.
 fn visible_columns(t: &TableData, col: usize, width: u16) -> (usize, usize, usize) {
     let total = t.headers.len().saturating_sub(t.frozen);
-    let first = col.min(total.saturating_sub(1));
+    let first = col.min(max_scroll(t, width));
     let mut used: usize = t.widths[..t.frozen].iter().map(|w| *w as usize + 2).sum();
     let mut end = first;
     while end < total && used < width as usize {

@@ -5,3 +5,4 @@ mod cli;
 mod common;
 mod conformance;
 mod hashing;
+mod tui_e2e;

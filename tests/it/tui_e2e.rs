@@ -1,0 +1,198 @@
+//! The TUI end to end: the real `metaxy-tui` binary (no subcommand = terminal UI) runs in a detached tmux session
+//! inside a copy of the `duckdb/s02_mutated` fixture; the test reads the screen with `tmux capture-pane`, sends
+//! keys with `tmux send-keys`, and checks that `q` ends the process with exit status 0 and a restored terminal.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A private tmux server (its own socket) running one session; killed on drop, also when the test fails.
+struct Tmux {
+    socket: String,
+    session: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("running tmux")
+    }
+
+    /// Starts `program` in `dir` on a `width`x`height` terminal. Panes stay after their process exits
+    /// (`remain-on-exit`) so that the exit status can be read.
+    fn start(dir: &Path, program: &Path, width: u16, height: u16) -> Self {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let id = format!("mxtui-e2e-{}-{nanos}", std::process::id());
+        let t = Self { socket: id.clone(), session: id };
+        let conf = dir.join("tmux.conf");
+        std::fs::write(&conf, "set -g remain-on-exit on\n").unwrap();
+        let cmdline = format!(
+            "env -u METAXY_CONFIG METAXY_FIXTURE_DIR='{}' TERM=xterm-256color '{}'",
+            dir.display(),
+            program.display()
+        );
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&t.socket)
+            .arg("-f")
+            .arg(&conf)
+            .args(["new-session", "-d", "-s", &t.session, "-x", &width.to_string(), "-y", &height.to_string(), "-c"])
+            .arg(dir)
+            .arg(cmdline)
+            .output()
+            .expect("running tmux");
+        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        t
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", &self.session]).stdout).into_owned()
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", &self.session];
+        args.extend_from_slice(keys);
+        let out = self.cmd(&args);
+        assert!(out.status.success(), "send-keys {keys:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// `(pane_dead, pane_dead_status)`.
+    fn pane_state(&self) -> (String, String) {
+        let out = self.cmd(&["display-message", "-p", "-t", &self.session, "#{pane_dead} #{pane_dead_status}"]);
+        let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (dead, status) = s.split_once(' ').unwrap_or((s.as_str(), ""));
+        (dead.to_string(), status.to_string())
+    }
+
+    /// Polls the screen until `ok` holds, panicking with the last screen after [`TIMEOUT`].
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if self.pane_state().0 == "1" {
+                panic!("metaxy-tui exited while waiting for {what}; last screen:\n{s}");
+            }
+            if start.elapsed() > TIMEOUT {
+                panic!("timed out after {TIMEOUT:?} waiting for {what}; last screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["kill-server"]);
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::write(&target, std::fs::read(e.path()).unwrap()).unwrap();
+        }
+    }
+}
+
+fn require_tmux() {
+    match Command::new("tmux").arg("-V").output() {
+        Ok(o) if o.status.success() => {}
+        _ => panic!(
+            "the TUI end-to-end test needs tmux, which is not installed (or not on PATH): install it \
+             (e.g. `apt-get install tmux`); CI installs it in .ci/run"
+        ),
+    }
+}
+
+/// The line of `screen` containing `needle`.
+fn line_with<'a>(screen: &'a str, needle: &str) -> &'a str {
+    screen.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?} in:\n{screen}"))
+}
+
+#[test]
+fn tui_browses_statuses_and_stale_diffs_then_quits() {
+    require_tmux();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s02_mutated");
+    assert!(fixture.join("metaxy.toml").is_file(), "fixture missing: {}", fixture.display());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s02_mutated");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
+    copy_dir(&fixture.join("store"), &dir.join("store"));
+
+    let tmux = Tmux::start(&dir, Path::new(env!("CARGO_BIN_EXE_metaxy-tui")), 160, 45);
+
+    // every status computed (no spinner "computing…" left)
+    let screen = tmux.wait_for("all feature statuses", |s| {
+        s.contains("example/av_report") && s.contains("stale") && !s.contains("computing…") && !s.contains("statuses ")
+    });
+    for (key, status) in [
+        ("○ example/video", "root"),
+        ("⚠ example/crop", "5 new · 10 stale · 5 orphaned"),
+        ("✓ example/face_detection", "up to date"),
+        ("⚠ example/stt", "11 new · 3 stale · 3 orphaned"),
+        ("⚠ example/chunk ", "5 new · 10 stale · 5 orphaned"),
+        ("✓ example/chunk_summary", "up to date"),
+        ("✓ example/av_report", "up to date"),
+    ] {
+        let line = line_with(&screen, key);
+        assert!(line.contains(status), "{key}: expected {status:?} in {line:?}\n{screen}");
+    }
+    assert!(screen.contains("store dev (DuckDBMetadataStore"), "status bar shows the store:\n{screen}");
+    assert!(screen.contains("hash xxhash32"), "status bar shows the hash algorithm:\n{screen}");
+    assert!(!screen.contains("DEMO store"), "a configured store is not the demo:\n{screen}");
+    // the first feature's default read is shown
+    tmux.wait_for("the metadata of example/video", |s| s.contains("example/video · Metadata") && s.contains("rows 1-"));
+
+    // select example/crop (second feature) and open the Stale tab
+    tmux.send(&["j"]);
+    tmux.wait_for("example/crop selected", |s| s.contains("example/crop · Metadata"));
+    tmux.send(&["3"]);
+    let screen = tmux.wait_for("the stale tab of example/crop", |s| s.contains("example/crop · Stale") && s.contains("s000010"));
+    assert!(screen.contains("3 Stale (10)"), "{screen}");
+    assert!(screen.contains("rows 1-10 of 10"), "{screen}");
+    for id in ["s000010", "s000011", "s000014", "s000016", "s000024", "s000028", "s000029", "s000031", "s000035", "s000048"] {
+        let line = line_with(&screen, id);
+        assert!(line.contains('→'), "{id} shows a provenance diff: {line}");
+    }
+    // fields changed per the scenario: audio for s000010, frames for s000011 (2 arrows: field + metaxy_provenance)
+    assert_eq!(line_with(&screen, "s000010").matches('→').count(), 2);
+    assert_eq!(line_with(&screen, "s000011").matches('→').count(), 2);
+
+    // New tab lists the samples added to the root
+    tmux.send(&["2"]);
+    let screen = tmux.wait_for("the new tab", |s| s.contains("example/crop · New"));
+    for id in ["s000050", "s000051", "s000052", "s000053", "s000054"] {
+        assert!(screen.contains(id), "{id} in New:\n{screen}");
+    }
+
+    // help overlay opens and closes
+    tmux.send(&["?"]);
+    tmux.wait_for("the help overlay", |s| s.contains("Keys") && s.contains("toggle this help"));
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the help overlay to close", |s| !s.contains("toggle this help"));
+
+    // q quits: the process ends with status 0 and the alternate screen is gone
+    tmux.send(&["q"]);
+    let start = Instant::now();
+    loop {
+        let (dead, status) = tmux.pane_state();
+        if dead == "1" && !status.is_empty() {
+            assert_eq!(status, "0", "exit status of metaxy-tui after q; screen:\n{}", tmux.screen());
+            break;
+        }
+        assert!(start.elapsed() < TIMEOUT, "metaxy-tui did not exit after q; screen:\n{}", tmux.screen());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let screen = tmux.screen();
+    assert!(!screen.contains("Features (7)"), "terminal restored (alternate screen left):\n{screen}");
+}
