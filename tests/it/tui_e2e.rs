@@ -8,24 +8,23 @@ use std::time::{Duration, Instant};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A private tmux server (its own socket) running one session; killed on drop, also when the test fails.
+/// A private tmux server (its own socket file under `tmp`) running one session; killed on drop, also when the
+/// test fails.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
     session: String,
 }
 
 impl Tmux {
     fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("running tmux")
+        Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("running tmux")
     }
 
-    /// Starts `program` in `dir` on a `width`x`height` terminal. Panes stay after their process exits
-    /// (`remain-on-exit`) so that the exit status can be read.
-    fn start(dir: &Path, program: &Path, width: u16, height: u16) -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let id = format!("mxtui-e2e-{}-{nanos}", std::process::id());
-        let t = Self { socket: id.clone(), session: id };
-        let conf = dir.join("tmux.conf");
+    /// Starts `program` in `dir` on a `width`x`height` terminal, with the server socket and config in `tmp`.
+    /// Panes stay after their process exits (`remain-on-exit`) so that the exit status can be read.
+    fn start(tmp: &Path, dir: &Path, program: &Path, width: u16, height: u16) -> Self {
+        let t = Self { socket: tmp.join("tmux.sock"), session: format!("mxtui-e2e-{}", std::process::id()) };
+        let conf = tmp.join("tmux.conf");
         std::fs::write(&conf, "set -g remain-on-exit on\n").unwrap();
         let cmdline = format!(
             "env -u METAXY_CONFIG METAXY_FIXTURE_DIR='{}' TERM=xterm-256color '{}'",
@@ -33,7 +32,7 @@ impl Tmux {
             program.display()
         );
         let out = Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&t.socket)
             .arg("-f")
             .arg(&conf)
@@ -55,6 +54,22 @@ impl Tmux {
         args.extend_from_slice(keys);
         let out = self.cmd(&args);
         assert!(out.status.success(), "send-keys {keys:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// Waits for the exit status of the pane's process once the pane is dead. tmux 3.3a sometimes misses the
+    /// SIGCHLD of a pane process (the pane is dead, the process a zombie, `pane_dead_status` empty) until another
+    /// child of the server exits: `run-shell true` makes it reap.
+    fn exit_status(&self) -> Option<String> {
+        let (dead, status) = self.pane_state();
+        if dead != "1" {
+            return None;
+        }
+        if !status.is_empty() {
+            return Some(status);
+        }
+        let _ = self.cmd(&["run-shell", "true"]);
+        let status = self.pane_state().1;
+        (!status.is_empty()).then_some(status)
     }
 
     /// `(pane_dead, pane_dead_status)`.
@@ -129,7 +144,7 @@ fn tui_browses_statuses_and_stale_diffs_then_quits() {
     std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
     copy_dir(&fixture.join("store"), &dir.join("store"));
 
-    let tmux = Tmux::start(&dir, Path::new(env!("CARGO_BIN_EXE_metaxy-tui")), 160, 45);
+    let tmux = Tmux::start(tmp.path(), &dir, Path::new(env!("CARGO_BIN_EXE_metaxy-tui")), 160, 45);
 
     // every status computed (no spinner "computing…" left)
     let screen = tmux.wait_for("all feature statuses", |s| {
@@ -185,8 +200,7 @@ fn tui_browses_statuses_and_stale_diffs_then_quits() {
     tmux.send(&["q"]);
     let start = Instant::now();
     loop {
-        let (dead, status) = tmux.pane_state();
-        if dead == "1" && !status.is_empty() {
+        if let Some(status) = tmux.exit_status() {
             assert_eq!(status, "0", "exit status of metaxy-tui after q; screen:\n{}", tmux.screen());
             break;
         }
