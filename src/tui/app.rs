@@ -167,6 +167,8 @@ pub struct App {
     pub should_quit: bool,
     /// What is being opened (shown while opening and on errors), e.g. `demo store` or a directory.
     pub source: String,
+    /// `ws.graph.mismatches().len()` of the opened workspace (stored vs recomputed versions).
+    pub mismatches: usize,
     /// Feature to reselect after a reload.
     reselect: Option<FeatureKey>,
 }
@@ -247,6 +249,7 @@ impl App {
             nav: Default::default(),
             should_quit: false,
             source: source.into(),
+            mismatches: 0,
             reselect: None,
         }
     }
@@ -446,6 +449,7 @@ impl App {
                     ws.graph.features.iter().map(|f| FeatureEntry { key: f.spec.key.clone(), report: None }).collect();
                 let keep = self.reselect.take();
                 self.selected = keep.and_then(|k| self.features.iter().position(|f| f.key == k)).unwrap_or(0);
+                self.mismatches = ws.graph.mismatches().len();
                 self.ws = WorkspaceState::Ready(ws.clone());
                 let mut cmds = vec![];
                 if !self.features.is_empty() {

@@ -93,15 +93,22 @@ pub fn run(req: OpenRequest) -> anyhow::Result<()> {
     run_here(req)
 }
 
+/// The runtime of the background tasks. Dropping it (also while unwinding) does not wait for a long status
+/// computation still running: the process is about to exit anyway.
+struct Background(Option<Runtime>);
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 fn run_here(req: OpenRequest) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    let result = {
-        let mut guard = TerminalGuard::enter()?;
-        event_loop(&mut guard.terminal, &rt, &req)
-    };
-    // Do not wait for a long status computation still running in the background.
-    rt.shutdown_background();
-    result
+    let rt = Background(Some(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?));
+    let mut guard = TerminalGuard::enter()?;
+    event_loop(&mut guard.terminal, rt.0.as_ref().expect("runtime"), &req)
 }
 
 /// What the loading and error screens say is being opened.

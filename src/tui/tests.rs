@@ -506,3 +506,41 @@ fn by_field_reads_structs_and_maps() {
     assert_eq!(by_field_value(&m, "frames").as_deref(), Some("f2"));
     assert_eq!(by_field_value(&m, "nope"), None);
 }
+
+#[test]
+fn error_statuses_and_version_mismatches_are_shown() {
+    let ws = demo();
+    let mut app = App::new("demo");
+    let _ = app.start();
+    let _ = update(&mut app, Msg::Opened { generation: 1, result: Ok(ws.clone()) });
+    for f in &ws.graph.features {
+        let mut st = ws.status(&f.spec.key, &ResolveOptions::default());
+        if f.spec.key.to_string() == "example/crop" {
+            st = crate::engine::status::FeatureStatus {
+                status: crate::engine::status::StatusCategory::Error,
+                error_message: Some("corrupt or unexpected table example__crop: missing id column sample_uid".into()),
+                increment: None,
+                missing: None,
+                stale: None,
+                orphaned: None,
+                ..st
+            };
+        }
+        let _ = update(&mut app, Msg::Status { generation: 1, report: Box::new(StatusReport::build(st)) });
+    }
+    app.mismatches = 2;
+    select(&mut app, "example/crop");
+    let _ = update(&mut app, ch('3'));
+    let out = render(&app, 120, 30);
+    let lines: Vec<&str> = out.lines().collect();
+    let i = lines.iter().position(|l| l.contains("! example/crop")).expect("error icon");
+    assert!(lines[i + 1].contains("error"), "{out}");
+    assert!(out.contains("Computing the status of example/crop failed"), "{out}");
+    assert!(out.contains("missing id column sample_uid"), "{out}");
+    assert!(out.contains("⚠ 2 version mismatches"), "{out}");
+    insta::assert_snapshot!("error_status_crop", out);
+    let t = render_terminal(&app, 120, 30);
+    let y = i as u16;
+    let x = (0..120).find(|&x| t.backend().buffer()[(x, y)].symbol() == "!").unwrap();
+    assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
+}

@@ -83,9 +83,9 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     }
     let left = Line::from(left);
     let hints = Line::from(" ?:help  r:reload  q:quit ").fg(MUTED);
-    let lw = left.width() as u16;
+    let lw = left.width();
     frame.render_widget(Paragraph::new(left), area);
-    if lw + hints.width() as u16 + 1 <= area.width {
+    if lw + hints.width() < area.width as usize {
         frame.render_widget(Paragraph::new(hints).alignment(Alignment::Right), area);
     }
 }
@@ -514,7 +514,7 @@ fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
                 Span::raw("hash ").fg(MUTED),
                 Span::raw(ws.store.hash_algorithm().as_str()),
             ];
-            let mm = ws.graph.mismatches().len();
+            let mm = app.mismatches;
             if mm > 0 {
                 project.push(sep());
                 project.push(Span::styled(

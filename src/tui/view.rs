@@ -248,7 +248,9 @@ pub fn stale_table(inc: &Increment) -> Result<TableData> {
     let frozen = headers.len() - fields.len() - 1;
     let cur = provenance_rows(&inc.stale, join, fields)?;
     let prev = provenance_rows(&inc.stale_previous, join, fields)?;
-    let mut previous: HashMap<Vec<String>, (Vec<Option<String>>, Option<String>)> = HashMap::new();
+    // join key -> (per-field hashes, metaxy_provenance) as stored
+    type Stored = (Vec<Option<String>>, Option<String>);
+    let mut previous: HashMap<Vec<String>, Stored> = HashMap::new();
     for ((k, f), p) in prev.keys.into_iter().zip(prev.fields).zip(prev.provenance) {
         previous.entry(k).or_insert((f, p));
     }
