@@ -62,6 +62,8 @@ pub struct Workspace {
     pub demo: bool,
     /// The snapshot requested, if any.
     pub snapshot: Option<String>,
+    /// When the store has no pushed graph: the configured store the graph was read from instead.
+    pub graph_source: Option<String>,
 }
 
 impl Workspace {
@@ -101,7 +103,26 @@ impl Workspace {
     fn from_config(config: MetaxyConfig, opts: &OpenOptions, demo: bool) -> Result<Self> {
         let store_config = config.store_config(opts.store.as_deref())?.clone();
         let store: Arc<dyn MetadataStore> = Arc::from(open_store(&store_config, &opts.cwd)?);
-        let pushed = store.system_rows()?;
+        let mut pushed = store.system_rows()?;
+        let mut graph_source = None;
+        if pushed.is_empty() {
+            // A store without a pushed graph (e.g. the target of `metaxy metadata copy`, which does not copy the
+            // system table): Metaxy takes the graph from code; we take it from another configured store that has
+            // one, the default store first.
+            let mut others: Vec<&StoreConfig> = config.stores.iter().filter(|s| s.name != store_config.name).collect();
+            others.sort_by_key(|s| s.name != config.store);
+            for other in others {
+                if let Ok(st) = open_store(other, &opts.cwd) {
+                    if let Ok(rows) = st.system_rows() {
+                        if !rows.is_empty() {
+                            pushed = rows;
+                            graph_source = Some(other.name.clone());
+                            break;
+                        }
+                    }
+                }
+            }
+        }
         let graph = FeatureGraph::from_rows(
             &pushed,
             config.project.as_deref(),
@@ -109,7 +130,16 @@ impl Workspace {
             config.hash_truncation_length,
             store.name(),
         )?;
-        Ok(Self { config, store_config, store, pushed, graph: Arc::new(graph), demo, snapshot: opts.snapshot.clone() })
+        Ok(Self {
+            config,
+            store_config,
+            store,
+            pushed,
+            graph: Arc::new(graph),
+            demo,
+            snapshot: opts.snapshot.clone(),
+            graph_source,
+        })
     }
 
     /// Parses and checks a feature key against the graph.

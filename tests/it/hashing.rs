@@ -24,7 +24,12 @@ fn string_hash_vectors_match_both_engines() {
     for engine in ["polars_engine", "duckdb_native_engine"] {
         for (algo, hashes) in v[engine].as_object().unwrap() {
             let a: HashAlgorithm = algo.parse().unwrap();
-            for (s, h) in strings.iter().zip(hashes.as_array().unwrap()) {
+            let Some(hashes) = hashes.as_array() else {
+                // the DuckDB engine refuses wyhash/sha256/farmhash; our DuckDB store refuses them on open too
+                assert!(hashes["error"].as_str().unwrap().contains("not supported"), "{engine} {algo}");
+                continue;
+            };
+            for (s, h) in strings.iter().zip(hashes) {
                 assert_eq!(hash_full(a, s).unwrap(), h.as_str().unwrap(), "{engine} {algo} {s:?}");
                 checked += 1;
             }
@@ -120,7 +125,8 @@ fn end_to_end_provenance_for_every_algorithm_and_truncation() {
         }
         let prov: Vec<&str> = video.iter().map(|r| r["metaxy_provenance"].as_str().unwrap()).collect();
         let vkey = FeatureKey::parse("example/video").unwrap();
-        let df = df!("sample_uid" => &ids, "audio" => &audio, "frames" => &frames, "metaxy_provenance" => &prov)
+        let paths: Vec<String> = ids.iter().map(|i| format!("videos/{i}.mp4")).collect();
+        let df = df!("sample_uid" => &ids, "path" => &paths, "audio" => &audio, "frames" => &frames, "metaxy_provenance" => &prov)
             .unwrap()
             .lazy()
             .with_columns([
