@@ -87,7 +87,9 @@ impl Workspace {
         let db = dir.join("metadata.duckdb");
         if std::fs::metadata(&db).map(|m| m.len() as usize != DEMO_DUCKDB.len()).unwrap_or(true) {
             std::fs::create_dir_all(&dir)?;
-            let tmp = dir.join(format!("metadata.duckdb.{}", std::process::id()));
+            static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = dir.join(format!("metadata.duckdb.{}.{seq}.partial", std::process::id()));
             std::fs::write(&tmp, DEMO_DUCKDB)?;
             std::fs::rename(&tmp, &db)?;
         }
