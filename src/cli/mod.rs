@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use run::execute;
 
-/// Top-level arguments.
+/// Top-level arguments: global `--config-file` / `--store` (as in Metaxy's CLI) and an optional command.
 #[derive(Debug, Parser)]
 #[command(
     name = "metaxy-tui",
