@@ -438,6 +438,10 @@ pub struct MetaxyConfig {
     /// Non-fatal warnings Metaxy would emit as `UserWarning`/`DeprecationWarning`
     /// (dropped incomplete stores, deprecated store type aliases).
     pub warnings: Vec<String>,
+    /// Stores whose `type` is a store class this program cannot open (e.g. ClickHouse), with the error. As in
+    /// Metaxy, which only fails when such a store is instantiated, they do not break loading the config;
+    /// [`Self::store_config`] returns the error when one of them is selected.
+    pub unsupported_stores: Vec<(String, String)>,
 }
 
 impl Default for MetaxyConfig {
@@ -461,6 +465,7 @@ impl Default for MetaxyConfig {
             source: None,
             extend_chain: Vec::new(),
             warnings: Vec::new(),
+            unsupported_stores: Vec::new(),
         }
     }
 }
@@ -576,13 +581,20 @@ impl MetaxyConfig {
     /// Errors: [`ConfigError::NoStores`] if no store is configured,
     /// [`ConfigError::UnknownStore`] (with the configured names) if the name is not configured.
     pub fn store_config(&self, name: Option<&str>) -> Result<&StoreConfig, ConfigError> {
-        if self.stores.is_empty() {
-            return Err(ConfigError::NoStores);
-        }
         let name = match name {
             Some(n) if !n.is_empty() => n,
             _ => self.store.as_str(),
         };
+        if let Some((_, type_path)) = self.unsupported_stores.iter().find(|(n, _)| n == name) {
+            return Err(ConfigError::UnknownStoreType {
+                store: name.to_string(),
+                type_path: type_path.clone(),
+                supported: KNOWN_STORE_TYPES.iter().map(|(p, _, _)| (*p).to_string()).collect(),
+            });
+        }
+        if self.stores.is_empty() {
+            return Err(ConfigError::NoStores);
+        }
         self.stores
             .iter()
             .find(|s| s.name == name)
@@ -1439,7 +1451,15 @@ fn validate(data: JsonMap, warnings: &mut Vec<String>) -> Result<MetaxyConfig, C
                     ));
                 };
                 for (name, sv) in stores {
-                    cfg.stores.push(validate_store(name, sv, warnings)?);
+                    match validate_store(name, sv, warnings) {
+                        Ok(st) => cfg.stores.push(st),
+                        Err(e @ ConfigError::UnknownStoreType { .. }) => {
+                            warnings.push(e.to_string());
+                            let type_path = sv.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+                            cfg.unsupported_stores.push((name.clone(), type_path));
+                        }
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             "extend" => cfg.extend = lax_opt_str(key, v)?,
@@ -2047,11 +2067,17 @@ hash_algorithm = "xxhash64"
     #[test]
     fn store_errors() {
         let e = env(&[]);
-        let err = parse(
-            "[stores.x]\ntype = \"metaxy.ext.clickhouse.ClickHouseMetadataStore\"\n",
+        // an unsupported store class does not break loading (Metaxy fails only when it is instantiated) ...
+        let cfg = parse(
+            "store = \"x\"\n[stores.x]\ntype = \"metaxy.ext.clickhouse.ClickHouseMetadataStore\"\n[stores.y]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n[stores.y.config]\ndatabase = \"a\"\n",
             &e,
         )
-        .unwrap_err();
+        .unwrap();
+        assert_eq!(cfg.stores.len(), 1);
+        assert_eq!(cfg.store_config(Some("y")).unwrap().name, "y");
+        assert!(cfg.warnings.iter().any(|w| w.contains("ClickHouse")));
+        // ... but selecting it is an error
+        let err = cfg.store_config(None).unwrap_err();
         match err {
             ConfigError::UnknownStoreType {
                 store,
