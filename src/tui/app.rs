@@ -7,6 +7,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use fuzzy_matcher::skim::SkimMatcherV2;
+use fuzzy_matcher::FuzzyMatcher;
+use ratatui::style::Style;
+use tui_textarea::TextArea;
 
 use crate::engine::keys::FeatureKey;
 use crate::engine::workspace::Workspace;
@@ -104,6 +108,35 @@ pub struct FeatureEntry {
     pub report: Option<Box<StatusReport>>,
 }
 
+/// One line of the (possibly filtered) feature list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisibleFeature {
+    /// Index into [`App::features`].
+    pub index: usize,
+    /// Character positions of the feature key matched by the filter (empty without a filter).
+    pub matched: Vec<usize>,
+}
+
+/// The features matching `query` by fuzzy match on the key (skim's algorithm, smart case): best score first, ties
+/// in graph order, with the matched character positions. An empty query keeps every feature in graph order.
+pub fn filter_features(features: &[FeatureEntry], query: &str) -> Vec<VisibleFeature> {
+    if query.is_empty() {
+        return (0..features.len()).map(|index| VisibleFeature { index, matched: vec![] }).collect();
+    }
+    let matcher = SkimMatcherV2::default();
+    let mut scored: Vec<(i64, VisibleFeature)> = features
+        .iter()
+        .enumerate()
+        .filter_map(|(index, f)| {
+            let (score, matched) = matcher.fuzzy_indices(&f.key.to_string(), query)?;
+            Some((score, VisibleFeature { index, matched }))
+        })
+        .collect();
+    // stable: equal scores keep graph order
+    scored.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
+    scored.into_iter().map(|(_, v)| v).collect()
+}
+
 /// Scroll state of one table tab. `offset` and `page` are written back by the draw pass (like ratatui's
 /// `TableState`), so that paging and keeping the cursor visible follow the real viewport.
 #[derive(Debug, Clone, Default)]
@@ -145,8 +178,14 @@ pub struct App {
     pub ws: WorkspaceState,
     /// Features of `ws.graph.features`, in graph order, with their statuses.
     pub features: Vec<FeatureEntry>,
-    /// Selected feature index.
+    /// Selected feature index (into `features`). While any feature is visible, it is one of them.
     pub selected: usize,
+    /// The feature-list filter (`/`): a fuzzy query on feature keys; empty for none.
+    pub filter: String,
+    /// The filter being typed (`Some` while the one-line input has the keyboard).
+    pub filter_input: Option<TextArea<'static>>,
+    /// The lines of the feature list in display order: the features matching [`App::filter`].
+    pub visible: Vec<VisibleFeature>,
     /// First visible line of the feature list (maintained by draw).
     pub list_offset: StdCell<usize>,
     /// Active right-pane tab.
@@ -239,6 +278,9 @@ impl App {
             ws: WorkspaceState::Opening,
             features: vec![],
             selected: 0,
+            filter: String::new(),
+            filter_input: None,
+            visible: vec![],
             list_offset: StdCell::new(0),
             tab: Tab::Metadata,
             focus: Focus::List,
@@ -260,6 +302,7 @@ impl App {
         self.reselect = self.selected_entry().map(|e| e.key.clone()).or(self.reselect.take());
         self.ws = WorkspaceState::Opening;
         self.features.clear();
+        self.visible.clear();
         self.metadata.clear();
         self.read_in_flight = None;
         self.reset_nav();
@@ -274,9 +317,17 @@ impl App {
         }
     }
 
-    /// The selected feature line.
+    /// The selected feature line (`None` when no feature is visible, e.g. nothing matches the filter).
     pub fn selected_entry(&self) -> Option<&FeatureEntry> {
+        if self.visible.is_empty() {
+            return None;
+        }
         self.features.get(self.selected)
+    }
+
+    /// Position of the selected feature in [`App::visible`].
+    pub fn selected_position(&self) -> Option<usize> {
+        self.visible.iter().position(|v| v.index == self.selected)
     }
 
     /// The current spinner frame.
@@ -312,8 +363,10 @@ impl App {
         self.nav = Default::default();
     }
 
-    fn select(&mut self, i: usize) -> Vec<Command> {
-        let i = i.min(self.features.len().saturating_sub(1));
+    /// Selects the feature at position `pos` of the visible list (clamped; nothing when none is visible).
+    fn select(&mut self, pos: usize) -> Vec<Command> {
+        let Some(last) = self.visible.len().checked_sub(1) else { return vec![] };
+        let i = self.visible[pos.min(last)].index;
         if i != self.selected {
             self.selected = i;
             self.reset_nav();
@@ -352,6 +405,7 @@ impl App {
                 self.should_quit = true;
                 return vec![];
             }
+            _ if self.filter_input.is_some() => return self.on_filter_key(key),
             KeyCode::Char('q') => {
                 self.should_quit = true;
                 return vec![];
@@ -390,9 +444,17 @@ impl App {
     }
 
     fn on_list_key(&mut self, key: KeyEvent, ctrl: bool) -> Vec<Command> {
-        let last = self.features.len().saturating_sub(1);
-        let s = self.selected;
+        let last = self.visible.len().saturating_sub(1);
+        let s = self.selected_position().unwrap_or(0);
         match key.code {
+            KeyCode::Char('/') => {
+                let mut input = TextArea::new(vec![self.filter.clone()]);
+                input.set_cursor_line_style(Style::new());
+                input.move_cursor(tui_textarea::CursorMove::End);
+                self.filter_input = Some(input);
+                vec![]
+            }
+            KeyCode::Esc if !self.filter.is_empty() => self.set_filter(String::new()),
             KeyCode::Char('j') | KeyCode::Down => self.select(s.saturating_add(1)),
             KeyCode::Char('k') | KeyCode::Up => self.select(s.saturating_sub(1)),
             KeyCode::Char('g') | KeyCode::Home => self.select(0),
@@ -406,6 +468,65 @@ impl App {
                 vec![]
             }
             _ => vec![],
+        }
+    }
+
+    /// A key while the filter input has the keyboard: Enter keeps the filter, Esc clears it, everything else edits.
+    fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Esc => {
+                self.filter_input = None;
+                return self.set_filter(String::new());
+            }
+            KeyCode::Enter => {
+                self.filter_input = None;
+                return vec![];
+            }
+            KeyCode::Char('m') if ctrl && !alt => {
+                self.filter_input = None;
+                return vec![];
+            }
+            // one line, no tabs: keys that would insert a newline or a tab do nothing
+            KeyCode::Tab | KeyCode::BackTab | KeyCode::Char('\n' | '\r' | '\t') => return vec![],
+            _ => {}
+        }
+        let Some(input) = self.filter_input.as_mut() else { return vec![] };
+        input.input(key);
+        if input.lines().len() > 1 {
+            // a paste of several lines: keep one line
+            let joined = input.lines().concat();
+            let mut one = TextArea::new(vec![joined]);
+            one.set_cursor_line_style(Style::new());
+            one.move_cursor(tui_textarea::CursorMove::End);
+            *input = one;
+        }
+        let query = input.lines().concat();
+        self.set_filter(query)
+    }
+
+    /// Applies a filter query: recomputes the visible lines and, when the query changed, selects the best match
+    /// (an empty query keeps the selection).
+    fn set_filter(&mut self, query: String) -> Vec<Command> {
+        if query == self.filter {
+            return vec![];
+        }
+        self.filter = query;
+        self.visible = filter_features(&self.features, &self.filter);
+        self.list_offset.set(0);
+        if self.filter.is_empty() {
+            return self.want_metadata();
+        }
+        self.select(0)
+    }
+
+    /// Keeps the selection on a visible feature: the first visible one when the selected one is filtered out.
+    fn fix_selection(&mut self) {
+        if self.selected_position().is_none() {
+            if let Some(v) = self.visible.first() {
+                self.selected = v.index;
+            }
         }
     }
 
@@ -449,6 +570,8 @@ impl App {
                     ws.graph.features.iter().map(|f| FeatureEntry { key: f.spec.key.clone(), report: None }).collect();
                 let keep = self.reselect.take();
                 self.selected = keep.and_then(|k| self.features.iter().position(|f| f.key == k)).unwrap_or(0);
+                self.visible = filter_features(&self.features, &self.filter);
+                self.fix_selection();
                 self.mismatches = ws.graph.mismatches().len();
                 self.ws = WorkspaceState::Ready(ws.clone());
                 let mut cmds = vec![];

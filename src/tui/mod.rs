@@ -1,9 +1,9 @@
 //! The terminal UI: a k9s / gitui-style browser of a Metaxy metadata store.
 //!
 //! Left: every feature of the pushed graph with its metadata status (as `metaxy metadata status` computes it:
-//! `○ root`, `✓ up to date`, `⚠ N new · S stale · O orphaned`, `✗ missing`, `! error`). Right: the selected
-//! feature's default read (`Metadata` tab) and its increment (`New`, `Stale` with per-field provenance diffs,
-//! `Orphaned`). Bottom: the store, project version, hash algorithm and warnings.
+//! `○ root`, `✓ up to date`, `⚠ N new · S stale · O orphaned`, `✗ missing`, `! error`; `/` filters it by fuzzy
+//! match on the key). Right: the selected feature's default read (`Metadata` tab) and its increment (`New`, `Stale`
+//! with per-field provenance diffs, `Orphaned`). Bottom: the store, project version, hash algorithm and warnings.
 //!
 //! Architecture (Elm-style, like csvlens / gitui / television): [`app::App`] holds all state, [`app::Msg`]
 //! describes everything that happens, the pure [`app::update`] applies a message and returns [`app::Command`]s

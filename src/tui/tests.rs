@@ -545,3 +545,199 @@ fn error_statuses_and_version_mismatches_are_shown() {
     let x = (0..120).find(|&x| t.backend().buffer()[(x, y)].symbol() == "!").unwrap();
     assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
 }
+
+/// Sends each character of `s` as a key press, running the resulting commands.
+fn type_keys(app: &mut App, s: &str) {
+    for c in s.chars() {
+        let cmds = update(app, ch(c));
+        pump(app, cmds);
+    }
+}
+
+fn visible_keys(app: &App) -> Vec<String> {
+    app.visible.iter().map(|v| app.features[v.index].key.to_string()).collect()
+}
+
+fn selected_key(app: &App) -> String {
+    app.selected_entry().expect("a feature is selected").key.to_string()
+}
+
+#[test]
+fn filter_typing_narrows_the_list_live() {
+    let mut app = demo_app();
+    type_keys(&mut app, "/");
+    assert!(app.filter_input.is_some());
+    type_keys(&mut app, "c");
+    assert!(visible_keys(&app).len() > 1, "{:?}", visible_keys(&app));
+    type_keys(&mut app, "ro");
+    assert_eq!(app.filter, "cro");
+    assert_eq!(visible_keys(&app), ["example/crop"]);
+    assert_eq!(selected_key(&app), "example/crop");
+    let out = render(&app, 120, 30);
+    assert!(out.contains("Features (1/7) /cro"), "{out}");
+    assert!(out.contains("example/crop · Metadata"), "right pane follows the selection: {out}");
+    assert!(out.contains("│/cro"), "input line: {out}");
+    assert!(!out.contains("○ example/video"), "filtered out: {out}");
+    insta::assert_snapshot!("filter_cro", out);
+    // matched characters highlighted: c, r, o of "crop"
+    let t = render_terminal(&app, 120, 30);
+    let buf = t.backend().buffer();
+    let y = out.lines().position(|l| l.contains("⚠ example/crop")).unwrap() as u16;
+    let x = (0..120).find(|&x| buf[(x, y)].symbol() == "⚠").unwrap() + 10;
+    let marked: String = (x..x + 4).filter(|&x| buf[(x, y)].fg == Color::Yellow).map(|x| buf[(x, y)].symbol()).collect();
+    assert_eq!(marked, "cro");
+    // Enter keeps the filter and gives the keyboard back to the list
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert!(app.filter_input.is_none());
+    assert_eq!(app.focus, Focus::List);
+    assert_eq!(app.filter, "cro");
+    let out = render(&app, 120, 30);
+    assert!(out.contains("Features (1/7) /cro"), "{out}");
+    assert!(!out.contains("│/cro"), "input closed: {out}");
+}
+
+#[test]
+fn filter_sorts_by_score_and_keeps_graph_order_on_ties() {
+    let mut app = demo_app();
+    type_keys(&mut app, "/ex");
+    // every key starts with "example/": equal scores, graph order
+    let all: Vec<String> = app.features.iter().map(|f| f.key.to_string()).collect();
+    assert_eq!(visible_keys(&app), all);
+    let _ = update(&mut app, key(KeyCode::Esc));
+    type_keys(&mut app, "/sum");
+    assert_eq!(visible_keys(&app)[0], "example/chunk_summary");
+}
+
+#[test]
+fn filter_navigation_stays_within_matches() {
+    let mut app = demo_app();
+    type_keys(&mut app, "/chu");
+    let _ = update(&mut app, key(KeyCode::Enter));
+    let matches = visible_keys(&app);
+    assert!(matches.len() >= 2 && matches.len() < 7, "{matches:?}");
+    assert!(matches.iter().all(|k| k.contains("chunk")), "{matches:?}");
+    assert_eq!(selected_key(&app), matches[0]);
+    for _ in 0..10 {
+        type_keys(&mut app, "j");
+        assert!(matches.contains(&selected_key(&app)));
+    }
+    assert_eq!(&selected_key(&app), matches.last().unwrap());
+    type_keys(&mut app, "k");
+    assert_eq!(selected_key(&app), matches[matches.len() - 2]);
+    type_keys(&mut app, "g");
+    assert_eq!(selected_key(&app), matches[0]);
+    type_keys(&mut app, "G");
+    assert_eq!(&selected_key(&app), matches.last().unwrap());
+    let _ = update(&mut app, key(KeyCode::PageUp));
+    assert_eq!(selected_key(&app), matches[0]);
+    let out = render(&app, 120, 30);
+    assert!(out.contains(&format!("{} · Metadata", matches[0])), "{out}");
+    // the selected feature's read was loaded
+    let sel = app.selected_entry().unwrap().key.clone();
+    assert!(matches!(app.metadata.get(&sel), Some(Load::Ready(_))));
+}
+
+#[test]
+fn esc_cancels_or_clears_the_filter() {
+    let mut app = demo_app();
+    // Esc while typing: cancelled and cleared, the selection stays
+    type_keys(&mut app, "/cro");
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert!(app.filter_input.is_none());
+    assert_eq!(app.filter, "");
+    assert_eq!(app.visible.len(), 7);
+    assert_eq!(selected_key(&app), "example/crop");
+    assert!(render(&app, 120, 30).contains("Features (7) "));
+    // Esc in the list with an active filter clears it
+    type_keys(&mut app, "/stt");
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(visible_keys(&app), ["example/stt"]);
+    // Esc in the table goes back to the list and keeps the filter
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.focus, Focus::Details);
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.focus, Focus::List);
+    assert_eq!(app.filter, "stt");
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.filter, "");
+    assert_eq!(app.visible.len(), 7);
+    assert_eq!(selected_key(&app), "example/stt");
+    // `/` reopens the input; Backspace and Ctrl-W edit it
+    type_keys(&mut app, "/video");
+    let _ = update(&mut app, key(KeyCode::Backspace));
+    assert_eq!(app.filter, "vide");
+    let _ = update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)));
+    assert_eq!(app.filter, "");
+    assert_eq!(app.visible.len(), 7);
+}
+
+#[test]
+fn keys_typed_into_the_filter_trigger_no_binding() {
+    let mut app = demo_app();
+    type_keys(&mut app, "/");
+    for c in ['q', '?', '1', '3', 'r', 'j', 'G', 'l'] {
+        let cmds = update(&mut app, ch(c));
+        assert!(!cmds.iter().any(|c| matches!(c, Command::Open { .. })), "{c} reloaded");
+        pump(&mut app, cmds);
+    }
+    assert!(!app.should_quit);
+    assert!(!app.show_help);
+    assert_eq!(app.tab, Tab::Metadata);
+    assert_eq!(app.generation, 1);
+    assert_eq!(app.focus, Focus::List);
+    assert_eq!(app.filter, "q?13rjGl");
+    let _ = update(&mut app, key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Metadata);
+    assert!(app.filter_input.is_some());
+    // Ctrl-C still quits
+    let _ = update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    assert!(app.should_quit);
+}
+
+#[test]
+fn no_match_renders_and_navigation_does_not_panic() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    type_keys(&mut app, "/zzz");
+    assert!(app.visible.is_empty());
+    assert!(app.selected_entry().is_none());
+    let out = render(&app, 120, 30);
+    assert!(out.contains("Features (0/7) /zzz"), "{out}");
+    assert!(out.contains("no feature matches"), "{out}");
+    assert!(out.contains("No feature selected."), "{out}");
+    insta::assert_snapshot!("filter_no_match", out);
+    let _ = update(&mut app, key(KeyCode::Enter));
+    for k in [ch('j'), ch('k'), ch('G'), ch('g'), key(KeyCode::PageDown), key(KeyCode::End), ch('2'), ch('1')] {
+        let cmds = update(&mut app, k);
+        pump(&mut app, cmds);
+        assert!(app.selected_entry().is_none());
+    }
+    let _ = update(&mut app, key(KeyCode::Enter));
+    for k in [ch('j'), ch('l'), ch('G'), ch('$'), key(KeyCode::Esc)] {
+        let _ = update(&mut app, k);
+    }
+    for (w, h) in [(120, 30), (40, 10), (20, 5), (1, 1), (3, 2)] {
+        render(&app, w, h);
+    }
+    // editing again with a match restores a selection
+    type_keys(&mut app, "/");
+    for _ in 0..3 {
+        let _ = update(&mut app, key(KeyCode::Backspace));
+    }
+    assert_eq!(app.filter, "");
+    assert_eq!(selected_key(&app), "example/crop");
+    for (w, h) in [(40, 10), (20, 3), (1, 1)] {
+        render(&app, w, h);
+    }
+}
+
+#[test]
+fn filter_survives_a_reload() {
+    let mut app = demo_app();
+    type_keys(&mut app, "/stt");
+    let _ = update(&mut app, key(KeyCode::Enter));
+    let cmds = update(&mut app, ch('r'));
+    pump(&mut app, cmds);
+    assert_eq!(visible_keys(&app), ["example/stt"]);
+    assert_eq!(selected_key(&app), "example/stt");
+}

@@ -167,38 +167,87 @@ fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
 
 fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
     let focused = app.focus == Focus::List;
-    let block = pane_block(Line::from(format!(" Features ({}) ", app.features.len())).bold(), focused);
-    let keyw = app.features.iter().map(|f| f.key.to_string().chars().count()).max().unwrap_or(0);
-    let items: Vec<ListItem> = app
-        .features
-        .iter()
-        .map(|e| {
-            let (icon, text, style) = entry_status(app, e);
-            let key = format!("{:<keyw$}", e.key.to_string());
-            if two_line {
-                ListItem::new(vec![
-                    Line::from(vec![Span::styled(icon, style), Span::raw(" "), Span::raw(key)]),
-                    Line::from(vec![Span::raw("  "), Span::styled(text, style)]),
-                ])
-            } else {
-                ListItem::new(Line::from(vec![Span::styled(icon, style), Span::raw(" "), Span::raw(key), Span::raw("  "), Span::styled(text, style)]))
-            }
-        })
-        .collect();
-    if items.is_empty() {
+    let title = if app.filter.is_empty() && app.filter_input.is_none() {
+        Line::from(format!(" Features ({}) ", app.features.len())).bold()
+    } else {
+        Line::from(vec![
+            Span::raw(format!(" Features ({}/{}) ", app.visible.len(), app.features.len())).bold(),
+            Span::styled(format!("/{} ", app.filter), Style::new().fg(Color::Yellow)),
+        ])
+    };
+    let block = pane_block(title, focused);
+    if app.features.is_empty() {
         let p = Paragraph::new("The pushed graph has no features.").fg(MUTED).block(block).wrap(Wrap { trim: true });
         frame.render_widget(p, area);
         return;
     }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let list_area = match &app.filter_input {
+        Some(input) if inner.height > 0 => {
+            let [list_area, input_area] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+            let [slash, text] = Layout::horizontal([Constraint::Length(1), Constraint::Min(0)]).areas(input_area);
+            frame.render_widget(Paragraph::new("/").fg(Color::Yellow).bold(), slash);
+            frame.render_widget(input, text);
+            list_area
+        }
+        _ => inner,
+    };
+    if app.visible.is_empty() {
+        frame.render_widget(Paragraph::new("no feature matches").fg(MUTED).wrap(Wrap { trim: true }), list_area);
+        return;
+    }
+    let keyw = app.features.iter().map(|f| f.key.to_string().chars().count()).max().unwrap_or(0);
+    let matched_style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+    let items: Vec<ListItem> = app
+        .visible
+        .iter()
+        .map(|v| {
+            let e = &app.features[v.index];
+            let (icon, text, style) = entry_status(app, e);
+            let mut line = vec![Span::styled(icon, style), Span::raw(" ")];
+            line.extend(highlighted(&format!("{:<keyw$}", e.key.to_string()), &v.matched, matched_style));
+            if two_line {
+                ListItem::new(vec![Line::from(line), Line::from(vec![Span::raw("  "), Span::styled(text, style)])])
+            } else {
+                line.push(Span::raw("  "));
+                line.push(Span::styled(text, style));
+                ListItem::new(Line::from(line))
+            }
+        })
+        .collect();
     let highlight = if focused {
         Style::new().bg(Color::Rgb(40, 60, 80)).add_modifier(Modifier::BOLD)
     } else {
         Style::new().add_modifier(Modifier::BOLD)
     };
-    let list = List::new(items).block(block).highlight_style(highlight).highlight_symbol("▌");
-    let mut state = ListState::default().with_offset(app.list_offset.get()).with_selected(Some(app.selected));
-    frame.render_stateful_widget(list, area, &mut state);
+    let list = List::new(items).highlight_style(highlight).highlight_symbol("▌");
+    let mut state = ListState::default().with_offset(app.list_offset.get()).with_selected(app.selected_position());
+    frame.render_stateful_widget(list, list_area, &mut state);
     app.list_offset.set(state.offset());
+}
+
+/// `text` as spans, the characters at positions `matched` in `style`.
+fn highlighted(text: &str, matched: &[usize], style: Style) -> Vec<Span<'static>> {
+    if matched.is_empty() {
+        return vec![Span::raw(text.to_string())];
+    }
+    let mut spans: Vec<Span<'static>> = vec![];
+    let mut run = String::new();
+    let mut run_matched = false;
+    for (i, c) in text.chars().enumerate() {
+        let m = matched.contains(&i);
+        if m != run_matched && !run.is_empty() {
+            let s = std::mem::take(&mut run);
+            spans.push(if run_matched { Span::styled(s, style) } else { Span::raw(s) });
+        }
+        run_matched = m;
+        run.push(c);
+    }
+    if !run.is_empty() {
+        spans.push(if run_matched { Span::styled(run, style) } else { Span::raw(run) });
+    }
+    spans
 }
 
 fn tab_title(app: &App, tab: Tab) -> String {
@@ -553,6 +602,8 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("g G  Home End", "first / last feature"),
             ("PgDn PgUp  ^d ^u", "move 10 / 5 features"),
             ("Enter  l  →", "focus the table"),
+            ("/", "filter by fuzzy match (Enter keeps it, Esc cancels)"),
+            ("Esc", "clear the filter"),
         ],
     ),
     (
