@@ -25,7 +25,8 @@ fn platform() -> Option<(&'static str, &'static str)> {
 
 fn fetch(dir: &Path, pkg: &str, lib: &str) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-    let tmp = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?).join("duckdb-npm");
+    let tmp =
+        PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?).join("duckdb-npm");
     std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
     let spec = format!("@duckdb/node-bindings-{pkg}@{DUCKDB_NPM_VERSION}");
     let out = Command::new("npm")
@@ -34,9 +35,17 @@ fn fetch(dir: &Path, pkg: &str, lib: &str) -> Result<(), String> {
         .output()
         .map_err(|e| format!("running npm: {e}"))?;
     if !out.status.success() {
-        return Err(format!("npm pack {spec} failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "npm pack {spec} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
-    let tgz = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().trim().to_string();
+    let tgz = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
     let status = Command::new("tar")
         .arg("xzf")
         .arg(tmp.join(&tgz))
@@ -60,7 +69,9 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_BUNDLED").is_some() {
         return;
     }
-    let Some(dir) = std::env::var_os("DUCKDB_LIB_DIR") else { return };
+    let Some(dir) = std::env::var_os("DUCKDB_LIB_DIR") else {
+        return;
+    };
     let dir = PathBuf::from(dir);
     if let Some((pkg, lib)) = platform() {
         println!("cargo:rerun-if-changed={}", dir.join(lib).display());

@@ -8,7 +8,10 @@ use polars::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::cli::output::{align_right, frame_table, table};
-use crate::cli::{Cli, Command, DescribeCommand, FeatureSelector, Format, IncrementFilters, ListCommand, MetadataCommand};
+use crate::cli::{
+    Cli, Command, DescribeCommand, FeatureSelector, Format, IncrementFilters, ListCommand,
+    MetadataCommand,
+};
 use crate::engine::config::MetaxyConfig;
 use crate::engine::json::df_to_json_rows;
 use crate::engine::keys::FeatureKey;
@@ -43,12 +46,20 @@ fn select(ws: &Workspace, sel: &FeatureSelector) -> Result<Vec<FeatureKey>> {
         if !sel.features.is_empty() {
             bail!("give either feature keys or --all-features, not both");
         }
-        return Ok(ws.graph.features.iter().map(|f| f.spec.key.clone()).collect());
+        return Ok(ws
+            .graph
+            .features
+            .iter()
+            .map(|f| f.spec.key.clone())
+            .collect());
     }
     if sel.features.is_empty() {
         bail!("no features selected: pass feature keys (e.g. example/crop) or --all-features");
     }
-    sel.features.iter().map(|k| ws.feature(k).map_err(anyhow::Error::from)).collect()
+    sel.features
+        .iter()
+        .map(|k| ws.feature(k).map_err(anyhow::Error::from))
+        .collect()
 }
 
 /// Runs a headless command and returns the process exit code (0 ok, 1 error or out of sync).
@@ -63,20 +74,42 @@ pub fn execute(cli: &Cli) -> ExitCode {
 }
 
 fn execute_inner(cli: &Cli) -> Result<ExitCode> {
-    let Some(cmd) = &cli.command else { bail!("no command given") };
+    let Some(cmd) = &cli.command else {
+        bail!("no command given")
+    };
     match cmd {
         Command::Demo => bail!("`demo` opens the TUI; run it in a terminal"),
         Command::List(ListCommand::Stores { format }) => list_stores(cli, *format),
-        Command::List(ListCommand::Features { format, verbose }) => list_features(&open(cli, None)?, *format, *verbose),
+        Command::List(ListCommand::Features { format, verbose }) => {
+            list_features(&open(cli, None)?, *format, *verbose)
+        }
         Command::Describe(DescribeCommand::Features { selector, format }) => {
             let ws = open(cli, None)?;
             describe_features(&ws, &select(&ws, selector)?, *format)
         }
-        Command::Metadata(MetadataCommand::Status { selector, filters, snapshot, assert_in_sync, format }) => {
+        Command::Metadata(MetadataCommand::Status {
+            selector,
+            filters,
+            snapshot,
+            assert_in_sync,
+            format,
+        }) => {
             let ws = open(cli, snapshot.clone())?;
-            status(&ws, &select(&ws, selector)?, filters, snapshot.as_deref(), *assert_in_sync, *format)
+            status(
+                &ws,
+                &select(&ws, selector)?,
+                filters,
+                snapshot.as_deref(),
+                *assert_in_sync,
+                *format,
+            )
         }
-        Command::Metadata(MetadataCommand::Increment { feature, filters, limit, format }) => {
+        Command::Metadata(MetadataCommand::Increment {
+            feature,
+            filters,
+            limit,
+            format,
+        }) => {
             let ws = open(cli, None)?;
             increment(&ws, feature, filters, *limit, *format)
         }
@@ -104,7 +137,8 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
 
 fn list_stores(cli: &Cli, format: Format) -> Result<ExitCode> {
     let opts = OpenOptions::from_process();
-    let config = MetaxyConfig::load(cli.config_file.as_deref(), &opts.cwd, &opts.env).context("cannot load the Metaxy config")?;
+    let config = MetaxyConfig::load(cli.config_file.as_deref(), &opts.cwd, &opts.env)
+        .context("cannot load the Metaxy config")?;
     for w in &config.warnings {
         eprintln!("warning: {w}");
     }
@@ -125,13 +159,29 @@ fn list_stores(cli: &Cli, format: Format) -> Result<ExitCode> {
                 })
             })
             .collect();
-        out_json(&json!({"default_store": config.store, "store_count": list.len(), "stores": list}))?;
+        out_json(
+            &json!({"default_store": config.store, "store_count": list.len(), "stores": list}),
+        )?;
     } else {
         let mut t = table(&["Name", "Type", "Location", "Hash", "Fallbacks"]);
         for s in &stores {
-            let name = if s.name == config.store { format!("{} (default)", s.name) } else { s.name.clone() };
-            let fb = if s.fallback_stores.is_empty() { "-".to_string() } else { s.fallback_stores.join(", ") };
-            t.add_row(vec![name, s.kind.display_name().to_string(), s.location().unwrap_or_default(), s.hash_algorithm.as_str().to_string(), fb]);
+            let name = if s.name == config.store {
+                format!("{} (default)", s.name)
+            } else {
+                s.name.clone()
+            };
+            let fb = if s.fallback_stores.is_empty() {
+                "-".to_string()
+            } else {
+                s.fallback_stores.join(", ")
+            };
+            t.add_row(vec![
+                name,
+                s.kind.display_name().to_string(),
+                s.location().unwrap_or_default(),
+                s.hash_algorithm.as_str().to_string(),
+                fb,
+            ]);
         }
         out(&t.to_string())?;
         out(&format!("\nTotal: {} store(s)", stores.len()))?;
@@ -150,7 +200,10 @@ fn backend_word(kind: crate::engine::config::StoreKind) -> &'static str {
 
 fn warn_mismatches(ws: &Workspace) {
     for m in ws.graph.mismatches() {
-        eprintln!("warning: {} {}: stored {} but recomputed {}", m.feature, m.what, m.stored, m.computed);
+        eprintln!(
+            "warning: {} {}: stored {} but recomputed {}",
+            m.feature, m.what, m.stored, m.computed
+        );
     }
 }
 
@@ -192,7 +245,11 @@ fn list_features(ws: &Workspace, format: Format, verbose: bool) -> Result<ExitCo
             f.spec.key.to_string(),
             v.feature_version.clone(),
             f.pushed.feature_class_path.clone(),
-            if deps.is_empty() { "-".into() } else { deps.join(", ") },
+            if deps.is_empty() {
+                "-".into()
+            } else {
+                deps.join(", ")
+            },
         ]);
     }
     out(&format!("{} ({})", g.project, g.project_version))?;
@@ -201,15 +258,30 @@ fn list_features(ws: &Workspace, format: Format, verbose: bool) -> Result<ExitCo
         for (f, v) in g.features.iter().zip(&g.versions) {
             let mut ft = table(&["Field", "Code Version", "Version", "Dependencies"]);
             for (i, (fs, (_, fv))) in f.spec.fields.iter().zip(&v.field_versions).enumerate() {
-                let parents = g.parent_fields(&f.spec.key, i).map(|p| p.iter().map(|(a, b)| format!("{a}.{b}")).collect::<Vec<_>>().join(", "));
-                ft.add_row(vec![fs.key.to_string(), fs.code_version.clone(), fv.clone(), parents.unwrap_or_else(|e| e.to_string())]);
+                let parents = g.parent_fields(&f.spec.key, i).map(|p| {
+                    p.iter()
+                        .map(|(a, b)| format!("{a}.{b}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                });
+                ft.add_row(vec![
+                    fs.key.to_string(),
+                    fs.code_version.clone(),
+                    fv.clone(),
+                    parents.unwrap_or_else(|e| e.to_string()),
+                ]);
             }
             out(&format!("\n{}", f.spec.key))?;
             out(&ft.to_string())?;
         }
     }
     let roots = g.features.iter().filter(|f| f.spec.is_root()).count();
-    out(&format!("\nTotal: {} feature(s) ({} root, {} dependent)", g.features.len(), roots, g.features.len() - roots))?;
+    out(&format!(
+        "\nTotal: {} feature(s) ({} root, {} dependent)",
+        g.features.len(),
+        roots,
+        g.features.len() - roots
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -228,13 +300,24 @@ fn feature_json(ws: &Workspace, key: &FeatureKey) -> Result<Value> {
             let parents = g.parent_fields(key, i)?;
             let mut deps: Vec<(String, Vec<String>)> = Vec::new();
             for d in &f.spec.deps {
-                let fl: Vec<String> = parents.iter().filter(|(pk, _)| pk == &d.feature).map(|(_, pf)| pf.to_string()).collect();
+                let fl: Vec<String> = parents
+                    .iter()
+                    .filter(|(pk, _)| pk == &d.feature)
+                    .map(|(_, pf)| pf.to_string())
+                    .collect();
                 if !fl.is_empty() {
                     deps.push((d.feature.to_string(), fl));
                 }
             }
             if !deps.is_empty() {
-                m.insert("deps".into(), Value::Array(deps.into_iter().map(|(k, fl)| json!({"feature": k, "fields": fl})).collect()));
+                m.insert(
+                    "deps".into(),
+                    Value::Array(
+                        deps.into_iter()
+                            .map(|(k, fl)| json!({"feature": k, "fields": fl}))
+                            .collect(),
+                    ),
+                );
             }
         }
         fields.push(Value::Object(m));
@@ -250,7 +333,15 @@ fn feature_json(ws: &Workspace, key: &FeatureKey) -> Result<Value> {
                 m.insert("select".into(), json!(s));
             }
             if !d.rename.is_empty() {
-                m.insert("rename".into(), Value::Object(d.rename.iter().map(|(a, b)| (a.clone(), json!(b))).collect()));
+                m.insert(
+                    "rename".into(),
+                    Value::Object(
+                        d.rename
+                            .iter()
+                            .map(|(a, b)| (a.clone(), json!(b)))
+                            .collect(),
+                    ),
+                );
             }
             if d.optional {
                 m.insert("optional".into(), json!(true));
@@ -276,7 +367,10 @@ fn feature_json(ws: &Workspace, key: &FeatureKey) -> Result<Value> {
 
 fn describe_features(ws: &Workspace, keys: &[FeatureKey], format: Format) -> Result<ExitCode> {
     warn_mismatches(ws);
-    let data: Vec<Value> = keys.iter().map(|k| feature_json(ws, k)).collect::<Result<_>>()?;
+    let data: Vec<Value> = keys
+        .iter()
+        .map(|k| feature_json(ws, k))
+        .collect::<Result<_>>()?;
     if format == Format::Json {
         if data.len() == 1 {
             out_json(&data[0])?;
@@ -291,20 +385,40 @@ fn describe_features(ws: &Workspace, keys: &[FeatureKey], format: Format) -> Res
             text.push_str(&format!("\n{}\n\n", "─".repeat(60)));
         }
         let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
-        text.push_str(&format!("{} ({}) {}\nSource: {}\n", s("key"), s("version"), s("project"), s("source")));
+        text.push_str(&format!(
+            "{} ({}) {}\nSource: {}\n",
+            s("key"),
+            s("version"),
+            s("project"),
+            s("source")
+        ));
         if let Some(d) = f["description"].as_str() {
             text.push_str(&format!("\n  {}\n", d.trim()));
         }
-        let ids: Vec<&str> = f["id_columns"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let ids: Vec<&str> = f["id_columns"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         text.push_str(&format!("\nID columns: {}\n\nFields:\n", ids.join(", ")));
         for fl in f["fields"].as_array().into_iter().flatten() {
-            let mut line = format!("  {} ({})", fl["key"].as_str().unwrap_or(""), fl["version"].as_str().unwrap_or(""));
+            let mut line = format!(
+                "  {} ({})",
+                fl["key"].as_str().unwrap_or(""),
+                fl["version"].as_str().unwrap_or("")
+            );
             if let Some(deps) = fl["deps"].as_array() {
                 let parts: Vec<String> = deps
                     .iter()
                     .map(|d| {
-                        let fs: Vec<&str> = d["fields"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-                        format!("{}:({})", d["feature"].as_str().unwrap_or(""), fs.join(", "))
+                        let fs: Vec<&str> = d["fields"]
+                            .as_array()
+                            .map(|a| a.iter().filter_map(Value::as_str).collect())
+                            .unwrap_or_default();
+                        format!(
+                            "{}:({})",
+                            d["feature"].as_str().unwrap_or(""),
+                            fs.join(", ")
+                        )
                     })
                     .collect();
                 line.push_str(&format!(" ← {}", parts.join(", ")));
@@ -322,13 +436,23 @@ fn describe_features(ws: &Workspace, keys: &[FeatureKey], format: Format) -> Res
             let mut opts = Vec::new();
             if let Some(sel) = d.get("select").and_then(Value::as_array) {
                 let cols: Vec<&str> = sel.iter().filter_map(Value::as_str).collect();
-                opts.push(if cols.is_empty() { "select: none".to_string() } else { format!("select: {}", cols.join(", ")) });
+                opts.push(if cols.is_empty() {
+                    "select: none".to_string()
+                } else {
+                    format!("select: {}", cols.join(", "))
+                });
             }
             if d.get("optional").is_some() {
                 opts.push("optional".into());
             }
             if let Some(r) = d.get("rename").and_then(Value::as_object) {
-                opts.push(format!("rename: {}", r.iter().map(|(a, b)| format!("{a} → {}", b.as_str().unwrap_or(""))).collect::<Vec<_>>().join(", ")));
+                opts.push(format!(
+                    "rename: {}",
+                    r.iter()
+                        .map(|(a, b)| format!("{a} → {}", b.as_str().unwrap_or("")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             if !opts.is_empty() {
                 line.push_str(&format!(" | {}", opts.join(" | ")));
@@ -359,7 +483,12 @@ fn status(
     format: Format,
 ) -> Result<ExitCode> {
     // bad filters are usage errors of the whole command, not per-feature errors
-    for f in filters.filters.iter().chain(&filters.global_filters).chain(&filters.stale_if) {
+    for f in filters
+        .filters
+        .iter()
+        .chain(&filters.global_filters)
+        .chain(&filters.stale_if)
+    {
         let _ = crate::engine::read::parse_filter(f)?;
     }
     let opts = resolve_opts(filters);
@@ -372,23 +501,50 @@ fn status(
         if let Some(s) = snapshot {
             out(&format!("Metadata status (snapshot {s})"))?;
         }
-        let mut t = table(&["Status", "Feature", "Materialized", "Missing", "Stale", "Orphaned", "Info"]);
+        let mut t = table(&[
+            "Status",
+            "Feature",
+            "Materialized",
+            "Missing",
+            "Stale",
+            "Orphaned",
+            "Info",
+        ]);
         for s in &statuses {
             let dash = |v: Option<usize>| v.map(|x| x.to_string()).unwrap_or_else(|| "-".into());
             let info = match (&s.error_message, &s.store_metadata) {
                 (Some(e), _) => e.clone(),
                 (None, Some(m)) => match m.get("resolved_from") {
-                    Some(r) => format!("{} → {}", r["name"].as_str().unwrap_or(""), r["table_name"].as_str().unwrap_or("")),
+                    Some(r) => format!(
+                        "{} → {}",
+                        r["name"].as_str().unwrap_or(""),
+                        r["table_name"].as_str().unwrap_or("")
+                    ),
                     None => format!("{} (no table)", m["name"].as_str().unwrap_or("")),
                 },
                 _ => String::new(),
             };
-            let materialized = if s.status == StatusCategory::Error { "-".to_string() } else { s.store_rows.to_string() };
-            t.add_row(vec![s.status.icon().to_string(), s.feature_key.to_string(), materialized, dash(s.missing), dash(s.stale), dash(s.orphaned), info]);
+            let materialized = if s.status == StatusCategory::Error {
+                "-".to_string()
+            } else {
+                s.store_rows.to_string()
+            };
+            t.add_row(vec![
+                s.status.icon().to_string(),
+                s.feature_key.to_string(),
+                materialized,
+                dash(s.missing),
+                dash(s.stale),
+                dash(s.orphaned),
+                info,
+            ]);
         }
         align_right(&mut t, &[2, 3, 4, 5]);
         out(&t.to_string())?;
-        let errors = statuses.iter().filter(|s| s.status == StatusCategory::Error).count();
+        let errors = statuses
+            .iter()
+            .filter(|s| s.status == StatusCategory::Error)
+            .count();
         if errors > 0 {
             eprintln!("warning: {errors} feature(s) had errors");
         }
@@ -402,7 +558,12 @@ fn status(
 
 /// The columns of an increment row: id columns present in the frame, remaining join columns, then provenance.
 fn increment_row_columns(inc: &Increment, df: &DataFrame) -> Vec<String> {
-    let mut c: Vec<String> = inc.id_columns.iter().filter(|x| df.get_column_index(x).is_some()).cloned().collect();
+    let mut c: Vec<String> = inc
+        .id_columns
+        .iter()
+        .filter(|x| df.get_column_index(x).is_some())
+        .cloned()
+        .collect();
     for j in &inc.join_columns {
         if !c.contains(j) {
             c.push(j.clone());
@@ -413,7 +574,13 @@ fn increment_row_columns(inc: &Increment, df: &DataFrame) -> Vec<String> {
     c
 }
 
-fn increment(ws: &Workspace, feature: &str, filters: &IncrementFilters, limit: Option<usize>, format: Format) -> Result<ExitCode> {
+fn increment(
+    ws: &Workspace,
+    feature: &str,
+    filters: &IncrementFilters,
+    limit: Option<usize>,
+    format: Format,
+) -> Result<ExitCode> {
     let key = ws.feature(feature)?;
     let inc = ws.increment(&key, &resolve_opts(filters))?;
     let lim = |df: &DataFrame| match limit {
@@ -421,7 +588,12 @@ fn increment(ws: &Workspace, feature: &str, filters: &IncrementFilters, limit: O
         None => df.clone(),
     };
     if format == Format::Json {
-        let rows = |df: &DataFrame| -> Result<Vec<Value>> { Ok(df_to_json_rows(&lim(df), Some(&increment_row_columns(&inc, df)))?) };
+        let rows = |df: &DataFrame| -> Result<Vec<Value>> {
+            Ok(df_to_json_rows(
+                &lim(df),
+                Some(&increment_row_columns(&inc, df)),
+            )?)
+        };
         let v = json!({
             "feature": key.to_string(),
             "feature_version": inc.feature_version,
@@ -444,7 +616,11 @@ fn increment(ws: &Workspace, feature: &str, filters: &IncrementFilters, limit: O
         inc.stale.height(),
         inc.orphaned.height()
     ))?;
-    for (title, df) in [("New", &inc.new), ("Stale", &inc.stale), ("Orphaned", &inc.orphaned)] {
+    for (title, df) in [
+        ("New", &inc.new),
+        ("Stale", &inc.stale),
+        ("Orphaned", &inc.orphaned),
+    ] {
         out(&format!("\n{title} ({})", df.height()))?;
         if df.height() == 0 {
             continue;
@@ -455,7 +631,10 @@ fn increment(ws: &Workspace, feature: &str, filters: &IncrementFilters, limit: O
         }
         let df = lim(df);
         let flat = flatten_provenance(&df, &inc.field_keys)?;
-        let mut c: Vec<String> = increment_row_columns(&inc, &df).into_iter().filter(|x| x != cols::PROVENANCE_BY_FIELD).collect();
+        let mut c: Vec<String> = increment_row_columns(&inc, &df)
+            .into_iter()
+            .filter(|x| x != cols::PROVENANCE_BY_FIELD)
+            .collect();
         let prov = c.pop().unwrap_or_default();
         c.extend(inc.field_keys.iter().cloned());
         c.push(prov);
@@ -466,10 +645,22 @@ fn increment(ws: &Workspace, feature: &str, filters: &IncrementFilters, limit: O
 
 /// The stale samples with a per-field provenance diff: `stored → expected` for fields that changed.
 fn stale_diff_table(inc: &Increment, df: &DataFrame) -> Result<comfy_table::Table> {
-    let key_of = |r: &Value| inc.join_columns.iter().map(|c| r[c].to_string()).collect::<Vec<_>>().join("\u{1f}");
+    let key_of = |r: &Value| {
+        inc.join_columns
+            .iter()
+            .map(|c| r[c].to_string())
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
+    };
     let prev: std::collections::HashMap<String, Value> =
-        df_to_json_rows(&inc.stale_previous, None)?.into_iter().map(|r| (key_of(&r), r)).collect();
-    let cols_: Vec<String> = increment_row_columns(inc, df).into_iter().filter(|x| x != cols::PROVENANCE_BY_FIELD && x != cols::PROVENANCE).collect();
+        df_to_json_rows(&inc.stale_previous, None)?
+            .into_iter()
+            .map(|r| (key_of(&r), r))
+            .collect();
+    let cols_: Vec<String> = increment_row_columns(inc, df)
+        .into_iter()
+        .filter(|x| x != cols::PROVENANCE_BY_FIELD && x != cols::PROVENANCE)
+        .collect();
     let mut headers: Vec<String> = cols_.clone();
     headers.extend(inc.field_keys.iter().cloned());
     headers.push(cols::PROVENANCE.into());
@@ -503,15 +694,30 @@ fn stale_diff_table(inc: &Increment, df: &DataFrame) -> Result<comfy_table::Tabl
 fn flatten_provenance(df: &DataFrame, fields: &[String]) -> Result<DataFrame> {
     let exprs: Vec<Expr> = fields
         .iter()
-        .map(|f| col(cols::PROVENANCE_BY_FIELD).struct_().field_by_name(f).alias(f.as_str()))
+        .map(|f| {
+            col(cols::PROVENANCE_BY_FIELD)
+                .struct_()
+                .field_by_name(f)
+                .alias(f.as_str())
+        })
         .collect();
     Ok(df.clone().lazy().with_columns(exprs).collect()?)
 }
 
-fn read(ws: &Workspace, feature: &str, opts: &ReadOptions, limit: Option<usize>, format: Format) -> Result<ExitCode> {
+fn read(
+    ws: &Workspace,
+    feature: &str,
+    opts: &ReadOptions,
+    limit: Option<usize>,
+    format: Format,
+) -> Result<ExitCode> {
     let key = ws.feature(feature)?;
     let Some(df) = ws.read(&key, opts)? else {
-        bail!("no metadata for feature {key} in store {:?} (table {} does not exist)", ws.store.name(), ws.store.table_name(&key));
+        bail!(
+            "no metadata for feature {key} in store {:?} (table {} does not exist)",
+            ws.store.name(),
+            ws.store.table_name(&key)
+        );
     };
     let total = df.height();
     let shown = match limit {

@@ -589,7 +589,10 @@ impl MetaxyConfig {
             return Err(ConfigError::UnknownStoreType {
                 store: name.to_string(),
                 type_path: type_path.clone(),
-                supported: KNOWN_STORE_TYPES.iter().map(|(p, _, _)| (*p).to_string()).collect(),
+                supported: KNOWN_STORE_TYPES
+                    .iter()
+                    .map(|(p, _, _)| (*p).to_string())
+                    .collect(),
             });
         }
         if self.stores.is_empty() {
@@ -1455,7 +1458,11 @@ fn validate(data: JsonMap, warnings: &mut Vec<String>) -> Result<MetaxyConfig, C
                         Ok(st) => cfg.stores.push(st),
                         Err(e @ ConfigError::UnknownStoreType { .. }) => {
                             warnings.push(e.to_string());
-                            let type_path = sv.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+                            let type_path = sv
+                                .get("type")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_string();
                             cfg.unsupported_stores.push((name.clone(), type_path));
                         }
                         Err(e) => return Err(e),

@@ -13,10 +13,18 @@ pub enum EngineError {
     InvalidKey { key: String, reason: String },
     /// The store location does not exist or cannot be opened.
     #[error("cannot open store {store:?} at {location}: {message}")]
-    StoreOpen { store: String, location: String, message: String },
+    StoreOpen {
+        store: String,
+        location: String,
+        message: String,
+    },
     /// The store has no metadata table for this feature (Metaxy `FeatureNotFoundError`).
     #[error("no metadata for feature {feature} in store {store:?} (table {table} does not exist)")]
-    FeatureNotFound { feature: String, store: String, table: String },
+    FeatureNotFound {
+        feature: String,
+        store: String,
+        table: String,
+    },
     /// The feature is not part of the loaded feature graph.
     #[error("feature {0} is not in the feature graph (known features: {1})")]
     UnknownFeature(String, String),

@@ -11,15 +11,22 @@ use polars::prelude::*;
 use crate::engine::error::Result;
 
 /// Converts one arrow-rs array to polars-arrow through the C data interface (zero-copy).
-fn arrow_to_polars_array(array: &ArrowArrayRef) -> Result<(polars_arrow::datatypes::Field, Box<dyn polars_arrow::array::Array>)> {
+fn arrow_to_polars_array(
+    array: &ArrowArrayRef,
+) -> Result<(
+    polars_arrow::datatypes::Field,
+    Box<dyn polars_arrow::array::Array>,
+)> {
     let (ffi_array, ffi_schema) = to_ffi(&array.to_data())?;
     // SAFETY: arrow-rs' FFI_ArrowArray / FFI_ArrowSchema and polars-arrow's ArrowArray / ArrowSchema are both
     // `#[repr(C)]` definitions of the Arrow C data interface structs; ownership (the release callback) moves to
     // polars, and the schema is only borrowed (arrow-rs releases it on drop).
     unsafe {
-        let schema_ptr = &ffi_schema as *const FFI_ArrowSchema as *const polars_arrow::ffi::ArrowSchema;
+        let schema_ptr =
+            &ffi_schema as *const FFI_ArrowSchema as *const polars_arrow::ffi::ArrowSchema;
         let field = polars_arrow::ffi::import_field_from_c(&*schema_ptr)?;
-        let array: polars_arrow::ffi::ArrowArray = std::mem::transmute::<FFI_ArrowArray, polars_arrow::ffi::ArrowArray>(ffi_array);
+        let array: polars_arrow::ffi::ArrowArray =
+            std::mem::transmute::<FFI_ArrowArray, polars_arrow::ffi::ArrowArray>(ffi_array);
         let arr = polars_arrow::ffi::import_array_from_c(array, field.dtype.clone())?;
         Ok((field, arr))
     }

@@ -14,9 +14,14 @@ use crate::engine::keys::{FeatureKey, FieldKey};
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldsMapping {
     /// Same key (or suffix match), minus `exclude_fields`; all non-excluded upstream fields if nothing matches.
-    Default { match_suffix: bool, exclude_fields: Vec<FieldKey> },
+    Default {
+        match_suffix: bool,
+        exclude_fields: Vec<FieldKey>,
+    },
     /// `mapping[field] ∩ upstream fields`.
-    Specific { mapping: Vec<(FieldKey, Vec<FieldKey>)> },
+    Specific {
+        mapping: Vec<(FieldKey, Vec<FieldKey>)>,
+    },
     /// Every upstream field.
     All,
     /// No upstream field.
@@ -31,7 +36,10 @@ pub enum Lineage {
     /// `N:1`: upstream rows grouped by `on` (default: the downstream id columns).
     Aggregation { on: Option<Vec<String>> },
     /// `1:N`: one upstream (parent) row expands into many downstream rows; `on` = parent id columns.
-    Expansion { on: Vec<String>, id_generation_pattern: Option<String> },
+    Expansion {
+        on: Vec<String>,
+        id_generation_pattern: Option<String>,
+    },
 }
 
 /// One entry of `FeatureSpec.deps` (Metaxy `FeatureDep`).
@@ -97,14 +105,21 @@ pub struct FeatureSpec {
 const ALL_DEP: &str = "__METAXY_ALL_DEP__";
 
 fn spec_err(feature: &str, message: impl Into<String>) -> EngineError {
-    EngineError::InvalidSpec { feature: feature.to_string(), message: message.into() }
+    EngineError::InvalidSpec {
+        feature: feature.to_string(),
+        message: message.into(),
+    }
 }
 
 fn str_list(v: &Value, feature: &str, what: &str) -> Result<Vec<String>> {
     v.as_array()
         .ok_or_else(|| spec_err(feature, format!("{what} must be a list")))?
         .iter()
-        .map(|x| x.as_str().map(str::to_string).ok_or_else(|| spec_err(feature, format!("{what} must hold strings"))))
+        .map(|x| {
+            x.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| spec_err(feature, format!("{what} must hold strings")))
+        })
         .collect()
 }
 
@@ -135,16 +150,42 @@ impl FeatureSpec {
 
     /// Parses an already decoded `feature_spec` value.
     pub fn from_json(raw: Value) -> Result<Self> {
-        let name = raw.get("key").and_then(Value::as_str).unwrap_or("<unknown>").to_string();
-        let key = key_of(raw.get("key").ok_or_else(|| spec_err(&name, "missing key"))?, &name)?;
-        let id_columns = str_list(raw.get("id_columns").unwrap_or(&Value::Array(vec![])), &name, "id_columns")?;
+        let name = raw
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or("<unknown>")
+            .to_string();
+        let key = key_of(
+            raw.get("key")
+                .ok_or_else(|| spec_err(&name, "missing key"))?,
+            &name,
+        )?;
+        let id_columns = str_list(
+            raw.get("id_columns").unwrap_or(&Value::Array(vec![])),
+            &name,
+            "id_columns",
+        )?;
         let mut deps = Vec::new();
-        for d in raw.get("deps").and_then(Value::as_array).cloned().unwrap_or_default() {
+        for d in raw
+            .get("deps")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
             deps.push(parse_dep(&d, &name)?);
         }
         let mut fields = Vec::new();
-        for f in raw.get("fields").and_then(Value::as_array).cloned().unwrap_or_default() {
-            let fkey = key_of(f.get("key").ok_or_else(|| spec_err(&name, "field without key"))?, &name)?;
+        for f in raw
+            .get("fields")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+        {
+            let fkey = key_of(
+                f.get("key")
+                    .ok_or_else(|| spec_err(&name, "field without key"))?,
+                &name,
+            )?;
             let code_version = match f.get("code_version") {
                 Some(Value::String(s)) => s.clone(),
                 Some(Value::Null) | None => "__metaxy_initial__".to_string(),
@@ -157,7 +198,11 @@ impl FeatureSpec {
                 Some(Value::Array(a)) => {
                     let mut out = Vec::new();
                     for fd in a {
-                        let feat = key_of(fd.get("feature").ok_or_else(|| spec_err(&name, "field dep without feature"))?, &name)?;
+                        let feat = key_of(
+                            fd.get("feature")
+                                .ok_or_else(|| spec_err(&name, "field dep without feature"))?,
+                            &name,
+                        )?;
                         let fields = match fd.get("fields") {
                             Some(Value::String(s)) if s == ALL_DEP => None,
                             None | Some(Value::Null) => None,
@@ -168,15 +213,29 @@ impl FeatureSpec {
                                 }
                                 Some(keys)
                             }
-                            Some(_) => return Err(spec_err(&name, "field dep `fields` must be a list or __METAXY_ALL_DEP__")),
+                            Some(_) => {
+                                return Err(spec_err(
+                                    &name,
+                                    "field dep `fields` must be a list or __METAXY_ALL_DEP__",
+                                ))
+                            }
                         };
                         out.push((feat, fields));
                     }
                     FieldDeps::Explicit(out)
                 }
-                Some(_) => return Err(spec_err(&name, "field `deps` must be a list or __METAXY_ALL_DEP__")),
+                Some(_) => {
+                    return Err(spec_err(
+                        &name,
+                        "field `deps` must be a list or __METAXY_ALL_DEP__",
+                    ))
+                }
             };
-            fields.push(FieldSpec { key: fkey, code_version, deps });
+            fields.push(FieldSpec {
+                key: fkey,
+                code_version,
+                deps,
+            });
         }
         if fields.is_empty() {
             return Err(spec_err(&name, "feature has no fields"));
@@ -187,7 +246,10 @@ impl FeatureSpec {
             deps,
             fields,
             metadata: raw.get("metadata").cloned().unwrap_or(Value::Null),
-            description: raw.get("description").and_then(Value::as_str).map(str::to_string),
+            description: raw
+                .get("description")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             raw,
         })
     }
@@ -204,22 +266,47 @@ impl FeatureSpec {
 }
 
 fn parse_dep(d: &Value, name: &str) -> Result<FeatureDep> {
-    let feature = key_of(d.get("feature").ok_or_else(|| spec_err(name, "dep without feature"))?, name)?;
+    let feature = key_of(
+        d.get("feature")
+            .ok_or_else(|| spec_err(name, "dep without feature"))?,
+        name,
+    )?;
     let select = opt_str_list(d.get("select"), name, "select")?;
     let rename = match d.get("rename") {
         None | Some(Value::Null) => vec![],
         Some(Value::Object(m)) => m
             .iter()
-            .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or_else(|| spec_err(name, "rename values must be strings"))?.to_string())))
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    v.as_str()
+                        .ok_or_else(|| spec_err(name, "rename values must be strings"))?
+                        .to_string(),
+                ))
+            })
             .collect::<Result<Vec<_>>>()?,
         Some(_) => return Err(spec_err(name, "rename must be an object")),
     };
-    let mapping = d.get("fields_mapping").and_then(|m| m.get("mapping")).cloned().unwrap_or(Value::Null);
-    let fields_mapping = match mapping.get("type").and_then(Value::as_str).unwrap_or("default") {
+    let mapping = d
+        .get("fields_mapping")
+        .and_then(|m| m.get("mapping"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let fields_mapping = match mapping
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+    {
         "default" => FieldsMapping::Default {
-            match_suffix: mapping.get("match_suffix").and_then(Value::as_bool).unwrap_or(false),
+            match_suffix: mapping
+                .get("match_suffix")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
             exclude_fields: match mapping.get("exclude_fields") {
-                Some(Value::Array(a)) => a.iter().map(|x| key_of(x, name)).collect::<Result<Vec<_>>>()?,
+                Some(Value::Array(a)) => a
+                    .iter()
+                    .map(|x| key_of(x, name))
+                    .collect::<Result<Vec<_>>>()?,
                 _ => vec![],
             },
         },
@@ -227,7 +314,8 @@ fn parse_dep(d: &Value, name: &str) -> Result<FeatureDep> {
             let mut out = Vec::new();
             if let Some(Value::Object(m)) = mapping.get("mapping") {
                 for (down, ups) in m {
-                    let down = FeatureKey::parse(down).map_err(|e| spec_err(name, e.to_string()))?;
+                    let down =
+                        FeatureKey::parse(down).map_err(|e| spec_err(name, e.to_string()))?;
                     let ups = ups
                         .as_array()
                         .ok_or_else(|| spec_err(name, "specific mapping values must be lists"))?
@@ -241,16 +329,30 @@ fn parse_dep(d: &Value, name: &str) -> Result<FeatureDep> {
         }
         "all" => FieldsMapping::All,
         "none" => FieldsMapping::None,
-        other => return Err(spec_err(name, format!("unknown fields_mapping type {other:?}"))),
+        other => {
+            return Err(spec_err(
+                name,
+                format!("unknown fields_mapping type {other:?}"),
+            ))
+        }
     };
     let sql_filters = opt_str_list(d.get("sql_filters"), name, "sql_filters")?.unwrap_or_default();
-    let rel = d.get("lineage").and_then(|l| l.get("relationship")).cloned().unwrap_or(Value::Null);
+    let rel = d
+        .get("lineage")
+        .and_then(|l| l.get("relationship"))
+        .cloned()
+        .unwrap_or(Value::Null);
     let lineage = match rel.get("type").and_then(Value::as_str).unwrap_or("1:1") {
         "1:1" => Lineage::Identity,
-        "N:1" => Lineage::Aggregation { on: opt_str_list(rel.get("on"), name, "lineage on")? },
+        "N:1" => Lineage::Aggregation {
+            on: opt_str_list(rel.get("on"), name, "lineage on")?,
+        },
         "1:N" => Lineage::Expansion {
             on: opt_str_list(rel.get("on"), name, "lineage on")?.unwrap_or_default(),
-            id_generation_pattern: rel.get("id_generation_pattern").and_then(Value::as_str).map(str::to_string),
+            id_generation_pattern: rel
+                .get("id_generation_pattern")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         },
         other => return Err(spec_err(name, format!("unknown lineage type {other:?}"))),
     };
@@ -365,8 +467,13 @@ pub struct Snapshot {
 /// Lists pushed project versions of `project` (all projects when `None`), newest first, like `metaxy history`.
 pub fn snapshots(rows: &[PushedFeature], project: Option<&str>) -> Vec<Snapshot> {
     let mut by: BTreeMap<&str, (i64, &str, std::collections::BTreeSet<&str>)> = BTreeMap::new();
-    for r in rows.iter().filter(|r| project.is_none_or(|p| r.project == p)) {
-        let e = by.entry(&r.project_version).or_insert((i64::MIN, "", Default::default()));
+    for r in rows
+        .iter()
+        .filter(|r| project.is_none_or(|p| r.project == p))
+    {
+        let e = by
+            .entry(&r.project_version)
+            .or_insert((i64::MIN, "", Default::default()));
         if r.recorded_at_us > e.0 {
             e.0 = r.recorded_at_us;
             e.1 = &r.recorded_at;
@@ -376,7 +483,14 @@ pub fn snapshots(rows: &[PushedFeature], project: Option<&str>) -> Vec<Snapshot>
     let mut out: Vec<(i64, Snapshot)> = by
         .into_iter()
         .map(|(pv, (ts, rec, keys))| {
-            (ts, Snapshot { project_version: pv.to_string(), recorded_at: rec.to_string(), feature_count: keys.len() })
+            (
+                ts,
+                Snapshot {
+                    project_version: pv.to_string(),
+                    recorded_at: rec.to_string(),
+                    feature_count: keys.len(),
+                },
+            )
         })
         .collect();
     out.sort_by(|a, b| b.0.cmp(&a.0));
@@ -418,9 +532,16 @@ impl FeatureGraph {
                 }
                 v.to_string()
             }
-            None => proj_rows.iter().max_by_key(|r| r.recorded_at_us).map(|r| r.project_version.clone()).unwrap_or_default(),
+            None => proj_rows
+                .iter()
+                .max_by_key(|r| r.recorded_at_us)
+                .map(|r| r.project_version.clone())
+                .unwrap_or_default(),
         };
-        let mut chosen: Vec<&PushedFeature> = proj_rows.into_iter().filter(|r| r.project_version == pv).collect();
+        let mut chosen: Vec<&PushedFeature> = proj_rows
+            .into_iter()
+            .filter(|r| r.project_version == pv)
+            .collect();
         chosen.sort_by_key(|r| r.recorded_at_us);
         // newest row per feature, ordered by the first time the feature appears in this version
         let mut order: Vec<String> = Vec::new();
@@ -434,16 +555,32 @@ impl FeatureGraph {
         let mut features = Vec::new();
         for k in order {
             let row = latest[&k];
-            let spec = FeatureSpec::from_json_str(&row.feature_spec)
-                .map_err(|e| EngineError::InvalidSpec { feature: k.clone(), message: e.to_string() })?;
-            features.push(FeatureDef { spec, pushed: row.clone() });
+            let spec = FeatureSpec::from_json_str(&row.feature_spec).map_err(|e| {
+                EngineError::InvalidSpec {
+                    feature: k.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+            features.push(FeatureDef {
+                spec,
+                pushed: row.clone(),
+            });
         }
         Self::new(project, pv, features, truncation)
     }
 
     /// Builds a graph from feature definitions and computes every version.
-    pub fn new(project: String, project_version: String, features: Vec<FeatureDef>, truncation: usize) -> Result<Self> {
-        let index = features.iter().enumerate().map(|(i, f)| (f.spec.key.clone(), i)).collect();
+    pub fn new(
+        project: String,
+        project_version: String,
+        features: Vec<FeatureDef>,
+        truncation: usize,
+    ) -> Result<Self> {
+        let index = features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.spec.key.clone(), i))
+            .collect();
         let mut g = FeatureGraph {
             project,
             project_version,
@@ -475,7 +612,11 @@ impl FeatureGraph {
         self.get(key).ok_or_else(|| {
             EngineError::UnknownFeature(
                 key.to_string(),
-                self.features.iter().map(|f| f.spec.key.to_string()).collect::<Vec<_>>().join(", "),
+                self.features
+                    .iter()
+                    .map(|f| f.spec.key.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             )
         })
     }
@@ -491,10 +632,19 @@ impl FeatureGraph {
     }
 
     /// Parent fields of field `field` of feature `key`, sorted by `"feature.field"` (FORMAT.md §6.1).
-    pub fn parent_fields(&self, key: &FeatureKey, field: usize) -> Result<&[(FeatureKey, FieldKey)]> {
-        let i = self.index_of(key).ok_or_else(|| EngineError::UnknownFeature(key.to_string(), String::new()))?;
+    pub fn parent_fields(
+        &self,
+        key: &FeatureKey,
+        field: usize,
+    ) -> Result<&[(FeatureKey, FieldKey)]> {
+        let i = self
+            .index_of(key)
+            .ok_or_else(|| EngineError::UnknownFeature(key.to_string(), String::new()))?;
         if let Some(e) = &self.plan_errors[i] {
-            return Err(EngineError::Plan { feature: key.to_string(), message: e.clone() });
+            return Err(EngineError::Plan {
+                feature: key.to_string(),
+                message: e.clone(),
+            });
         }
         Ok(&self.parents[i][field])
     }
@@ -524,10 +674,14 @@ impl FeatureGraph {
             .ok_or_else(|| format!("upstream feature {key} is not in the pushed graph"))
     }
 
-    fn resolve_feature_parents(&self, spec: &FeatureSpec) -> std::result::Result<Vec<Vec<(FeatureKey, FieldKey)>>, String> {
+    fn resolve_feature_parents(
+        &self,
+        spec: &FeatureSpec,
+    ) -> std::result::Result<Vec<Vec<(FeatureKey, FieldKey)>>, String> {
         let mut out = Vec::new();
         for field in &spec.fields {
-            let mut set: std::collections::BTreeSet<(String, FeatureKey, FieldKey)> = Default::default();
+            let mut set: std::collections::BTreeSet<(String, FeatureKey, FieldKey)> =
+                Default::default();
             let mut add = |feat: &FeatureKey, fld: &FieldKey| {
                 set.insert((format!("{feat}.{fld}"), feat.clone(), fld.clone()));
             };
@@ -551,7 +705,10 @@ impl FeatureGraph {
                             Some(fs) => {
                                 for fk in fs {
                                     if !ups.contains(fk) {
-                                        return Err(format!("field {} depends on {feat}.{fk}, which does not exist", field.key));
+                                        return Err(format!(
+                                            "field {} depends on {feat}.{fk}, which does not exist",
+                                            field.key
+                                        ));
                                     }
                                     add(feat, fk);
                                 }
@@ -568,13 +725,22 @@ impl FeatureGraph {
                             FieldsMapping::Specific { mapping } => mapping
                                 .iter()
                                 .filter(|(down, _)| down == &field.key)
-                                .flat_map(|(_, ups_wanted)| ups_wanted.iter().filter(|u| ups.contains(u)).cloned())
+                                .flat_map(|(_, ups_wanted)| {
+                                    ups_wanted.iter().filter(|u| ups.contains(u)).cloned()
+                                })
                                 .collect(),
-                            FieldsMapping::Default { match_suffix, exclude_fields } => {
-                                let candidates: Vec<&FieldKey> = ups.iter().filter(|u| !exclude_fields.contains(u)).collect();
+                            FieldsMapping::Default {
+                                match_suffix,
+                                exclude_fields,
+                            } => {
+                                let candidates: Vec<&FieldKey> =
+                                    ups.iter().filter(|u| !exclude_fields.contains(u)).collect();
                                 let matched: Vec<FieldKey> = candidates
                                     .iter()
-                                    .filter(|u| **u == &field.key || (*match_suffix && is_suffix_match(&field.key, u)))
+                                    .filter(|u| {
+                                        **u == &field.key
+                                            || (*match_suffix && is_suffix_match(&field.key, u))
+                                    })
                                     .map(|u| (*u).clone())
                                     .collect();
                                 if matched.is_empty() {
@@ -601,18 +767,30 @@ impl FeatureGraph {
         Ok(out)
     }
 
-    fn field_version(&self, fi: usize, field: usize, memo: &mut HashMap<(usize, usize), String>, depth: usize) -> String {
+    fn field_version(
+        &self,
+        fi: usize,
+        field: usize,
+        memo: &mut HashMap<(usize, usize), String>,
+        depth: usize,
+    ) -> String {
         if let Some(v) = memo.get(&(fi, field)) {
             return v.clone();
         }
         let f = &self.features[fi];
         let fs = &f.spec.fields[field];
         let mut h = Sha256Trunc::new(self.truncation);
-        h.update(&format!("{}.{}", f.spec.key, fs.key)).update(&fs.code_version);
+        h.update(&format!("{}.{}", f.spec.key, fs.key))
+            .update(&fs.code_version);
         if depth < 10_000 {
             for (pk, pf) in &self.parents[fi][field] {
                 if let Some(&pi) = self.index.get(pk) {
-                    if let Some(pfi) = self.features[pi].spec.fields.iter().position(|x| &x.key == pf) {
+                    if let Some(pfi) = self.features[pi]
+                        .spec
+                        .fields
+                        .iter()
+                        .position(|x| &x.key == pf)
+                    {
                         let v = self.field_version(pi, pfi, memo, depth + 1);
                         h.update(&v);
                     }
@@ -630,7 +808,12 @@ impl FeatureGraph {
         for fi in 0..self.features.len() {
             let spec = &self.features[fi].spec;
             let field_versions: Vec<(String, String)> = (0..spec.fields.len())
-                .map(|j| (spec.fields[j].key.to_string(), self.field_version(fi, j, &mut memo, 0)))
+                .map(|j| {
+                    (
+                        spec.fields[j].key.to_string(),
+                        self.field_version(fi, j, &mut memo, 0),
+                    )
+                })
                 .collect();
             let mut sorted = field_versions.clone();
             sorted.sort();
@@ -639,8 +822,11 @@ impl FeatureGraph {
                 h.update(k).update(v);
             }
             let feature_version = h.finish();
-            let mut cv: Vec<(String, String)> =
-                spec.fields.iter().map(|f| (f.key.to_string(), f.code_version.clone())).collect();
+            let mut cv: Vec<(String, String)> = spec
+                .fields
+                .iter()
+                .map(|f| (f.key.to_string(), f.code_version.clone()))
+                .collect();
             cv.sort();
             let mut h = Sha256Trunc::new(self.truncation);
             for (k, v) in &cv {
@@ -650,11 +836,19 @@ impl FeatureGraph {
             let mut h = Sha256Trunc::new(self.truncation);
             h.update(&python_json_dumps_sorted(&spec.raw));
             let spec_version = h.finish();
-            let schema: Value = serde_json::from_str(&self.features[fi].pushed.feature_schema).unwrap_or(Value::Null);
+            let schema: Value = serde_json::from_str(&self.features[fi].pushed.feature_schema)
+                .unwrap_or(Value::Null);
             let mut h = Sha256Trunc::new(self.truncation);
-            h.update(&spec_version).update(&python_json_dumps_sorted(&schema));
+            h.update(&spec_version)
+                .update(&python_json_dumps_sorted(&schema));
             let definition_version = h.finish();
-            versions.push(FeatureVersions { field_versions, feature_version, code_version, spec_version, definition_version });
+            versions.push(FeatureVersions {
+                field_versions,
+                feature_version,
+                code_version,
+                spec_version,
+                definition_version,
+            });
         }
         let mut keyed: Vec<(&FeatureKey, &str)> = self
             .features

@@ -61,7 +61,11 @@ pub fn check_algorithm(algo: HashAlgorithm) -> Result<()> {
 
 /// Hashes every value of a string column with `H` (nulls stay null). Same values as Metaxy's
 /// `hash_string_column` with the Polars or DuckDB engine.
-pub fn hash_string_column(ca: &StringChunked, algo: HashAlgorithm, trunc: usize) -> Result<StringChunked> {
+pub fn hash_string_column(
+    ca: &StringChunked,
+    algo: HashAlgorithm,
+    trunc: usize,
+) -> Result<StringChunked> {
     check_algorithm(algo)?;
     let out: StringChunked = ca
         .iter()
@@ -93,7 +97,10 @@ pub struct Sha256Trunc {
 impl Sha256Trunc {
     /// A new hasher truncating its output to `trunc` characters.
     pub fn new(trunc: usize) -> Self {
-        Self { hasher: Sha256::new(), trunc }
+        Self {
+            hasher: Sha256::new(),
+            trunc,
+        }
     }
     /// Feeds `s` (no separator is added).
     pub fn update(&mut self, s: &str) -> &mut Self {
@@ -184,7 +191,11 @@ fn python_float_repr(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     // `{:e}` gives the shortest round-trip mantissa, e.g. "1.5e16", "1e-5".
     let sci = format!("{:e}", f);
@@ -208,10 +219,27 @@ mod tests {
 
     #[test]
     fn worked_examples_from_format_md() {
-        assert_eq!(hash_str(HashAlgorithm::Xxhash32, "audio-v1-s000000|frames-v1-s000000", 8).unwrap(), "61644483");
-        assert_eq!(hash_full(HashAlgorithm::Xxhash32, "hello world").unwrap(), "3468387874");
-        assert_eq!(hash_full(HashAlgorithm::Xxhash64, "hello world").unwrap(), "5020219685658847592");
-        assert_eq!(hash_full(HashAlgorithm::Xxh3_64, "hello world").unwrap(), "15296390279056496779");
+        assert_eq!(
+            hash_str(
+                HashAlgorithm::Xxhash32,
+                "audio-v1-s000000|frames-v1-s000000",
+                8
+            )
+            .unwrap(),
+            "61644483"
+        );
+        assert_eq!(
+            hash_full(HashAlgorithm::Xxhash32, "hello world").unwrap(),
+            "3468387874"
+        );
+        assert_eq!(
+            hash_full(HashAlgorithm::Xxhash64, "hello world").unwrap(),
+            "5020219685658847592"
+        );
+        assert_eq!(
+            hash_full(HashAlgorithm::Xxh3_64, "hello world").unwrap(),
+            "15296390279056496779"
+        );
         let mut h = Sha256Trunc::new(8);
         h.update("example/video.audio").update("1");
         assert_eq!(h.finish(), "22742381");
@@ -219,12 +247,18 @@ mod tests {
 
     #[test]
     fn farmhash_is_a_clear_error() {
-        assert!(matches!(hash_full(HashAlgorithm::Farmhash, "x"), Err(EngineError::UnsupportedHash(_))));
+        assert!(matches!(
+            hash_full(HashAlgorithm::Farmhash, "x"),
+            Err(EngineError::UnsupportedHash(_))
+        ));
     }
 
     #[test]
     fn python_json_matches_python() {
-        let v: serde_json::Value = serde_json::from_str(r#"{"b": [1, 2.5, null], "a": "ü✓\n", "c": {"y": true, "x": 1e20}}"#).unwrap();
+        let v: serde_json::Value = serde_json::from_str(
+            r#"{"b": [1, 2.5, null], "a": "ü✓\n", "c": {"y": true, "x": 1e20}}"#,
+        )
+        .unwrap();
         assert_eq!(
             python_json_dumps_sorted(&v),
             r#"{"a": "\u00fc\u2713\n", "b": [1, 2.5, null], "c": {"x": 1e+20, "y": true}}"#

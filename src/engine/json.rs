@@ -22,12 +22,17 @@ pub fn any_to_json(v: &AnyValue) -> Value {
         AnyValue::UInt16(x) => Value::from(*x),
         AnyValue::UInt32(x) => Value::from(*x),
         AnyValue::UInt64(x) => Value::from(*x),
-        AnyValue::Float32(x) => Number::from_f64(*x as f64).map(Value::Number).unwrap_or(Value::Null),
-        AnyValue::Float64(x) => Number::from_f64(*x).map(Value::Number).unwrap_or(Value::Null),
+        AnyValue::Float32(x) => Number::from_f64(*x as f64)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        AnyValue::Float64(x) => Number::from_f64(*x)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         AnyValue::Datetime(t, tu, tz) => Value::String(format_ts(*t, *tu, tz.is_some())),
         AnyValue::DatetimeOwned(t, tu, tz) => Value::String(format_ts(*t, *tu, tz.is_some())),
         AnyValue::Date(d) => {
-            let date = chrono::DateTime::from_timestamp(*d as i64 * 86_400, 0).map(|d| d.date_naive().to_string());
+            let date = chrono::DateTime::from_timestamp(*d as i64 * 86_400, 0)
+                .map(|d| d.date_naive().to_string());
             Value::String(date.unwrap_or_default())
         }
         AnyValue::Struct(_, _, fields) => {
@@ -56,7 +61,9 @@ fn format_ts(t: i64, tu: TimeUnit, tz: bool) -> String {
         TimeUnit::Microseconds => t,
         TimeUnit::Milliseconds => t * 1000,
     };
-    let Some(dt) = chrono::DateTime::from_timestamp_micros(us) else { return t.to_string() };
+    let Some(dt) = chrono::DateTime::from_timestamp_micros(us) else {
+        return t.to_string();
+    };
     let base = if us % 1_000_000 == 0 {
         dt.naive_utc().format("%Y-%m-%dT%H:%M:%S").to_string()
     } else {
@@ -84,7 +91,15 @@ pub fn any_to_cell(v: &AnyValue) -> String {
             Value::Object(m) => {
                 let parts: Vec<String> = m
                     .iter()
-                    .map(|(k, v)| format!("{k}: {}", match v { Value::String(s) => s.clone(), o => o.to_string() }))
+                    .map(|(k, v)| {
+                        format!(
+                            "{k}: {}",
+                            match v {
+                                Value::String(s) => s.clone(),
+                                o => o.to_string(),
+                            }
+                        )
+                    })
                     .collect();
                 format!("{{{}}}", parts.join(", "))
             }
@@ -98,8 +113,16 @@ pub fn any_to_cell(v: &AnyValue) -> String {
 /// Columns missing from the frame are skipped.
 pub fn df_to_json_rows(df: &DataFrame, columns: Option<&[String]>) -> Result<Vec<Value>> {
     let names: Vec<String> = match columns {
-        Some(c) => c.iter().filter(|n| df.get_column_index(n).is_some()).cloned().collect(),
-        None => df.get_column_names().into_iter().map(|s| s.to_string()).collect(),
+        Some(c) => c
+            .iter()
+            .filter(|n| df.get_column_index(n).is_some())
+            .cloned()
+            .collect(),
+        None => df
+            .get_column_names()
+            .into_iter()
+            .map(|s| s.to_string())
+            .collect(),
     };
     let mut per_col: Vec<Vec<Value>> = Vec::with_capacity(names.len());
     for n in &names {

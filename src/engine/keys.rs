@@ -32,7 +32,10 @@ impl FeatureKey {
     /// Parses `a/b/c`, validating every part. Errors with [`EngineError::InvalidKey`].
     pub fn parse(s: &str) -> Result<Self, EngineError> {
         let parts: Vec<String> = s.split('/').map(str::to_string).collect();
-        Self::from_parts(parts).map_err(|reason| EngineError::InvalidKey { key: s.to_string(), reason })
+        Self::from_parts(parts).map_err(|reason| EngineError::InvalidKey {
+            key: s.to_string(),
+            reason,
+        })
     }
 
     /// Builds a key from parts (e.g. the `[["up","parts"]]` lists of a specific fields mapping).
@@ -44,7 +47,11 @@ impl FeatureKey {
             if !valid_part(p, i == 0) {
                 return Err(format!(
                     "part {p:?} must match {} and must not contain '__'",
-                    if i == 0 { "^[a-z_][a-z0-9_-]*$" } else { "^[a-z0-9_][a-z0-9_-]*$" }
+                    if i == 0 {
+                        "^[a-z_][a-z0-9_-]*$"
+                    } else {
+                        "^[a-z0-9_][a-z0-9_-]*$"
+                    }
                 ));
             }
         }
@@ -53,7 +60,9 @@ impl FeatureKey {
 
     /// Builds a key without validation (used for keys read back from a store that Metaxy already validated).
     pub fn from_str_unchecked(s: &str) -> Self {
-        Self { parts: s.split('/').map(str::to_string).collect() }
+        Self {
+            parts: s.split('/').map(str::to_string).collect(),
+        }
     }
 
     /// The parts of the key.
@@ -63,7 +72,11 @@ impl FeatureKey {
 
     /// Table name: parts with `-` replaced by `_`, joined by `__` (`example/video` -> `example__video`).
     pub fn table_name(&self) -> String {
-        self.parts.iter().map(|p| p.replace('-', "_")).collect::<Vec<_>>().join("__")
+        self.parts
+            .iter()
+            .map(|p| p.replace('-', "_"))
+            .collect::<Vec<_>>()
+            .join("__")
     }
 
     /// Struct key of a field inside `*_by_field` columns: parts joined by `_` (`audio/french` -> `audio_french`).
@@ -94,10 +107,22 @@ mod tests {
 
     #[test]
     fn table_names_follow_metaxy() {
-        assert_eq!(FeatureKey::parse("example/video").unwrap().table_name(), "example__video");
-        assert_eq!(feature_versions_key().table_name(), "metaxy_system__feature_versions");
-        assert_eq!(FeatureKey::parse("audio/french").unwrap().struct_key(), "audio_french");
-        assert_eq!(FeatureKey::parse("example/crop").unwrap().column_suffix(), "__example_crop");
+        assert_eq!(
+            FeatureKey::parse("example/video").unwrap().table_name(),
+            "example__video"
+        );
+        assert_eq!(
+            feature_versions_key().table_name(),
+            "metaxy_system__feature_versions"
+        );
+        assert_eq!(
+            FeatureKey::parse("audio/french").unwrap().struct_key(),
+            "audio_french"
+        );
+        assert_eq!(
+            FeatureKey::parse("example/crop").unwrap().column_suffix(),
+            "__example_crop"
+        );
     }
 
     #[test]
@@ -110,7 +135,10 @@ mod tests {
 
     #[test]
     fn ordering_is_by_parts() {
-        let mut v = vec![FeatureKey::parse("a_b").unwrap(), FeatureKey::parse("a/z").unwrap()];
+        let mut v = vec![
+            FeatureKey::parse("a_b").unwrap(),
+            FeatureKey::parse("a/z").unwrap(),
+        ];
         v.sort();
         assert_eq!(v[0].to_string(), "a/z");
     }

@@ -50,9 +50,15 @@ pub struct ReadOptions {
 /// Parses a SQL WHERE fragment into a polars expression. Errors with [`EngineError::BadFilter`].
 pub fn parse_filter(sql: &str) -> Result<Expr> {
     if sql.trim().is_empty() {
-        return Err(EngineError::BadFilter { filter: sql.to_string(), message: "empty filter".into() });
+        return Err(EngineError::BadFilter {
+            filter: sql.to_string(),
+            message: "empty filter".into(),
+        });
     }
-    polars::sql::sql_expr(sql).map_err(|e| EngineError::BadFilter { filter: sql.to_string(), message: e.to_string() })
+    polars::sql::sql_expr(sql).map_err(|e| EngineError::BadFilter {
+        filter: sql.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// Applies SQL filters to a frame; evaluation errors (unknown column, type mismatch) become
@@ -65,7 +71,10 @@ pub fn apply_filters(df: DataFrame, filters: &[String]) -> Result<DataFrame> {
             .lazy()
             .filter(e)
             .collect()
-            .map_err(|err| EngineError::BadFilter { filter: f.clone(), message: err.to_string() })?;
+            .map_err(|err| EngineError::BadFilter {
+                filter: f.clone(),
+                message: err.to_string(),
+            })?;
     }
     Ok(out)
 }
@@ -83,7 +92,10 @@ pub fn keep_latest(df: DataFrame, id_columns: &[String]) -> Result<DataFrame> {
     if has_column(&df, cols::UPDATED_AT) {
         ts.push(col(cols::UPDATED_AT));
     }
-    let ids: Vec<PlSmallStr> = id_columns.iter().map(|s| PlSmallStr::from(s.as_str())).collect();
+    let ids: Vec<PlSmallStr> = id_columns
+        .iter()
+        .map(|s| PlSmallStr::from(s.as_str()))
+        .collect();
     let lf = df.lazy().with_row_index("__mx_row", None);
     let lf = if ts.is_empty() {
         lf.with_column(lit(0i64).alias("__mx_ts"))
@@ -93,9 +105,21 @@ pub fn keep_latest(df: DataFrame, id_columns: &[String]) -> Result<DataFrame> {
     let out = lf
         .sort(
             ["__mx_ts", "__mx_row"],
-            SortMultipleOptions::default().with_nulls_last(false).with_maintain_order(true),
+            SortMultipleOptions::default()
+                .with_nulls_last(false)
+                .with_maintain_order(true),
         )
-        .unique_stable(Some(ids.into_iter().map(|s| cols_selector(&s)).collect::<Vec<_>>().into_iter().reduce(|a, b| a | b).unwrap()), UniqueKeepStrategy::Last)
+        .unique_stable(
+            Some(
+                ids.into_iter()
+                    .map(|s| cols_selector(&s))
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .reduce(|a, b| a | b)
+                    .unwrap(),
+            ),
+            UniqueKeepStrategy::Last,
+        )
         .drop(cols_selector("__mx_ts") | cols_selector("__mx_row"))
         .collect()?;
     Ok(out)
@@ -107,11 +131,21 @@ fn cols_selector(name: &str) -> Selector {
 
 /// Sorts a frame by the given columns that exist in it (for stable, readable output).
 pub fn sort_by_columns(df: DataFrame, by: &[String]) -> Result<DataFrame> {
-    let present: Vec<&str> = by.iter().map(String::as_str).filter(|c| has_column(&df, c)).collect();
+    let present: Vec<&str> = by
+        .iter()
+        .map(String::as_str)
+        .filter(|c| has_column(&df, c))
+        .collect();
     if present.is_empty() || df.height() < 2 {
         return Ok(df);
     }
-    Ok(df.lazy().sort(present, SortMultipleOptions::default().with_maintain_order(true)).collect()?)
+    Ok(df
+        .lazy()
+        .sort(
+            present,
+            SortMultipleOptions::default().with_maintain_order(true),
+        )
+        .collect()?)
 }
 
 /// Reads `key` from `store` with Metaxy's semantics, in order: (1) current feature version of `graph` unless
@@ -139,25 +173,37 @@ pub fn read_feature(
     let table = store.table_name(key);
     for c in [cols::PROVENANCE_BY_FIELD, cols::PROVENANCE] {
         if !has_column(&df, c) {
-            return Err(EngineError::CorruptTable { table: table.clone(), message: format!("missing system column {c}") });
+            return Err(EngineError::CorruptTable {
+                table: table.clone(),
+                message: format!("missing system column {c}"),
+            });
         }
     }
     if let Some(v) = &version_filter {
         if has_column(&df, cols::FEATURE_VERSION) {
-            df = df.lazy().filter(col(cols::FEATURE_VERSION).eq(lit(v.clone()))).collect()?;
+            df = df
+                .lazy()
+                .filter(col(cols::FEATURE_VERSION).eq(lit(v.clone())))
+                .collect()?;
         }
     }
     if !opts.with_sample_history {
         let ids: Vec<String> = def.spec.id_columns.clone();
         for c in &ids {
             if !has_column(&df, c) {
-                return Err(EngineError::CorruptTable { table: table.clone(), message: format!("missing id column {c}") });
+                return Err(EngineError::CorruptTable {
+                    table: table.clone(),
+                    message: format!("missing id column {c}"),
+                });
             }
         }
         df = keep_latest(df, &ids)?;
     }
     if !opts.include_soft_deleted && has_column(&df, cols::DELETED_AT) {
-        df = df.lazy().filter(col(cols::DELETED_AT).is_null()).collect()?;
+        df = df
+            .lazy()
+            .filter(col(cols::DELETED_AT).is_null())
+            .collect()?;
     }
     df = apply_filters(df, &opts.filters)?;
     sort_by_columns(df, &def.spec.id_columns).map(Some)

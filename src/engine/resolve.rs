@@ -11,7 +11,9 @@ use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDep, FeatureGraph, Lineage};
 use crate::engine::hashing::{check_algorithm, hash_expr};
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::{apply_filters, cols, parse_filter, read_feature, sort_by_columns, ReadOptions};
+use crate::engine::read::{
+    apply_filters, cols, parse_filter, read_feature, sort_by_columns, ReadOptions,
+};
 use crate::engine::store::MetadataStore;
 
 /// Options of `resolve_update` (Metaxy keyword arguments; CLI `--global-filter`, `--filter`, `--stale-if`).
@@ -67,21 +69,35 @@ struct PreparedDep {
 }
 
 fn plan_err(key: &FeatureKey, m: impl Into<String>) -> EngineError {
-    EngineError::Plan { feature: key.to_string(), message: m.into() }
+    EngineError::Plan {
+        feature: key.to_string(),
+        message: m.into(),
+    }
 }
 
 /// Input id columns of one dep after lineage (Metaxy `FeaturePlan.get_input_id_columns_for_dep`).
 fn input_ids_for_dep(graph: &FeatureGraph, target_ids: &[String], dep: &FeatureDep) -> Vec<String> {
-    let Some(up) = graph.get(&dep.feature) else { return vec![] };
+    let Some(up) = graph.get(&dep.feature) else {
+        return vec![];
+    };
     match &dep.lineage {
-        Lineage::Identity => up.spec.id_columns.iter().map(|c| rename_of(dep, c)).collect(),
+        Lineage::Identity => up
+            .spec
+            .id_columns
+            .iter()
+            .map(|c| rename_of(dep, c))
+            .collect(),
         Lineage::Aggregation { on } => on.clone().unwrap_or_else(|| target_ids.to_vec()),
         Lineage::Expansion { on, .. } => on.clone(),
     }
 }
 
 fn rename_of(dep: &FeatureDep, c: &str) -> String {
-    dep.rename.iter().find(|(o, _)| o == c).map(|(_, n)| n.clone()).unwrap_or_else(|| c.to_string())
+    dep.rename
+        .iter()
+        .find(|(o, _)| o == c)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_else(|| c.to_string())
 }
 
 /// `plan.input_id_columns or feature.id_columns`: the intersection over deps of their input id columns
@@ -98,13 +114,20 @@ pub fn join_columns(graph: &FeatureGraph, key: &FeatureKey) -> Result<Vec<String
         .collect();
     let mut out: Vec<String> = match lists.first() {
         None => vec![],
-        Some(first) => first.iter().filter(|c| lists.iter().all(|l| l.contains(c))).cloned().collect(),
+        Some(first) => first
+            .iter()
+            .filter(|c| lists.iter().all(|l| l.contains(c)))
+            .cloned()
+            .collect(),
     };
     if out.is_empty() {
         out = ids.clone();
     }
     if out.is_empty() {
-        return Err(plan_err(key, "no shared id columns across upstream features; add renames or lineage `on` columns"));
+        return Err(plan_err(
+            key,
+            "no shared id columns across upstream features; add renames or lineage `on` columns",
+        ));
     }
     Ok(out)
 }
@@ -117,8 +140,12 @@ const SYSTEM_DROP: [&str; 6] = [
     cols::DELETED_AT,
     cols::MATERIALIZATION_ID,
 ];
-const METAXY_LOADED: [&str; 4] =
-    [cols::PROVENANCE_BY_FIELD, cols::PROVENANCE, cols::DATA_VERSION_BY_FIELD, cols::DATA_VERSION];
+const METAXY_LOADED: [&str; 4] = [
+    cols::PROVENANCE_BY_FIELD,
+    cols::PROVENANCE,
+    cols::DATA_VERSION_BY_FIELD,
+    cols::DATA_VERSION,
+];
 
 fn prepare_dep(
     store: &dyn MetadataStore,
@@ -130,16 +157,30 @@ fn prepare_dep(
     global_filters: &[String],
     trunc: usize,
 ) -> Result<PreparedDep> {
-    let up = graph.get(&dep.feature).ok_or_else(|| plan_err(target, format!("upstream feature {} is not in the graph", dep.feature)))?;
-    let opts = ReadOptions { filters: global_filters.to_vec(), ..Default::default() };
-    let mut df = read_feature(store, graph, &dep.feature, &opts)?.ok_or_else(|| EngineError::FeatureNotFound {
-        feature: dep.feature.to_string(),
-        store: store.name().to_string(),
-        table: store.table_name(&dep.feature),
+    let up = graph.get(&dep.feature).ok_or_else(|| {
+        plan_err(
+            target,
+            format!("upstream feature {} is not in the graph", dep.feature),
+        )
+    })?;
+    let opts = ReadOptions {
+        filters: global_filters.to_vec(),
+        ..Default::default()
+    };
+    let mut df = read_feature(store, graph, &dep.feature, &opts)?.ok_or_else(|| {
+        EngineError::FeatureNotFound {
+            feature: dep.feature.to_string(),
+            store: store.name().to_string(),
+            table: store.table_name(&dep.feature),
+        }
     })?;
     let table = store.table_name(&dep.feature);
     // 1. drop columns that are not carried through joins
-    let drop: Vec<&str> = SYSTEM_DROP.iter().copied().filter(|c| has_column(&df, c)).collect();
+    let drop: Vec<&str> = SYSTEM_DROP
+        .iter()
+        .copied()
+        .filter(|c| has_column(&df, c))
+        .collect();
     df = df.drop_many(drop);
     // 2. renames: user renames + suffix on the four provenance columns
     let suffix = dep.feature.column_suffix();
@@ -150,7 +191,12 @@ fn prepare_dep(
     for (old, new) in &renames {
         if has_column(&df, old) {
             df.rename(old, PlSmallStr::from(new.as_str()))
-                .map_err(|e| plan_err(target, format!("rename {old} -> {new} on {}: {e}", dep.feature)))?;
+                .map_err(|e| {
+                    plan_err(
+                        target,
+                        format!("rename {old} -> {new} on {}: {e}", dep.feature),
+                    )
+                })?;
         }
     }
     // 3. static sql_filters of the dep (after rename)
@@ -161,7 +207,12 @@ fn prepare_dep(
         Lineage::Expansion { on, .. } => on.clone(),
         _ => vec![],
     };
-    let renamed_ids: Vec<String> = up.spec.id_columns.iter().map(|c| rename_of(dep, c)).collect();
+    let renamed_ids: Vec<String> = up
+        .spec
+        .id_columns
+        .iter()
+        .map(|c| rename_of(dep, c))
+        .collect();
     let selected: Option<Vec<String>> = dep.select.as_ref().map(|sel| {
         let mut out: Vec<String> = sel.clone();
         for c in lineage_on.iter().map(|c| rename_of(dep, c)) {
@@ -186,7 +237,10 @@ fn prepare_dep(
             if !has_column(&df, c) {
                 return Err(EngineError::CorruptTable {
                     table: table.clone(),
-                    message: format!("column {c} selected by {target}'s dependency on {} does not exist", dep.feature),
+                    message: format!(
+                        "column {c} selected by {target}'s dependency on {} does not exist",
+                        dep.feature
+                    ),
                 });
             }
         }
@@ -195,7 +249,10 @@ fn prepare_dep(
     // 5. extract upstream data versions per field into flat temp columns (with N:1 aggregation if needed)
     let dvbf = format!("{}{suffix}", cols::DATA_VERSION_BY_FIELD);
     if !has_column(&df, &dvbf) {
-        return Err(EngineError::CorruptTable { table, message: format!("missing {}", cols::DATA_VERSION_BY_FIELD) });
+        return Err(EngineError::CorruptTable {
+            table,
+            message: format!("missing {}", cols::DATA_VERSION_BY_FIELD),
+        });
     }
     let mut dv_cols = BTreeMap::new();
     let mut exprs = Vec::new();
@@ -204,9 +261,17 @@ fn prepare_dep(
             let group = on.clone().unwrap_or_else(|| target_ids.to_vec());
             let order: Vec<String> = match &selected {
                 None => renamed_ids.clone(),
-                Some(sel) => renamed_ids.iter().filter(|c| sel.contains(c)).cloned().collect(),
+                Some(sel) => renamed_ids
+                    .iter()
+                    .filter(|c| sel.contains(c))
+                    .cloned()
+                    .collect(),
             };
-            let order = if order.is_empty() { group.clone() } else { order };
+            let order = if order.is_empty() {
+                group.clone()
+            } else {
+                order
+            };
             Some((group, order))
         }
         _ => None,
@@ -214,12 +279,18 @@ fn prepare_dep(
     for f in &up.spec.fields {
         let sk = f.key.struct_key();
         let name = format!("__mx_dv{di}__{sk}");
-        let field = col(dvbf.as_str()).struct_().field_by_name(&sk).cast(DataType::String);
+        let field = col(dvbf.as_str())
+            .struct_()
+            .field_by_name(&sk)
+            .cast(DataType::String);
         let e = match &agg_groups {
             None => field,
             Some((group, order)) => {
                 let joined = field
-                    .sort_by(order.iter().map(|c| col(c.as_str())).collect::<Vec<_>>(), SortMultipleOptions::default())
+                    .sort_by(
+                        order.iter().map(|c| col(c.as_str())).collect::<Vec<_>>(),
+                        SortMultipleOptions::default(),
+                    )
                     .str()
                     .join("|", true)
                     .over(group.iter().map(|c| col(c.as_str())).collect::<Vec<_>>())?;
@@ -233,10 +304,20 @@ fn prepare_dep(
         .lazy()
         .with_columns(exprs)
         .collect()
-        .map_err(|e| EngineError::CorruptTable { table: table.clone(), message: format!("reading data versions: {e}") })?;
-    let drop: Vec<String> = METAXY_LOADED.iter().map(|c| format!("{c}{suffix}")).collect();
+        .map_err(|e| EngineError::CorruptTable {
+            table: table.clone(),
+            message: format!("reading data versions: {e}"),
+        })?;
+    let drop: Vec<String> = METAXY_LOADED
+        .iter()
+        .map(|c| format!("{c}{suffix}"))
+        .collect();
     df = df.drop_many(drop);
-    Ok(PreparedDep { dep: dep.clone(), df, dv_cols })
+    Ok(PreparedDep {
+        dep: dep.clone(),
+        df,
+        dv_cols,
+    })
 }
 
 /// Computes the expected frame of a non-root feature: upstream rows prepared per dep, joined on the join columns,
@@ -258,7 +339,16 @@ pub fn expected_frame(
     let j = join_columns(graph, key)?;
     let mut prepared = Vec::new();
     for (di, dep) in spec.deps.iter().enumerate() {
-        prepared.push(prepare_dep(store, graph, key, &spec.id_columns, di, dep, global_filters, trunc)?);
+        prepared.push(prepare_dep(
+            store,
+            graph,
+            key,
+            &spec.id_columns,
+            di,
+            dep,
+            global_filters,
+            trunc,
+        )?);
     }
     // collisions: non-join, non-temp columns present in more than one dep
     if prepared.len() > 1 {
@@ -266,11 +356,17 @@ pub fn expected_frame(
         for p in &prepared {
             for c in p.df.get_column_names() {
                 if !c.starts_with("__mx_") && !j.iter().any(|x| x == c.as_str()) {
-                    seen.entry(c.to_string()).or_default().push(p.dep.feature.to_string());
+                    seen.entry(c.to_string())
+                        .or_default()
+                        .push(p.dep.feature.to_string());
                 }
             }
         }
-        let clashes: Vec<String> = seen.into_iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k).collect();
+        let clashes: Vec<String> = seen
+            .into_iter()
+            .filter(|(_, v)| v.len() > 1)
+            .map(|(k, _)| k)
+            .collect();
         if !clashes.is_empty() {
             return Err(plan_err(
                 key,
@@ -281,7 +377,10 @@ pub fn expected_frame(
     for p in &prepared {
         for c in &j {
             if !has_column(&p.df, c) {
-                return Err(plan_err(key, format!("join column {c} is missing from upstream {}", p.dep.feature)));
+                return Err(plan_err(
+                    key,
+                    format!("join column {c} is missing from upstream {}", p.dep.feature),
+                ));
             }
         }
     }
@@ -310,18 +409,28 @@ pub fn expected_frame(
     }
     let mut lf = lf.ok_or_else(|| plan_err(key, "feature has no deps"))?;
     // per-field provenance
-    let dep_index: BTreeMap<String, usize> = prepared.iter().enumerate().map(|(i, p)| (p.dep.feature.to_string(), i)).collect();
+    let dep_index: BTreeMap<String, usize> = prepared
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.dep.feature.to_string(), i))
+        .collect();
     let mut field_exprs = Vec::new();
     let mut field_names = Vec::new();
     for (fi, f) in spec.fields.iter().enumerate() {
         let parents = graph.parent_fields(key, fi)?;
         let mut parts: Vec<Expr> = vec![lit(f.key.to_string()), lit(f.code_version.clone())];
         for (pk, pf) in parents {
-            let di = *dep_index
-                .get(&pk.to_string())
-                .ok_or_else(|| plan_err(key, format!("field {} depends on {pk}, which is not a dependency", f.key)))?;
+            let di = *dep_index.get(&pk.to_string()).ok_or_else(|| {
+                plan_err(
+                    key,
+                    format!("field {} depends on {pk}, which is not a dependency", f.key),
+                )
+            })?;
             let p = &prepared[di];
-            let c = p.dv_cols.get(&pf.struct_key()).ok_or_else(|| plan_err(key, format!("upstream field {pk}.{pf} not found")))?;
+            let c = p
+                .dv_cols
+                .get(&pf.struct_key())
+                .ok_or_else(|| plan_err(key, format!("upstream field {pk}.{pf} not found")))?;
             parts.push(lit(format!("{pk}.{pf}")));
             let mut e = col(c.as_str());
             if p.dep.optional {
@@ -330,21 +439,46 @@ pub fn expected_frame(
             parts.push(e);
         }
         let name = format!("__mx_pf__{}", f.key.struct_key());
-        field_exprs.push(hash_expr(concat_str(parts, "|", false), algo, trunc).alias(name.as_str()));
+        field_exprs
+            .push(hash_expr(concat_str(parts, "|", false), algo, trunc).alias(name.as_str()));
         field_names.push((f.key.struct_key(), name));
     }
     lf = lf.with_columns(field_exprs);
-    let struct_expr = as_struct(field_names.iter().map(|(sk, n)| col(n.as_str()).alias(sk.as_str())).collect());
+    let struct_expr = as_struct(
+        field_names
+            .iter()
+            .map(|(sk, n)| col(n.as_str()).alias(sk.as_str()))
+            .collect(),
+    );
     let mut sorted = field_names.clone();
     sorted.sort();
-    let prov = hash_expr(concat_str(sorted.iter().map(|(_, n)| col(n.as_str())).collect::<Vec<_>>(), "|", false), algo, trunc);
-    lf = lf.with_columns([struct_expr.alias(cols::PROVENANCE_BY_FIELD), prov.alias(cols::PROVENANCE)]);
+    let prov = hash_expr(
+        concat_str(
+            sorted
+                .iter()
+                .map(|(_, n)| col(n.as_str()))
+                .collect::<Vec<_>>(),
+            "|",
+            false,
+        ),
+        algo,
+        trunc,
+    );
+    lf = lf.with_columns([
+        struct_expr.alias(cols::PROVENANCE_BY_FIELD),
+        prov.alias(cols::PROVENANCE),
+    ]);
     lf = lf.with_columns([
         col(cols::PROVENANCE_BY_FIELD).alias(cols::DATA_VERSION_BY_FIELD),
         col(cols::PROVENANCE).alias(cols::DATA_VERSION),
     ]);
     let df = lf.collect()?;
-    let temp: Vec<PlSmallStr> = df.get_column_names().into_iter().filter(|c| c.starts_with("__mx_")).cloned().collect();
+    let temp: Vec<PlSmallStr> = df
+        .get_column_names()
+        .into_iter()
+        .filter(|c| c.starts_with("__mx_"))
+        .cloned()
+        .collect();
     Ok(df.drop_many(temp))
 }
 
@@ -371,21 +505,32 @@ pub fn resolve_update(
     let expected = sort_by_columns(expected_frame(store, graph, key, &opts.global_filters)?, &j)?;
     let mut target_filters = opts.global_filters.clone();
     target_filters.extend(opts.target_filters.iter().cloned());
-    let current = read_feature(store, graph, key, &ReadOptions { filters: target_filters, ..Default::default() })?;
+    let current = read_feature(
+        store,
+        graph,
+        key,
+        &ReadOptions {
+            filters: target_filters,
+            ..Default::default()
+        },
+    )?;
     let field_keys: Vec<String> = spec.fields.iter().map(|f| f.key.struct_key()).collect();
     let feature_version = graph.feature_version(key).unwrap_or_default().to_string();
-    let mk = |new: DataFrame, stale: DataFrame, orphaned: DataFrame, prev: DataFrame, exists: bool| Increment {
-        feature: key.clone(),
-        feature_version: feature_version.clone(),
-        id_columns: spec.id_columns.clone(),
-        join_columns: j.clone(),
-        field_keys: field_keys.clone(),
-        new,
-        stale,
-        orphaned,
-        stale_previous: prev,
-        target_exists: exists,
-    };
+    let mk =
+        |new: DataFrame, stale: DataFrame, orphaned: DataFrame, prev: DataFrame, exists: bool| {
+            Increment {
+                feature: key.clone(),
+                feature_version: feature_version.clone(),
+                id_columns: spec.id_columns.clone(),
+                join_columns: j.clone(),
+                field_keys: field_keys.clone(),
+                new,
+                stale,
+                orphaned,
+                stale_previous: prev,
+                target_exists: exists,
+            }
+        };
     let Some(current) = current else {
         let e = empty_like(&expected);
         return Ok(mk(expected, e.clone(), e.clone(), e, false));
@@ -396,7 +541,10 @@ pub fn resolve_update(
     }
     for c in &j {
         if !has_column(&current, c) {
-            return Err(EngineError::CorruptTable { table: store.table_name(key), message: format!("missing join column {c}") });
+            return Err(EngineError::CorruptTable {
+                table: store.table_name(key),
+                message: format!("missing join column {c}"),
+            });
         }
     }
     // expansion deps: collapse current children back to the parent level
@@ -410,7 +558,11 @@ pub fn resolve_update(
                 .filter(|c| !j.iter().any(|x| x == c.as_str()))
                 .map(|c| col(c.as_str()).drop_nulls().first())
                 .collect();
-            current = current.lazy().group_by_stable(on.clone()).agg(non_key).collect()?;
+            current = current
+                .lazy()
+                .group_by_stable(on.clone())
+                .agg(non_key)
+                .collect()?;
         }
     }
     // staleness predicates on the current rows
@@ -429,19 +581,28 @@ pub fn resolve_update(
             .lazy()
             .with_column(pred.fill_null(lit(false)).alias("__mx_stale_pred"))
             .collect()
-            .map_err(|e| EngineError::BadFilter { filter: opts.stale_if.join(" OR "), message: e.to_string() })?;
+            .map_err(|e| EngineError::BadFilter {
+                filter: opts.stale_if.join(" OR "),
+                message: e.to_string(),
+            })?;
     }
     let cur_prov = "__mx_cur_prov";
     let cur_pbf = "__mx_cur_pbf";
-    let cur = current
-        .clone()
-        .lazy()
-        .rename([cols::PROVENANCE, cols::PROVENANCE_BY_FIELD], [cur_prov, cur_pbf], true);
+    let cur = current.clone().lazy().rename(
+        [cols::PROVENANCE, cols::PROVENANCE_BY_FIELD],
+        [cur_prov, cur_pbf],
+        true,
+    );
     let cur_keys = cur.clone().select(on.clone());
     let new = expected
         .clone()
         .lazy()
-        .join(cur_keys, on.clone(), on.clone(), JoinArgs::new(JoinType::Anti))
+        .join(
+            cur_keys,
+            on.clone(),
+            on.clone(),
+            JoinArgs::new(JoinType::Anti),
+        )
         .collect()?;
     let mut sel: Vec<Expr> = on.clone();
     sel.push(col(cur_prov));
@@ -454,17 +615,32 @@ pub fn resolve_update(
         on.clone(),
         JoinArgs::new(JoinType::Inner).with_suffix(Some("__right".into())),
     );
-    let mut changed = col(cur_prov).is_null().or(col(cols::PROVENANCE).neq(col(cur_prov)));
+    let mut changed = col(cur_prov)
+        .is_null()
+        .or(col(cols::PROVENANCE).neq(col(cur_prov)));
     if has_pred {
         changed = changed.or(col("__mx_stale_pred"));
     }
-    let expected_cols: Vec<Expr> = expected.get_column_names().into_iter().map(|c| col(c.as_str())).collect();
+    let expected_cols: Vec<Expr> = expected
+        .get_column_names()
+        .into_iter()
+        .map(|c| col(c.as_str()))
+        .collect();
     let stale = joined.filter(changed).select(expected_cols).collect()?;
     let exp_keys = expected.clone().lazy().select(on.clone());
     let mut orphaned = cur
         .clone()
-        .join(exp_keys, on.clone(), on.clone(), JoinArgs::new(JoinType::Anti))
-        .rename([cur_prov, cur_pbf], [cols::PROVENANCE, cols::PROVENANCE_BY_FIELD], true)
+        .join(
+            exp_keys,
+            on.clone(),
+            on.clone(),
+            JoinArgs::new(JoinType::Anti),
+        )
+        .rename(
+            [cur_prov, cur_pbf],
+            [cols::PROVENANCE, cols::PROVENANCE_BY_FIELD],
+            true,
+        )
         .collect()?;
     if has_pred {
         orphaned = orphaned.drop("__mx_stale_pred")?;
@@ -474,7 +650,16 @@ pub fn resolve_update(
     prev_cols.push(col(cur_prov).alias(cols::PROVENANCE));
     let stale_previous = cur
         .select(prev_cols)
-        .join(stale.clone().lazy().select(on.clone()).unique(None, UniqueKeepStrategy::First), on.clone(), on.clone(), JoinArgs::new(JoinType::Semi))
+        .join(
+            stale
+                .clone()
+                .lazy()
+                .select(on.clone())
+                .unique(None, UniqueKeepStrategy::First),
+            on.clone(),
+            on.clone(),
+            JoinArgs::new(JoinType::Semi),
+        )
         .collect()?;
     let stale_previous = sort_by_columns(stale_previous, &j)?;
     let orphaned = sort_by_columns(orphaned, &j)?;

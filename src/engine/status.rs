@@ -87,7 +87,11 @@ impl FeatureStatus {
         m.insert("needs_update".into(), json!(self.needs_update));
         m.insert("metadata_exists".into(), json!(self.metadata_exists));
         m.insert("store_rows".into(), json!(self.store_rows));
-        for (k, v) in [("missing", self.missing), ("stale", self.stale), ("orphaned", self.orphaned)] {
+        for (k, v) in [
+            ("missing", self.missing),
+            ("stale", self.stale),
+            ("orphaned", self.orphaned),
+        ] {
             if let Some(v) = v {
                 m.insert(k.into(), json!(v));
             }
@@ -110,7 +114,10 @@ pub fn store_metadata(store: &dyn MetadataStore, key: &FeatureKey) -> Value {
     m.insert("name".into(), json!(store.name()));
     m.insert("display".into(), json!(store.display()));
     if store.has_feature(key).unwrap_or(false) {
-        m.insert("resolved_from".into(), serde_json::to_value(store.resolved_from(key)).unwrap_or(Value::Null));
+        m.insert(
+            "resolved_from".into(),
+            serde_json::to_value(store.resolved_from(key)).unwrap_or(Value::Null),
+        );
     }
     Value::Object(m)
 }
@@ -152,7 +159,15 @@ fn feature_status_inner(
     let is_root = def.spec.is_root();
     let mut filters = opts.global_filters.clone();
     filters.extend(opts.target_filters.iter().cloned());
-    let read = read_feature(store, graph, key, &ReadOptions { filters, ..Default::default() })?;
+    let read = read_feature(
+        store,
+        graph,
+        key,
+        &ReadOptions {
+            filters,
+            ..Default::default()
+        },
+    )?;
     let metadata_exists = read.is_some();
     let store_rows = read.map(|d| d.height()).unwrap_or(0);
     let target_version = graph.feature_version(key).unwrap_or_default().to_string();
@@ -160,7 +175,11 @@ fn feature_status_inner(
     if is_root {
         return Ok(FeatureStatus {
             feature_key: key.clone(),
-            status: if metadata_exists { StatusCategory::RootFeature } else { StatusCategory::Missing },
+            status: if metadata_exists {
+                StatusCategory::RootFeature
+            } else {
+                StatusCategory::Missing
+            },
             needs_update: false,
             metadata_exists,
             store_rows,
@@ -211,9 +230,15 @@ pub fn status_document(statuses: &[FeatureStatus], snapshot: Option<&str>) -> Va
         }
     }
     let mut m = Map::new();
-    m.insert("project_version".into(), snapshot.map(|s| json!(s)).unwrap_or(Value::Null));
+    m.insert(
+        "project_version".into(),
+        snapshot.map(|s| json!(s)).unwrap_or(Value::Null),
+    );
     m.insert("features".into(), Value::Object(features));
-    m.insert("needs_update".into(), json!(statuses.iter().any(|s| s.needs_update)));
+    m.insert(
+        "needs_update".into(),
+        json!(statuses.iter().any(|s| s.needs_update)),
+    );
     if !errors.is_empty() {
         m.insert("warnings".into(), json!({"errors": errors}));
     }

@@ -77,25 +77,52 @@ pub trait MetadataStore: Send + Sync {
 
 /// Decodes system-table rows (any backend) into [`PushedFeature`]s.
 pub fn pushed_rows_from_df(df: &DataFrame, table: &str) -> Result<Vec<PushedFeature>> {
-    let corrupt = |m: String| EngineError::CorruptTable { table: table.to_string(), message: m };
-    let s = |name: &str| -> Result<Vec<Option<String>>> {
-        let c = df.column(name).map_err(|_| corrupt(format!("missing column {name}")))?;
-        let c = c.cast(&DataType::String).map_err(|e| corrupt(e.to_string()))?;
-        Ok(c.str().map_err(|e| corrupt(e.to_string()))?.iter().map(|v| v.map(str::to_string)).collect())
+    let corrupt = |m: String| EngineError::CorruptTable {
+        table: table.to_string(),
+        message: m,
     };
-    let rec = df.column("recorded_at").map_err(|_| corrupt("missing column recorded_at".into()))?;
+    let s = |name: &str| -> Result<Vec<Option<String>>> {
+        let c = df
+            .column(name)
+            .map_err(|_| corrupt(format!("missing column {name}")))?;
+        let c = c
+            .cast(&DataType::String)
+            .map_err(|e| corrupt(e.to_string()))?;
+        Ok(c.str()
+            .map_err(|e| corrupt(e.to_string()))?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    };
+    let rec = df
+        .column("recorded_at")
+        .map_err(|_| corrupt("missing column recorded_at".into()))?;
     let rec_us: Vec<Option<i64>> = match rec.dtype() {
         DataType::Datetime(tu, _) => {
-            let phys = rec.cast(&DataType::Int64).map_err(|e| corrupt(e.to_string()))?;
+            let phys = rec
+                .cast(&DataType::Int64)
+                .map_err(|e| corrupt(e.to_string()))?;
             let mul = match tu {
                 TimeUnit::Nanoseconds => 1,
                 TimeUnit::Microseconds => 1,
                 TimeUnit::Milliseconds => 1000,
             };
-            let div = if matches!(tu, TimeUnit::Nanoseconds) { 1000 } else { 1 };
-            phys.i64().map_err(|e| corrupt(e.to_string()))?.iter().map(|v| v.map(|x| x * mul / div)).collect()
+            let div = if matches!(tu, TimeUnit::Nanoseconds) {
+                1000
+            } else {
+                1
+            };
+            phys.i64()
+                .map_err(|e| corrupt(e.to_string()))?
+                .iter()
+                .map(|v| v.map(|x| x * mul / div))
+                .collect()
         }
-        other => return Err(corrupt(format!("recorded_at has type {other}, expected a timestamp"))),
+        other => {
+            return Err(corrupt(format!(
+                "recorded_at has type {other}, expected a timestamp"
+            )))
+        }
     };
     let (project, fk, fv, dv, spec, schema, cls, pv, tags) = (
         s("project")?,
@@ -116,12 +143,16 @@ pub fn pushed_rows_from_df(df: &DataFrame, table: &str) -> Result<Vec<PushedFeat
             .unwrap_or_default();
         out.push(PushedFeature {
             project: project[i].clone().unwrap_or_default(),
-            feature_key: fk[i].clone().ok_or_else(|| corrupt(format!("row {i} has no feature_key")))?,
+            feature_key: fk[i]
+                .clone()
+                .ok_or_else(|| corrupt(format!("row {i} has no feature_key")))?,
             feature_version: fv[i].clone().unwrap_or_default(),
             definition_version: dv[i].clone().unwrap_or_default(),
             recorded_at,
             recorded_at_us: us,
-            feature_spec: spec[i].clone().ok_or_else(|| corrupt(format!("row {i} has no feature_spec")))?,
+            feature_spec: spec[i]
+                .clone()
+                .ok_or_else(|| corrupt(format!("row {i} has no feature_spec")))?,
             feature_schema: schema[i].clone().unwrap_or_else(|| "null".into()),
             feature_class_path: cls[i].clone().unwrap_or_default(),
             project_version: pv[i].clone().unwrap_or_default(),
@@ -133,7 +164,10 @@ pub fn pushed_rows_from_df(df: &DataFrame, table: &str) -> Result<Vec<PushedFeat
 
 /// Resolves a store path the way Metaxy does: relative paths against the process CWD, not the config file.
 pub fn resolve_local_path(location: &str, cwd: &Path) -> PathBuf {
-    let stripped = location.strip_prefix("file://").or_else(|| location.strip_prefix("local://")).unwrap_or(location);
+    let stripped = location
+        .strip_prefix("file://")
+        .or_else(|| location.strip_prefix("local://"))
+        .unwrap_or(location);
     let p = Path::new(stripped);
     if p.is_absolute() {
         p.to_path_buf()
@@ -149,7 +183,10 @@ pub fn open_store(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore
         other => Err(EngineError::StoreOpen {
             store: cfg.name.clone(),
             location: cfg.location().unwrap_or_default(),
-            message: format!("the {} backend is not available in this build yet", other.display_name()),
+            message: format!(
+                "the {} backend is not available in this build yet",
+                other.display_name()
+            ),
         }),
     }
 }
@@ -172,8 +209,15 @@ impl DuckDbStore {
     /// `HashAlgorithmNotSupportedError` in Metaxy).
     pub fn open(cfg: &StoreConfig, cwd: &Path) -> Result<Self> {
         let database = cfg.location()?;
-        let err = |m: String| EngineError::StoreOpen { store: cfg.name.clone(), location: database.clone(), message: m };
-        if matches!(cfg.hash_algorithm, HashAlgorithm::Wyhash | HashAlgorithm::Sha256 | HashAlgorithm::Farmhash) {
+        let err = |m: String| EngineError::StoreOpen {
+            store: cfg.name.clone(),
+            location: database.clone(),
+            message: m,
+        };
+        if matches!(
+            cfg.hash_algorithm,
+            HashAlgorithm::Wyhash | HashAlgorithm::Sha256 | HashAlgorithm::Farmhash
+        ) {
             return Err(err(format!(
                 "hash_algorithm {:?} is not supported by Metaxy's DuckDB store (supported: md5, xxhash32, xxhash64, xxh3_64)",
                 cfg.hash_algorithm.as_str()
@@ -183,17 +227,35 @@ impl DuckDbStore {
             Connection::open_in_memory()?
         } else {
             if database.starts_with("md:") || database.contains("://") {
-                return Err(err("remote DuckDB databases (md:, s3://) are not supported yet".into()));
+                return Err(err(
+                    "remote DuckDB databases (md:, s3://) are not supported yet".into(),
+                ));
             }
             let path = resolve_local_path(&database, cwd);
             if !path.is_file() {
-                return Err(err(format!("database file {} does not exist", path.display())));
+                return Err(err(format!(
+                    "database file {} does not exist",
+                    path.display()
+                )));
             }
-            let config = Config::default().access_mode(AccessMode::ReadOnly).map_err(|e| err(e.to_string()))?;
+            let config = Config::default()
+                .access_mode(AccessMode::ReadOnly)
+                .map_err(|e| err(e.to_string()))?;
             Connection::open_with_flags(&path, config).map_err(|e| err(e.to_string()))?
         };
-        let table_prefix = cfg.config.get("table_prefix").and_then(|v| v.as_str()).unwrap_or("").to_string();
-        Ok(Self { name: cfg.name.clone(), database, table_prefix, hash_algorithm: cfg.hash_algorithm, conn: Mutex::new(conn) })
+        let table_prefix = cfg
+            .config
+            .get("table_prefix")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        Ok(Self {
+            name: cfg.name.clone(),
+            database,
+            table_prefix,
+            hash_algorithm: cfg.hash_algorithm,
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -255,7 +317,10 @@ impl MetadataStore for DuckDbStore {
         if feature_version.is_some() && has_version_col {
             sql.push_str(" WHERE metaxy_feature_version = ?");
         }
-        let mut stmt = conn.prepare(&sql).map_err(|e| EngineError::CorruptTable { table: table.clone(), message: e.to_string() })?;
+        let mut stmt = conn.prepare(&sql).map_err(|e| EngineError::CorruptTable {
+            table: table.clone(),
+            message: e.to_string(),
+        })?;
         let arrow = match feature_version.filter(|_| has_version_col) {
             Some(v) => stmt.query_arrow([v])?,
             None => stmt.query_arrow([])?,

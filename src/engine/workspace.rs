@@ -78,18 +78,26 @@ impl Workspace {
         if opts.config_file.is_some() || opts.env.contains_key("METAXY_CONFIG") {
             return true;
         }
-        MetaxyConfig::load(None, &opts.cwd, &opts.env).map(|c| c.source.is_some()).unwrap_or(true)
+        MetaxyConfig::load(None, &opts.cwd, &opts.env)
+            .map(|c| c.source.is_some())
+            .unwrap_or(true)
     }
 
     /// Opens the embedded demo store (written to a cache directory on first use).
     pub fn open_demo(snapshot: Option<String>) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!("metaxy-tui-demo-{}", DEMO_DUCKDB.len()));
         let db = dir.join("metadata.duckdb");
-        if std::fs::metadata(&db).map(|m| m.len() as usize != DEMO_DUCKDB.len()).unwrap_or(true) {
+        if std::fs::metadata(&db)
+            .map(|m| m.len() as usize != DEMO_DUCKDB.len())
+            .unwrap_or(true)
+        {
             std::fs::create_dir_all(&dir)?;
             static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
             let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let tmp = dir.join(format!("metadata.duckdb.{}.{seq}.partial", std::process::id()));
+            let tmp = dir.join(format!(
+                "metadata.duckdb.{}.{seq}.partial",
+                std::process::id()
+            ));
             std::fs::write(&tmp, DEMO_DUCKDB)?;
             std::fs::rename(&tmp, &db)?;
         }
@@ -98,7 +106,11 @@ impl Workspace {
             db.display().to_string()
         );
         let config = MetaxyConfig::from_toml_str(&toml, &dir, &BTreeMap::new())?;
-        let opts = OpenOptions { cwd: dir, snapshot, ..Default::default() };
+        let opts = OpenOptions {
+            cwd: dir,
+            snapshot,
+            ..Default::default()
+        };
         Self::from_config(config, &opts, true)
     }
 
@@ -111,7 +123,11 @@ impl Workspace {
             // A store without a pushed graph (e.g. the target of `metaxy metadata copy`, which does not copy the
             // system table): Metaxy takes the graph from code; we take it from another configured store that has
             // one, the default store first.
-            let mut others: Vec<&StoreConfig> = config.stores.iter().filter(|s| s.name != store_config.name).collect();
+            let mut others: Vec<&StoreConfig> = config
+                .stores
+                .iter()
+                .filter(|s| s.name != store_config.name)
+                .collect();
             others.sort_by_key(|s| s.name != config.store);
             for other in others {
                 if let Ok(st) = open_store(other, &opts.cwd) {
@@ -173,7 +189,12 @@ impl Workspace {
 
     /// Short description of the store for status bars: `name (DuckDB: path)`.
     pub fn describe_store(&self) -> String {
-        format!("{} ({}: {})", self.store.name(), self.store_config.kind.display_name(), self.store.location())
+        format!(
+            "{} ({}: {})",
+            self.store.name(),
+            self.store_config.kind.display_name(),
+            self.store.location()
+        )
     }
 
     /// The path a relative store location resolves to (Metaxy resolves against the CWD).
@@ -185,7 +206,12 @@ impl Workspace {
     pub fn unknown(&self, key: &str) -> EngineError {
         EngineError::UnknownFeature(
             key.to_string(),
-            self.graph.features.iter().map(|f| f.spec.key.to_string()).collect::<Vec<_>>().join(", "),
+            self.graph
+                .features
+                .iter()
+                .map(|f| f.spec.key.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
         )
     }
 }

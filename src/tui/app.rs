@@ -121,7 +121,12 @@ pub struct VisibleFeature {
 /// in graph order, with the matched character positions. An empty query keeps every feature in graph order.
 pub fn filter_features(features: &[FeatureEntry], query: &str) -> Vec<VisibleFeature> {
     if query.is_empty() {
-        return (0..features.len()).map(|index| VisibleFeature { index, matched: vec![] }).collect();
+        return (0..features.len())
+            .map(|index| VisibleFeature {
+                index,
+                matched: vec![],
+            })
+            .collect();
     }
     let matcher = SkimMatcherV2::default();
     let mut scored: Vec<(i64, VisibleFeature)> = features
@@ -299,14 +304,19 @@ impl App {
     /// Starts (or restarts) opening the workspace: a new generation, everything loaded so far dropped.
     pub fn start(&mut self) -> Vec<Command> {
         self.generation += 1;
-        self.reselect = self.selected_entry().map(|e| e.key.clone()).or(self.reselect.take());
+        self.reselect = self
+            .selected_entry()
+            .map(|e| e.key.clone())
+            .or(self.reselect.take());
         self.ws = WorkspaceState::Opening;
         self.features.clear();
         self.visible.clear();
         self.metadata.clear();
         self.read_in_flight = None;
         self.reset_nav();
-        vec![Command::Open { generation: self.generation }]
+        vec![Command::Open {
+            generation: self.generation,
+        }]
     }
 
     /// The opened workspace, if any.
@@ -365,7 +375,9 @@ impl App {
 
     /// Selects the feature at position `pos` of the visible list (clamped; nothing when none is visible).
     fn select(&mut self, pos: usize) -> Vec<Command> {
-        let Some(last) = self.visible.len().checked_sub(1) else { return vec![] };
+        let Some(last) = self.visible.len().checked_sub(1) else {
+            return vec![];
+        };
         let i = self.visible[pos.min(last)].index;
         if i != self.selected {
             self.selected = i;
@@ -380,14 +392,22 @@ impl App {
         if self.tab != Tab::Metadata || self.read_in_flight.is_some() {
             return vec![];
         }
-        let Some(ws) = self.workspace().cloned() else { return vec![] };
-        let Some(key) = self.selected_entry().map(|e| e.key.clone()) else { return vec![] };
+        let Some(ws) = self.workspace().cloned() else {
+            return vec![];
+        };
+        let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
+            return vec![];
+        };
         if self.metadata.contains_key(&key) {
             return vec![];
         }
         self.metadata.insert(key.clone(), Load::Loading);
         self.read_in_flight = Some(key.clone());
-        vec![Command::ReadMetadata { generation: self.generation, ws, key }]
+        vec![Command::ReadMetadata {
+            generation: self.generation,
+            ws,
+            key,
+        }]
     }
 
     fn set_tab(&mut self, tab: Tab) -> Vec<Command> {
@@ -431,7 +451,9 @@ impl App {
         match key.code {
             KeyCode::Tab => return self.set_tab(self.tab.next()),
             KeyCode::BackTab => return self.set_tab(self.tab.prev()),
-            KeyCode::Char(c @ '1'..='4') => return self.set_tab(Tab::ALL[c as usize - '1' as usize]),
+            KeyCode::Char(c @ '1'..='4') => {
+                return self.set_tab(Tab::ALL[c as usize - '1' as usize])
+            }
             _ => {}
         }
         match self.focus {
@@ -492,7 +514,9 @@ impl App {
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Char('\n' | '\r' | '\t') => return vec![],
             _ => {}
         }
-        let Some(input) = self.filter_input.as_mut() else { return vec![] };
+        let Some(input) = self.filter_input.as_mut() else {
+            return vec![];
+        };
         input.input(key);
         if input.lines().len() > 1 {
             // a paste of several lines: keep one line
@@ -566,17 +590,29 @@ impl App {
                 vec![]
             }
             Ok(ws) => {
-                self.features =
-                    ws.graph.features.iter().map(|f| FeatureEntry { key: f.spec.key.clone(), report: None }).collect();
+                self.features = ws
+                    .graph
+                    .features
+                    .iter()
+                    .map(|f| FeatureEntry {
+                        key: f.spec.key.clone(),
+                        report: None,
+                    })
+                    .collect();
                 let keep = self.reselect.take();
-                self.selected = keep.and_then(|k| self.features.iter().position(|f| f.key == k)).unwrap_or(0);
+                self.selected = keep
+                    .and_then(|k| self.features.iter().position(|f| f.key == k))
+                    .unwrap_or(0);
                 self.visible = filter_features(&self.features, &self.filter);
                 self.fix_selection();
                 self.mismatches = ws.graph.mismatches().len();
                 self.ws = WorkspaceState::Ready(ws.clone());
                 let mut cmds = vec![];
                 if !self.features.is_empty() {
-                    cmds.push(Command::ComputeStatuses { generation: self.generation, ws });
+                    cmds.push(Command::ComputeStatuses {
+                        generation: self.generation,
+                        ws,
+                    });
                 }
                 cmds.extend(self.want_metadata());
                 cmds
@@ -595,12 +631,20 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         }
         Msg::Opened { generation, result } if generation == app.generation => app.on_opened(result),
         Msg::Status { generation, report } if generation == app.generation => {
-            if let Some(e) = app.features.iter_mut().find(|e| e.key == report.status.feature_key) {
+            if let Some(e) = app
+                .features
+                .iter_mut()
+                .find(|e| e.key == report.status.feature_key)
+            {
                 e.report = Some(report);
             }
             vec![]
         }
-        Msg::Metadata { generation, key, result } if generation == app.generation => {
+        Msg::Metadata {
+            generation,
+            key,
+            result,
+        } if generation == app.generation => {
             if app.read_in_flight.as_ref() == Some(&key) {
                 app.read_in_flight = None;
             }

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use crossterm::event::{self, Event};
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
 use crossterm::{cursor, execute};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
@@ -63,10 +65,15 @@ impl TerminalGuard {
             // Panics on worker threads are caught (catch_unwind) and shown on screen; printing them here would
             // garble the UI.
         }));
-        let mut guard = Self { terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?, previous_hook: Some(previous) };
-        enable_raw_mode().context("cannot switch the terminal to raw mode (is stdout a terminal?)")?;
+        let mut guard = Self {
+            terminal: Terminal::new(CrosstermBackend::new(io::stdout()))?,
+            previous_hook: Some(previous),
+        };
+        enable_raw_mode()
+            .context("cannot switch the terminal to raw mode (is stdout a terminal?)")?;
         RESTORED.store(false, Ordering::SeqCst);
-        execute!(io::stdout(), EnterAlternateScreen, cursor::Hide).context("cannot enter the alternate screen")?;
+        execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)
+            .context("cannot enter the alternate screen")?;
         guard.terminal.clear()?;
         Ok(guard)
     }
@@ -87,7 +94,9 @@ pub fn run(req: OpenRequest) -> anyhow::Result<()> {
     if tokio::runtime::Handle::try_current().is_ok() {
         // Called from inside a tokio runtime: our own runtime must live on a thread of its own.
         return std::thread::scope(|s| {
-            s.spawn(|| run_here(req)).join().unwrap_or_else(|_| Err(anyhow::anyhow!("the TUI thread panicked")))
+            s.spawn(|| run_here(req))
+                .join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the TUI thread panicked")))
         });
     }
     run_here(req)
@@ -106,7 +115,12 @@ impl Drop for Background {
 }
 
 fn run_here(req: OpenRequest) -> anyhow::Result<()> {
-    let rt = Background(Some(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?));
+    let rt = Background(Some(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?,
+    ));
     let mut guard = TerminalGuard::enter()?;
     event_loop(&mut guard.terminal, rt.0.as_ref().expect("runtime"), &req)
 }
@@ -131,7 +145,11 @@ pub fn source_label(req: &OpenRequest) -> String {
     s
 }
 
-fn event_loop(terminal: &mut Terminal<CrosstermBackend<Stdout>>, rt: &Runtime, req: &OpenRequest) -> anyhow::Result<()> {
+fn event_loop(
+    terminal: &mut Terminal<CrosstermBackend<Stdout>>,
+    rt: &Runtime,
+    req: &OpenRequest,
+) -> anyhow::Result<()> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let current = Arc::new(AtomicU64::new(0));
     let mut app = App::new(source_label(req));
@@ -182,7 +200,11 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
 
 /// Opens the workspace a request asks for (demo or discovered / explicit config).
 pub fn open_workspace(req: &OpenRequest) -> Result<Workspace, String> {
-    let r = if req.demo { Workspace::open_demo(req.opts.snapshot.clone()) } else { Workspace::open(&req.opts) };
+    let r = if req.demo {
+        Workspace::open_demo(req.opts.snapshot.clone())
+    } else {
+        Workspace::open(&req.opts)
+    };
     r.map_err(|e| e.to_string())
 }
 
@@ -207,7 +229,12 @@ fn error_status(key: &crate::engine::keys::FeatureKey, msg: String) -> FeatureSt
 
 /// Runs one command's slow work (same code the runtime runs on a blocking task), returning its messages.
 /// `keep_going` is asked before each feature of a status computation.
-pub fn execute(req: &OpenRequest, cmd: Command, mut emit: impl FnMut(Msg) -> bool, keep_going: impl Fn() -> bool) {
+pub fn execute(
+    req: &OpenRequest,
+    cmd: Command,
+    mut emit: impl FnMut(Msg) -> bool,
+    keep_going: impl Fn() -> bool,
+) {
     match cmd {
         Command::Open { generation } => {
             let result = guarded(|| open_workspace(req)).map(Arc::new);
@@ -219,36 +246,71 @@ pub fn execute(req: &OpenRequest, cmd: Command, mut emit: impl FnMut(Msg) -> boo
                     return;
                 }
                 let key = &f.spec.key;
-                let report = guarded(|| Ok(StatusReport::build(ws.status(key, &ResolveOptions::default()))))
-                    .unwrap_or_else(|e| StatusReport::build(error_status(key, e)));
-                if !emit(Msg::Status { generation, report: Box::new(report) }) {
+                let report = guarded(|| {
+                    Ok(StatusReport::build(
+                        ws.status(key, &ResolveOptions::default()),
+                    ))
+                })
+                .unwrap_or_else(|e| StatusReport::build(error_status(key, e)));
+                if !emit(Msg::Status {
+                    generation,
+                    report: Box::new(report),
+                }) {
                     return;
                 }
             }
         }
-        Command::ReadMetadata { generation, ws, key } => {
+        Command::ReadMetadata {
+            generation,
+            ws,
+            key,
+        } => {
             let result = guarded(|| {
-                let ids = ws.graph.get(&key).map(|d| d.spec.id_columns.clone()).unwrap_or_default();
-                match ws.read(&key, &ReadOptions::default()).map_err(|e| e.to_string())? {
+                let ids = ws
+                    .graph
+                    .get(&key)
+                    .map(|d| d.spec.id_columns.clone())
+                    .unwrap_or_default();
+                match ws
+                    .read(&key, &ReadOptions::default())
+                    .map_err(|e| e.to_string())?
+                {
                     None => Ok(None),
                     Some(df) => frame_table(&df, &ids).map(Some).map_err(|e| e.to_string()),
                 }
             });
-            emit(Msg::Metadata { generation, key, result });
+            emit(Msg::Metadata {
+                generation,
+                key,
+                result,
+            });
         }
     }
 }
 
-fn spawn(rt: &Runtime, req: &OpenRequest, tx: &UnboundedSender<Msg>, current: &Arc<AtomicU64>, cmd: Command) {
+fn spawn(
+    rt: &Runtime,
+    req: &OpenRequest,
+    tx: &UnboundedSender<Msg>,
+    current: &Arc<AtomicU64>,
+    cmd: Command,
+) {
     let generation = match &cmd {
         Command::Open { generation } => {
             current.store(*generation, Ordering::SeqCst);
             *generation
         }
-        Command::ComputeStatuses { generation, .. } | Command::ReadMetadata { generation, .. } => *generation,
+        Command::ComputeStatuses { generation, .. } | Command::ReadMetadata { generation, .. } => {
+            *generation
+        }
     };
     let (req, tx, current) = (req.clone(), tx.clone(), current.clone());
     rt.spawn_blocking(move || {
-        execute(&req, cmd, |m| tx.send(m).is_ok(), || current.load(Ordering::SeqCst) == generation);
+        execute(
+            &req,
+            cmd,
+            |m| tx.send(m).is_ok(),
+            || current.load(Ordering::SeqCst) == generation,
+        );
     });
 }

@@ -20,7 +20,8 @@ use crate::tui::{draw, execute, OpenRequest};
 /// The demo workspace, opened once (`open_demo` writes its cache file non-atomically across threads).
 fn demo() -> Arc<Workspace> {
     static WS: OnceLock<Arc<Workspace>> = OnceLock::new();
-    WS.get_or_init(|| Arc::new(Workspace::open_demo(None).expect("demo store opens"))).clone()
+    WS.get_or_init(|| Arc::new(Workspace::open_demo(None).expect("demo store opens")))
+        .clone()
 }
 
 fn render(app: &App, w: u16, h: u16) -> String {
@@ -45,21 +46,35 @@ fn ch(c: char) -> Msg {
 
 /// Runs commands synchronously (as the runtime would on blocking tasks), feeding results back, until idle.
 fn pump(app: &mut App, mut cmds: Vec<Command>) {
-    let req = OpenRequest { opts: OpenOptions::default(), demo: true };
+    let req = OpenRequest {
+        opts: OpenOptions::default(),
+        demo: true,
+    };
     while let Some(cmd) = cmds.pop() {
         let cmd = match cmd {
             // use the shared demo workspace instead of opening another copy
             Command::Open { generation } => {
-                cmds.extend(update(app, Msg::Opened { generation, result: Ok(demo()) }));
+                cmds.extend(update(
+                    app,
+                    Msg::Opened {
+                        generation,
+                        result: Ok(demo()),
+                    },
+                ));
                 continue;
             }
             other => other,
         };
         let mut msgs = vec![];
-        execute(&req, cmd, |m| {
-            msgs.push(m);
-            true
-        }, || true);
+        execute(
+            &req,
+            cmd,
+            |m| {
+                msgs.push(m);
+                true
+            },
+            || true,
+        );
         for m in msgs {
             cmds.extend(update(app, m));
         }
@@ -75,7 +90,10 @@ fn demo_app() -> App {
 }
 
 fn feature_index(app: &App, key: &str) -> usize {
-    app.features.iter().position(|f| f.key.to_string() == key).unwrap()
+    app.features
+        .iter()
+        .position(|f| f.key.to_string() == key)
+        .unwrap()
 }
 
 fn select(app: &mut App, key: &str) {
@@ -107,13 +125,29 @@ fn feature_list_streams_statuses() {
     let mut app = App::new("embedded demo store (no metaxy.toml found)");
     let _ = app.start();
     let generation = app.generation;
-    let cmds = update(&mut app, Msg::Opened { generation, result: Ok(ws.clone()) });
-    assert!(cmds.iter().any(|c| matches!(c, Command::ComputeStatuses { .. })));
-    assert!(cmds.iter().any(|c| matches!(c, Command::ReadMetadata { .. })));
+    let cmds = update(
+        &mut app,
+        Msg::Opened {
+            generation,
+            result: Ok(ws.clone()),
+        },
+    );
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::ComputeStatuses { .. })));
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::ReadMetadata { .. })));
     // feed the first three statuses, computed synchronously, as the status task would
     for f in ws.graph.features.iter().take(3) {
         let status = ws.status(&f.spec.key, &ResolveOptions::default());
-        update(&mut app, Msg::Status { generation, report: Box::new(StatusReport::build(status)) });
+        update(
+            &mut app,
+            Msg::Status {
+                generation,
+                report: Box::new(StatusReport::build(status)),
+            },
+        );
     }
     let out = render(&app, 120, 30);
     assert!(out.contains("○ example/video"), "{out}");
@@ -140,10 +174,20 @@ fn feature_list_with_all_statuses_on_the_demo_store() {
     ] {
         // items take two lines (key, then status) when the list is too narrow for one
         let lines: Vec<&str> = out.lines().collect();
-        let i = lines.iter().position(|l| l.contains(k)).unwrap_or_else(|| panic!("{k} missing:\n{out}"));
-        assert!(lines[i].contains(s) || lines[i + 1].contains(s), "{k}: {}", lines[i]);
+        let i = lines
+            .iter()
+            .position(|l| l.contains(k))
+            .unwrap_or_else(|| panic!("{k} missing:\n{out}"));
+        assert!(
+            lines[i].contains(s) || lines[i + 1].contains(s),
+            "{k}: {}",
+            lines[i]
+        );
     }
-    assert!(out.contains("DEMO store (embedded example, no metaxy.toml found)"), "{out}");
+    assert!(
+        out.contains("DEMO store (embedded example, no metaxy.toml found)"),
+        "{out}"
+    );
     assert!(out.contains("hash xxhash32"), "{out}");
     assert!(out.contains("project example_overview @ "), "{out}");
     insta::assert_snapshot!("demo_statuses", out);
@@ -158,7 +202,9 @@ fn feature_list_with_all_statuses_on_the_demo_store() {
     let buf = t.backend().buffer();
     let color_of = |needle: &str| {
         let y = out.lines().position(|l| l.contains(needle)).unwrap() as u16;
-        let x = (0..120).find(|&x| ["○", "⚠", "✓"].contains(&buf[(x, y)].symbol())).unwrap();
+        let x = (0..120)
+            .find(|&x| ["○", "⚠", "✓"].contains(&buf[(x, y)].symbol()))
+            .unwrap();
         buf[(x, y)].fg
     };
     assert_eq!(color_of("example/video"), Color::Blue);
@@ -171,7 +217,10 @@ fn metadata_tab_shows_the_default_read() {
     let mut app = demo_app();
     select(&mut app, "example/crop");
     let crop = FeatureKey::parse("example/crop").unwrap();
-    assert!(matches!(app.metadata.get(&crop), Some(Load::Ready(Some(_)))));
+    assert!(matches!(
+        app.metadata.get(&crop),
+        Some(Load::Ready(Some(_)))
+    ));
     let out = render(&app, 120, 30);
     assert!(out.contains("example/crop · Metadata"), "{out}");
     assert!(out.contains("rows 1-"), "{out}");
@@ -204,11 +253,28 @@ fn stale_tab_shows_per_field_provenance_diffs() {
     assert!(out.contains("2 New (5)"), "{out}");
     assert!(out.contains("4 Orphaned (5)"), "{out}");
     // audio changed for s000010, frames for s000011 (scenario.json "mutation")
-    let l10 = out.lines().find(|l| l.contains("s000010")).expect("s000010 listed");
-    let l11 = out.lines().find(|l| l.contains("s000011")).expect("s000011 listed");
-    assert_eq!(l10.matches('→').count(), 2, "audio and metaxy_provenance changed: {l10}");
-    assert_eq!(l11.matches('→').count(), 2, "frames and metaxy_provenance changed: {l11}");
-    assert!(l10.find('→').unwrap() < l11.find('→').unwrap(), "audio column before frames: {l10} / {l11}");
+    let l10 = out
+        .lines()
+        .find(|l| l.contains("s000010"))
+        .expect("s000010 listed");
+    let l11 = out
+        .lines()
+        .find(|l| l.contains("s000011"))
+        .expect("s000011 listed");
+    assert_eq!(
+        l10.matches('→').count(),
+        2,
+        "audio and metaxy_provenance changed: {l10}"
+    );
+    assert_eq!(
+        l11.matches('→').count(),
+        2,
+        "frames and metaxy_provenance changed: {l11}"
+    );
+    assert!(
+        l10.find('→').unwrap() < l11.find('→').unwrap(),
+        "audio column before frames: {l10} / {l11}"
+    );
     insta::assert_snapshot!("stale_crop", out);
 
     // changed cells highlighted yellow, unchanged dimmed
@@ -229,11 +295,20 @@ fn stale_table_diffs_against_stale_previous() {
     let key = FeatureKey::parse("example/crop").unwrap();
     let inc = ws.increment(&key, &ResolveOptions::default()).unwrap();
     let t = stale_table(&inc).unwrap();
-    assert_eq!(t.headers, ["sample_uid", "audio", "frames", "metaxy_provenance"]);
+    assert_eq!(
+        t.headers,
+        ["sample_uid", "audio", "frames", "metaxy_provenance"]
+    );
     assert_eq!(t.total_rows, 10);
     assert_eq!(t.frozen, 1);
     let ids: Vec<&str> = t.rows.iter().map(|r| r[0].text.as_str()).collect();
-    assert_eq!(ids, ["s000010", "s000011", "s000014", "s000016", "s000024", "s000028", "s000029", "s000031", "s000035", "s000048"]);
+    assert_eq!(
+        ids,
+        [
+            "s000010", "s000011", "s000014", "s000016", "s000024", "s000028", "s000029", "s000031",
+            "s000035", "s000048"
+        ]
+    );
     let audio_changed = ["s000010", "s000014", "s000024", "s000031", "s000035"];
     for r in &t.rows {
         let audio = audio_changed.contains(&r[0].text.as_str());
@@ -252,7 +327,10 @@ fn increment_tabs_of_a_root_feature_explain_samples() {
     let _ = update(&mut app, ch('2'));
     let out = render(&app, 120, 30);
     assert!(out.contains("root feature"), "{out}");
-    assert!(out.contains("metaxy-tui metadata increment example/video --samples FILE"), "{out}");
+    assert!(
+        out.contains("metaxy-tui metadata increment example/video --samples FILE"),
+        "{out}"
+    );
     insta::assert_snapshot!("root_new_tab", out);
 }
 
@@ -308,21 +386,35 @@ fn error_screen_when_the_store_is_missing() {
         "project = \"p\"\nstore = \"dev\"\n[stores.dev]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n[stores.dev.config]\ndatabase = \"store/metadata.duckdb\"\n",
     )
     .unwrap();
-    let opts = OpenOptions { cwd: dir.path().to_path_buf(), ..Default::default() };
+    let opts = OpenOptions {
+        cwd: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     let req = OpenRequest { opts, demo: false };
     let mut app = App::new("metaxy.toml discovered from <tmp>");
     let cmds = app.start();
     let mut msgs = vec![];
     for c in cmds {
-        execute(&req, c, |m| {
-            msgs.push(m);
-            true
-        }, || true);
+        execute(
+            &req,
+            c,
+            |m| {
+                msgs.push(m);
+                true
+            },
+            || true,
+        );
     }
     let tmp = dir.path().display().to_string();
     for m in msgs {
         let m = match m {
-            Msg::Opened { generation, result: Err(e) } => Msg::Opened { generation, result: Err(e.replace(&tmp, "<tmp>")) },
+            Msg::Opened {
+                generation,
+                result: Err(e),
+            } => Msg::Opened {
+                generation,
+                result: Err(e.replace(&tmp, "<tmp>")),
+            },
             Msg::Opened { result: Ok(_), .. } => panic!("opening a missing store succeeded"),
             other => other,
         };
@@ -349,7 +441,10 @@ fn error_screen_when_the_store_is_missing() {
 fn ctrl_c_quits() {
     let mut app = App::new("x");
     let _ = app.start();
-    let _ = update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    let _ = update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
     assert!(app.should_quit);
 }
 
@@ -363,9 +458,24 @@ fn reload_drops_results_of_older_generations_and_keeps_the_selection() {
     assert!(app.features.is_empty());
     // a late result of generation 1 is ignored
     let ws = demo();
-    let late = ws.status(&FeatureKey::parse("example/crop").unwrap(), &ResolveOptions::default());
-    let _ = update(&mut app, Msg::Status { generation: 1, report: Box::new(StatusReport::build(late)) });
-    let _ = update(&mut app, Msg::Opened { generation: 1, result: Err("stale".into()) });
+    let late = ws.status(
+        &FeatureKey::parse("example/crop").unwrap(),
+        &ResolveOptions::default(),
+    );
+    let _ = update(
+        &mut app,
+        Msg::Status {
+            generation: 1,
+            report: Box::new(StatusReport::build(late)),
+        },
+    );
+    let _ = update(
+        &mut app,
+        Msg::Opened {
+            generation: 1,
+            result: Err("stale".into()),
+        },
+    );
     assert!(matches!(app.ws, WorkspaceState::Opening));
     pump(&mut app, cmds);
     assert_eq!(app.features[app.selected].key.to_string(), "example/stt");
@@ -377,8 +487,17 @@ fn one_metadata_read_at_a_time_latest_selection_wins() {
     let ws = demo();
     let mut app = App::new("demo");
     let _ = app.start();
-    let cmds = update(&mut app, Msg::Opened { generation: 1, result: Ok(ws.clone()) });
-    let reads: Vec<_> = cmds.iter().filter(|c| matches!(c, Command::ReadMetadata { .. })).collect();
+    let cmds = update(
+        &mut app,
+        Msg::Opened {
+            generation: 1,
+            result: Ok(ws.clone()),
+        },
+    );
+    let reads: Vec<_> = cmds
+        .iter()
+        .filter(|c| matches!(c, Command::ReadMetadata { .. }))
+        .collect();
     assert_eq!(reads.len(), 1);
     // move twice while the first read is running: no new reads yet
     assert!(update(&mut app, ch('j')).is_empty());
@@ -387,17 +506,36 @@ fn one_metadata_read_at_a_time_latest_selection_wins() {
     assert!(out.contains("⠋ Reading example/face_detection…"), "{out}");
     // first read completes -> the read of the now selected feature starts
     let video = FeatureKey::parse("example/video").unwrap();
-    let cmds = update(&mut app, Msg::Metadata { generation: 1, key: video, result: Ok(None) });
+    let cmds = update(
+        &mut app,
+        Msg::Metadata {
+            generation: 1,
+            key: video,
+            result: Ok(None),
+        },
+    );
     match cmds.as_slice() {
-        [Command::ReadMetadata { key, .. }] => assert_eq!(key.to_string(), "example/face_detection"),
+        [Command::ReadMetadata { key, .. }] => {
+            assert_eq!(key.to_string(), "example/face_detection")
+        }
         _ => panic!("expected one read"),
     }
     // switching to another tab does not read; a failed read is shown
     let fd = FeatureKey::parse("example/face_detection").unwrap();
-    let cmds = update(&mut app, Msg::Metadata { generation: 1, key: fd, result: Err("boom: corrupt table".into()) });
+    let cmds = update(
+        &mut app,
+        Msg::Metadata {
+            generation: 1,
+            key: fd,
+            result: Err("boom: corrupt table".into()),
+        },
+    );
     assert!(cmds.is_empty());
     let out = render(&app, 120, 30);
-    assert!(out.contains("Reading example/face_detection failed"), "{out}");
+    assert!(
+        out.contains("Reading example/face_detection failed"),
+        "{out}"
+    );
     assert!(out.contains("boom: corrupt table"), "{out}");
     assert!(update(&mut app, ch('2')).is_empty());
     let _ = update(&mut app, ch('k'));
@@ -434,7 +572,10 @@ fn table_navigation_clamps() {
         let _ = update(&mut app, ch('l'));
     }
     assert_eq!(app.nav[2].cursor, 9);
-    assert_eq!(app.nav[2].col, 0, "every column fits in 120 cells: no horizontal scroll");
+    assert_eq!(
+        app.nav[2].col, 0,
+        "every column fits in 120 cells: no horizontal scroll"
+    );
     // 60 cells: sample_uid (frozen) + audio + frames do not fit with metaxy_provenance
     render(&app, 60 + 36, 30);
     for _ in 0..5 {
@@ -443,7 +584,10 @@ fn table_navigation_clamps() {
     assert_eq!(app.nav[2].col, 1);
     let out = render(&app, 96, 30);
     assert!(out.contains("cols 3-4 of 4"), "{out}");
-    assert!(!out.contains("41954289 → 90905107"), "audio scrolled out: {out}");
+    assert!(
+        !out.contains("41954289 → 90905107"),
+        "audio scrolled out: {out}"
+    );
     assert!(out.contains("s000010"), "key column frozen: {out}");
     let _ = update(&mut app, ch('g'));
     let _ = update(&mut app, ch('0'));
@@ -467,7 +611,13 @@ fn tiny_terminals_do_not_panic() {
     let _ = loading.start();
     let mut failed = App::new("somewhere");
     let _ = failed.start();
-    let _ = update(&mut failed, Msg::Opened { generation: 1, result: Err("a long error message ".repeat(20)) });
+    let _ = update(
+        &mut failed,
+        Msg::Opened {
+            generation: 1,
+            result: Err("a long error message ".repeat(20)),
+        },
+    );
     for tab in ['1', '2', '3', '4'] {
         let _ = update(&mut app, ch(tab));
         let _ = update(&mut app, key(KeyCode::Enter));
@@ -475,7 +625,15 @@ fn tiny_terminals_do_not_panic() {
             let _ = update(&mut app, ch('l'));
             let _ = update(&mut app, ch('j'));
         }
-        for (w, h) in [(40, 10), (20, 5), (1, 1), (3, 2), (200, 3), (41, 60), (12, 30)] {
+        for (w, h) in [
+            (40, 10),
+            (20, 5),
+            (1, 1),
+            (3, 2),
+            (200, 3),
+            (41, 60),
+            (12, 30),
+        ] {
             render(&app, w, h);
             render(&loading, w, h);
             render(&failed, w, h);
@@ -513,13 +671,22 @@ fn error_statuses_and_version_mismatches_are_shown() {
     let ws = demo();
     let mut app = App::new("demo");
     let _ = app.start();
-    let _ = update(&mut app, Msg::Opened { generation: 1, result: Ok(ws.clone()) });
+    let _ = update(
+        &mut app,
+        Msg::Opened {
+            generation: 1,
+            result: Ok(ws.clone()),
+        },
+    );
     for f in &ws.graph.features {
         let mut st = ws.status(&f.spec.key, &ResolveOptions::default());
         if f.spec.key.to_string() == "example/crop" {
             st = crate::engine::status::FeatureStatus {
                 status: crate::engine::status::StatusCategory::Error,
-                error_message: Some("corrupt or unexpected table example__crop: missing id column sample_uid".into()),
+                error_message: Some(
+                    "corrupt or unexpected table example__crop: missing id column sample_uid"
+                        .into(),
+                ),
                 increment: None,
                 missing: None,
                 stale: None,
@@ -527,22 +694,36 @@ fn error_statuses_and_version_mismatches_are_shown() {
                 ..st
             };
         }
-        let _ = update(&mut app, Msg::Status { generation: 1, report: Box::new(StatusReport::build(st)) });
+        let _ = update(
+            &mut app,
+            Msg::Status {
+                generation: 1,
+                report: Box::new(StatusReport::build(st)),
+            },
+        );
     }
     app.mismatches = 2;
     select(&mut app, "example/crop");
     let _ = update(&mut app, ch('3'));
     let out = render(&app, 120, 30);
     let lines: Vec<&str> = out.lines().collect();
-    let i = lines.iter().position(|l| l.contains("! example/crop")).expect("error icon");
+    let i = lines
+        .iter()
+        .position(|l| l.contains("! example/crop"))
+        .expect("error icon");
     assert!(lines[i + 1].contains("error"), "{out}");
-    assert!(out.contains("Computing the status of example/crop failed"), "{out}");
+    assert!(
+        out.contains("Computing the status of example/crop failed"),
+        "{out}"
+    );
     assert!(out.contains("missing id column sample_uid"), "{out}");
     assert!(out.contains("⚠ 2 version mismatches"), "{out}");
     insta::assert_snapshot!("error_status_crop", out);
     let t = render_terminal(&app, 120, 30);
     let y = i as u16;
-    let x = (0..120).find(|&x| t.backend().buffer()[(x, y)].symbol() == "!").unwrap();
+    let x = (0..120)
+        .find(|&x| t.backend().buffer()[(x, y)].symbol() == "!")
+        .unwrap();
     assert_eq!(t.backend().buffer()[(x, y)].fg, Color::Red);
 }
 
@@ -555,11 +736,17 @@ fn type_keys(app: &mut App, s: &str) {
 }
 
 fn visible_keys(app: &App) -> Vec<String> {
-    app.visible.iter().map(|v| app.features[v.index].key.to_string()).collect()
+    app.visible
+        .iter()
+        .map(|v| app.features[v.index].key.to_string())
+        .collect()
 }
 
 fn selected_key(app: &App) -> String {
-    app.selected_entry().expect("a feature is selected").key.to_string()
+    app.selected_entry()
+        .expect("a feature is selected")
+        .key
+        .to_string()
 }
 
 #[test]
@@ -575,16 +762,25 @@ fn filter_typing_narrows_the_list_live() {
     assert_eq!(selected_key(&app), "example/crop");
     let out = render(&app, 120, 30);
     assert!(out.contains("Features (1/7) /cro"), "{out}");
-    assert!(out.contains("example/crop · Metadata"), "right pane follows the selection: {out}");
+    assert!(
+        out.contains("example/crop · Metadata"),
+        "right pane follows the selection: {out}"
+    );
     assert!(out.contains("│/cro"), "input line: {out}");
     assert!(!out.contains("○ example/video"), "filtered out: {out}");
     insta::assert_snapshot!("filter_cro", out);
     // matched characters highlighted: c, r, o of "crop"
     let t = render_terminal(&app, 120, 30);
     let buf = t.backend().buffer();
-    let y = out.lines().position(|l| l.contains("⚠ example/crop")).unwrap() as u16;
+    let y = out
+        .lines()
+        .position(|l| l.contains("⚠ example/crop"))
+        .unwrap() as u16;
     let x = (0..120).find(|&x| buf[(x, y)].symbol() == "⚠").unwrap() + 10;
-    let marked: String = (x..x + 4).filter(|&x| buf[(x, y)].fg == Color::Yellow).map(|x| buf[(x, y)].symbol()).collect();
+    let marked: String = (x..x + 4)
+        .filter(|&x| buf[(x, y)].fg == Color::Yellow)
+        .map(|x| buf[(x, y)].symbol())
+        .collect();
     assert_eq!(marked, "cro");
     // Enter keeps the filter and gives the keyboard back to the list
     let _ = update(&mut app, key(KeyCode::Enter));
@@ -666,7 +862,10 @@ fn esc_cancels_or_clears_the_filter() {
     type_keys(&mut app, "/video");
     let _ = update(&mut app, key(KeyCode::Backspace));
     assert_eq!(app.filter, "vide");
-    let _ = update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)));
+    let _ = update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)),
+    );
     assert_eq!(app.filter, "");
     assert_eq!(app.visible.len(), 7);
 }
@@ -677,7 +876,10 @@ fn keys_typed_into_the_filter_trigger_no_binding() {
     type_keys(&mut app, "/");
     for c in ['q', '?', '1', '3', 'r', 'j', 'G', 'l'] {
         let cmds = update(&mut app, ch(c));
-        assert!(!cmds.iter().any(|c| matches!(c, Command::Open { .. })), "{c} reloaded");
+        assert!(
+            !cmds.iter().any(|c| matches!(c, Command::Open { .. })),
+            "{c} reloaded"
+        );
         pump(&mut app, cmds);
     }
     assert!(!app.should_quit);
@@ -690,7 +892,10 @@ fn keys_typed_into_the_filter_trigger_no_binding() {
     assert_eq!(app.tab, Tab::Metadata);
     assert!(app.filter_input.is_some());
     // Ctrl-C still quits
-    let _ = update(&mut app, Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+    let _ = update(
+        &mut app,
+        Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+    );
     assert!(app.should_quit);
 }
 
@@ -707,7 +912,16 @@ fn no_match_renders_and_navigation_does_not_panic() {
     assert!(out.contains("No feature selected."), "{out}");
     insta::assert_snapshot!("filter_no_match", out);
     let _ = update(&mut app, key(KeyCode::Enter));
-    for k in [ch('j'), ch('k'), ch('G'), ch('g'), key(KeyCode::PageDown), key(KeyCode::End), ch('2'), ch('1')] {
+    for k in [
+        ch('j'),
+        ch('k'),
+        ch('G'),
+        ch('g'),
+        key(KeyCode::PageDown),
+        key(KeyCode::End),
+        ch('2'),
+        ch('1'),
+    ] {
         let cmds = update(&mut app, k);
         pump(&mut app, cmds);
         assert!(app.selected_entry().is_none());

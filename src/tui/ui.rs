@@ -4,7 +4,9 @@
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, List, ListItem, ListState, Paragraph, Tabs, Wrap};
+use ratatui::widgets::{
+    Block, BorderType, Borders, Clear, List, ListItem, ListState, Paragraph, Tabs, Wrap,
+};
 use ratatui::Frame;
 
 use crate::engine::status::StatusCategory;
@@ -50,9 +52,15 @@ pub fn draw(frame: &mut Frame, app: &App) {
         return;
     }
     let status_lines = status_bar_lines(app, area.width);
-    let status_h = (status_lines.len() as u16).min(area.height.saturating_sub(2)).max(1);
-    let [header, body, status] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0), Constraint::Length(status_h)]).areas(area);
+    let status_h = (status_lines.len() as u16)
+        .min(area.height.saturating_sub(2))
+        .max(1);
+    let [header, body, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(status_h),
+    ])
+    .areas(area);
     draw_header(frame, header, app);
     match &app.ws {
         WorkspaceState::Opening => draw_opening(frame, body, app),
@@ -67,18 +75,28 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
-    let mut left = vec![Span::styled(" metaxy-tui ", Style::new().fg(Color::Black).bg(ACCENT).bold())];
+    let mut left = vec![Span::styled(
+        " metaxy-tui ",
+        Style::new().fg(Color::Black).bg(ACCENT).bold(),
+    )];
     if let Some(ws) = app.workspace() {
         left.push(Span::raw(format!(" {} features", app.features.len())));
         let done = app.statuses_done();
         if done < app.features.len() {
             left.push(Span::styled(
-                format!(" · {} statuses {done}/{}", app.spinner(), app.features.len()),
+                format!(
+                    " · {} statuses {done}/{}",
+                    app.spinner(),
+                    app.features.len()
+                ),
                 Style::new().fg(Color::Yellow),
             ));
         }
         if let Some(s) = &ws.snapshot {
-            left.push(Span::styled(format!(" · snapshot {s}"), Style::new().fg(Color::Magenta)));
+            left.push(Span::styled(
+                format!(" · snapshot {s}"),
+                Style::new().fg(Color::Magenta),
+            ));
         }
     }
     let left = Line::from(left);
@@ -93,28 +111,59 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
-    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
 }
 
 fn draw_opening(frame: &mut Frame, area: Rect, app: &App) {
     let lines = vec![
-        Line::from(vec![Span::styled(app.spinner(), Style::new().fg(ACCENT)), Span::raw(" Opening the metadata store…")]),
+        Line::from(vec![
+            Span::styled(app.spinner(), Style::new().fg(ACCENT)),
+            Span::raw(" Opening the metadata store…"),
+        ]),
         Line::from(app.source.clone()).fg(MUTED),
     ];
     let r = centered(area, area.width, 2);
-    frame.render_widget(Paragraph::new(lines).alignment(Alignment::Center).wrap(Wrap { trim: true }), r);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        r,
+    );
 }
 
 fn draw_failed(frame: &mut Frame, area: Rect, app: &App, err: &str) {
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(Style::new().fg(Color::Red))
-        .title(Line::from(" ✗ Cannot open the metadata store ").bold().fg(Color::Red));
-    let mut lines = vec![Line::from(vec![Span::raw("Source: ").fg(MUTED), Span::raw(app.source.clone())]), Line::default()];
-    lines.extend(err.lines().map(|l| Line::from(l.to_string()).fg(Color::Red)));
+        .title(
+            Line::from(" ✗ Cannot open the metadata store ")
+                .bold()
+                .fg(Color::Red),
+        );
+    let mut lines = vec![
+        Line::from(vec![
+            Span::raw("Source: ").fg(MUTED),
+            Span::raw(app.source.clone()),
+        ]),
+        Line::default(),
+    ];
+    lines.extend(
+        err.lines()
+            .map(|l| Line::from(l.to_string()).fg(Color::Red)),
+    );
     lines.push(Line::default());
     lines.push(Line::from("Press r to retry, q to quit.").fg(MUTED));
-    frame.render_widget(Paragraph::new(lines).block(block).wrap(Wrap { trim: false }), area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        area,
+    );
 }
 
 /// Below this width only the focused pane is shown.
@@ -129,27 +178,51 @@ fn draw_main(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         return;
     }
     let (left_w, two_line) = list_width(app, area.width);
-    let [left, right] = Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(area);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(area);
     draw_list(frame, left, app, two_line);
     draw_details(frame, right, app, ws);
 }
 
 fn entry_status(app: &App, e: &FeatureEntry) -> (String, String, Style) {
     match &e.report {
-        None => (app.spinner().to_string(), "computing…".into(), Style::new().fg(MUTED)),
+        None => (
+            app.spinner().to_string(),
+            "computing…".into(),
+            Style::new().fg(MUTED),
+        ),
         Some(r) => {
             let c = r.status.status;
-            (c.icon().to_string(), status_text(r), Style::new().fg(status_color(c)))
+            (
+                c.icon().to_string(),
+                status_text(r),
+                Style::new().fg(status_color(c)),
+            )
         }
     }
 }
 
 /// Width of the feature list and whether its items need two lines (key, then status) to fit.
 fn list_width(app: &App, total: u16) -> (u16, bool) {
-    let keyw = app.features.iter().map(|f| text_width(&f.key.to_string())).max().unwrap_or(8);
-    let statw = app.features.iter().map(|f| text_width(&entry_status(app, f).1)).max().unwrap_or(10).max(10);
+    let keyw = app
+        .features
+        .iter()
+        .map(|f| text_width(&f.key.to_string()))
+        .max()
+        .unwrap_or(8);
+    let statw = app
+        .features
+        .iter()
+        .map(|f| text_width(&entry_status(app, f).1))
+        .max()
+        .unwrap_or(10)
+        .max(10);
     let one_line = 2 + 2 + keyw + 2 + statw + 1;
-    let max = if total < SINGLE_PANE_WIDTH { total } else { (total * 45 / 100).max(24).min(total) };
+    let max = if total < SINGLE_PANE_WIDTH {
+        total
+    } else {
+        (total * 45 / 100).max(24).min(total)
+    };
     if one_line <= max {
         (one_line, false)
     } else {
@@ -161,7 +234,11 @@ fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
     Block::new()
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
-        .border_style(if focused { Style::new().fg(ACCENT) } else { Style::new().fg(MUTED) })
+        .border_style(if focused {
+            Style::new().fg(ACCENT)
+        } else {
+            Style::new().fg(MUTED)
+        })
         .title(title)
 }
 
@@ -171,13 +248,21 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
         Line::from(format!(" Features ({}) ", app.features.len())).bold()
     } else {
         Line::from(vec![
-            Span::raw(format!(" Features ({}/{}) ", app.visible.len(), app.features.len())).bold(),
+            Span::raw(format!(
+                " Features ({}/{}) ",
+                app.visible.len(),
+                app.features.len()
+            ))
+            .bold(),
             Span::styled(format!("/{} ", app.filter), Style::new().fg(Color::Yellow)),
         ])
     };
     let block = pane_block(title, focused);
     if app.features.is_empty() {
-        let p = Paragraph::new("The pushed graph has no features.").fg(MUTED).block(block).wrap(Wrap { trim: true });
+        let p = Paragraph::new("The pushed graph has no features.")
+            .fg(MUTED)
+            .block(block)
+            .wrap(Wrap { trim: true });
         frame.render_widget(p, area);
         return;
     }
@@ -185,8 +270,10 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
     frame.render_widget(block, area);
     let list_area = match &app.filter_input {
         Some(input) if inner.height > 0 => {
-            let [list_area, input_area] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
-            let [slash, text] = Layout::horizontal([Constraint::Length(1), Constraint::Min(0)]).areas(input_area);
+            let [list_area, input_area] =
+                Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+            let [slash, text] =
+                Layout::horizontal([Constraint::Length(1), Constraint::Min(0)]).areas(input_area);
             frame.render_widget(Paragraph::new("/").fg(Color::Yellow).bold(), slash);
             frame.render_widget(input, text);
             list_area
@@ -194,11 +281,23 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
         _ => inner,
     };
     if app.visible.is_empty() {
-        frame.render_widget(Paragraph::new("no feature matches").fg(MUTED).wrap(Wrap { trim: true }), list_area);
+        frame.render_widget(
+            Paragraph::new("no feature matches")
+                .fg(MUTED)
+                .wrap(Wrap { trim: true }),
+            list_area,
+        );
         return;
     }
-    let keyw = app.features.iter().map(|f| f.key.to_string().chars().count()).max().unwrap_or(0);
-    let matched_style = Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
+    let keyw = app
+        .features
+        .iter()
+        .map(|f| f.key.to_string().chars().count())
+        .max()
+        .unwrap_or(0);
+    let matched_style = Style::new()
+        .fg(Color::Yellow)
+        .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     let items: Vec<ListItem> = app
         .visible
         .iter()
@@ -206,9 +305,16 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
             let e = &app.features[v.index];
             let (icon, text, style) = entry_status(app, e);
             let mut line = vec![Span::styled(icon, style), Span::raw(" ")];
-            line.extend(highlighted(&format!("{:<keyw$}", e.key.to_string()), &v.matched, matched_style));
+            line.extend(highlighted(
+                &format!("{:<keyw$}", e.key.to_string()),
+                &v.matched,
+                matched_style,
+            ));
             if two_line {
-                ListItem::new(vec![Line::from(line), Line::from(vec![Span::raw("  "), Span::styled(text, style)])])
+                ListItem::new(vec![
+                    Line::from(line),
+                    Line::from(vec![Span::raw("  "), Span::styled(text, style)]),
+                ])
             } else {
                 line.push(Span::raw("  "));
                 line.push(Span::styled(text, style));
@@ -217,12 +323,18 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
         })
         .collect();
     let highlight = if focused {
-        Style::new().bg(Color::Rgb(40, 60, 80)).add_modifier(Modifier::BOLD)
+        Style::new()
+            .bg(Color::Rgb(40, 60, 80))
+            .add_modifier(Modifier::BOLD)
     } else {
         Style::new().add_modifier(Modifier::BOLD)
     };
-    let list = List::new(items).highlight_style(highlight).highlight_symbol("▌");
-    let mut state = ListState::default().with_offset(app.list_offset.get()).with_selected(app.selected_position());
+    let list = List::new(items)
+        .highlight_style(highlight)
+        .highlight_symbol("▌");
+    let mut state = ListState::default()
+        .with_offset(app.list_offset.get())
+        .with_selected(app.selected_position());
     frame.render_stateful_widget(list, list_area, &mut state);
     app.list_offset.set(state.offset());
 }
@@ -239,13 +351,21 @@ fn highlighted(text: &str, matched: &[usize], style: Style) -> Vec<Span<'static>
         let m = matched.contains(&i);
         if m != run_matched && !run.is_empty() {
             let s = std::mem::take(&mut run);
-            spans.push(if run_matched { Span::styled(s, style) } else { Span::raw(s) });
+            spans.push(if run_matched {
+                Span::styled(s, style)
+            } else {
+                Span::raw(s)
+            });
         }
         run_matched = m;
         run.push(c);
     }
     if !run.is_empty() {
-        spans.push(if run_matched { Span::styled(run, style) } else { Span::raw(run) });
+        spans.push(if run_matched {
+            Span::styled(run, style)
+        } else {
+            Span::raw(run)
+        });
     }
     spans
 }
@@ -256,7 +376,9 @@ fn tab_title(app: &App, tab: Tab) -> String {
     if tab == Tab::Metadata {
         return format!("{n} {label}");
     }
-    let Some(e) = app.selected_entry() else { return format!("{n} {label}") };
+    let Some(e) = app.selected_entry() else {
+        return format!("{n} {label}");
+    };
     match &e.report {
         None => format!("{n} {label} {}", app.spinner()),
         Some(r) => {
@@ -276,8 +398,12 @@ fn tab_title(app: &App, tab: Tab) -> String {
 
 fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     let focused = app.focus == Focus::Details;
-    let [tabs_area, pane] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let titles: Vec<Line> = Tab::ALL.iter().map(|t| Line::from(tab_title(app, *t))).collect();
+    let [tabs_area, pane] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let titles: Vec<Line> = Tab::ALL
+        .iter()
+        .map(|t| Line::from(tab_title(app, *t)))
+        .collect();
     let tabs = Tabs::new(titles)
         .select(app.tab.index())
         .style(Style::new().fg(MUTED))
@@ -286,15 +412,27 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     frame.render_widget(tabs, tabs_area);
 
     let Some(entry) = app.selected_entry() else {
-        frame.render_widget(Paragraph::new("No feature selected.").block(pane_block(Line::default(), focused)), pane);
+        frame.render_widget(
+            Paragraph::new("No feature selected.").block(pane_block(Line::default(), focused)),
+            pane,
+        );
         return;
     };
     let key = entry.key.to_string();
-    let title = Line::from(vec![Span::raw(" "), Span::raw(key.clone()).bold(), Span::raw(format!(" · {} ", app.tab.label()))]);
+    let title = Line::from(vec![
+        Span::raw(" "),
+        Span::raw(key.clone()).bold(),
+        Span::raw(format!(" · {} ", app.tab.label())),
+    ]);
     let mut block = pane_block(title, focused);
     let inner = block.inner(pane);
     let (info_area, body) = if inner.height >= 6 {
-        let [i, _, b] = Layout::vertical([Constraint::Length(1), Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        let [i, _, b] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .areas(inner);
         (Some(i), b)
     } else {
         (None, inner)
@@ -316,7 +454,11 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         let (c0, c1, ctotal) = visible_columns(t, nav.col, body.width);
         if c0 > 0 || c1 < ctotal {
             let first = if c0 == 0 { 1 } else { t.frozen + c0 + 1 };
-            range.push_str(&format!("· cols {first}-{} of {} ", t.frozen + c1, t.headers.len()));
+            range.push_str(&format!(
+                "· cols {first}-{} of {} ",
+                t.frozen + c1,
+                t.headers.len()
+            ));
         }
         block = block.title(Line::from(range).right_aligned());
         if app.tab == Tab::Stale && t.total_rows > 0 {
@@ -378,12 +520,21 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
 }
 
 fn spinner_line(app: &App, text: &str) -> Line<'static> {
-    Line::from(vec![Span::styled(app.spinner(), Style::new().fg(ACCENT)), Span::raw(format!(" {text}"))])
+    Line::from(vec![
+        Span::styled(app.spinner(), Style::new().fg(ACCENT)),
+        Span::raw(format!(" {text}")),
+    ])
 }
 
 fn error_lines(head: &str, msg: &str) -> Vec<Line<'static>> {
-    let mut v = vec![Line::from(format!("! {head}")).fg(Color::Red).bold(), Line::default()];
-    v.extend(msg.lines().map(|l| Line::from(l.to_string()).fg(Color::Red)));
+    let mut v = vec![
+        Line::from(format!("! {head}")).fg(Color::Red).bold(),
+        Line::default(),
+    ];
+    v.extend(
+        msg.lines()
+            .map(|l| Line::from(l.to_string()).fg(Color::Red)),
+    );
     v
 }
 
@@ -402,11 +553,25 @@ fn info_line<'a>(ws: &Workspace, entry: &FeatureEntry) -> Line<'a> {
             parts.push(Span::raw("root").fg(Color::Blue));
         } else {
             parts.push(Span::raw("deps ").fg(MUTED));
-            parts.push(Span::raw(def.spec.deps.iter().map(|d| d.feature.to_string()).collect::<Vec<_>>().join(", ")));
+            parts.push(Span::raw(
+                def.spec
+                    .deps
+                    .iter()
+                    .map(|d| d.feature.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
         }
         parts.push(sep());
         parts.push(Span::raw("fields ").fg(MUTED));
-        parts.push(Span::raw(def.spec.fields.iter().map(|f| f.key.to_string()).collect::<Vec<_>>().join(", ")));
+        parts.push(Span::raw(
+            def.spec
+                .fields
+                .iter()
+                .map(|f| f.key.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
     }
     if let Some(r) = &entry.report {
         if r.status.metadata_exists {
@@ -484,7 +649,9 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
     }
     let nav = &app.nav[app.tab.index()];
     let (c0, c1, _) = visible_columns(t, nav.col, area.width);
-    let cols: Vec<usize> = (0..t.frozen).chain((c0..c1).map(|c| c + t.frozen)).collect();
+    let cols: Vec<usize> = (0..t.frozen)
+        .chain((c0..c1).map(|c| c + t.frozen))
+        .collect();
     let width = area.width as usize;
     // (column index, width on screen)
     let mut layout: Vec<(usize, usize)> = vec![];
@@ -505,7 +672,10 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
     )
     .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let mut lines = vec![header];
-    let (start, end) = (nav.offset.get(), (nav.offset.get() + nav.page.get()).min(t.rows.len()));
+    let (start, end) = (
+        nav.offset.get(),
+        (nav.offset.get() + nav.page.get()).min(t.rows.len()),
+    );
     let cursor = nav.cursor.min(t.rows.len().saturating_sub(1));
     for (i, row) in t.rows.iter().enumerate().take(end).skip(start) {
         let mut spans = vec![];
@@ -558,7 +728,10 @@ fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             store.push(Span::raw(pretty_path(&ws.describe_store())));
             let mut project: Vec<Span<'static>> = vec![
                 Span::raw("project ").fg(MUTED),
-                Span::raw(format!("{} @ {}", ws.graph.project, ws.graph.project_version)),
+                Span::raw(format!(
+                    "{} @ {}",
+                    ws.graph.project, ws.graph.project_version
+                )),
                 sep(),
                 Span::raw("hash ").fg(MUTED),
                 Span::raw(ws.store.hash_algorithm().as_str()),
@@ -567,18 +740,30 @@ fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             if mm > 0 {
                 project.push(sep());
                 project.push(Span::styled(
-                    format!("⚠ {mm} version mismatch{} (stored vs recomputed)", if mm == 1 { "" } else { "es" }),
+                    format!(
+                        "⚠ {mm} version mismatch{} (stored vs recomputed)",
+                        if mm == 1 { "" } else { "es" }
+                    ),
                     Style::new().fg(Color::Yellow).bold(),
                 ));
             }
-            let one = Line::from(store.iter().cloned().chain([sep()]).chain(project.iter().cloned()).collect::<Vec<_>>());
+            let one = Line::from(
+                store
+                    .iter()
+                    .cloned()
+                    .chain([sep()])
+                    .chain(project.iter().cloned())
+                    .collect::<Vec<_>>(),
+            );
             if one.width() <= width as usize {
                 vec![one]
             } else {
                 vec![Line::from(store), Line::from(project)]
             }
         }
-        WorkspaceState::Opening => vec![Line::from(format!("{} opening…", app.spinner())).fg(MUTED)],
+        WorkspaceState::Opening => {
+            vec![Line::from(format!("{} opening…", app.spinner())).fg(MUTED)]
+        }
         WorkspaceState::Failed(_) => vec![Line::from("no store opened").fg(Color::Red)],
     }
 }
@@ -633,7 +818,10 @@ fn draw_help(frame: &mut Frame, area: Rect) {
     for (group, keys) in HELP {
         lines.push(Line::from(format!(" {group}")).bold().fg(ACCENT));
         for (k, d) in *keys {
-            lines.push(Line::from(vec![Span::raw(format!("   {k:<18}")).fg(Color::Yellow), Span::raw(*d)]));
+            lines.push(Line::from(vec![
+                Span::raw(format!("   {k:<18}")).fg(Color::Yellow),
+                Span::raw(*d),
+            ]));
         }
         lines.push(Line::default());
     }

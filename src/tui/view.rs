@@ -71,7 +71,12 @@ impl TableData {
         self.total_rows > self.rows.len()
     }
 
-    fn finish(headers: Vec<String>, rows: Vec<Vec<Cell>>, total_rows: usize, frozen: usize) -> Self {
+    fn finish(
+        headers: Vec<String>,
+        rows: Vec<Vec<Cell>>,
+        total_rows: usize,
+        frozen: usize,
+    ) -> Self {
         let mut widths: Vec<u16> = headers.iter().map(|h| text_width(h)).collect();
         for r in &rows {
             for (w, c) in widths.iter_mut().zip(r) {
@@ -82,7 +87,13 @@ impl TableData {
             *w = (*w).clamp(1, MAX_COLUMN_WIDTH);
         }
         let frozen = frozen.min(headers.len());
-        Self { headers, rows, widths, total_rows, frozen }
+        Self {
+            headers,
+            rows,
+            widths,
+            total_rows,
+            frozen,
+        }
     }
 }
 
@@ -93,14 +104,20 @@ pub fn text_width(s: &str) -> u16 {
 
 /// Renders every value of column `name` (first [`MAX_TABLE_ROWS`] rows) with [`any_to_cell`].
 fn column_cells(df: &DataFrame, name: &str) -> Result<Vec<String>> {
-    let s = df.column(name)?.as_materialized_series().head(Some(MAX_TABLE_ROWS)).rechunk();
+    let s = df
+        .column(name)?
+        .as_materialized_series()
+        .head(Some(MAX_TABLE_ROWS))
+        .rechunk();
     Ok(s.iter().map(|v| sanitize(any_to_cell(&v))).collect())
 }
 
 /// Replaces control characters (newlines, tabs) so that a value stays on one table line.
 fn sanitize(s: String) -> String {
     if s.chars().any(char::is_control) {
-        s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
     } else {
         s
     }
@@ -108,7 +125,11 @@ fn sanitize(s: String) -> String {
 
 /// Renders every value of column `name` (first [`MAX_TABLE_ROWS`] rows) as JSON (structs as objects).
 fn column_json(df: &DataFrame, name: &str) -> Result<Vec<Value>> {
-    let s = df.column(name)?.as_materialized_series().head(Some(MAX_TABLE_ROWS)).rechunk();
+    let s = df
+        .column(name)?
+        .as_materialized_series()
+        .head(Some(MAX_TABLE_ROWS))
+        .rechunk();
     Ok(s.iter().map(|v| any_to_json(&v)).collect())
 }
 
@@ -153,7 +174,9 @@ pub fn by_field_value(v: &Value, key: &str) -> Option<String> {
         Value::Object(m) => m.get(key).and_then(text),
         Value::Array(items) => items.iter().find_map(|it| {
             let o = it.as_object()?;
-            (o.get("key")?.as_str()? == key).then(|| o.get("value").and_then(text)).flatten()
+            (o.get("key")?.as_str()? == key)
+                .then(|| o.get("value").and_then(text))
+                .flatten()
         }),
         _ => None,
     }
@@ -175,9 +198,15 @@ fn provenance_rows(df: &DataFrame, join: &[String], fields: &[String]) -> Result
             k.push(v);
         }
     }
-    let by_field: Vec<Value> =
-        if has(df, cols::PROVENANCE_BY_FIELD) { column_json(df, cols::PROVENANCE_BY_FIELD)? } else { vec![Value::Null; n] };
-    let fields = by_field.iter().map(|v| fields.iter().map(|f| by_field_value(v, f)).collect()).collect();
+    let by_field: Vec<Value> = if has(df, cols::PROVENANCE_BY_FIELD) {
+        column_json(df, cols::PROVENANCE_BY_FIELD)?
+    } else {
+        vec![Value::Null; n]
+    };
+    let fields = by_field
+        .iter()
+        .map(|v| fields.iter().map(|f| by_field_value(v, f)).collect())
+        .collect();
     let provenance = if has(df, cols::PROVENANCE) {
         column_json(df, cols::PROVENANCE)?
             .into_iter()
@@ -190,7 +219,11 @@ fn provenance_rows(df: &DataFrame, join: &[String], fields: &[String]) -> Result
     } else {
         vec![None; n]
     };
-    Ok(ProvenanceRows { keys, fields, provenance })
+    Ok(ProvenanceRows {
+        keys,
+        fields,
+        provenance,
+    })
 }
 
 fn headers_for(df: &DataFrame, join: &[String], fields: &[String]) -> Vec<String> {
@@ -231,7 +264,11 @@ fn diff_cell(old: Option<&Option<String>>, new: Option<String>) -> Cell {
     match (old, new) {
         (Some(o), n) if *o == n => opt_cell(n, CellKind::Unchanged),
         (Some(o), n) => Cell::new(
-            format!("{} → {}", o.as_deref().unwrap_or("null"), n.as_deref().unwrap_or("null")),
+            format!(
+                "{} → {}",
+                o.as_deref().unwrap_or("null"),
+                n.as_deref().unwrap_or("null")
+            ),
             CellKind::Changed,
         ),
         (None, n) => opt_cell(n, CellKind::Plain),
@@ -261,7 +298,10 @@ pub fn stale_table(inc: &Increment) -> Result<TableData> {
         .zip(cur.provenance)
         .map(|((k, f), prov)| {
             let old = previous.get(&k);
-            let mut r: Vec<Cell> = k.iter().map(|t| Cell::new(t.clone(), CellKind::Key)).collect();
+            let mut r: Vec<Cell> = k
+                .iter()
+                .map(|t| Cell::new(t.clone(), CellKind::Key))
+                .collect();
             for (i, v) in f.into_iter().enumerate() {
                 r.push(diff_cell(old.map(|(of, _)| &of[i]), v));
             }
@@ -313,6 +353,10 @@ impl StatusReport {
             Some(Ok(t)) => (Some(t), None),
             Some(Err(e)) => (None, Some(e.to_string())),
         };
-        Self { status, tables, render_error }
+        Self {
+            status,
+            tables,
+            render_error,
+        }
     }
 }

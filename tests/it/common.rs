@@ -33,7 +33,11 @@ pub fn open_scenario(s: &str) -> Workspace {
     let dir = scenario_dir(s);
     let mut env = BTreeMap::new();
     env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
-    let opts = OpenOptions { cwd: dir, env, ..Default::default() };
+    let opts = OpenOptions {
+        cwd: dir,
+        env,
+        ..Default::default()
+    };
     Workspace::open(&opts).unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
@@ -51,7 +55,14 @@ pub fn cli_capture(path: PathBuf) -> (i32, String) {
         .find_map(|l| l.strip_prefix("# exit code: "))
         .and_then(|c| c.trim().parse().ok())
         .unwrap();
-    let stdout = text.split("# --- stdout ---\n").nth(1).unwrap().split("# --- stderr ---").next().unwrap().to_string();
+    let stdout = text
+        .split("# --- stdout ---\n")
+        .nth(1)
+        .unwrap()
+        .split("# --- stderr ---")
+        .next()
+        .unwrap()
+        .to_string();
     (code, stdout)
 }
 

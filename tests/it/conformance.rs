@@ -17,30 +17,65 @@ fn graph_versions_match_metaxy() {
         let g = json(scenario_dir(s).join("expected/graph.json"));
         assert_eq!(ws.graph.project, g["project"], "{s}");
         assert_eq!(ws.graph.project_version, g["project_version"], "{s}");
-        assert_eq!(ws.graph.computed_project_version, g["project_version"], "{s}: recomputed project version");
-        assert!(ws.graph.mismatches().is_empty(), "{s}: {:?}", ws.graph.mismatches());
+        assert_eq!(
+            ws.graph.computed_project_version, g["project_version"],
+            "{s}: recomputed project version"
+        );
+        assert!(
+            ws.graph.mismatches().is_empty(),
+            "{s}: {:?}",
+            ws.graph.mismatches()
+        );
         let features = g["features"].as_object().unwrap();
         assert_eq!(features.len(), ws.graph.features.len(), "{s}");
         for (k, exp) in features {
             let key = FeatureKey::parse(k).unwrap();
-            let v = ws.graph.versions_of(&key).unwrap_or_else(|| panic!("{s}: {k} missing"));
+            let v = ws
+                .graph
+                .versions_of(&key)
+                .unwrap_or_else(|| panic!("{s}: {k} missing"));
             assert_eq!(v.feature_version, exp["feature_version"], "{s} {k}");
             assert_eq!(v.code_version, exp["code_version"], "{s} {k}");
             assert_eq!(v.spec_version, exp["feature_spec_version"], "{s} {k}");
             assert_eq!(v.definition_version, exp["definition_version"], "{s} {k}");
             for (fk, fv) in exp["field_versions"].as_object().unwrap() {
-                let got = v.field_versions.iter().find(|(a, _)| a == fk).map(|(_, b)| b.clone());
+                let got = v
+                    .field_versions
+                    .iter()
+                    .find(|(a, _)| a == fk)
+                    .map(|(_, b)| b.clone());
                 assert_eq!(got.as_deref(), fv.as_str(), "{s} {k}.{fk}");
             }
             for (fk, parents) in exp["field_parent_fields"].as_object().unwrap() {
                 let def = ws.graph.get(&key).unwrap();
-                let fi = def.spec.fields.iter().position(|f| f.key.to_string() == *fk).unwrap();
-                let got: Vec<String> = ws.graph.parent_fields(&key, fi).unwrap().iter().map(|(a, b)| format!("{a}.{b}")).collect();
-                let mut want: Vec<String> = parents.as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+                let fi = def
+                    .spec
+                    .fields
+                    .iter()
+                    .position(|f| f.key.to_string() == *fk)
+                    .unwrap();
+                let got: Vec<String> = ws
+                    .graph
+                    .parent_fields(&key, fi)
+                    .unwrap()
+                    .iter()
+                    .map(|(a, b)| format!("{a}.{b}"))
+                    .collect();
+                let mut want: Vec<String> = parents
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p.as_str().unwrap().to_string())
+                    .collect();
                 want.sort();
                 assert_eq!(got, want, "{s} {k}.{fk} parents");
             }
-            let ids: Vec<String> = exp["input_id_columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+            let ids: Vec<String> = exp["input_id_columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .collect();
             if !ids.is_empty() {
                 let mut got = metaxy_tui::engine::resolve::join_columns(&ws.graph, &key).unwrap();
                 got.sort();
@@ -53,35 +88,70 @@ fn graph_versions_match_metaxy() {
 }
 
 fn row_keys(rows: &[Value]) -> Vec<String> {
-    rows.first().and_then(Value::as_object).map(|o| o.keys().cloned().collect()).unwrap_or_default()
+    rows.first()
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 #[test]
 fn default_and_raw_reads_match_metaxy() {
     for s in SCENARIOS {
         let ws = open_scenario(s);
-        let Ok(text) = std::fs::read_to_string(scenario_dir(s).join("expected/reads_index.json")) else { continue };
+        let Ok(text) = std::fs::read_to_string(scenario_dir(s).join("expected/reads_index.json"))
+        else {
+            continue;
+        };
         let index: Value = serde_json::from_str(&text).unwrap();
         for (k, entry) in index.as_object().unwrap() {
-            let Some(default_read) = entry.get("default_read") else { continue };
+            let Some(default_read) = entry.get("default_read") else {
+                continue;
+            };
             let key = FeatureKey::parse(k).unwrap();
             let exp = json(scenario_dir(s).join(default_read["file"].as_str().unwrap()));
-            let df = ws.read(&key, &ReadOptions::default()).unwrap().unwrap_or_else(|| panic!("{s} {k}: no table"));
-            assert_eq!(df.height() as u64, default_read["count"].as_u64().unwrap(), "{s} {k} default read count");
+            let df = ws
+                .read(&key, &ReadOptions::default())
+                .unwrap()
+                .unwrap_or_else(|| panic!("{s} {k}: no table"));
+            assert_eq!(
+                df.height() as u64,
+                default_read["count"].as_u64().unwrap(),
+                "{s} {k} default read count"
+            );
             let got = df_to_json_rows(&df, None).unwrap();
             let exp_rows = exp["rows"].as_array().unwrap();
             let keys = row_keys(exp_rows);
-            assert!(exp_rows.is_empty() || keys.iter().any(|c| c == "metaxy_provenance"), "{s} {k}");
-            assert_eq!(multiset(&got, &keys), multiset(exp_rows, &keys), "{s} {k}: default read rows differ");
+            assert!(
+                exp_rows.is_empty() || keys.iter().any(|c| c == "metaxy_provenance"),
+                "{s} {k}"
+            );
+            assert_eq!(
+                multiset(&got, &keys),
+                multiset(exp_rows, &keys),
+                "{s} {k}: default read rows differ"
+            );
             // raw table: every version, every row, tombstones included
             let raw = entry["raw_table"].clone();
-            let opts = ReadOptions { with_feature_history: true, with_sample_history: true, include_soft_deleted: true, ..Default::default() };
+            let opts = ReadOptions {
+                with_feature_history: true,
+                with_sample_history: true,
+                include_soft_deleted: true,
+                ..Default::default()
+            };
             let all = ws.read(&key, &opts).unwrap().unwrap();
-            assert_eq!(all.height() as u64, raw["count"].as_u64().unwrap(), "{s} {k} raw count");
+            assert_eq!(
+                all.height() as u64,
+                raw["count"].as_u64().unwrap(),
+                "{s} {k} raw count"
+            );
             let raw_rows = json(scenario_dir(s).join(raw["file"].as_str().unwrap()));
             let raw_rows = raw_rows["rows"].as_array().unwrap();
             let keys = row_keys(raw_rows);
-            assert_eq!(multiset(&df_to_json_rows(&all, None).unwrap(), &keys), multiset(raw_rows, &keys), "{s} {k}: raw rows differ");
+            assert_eq!(
+                multiset(&df_to_json_rows(&all, None).unwrap(), &keys),
+                multiset(raw_rows, &keys),
+                "{s} {k}: raw rows differ"
+            );
         }
     }
 }
@@ -92,24 +162,44 @@ fn increments_match_metaxy_exactly() {
     for s in SCENARIOS {
         let ws = open_scenario(s);
         let dir = scenario_dir(s).join("expected/increments");
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries {
             let exp = json(e.unwrap().path());
             let key = FeatureKey::parse(exp["feature"].as_str().unwrap()).unwrap();
-            let inc = ws.increment(&key, &ResolveOptions::default()).unwrap_or_else(|e| panic!("{s} {key}: {e}"));
+            let inc = ws
+                .increment(&key, &ResolveOptions::default())
+                .unwrap_or_else(|e| panic!("{s} {key}: {e}"));
             assert_eq!(inc.feature_version, exp["feature_version"], "{s} {key}");
             let mut jc = inc.join_columns.clone();
             jc.sort();
-            let mut ec: Vec<String> = exp["comparison_columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect();
+            let mut ec: Vec<String> = exp["comparison_columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap().to_string())
+                .collect();
             ec.sort();
             assert_eq!(jc, ec, "{s} {key} comparison columns");
-            for (name, df) in [("added", &inc.new), ("changed", &inc.stale), ("removed", &inc.orphaned)] {
+            for (name, df) in [
+                ("added", &inc.new),
+                ("changed", &inc.stale),
+                ("removed", &inc.orphaned),
+            ] {
                 let exp_rows = exp[name].as_array().unwrap();
                 assert_eq!(df.height(), exp_rows.len(), "{s} {key} {name} count");
-                assert_eq!(exp["counts"][name].as_u64().unwrap() as usize, exp_rows.len());
+                assert_eq!(
+                    exp["counts"][name].as_u64().unwrap() as usize,
+                    exp_rows.len()
+                );
                 let got = df_to_json_rows(df, None).unwrap();
                 let keys = row_keys(exp_rows);
-                assert_eq!(multiset(&got, &keys), multiset(exp_rows, &keys), "{s} {key} {name} rows differ");
+                assert_eq!(
+                    multiset(&got, &keys),
+                    multiset(exp_rows, &keys),
+                    "{s} {key} {name} rows differ"
+                );
                 checked += exp_rows.len();
             }
         }
@@ -123,11 +213,26 @@ fn steps_increments_of_s01_match_metaxy() {
     let ws = open_scenario("s01_initial");
     let exp = json(scenario_dir("s01_initial").join("expected/steps/example__chunk_summary.json"));
     let key = FeatureKey::parse("example/chunk_summary").unwrap();
-    let inc = ws.increment(&key, &ResolveOptions { skip_comparison: true, ..Default::default() }).unwrap();
+    let inc = ws
+        .increment(
+            &key,
+            &ResolveOptions {
+                skip_comparison: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     let rows = exp["added"].as_array().unwrap();
-    assert_eq!(inc.new.height(), rows.len(), "aggregation keeps one row per upstream row");
+    assert_eq!(
+        inc.new.height(),
+        rows.len(),
+        "aggregation keeps one row per upstream row"
+    );
     let keys = row_keys(rows);
-    assert_eq!(multiset(&df_to_json_rows(&inc.new, None).unwrap(), &keys), multiset(rows, &keys));
+    assert_eq!(
+        multiset(&df_to_json_rows(&inc.new, None).unwrap(), &keys),
+        multiset(rows, &keys)
+    );
 }
 
 #[test]
@@ -143,12 +248,21 @@ fn status_json_matches_metaxy_cli() {
         let (code, stdout) = cli_capture(path);
         assert_eq!(code, 0);
         let ws = open_scenario(s);
-        let statuses: Vec<_> = ws.graph.features.iter().map(|f| ws.status(&f.spec.key, &ResolveOptions::default())).collect();
+        let statuses: Vec<_> = ws
+            .graph
+            .features
+            .iter()
+            .map(|f| ws.status(&f.spec.key, &ResolveOptions::default()))
+            .collect();
         let got = status_document(&statuses, None);
         let want: Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(got, want, "{s}");
         // same key order as Metaxy prints
-        assert_eq!(serde_json::to_string_pretty(&got).unwrap().trim(), stdout.trim(), "{s}: textual JSON");
+        assert_eq!(
+            serde_json::to_string_pretty(&got).unwrap().trim(),
+            stdout.trim(),
+            "{s}: textual JSON"
+        );
     }
 }
 
@@ -157,22 +271,47 @@ fn filters_and_stale_if_follow_metaxy_semantics() {
     let ws = open_scenario("s03_cascaded");
     let key = FeatureKey::parse("example/crop").unwrap();
     let base = ws.increment(&key, &ResolveOptions::default()).unwrap();
-    assert_eq!((base.new.height(), base.stale.height(), base.orphaned.height()), (0, 0, 0));
+    assert_eq!(
+        (
+            base.new.height(),
+            base.stale.height(),
+            base.orphaned.height()
+        ),
+        (0, 0, 0)
+    );
     // a staleness predicate marks matching stored rows stale although provenance is unchanged
-    let opts = ResolveOptions { stale_if: vec!["sample_uid IN ('s000001', 's000002')".into()], ..Default::default() };
+    let opts = ResolveOptions {
+        stale_if: vec!["sample_uid IN ('s000001', 's000002')".into()],
+        ..Default::default()
+    };
     let inc = ws.increment(&key, &opts).unwrap();
     assert_eq!(inc.stale.height(), 2);
     // a target filter applies to the stored rows only: the expected rows it hides become new
-    let opts = ResolveOptions { target_filters: vec!["sample_uid = 's000001'".into()], ..Default::default() };
+    let opts = ResolveOptions {
+        target_filters: vec!["sample_uid = 's000001'".into()],
+        ..Default::default()
+    };
     let inc = ws.increment(&key, &opts).unwrap();
     assert_eq!(inc.new.height(), 49);
     // a global filter applies everywhere
-    let opts = ResolveOptions { global_filters: vec!["sample_uid = 's000001'".into()], ..Default::default() };
+    let opts = ResolveOptions {
+        global_filters: vec!["sample_uid = 's000001'".into()],
+        ..Default::default()
+    };
     let inc = ws.increment(&key, &opts).unwrap();
-    assert_eq!((inc.new.height(), inc.stale.height(), inc.orphaned.height()), (0, 0, 0));
+    assert_eq!(
+        (inc.new.height(), inc.stale.height(), inc.orphaned.height()),
+        (0, 0, 0)
+    );
     // bad filters are typed errors
-    let opts = ResolveOptions { global_filters: vec!["no_such_column = 1".into()], ..Default::default() };
-    assert!(matches!(ws.increment(&key, &opts), Err(metaxy_tui::engine::error::EngineError::BadFilter { .. })));
+    let opts = ResolveOptions {
+        global_filters: vec!["no_such_column = 1".into()],
+        ..Default::default()
+    };
+    assert!(matches!(
+        ws.increment(&key, &opts),
+        Err(metaxy_tui::engine::error::EngineError::BadFilter { .. })
+    ));
 }
 
 #[test]
@@ -180,8 +319,22 @@ fn soft_deleted_rows_are_hidden_but_readable() {
     let ws = open_scenario("s06_soft_delete");
     let mut hidden = 0;
     for f in &ws.graph.features {
-        let live = ws.read(&f.spec.key, &ReadOptions::default()).unwrap().unwrap().height();
-        let with = ws.read(&f.spec.key, &ReadOptions { include_soft_deleted: true, ..Default::default() }).unwrap().unwrap().height();
+        let live = ws
+            .read(&f.spec.key, &ReadOptions::default())
+            .unwrap()
+            .unwrap()
+            .height();
+        let with = ws
+            .read(
+                &f.spec.key,
+                &ReadOptions {
+                    include_soft_deleted: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+            .unwrap()
+            .height();
         hidden += with - live;
     }
     assert!(hidden > 0, "s06 soft-deletes rows");
@@ -194,12 +347,25 @@ fn historical_snapshot_loads_the_old_graph() {
         snapshot: Some("bc37caf4".into()),
         ..Default::default()
     };
-    opts.env.insert("METAXY_FIXTURE_DIR".into(), scenario_dir("s04_version_bump").display().to_string());
+    opts.env.insert(
+        "METAXY_FIXTURE_DIR".into(),
+        scenario_dir("s04_version_bump").display().to_string(),
+    );
     let ws = metaxy_tui::engine::workspace::Workspace::open(&opts).unwrap();
     assert_eq!(ws.graph.project_version, "bc37caf4");
-    assert_eq!(ws.graph.feature_version(&FeatureKey::parse("example/crop").unwrap()), Some("34d75856"));
+    assert_eq!(
+        ws.graph
+            .feature_version(&FeatureKey::parse("example/crop").unwrap()),
+        Some("34d75856")
+    );
     assert!(ws.graph.mismatches().is_empty());
-    assert_eq!(ws.history().iter().map(|h| h.project_version.as_str()).collect::<Vec<_>>(), ["f513ad86", "bc37caf4"]);
+    assert_eq!(
+        ws.history()
+            .iter()
+            .map(|h| h.project_version.as_str())
+            .collect::<Vec<_>>(),
+        ["f513ad86", "bc37caf4"]
+    );
     opts.snapshot = Some("deadbeef".into());
     assert!(matches!(
         metaxy_tui::engine::workspace::Workspace::open(&opts),
@@ -211,12 +377,22 @@ fn historical_snapshot_loads_the_old_graph() {
 fn copied_store_without_system_table_reads_like_metaxy() {
     // s08: `metaxy metadata copy --all-features --from dev --to archive` copies rows but not the system table
     let dir = scenario_dir("s08_copy");
-    let mut opts = metaxy_tui::engine::workspace::OpenOptions { cwd: dir.clone(), store: Some("archive".into()), ..Default::default() };
-    opts.env.insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
+    let mut opts = metaxy_tui::engine::workspace::OpenOptions {
+        cwd: dir.clone(),
+        store: Some("archive".into()),
+        ..Default::default()
+    };
+    opts.env
+        .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
     let ws = metaxy_tui::engine::workspace::Workspace::open(&opts).unwrap();
     assert_eq!(ws.graph_source.as_deref(), Some("dev"));
     let index = json(dir.join("expected/archive_index.json"));
-    let all = ReadOptions { with_feature_history: true, with_sample_history: true, include_soft_deleted: true, ..Default::default() };
+    let all = ReadOptions {
+        with_feature_history: true,
+        with_sample_history: true,
+        include_soft_deleted: true,
+        ..Default::default()
+    };
     let mut total = 0;
     for (k, entry) in index.as_object().unwrap() {
         let key = FeatureKey::parse(k).unwrap();
@@ -225,8 +401,15 @@ fn copied_store_without_system_table_reads_like_metaxy() {
         let rows = exp["rows"].as_array().unwrap();
         assert_eq!(df.height(), rows.len(), "{k}");
         let keys = row_keys(rows);
-        let keys: Vec<String> = keys.into_iter().filter(|c| c != "metaxy_updated_at").collect();
-        assert_eq!(multiset(&df_to_json_rows(&df, None).unwrap(), &keys), multiset(rows, &keys), "{k}");
+        let keys: Vec<String> = keys
+            .into_iter()
+            .filter(|c| c != "metaxy_updated_at")
+            .collect();
+        assert_eq!(
+            multiset(&df_to_json_rows(&df, None).unwrap(), &keys),
+            multiset(rows, &keys),
+            "{k}"
+        );
         total += df.height();
     }
     let (_, out) = cli_capture(dir.join("expected/cli/s08_copy.txt"));

@@ -19,18 +19,30 @@ use crate::common::*;
 #[test]
 fn string_hash_vectors_match_both_engines() {
     let v = json(fixtures().join("hashing/hash_string_column.json"));
-    let strings: Vec<&str> = v["strings"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let strings: Vec<&str> = v["strings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
     let mut checked = 0;
     for engine in ["polars_engine", "duckdb_native_engine"] {
         for (algo, hashes) in v[engine].as_object().unwrap() {
             let a: HashAlgorithm = algo.parse().unwrap();
             let Some(hashes) = hashes.as_array() else {
                 // the DuckDB engine refuses wyhash/sha256/farmhash; our DuckDB store refuses them on open too
-                assert!(hashes["error"].as_str().unwrap().contains("not supported"), "{engine} {algo}");
+                assert!(
+                    hashes["error"].as_str().unwrap().contains("not supported"),
+                    "{engine} {algo}"
+                );
                 continue;
             };
             for (s, h) in strings.iter().zip(hashes) {
-                assert_eq!(hash_full(a, s).unwrap(), h.as_str().unwrap(), "{engine} {algo} {s:?}");
+                assert_eq!(
+                    hash_full(a, s).unwrap(),
+                    h.as_str().unwrap(),
+                    "{engine} {algo} {s:?}"
+                );
                 checked += 1;
             }
         }
@@ -44,7 +56,8 @@ fn graph_versions_for_every_truncation() {
     let v = json(fixtures().join("hashing/graph_hashes_by_truncation.json"));
     for (t, exp) in v.as_object().unwrap() {
         let t: usize = t.parse().unwrap();
-        let g = FeatureGraph::from_rows(&ws.pushed, Some("example_overview"), None, t, "dev").unwrap();
+        let g =
+            FeatureGraph::from_rows(&ws.pushed, Some("example_overview"), None, t, "dev").unwrap();
         assert_eq!(g.computed_project_version, exp["project_version"], "T={t}");
         for (k, fe) in exp["features"].as_object().unwrap() {
             let key = FeatureKey::parse(k).unwrap();
@@ -52,9 +65,16 @@ fn graph_versions_for_every_truncation() {
             assert_eq!(got.feature_version, fe["feature_version"], "T={t} {k}");
             assert_eq!(got.code_version, fe["code_version"], "T={t} {k}");
             assert_eq!(got.spec_version, fe["feature_spec_version"], "T={t} {k}");
-            assert_eq!(got.definition_version, fe["definition_version"], "T={t} {k}");
+            assert_eq!(
+                got.definition_version, fe["definition_version"],
+                "T={t} {k}"
+            );
             for (f, fv) in fe["field_versions"].as_object().unwrap() {
-                assert_eq!(got.field_versions.iter().find(|(a, _)| a == f).unwrap().1, fv.as_str().unwrap(), "T={t} {k}.{f}");
+                assert_eq!(
+                    got.field_versions.iter().find(|(a, _)| a == f).unwrap().1,
+                    fv.as_str().unwrap(),
+                    "T={t} {k}.{f}"
+                );
             }
         }
     }
@@ -111,19 +131,38 @@ fn end_to_end_provenance_for_every_algorithm_and_truncation() {
         if let Some(err) = case.get("error") {
             // Metaxy refuses farmhash; so do we, with a typed error
             assert!(err.as_str().unwrap().contains("not supported"));
-            assert!(matches!(hash_str(algo, "x", t), Err(EngineError::UnsupportedHash(_))));
+            assert!(matches!(
+                hash_str(algo, "x", t),
+                Err(EngineError::UnsupportedHash(_))
+            ));
             continue;
         }
-        let g = FeatureGraph::from_rows(&ws.pushed, Some("example_overview"), None, t, "dev").unwrap();
+        let g =
+            FeatureGraph::from_rows(&ws.pushed, Some("example_overview"), None, t, "dev").unwrap();
         let video = case["video"].as_array().unwrap();
-        let ids: Vec<&str> = video.iter().map(|r| r["sample_uid"].as_str().unwrap()).collect();
-        let audio: Vec<&str> = video.iter().map(|r| r["metaxy_provenance_by_field"]["audio"].as_str().unwrap()).collect();
-        let frames: Vec<&str> = video.iter().map(|r| r["metaxy_provenance_by_field"]["frames"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = video
+            .iter()
+            .map(|r| r["sample_uid"].as_str().unwrap())
+            .collect();
+        let audio: Vec<&str> = video
+            .iter()
+            .map(|r| r["metaxy_provenance_by_field"]["audio"].as_str().unwrap())
+            .collect();
+        let frames: Vec<&str> = video
+            .iter()
+            .map(|r| r["metaxy_provenance_by_field"]["frames"].as_str().unwrap())
+            .collect();
         // the root's sample provenance is H("audio|frames") with the store's algorithm
         for (r, (a, f)) in video.iter().zip(audio.iter().zip(&frames)) {
-            assert_eq!(hash_str(algo, &format!("{a}|{f}"), t).unwrap(), r["metaxy_provenance"].as_str().unwrap());
+            assert_eq!(
+                hash_str(algo, &format!("{a}|{f}"), t).unwrap(),
+                r["metaxy_provenance"].as_str().unwrap()
+            );
         }
-        let prov: Vec<&str> = video.iter().map(|r| r["metaxy_provenance"].as_str().unwrap()).collect();
+        let prov: Vec<&str> = video
+            .iter()
+            .map(|r| r["metaxy_provenance"].as_str().unwrap())
+            .collect();
         let vkey = FeatureKey::parse("example/video").unwrap();
         let paths: Vec<String> = ids.iter().map(|i| format!("videos/{i}.mp4")).collect();
         let df = df!("sample_uid" => &ids, "path" => &paths, "audio" => &audio, "frames" => &frames, "metaxy_provenance" => &prov)
@@ -138,17 +177,32 @@ fn end_to_end_provenance_for_every_algorithm_and_truncation() {
             .drop(cols(["audio", "frames"]))
             .collect()
             .unwrap();
-        let store = MemStore { algo, tables: HashMap::from([(vkey.table_name(), df)]) };
+        let store = MemStore {
+            algo,
+            tables: HashMap::from([(vkey.table_name(), df)]),
+        };
         for feat in ["example/crop", "example/stt"] {
             let key = FeatureKey::parse(feat).unwrap();
-            let got = df_to_json_rows(&expected_frame(&store, &g, &key, &[]).unwrap(), None).unwrap();
+            let got =
+                df_to_json_rows(&expected_frame(&store, &g, &key, &[]).unwrap(), None).unwrap();
             let want = case[feat].as_array().unwrap();
-            let keys = vec!["sample_uid".to_string(), "metaxy_provenance_by_field".into(), "metaxy_provenance".into()];
-            assert_eq!(multiset(&got, &keys), multiset(want, &keys), "{feat} {algo:?} T={t}");
+            let keys = vec![
+                "sample_uid".to_string(),
+                "metaxy_provenance_by_field".into(),
+                "metaxy_provenance".into(),
+            ];
+            assert_eq!(
+                multiset(&got, &keys),
+                multiset(want, &keys),
+                "{feat} {algo:?} T={t}"
+            );
             checked += want.len();
         }
         if let Some(fv) = case.get("feature_version_crop").and_then(Value::as_str) {
-            assert_eq!(g.feature_version(&FeatureKey::parse("example/crop").unwrap()), Some(fv));
+            assert_eq!(
+                g.feature_version(&FeatureKey::parse("example/crop").unwrap()),
+                Some(fv)
+            );
         }
     }
     assert!(checked >= 100, "{checked}");

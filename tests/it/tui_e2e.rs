@@ -17,13 +17,21 @@ struct Tmux {
 
 impl Tmux {
     fn cmd(&self, args: &[&str]) -> Output {
-        Command::new("tmux").arg("-S").arg(&self.socket).args(args).output().expect("running tmux")
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("running tmux")
     }
 
     /// Starts `program` in `dir` on a `width`x`height` terminal, with the server socket and config in `tmp`.
     /// Panes stay after their process exits (`remain-on-exit`) so that the exit status can be read.
     fn start(tmp: &Path, dir: &Path, program: &Path, width: u16, height: u16) -> Self {
-        let t = Self { socket: tmp.join("tmux.sock"), session: format!("mxtui-e2e-{}", std::process::id()) };
+        let t = Self {
+            socket: tmp.join("tmux.sock"),
+            session: format!("mxtui-e2e-{}", std::process::id()),
+        };
         let conf = tmp.join("tmux.conf");
         std::fs::write(&conf, "set -g remain-on-exit on\n").unwrap();
         let cmdline = format!(
@@ -36,24 +44,47 @@ impl Tmux {
             .arg(&t.socket)
             .arg("-f")
             .arg(&conf)
-            .args(["new-session", "-d", "-s", &t.session, "-x", &width.to_string(), "-y", &height.to_string(), "-c"])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &t.session,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                "-c",
+            ])
             .arg(dir)
             .arg(cmdline)
             .output()
             .expect("running tmux");
-        assert!(out.status.success(), "tmux new-session failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         t
     }
 
     fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", &self.session]).stdout).into_owned()
+        String::from_utf8_lossy(
+            &self
+                .cmd(&["capture-pane", "-p", "-t", &self.session])
+                .stdout,
+        )
+        .into_owned()
     }
 
     fn send(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", &self.session];
         args.extend_from_slice(keys);
         let out = self.cmd(&args);
-        assert!(out.status.success(), "send-keys {keys:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "send-keys {keys:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Waits for the exit status of the pane's process once the pane is dead. tmux 3.3a sometimes misses the
@@ -74,7 +105,13 @@ impl Tmux {
 
     /// `(pane_dead, pane_dead_status)`.
     fn pane_state(&self) -> (String, String) {
-        let out = self.cmd(&["display-message", "-p", "-t", &self.session, "#{pane_dead} #{pane_dead_status}"]);
+        let out = self.cmd(&[
+            "display-message",
+            "-p",
+            "-t",
+            &self.session,
+            "#{pane_dead} #{pane_dead_status}",
+        ]);
         let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let (dead, status) = s.split_once(' ').unwrap_or((s.as_str(), ""));
         (dead.to_string(), status.to_string())
@@ -130,25 +167,42 @@ fn require_tmux() {
 
 /// The line of `screen` containing `needle`.
 fn line_with<'a>(screen: &'a str, needle: &str) -> &'a str {
-    screen.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle:?} in:\n{screen}"))
+    screen
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{screen}"))
 }
 
 #[test]
 fn tui_browses_statuses_and_stale_diffs_then_quits() {
     require_tmux();
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s02_mutated");
-    assert!(fixture.join("metaxy.toml").is_file(), "fixture missing: {}", fixture.display());
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s02_mutated");
+    assert!(
+        fixture.join("metaxy.toml").is_file(),
+        "fixture missing: {}",
+        fixture.display()
+    );
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s02_mutated");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
     copy_dir(&fixture.join("store"), &dir.join("store"));
 
-    let tmux = Tmux::start(tmp.path(), &dir, Path::new(env!("CARGO_BIN_EXE_metaxy-tui")), 160, 45);
+    let tmux = Tmux::start(
+        tmp.path(),
+        &dir,
+        Path::new(env!("CARGO_BIN_EXE_metaxy-tui")),
+        160,
+        45,
+    );
 
     // every status computed (no spinner "computing…" left)
     let screen = tmux.wait_for("all feature statuses", |s| {
-        s.contains("example/av_report") && s.contains("stale") && !s.contains("computing…") && !s.contains("statuses ")
+        s.contains("example/av_report")
+            && s.contains("stale")
+            && !s.contains("computing…")
+            && !s.contains("statuses ")
     });
     for (key, status) in [
         ("○ example/video", "root"),
@@ -160,22 +214,43 @@ fn tui_browses_statuses_and_stale_diffs_then_quits() {
         ("✓ example/av_report", "up to date"),
     ] {
         let line = line_with(&screen, key);
-        assert!(line.contains(status), "{key}: expected {status:?} in {line:?}\n{screen}");
+        assert!(
+            line.contains(status),
+            "{key}: expected {status:?} in {line:?}\n{screen}"
+        );
     }
-    assert!(screen.contains("store dev (DuckDBMetadataStore"), "status bar shows the store:\n{screen}");
-    assert!(screen.contains("hash xxhash32"), "status bar shows the hash algorithm:\n{screen}");
-    assert!(!screen.contains("DEMO store"), "a configured store is not the demo:\n{screen}");
+    assert!(
+        screen.contains("store dev (DuckDBMetadataStore"),
+        "status bar shows the store:\n{screen}"
+    );
+    assert!(
+        screen.contains("hash xxhash32"),
+        "status bar shows the hash algorithm:\n{screen}"
+    );
+    assert!(
+        !screen.contains("DEMO store"),
+        "a configured store is not the demo:\n{screen}"
+    );
     // the first feature's default read is shown
-    tmux.wait_for("the metadata of example/video", |s| s.contains("example/video · Metadata") && s.contains("rows 1-"));
+    tmux.wait_for("the metadata of example/video", |s| {
+        s.contains("example/video · Metadata") && s.contains("rows 1-")
+    });
 
     // select example/crop (second feature) and open the Stale tab
     tmux.send(&["j"]);
-    tmux.wait_for("example/crop selected", |s| s.contains("example/crop · Metadata"));
+    tmux.wait_for("example/crop selected", |s| {
+        s.contains("example/crop · Metadata")
+    });
     tmux.send(&["3"]);
-    let screen = tmux.wait_for("the stale tab of example/crop", |s| s.contains("example/crop · Stale") && s.contains("s000010"));
+    let screen = tmux.wait_for("the stale tab of example/crop", |s| {
+        s.contains("example/crop · Stale") && s.contains("s000010")
+    });
     assert!(screen.contains("3 Stale (10)"), "{screen}");
     assert!(screen.contains("rows 1-10 of 10"), "{screen}");
-    for id in ["s000010", "s000011", "s000014", "s000016", "s000024", "s000028", "s000029", "s000031", "s000035", "s000048"] {
+    for id in [
+        "s000010", "s000011", "s000014", "s000016", "s000024", "s000028", "s000029", "s000031",
+        "s000035", "s000048",
+    ] {
         let line = line_with(&screen, id);
         assert!(line.contains('→'), "{id} shows a provenance diff: {line}");
     }
@@ -192,21 +267,37 @@ fn tui_browses_statuses_and_stale_diffs_then_quits() {
 
     // help overlay opens and closes
     tmux.send(&["?"]);
-    tmux.wait_for("the help overlay", |s| s.contains("Keys") && s.contains("toggle this help"));
+    tmux.wait_for("the help overlay", |s| {
+        s.contains("Keys") && s.contains("toggle this help")
+    });
     tmux.send(&["Escape"]);
-    tmux.wait_for("the help overlay to close", |s| !s.contains("toggle this help"));
+    tmux.wait_for("the help overlay to close", |s| {
+        !s.contains("toggle this help")
+    });
 
     // q quits: the process ends with status 0 and the alternate screen is gone
     tmux.send(&["q"]);
     let start = Instant::now();
     loop {
         if let Some(status) = tmux.exit_status() {
-            assert_eq!(status, "0", "exit status of metaxy-tui after q; screen:\n{}", tmux.screen());
+            assert_eq!(
+                status,
+                "0",
+                "exit status of metaxy-tui after q; screen:\n{}",
+                tmux.screen()
+            );
             break;
         }
-        assert!(start.elapsed() < TIMEOUT, "metaxy-tui did not exit after q; screen:\n{}", tmux.screen());
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "metaxy-tui did not exit after q; screen:\n{}",
+            tmux.screen()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let screen = tmux.screen();
-    assert!(!screen.contains("Features (7)"), "terminal restored (alternate screen left):\n{screen}");
+    assert!(
+        !screen.contains("Features (7)"),
+        "terminal restored (alternate screen left):\n{screen}"
+    );
 }
