@@ -31,18 +31,7 @@ pub fn align_right(t: &mut Table, columns: &[usize]) {
 
 /// Renders a frame as a table (struct values as `{k: v}`), `columns` restricting and ordering the columns.
 pub fn frame_table(df: &DataFrame, columns: Option<&[String]>) -> PolarsResult<Table> {
-    let names: Vec<String> = match columns {
-        Some(c) => c
-            .iter()
-            .filter(|n| df.get_column_index(n).is_some())
-            .cloned()
-            .collect(),
-        None => df
-            .get_column_names()
-            .into_iter()
-            .map(|s| s.to_string())
-            .collect(),
-    };
+    let names = crate::engine::frame::present_columns(df, columns);
     let headers: Vec<&str> = names.iter().map(String::as_str).collect();
     let mut t = table(&headers);
     let cols: Vec<Series> = names

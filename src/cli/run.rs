@@ -625,83 +625,49 @@ fn increment(
         if df.height() == 0 {
             continue;
         }
-        if title == "Stale" {
-            out(&stale_diff_table(&inc, &lim(df))?.to_string())?;
-            continue;
-        }
-        let df = lim(df);
-        let flat = flatten_provenance(&df, &inc.field_keys)?;
-        let mut c: Vec<String> = increment_row_columns(&inc, &df)
-            .into_iter()
-            .filter(|x| x != cols::PROVENANCE_BY_FIELD)
-            .collect();
-        let prov = c.pop().unwrap_or_default();
-        c.extend(inc.field_keys.iter().cloned());
-        c.push(prov);
-        out(&frame_table(&flat, Some(&c))?.to_string())?;
+        out(&increment_table(&inc, title, df, limit)?.to_string())?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The stale samples with a per-field provenance diff: `stored → expected` for fields that changed.
-fn stale_diff_table(inc: &Increment, df: &DataFrame) -> Result<comfy_table::Table> {
-    let key_of = |r: &Value| {
-        inc.join_columns
-            .iter()
-            .map(|c| r[c].to_string())
-            .collect::<Vec<_>>()
-            .join("\u{1f}")
-    };
-    let prev: std::collections::HashMap<String, Value> =
-        df_to_json_rows(&inc.stale_previous, None)?
-            .into_iter()
-            .map(|r| (key_of(&r), r))
-            .collect();
-    let cols_: Vec<String> = increment_row_columns(inc, df)
-        .into_iter()
-        .filter(|x| x != cols::PROVENANCE_BY_FIELD && x != cols::PROVENANCE)
-        .collect();
-    let mut headers: Vec<String> = cols_.clone();
+/// One plain increment table: key columns, one column per field, `metaxy_provenance`; the stale table shows
+/// `stored → expected` where a hash changed (the engine's [`Increment::stale_diffs`]).
+fn increment_table(
+    inc: &Increment,
+    title: &str,
+    df: &DataFrame,
+    limit: Option<usize>,
+) -> Result<comfy_table::Table> {
+    let mut headers = inc.key_columns(df);
     headers.extend(inc.field_keys.iter().cloned());
     headers.push(cols::PROVENANCE.into());
     let mut t = table(&headers.iter().map(String::as_str).collect::<Vec<_>>());
-    let text = |v: &Value| match v {
-        Value::String(s) => s.clone(),
-        Value::Null => "null".into(),
-        o => o.to_string(),
+    let text = |v: &Option<String>| v.clone().unwrap_or_else(|| "null".into());
+    let diff = |old: Option<&Option<String>>, new: &Option<String>| match old {
+        Some(o) if o != new => format!("{} → {}", text(o), text(new)),
+        _ => text(new),
     };
-    for r in df_to_json_rows(df, None)? {
-        let old = prev.get(&key_of(&r));
-        let mut row: Vec<String> = cols_.iter().map(|c| text(&r[c])).collect();
-        for f in &inc.field_keys {
-            let new = text(&r[cols::PROVENANCE_BY_FIELD][f]);
-            match old.map(|o| text(&o[cols::PROVENANCE_BY_FIELD][f])) {
-                Some(o) if o != new => row.push(format!("{o} → {new}")),
-                _ => row.push(new),
+    if title == "Stale" {
+        for d in inc.stale_diffs(limit)? {
+            let mut row = d.expected.key.clone();
+            for (i, new) in d.expected.fields.iter().enumerate() {
+                row.push(diff(d.stored.as_ref().map(|s| &s.fields[i]), new));
             }
+            row.push(diff(
+                d.stored.as_ref().map(|s| &s.provenance),
+                &d.expected.provenance,
+            ));
+            t.add_row(row);
         }
-        let new = text(&r[cols::PROVENANCE]);
-        match old.map(|o| text(&o[cols::PROVENANCE])) {
-            Some(o) if o != new => row.push(format!("{o} → {new}")),
-            _ => row.push(new),
+    } else {
+        for p in inc.provenance_rows(df, limit)? {
+            let mut row = p.key;
+            row.extend(p.fields.iter().map(text));
+            row.push(text(&p.provenance));
+            t.add_row(row);
         }
-        t.add_row(row);
     }
     Ok(t)
-}
-
-/// Unnests `metaxy_provenance_by_field` into one column per field struct key.
-fn flatten_provenance(df: &DataFrame, fields: &[String]) -> Result<DataFrame> {
-    let exprs: Vec<Expr> = fields
-        .iter()
-        .map(|f| {
-            col(cols::PROVENANCE_BY_FIELD)
-                .struct_()
-                .field_by_name(f)
-                .alias(f.as_str())
-        })
-        .collect();
-    Ok(df.clone().lazy().with_columns(exprs).collect()?)
 }
 
 fn read(

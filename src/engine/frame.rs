@@ -58,3 +58,15 @@ pub fn record_batches_to_df(schema: &SchemaRef, batches: &[RecordBatch]) -> Resu
 pub fn has_column(df: &DataFrame, name: &str) -> bool {
     df.get_column_index(name).is_some()
 }
+
+/// `columns` that exist in `df`, in the given order; every column of `df` when `None`.
+pub fn present_columns(df: &DataFrame, columns: Option<&[String]>) -> Vec<String> {
+    match columns {
+        Some(c) => c.iter().filter(|n| has_column(df, n)).cloned().collect(),
+        None => df
+            .get_column_names()
+            .into_iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}

@@ -109,21 +109,30 @@ pub fn any_to_cell(v: &AnyValue) -> String {
     }
 }
 
+/// The field `key` of a `*_by_field` value rendered by [`any_to_json`]: a struct (JSON object) or a map (list of
+/// `{key, value}` entries, as DuckDB maps and Lance's map encoding arrive). `None` for null or absent fields.
+pub fn by_field_value(v: &Value, key: &str) -> Option<String> {
+    let text = |v: &Value| match v {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        o => Some(o.to_string()),
+    };
+    match v {
+        Value::Object(m) => m.get(key).and_then(text),
+        Value::Array(items) => items.iter().find_map(|it| {
+            let o = it.as_object()?;
+            (o.get("key")?.as_str()? == key)
+                .then(|| o.get("value").and_then(text))
+                .flatten()
+        }),
+        _ => None,
+    }
+}
+
 /// Converts a frame into JSON objects, one per row, keeping `columns` (all columns when `None`) in that order.
 /// Columns missing from the frame are skipped.
 pub fn df_to_json_rows(df: &DataFrame, columns: Option<&[String]>) -> Result<Vec<Value>> {
-    let names: Vec<String> = match columns {
-        Some(c) => c
-            .iter()
-            .filter(|n| df.get_column_index(n).is_some())
-            .cloned()
-            .collect(),
-        None => df
-            .get_column_names()
-            .into_iter()
-            .map(|s| s.to_string())
-            .collect(),
-    };
+    let names = crate::engine::frame::present_columns(df, columns);
     let mut per_col: Vec<Vec<Value>> = Vec::with_capacity(names.len());
     for n in &names {
         let s = df.column(n)?.as_materialized_series().rechunk();

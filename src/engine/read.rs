@@ -92,41 +92,28 @@ pub fn keep_latest(df: DataFrame, id_columns: &[String]) -> Result<DataFrame> {
     if has_column(&df, cols::UPDATED_AT) {
         ts.push(col(cols::UPDATED_AT));
     }
-    let ids: Vec<PlSmallStr> = id_columns
-        .iter()
-        .map(|s| PlSmallStr::from(s.as_str()))
-        .collect();
-    let lf = df.lazy().with_row_index("__mx_row", None);
-    let lf = if ts.is_empty() {
-        lf.with_column(lit(0i64).alias("__mx_ts"))
+    let ts = if ts.is_empty() {
+        lit(0i64)
     } else {
-        lf.with_column(coalesce(&ts).alias("__mx_ts"))
+        coalesce(&ts)
     };
-    let out = lf
+    // stable sort by the timestamp: among equal timestamps the row stored last wins
+    let out = df
+        .lazy()
+        .with_column(ts.alias("__mx_ts"))
         .sort(
-            ["__mx_ts", "__mx_row"],
+            ["__mx_ts"],
             SortMultipleOptions::default()
                 .with_nulls_last(false)
                 .with_maintain_order(true),
         )
         .unique_stable(
-            Some(
-                ids.into_iter()
-                    .map(|s| cols_selector(&s))
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .reduce(|a, b| a | b)
-                    .unwrap(),
-            ),
+            Some(cols(id_columns.iter().map(String::as_str))),
             UniqueKeepStrategy::Last,
         )
-        .drop(cols_selector("__mx_ts") | cols_selector("__mx_row"))
+        .drop(cols(["__mx_ts"]))
         .collect()?;
     Ok(out)
-}
-
-fn cols_selector(name: &str) -> Selector {
-    polars::prelude::cols([name])
 }
 
 /// Sorts a frame by the given columns that exist in it (for stable, readable output).

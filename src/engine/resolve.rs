@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use polars::prelude::*;
+use serde_json::Value;
 
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
@@ -59,6 +60,9 @@ pub struct Increment {
     pub stale_previous: DataFrame,
     /// Whether the target had a table in the store.
     pub target_exists: bool,
+    /// Rows of the target's default read (current version, latest per id, live, after global and target
+    /// filters): Metaxy's `Materialized` count. 0 when the table does not exist.
+    pub current_rows: usize,
 }
 
 struct PreparedDep {
@@ -516,6 +520,7 @@ pub fn resolve_update(
     )?;
     let field_keys: Vec<String> = spec.fields.iter().map(|f| f.key.struct_key()).collect();
     let feature_version = graph.feature_version(key).unwrap_or_default().to_string();
+    let current_rows = current.as_ref().map_or(0, DataFrame::height);
     let mk =
         |new: DataFrame, stale: DataFrame, orphaned: DataFrame, prev: DataFrame, exists: bool| {
             Increment {
@@ -529,6 +534,7 @@ pub fn resolve_update(
                 orphaned,
                 stale_previous: prev,
                 target_exists: exists,
+                current_rows,
             }
         };
     let Some(current) = current else {
@@ -664,4 +670,107 @@ pub fn resolve_update(
     let stale_previous = sort_by_columns(stale_previous, &j)?;
     let orphaned = sort_by_columns(orphaned, &j)?;
     Ok(mk(new, stale, orphaned, stale_previous, true))
+}
+
+/// One sample of an increment frame as shown to people: the join-column values (rendered with
+/// [`crate::engine::json::any_to_cell`]), the per-field provenance hashes in spec field order, and
+/// `metaxy_provenance`. `None` = null.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenanceRow {
+    /// Values of [`Increment::key_columns`].
+    pub key: Vec<String>,
+    /// `metaxy_provenance_by_field[f]` for every field of [`Increment::field_keys`].
+    pub fields: Vec<Option<String>>,
+    /// `metaxy_provenance`.
+    pub provenance: Option<String>,
+}
+
+/// A stale sample: the expected (recomputed) provenance and the stored one it differs from (`None` when the
+/// stored row could not be matched, which only happens for frames not produced by [`resolve_update`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaleRow {
+    /// Recomputed provenance (what a rerun would write).
+    pub expected: ProvenanceRow,
+    /// Stored provenance.
+    pub stored: Option<ProvenanceRow>,
+}
+
+impl Increment {
+    /// The join columns present in `df`: the key of each [`ProvenanceRow`].
+    pub fn key_columns(&self, df: &DataFrame) -> Vec<String> {
+        crate::engine::frame::present_columns(df, Some(&self.join_columns))
+    }
+
+    /// The first `limit` rows (all when `None`) of one of this increment's frames (`new`, `stale`, `orphaned`,
+    /// `stale_previous`) as [`ProvenanceRow`]s. `*_by_field` may be a struct or a map.
+    pub fn provenance_rows(
+        &self,
+        df: &DataFrame,
+        limit: Option<usize>,
+    ) -> Result<Vec<ProvenanceRow>> {
+        use crate::engine::json::{any_to_cell, any_to_json, by_field_value};
+        let n = limit.map_or(df.height(), |l| l.min(df.height()));
+        let column = |name: &str| -> Result<Option<Series>> {
+            Ok(match df.column(name) {
+                Ok(c) => Some(c.as_materialized_series().head(Some(n)).rechunk()),
+                Err(_) => None,
+            })
+        };
+        let mut keys: Vec<Vec<String>> = vec![Vec::with_capacity(self.join_columns.len()); n];
+        for c in self.key_columns(df) {
+            if let Some(s) = column(&c)? {
+                for (k, v) in keys.iter_mut().zip(s.iter()) {
+                    k.push(any_to_cell(&v));
+                }
+            }
+        }
+        let by_field: Vec<Value> = match column(cols::PROVENANCE_BY_FIELD)? {
+            Some(s) => s.iter().map(|v| any_to_json(&v)).collect(),
+            None => vec![Value::Null; n],
+        };
+        let provenance: Vec<Option<String>> = match column(cols::PROVENANCE)? {
+            Some(s) => s
+                .iter()
+                .map(|v| match any_to_json(&v) {
+                    Value::Null => None,
+                    Value::String(s) => Some(s),
+                    o => Some(o.to_string()),
+                })
+                .collect(),
+            None => vec![None; n],
+        };
+        Ok(keys
+            .into_iter()
+            .zip(by_field)
+            .zip(provenance)
+            .map(|((key, bf), provenance)| ProvenanceRow {
+                key,
+                fields: self
+                    .field_keys
+                    .iter()
+                    .map(|f| by_field_value(&bf, f))
+                    .collect(),
+                provenance,
+            })
+            .collect())
+    }
+
+    /// The first `limit` stale samples (all when `None`), each with the stored provenance it replaces (from
+    /// [`Increment::stale_previous`], matched on the join columns): the per-field provenance diff shown by both
+    /// `metaxy-tui metadata increment --format plain` and the TUI's Stale tab.
+    pub fn stale_diffs(&self, limit: Option<usize>) -> Result<Vec<StaleRow>> {
+        let mut stored: std::collections::HashMap<Vec<String>, ProvenanceRow> =
+            std::collections::HashMap::new();
+        for r in self.provenance_rows(&self.stale_previous, None)? {
+            stored.entry(r.key.clone()).or_insert(r);
+        }
+        Ok(self
+            .provenance_rows(&self.stale, limit)?
+            .into_iter()
+            .map(|expected| {
+                let stored = stored.get(&expected.key).cloned();
+                StaleRow { expected, stored }
+            })
+            .collect())
+    }
 }

@@ -79,6 +79,25 @@ pub struct FeatureStatus {
 }
 
 impl FeatureStatus {
+    /// An `error` status carrying `message` (what Metaxy's CLI reports for a feature whose status failed).
+    pub fn error(key: &FeatureKey, message: String) -> Self {
+        FeatureStatus {
+            feature_key: key.clone(),
+            status: StatusCategory::Error,
+            needs_update: false,
+            metadata_exists: false,
+            store_rows: 0,
+            missing: None,
+            stale: None,
+            orphaned: None,
+            target_version: String::new(),
+            is_root_feature: false,
+            store_metadata: None,
+            error_message: Some(message),
+            increment: None,
+        }
+    }
+
     /// JSON exactly as Metaxy's `metadata status --format json` prints one feature (None values dropped).
     pub fn to_json(&self) -> Value {
         let mut m = Map::new();
@@ -129,24 +148,8 @@ pub fn feature_status(
     key: &FeatureKey,
     opts: &ResolveOptions,
 ) -> FeatureStatus {
-    match feature_status_inner(store, graph, key, opts) {
-        Ok(s) => s,
-        Err(e) => FeatureStatus {
-            feature_key: key.clone(),
-            status: StatusCategory::Error,
-            needs_update: false,
-            metadata_exists: false,
-            store_rows: 0,
-            missing: None,
-            stale: None,
-            orphaned: None,
-            target_version: String::new(),
-            is_root_feature: false,
-            store_metadata: None,
-            error_message: Some(e.to_string()),
-            increment: None,
-        },
-    }
+    feature_status_inner(store, graph, key, opts)
+        .unwrap_or_else(|e| FeatureStatus::error(key, e.to_string()))
 }
 
 fn feature_status_inner(
@@ -157,22 +160,21 @@ fn feature_status_inner(
 ) -> Result<FeatureStatus> {
     let def = graph.require(key)?;
     let is_root = def.spec.is_root();
-    let mut filters = opts.global_filters.clone();
-    filters.extend(opts.target_filters.iter().cloned());
-    let read = read_feature(
-        store,
-        graph,
-        key,
-        &ReadOptions {
-            filters,
-            ..Default::default()
-        },
-    )?;
-    let metadata_exists = read.is_some();
-    let store_rows = read.map(|d| d.height()).unwrap_or(0);
     let target_version = graph.feature_version(key).unwrap_or_default().to_string();
     let store_metadata = Some(store_metadata(store, key));
     if is_root {
+        let mut filters = opts.global_filters.clone();
+        filters.extend(opts.target_filters.iter().cloned());
+        let read = read_feature(
+            store,
+            graph,
+            key,
+            &ReadOptions {
+                filters,
+                ..Default::default()
+            },
+        )?;
+        let metadata_exists = read.is_some();
         return Ok(FeatureStatus {
             feature_key: key.clone(),
             status: if metadata_exists {
@@ -182,7 +184,7 @@ fn feature_status_inner(
             },
             needs_update: false,
             metadata_exists,
-            store_rows,
+            store_rows: read.map_or(0, |d| d.height()),
             missing: None,
             stale: None,
             orphaned: None,
@@ -193,7 +195,9 @@ fn feature_status_inner(
             increment: None,
         });
     }
+    // one read of the target: the increment's comparison read also gives the Materialized count
     let inc = resolve_update(store, graph, key, opts)?;
+    let (metadata_exists, store_rows) = (inc.target_exists, inc.current_rows);
     let (n, s, o) = (inc.new.height(), inc.stale.height(), inc.orphaned.height());
     let needs_update = n > 0 || s > 0 || o > 0;
     Ok(FeatureStatus {

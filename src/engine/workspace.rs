@@ -2,13 +2,13 @@
 //! CLI share, so both always compute the same thing.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::DataFrame;
 
 use crate::engine::config::{MetaxyConfig, StoreConfig};
-use crate::engine::error::{EngineError, Result};
+use crate::engine::error::Result;
 use crate::engine::graph::{snapshots, FeatureGraph, PushedFeature, Snapshot};
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{read_feature, ReadOptions};
@@ -194,24 +194,6 @@ impl Workspace {
             self.store.name(),
             self.store_config.kind.display_name(),
             self.store.location()
-        )
-    }
-
-    /// The path a relative store location resolves to (Metaxy resolves against the CWD).
-    pub fn resolve_path(location: &str, cwd: &Path) -> PathBuf {
-        crate::engine::store::resolve_local_path(location, cwd)
-    }
-
-    /// Error used when a key is unknown.
-    pub fn unknown(&self, key: &str) -> EngineError {
-        EngineError::UnknownFeature(
-            key.to_string(),
-            self.graph
-                .features
-                .iter()
-                .map(|f| f.spec.key.to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
         )
     }
 }

@@ -21,7 +21,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use crate::engine::read::ReadOptions;
 use crate::engine::resolve::ResolveOptions;
-use crate::engine::status::{FeatureStatus, StatusCategory};
+use crate::engine::status::FeatureStatus;
 use crate::engine::workspace::Workspace;
 use crate::tui::app::{update, App, Command, Msg};
 use crate::tui::view::{frame_table, StatusReport};
@@ -208,25 +208,6 @@ pub fn open_workspace(req: &OpenRequest) -> Result<Workspace, String> {
     r.map_err(|e| e.to_string())
 }
 
-/// A status computed for a feature whose computation panicked.
-fn error_status(key: &crate::engine::keys::FeatureKey, msg: String) -> FeatureStatus {
-    FeatureStatus {
-        feature_key: key.clone(),
-        status: StatusCategory::Error,
-        needs_update: false,
-        metadata_exists: false,
-        store_rows: 0,
-        missing: None,
-        stale: None,
-        orphaned: None,
-        target_version: String::new(),
-        is_root_feature: false,
-        store_metadata: None,
-        error_message: Some(msg),
-        increment: None,
-    }
-}
-
 /// Runs one command's slow work (same code the runtime runs on a blocking task), returning its messages.
 /// `keep_going` is asked before each feature of a status computation.
 pub fn execute(
@@ -251,7 +232,7 @@ pub fn execute(
                         ws.status(key, &ResolveOptions::default()),
                     ))
                 })
-                .unwrap_or_else(|e| StatusReport::build(error_status(key, e)));
+                .unwrap_or_else(|e| StatusReport::build(FeatureStatus::error(key, e)));
                 if !emit(Msg::Status {
                     generation,
                     report: Box::new(report),

@@ -2,13 +2,10 @@
 //! only slices and paints. Mirrors what `metaxy-tui metadata read` / `metadata increment` print, plus the
 //! per-field provenance diff of stale samples.
 
-use std::collections::HashMap;
-
 use polars::prelude::DataFrame;
-use serde_json::Value;
 
 use crate::engine::error::Result;
-use crate::engine::json::{any_to_cell, any_to_json};
+use crate::engine::json::any_to_cell;
 use crate::engine::read::cols;
 use crate::engine::resolve::Increment;
 use crate::engine::status::FeatureStatus;
@@ -123,16 +120,6 @@ fn sanitize(s: String) -> String {
     }
 }
 
-/// Renders every value of column `name` (first [`MAX_TABLE_ROWS`] rows) as JSON (structs as objects).
-fn column_json(df: &DataFrame, name: &str) -> Result<Vec<Value>> {
-    let s = df
-        .column(name)?
-        .as_materialized_series()
-        .head(Some(MAX_TABLE_ROWS))
-        .rechunk();
-    Ok(s.iter().map(|v| any_to_json(&v)).collect())
-}
-
 fn has(df: &DataFrame, name: &str) -> bool {
     df.get_column_index(name).is_some()
 }
@@ -163,112 +150,55 @@ pub fn frame_table(df: &DataFrame, front: &[String]) -> Result<TableData> {
     Ok(TableData::finish(names, rows, df.height(), frozen))
 }
 
-/// The field `key` of a `*_by_field` value: a struct (JSON object) or a map (list of `{key, value}`).
-pub fn by_field_value(v: &Value, key: &str) -> Option<String> {
-    let text = |v: &Value| match v {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        o => Some(o.to_string()),
-    };
-    match v {
-        Value::Object(m) => m.get(key).and_then(text),
-        Value::Array(items) => items.iter().find_map(|it| {
-            let o = it.as_object()?;
-            (o.get("key")?.as_str()? == key)
-                .then(|| o.get("value").and_then(text))
-                .flatten()
-        }),
-        _ => None,
-    }
-}
+pub use crate::engine::json::by_field_value;
 
-/// Join/id columns, one provenance column per field, then `metaxy_provenance` for the rows of `df`.
-/// Returns the headers, the key cell texts per row, the per-field hashes per row and the provenance per row.
-struct ProvenanceRows {
-    keys: Vec<Vec<String>>,
-    fields: Vec<Vec<Option<String>>>,
-    provenance: Vec<Option<String>>,
-}
-
-fn provenance_rows(df: &DataFrame, join: &[String], fields: &[String]) -> Result<ProvenanceRows> {
-    let n = df.height().min(MAX_TABLE_ROWS);
-    let mut keys: Vec<Vec<String>> = vec![Vec::with_capacity(join.len()); n];
-    for c in join.iter().filter(|c| has(df, c)) {
-        for (k, v) in keys.iter_mut().zip(column_cells(df, c)?) {
-            k.push(v);
-        }
-    }
-    let by_field: Vec<Value> = if has(df, cols::PROVENANCE_BY_FIELD) {
-        column_json(df, cols::PROVENANCE_BY_FIELD)?
-    } else {
-        vec![Value::Null; n]
-    };
-    let fields = by_field
-        .iter()
-        .map(|v| fields.iter().map(|f| by_field_value(v, f)).collect())
-        .collect();
-    let provenance = if has(df, cols::PROVENANCE) {
-        column_json(df, cols::PROVENANCE)?
-            .into_iter()
-            .map(|v| match v {
-                Value::Null => None,
-                Value::String(s) => Some(s),
-                o => Some(o.to_string()),
-            })
-            .collect()
-    } else {
-        vec![None; n]
-    };
-    Ok(ProvenanceRows {
-        keys,
-        fields,
-        provenance,
-    })
-}
-
-fn headers_for(df: &DataFrame, join: &[String], fields: &[String]) -> Vec<String> {
-    let mut h: Vec<String> = join.iter().filter(|c| has(df, c)).cloned().collect();
-    h.extend(fields.iter().cloned());
+fn headers_for(inc: &Increment, df: &DataFrame) -> Vec<String> {
+    let mut h = inc.key_columns(df);
+    h.extend(inc.field_keys.iter().cloned());
     h.push(cols::PROVENANCE.to_string());
     h
 }
 
 fn opt_cell(v: Option<String>, kind: CellKind) -> Cell {
     match v {
-        Some(s) => Cell::new(s, kind),
+        Some(s) => Cell::new(sanitize(s), kind),
         None => Cell::new("null".into(), CellKind::Null),
     }
 }
 
-/// The New or Orphaned tab: join columns, one column per field with its provenance hash, `metaxy_provenance`.
-pub fn provenance_table(df: &DataFrame, join: &[String], fields: &[String]) -> Result<TableData> {
-    let headers = headers_for(df, join, fields);
-    let p = provenance_rows(df, join, fields)?;
-    let frozen = headers.len() - fields.len() - 1;
-    let rows = p
-        .keys
+fn key_cells(key: Vec<String>) -> Vec<Cell> {
+    key.into_iter()
+        .map(|t| Cell::new(sanitize(t), CellKind::Key))
+        .collect()
+}
+
+/// The New or Orphaned tab: join columns, one column per field with its provenance hash, `metaxy_provenance`
+/// (rows from the engine's [`Increment::provenance_rows`]).
+pub fn provenance_table(inc: &Increment, df: &DataFrame) -> Result<TableData> {
+    let headers = headers_for(inc, df);
+    let frozen = headers.len() - inc.field_keys.len() - 1;
+    let rows = inc
+        .provenance_rows(df, Some(MAX_TABLE_ROWS))?
         .into_iter()
-        .zip(p.fields)
-        .zip(p.provenance)
-        .map(|((k, f), prov)| {
-            let mut r: Vec<Cell> = k.into_iter().map(|t| Cell::new(t, CellKind::Key)).collect();
-            r.extend(f.into_iter().map(|v| opt_cell(v, CellKind::Plain)));
-            r.push(opt_cell(prov, CellKind::Plain));
+        .map(|p| {
+            let mut r = key_cells(p.key);
+            r.extend(p.fields.into_iter().map(|v| opt_cell(v, CellKind::Plain)));
+            r.push(opt_cell(p.provenance, CellKind::Plain));
             r
         })
         .collect();
     Ok(TableData::finish(headers, rows, df.height(), frozen))
 }
 
-fn diff_cell(old: Option<&Option<String>>, new: Option<String>) -> Cell {
+fn diff_cell(old: Option<Option<String>>, new: Option<String>) -> Cell {
     match (old, new) {
-        (Some(o), n) if *o == n => opt_cell(n, CellKind::Unchanged),
+        (Some(o), n) if o == n => opt_cell(n, CellKind::Unchanged),
         (Some(o), n) => Cell::new(
-            format!(
+            sanitize(format!(
                 "{} → {}",
                 o.as_deref().unwrap_or("null"),
                 n.as_deref().unwrap_or("null")
-            ),
+            )),
             CellKind::Changed,
         ),
         (None, n) => opt_cell(n, CellKind::Plain),
@@ -276,36 +206,24 @@ fn diff_cell(old: Option<&Option<String>>, new: Option<String>) -> Cell {
 }
 
 /// The Stale tab: like [`provenance_table`], but every field cell shows `old → new` where the provenance changed
-/// (old values from [`Increment::stale_previous`], joined on [`Increment::join_columns`]) and the new hash, dimmed,
-/// where it did not: the per-field provenance diff.
+/// and the new hash, dimmed, where it did not: the per-field provenance diff of the engine's
+/// [`Increment::stale_diffs`].
 pub fn stale_table(inc: &Increment) -> Result<TableData> {
-    let join = &inc.join_columns;
-    let fields = &inc.field_keys;
-    let headers = headers_for(&inc.stale, join, fields);
-    let frozen = headers.len() - fields.len() - 1;
-    let cur = provenance_rows(&inc.stale, join, fields)?;
-    let prev = provenance_rows(&inc.stale_previous, join, fields)?;
-    // join key -> (per-field hashes, metaxy_provenance) as stored
-    type Stored = (Vec<Option<String>>, Option<String>);
-    let mut previous: HashMap<Vec<String>, Stored> = HashMap::new();
-    for ((k, f), p) in prev.keys.into_iter().zip(prev.fields).zip(prev.provenance) {
-        previous.entry(k).or_insert((f, p));
-    }
-    let rows = cur
-        .keys
+    let headers = headers_for(inc, &inc.stale);
+    let frozen = headers.len() - inc.field_keys.len() - 1;
+    let rows = inc
+        .stale_diffs(Some(MAX_TABLE_ROWS))?
         .into_iter()
-        .zip(cur.fields)
-        .zip(cur.provenance)
-        .map(|((k, f), prov)| {
-            let old = previous.get(&k);
-            let mut r: Vec<Cell> = k
-                .iter()
-                .map(|t| Cell::new(t.clone(), CellKind::Key))
-                .collect();
-            for (i, v) in f.into_iter().enumerate() {
-                r.push(diff_cell(old.map(|(of, _)| &of[i]), v));
+        .map(|d| {
+            let mut r = key_cells(d.expected.key);
+            let (old_fields, old_prov) = match d.stored {
+                Some(s) => (s.fields.into_iter().map(Some).collect(), Some(s.provenance)),
+                None => (vec![None; d.expected.fields.len()], None),
+            };
+            for (o, v) in old_fields.into_iter().zip(d.expected.fields) {
+                r.push(diff_cell(o, v));
             }
-            r.push(diff_cell(old.map(|(_, op)| op), prov));
+            r.push(diff_cell(old_prov, d.expected.provenance));
             r
         })
         .collect();
@@ -327,9 +245,9 @@ impl IncrementTables {
     /// Renders the three frames of an increment.
     pub fn build(inc: &Increment) -> Result<Self> {
         Ok(Self {
-            new: provenance_table(&inc.new, &inc.join_columns, &inc.field_keys)?,
+            new: provenance_table(inc, &inc.new)?,
             stale: stale_table(inc)?,
-            orphaned: provenance_table(&inc.orphaned, &inc.join_columns, &inc.field_keys)?,
+            orphaned: provenance_table(inc, &inc.orphaned)?,
         })
     }
 }
