@@ -145,6 +145,11 @@ pub enum MetadataCommand {
         /// Show at most N rows per category (counts stay exact).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// Samples file (parquet, csv or ndjson) with the id columns and `metaxy_provenance_by_field`, used as the
+        /// expected rows instead of upstream (required for root features; CSV spells fields as
+        /// `metaxy_provenance_by_field.<field>` columns).
+        #[arg(long, value_name = "FILE")]
+        samples: Option<std::path::PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,

@@ -108,10 +108,15 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
             feature,
             filters,
             limit,
+            samples,
             format,
         }) => {
             let ws = open(cli, None)?;
-            increment(&ws, feature, filters, *limit, *format)
+            let mut opts = resolve_opts(filters);
+            if let Some(path) = samples {
+                opts.samples = Some(crate::engine::samples::load_samples(path)?);
+            }
+            increment(&ws, feature, &opts, *limit, *format)
         }
         Command::Metadata(MetadataCommand::Read {
             feature,
@@ -470,7 +475,7 @@ fn resolve_opts(f: &IncrementFilters) -> ResolveOptions {
         global_filters: f.global_filters.clone(),
         target_filters: f.filters.clone(),
         stale_if: f.stale_if.clone(),
-        skip_comparison: false,
+        ..Default::default()
     }
 }
 
@@ -518,7 +523,11 @@ fn status(
                     Some(r) => format!(
                         "{} → {}",
                         r["name"].as_str().unwrap_or(""),
-                        r["table_name"].as_str().unwrap_or("")
+                        r["table_name"]
+                            .as_str()
+                            .or_else(|| r["uri"].as_str())
+                            .or_else(|| r["display"].as_str())
+                            .unwrap_or("")
                     ),
                     None => format!("{} (no table)", m["name"].as_str().unwrap_or("")),
                 },
@@ -577,12 +586,12 @@ fn increment_row_columns(inc: &Increment, df: &DataFrame) -> Vec<String> {
 fn increment(
     ws: &Workspace,
     feature: &str,
-    filters: &IncrementFilters,
+    opts: &ResolveOptions,
     limit: Option<usize>,
     format: Format,
 ) -> Result<ExitCode> {
     let key = ws.feature(feature)?;
-    let inc = ws.increment(&key, &resolve_opts(filters))?;
+    let inc = ws.increment(&key, opts)?;
     let lim = |df: &DataFrame| match limit {
         Some(n) => df.head(Some(n)),
         None => df.clone(),
@@ -599,6 +608,7 @@ fn increment(
             "feature_version": inc.feature_version,
             "id_columns": inc.id_columns,
             "join_columns": inc.join_columns,
+            "resolved_from": inc.upstream_sources.iter().map(|(k, s)| (k.clone(), json!(s))).collect::<serde_json::Map<String, Value>>(),
             "counts": {"new": inc.new.height(), "stale": inc.stale.height(), "orphaned": inc.orphaned.height()},
             "new": rows(&inc.new)?,
             "stale": rows(&inc.stale)?,

@@ -52,6 +52,12 @@ pub enum EngineError {
     /// Field-level parent resolution failed (Metaxy raises for a field with no upstream fields).
     #[error("feature {feature}: {message}")]
     Plan { feature: String, message: String },
+    /// A samples frame/file for `resolve_update` is unusable (missing columns, wrong types, unreadable file).
+    #[error("bad samples: {0}")]
+    BadSamples(String),
+    /// The fallback-store chain is invalid (cycle, mismatched hash algorithm).
+    #[error("fallback stores: {0}")]
+    Fallback(String),
     /// DuckDB reported an error.
     #[error("duckdb: {0}")]
     DuckDb(#[from] duckdb::Error),

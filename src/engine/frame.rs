@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arrow::array::{Array as _, ArrayRef as ArrowArrayRef, RecordBatch};
-use arrow::datatypes::SchemaRef;
+use arrow::datatypes::{DataType as ArrowDataType, SchemaRef};
 use arrow::ffi::{to_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use polars::prelude::*;
 
@@ -37,11 +37,14 @@ fn arrow_to_polars_array(
 pub fn record_batches_to_df(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<DataFrame> {
     let mut columns = Vec::with_capacity(schema.fields().len());
     for (i, f) in schema.fields().iter().enumerate() {
-        let arrays: Vec<ArrowArrayRef> = if batches.is_empty() {
+        let mut arrays: Vec<ArrowArrayRef> = if batches.is_empty() {
             vec![arrow::array::new_empty_array(f.data_type())]
         } else {
             batches.iter().map(|b| Arc::clone(b.column(i))).collect()
         };
+        if f.name().ends_with("_by_field") && map_entries(f.data_type()).is_some() {
+            arrays = map_like_to_struct(&arrays)?;
+        }
         let mut chunks = Vec::with_capacity(arrays.len());
         for a in &arrays {
             let (_, arr) = arrow_to_polars_array(a)?;
@@ -52,6 +55,131 @@ pub fn record_batches_to_df(schema: &SchemaRef, batches: &[RecordBatch]) -> Resu
     }
     let height = columns.first().map(|c| c.len()).unwrap_or(0);
     Ok(DataFrame::new(height, columns)?)
+}
+
+/// The `(key, value)` entry fields when `dt` is one of the three encodings Metaxy uses for a `*_by_field` column
+/// in Map mode (FORMAT.md §4.3): an Arrow `Map<string, string>` (DuckDB `MAP`, Delta `map`), or a (large) list of
+/// `struct<key, value>` (LanceDB, which stores polars-map's extension type). `None` for anything else.
+fn map_entries(dt: &ArrowDataType) -> Option<()> {
+    let entries = match dt {
+        ArrowDataType::Map(f, _) => f,
+        ArrowDataType::List(f) | ArrowDataType::LargeList(f) => f,
+        _ => return None,
+    };
+    match entries.data_type() {
+        ArrowDataType::Struct(fields)
+            if fields.len() == 2 && fields[0].name() == "key" && fields[1].name() == "value" =>
+        {
+            Some(())
+        }
+        ArrowDataType::Struct(fields)
+            if fields.len() == 2 && matches!(dt, ArrowDataType::Map(..)) =>
+        {
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+/// `(offsets, keys, values)` of a map-like array, offsets widened to `i64`, keys and values cast to `Utf8`.
+fn map_parts(
+    array: &ArrowArrayRef,
+) -> Result<(
+    Vec<i64>,
+    arrow::array::StringArray,
+    arrow::array::StringArray,
+)> {
+    use arrow::array::{AsArray, StructArray};
+    let (offsets, entries): (Vec<i64>, &StructArray) = match array.data_type() {
+        ArrowDataType::Map(..) => {
+            let m = array.as_map();
+            (
+                m.value_offsets().iter().map(|&o| o as i64).collect(),
+                m.entries(),
+            )
+        }
+        ArrowDataType::List(_) => {
+            let l = array.as_list::<i32>();
+            (
+                l.value_offsets().iter().map(|&o| o as i64).collect(),
+                l.values().as_struct(),
+            )
+        }
+        _ => {
+            let l = array.as_list::<i64>();
+            (l.value_offsets().to_vec(), l.values().as_struct())
+        }
+    };
+    let to_utf8 = |a: &ArrowArrayRef| -> Result<arrow::array::StringArray> {
+        let c = arrow::compute::cast(a, &ArrowDataType::Utf8)?;
+        Ok(c.as_string::<i32>().clone())
+    };
+    Ok((
+        offsets,
+        to_utf8(entries.column(0))?,
+        to_utf8(entries.column(1))?,
+    ))
+}
+
+/// Turns the chunks of a Map-mode `*_by_field` column into `Struct<key: Utf8, ...>` chunks, one struct member per
+/// distinct key (in order of first appearance across all chunks), so the rest of the engine sees the same shape as
+/// Struct mode. A key absent from a row gives a null member; a null map gives a null struct. Hashes look fields up
+/// by key, so they are unaffected (Metaxy: "values are looked up by key").
+fn map_like_to_struct(chunks: &[ArrowArrayRef]) -> Result<Vec<ArrowArrayRef>> {
+    use arrow::array::{StringBuilder, StructArray};
+    use arrow::buffer::NullBuffer;
+    use arrow::datatypes::{Field as ArrowField, Fields};
+    let parts: Vec<_> = chunks.iter().map(map_parts).collect::<Result<_>>()?;
+    let mut keys: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    for (_, k, _) in &parts {
+        for key in k.iter().flatten() {
+            if !index.contains_key(key) {
+                index.insert(key.to_string(), keys.len());
+                keys.push(key.to_string());
+            }
+        }
+    }
+    let fields: Fields = keys
+        .iter()
+        .map(|k| ArrowField::new(k, ArrowDataType::Utf8, true))
+        .collect();
+    let mut out = Vec::with_capacity(chunks.len());
+    for (chunk, (offsets, k, v)) in chunks.iter().zip(&parts) {
+        let rows = chunk.len();
+        let mut builders: Vec<StringBuilder> = keys
+            .iter()
+            .map(|_| StringBuilder::with_capacity(rows, rows * 8))
+            .collect();
+        let mut row_vals: Vec<Option<&str>> = vec![None; keys.len()];
+        for row in 0..rows {
+            row_vals.iter_mut().for_each(|x| *x = None);
+            if chunk.is_valid(row) {
+                for e in offsets[row] as usize..offsets[row + 1] as usize {
+                    if k.is_valid(e) {
+                        let slot = index[k.value(e)];
+                        row_vals[slot] = v.is_valid(e).then(|| v.value(e));
+                    }
+                }
+            }
+            for (b, val) in builders.iter_mut().zip(&row_vals) {
+                b.append_option(*val);
+            }
+        }
+        let columns: Vec<ArrowArrayRef> = builders
+            .into_iter()
+            .map(|mut b| Arc::new(b.finish()) as ArrowArrayRef)
+            .collect();
+        let nulls = chunk.logical_nulls().or_else(|| chunk.nulls().cloned());
+        let nulls: Option<NullBuffer> = nulls;
+        let arr = if fields.is_empty() {
+            StructArray::new_empty_fields(rows, nulls)
+        } else {
+            StructArray::try_new(fields.clone(), columns, nulls)?
+        };
+        out.push(Arc::new(arr) as ArrowArrayRef);
+    }
+    Ok(out)
 }
 
 /// Whether `df` has a column named `name`.

@@ -2,14 +2,18 @@
 //! argument parsing; the TUI (`crate::tui`) and the headless CLI (`crate::cli`) both call into it.
 
 pub mod config;
+pub mod delta;
 pub mod error;
 pub mod frame;
 pub mod graph;
 pub mod hashing;
 pub mod json;
 pub mod keys;
+pub mod lance;
 pub mod read;
 pub mod resolve;
+pub mod rt;
+pub mod samples;
 pub mod status;
 pub mod store;
 pub mod workspace;

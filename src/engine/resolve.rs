@@ -29,6 +29,10 @@ pub struct ResolveOptions {
     pub stale_if: Vec<String>,
     /// Metaxy `skip_comparison=True`: every expected row is new; stale and orphaned are empty.
     pub skip_comparison: bool,
+    /// Metaxy's `samples`: the expected rows given by the caller instead of computed from upstream (required for
+    /// root features). Must hold the join columns and a `metaxy_provenance_by_field` struct; see
+    /// [`samples_expected`]. Load files with [`crate::engine::samples::load_samples`].
+    pub samples: Option<DataFrame>,
 }
 
 /// The result of `resolve_update` for one feature (Metaxy `Increment`).
@@ -63,6 +67,10 @@ pub struct Increment {
     /// Rows of the target's default read (current version, latest per id, live, after global and target
     /// filters): Metaxy's `Materialized` count. 0 when the table does not exist.
     pub current_rows: usize,
+    /// Where each upstream feature was read from: `(feature key, store name)`, in dep order (Metaxy's
+    /// `resolved_from`; a fallback store's name when the primary lacks the feature). The target itself is always
+    /// read from the primary store (`allow_fallback=False`).
+    pub upstream_sources: Vec<(String, String)>,
 }
 
 struct PreparedDep {
@@ -486,6 +494,85 @@ pub fn expected_frame(
     Ok(df.drop_many(temp))
 }
 
+/// The expected frame from caller-supplied `samples` (Metaxy `resolve_update(..., samples=...)`): filtered by the
+/// global and target filters, `metaxy_provenance` always recomputed from `metaxy_provenance_by_field` (hash of the
+/// spec fields' values joined by `|` in sorted struct-key order, FORMAT.md §5.3: Metaxy overwrites a supplied
+/// one), and `metaxy_data_version_by_field` / `metaxy_data_version` copied from provenance when absent.
+///
+/// Errors: [`EngineError::BadSamples`] when a join column or the provenance struct is missing or a spec field is
+/// absent from the struct; [`EngineError::BadFilter`] for unusable filters.
+pub fn samples_expected(
+    samples: &DataFrame,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    join_columns: &[String],
+    filters: &[String],
+    algo: crate::engine::config::HashAlgorithm,
+) -> Result<DataFrame> {
+    let def = graph.require(key)?;
+    check_algorithm(algo)?;
+    let bad = |m: String| EngineError::BadSamples(m);
+    for c in join_columns {
+        if !has_column(samples, c) {
+            return Err(bad(format!(
+                "samples lack id column {c:?} of {key} (have: {})",
+                column_list(samples)
+            )));
+        }
+    }
+    let pbf = samples.column(cols::PROVENANCE_BY_FIELD).map_err(|_| {
+        bad(format!(
+            "samples lack the {} struct column (have: {})",
+            cols::PROVENANCE_BY_FIELD,
+            column_list(samples)
+        ))
+    })?;
+    let DataType::Struct(members) = pbf.dtype() else {
+        return Err(bad(format!(
+            "{} must be a struct of field -> provenance string, got {}",
+            cols::PROVENANCE_BY_FIELD,
+            pbf.dtype()
+        )));
+    };
+    let mut keys: Vec<String> = def.spec.fields.iter().map(|f| f.key.struct_key()).collect();
+    for k in &keys {
+        if !members.iter().any(|m| m.name().as_str() == k) {
+            return Err(bad(format!(
+                "{} lacks field {k:?} of {key}",
+                cols::PROVENANCE_BY_FIELD
+            )));
+        }
+    }
+    keys.sort();
+    let df = apply_filters(samples.clone(), filters)?;
+    let parts: Vec<Expr> = keys
+        .iter()
+        .map(|k| {
+            col(cols::PROVENANCE_BY_FIELD)
+                .struct_()
+                .field_by_name(k)
+                .cast(DataType::String)
+        })
+        .collect();
+    let prov = hash_expr(concat_str(parts, "|", false), algo, graph.truncation);
+    let mut lf = df.lazy().with_column(prov.alias(cols::PROVENANCE));
+    if !has_column(samples, cols::DATA_VERSION_BY_FIELD) {
+        lf = lf.with_columns([
+            col(cols::PROVENANCE_BY_FIELD).alias(cols::DATA_VERSION_BY_FIELD),
+            col(cols::PROVENANCE).alias(cols::DATA_VERSION),
+        ]);
+    }
+    Ok(lf.collect()?)
+}
+
+fn column_list(df: &DataFrame) -> String {
+    df.get_column_names()
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn empty_like(df: &DataFrame) -> DataFrame {
     df.clear()
 }
@@ -506,11 +593,31 @@ pub fn resolve_update(
     for f in opts.stale_if.iter() {
         let _ = parse_filter(f)?;
     }
-    let expected = sort_by_columns(expected_frame(store, graph, key, &opts.global_filters)?, &j)?;
     let mut target_filters = opts.global_filters.clone();
     target_filters.extend(opts.target_filters.iter().cloned());
+    let expected = match &opts.samples {
+        Some(samples) => samples_expected(
+            samples,
+            graph,
+            key,
+            &j,
+            &target_filters,
+            store.hash_algorithm(),
+        )?,
+        None => expected_frame(store, graph, key, &opts.global_filters)?,
+    };
+    let expected = sort_by_columns(expected, &j)?;
+    let upstream_sources: Vec<(String, String)> = spec
+        .deps
+        .iter()
+        .map(|d| {
+            let src = store.source_of(&d.feature)?.unwrap_or_default();
+            Ok((d.feature.to_string(), src))
+        })
+        .collect::<Result<_>>()?;
+    // Metaxy reads the target with allow_fallback=False: only the primary store's rows count as done
     let current = read_feature(
-        store,
+        store.local(),
         graph,
         key,
         &ReadOptions {
@@ -535,6 +642,7 @@ pub fn resolve_update(
                 stale_previous: prev,
                 target_exists: exists,
                 current_rows,
+                upstream_sources: upstream_sources.clone(),
             }
         };
     let Some(current) = current else {

@@ -197,7 +197,23 @@ fn feature_status_inner(
     }
     // one read of the target: the increment's comparison read also gives the Materialized count
     let inc = resolve_update(store, graph, key, opts)?;
-    let (metadata_exists, store_rows) = (inc.target_exists, inc.current_rows);
+    let (mut metadata_exists, mut store_rows) = (inc.target_exists, inc.current_rows);
+    if !metadata_exists && store.has_feature(key)? {
+        // Metaxy counts `Materialized` with allow_fallback=True but compares against the primary store only
+        let mut filters = opts.global_filters.clone();
+        filters.extend(opts.target_filters.iter().cloned());
+        let read = read_feature(
+            store,
+            graph,
+            key,
+            &ReadOptions {
+                filters,
+                ..Default::default()
+            },
+        )?;
+        metadata_exists = read.is_some();
+        store_rows = read.map_or(0, |d| d.height());
+    }
     let (n, s, o) = (inc.new.height(), inc.stale.height(), inc.orphaned.height());
     let needs_update = n > 0 || s > 0 || o > 0;
     Ok(FeatureStatus {

@@ -4,17 +4,20 @@
 //! (version filter, dedup, soft deletes) live in [`crate::engine::read`] and are shared by every backend, so Delta
 //! Lake and LanceDB only need to implement [`MetadataStore`] (table naming, existence, scan, system table).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use duckdb::{AccessMode, Config, Connection};
 use polars::prelude::*;
 
-use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
+use crate::engine::config::{HashAlgorithm, MetaxyConfig, StoreConfig, StoreKind};
+use crate::engine::delta::DeltaStore;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::record_batches_to_df;
 use crate::engine::graph::PushedFeature;
 use crate::engine::keys::{feature_versions_key, FeatureKey};
+use crate::engine::lance::LanceStore;
 
 /// Where a feature's metadata was read from (Metaxy's `store_metadata` / `resolved_from`).
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
@@ -26,8 +29,22 @@ pub struct ResolvedFrom {
     pub type_path: String,
     /// Store display string, e.g. `DuckDBMetadataStore(backend=duckdb)`.
     pub display: String,
-    /// Physical table name.
-    pub table_name: String,
+    /// Physical table name (DuckDB stores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table_name: Option<String>,
+    /// Table URI (Delta stores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
+impl ResolvedFrom {
+    /// Where the table is, for people: the table name or the URI.
+    pub fn location(&self) -> String {
+        self.table_name
+            .clone()
+            .or_else(|| self.uri.clone())
+            .unwrap_or_else(|| self.display.clone())
+    }
 }
 
 /// A metadata store backend. Implementations are read-only views unless stated otherwise; they never take a write
@@ -55,14 +72,25 @@ pub trait MetadataStore: Send + Sync {
     /// hint; callers re-apply the filter). `Ok(None)` when the table does not exist.
     fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>>;
 
-    /// `resolved_from` for a feature read from this store.
+    /// This store without its fallback stores (itself, for a plain backend). Metaxy reads the *target* of
+    /// `resolve_update` with `allow_fallback=False`.
+    fn local(&self) -> &dyn MetadataStore;
+
+    /// `resolved_from` for a feature read from this store (Metaxy `get_store_info`: name, type, display plus the
+    /// backend's own keys: `table_name` for DuckDB, `uri` for Delta, nothing for LanceDB).
     fn resolved_from(&self, key: &FeatureKey) -> ResolvedFrom {
         ResolvedFrom {
             name: self.name().to_string(),
             type_path: self.class_path().to_string(),
             display: self.display(),
-            table_name: self.table_name(key),
+            table_name: Some(self.table_name(key)),
+            uri: None,
         }
+    }
+
+    /// Name of the store a feature's rows come from: this store, or the fallback store that has it.
+    fn source_of(&self, _key: &FeatureKey) -> Result<Option<String>> {
+        Ok(Some(self.name().to_string()))
     }
 
     /// Rows of the `metaxy-system/feature_versions` table (empty when it does not exist).
@@ -176,18 +204,167 @@ pub fn resolve_local_path(location: &str, cwd: &Path) -> PathBuf {
     }
 }
 
-/// Opens the store described by `cfg` (read-only). `cwd` resolves relative locations.
+/// Decodes a `storage_options` table (Delta `storage_options`, LanceDB `connect_kwargs.storage_options`) into the
+/// string map delta-rs and lance take; non-string values are rendered as JSON (`true`, `3`).
+pub fn storage_options(v: Option<&serde_json::Value>) -> HashMap<String, String> {
+    v.and_then(|v| v.as_object())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let s = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), s)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Opens the store described by `cfg` alone, without its fallback stores (read-only). `cwd` resolves relative
+/// locations.
 pub fn open_store(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore>> {
-    match cfg.kind {
-        StoreKind::DuckDb => Ok(Box::new(DuckDbStore::open(cfg, cwd)?)),
-        other => Err(EngineError::StoreOpen {
-            store: cfg.name.clone(),
-            location: cfg.location().unwrap_or_default(),
-            message: format!(
-                "the {} backend is not available in this build yet",
-                other.display_name()
-            ),
-        }),
+    Ok(match cfg.kind {
+        StoreKind::DuckDb => Box::new(DuckDbStore::open(cfg, cwd)?),
+        StoreKind::Delta => Box::new(DeltaStore::open(cfg, cwd)?),
+        StoreKind::LanceDb => Box::new(LanceStore::open(cfg, cwd)?),
+    })
+}
+
+/// Opens store `name` of `config` with its fallback chain (`fallback_stores`, to any depth, read-only).
+///
+/// Errors: [`EngineError::Config`] for an unknown store name; [`EngineError::Fallback`] for a cycle or a fallback
+/// store whose hash algorithm differs from the store's (Metaxy: "All stores in a fallback chain must use the same
+/// hash algorithm"); any open error of a store in the chain.
+pub fn open_store_chain(
+    config: &MetaxyConfig,
+    name: &str,
+    cwd: &Path,
+) -> Result<Box<dyn MetadataStore>> {
+    open_chain(config, name, cwd, &mut vec![])
+}
+
+fn open_chain(
+    config: &MetaxyConfig,
+    name: &str,
+    cwd: &Path,
+    path: &mut Vec<String>,
+) -> Result<Box<dyn MetadataStore>> {
+    let cfg = config.store_config(Some(name))?;
+    if path.iter().any(|p| p == name) {
+        path.push(name.to_string());
+        return Err(EngineError::Fallback(format!(
+            "fallback stores form a cycle: {}",
+            path.join(" -> ")
+        )));
+    }
+    let primary = open_store(cfg, cwd)?;
+    if cfg.fallback_stores.is_empty() {
+        return Ok(primary);
+    }
+    path.push(name.to_string());
+    let mut fallbacks = Vec::with_capacity(cfg.fallback_stores.len());
+    for (i, fb) in cfg.fallback_stores.iter().enumerate() {
+        let store = open_chain(config, fb, cwd, path)?;
+        if store.hash_algorithm() != cfg.hash_algorithm {
+            return Err(EngineError::Fallback(format!(
+                "fallback store {i} ({fb:?}) uses hash_algorithm='{}' but store {name:?} uses '{}'. All stores in a fallback chain must use the same hash algorithm.",
+                store.hash_algorithm().as_str(),
+                cfg.hash_algorithm.as_str()
+            )));
+        }
+        fallbacks.push(store);
+    }
+    path.pop();
+    Ok(Box::new(FallbackStore { primary, fallbacks }))
+}
+
+/// A store with read-only fallback stores (Metaxy `fallback_stores`): a feature missing in the primary store is
+/// read entirely from the first fallback (depth first) that has it, never mixed. Everything else (name, display,
+/// system table, hash algorithm) is the primary's.
+pub struct FallbackStore {
+    primary: Box<dyn MetadataStore>,
+    fallbacks: Vec<Box<dyn MetadataStore>>,
+}
+
+impl FallbackStore {
+    /// Metaxy's `find_store_for_feature`: the primary if it has `key`, else the first fallback that does.
+    fn find(&self, key: &FeatureKey) -> Result<Option<&dyn MetadataStore>> {
+        if self.primary.has_feature(key)? {
+            return Ok(Some(self.primary.as_ref()));
+        }
+        for fb in &self.fallbacks {
+            if fb.has_feature(key)? {
+                return Ok(Some(fb.as_ref()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Names of the fallback stores, in order.
+    pub fn fallback_names(&self) -> Vec<String> {
+        self.fallbacks
+            .iter()
+            .map(|f| f.name().to_string())
+            .collect()
+    }
+}
+
+impl MetadataStore for FallbackStore {
+    fn name(&self) -> &str {
+        self.primary.name()
+    }
+    fn kind(&self) -> StoreKind {
+        self.primary.kind()
+    }
+    fn display(&self) -> String {
+        self.primary.display()
+    }
+    fn class_path(&self) -> &'static str {
+        self.primary.class_path()
+    }
+    fn hash_algorithm(&self) -> HashAlgorithm {
+        self.primary.hash_algorithm()
+    }
+    fn location(&self) -> String {
+        self.primary.location()
+    }
+    fn table_name(&self, key: &FeatureKey) -> String {
+        match self.find(key) {
+            Ok(Some(s)) => s.table_name(key),
+            _ => self.primary.table_name(key),
+        }
+    }
+    fn has_feature(&self, key: &FeatureKey) -> Result<bool> {
+        Ok(self.find(key)?.is_some())
+    }
+    fn list_tables(&self) -> Result<Vec<String>> {
+        self.primary.list_tables()
+    }
+    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>> {
+        match self.find(key)? {
+            Some(s) => s.scan(key, feature_version),
+            None => Ok(None),
+        }
+    }
+    fn local(&self) -> &dyn MetadataStore {
+        self.primary.local()
+    }
+    fn resolved_from(&self, key: &FeatureKey) -> ResolvedFrom {
+        match self.find(key) {
+            Ok(Some(s)) => s.resolved_from(key),
+            _ => self.primary.resolved_from(key),
+        }
+    }
+    fn source_of(&self, key: &FeatureKey) -> Result<Option<String>> {
+        match self.find(key)? {
+            Some(s) => s.source_of(key),
+            None => Ok(None),
+        }
+    }
+    fn system_rows(&self) -> Result<Vec<PushedFeature>> {
+        self.primary.system_rows()
     }
 }
 
@@ -288,6 +465,9 @@ impl MetadataStore for DuckDbStore {
     }
     fn table_name(&self, key: &FeatureKey) -> String {
         format!("{}{}", self.table_prefix, key.table_name())
+    }
+    fn local(&self) -> &dyn MetadataStore {
+        self
     }
     fn has_feature(&self, key: &FeatureKey) -> Result<bool> {
         let t = self.table_name(key);

@@ -14,7 +14,7 @@ use crate::engine::keys::FeatureKey;
 use crate::engine::read::{read_feature, ReadOptions};
 use crate::engine::resolve::{resolve_update, Increment, ResolveOptions};
 use crate::engine::status::{feature_status, FeatureStatus};
-use crate::engine::store::{open_store, MetadataStore};
+use crate::engine::store::{open_store, open_store_chain, MetadataStore};
 
 /// The demo store shipped in `assets/demo/` (a copy of the `duckdb/s02_mutated` fixture written by real Metaxy:
 /// a mutated root with stale, new and orphaned samples downstream).
@@ -116,7 +116,8 @@ impl Workspace {
 
     fn from_config(config: MetaxyConfig, opts: &OpenOptions, demo: bool) -> Result<Self> {
         let store_config = config.store_config(opts.store.as_deref())?.clone();
-        let store: Arc<dyn MetadataStore> = Arc::from(open_store(&store_config, &opts.cwd)?);
+        let store: Arc<dyn MetadataStore> =
+            Arc::from(open_store_chain(&config, &store_config.name, &opts.cwd)?);
         let mut pushed = store.system_rows()?;
         let mut graph_source = None;
         if pushed.is_empty() {

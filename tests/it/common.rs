@@ -23,14 +23,35 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// Directory of a DuckDB scenario.
-pub fn scenario_dir(s: &str) -> PathBuf {
-    fixtures().join("duckdb").join(s)
+/// The three backends every scenario was written to by real Metaxy.
+pub const BACKENDS: [&str; 3] = ["duckdb", "delta", "lancedb"];
+
+/// Every (backend, scenario) pair.
+pub fn all_scenarios() -> Vec<(&'static str, &'static str)> {
+    BACKENDS
+        .iter()
+        .flat_map(|b| SCENARIOS.iter().map(move |s| (*b, *s)))
+        .collect()
 }
 
-/// Opens a scenario the way a user would from inside its directory.
+/// Directory of a DuckDB scenario.
+pub fn scenario_dir(s: &str) -> PathBuf {
+    scenario_dir_in("duckdb", s)
+}
+
+/// Directory of a scenario of `backend`.
+pub fn scenario_dir_in(backend: &str, s: &str) -> PathBuf {
+    fixtures().join(backend).join(s)
+}
+
+/// Opens a DuckDB scenario the way a user would from inside its directory.
 pub fn open_scenario(s: &str) -> Workspace {
-    let dir = scenario_dir(s);
+    open_scenario_in("duckdb", s)
+}
+
+/// Opens a scenario of `backend` the way a user would from inside its directory.
+pub fn open_scenario_in(b: &str, s: &str) -> Workspace {
+    let dir = scenario_dir_in(b, s);
     let mut env = BTreeMap::new();
     env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
     let opts = OpenOptions {
@@ -38,7 +59,7 @@ pub fn open_scenario(s: &str) -> Workspace {
         env,
         ..Default::default()
     };
-    Workspace::open(&opts).unwrap_or_else(|e| panic!("{s}: {e}"))
+    Workspace::open(&opts).unwrap_or_else(|e| panic!("{b}/{s}: {e}"))
 }
 
 /// Reads a JSON file.

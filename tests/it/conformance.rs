@@ -12,39 +12,42 @@ use crate::common::*;
 
 #[test]
 fn graph_versions_match_metaxy() {
-    for s in SCENARIOS {
-        let ws = open_scenario(s);
-        let g = json(scenario_dir(s).join("expected/graph.json"));
-        assert_eq!(ws.graph.project, g["project"], "{s}");
-        assert_eq!(ws.graph.project_version, g["project_version"], "{s}");
+    for (b, s) in all_scenarios() {
+        let ws = open_scenario_in(b, s);
+        let g = json(scenario_dir_in(b, s).join("expected/graph.json"));
+        assert_eq!(ws.graph.project, g["project"], "{b}/{s}");
+        assert_eq!(ws.graph.project_version, g["project_version"], "{b}/{s}");
         assert_eq!(
             ws.graph.computed_project_version, g["project_version"],
-            "{s}: recomputed project version"
+            "{b}/{s}: recomputed project version"
         );
         assert!(
             ws.graph.mismatches().is_empty(),
-            "{s}: {:?}",
+            "{b}/{s}: {:?}",
             ws.graph.mismatches()
         );
         let features = g["features"].as_object().unwrap();
-        assert_eq!(features.len(), ws.graph.features.len(), "{s}");
+        assert_eq!(features.len(), ws.graph.features.len(), "{b}/{s}");
         for (k, exp) in features {
             let key = FeatureKey::parse(k).unwrap();
             let v = ws
                 .graph
                 .versions_of(&key)
-                .unwrap_or_else(|| panic!("{s}: {k} missing"));
-            assert_eq!(v.feature_version, exp["feature_version"], "{s} {k}");
-            assert_eq!(v.code_version, exp["code_version"], "{s} {k}");
-            assert_eq!(v.spec_version, exp["feature_spec_version"], "{s} {k}");
-            assert_eq!(v.definition_version, exp["definition_version"], "{s} {k}");
+                .unwrap_or_else(|| panic!("{b}/{s}: {k} missing"));
+            assert_eq!(v.feature_version, exp["feature_version"], "{b}/{s} {k}");
+            assert_eq!(v.code_version, exp["code_version"], "{b}/{s} {k}");
+            assert_eq!(v.spec_version, exp["feature_spec_version"], "{b}/{s} {k}");
+            assert_eq!(
+                v.definition_version, exp["definition_version"],
+                "{b}/{s} {k}"
+            );
             for (fk, fv) in exp["field_versions"].as_object().unwrap() {
                 let got = v
                     .field_versions
                     .iter()
                     .find(|(a, _)| a == fk)
                     .map(|(_, b)| b.clone());
-                assert_eq!(got.as_deref(), fv.as_str(), "{s} {k}.{fk}");
+                assert_eq!(got.as_deref(), fv.as_str(), "{b}/{s} {k}.{fk}");
             }
             for (fk, parents) in exp["field_parent_fields"].as_object().unwrap() {
                 let def = ws.graph.get(&key).unwrap();
@@ -68,7 +71,7 @@ fn graph_versions_match_metaxy() {
                     .map(|p| p.as_str().unwrap().to_string())
                     .collect();
                 want.sort();
-                assert_eq!(got, want, "{s} {k}.{fk} parents");
+                assert_eq!(got, want, "{b}/{s} {k}.{fk} parents");
             }
             let ids: Vec<String> = exp["input_id_columns"]
                 .as_array()
@@ -81,7 +84,7 @@ fn graph_versions_match_metaxy() {
                 got.sort();
                 let mut want = ids.clone();
                 want.sort();
-                assert_eq!(got, want, "{s} {k} input id columns");
+                assert_eq!(got, want, "{b}/{s} {k} input id columns");
             }
         }
     }
@@ -96,9 +99,10 @@ fn row_keys(rows: &[Value]) -> Vec<String> {
 
 #[test]
 fn default_and_raw_reads_match_metaxy() {
-    for s in SCENARIOS {
-        let ws = open_scenario(s);
-        let Ok(text) = std::fs::read_to_string(scenario_dir(s).join("expected/reads_index.json"))
+    for (b, s) in all_scenarios() {
+        let ws = open_scenario_in(b, s);
+        let Ok(text) =
+            std::fs::read_to_string(scenario_dir_in(b, s).join("expected/reads_index.json"))
         else {
             continue;
         };
@@ -108,27 +112,27 @@ fn default_and_raw_reads_match_metaxy() {
                 continue;
             };
             let key = FeatureKey::parse(k).unwrap();
-            let exp = json(scenario_dir(s).join(default_read["file"].as_str().unwrap()));
+            let exp = json(scenario_dir_in(b, s).join(default_read["file"].as_str().unwrap()));
             let df = ws
                 .read(&key, &ReadOptions::default())
                 .unwrap()
-                .unwrap_or_else(|| panic!("{s} {k}: no table"));
+                .unwrap_or_else(|| panic!("{b}/{s} {k}: no table"));
             assert_eq!(
                 df.height() as u64,
                 default_read["count"].as_u64().unwrap(),
-                "{s} {k} default read count"
+                "{b}/{s} {k} default read count"
             );
             let got = df_to_json_rows(&df, None).unwrap();
             let exp_rows = exp["rows"].as_array().unwrap();
             let keys = row_keys(exp_rows);
             assert!(
                 exp_rows.is_empty() || keys.iter().any(|c| c == "metaxy_provenance"),
-                "{s} {k}"
+                "{b}/{s} {k}"
             );
             assert_eq!(
                 multiset(&got, &keys),
                 multiset(exp_rows, &keys),
-                "{s} {k}: default read rows differ"
+                "{b}/{s} {k}: default read rows differ"
             );
             // raw table: every version, every row, tombstones included
             let raw = entry["raw_table"].clone();
@@ -142,15 +146,15 @@ fn default_and_raw_reads_match_metaxy() {
             assert_eq!(
                 all.height() as u64,
                 raw["count"].as_u64().unwrap(),
-                "{s} {k} raw count"
+                "{b}/{s} {k} raw count"
             );
-            let raw_rows = json(scenario_dir(s).join(raw["file"].as_str().unwrap()));
+            let raw_rows = json(scenario_dir_in(b, s).join(raw["file"].as_str().unwrap()));
             let raw_rows = raw_rows["rows"].as_array().unwrap();
             let keys = row_keys(raw_rows);
             assert_eq!(
                 multiset(&df_to_json_rows(&all, None).unwrap(), &keys),
                 multiset(raw_rows, &keys),
-                "{s} {k}: raw rows differ"
+                "{b}/{s} {k}: raw rows differ"
             );
         }
     }
@@ -159,9 +163,9 @@ fn default_and_raw_reads_match_metaxy() {
 #[test]
 fn increments_match_metaxy_exactly() {
     let mut checked = 0;
-    for s in SCENARIOS {
-        let ws = open_scenario(s);
-        let dir = scenario_dir(s).join("expected/increments");
+    for (b, s) in all_scenarios() {
+        let ws = open_scenario_in(b, s);
+        let dir = scenario_dir_in(b, s).join("expected/increments");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
@@ -170,8 +174,8 @@ fn increments_match_metaxy_exactly() {
             let key = FeatureKey::parse(exp["feature"].as_str().unwrap()).unwrap();
             let inc = ws
                 .increment(&key, &ResolveOptions::default())
-                .unwrap_or_else(|e| panic!("{s} {key}: {e}"));
-            assert_eq!(inc.feature_version, exp["feature_version"], "{s} {key}");
+                .unwrap_or_else(|e| panic!("{b}/{s} {key}: {e}"));
+            assert_eq!(inc.feature_version, exp["feature_version"], "{b}/{s} {key}");
             let mut jc = inc.join_columns.clone();
             jc.sort();
             let mut ec: Vec<String> = exp["comparison_columns"]
@@ -181,14 +185,14 @@ fn increments_match_metaxy_exactly() {
                 .map(|c| c.as_str().unwrap().to_string())
                 .collect();
             ec.sort();
-            assert_eq!(jc, ec, "{s} {key} comparison columns");
+            assert_eq!(jc, ec, "{b}/{s} {key} comparison columns");
             for (name, df) in [
                 ("added", &inc.new),
                 ("changed", &inc.stale),
                 ("removed", &inc.orphaned),
             ] {
                 let exp_rows = exp[name].as_array().unwrap();
-                assert_eq!(df.height(), exp_rows.len(), "{s} {key} {name} count");
+                assert_eq!(df.height(), exp_rows.len(), "{b}/{s} {key} {name} count");
                 assert_eq!(
                     exp["counts"][name].as_u64().unwrap() as usize,
                     exp_rows.len()
@@ -198,7 +202,7 @@ fn increments_match_metaxy_exactly() {
                 assert_eq!(
                     multiset(&got, &keys),
                     multiset(exp_rows, &keys),
-                    "{s} {key} {name} rows differ"
+                    "{b}/{s} {key} {name} rows differ"
                 );
                 checked += exp_rows.len();
             }
@@ -209,36 +213,40 @@ fn increments_match_metaxy_exactly() {
 
 #[test]
 fn steps_increments_of_s01_match_metaxy() {
-    // s01's steps are the increments computed on an empty store before each write: everything is new.
-    let ws = open_scenario("s01_initial");
-    let exp = json(scenario_dir("s01_initial").join("expected/steps/example__chunk_summary.json"));
-    let key = FeatureKey::parse("example/chunk_summary").unwrap();
-    let inc = ws
-        .increment(
-            &key,
-            &ResolveOptions {
-                skip_comparison: true,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let rows = exp["added"].as_array().unwrap();
-    assert_eq!(
-        inc.new.height(),
-        rows.len(),
-        "aggregation keeps one row per upstream row"
-    );
-    let keys = row_keys(rows);
-    assert_eq!(
-        multiset(&df_to_json_rows(&inc.new, None).unwrap(), &keys),
-        multiset(rows, &keys)
-    );
+    for b in BACKENDS {
+        // s01's steps are the increments computed on an empty store before each write: everything is new.
+        let ws = open_scenario_in(b, "s01_initial");
+        let exp = json(
+            scenario_dir_in(b, "s01_initial").join("expected/steps/example__chunk_summary.json"),
+        );
+        let key = FeatureKey::parse("example/chunk_summary").unwrap();
+        let inc = ws
+            .increment(
+                &key,
+                &ResolveOptions {
+                    skip_comparison: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let rows = exp["added"].as_array().unwrap();
+        assert_eq!(
+            inc.new.height(),
+            rows.len(),
+            "aggregation keeps one row per upstream row"
+        );
+        let keys = row_keys(rows);
+        assert_eq!(
+            multiset(&df_to_json_rows(&inc.new, None).unwrap(), &keys),
+            multiset(rows, &keys)
+        );
+    }
 }
 
 #[test]
 fn status_json_matches_metaxy_cli() {
-    for s in SCENARIOS {
-        let Some(path) = std::fs::read_dir(scenario_dir(s).join("expected/cli"))
+    for (b, s) in all_scenarios() {
+        let Some(path) = std::fs::read_dir(scenario_dir_in(b, s).join("expected/cli"))
             .unwrap()
             .map(|e| e.unwrap().path())
             .find(|p| p.to_string_lossy().ends_with("metadata_status_json.txt"))
@@ -247,7 +255,7 @@ fn status_json_matches_metaxy_cli() {
         };
         let (code, stdout) = cli_capture(path);
         assert_eq!(code, 0);
-        let ws = open_scenario(s);
+        let ws = open_scenario_in(b, s);
         let statuses: Vec<_> = ws
             .graph
             .features
@@ -255,163 +263,182 @@ fn status_json_matches_metaxy_cli() {
             .map(|f| ws.status(&f.spec.key, &ResolveOptions::default()))
             .collect();
         let got = status_document(&statuses, None);
+        // Metaxy's captures print absolute store paths with the fixtures root replaced by `<fixtures>`
+        let root = fixtures().display().to_string();
+        let got: Value = serde_json::from_str(
+            &serde_json::to_string(&got)
+                .unwrap()
+                .replace(&root, "<fixtures>"),
+        )
+        .unwrap();
         let want: Value = serde_json::from_str(&stdout).unwrap();
-        assert_eq!(got, want, "{s}");
+        assert_eq!(got, want, "{b}/{s}");
         // same key order as Metaxy prints
         assert_eq!(
-            serde_json::to_string_pretty(&got).unwrap().trim(),
+            serde_json::to_string_pretty(&got)
+                .unwrap()
+                .replace(&root, "<fixtures>")
+                .trim(),
             stdout.trim(),
-            "{s}: textual JSON"
+            "{b}/{s}: textual JSON"
         );
     }
 }
 
 #[test]
 fn filters_and_stale_if_follow_metaxy_semantics() {
-    let ws = open_scenario("s03_cascaded");
-    let key = FeatureKey::parse("example/crop").unwrap();
-    let base = ws.increment(&key, &ResolveOptions::default()).unwrap();
-    assert_eq!(
-        (
-            base.new.height(),
-            base.stale.height(),
-            base.orphaned.height()
-        ),
-        (0, 0, 0)
-    );
-    // a staleness predicate marks matching stored rows stale although provenance is unchanged
-    let opts = ResolveOptions {
-        stale_if: vec!["sample_uid IN ('s000001', 's000002')".into()],
-        ..Default::default()
-    };
-    let inc = ws.increment(&key, &opts).unwrap();
-    assert_eq!(inc.stale.height(), 2);
-    // a target filter applies to the stored rows only: the expected rows it hides become new
-    let opts = ResolveOptions {
-        target_filters: vec!["sample_uid = 's000001'".into()],
-        ..Default::default()
-    };
-    let inc = ws.increment(&key, &opts).unwrap();
-    assert_eq!(inc.new.height(), 49);
-    // a global filter applies everywhere
-    let opts = ResolveOptions {
-        global_filters: vec!["sample_uid = 's000001'".into()],
-        ..Default::default()
-    };
-    let inc = ws.increment(&key, &opts).unwrap();
-    assert_eq!(
-        (inc.new.height(), inc.stale.height(), inc.orphaned.height()),
-        (0, 0, 0)
-    );
-    // bad filters are typed errors
-    let opts = ResolveOptions {
-        global_filters: vec!["no_such_column = 1".into()],
-        ..Default::default()
-    };
-    assert!(matches!(
-        ws.increment(&key, &opts),
-        Err(metaxy_tui::engine::error::EngineError::BadFilter { .. })
-    ));
+    for b in BACKENDS {
+        let ws = open_scenario_in(b, "s03_cascaded");
+        let key = FeatureKey::parse("example/crop").unwrap();
+        let base = ws.increment(&key, &ResolveOptions::default()).unwrap();
+        assert_eq!(
+            (
+                base.new.height(),
+                base.stale.height(),
+                base.orphaned.height()
+            ),
+            (0, 0, 0)
+        );
+        // a staleness predicate marks matching stored rows stale although provenance is unchanged
+        let opts = ResolveOptions {
+            stale_if: vec!["sample_uid IN ('s000001', 's000002')".into()],
+            ..Default::default()
+        };
+        let inc = ws.increment(&key, &opts).unwrap();
+        assert_eq!(inc.stale.height(), 2);
+        // a target filter applies to the stored rows only: the expected rows it hides become new
+        let opts = ResolveOptions {
+            target_filters: vec!["sample_uid = 's000001'".into()],
+            ..Default::default()
+        };
+        let inc = ws.increment(&key, &opts).unwrap();
+        assert_eq!(inc.new.height(), 49);
+        // a global filter applies everywhere
+        let opts = ResolveOptions {
+            global_filters: vec!["sample_uid = 's000001'".into()],
+            ..Default::default()
+        };
+        let inc = ws.increment(&key, &opts).unwrap();
+        assert_eq!(
+            (inc.new.height(), inc.stale.height(), inc.orphaned.height()),
+            (0, 0, 0)
+        );
+        // bad filters are typed errors
+        let opts = ResolveOptions {
+            global_filters: vec!["no_such_column = 1".into()],
+            ..Default::default()
+        };
+        assert!(matches!(
+            ws.increment(&key, &opts),
+            Err(metaxy_tui::engine::error::EngineError::BadFilter { .. })
+        ));
+    }
 }
 
 #[test]
 fn soft_deleted_rows_are_hidden_but_readable() {
-    let ws = open_scenario("s06_soft_delete");
-    let mut hidden = 0;
-    for f in &ws.graph.features {
-        let live = ws
-            .read(&f.spec.key, &ReadOptions::default())
-            .unwrap()
-            .unwrap()
-            .height();
-        let with = ws
-            .read(
-                &f.spec.key,
-                &ReadOptions {
-                    include_soft_deleted: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-            .unwrap()
-            .height();
-        hidden += with - live;
+    for b in BACKENDS {
+        let ws = open_scenario_in(b, "s06_soft_delete");
+        let mut hidden = 0;
+        for f in &ws.graph.features {
+            let live = ws
+                .read(&f.spec.key, &ReadOptions::default())
+                .unwrap()
+                .unwrap()
+                .height();
+            let with = ws
+                .read(
+                    &f.spec.key,
+                    &ReadOptions {
+                        include_soft_deleted: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+                .unwrap()
+                .height();
+            hidden += with - live;
+        }
+        assert!(hidden > 0, "s06 soft-deletes rows");
     }
-    assert!(hidden > 0, "s06 soft-deletes rows");
 }
 
 #[test]
 fn historical_snapshot_loads_the_old_graph() {
-    let mut opts = metaxy_tui::engine::workspace::OpenOptions {
-        cwd: scenario_dir("s04_version_bump"),
-        snapshot: Some("bc37caf4".into()),
-        ..Default::default()
-    };
-    opts.env.insert(
-        "METAXY_FIXTURE_DIR".into(),
-        scenario_dir("s04_version_bump").display().to_string(),
-    );
-    let ws = metaxy_tui::engine::workspace::Workspace::open(&opts).unwrap();
-    assert_eq!(ws.graph.project_version, "bc37caf4");
-    assert_eq!(
-        ws.graph
-            .feature_version(&FeatureKey::parse("example/crop").unwrap()),
-        Some("34d75856")
-    );
-    assert!(ws.graph.mismatches().is_empty());
-    assert_eq!(
-        ws.history()
-            .iter()
-            .map(|h| h.project_version.as_str())
-            .collect::<Vec<_>>(),
-        ["f513ad86", "bc37caf4"]
-    );
-    opts.snapshot = Some("deadbeef".into());
-    assert!(matches!(
-        metaxy_tui::engine::workspace::Workspace::open(&opts),
-        Err(metaxy_tui::engine::error::EngineError::UnknownSnapshot(_))
-    ));
+    for b in BACKENDS {
+        let mut opts = metaxy_tui::engine::workspace::OpenOptions {
+            cwd: scenario_dir_in(b, "s04_version_bump"),
+            snapshot: Some("bc37caf4".into()),
+            ..Default::default()
+        };
+        opts.env.insert(
+            "METAXY_FIXTURE_DIR".into(),
+            scenario_dir_in(b, "s04_version_bump").display().to_string(),
+        );
+        let ws = metaxy_tui::engine::workspace::Workspace::open(&opts).unwrap();
+        assert_eq!(ws.graph.project_version, "bc37caf4");
+        assert_eq!(
+            ws.graph
+                .feature_version(&FeatureKey::parse("example/crop").unwrap()),
+            Some("34d75856")
+        );
+        assert!(ws.graph.mismatches().is_empty());
+        assert_eq!(
+            ws.history()
+                .iter()
+                .map(|h| h.project_version.as_str())
+                .collect::<Vec<_>>(),
+            ["f513ad86", "bc37caf4"]
+        );
+        opts.snapshot = Some("deadbeef".into());
+        assert!(matches!(
+            metaxy_tui::engine::workspace::Workspace::open(&opts),
+            Err(metaxy_tui::engine::error::EngineError::UnknownSnapshot(_))
+        ));
+    }
 }
 
 #[test]
 fn copied_store_without_system_table_reads_like_metaxy() {
-    // s08: `metaxy metadata copy --all-features --from dev --to archive` copies rows but not the system table
-    let dir = scenario_dir("s08_copy");
-    let mut opts = metaxy_tui::engine::workspace::OpenOptions {
-        cwd: dir.clone(),
-        store: Some("archive".into()),
-        ..Default::default()
-    };
-    opts.env
-        .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
-    let ws = metaxy_tui::engine::workspace::Workspace::open(&opts).unwrap();
-    assert_eq!(ws.graph_source.as_deref(), Some("dev"));
-    let index = json(dir.join("expected/archive_index.json"));
-    let all = ReadOptions {
-        with_feature_history: true,
-        with_sample_history: true,
-        include_soft_deleted: true,
-        ..Default::default()
-    };
-    let mut total = 0;
-    for (k, entry) in index.as_object().unwrap() {
-        let key = FeatureKey::parse(k).unwrap();
-        let df = ws.read(&key, &all).unwrap().unwrap();
-        let exp = json(dir.join(entry["file"].as_str().unwrap()));
-        let rows = exp["rows"].as_array().unwrap();
-        assert_eq!(df.height(), rows.len(), "{k}");
-        let keys = row_keys(rows);
-        let keys: Vec<String> = keys
-            .into_iter()
-            .filter(|c| c != "metaxy_updated_at")
-            .collect();
-        assert_eq!(
-            multiset(&df_to_json_rows(&df, None).unwrap(), &keys),
-            multiset(rows, &keys),
-            "{k}"
-        );
-        total += df.height();
+    for b in BACKENDS {
+        // s08: `metaxy metadata copy --all-features --from dev --to archive` copies rows but not the system table
+        let dir = scenario_dir_in(b, "s08_copy");
+        let mut opts = metaxy_tui::engine::workspace::OpenOptions {
+            cwd: dir.clone(),
+            store: Some("archive".into()),
+            ..Default::default()
+        };
+        opts.env
+            .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
+        let ws = metaxy_tui::engine::workspace::Workspace::open(&opts).unwrap();
+        assert_eq!(ws.graph_source.as_deref(), Some("dev"));
+        let index = json(dir.join("expected/archive_index.json"));
+        let all = ReadOptions {
+            with_feature_history: true,
+            with_sample_history: true,
+            include_soft_deleted: true,
+            ..Default::default()
+        };
+        let mut total = 0;
+        for (k, entry) in index.as_object().unwrap() {
+            let key = FeatureKey::parse(k).unwrap();
+            let df = ws.read(&key, &all).unwrap().unwrap();
+            let exp = json(dir.join(entry["file"].as_str().unwrap()));
+            let rows = exp["rows"].as_array().unwrap();
+            assert_eq!(df.height(), rows.len(), "{k}");
+            let keys = row_keys(rows);
+            let keys: Vec<String> = keys
+                .into_iter()
+                .filter(|c| c != "metaxy_updated_at")
+                .collect();
+            assert_eq!(
+                multiset(&df_to_json_rows(&df, None).unwrap(), &keys),
+                multiset(rows, &keys),
+                "{k}"
+            );
+            total += df.height();
+        }
+        let (_, out) = cli_capture(dir.join("expected/cli/s08_copy.txt"));
+        assert!(out.contains(&format!("{total} row(s) copied")), "{out}");
     }
-    let (_, out) = cli_capture(dir.join("expected/cli/s08_copy.txt"));
-    assert!(out.contains(&format!("{total} row(s) copied")), "{out}");
 }

@@ -91,6 +91,9 @@ impl MetadataStore for MemStore {
     fn name(&self) -> &str {
         "mem"
     }
+    fn local(&self) -> &dyn MetadataStore {
+        self
+    }
     fn kind(&self) -> StoreKind {
         StoreKind::DuckDb
     }

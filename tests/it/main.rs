@@ -5,4 +5,5 @@ mod cli;
 mod common;
 mod conformance;
 mod hashing;
+mod s3;
 mod tui_e2e;
