@@ -234,9 +234,9 @@ pub fn open_store(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore
 
 /// Opens store `name` of `config` with its fallback chain (`fallback_stores`, to any depth, read-only).
 ///
-/// Errors: [`EngineError::Config`] for an unknown store name; [`EngineError::Fallback`] for a cycle or a fallback
-/// store whose hash algorithm differs from the store's (Metaxy: "All stores in a fallback chain must use the same
-/// hash algorithm"); any open error of a store in the chain.
+/// Errors: [`EngineError::Config`] for an unknown store name; [`EngineError::Fallback`] for a cycle; any open error
+/// of a store in the chain. A fallback store whose hash algorithm differs from its parent's is reported when a read
+/// first needs it, as Metaxy does (features the primary store has stay readable).
 pub fn open_store_chain(
     config: &MetaxyConfig,
     name: &str,
@@ -265,16 +265,8 @@ fn open_chain(
     }
     path.push(name.to_string());
     let mut fallbacks = Vec::with_capacity(cfg.fallback_stores.len());
-    for (i, fb) in cfg.fallback_stores.iter().enumerate() {
-        let store = open_chain(config, fb, cwd, path)?;
-        if store.hash_algorithm() != cfg.hash_algorithm {
-            return Err(EngineError::Fallback(format!(
-                "fallback store {i} ({fb:?}) uses hash_algorithm='{}' but store {name:?} uses '{}'. All stores in a fallback chain must use the same hash algorithm.",
-                store.hash_algorithm().as_str(),
-                cfg.hash_algorithm.as_str()
-            )));
-        }
-        fallbacks.push(store);
+    for fb in &cfg.fallback_stores {
+        fallbacks.push(open_chain(config, fb, cwd, path)?);
     }
     path.pop();
     Ok(Box::new(FallbackStore { primary, fallbacks }))
@@ -289,13 +281,25 @@ pub struct FallbackStore {
 }
 
 impl FallbackStore {
-    /// Metaxy's `find_store_for_feature`: the primary if it has `key`, else the first fallback that does.
+    /// Metaxy's `find_store_for_feature`: the primary if it has `key`, else the first fallback that does (depth
+    /// first, in config order).
+    ///
+    /// Errors: [`EngineError::Fallback`] when the answer would come from a fallback store whose hash algorithm
+    /// differs from the primary's (Metaxy raises the same `ValueError` on that read).
     fn find(&self, key: &FeatureKey) -> Result<Option<&dyn MetadataStore>> {
         if self.primary.has_feature(key)? {
             return Ok(Some(self.primary.as_ref()));
         }
         for fb in &self.fallbacks {
             if fb.has_feature(key)? {
+                if fb.hash_algorithm() != self.primary.hash_algorithm() {
+                    return Err(EngineError::Fallback(format!(
+                        "Fallback store '{}' uses hash_algorithm='{}' but parent store uses '{}'. All stores in a fallback chain must use the same hash algorithm.",
+                        fb.name(),
+                        fb.hash_algorithm().as_str(),
+                        self.primary.hash_algorithm().as_str()
+                    )));
+                }
                 return Ok(Some(fb.as_ref()));
             }
         }

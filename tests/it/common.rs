@@ -26,12 +26,64 @@ pub fn fixtures() -> PathBuf {
 /// The three backends every scenario was written to by real Metaxy.
 pub const BACKENDS: [&str; 3] = ["duckdb", "delta", "lancedb"];
 
-/// Every (backend, scenario) pair.
+/// Every store real Metaxy wrote in the standard fixture layout (`expected/graph.json`, `reads_index.json`, ...),
+/// as (directory, scenario) pairs under `tests/fixtures`: the eight scenarios of each backend, plus the
+/// `s02_mutated` state written in Map mode (`enable_map_datatype = true`) on each backend.
 pub fn all_scenarios() -> Vec<(&'static str, &'static str)> {
-    BACKENDS
+    let mut v: Vec<(&str, &str)> = BACKENDS
         .iter()
         .flat_map(|b| SCENARIOS.iter().map(move |s| (*b, *s)))
-        .collect()
+        .collect();
+    v.extend(BACKENDS.iter().map(|b| ("map_mode", *b)));
+    v
+}
+
+/// Everything a user sees of a store, as text: default reads of every feature (rows sorted) and the status
+/// document. `mask` is replaced by `<store>`; with `strip_store_info` the backend-specific `store_metadata` is
+/// dropped so stores of different backends can be compared.
+pub fn observe(ws: &Workspace, mask: &str, strip_store_info: bool) -> String {
+    use metaxy_tui::engine::json::df_to_json_rows;
+    use metaxy_tui::engine::read::ReadOptions;
+    use metaxy_tui::engine::resolve::ResolveOptions;
+    use metaxy_tui::engine::status::status_document;
+    let mut out = String::new();
+    for f in &ws.graph.features {
+        let key = &f.spec.key;
+        let df = ws.read(key, &ReadOptions::default()).unwrap().unwrap();
+        // column order is the first writer's and differs between backends: compare by name
+        let mut rows: Vec<String> = df_to_json_rows(&df, None)
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let sorted: BTreeMap<&String, &Value> = r.as_object().unwrap().iter().collect();
+                serde_json::to_string(&sorted).unwrap()
+            })
+            .collect();
+        rows.sort();
+        out.push_str(&format!("{key}: {}\n", rows.join("\n")));
+    }
+    let statuses: Vec<_> = ws
+        .graph
+        .features
+        .iter()
+        .map(|f| ws.status(&f.spec.key, &ResolveOptions::default()))
+        .collect();
+    let mut doc = status_document(&statuses, None);
+    if strip_store_info {
+        for (_, f) in doc["features"].as_object_mut().unwrap().iter_mut() {
+            f.as_object_mut().unwrap().remove("store_metadata");
+        }
+    }
+    out.push_str(&doc.to_string());
+    out.replace(mask, "<store>")
+}
+
+/// Keys of the first row (the columns Metaxy's golden rows carry).
+pub fn row_keys(rows: &[Value]) -> Vec<String> {
+    rows.first()
+        .and_then(Value::as_object)
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// Directory of a DuckDB scenario.

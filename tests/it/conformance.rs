@@ -90,13 +90,6 @@ fn graph_versions_match_metaxy() {
     }
 }
 
-fn row_keys(rows: &[Value]) -> Vec<String> {
-    rows.first()
-        .and_then(Value::as_object)
-        .map(|o| o.keys().cloned().collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn default_and_raw_reads_match_metaxy() {
     for (b, s) in all_scenarios() {
@@ -440,5 +433,34 @@ fn copied_store_without_system_table_reads_like_metaxy() {
         }
         let (_, out) = cli_capture(dir.join("expected/cli/s08_copy.txt"));
         assert!(out.contains(&format!("{total} row(s) copied")), "{out}");
+    }
+}
+
+#[test]
+fn same_content_gives_identical_results_on_every_backend() {
+    // every scenario, and the Map-mode stores against their Struct twins (s02_mutated)
+    let mut pairs: Vec<(&str, &str, &str, &str)> = vec![];
+    for s in SCENARIOS {
+        pairs.push(("duckdb", s, "delta", s));
+        pairs.push(("duckdb", s, "lancedb", s));
+    }
+    for b in BACKENDS {
+        pairs.push(("map_mode", b, b, "s02_mutated"));
+    }
+    for (b1, s1, b2, s2) in pairs {
+        let w1 = open_scenario_in(b1, s1);
+        let w2 = open_scenario_in(b2, s2);
+        let o1 = observe(&w1, &w1.store.location(), true);
+        let o2 = observe(&w2, &w2.store.location(), true);
+        assert!(o1.len() > 1000, "{b1}/{s1}");
+        if o1 != o2 {
+            let first = o1
+                .lines()
+                .zip(o2.lines())
+                .find(|(a, b)| a != b)
+                .map(|(a, b)| format!("\n  {a}\n  {b}"))
+                .unwrap_or_default();
+            panic!("{b1}/{s1} and {b2}/{s2} differ; first difference:{first}");
+        }
     }
 }

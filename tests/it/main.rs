@@ -4,6 +4,7 @@
 mod cli;
 mod common;
 mod conformance;
+mod fallback;
 mod hashing;
 mod s3;
 mod tui_e2e;
