@@ -154,3 +154,15 @@ pub fn multiset(rows: &[Value], keys: &[String]) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Runs the real `metaxy-tui` binary in `dir` with a clean Metaxy environment.
+pub fn run_binary(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("METAXY_CONFIG")
+        .env_remove("METAXY_CONFIG_FILE")
+        .env_remove("METAXY_FIXTURE_DIR")
+        .output()
+        .expect("binary runs")
+}

@@ -7,4 +7,5 @@ mod conformance;
 mod fallback;
 mod hashing;
 mod s3;
+mod samples;
 mod tui_e2e;
