@@ -700,17 +700,24 @@ fn read(
         Some(n) => df.head(Some(n)),
         None => df,
     };
+    let source = ws.store.resolved_from(&key);
     if format == Format::Json {
         let v = json!({
             "feature": key.to_string(),
             "feature_version": ws.graph.feature_version(&key),
+            "resolved_from": source,
             "count": total,
             "rows": df_to_json_rows(&shown, None)?,
         });
         out_json(&v)?;
     } else {
         out(&frame_table(&shown, None)?.to_string())?;
-        out(&format!("{} of {} row(s)", shown.height(), total))?;
+        let from = if source.name != ws.store.name() {
+            format!(" (read from fallback store {:?})", source.name)
+        } else {
+            String::new()
+        };
+        out(&format!("{} of {} row(s){from}", shown.height(), total))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -161,3 +161,33 @@ fn fallback_cycles_are_a_clear_error() {
         Ok(_) => panic!("a cycle must not open"),
     }
 }
+
+#[test]
+fn cli_read_and_increment_name_the_store_rows_came_from() {
+    let o = run_binary(
+        &dir(),
+        &["metadata", "read", "example/crop", "--format", "json"],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["resolved_from"]["name"], "prod");
+    assert_eq!(v["count"], 50);
+    let o = run_binary(
+        &dir(),
+        &["metadata", "read", "example/crop", "--format", "plain"],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("read from fallback store \"prod\""));
+    let o = run_binary(
+        &dir(),
+        &[
+            "metadata",
+            "increment",
+            "example/av_report",
+            "--format",
+            "json",
+        ],
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["resolved_from"]["example/crop"], "prod");
+    assert_eq!(v["resolved_from"]["example/stt"], "dev");
+}
