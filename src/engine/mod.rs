@@ -2,14 +2,17 @@
 //! argument parsing; the TUI (`crate::tui`) and the headless CLI (`crate::cli`) both call into it.
 
 pub mod config;
+pub mod describe;
 pub mod error;
 pub mod frame;
 pub mod graph;
+pub mod graph_diff;
 pub mod hashing;
 pub mod json;
 pub mod keys;
 pub mod read;
 pub mod resolve;
+pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod workspace;
