@@ -53,7 +53,7 @@ pub enum Command {
     /// List features or stores.
     #[command(subcommand)]
     List(ListCommand),
-    /// Describe features.
+    /// Describe features or the feature graph.
     #[command(subcommand)]
     Describe(DescribeCommand),
     /// Inspect metadata: status, increments, rows.
@@ -115,6 +115,7 @@ pub struct GraphDiffCommand {
     /// Metaxy spelling: `graph-diff render FROM [TO]`.
     #[command(subcommand)]
     pub render: Option<GraphDiffSubcommand>,
+    /// Arguments of the short spelling `graph-diff FROM [TO]`.
     #[command(flatten)]
     pub args: GraphDiffArgs,
 }
