@@ -47,7 +47,14 @@ fn open(cli: &Cli, snapshot: Option<String>) -> Result<Workspace> {
     opts.config_file = cli.config_file.clone();
     opts.store = cli.store.clone();
     opts.snapshot = snapshot;
-    Workspace::open(&opts).context("cannot open the metadata store")
+    let ws = Workspace::open(&opts).context("cannot open the metadata store")?;
+    if let Some(source) = &ws.graph_source {
+        eprintln!(
+            "note: store {:?} has no pushed feature graph; using the graph pushed to store {source:?}",
+            ws.store.name()
+        );
+    }
+    Ok(ws)
 }
 
 fn select(ws: &Workspace, sel: &FeatureSelector) -> Result<Vec<FeatureKey>> {

@@ -403,6 +403,20 @@ fn history_equals_metaxy_up_to_wall_clock() {
         snaps[1]["recorded_at"].as_str().unwrap(),
     );
     assert!(newer > older, "{newer} vs {older}");
+    // a store without pushed graphs (the target of `metaxy metadata copy`)
+    let copy = scenario_dir("s08_copy");
+    let o = run(&copy, &["history", "--store", "archive"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    assert_eq!(text(&o.stderr), "No graph snapshots recorded yet\n");
+    let j = stdout_json(&run(
+        &copy,
+        &["history", "--store", "archive", "-f", "json"],
+    ));
+    assert_eq!(j["snapshot_count"], 0);
+    let o = run(&copy, &["graph-diff", "latest", "--store", "archive"]);
+    assert!(text(&o.stderr)
+        .contains("no pushed feature graph; using the graph pushed to store \"dev\""));
     let one = stdout_json(&run(&dir, &["history", "--limit", "1", "-f", "json"]));
     assert_eq!(one["snapshots"][0]["project_version"], "f513ad86");
     assert_eq!(one["snapshot_count"], 1);
