@@ -573,3 +573,37 @@ pub fn diff_mermaid(diff: &GraphDiff) -> String {
     lines.push(String::new());
     format!("{}\n", lines.join("\n"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mermaid_ids_avoid_reserved_words_and_collisions() {
+        let ids = mermaid_ids(["end", "a-b/c", "a_b/c", "example/crop"].into_iter(), |k| {
+            k.replace(['/', '-'], "_")
+        });
+        assert_eq!(ids["end"], "end_2");
+        assert_eq!(ids["a-b/c"], "a_b_c");
+        assert_eq!(ids["a_b/c"], "a_b_c_2");
+        assert_eq!(ids["example/crop"], "example_crop");
+    }
+
+    #[test]
+    fn hashes_are_shortened_like_metaxy() {
+        assert_eq!(short("34d75856", 8), "34d75856");
+        assert_eq!(short("34d75856", 6), "34d758");
+        assert_eq!(short("34d75856abcdef", 0), "34d75856abcdef");
+        assert_eq!(short("abc", 8), "abc");
+    }
+
+    #[test]
+    fn trees_use_rich_guides() {
+        let mut root = Tree::new("root");
+        let mut a = Tree::new("a");
+        a.children.push(Tree::new("a1"));
+        root.children.push(a);
+        root.children.push(Tree::new("b"));
+        assert_eq!(root.render(), "root\n├── a\n│   └── a1\n└── b\n");
+    }
+}
