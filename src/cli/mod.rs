@@ -5,7 +5,9 @@
 //! 2 = usage error (clap).
 
 mod output;
+mod render;
 mod run;
+mod toml_w;
 
 use std::path::PathBuf;
 
@@ -51,12 +53,127 @@ pub enum Command {
     /// List features or stores.
     #[command(subcommand)]
     List(ListCommand),
-    /// Describe features.
+    /// Describe features or the feature graph.
     #[command(subcommand)]
     Describe(DescribeCommand),
     /// Inspect metadata: status, increments, rows.
     #[command(subcommand)]
     Metadata(MetadataCommand),
+    /// Render the feature graph.
+    #[command(subcommand)]
+    Graph(GraphCommand),
+    /// Compare two pushed feature graphs (Metaxy `graph-diff render FROM TO`; `render` may be omitted).
+    #[command(name = "graph-diff")]
+    GraphDiff(GraphDiffCommand),
+    /// Pushed feature graphs (project versions), newest first.
+    History {
+        /// Show at most N project versions.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Show the resolved Metaxy configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `graph ...`
+#[derive(Debug, Subcommand)]
+pub enum GraphCommand {
+    /// Render the feature graph: a tree in the terminal, or Mermaid, Graphviz DOT or JSON.
+    Render {
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t)]
+        format: RenderFormat,
+        /// Project version to render (`current`, `latest`, a project version or a unique prefix of one).
+        #[arg(long, value_name = "PROJECT_VERSION")]
+        snapshot: Option<String>,
+    },
+}
+
+/// Output formats of `graph render`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum RenderFormat {
+    /// A tree of features with versions, fields and dependencies (Metaxy's terminal rendering).
+    #[default]
+    #[value(alias = "plain")]
+    Terminal,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// Graphviz DOT.
+    Graphviz,
+    /// Nodes (features with versions, fields and field dependencies) and edges as JSON.
+    Json,
+}
+
+/// `graph-diff [render] FROM [TO]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct GraphDiffCommand {
+    /// Metaxy spelling: `graph-diff render FROM [TO]`.
+    #[command(subcommand)]
+    pub render: Option<GraphDiffSubcommand>,
+    /// Arguments of the short spelling `graph-diff FROM [TO]`.
+    #[command(flatten)]
+    pub args: GraphDiffArgs,
+}
+
+/// `graph-diff render ...` (the same arguments as `graph-diff ...`).
+#[derive(Debug, Subcommand)]
+pub enum GraphDiffSubcommand {
+    /// Compare two pushed feature graphs.
+    Render(GraphDiffArgs),
+}
+
+/// Arguments of `graph-diff`.
+#[derive(Debug, Args, Clone)]
+pub struct GraphDiffArgs {
+    /// Older graph: `latest`, `current`, a project version or a unique prefix of one.
+    #[arg(value_name = "FROM", required = true)]
+    pub from: Option<String>,
+    /// Newer graph (default: `current`, the newest pushed project version).
+    #[arg(value_name = "TO", default_value = crate::engine::snapshot::CURRENT)]
+    pub to: String,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t)]
+    pub format: DiffFormat,
+}
+
+/// Output formats of `graph-diff`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DiffFormat {
+    /// Metaxy's merged view: every feature, with added / removed / changed features and fields marked.
+    #[default]
+    #[value(alias = "terminal")]
+    Plain,
+    /// Metaxy's JSON document (`nodes` with status, versions and field changes; `edges`).
+    Json,
+    /// A Mermaid flowchart with changed features highlighted.
+    Mermaid,
+}
+
+/// `config ...`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved configuration (Metaxy `config print`).
+    Print {
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t)]
+        format: ConfigFormat,
+    },
+}
+
+/// Output formats of `config print`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ConfigFormat {
+    /// TOML, as Metaxy prints it.
+    #[default]
+    #[value(alias = "plain")]
+    Toml,
+    /// JSON (the config model as Metaxy dumps it).
+    Json,
 }
 
 /// `list ...`
@@ -97,6 +214,15 @@ pub enum DescribeCommand {
     Features {
         #[command(flatten)]
         selector: FeatureSelector,
+        /// Output format.
+        #[arg(long, short = 'f', value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Graph metrics: feature count, depth, root and leaf features.
+    Graph {
+        /// Project version to describe (`current`, `latest`, a project version or a unique prefix of one).
+        #[arg(long, value_name = "PROJECT_VERSION")]
+        snapshot: Option<String>,
         /// Output format.
         #[arg(long, short = 'f', value_enum, default_value_t)]
         format: Format,

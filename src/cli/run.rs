@@ -7,17 +7,26 @@ use anyhow::{bail, Context, Result};
 use polars::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::cli::output::{align_right, frame_table, table};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::cli::output::{align_right, frame_table, render_rich, rich_table, table, table_title};
+use crate::cli::render;
 use crate::cli::{
-    Cli, Command, DescribeCommand, FeatureSelector, Format, IncrementFilters, ListCommand,
-    MetadataCommand,
+    Cli, Command, ConfigCommand, ConfigFormat, DescribeCommand, DiffFormat, FeatureSelector,
+    Format, GraphCommand, GraphDiffArgs, GraphDiffSubcommand, IncrementFilters, ListCommand,
+    MetadataCommand, RenderFormat,
 };
-use crate::engine::config::MetaxyConfig;
+use crate::engine::config::{MetaxyConfig, StoreConfig, StoreKind};
+use crate::engine::describe::describe_graph as describe_graph_metrics;
+use crate::engine::graph::{snapshots, FeatureGraph};
+use crate::engine::graph_diff::{diff_graphs, DiffStatus};
 use crate::engine::json::df_to_json_rows;
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{cols, ReadOptions};
 use crate::engine::resolve::{Increment, ResolveOptions};
 use crate::engine::status::{status_document, FeatureStatus, StatusCategory};
+use crate::engine::store::open_store;
 use crate::engine::workspace::{OpenOptions, Workspace};
 
 fn out(s: &str) -> Result<()> {
@@ -38,7 +47,14 @@ fn open(cli: &Cli, snapshot: Option<String>) -> Result<Workspace> {
     opts.config_file = cli.config_file.clone();
     opts.store = cli.store.clone();
     opts.snapshot = snapshot;
-    Workspace::open(&opts).context("cannot open the metadata store")
+    let ws = Workspace::open(&opts).context("cannot open the metadata store")?;
+    if let Some(source) = &ws.graph_source {
+        eprintln!(
+            "note: store {:?} has no pushed feature graph; using the graph pushed to store {source:?}",
+            ws.store.name()
+        );
+    }
+    Ok(ws)
 }
 
 fn select(ws: &Workspace, sel: &FeatureSelector) -> Result<Vec<FeatureKey>> {
@@ -87,6 +103,21 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
             let ws = open(cli, None)?;
             describe_features(&ws, &select(&ws, selector)?, *format)
         }
+        Command::Describe(DescribeCommand::Graph { snapshot, format }) => {
+            describe_graph(&open(cli, None)?, snapshot.as_deref(), *format)
+        }
+        Command::Graph(GraphCommand::Render { format, snapshot }) => {
+            graph_render(&open(cli, None)?, snapshot.as_deref(), *format)
+        }
+        Command::GraphDiff(c) => {
+            let args = match &c.render {
+                Some(GraphDiffSubcommand::Render(a)) => a,
+                None => &c.args,
+            };
+            graph_diff(&open(cli, None)?, args)
+        }
+        Command::History { limit, format } => history(cli, *limit, *format),
+        Command::Config(ConfigCommand::Print { format }) => config_print(cli, *format),
         Command::Metadata(MetadataCommand::Status {
             selector,
             filters,
@@ -140,71 +171,391 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
-fn list_stores(cli: &Cli, format: Format) -> Result<ExitCode> {
+fn load_config(cli: &Cli) -> Result<(MetaxyConfig, OpenOptions)> {
     let opts = OpenOptions::from_process();
     let config = MetaxyConfig::load(cli.config_file.as_deref(), &opts.cwd, &opts.env)
         .context("cannot load the Metaxy config")?;
     for w in &config.warnings {
         eprintln!("warning: {w}");
     }
-    let mut stores: Vec<_> = config.stores.iter().collect();
-    stores.sort_by_key(|s| (s.name != config.store, s.name.clone()));
+    Ok((config, opts))
+}
+
+/// Metaxy's `sanitize_uri`: credentials in a `scheme://user:password@host` URI become `***`.
+fn sanitize_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_string();
+    };
+    if scheme.is_empty() || scheme == "file" || scheme == "local" {
+        return uri.to_string();
+    }
+    let netloc_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (netloc, tail) = rest.split_at(netloc_end);
+    let Some((credentials, host)) = netloc.rsplit_once('@') else {
+        return uri.to_string();
+    };
+    let (user, password) = match credentials.split_once(':') {
+        Some((u, p)) => (!u.is_empty(), !p.is_empty()),
+        None => (!credentials.is_empty(), false),
+    };
+    if !user && !password {
+        return uri.to_string();
+    }
+    let masked = format!(
+        "{}:{}@",
+        if user { "***" } else { "" },
+        if password { "***" } else { "" }
+    );
+    format!("{scheme}://{masked}{host}{tail}")
+}
+
+/// Python's `Path(p).expanduser().resolve()` for a local store path: `~` expanded, relative paths joined to `cwd`,
+/// symlinks resolved where the path exists, `.`/`..` removed lexically elsewhere.
+fn resolve_path(p: &str, cwd: &Path) -> String {
+    let expanded = match (p.strip_prefix('~'), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{}{rest}", home.to_string_lossy())
+        }
+        _ => p.to_string(),
+    };
+    let joined = cwd.join(expanded);
+    if let Ok(c) = std::fs::canonicalize(&joined) {
+        return c.display().to_string();
+    }
+    let mut out = std::path::PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out.display().to_string()
+}
+
+/// Metaxy's `store.display()` for a configured store: `DuckDBMetadataStore(backend=duckdb)`,
+/// `DeltaMetadataStore(path=<resolved root>)`, `LanceDBMetadataStore(path=<uri, credentials masked>)`.
+fn store_info(s: &StoreConfig, cwd: &Path) -> String {
+    let location = s.location().unwrap_or_default();
+    match s.kind {
+        StoreKind::DuckDb => format!("{}(backend=duckdb)", s.kind.display_name()),
+        StoreKind::Delta => {
+            let local = location.starts_with("file://")
+                || location.starts_with("local://")
+                || !location.contains("://");
+            let root = if local {
+                let stripped = location
+                    .strip_prefix("file://")
+                    .or_else(|| location.strip_prefix("local://"))
+                    .unwrap_or(&location);
+                resolve_path(stripped, cwd)
+            } else {
+                location.trim_end_matches('/').to_string()
+            };
+            format!("{}(path={root})", s.kind.display_name())
+        }
+        StoreKind::LanceDb => format!(
+            "{}(path={})",
+            s.kind.display_name(),
+            sanitize_uri(&location)
+        ),
+    }
+}
+
+/// `list stores`: every configured store (default first, then by name) with Metaxy's columns (name, info,
+/// fallbacks) followed by the configured type, the location and the hash algorithm. Stores whose type this program
+/// cannot open are listed too.
+fn list_stores(cli: &Cli, format: Format) -> Result<ExitCode> {
+    let (config, opts) = load_config(cli)?;
+    struct Row {
+        name: String,
+        is_default: bool,
+        info: String,
+        fallbacks: Vec<String>,
+        type_path: String,
+        location: Option<String>,
+        hash: Option<&'static str>,
+    }
+    let mut rows: Vec<Row> = config
+        .stores
+        .iter()
+        .map(|s| Row {
+            name: s.name.clone(),
+            is_default: s.name == config.store,
+            info: store_info(s, &opts.cwd),
+            fallbacks: s.fallback_stores.clone(),
+            type_path: s.type_path.clone(),
+            location: s.location().ok(),
+            hash: Some(s.hash_algorithm.as_str()),
+        })
+        .collect();
+    for (name, type_path) in &config.unsupported_stores {
+        rows.push(Row {
+            name: name.clone(),
+            is_default: name == &config.store,
+            info: format!(
+                "{} (not supported by metaxy-tui)",
+                type_path.rsplit('.').next().unwrap_or(type_path)
+            ),
+            fallbacks: vec![],
+            type_path: type_path.clone(),
+            location: None,
+            hash: None,
+        });
+    }
+    rows.sort_by(|a, b| (!a.is_default, &a.name).cmp(&(!b.is_default, &b.name)));
     if format == Format::Json {
-        let list: Vec<Value> = stores
+        let list: Vec<Value> = rows
             .iter()
-            .map(|s| {
+            .map(|r| {
                 json!({
-                    "name": s.name,
-                    "is_default": s.name == config.store,
-                    "info": format!("{}(backend={})", s.kind.display_name(), backend_word(s.kind)),
-                    "type": s.type_path,
-                    "location": s.location().unwrap_or_default(),
-                    "hash_algorithm": s.hash_algorithm.as_str(),
-                    "fallbacks": s.fallback_stores,
+                    "name": r.name,
+                    "is_default": r.is_default,
+                    "info": r.info,
+                    "fallbacks": r.fallbacks,
+                    "type": r.type_path,
+                    "location": r.location,
+                    "hash_algorithm": r.hash,
                 })
             })
             .collect();
         out_json(
             &json!({"default_store": config.store, "store_count": list.len(), "stores": list}),
         )?;
-    } else {
-        let mut t = table(&["Name", "Type", "Location", "Hash", "Fallbacks"]);
-        for s in &stores {
-            let name = if s.name == config.store {
-                format!("{} (default)", s.name)
+        return Ok(ExitCode::SUCCESS);
+    }
+    if rows.is_empty() {
+        out("No stores configured.")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = rich_table(&["Name", "Info", "Fallbacks", "Type", "Location", "Hash"]);
+    for r in &rows {
+        t.add_row(vec![
+            if r.is_default {
+                format!("{} (default)", r.name)
             } else {
-                s.name.clone()
-            };
-            let fb = if s.fallback_stores.is_empty() {
+                r.name.clone()
+            },
+            r.info.clone(),
+            if r.fallbacks.is_empty() {
                 "-".to_string()
             } else {
-                s.fallback_stores.join(", ")
-            };
-            t.add_row(vec![
-                name,
-                s.kind.display_name().to_string(),
-                s.location().unwrap_or_default(),
-                s.hash_algorithm.as_str().to_string(),
-                fb,
-            ]);
-        }
-        out(&t.to_string())?;
-        out(&format!("\nTotal: {} store(s)", stores.len()))?;
+                r.fallbacks.join(", ")
+            },
+            r.type_path.clone(),
+            r.location.clone().unwrap_or_else(|| "-".into()),
+            r.hash.unwrap_or("-").to_string(),
+        ]);
+    }
+    out(&render_rich(&t))?;
+    out(&format!("\nTotal: {} store(s)", rows.len()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `config print`: Metaxy's `config print` (TOML like `tomli_w`, or the JSON of `--format json`).
+fn config_print(cli: &Cli, format: ConfigFormat) -> Result<ExitCode> {
+    let (config, _) = load_config(cli)?;
+    match format {
+        ConfigFormat::Json => out(&config.to_print_json_string())?,
+        ConfigFormat::Toml => out(&crate::cli::toml_w::dumps(&config.to_print_json()))?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn backend_word(kind: crate::engine::config::StoreKind) -> &'static str {
-    use crate::engine::config::StoreKind::*;
-    match kind {
-        DuckDb => "duckdb",
-        Delta => "delta",
-        LanceDb => "lancedb",
+/// `history`: pushed project versions of the configured project (all projects without one) in the selected store,
+/// newest first, like `metaxy history` (which prints the same table on stderr).
+fn history(cli: &Cli, limit: Option<usize>, format: Format) -> Result<ExitCode> {
+    let (config, opts) = load_config(cli)?;
+    let store_config = config.store_config(cli.store.as_deref())?;
+    let store = open_store(store_config, &opts.cwd).context("cannot open the metadata store")?;
+    let rows = store.system_rows()?;
+    let all = snapshots(&rows, config.project.as_deref());
+    let shown = &all[..limit.unwrap_or(all.len()).min(all.len())];
+    if format == Format::Json {
+        let list: Vec<Value> = shown
+            .iter()
+            .map(|s| {
+                json!({
+                    "project_version": s.project_version,
+                    "recorded_at": s.recorded_at,
+                    "feature_count": s.feature_count,
+                })
+            })
+            .collect();
+        out_json(&json!({
+            "project": config.project,
+            "store": store.name(),
+            "snapshot_count": list.len(),
+            "snapshots": list,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
     }
+    if all.is_empty() {
+        eprintln!("No graph snapshots recorded yet");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut t = rich_table(&["Project version", "Recorded At", "Feature Count"]);
+    for s in shown {
+        let when = chrono::DateTime::from_timestamp_micros(s.recorded_at_us)
+            .map(|d| d.naive_utc().format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| s.recorded_at.clone());
+        t.add_row(vec![
+            s.project_version.clone(),
+            when,
+            s.feature_count.to_string(),
+        ]);
+    }
+    align_right(&mut t, &[2]);
+    let text = render_rich(&t);
+    out(&format!(
+        "{}{text}\n\nTotal snapshots: {}",
+        table_title("Graph Snapshot History", &text),
+        shown.len()
+    ))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The graph a `--snapshot` option denotes (the workspace's current graph without one).
+fn graph_for(ws: &Workspace, snapshot: Option<&str>) -> Result<Arc<FeatureGraph>> {
+    let graph = match snapshot {
+        None => ws.graph.clone(),
+        Some(r) => ws.graph_at(r)?,
+    };
+    warn_graph_mismatches(&graph);
+    Ok(graph)
+}
+
+/// `describe graph`: Metaxy's metrics table (title, table, root and leaf features); the "Describing ..." line goes
+/// to stderr.
+fn describe_graph(ws: &Workspace, snapshot: Option<&str>, format: Format) -> Result<ExitCode> {
+    let graph = graph_for(ws, snapshot)?;
+    let project = ws.config.project.as_deref();
+    let info = describe_graph_metrics(&graph, project);
+    if format == Format::Json {
+        out_json(&serde_json::to_value(&info)?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    match snapshot {
+        None => eprintln!("Describing current feature graph..."),
+        Some(s) => eprintln!("Describing feature graph snapshot: {s}"),
+    }
+    let mut title = format!("Graph Snapshot: {}", info.metaxy_project_version);
+    if let Some(p) = project {
+        title.push_str(&format!(" (Project: {p})"));
+    }
+    let mut t = rich_table(&["Metric", "Value"]);
+    match (info.filtered_features, &info.filter_project) {
+        (Some(n), Some(p)) if n < info.total_features => {
+            t.add_row(vec![
+                "Total Features".to_string(),
+                info.total_features.to_string(),
+            ]);
+            t.add_row(vec![format!("Features in {p}"), n.to_string()]);
+        }
+        (Some(n), _) => {
+            t.add_row(vec!["Total Features".to_string(), n.to_string()]);
+        }
+        (None, _) => {
+            t.add_row(vec![
+                "Total Features".to_string(),
+                info.total_features.to_string(),
+            ]);
+        }
+    }
+    t.add_row(vec![
+        "Graph Depth".to_string(),
+        info.graph_depth.to_string(),
+    ]);
+    t.add_row(vec![
+        "Root Features".to_string(),
+        info.root_features.len().to_string(),
+    ]);
+    t.add_row(vec![
+        "Leaf Features".to_string(),
+        info.leaf_features.len().to_string(),
+    ]);
+    align_right(&mut t, &[1]);
+    let table_text = render_rich(&t);
+    let mut text = format!("{}{table_text}\n", table_title(&title, &table_text));
+    if info.projects.len() > 1 {
+        text.push_str("\nFeatures by Project:\n");
+        for (p, n) in &info.projects {
+            text.push_str(&format!("  • {p}: {n} features\n"));
+        }
+    }
+    for (heading, list) in [
+        ("Root Features", &info.root_features),
+        ("Leaf Features", &info.leaf_features),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        text.push_str(&format!("\n{heading}:\n"));
+        for k in list.iter().take(10) {
+            text.push_str(&format!("  • {k}\n"));
+        }
+        if list.len() > 10 {
+            text.push_str(&format!("  ... and {} more\n", list.len() - 10));
+        }
+    }
+    out(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `graph render`: the graph (current or `--snapshot`) as a terminal tree, Mermaid, Graphviz DOT or JSON.
+fn graph_render(ws: &Workspace, snapshot: Option<&str>, format: RenderFormat) -> Result<ExitCode> {
+    let graph = graph_for(ws, snapshot)?;
+    match format {
+        RenderFormat::Terminal => out(&render::graph_terminal(&graph))?,
+        RenderFormat::Mermaid => out(&render::graph_mermaid(&graph))?,
+        RenderFormat::Graphviz => out(&render::graph_graphviz(&graph))?,
+        RenderFormat::Json => out_json(&render::graph_json(&graph))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `graph-diff FROM [TO]`: Metaxy's merged view of two pushed graphs (plain, JSON or Mermaid).
+fn graph_diff(ws: &Workspace, args: &GraphDiffArgs) -> Result<ExitCode> {
+    let from_ref = args
+        .from
+        .as_deref()
+        .context("FROM is required: a project version, `latest` or `current`")?;
+    let from = ws
+        .graph_at(from_ref)
+        .with_context(|| format!("cannot load FROM graph {from_ref:?}"))?;
+    let to = ws
+        .graph_at(&args.to)
+        .with_context(|| format!("cannot load TO graph {:?}", args.to))?;
+    for g in [&from, &to] {
+        warn_graph_mismatches(g);
+    }
+    let diff = diff_graphs(&from, &to);
+    let count = |st: DiffStatus| diff.with_status(st).count();
+    eprintln!(
+        "{} → {}: {} added, {} removed, {} changed, {} unchanged",
+        diff.from_project_version,
+        diff.to_project_version,
+        count(DiffStatus::Added),
+        count(DiffStatus::Removed),
+        count(DiffStatus::Changed),
+        count(DiffStatus::Unchanged)
+    );
+    match args.format {
+        DiffFormat::Plain => out(&render::diff_plain(&diff))?,
+        DiffFormat::Json => out_json(&diff.to_metaxy_json())?,
+        DiffFormat::Mermaid => out(&render::diff_mermaid(&diff))?,
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn warn_mismatches(ws: &Workspace) {
-    for m in ws.graph.mismatches() {
+    warn_graph_mismatches(&ws.graph);
+}
+
+fn warn_graph_mismatches(graph: &FeatureGraph) {
+    for m in graph.mismatches() {
         eprintln!(
             "warning: {} {}: stored {} but recomputed {}",
             m.feature, m.what, m.stored, m.computed

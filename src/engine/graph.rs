@@ -454,47 +454,51 @@ pub struct FeatureGraph {
 }
 
 /// A summary of a pushed project version (one line of `metaxy history`).
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Snapshot {
     /// Project version.
     pub project_version: String,
-    /// Latest `recorded_at` of its rows.
+    /// Earliest `recorded_at` of its rows (naive UTC, `YYYY-MM-DDTHH:MM:SS.ffffff`), as Metaxy's
+    /// `read_graph_snapshots` reports it.
     pub recorded_at: String,
-    /// Number of distinct features.
+    /// [`Self::recorded_at`] in microseconds since the epoch.
+    pub recorded_at_us: i64,
+    /// Number of system-table rows pushed under this project version (Metaxy counts rows, so a feature re-pushed
+    /// within the same project version counts twice; one push writes one row per feature).
     pub feature_count: usize,
 }
 
-/// Lists pushed project versions of `project` (all projects when `None`), newest first, like `metaxy history`.
+/// Lists pushed project versions of `project` (all projects when `None`), newest first, like `metaxy history`
+/// (Metaxy `SystemTableStorage.read_graph_snapshots`): one entry per project version with the earliest
+/// `recorded_at` and the row count, sorted by that time descending (ties: project version ascending).
 pub fn snapshots(rows: &[PushedFeature], project: Option<&str>) -> Vec<Snapshot> {
-    let mut by: BTreeMap<&str, (i64, &str, std::collections::BTreeSet<&str>)> = BTreeMap::new();
+    let mut by: BTreeMap<&str, (i64, &str, usize)> = BTreeMap::new();
     for r in rows
         .iter()
         .filter(|r| project.is_none_or(|p| r.project == p))
     {
-        let e = by
-            .entry(&r.project_version)
-            .or_insert((i64::MIN, "", Default::default()));
-        if r.recorded_at_us > e.0 {
+        let e = by.entry(&r.project_version).or_insert((i64::MAX, "", 0));
+        if r.recorded_at_us < e.0 {
             e.0 = r.recorded_at_us;
             e.1 = &r.recorded_at;
         }
-        e.2.insert(&r.feature_key);
+        e.2 += 1;
     }
-    let mut out: Vec<(i64, Snapshot)> = by
+    let mut out: Vec<Snapshot> = by
         .into_iter()
-        .map(|(pv, (ts, rec, keys))| {
-            (
-                ts,
-                Snapshot {
-                    project_version: pv.to_string(),
-                    recorded_at: rec.to_string(),
-                    feature_count: keys.len(),
-                },
-            )
+        .map(|(pv, (ts, rec, count))| Snapshot {
+            project_version: pv.to_string(),
+            recorded_at: rec.to_string(),
+            recorded_at_us: ts,
+            feature_count: count,
         })
         .collect();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
-    out.into_iter().map(|(_, s)| s).collect()
+    out.sort_by(|a, b| {
+        b.recorded_at_us
+            .cmp(&a.recorded_at_us)
+            .then_with(|| a.project_version.cmp(&b.project_version))
+    });
+    out
 }
 
 impl FeatureGraph {

@@ -3,9 +3,11 @@
 
 pub mod config;
 pub mod delta;
+pub mod describe;
 pub mod error;
 pub mod frame;
 pub mod graph;
+pub mod graph_diff;
 pub mod hashing;
 pub mod json;
 pub mod keys;
@@ -14,6 +16,7 @@ pub mod read;
 pub mod resolve;
 pub mod rt;
 pub mod samples;
+pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod workspace;

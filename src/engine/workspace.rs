@@ -13,6 +13,7 @@ use crate::engine::graph::{snapshots, FeatureGraph, PushedFeature, Snapshot};
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{read_feature, ReadOptions};
 use crate::engine::resolve::{resolve_update, Increment, ResolveOptions};
+use crate::engine::snapshot::{resolve_reference, SnapshotError, SnapshotRef};
 use crate::engine::status::{feature_status, FeatureStatus};
 use crate::engine::store::{open_store, open_store_chain, MetadataStore};
 
@@ -186,6 +187,31 @@ impl Workspace {
     /// Pushed project versions, newest first.
     pub fn history(&self) -> Vec<Snapshot> {
         snapshots(&self.pushed, Some(&self.graph.project))
+    }
+
+    /// The graph a snapshot reference denotes (`current`, `latest`, a project version or a unique prefix of one;
+    /// see [`resolve_reference`]). `current` is the newest pushed project version, also when this workspace was
+    /// opened on a historical snapshot. Reuses [`Self::graph`] when it is the requested version.
+    pub fn graph_at(
+        &self,
+        reference: &str,
+    ) -> std::result::Result<Arc<FeatureGraph>, SnapshotError> {
+        let version = match resolve_reference(reference, &self.history())? {
+            SnapshotRef::Current if self.snapshot.is_none() => return Ok(self.graph.clone()),
+            SnapshotRef::Current => None,
+            SnapshotRef::Version(v) if v == self.graph.project_version => {
+                return Ok(self.graph.clone())
+            }
+            SnapshotRef::Version(v) => Some(v),
+        };
+        let graph = FeatureGraph::from_rows(
+            &self.pushed,
+            Some(&self.graph.project),
+            version.as_deref(),
+            self.config.hash_truncation_length,
+            self.store.name(),
+        )?;
+        Ok(Arc::new(graph))
     }
 
     /// Short description of the store for status bars: `name (DuckDB: path)`.

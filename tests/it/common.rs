@@ -166,3 +166,25 @@ pub fn run_binary(dir: &std::path::Path, args: &[&str]) -> std::process::Output 
         .output()
         .expect("binary runs")
 }
+
+/// Parses an `expected/cli/*.txt` capture into (exit code, stdout, stderr).
+pub fn cli_capture_streams(path: PathBuf) -> (i32, String, String) {
+    let (code, stdout) = cli_capture(path.clone());
+    let text = std::fs::read_to_string(&path).unwrap();
+    let stderr = text
+        .split_once("# --- stderr ---\n")
+        .map(|(_, e)| e.to_string())
+        .unwrap_or_default();
+    (code, stdout, stderr)
+}
+
+/// `tests/fixtures/cli_extra/<scenario>/<name>.txt`: real Metaxy 0.1.11 outputs captured by
+/// `tests/fixtures/cli_extra/capture.sh` for commands the reference kit did not capture.
+pub fn extra_capture(scenario: &str, name: &str) -> (i32, String, String) {
+    cli_capture_streams(
+        fixtures()
+            .join("cli_extra")
+            .join(scenario)
+            .join(format!("{name}.txt")),
+    )
+}
