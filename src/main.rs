@@ -17,6 +17,7 @@ fn main() -> ExitCode {
             let mut opts = OpenOptions::from_process();
             opts.config_file = cli.config_file.clone();
             opts.store = cli.store.clone();
+            opts.snapshot = cli.snapshot.clone();
             let demo =
                 matches!(cli.command, Some(Command::Demo)) || !Workspace::config_exists(&opts);
             match metaxy_tui::tui::run(metaxy_tui::tui::OpenRequest { opts, demo }) {

@@ -30,6 +30,9 @@ pub struct Cli {
     /// Metadata store name (defaults to the configured default store).
     #[arg(long, global = true, value_name = "NAME")]
     pub store: Option<String>,
+    /// TUI only: open a historical graph (a pushed project version, a unique prefix of one, `latest` or `current`).
+    #[arg(long, value_name = "PROJECT_VERSION")]
+    pub snapshot: Option<String>,
     /// Command (none = open the TUI).
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -130,7 +130,7 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
                 &ws,
                 &select(&ws, selector)?,
                 filters,
-                snapshot.as_deref(),
+                ws.snapshot.as_deref(),
                 *assert_in_sync,
                 *format,
             )

@@ -34,6 +34,9 @@ pub enum EngineError {
     /// A requested project version is not in the system table.
     #[error("project version {0:?} was never pushed to this store")]
     UnknownSnapshot(String),
+    /// A snapshot reference is ambiguous or cannot be resolved (no pushed versions).
+    #[error("{0}")]
+    BadSnapshot(String),
     /// A stored `feature_spec` could not be parsed.
     #[error("invalid feature_spec for {feature}: {message}")]
     InvalidSpec { feature: String, message: String },

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use polars::prelude::DataFrame;
 
 use crate::engine::config::{MetaxyConfig, StoreConfig};
-use crate::engine::error::Result;
+use crate::engine::error::{EngineError, Result};
 use crate::engine::graph::{snapshots, FeatureGraph, PushedFeature, Snapshot};
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{read_feature, ReadOptions};
@@ -143,10 +143,23 @@ impl Workspace {
                 }
             }
         }
+        // `--snapshot` takes what graph-diff takes: `current`, `latest`, a project version or a unique prefix
+        let snapshot: Option<String> = match opts.snapshot.as_deref() {
+            None => None,
+            Some(r) => match resolve_reference(r, &snapshots(&pushed, config.project.as_deref())) {
+                Ok(SnapshotRef::Current) => None,
+                Ok(SnapshotRef::Version(v)) => Some(v),
+                Err(SnapshotError::Engine(e)) => return Err(e),
+                Err(SnapshotError::Unknown { reference, .. }) => {
+                    return Err(EngineError::UnknownSnapshot(reference))
+                }
+                Err(e) => return Err(EngineError::BadSnapshot(e.to_string())),
+            },
+        };
         let graph = FeatureGraph::from_rows(
             &pushed,
             config.project.as_deref(),
-            opts.snapshot.as_deref(),
+            snapshot.as_deref(),
             config.hash_truncation_length,
             store.name(),
         )?;
@@ -157,7 +170,7 @@ impl Workspace {
             pushed,
             graph: Arc::new(graph),
             demo,
-            snapshot: opts.snapshot.clone(),
+            snapshot,
             graph_source,
         })
     }

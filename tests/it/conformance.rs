@@ -464,3 +464,28 @@ fn same_content_gives_identical_results_on_every_backend() {
         }
     }
 }
+
+#[test]
+fn snapshot_references_accept_prefixes_and_latest() {
+    for b in BACKENDS {
+        let dir = scenario_dir_in(b, "s04_version_bump");
+        let open = |r: &str| {
+            let mut opts = metaxy_tui::engine::workspace::OpenOptions {
+                cwd: dir.clone(),
+                snapshot: Some(r.into()),
+                ..Default::default()
+            };
+            opts.env
+                .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
+            metaxy_tui::engine::workspace::Workspace::open(&opts)
+        };
+        let ws = open("BC37").unwrap();
+        assert_eq!(ws.graph.project_version, "bc37caf4", "{b}");
+        assert_eq!(ws.snapshot.as_deref(), Some("bc37caf4"));
+        assert_eq!(open("latest").unwrap().graph.project_version, "f513ad86");
+        let current = open("current").unwrap();
+        assert_eq!(current.graph.project_version, "f513ad86");
+        assert_eq!(current.snapshot, None);
+        assert!(open("zz").is_err());
+    }
+}
