@@ -489,3 +489,58 @@ fn snapshot_references_accept_prefixes_and_latest() {
         assert!(open("zz").is_err());
     }
 }
+
+#[test]
+fn delta_flat_layout_reads_like_nested() {
+    // the same Delta tables moved from `{root}/example/video.delta` to `{root}/example__video.delta`
+    let src = scenario_dir_in("delta", "s02_mutated");
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("flat");
+    let mut moved = 0;
+    for part in ["example", "metaxy-system"] {
+        for e in std::fs::read_dir(src.join("store").join(part)).unwrap() {
+            let e = e.unwrap();
+            let name = e.file_name().to_string_lossy().to_string();
+            let flat = format!("{}__{name}", part.replace('-', "_"));
+            copy_dir(&e.path(), &root.join(flat));
+            moved += 1;
+        }
+    }
+    assert_eq!(moved, 8);
+    let cfg = tmp.path().join("metaxy.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "project = \"example_overview\"\nstore = \"dev\"\n[stores.dev]\ntype = \"metaxy.ext.polars.handlers.delta.DeltaMetadataStore\"\n[stores.dev.config]\nroot_path = {:?}\nlayout = \"flat\"\n",
+            root.display().to_string()
+        ),
+    )
+    .unwrap();
+    let flat = metaxy_tui::engine::workspace::Workspace::open(
+        &metaxy_tui::engine::workspace::OpenOptions {
+            config_file: Some(cfg),
+            cwd: tmp.path().to_path_buf(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let nested = open_scenario_in("delta", "s02_mutated");
+    assert_eq!(
+        observe(&flat, &flat.store.location(), false),
+        observe(&nested, &nested.store.location(), false)
+            .replace("<store>/example/", "<store>/example__")
+    );
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
