@@ -152,6 +152,28 @@ pub fn feature_status(
         .unwrap_or_else(|e| FeatureStatus::error(key, e.to_string()))
 }
 
+/// Metaxy's `Materialized` count: rows of the default read (fallback stores allowed) after the global and target
+/// filters; `None` when no store of the chain has the table.
+fn materialized(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    opts: &ResolveOptions,
+) -> Result<Option<usize>> {
+    let mut filters = opts.global_filters.clone();
+    filters.extend(opts.target_filters.iter().cloned());
+    let read = read_feature(
+        store,
+        graph,
+        key,
+        &ReadOptions {
+            filters,
+            ..Default::default()
+        },
+    )?;
+    Ok(read.map(|d| d.height()))
+}
+
 fn feature_status_inner(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -163,17 +185,7 @@ fn feature_status_inner(
     let target_version = graph.feature_version(key).unwrap_or_default().to_string();
     let store_metadata = Some(store_metadata(store, key));
     if is_root {
-        let mut filters = opts.global_filters.clone();
-        filters.extend(opts.target_filters.iter().cloned());
-        let read = read_feature(
-            store,
-            graph,
-            key,
-            &ReadOptions {
-                filters,
-                ..Default::default()
-            },
-        )?;
+        let read = materialized(store, graph, key, opts)?;
         let metadata_exists = read.is_some();
         return Ok(FeatureStatus {
             feature_key: key.clone(),
@@ -184,7 +196,7 @@ fn feature_status_inner(
             },
             needs_update: false,
             metadata_exists,
-            store_rows: read.map_or(0, |d| d.height()),
+            store_rows: read.unwrap_or(0),
             missing: None,
             stale: None,
             orphaned: None,
@@ -200,19 +212,9 @@ fn feature_status_inner(
     let (mut metadata_exists, mut store_rows) = (inc.target_exists, inc.current_rows);
     if !metadata_exists && store.has_feature(key)? {
         // Metaxy counts `Materialized` with allow_fallback=True but compares against the primary store only
-        let mut filters = opts.global_filters.clone();
-        filters.extend(opts.target_filters.iter().cloned());
-        let read = read_feature(
-            store,
-            graph,
-            key,
-            &ReadOptions {
-                filters,
-                ..Default::default()
-            },
-        )?;
+        let read = materialized(store, graph, key, opts)?;
         metadata_exists = read.is_some();
-        store_rows = read.map_or(0, |d| d.height());
+        store_rows = read.unwrap_or(0);
     }
     let (n, s, o) = (inc.new.height(), inc.stale.height(), inc.orphaned.height());
     let needs_update = n > 0 || s > 0 || o > 0;

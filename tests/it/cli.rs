@@ -8,14 +8,7 @@ use serde_json::Value;
 use crate::common::*;
 
 fn run(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("METAXY_CONFIG")
-        .env_remove("METAXY_CONFIG_FILE")
-        .env_remove("METAXY_FIXTURE_DIR")
-        .output()
-        .expect("binary runs")
+    run_binary(dir, args)
 }
 
 fn stdout_json(o: &Output) -> Value {
