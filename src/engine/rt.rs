@@ -38,3 +38,26 @@ where
         runtime().block_on(fut)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn works_outside_and_inside_another_runtime() {
+        assert_eq!(block_on(async { 1 }), 1);
+        // the TUI calls the engine from blocking tasks of its own runtime
+        let other = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let v = other.block_on(async {
+            let from_blocking = tokio::task::spawn_blocking(|| block_on(async { 2 }))
+                .await
+                .unwrap();
+            // and even from async code of that runtime (a nested block_on would panic without the helper thread)
+            from_blocking + block_on(async { 3 })
+        });
+        assert_eq!(v, 5);
+    }
+}
