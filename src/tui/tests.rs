@@ -45,7 +45,12 @@ fn ch(c: char) -> Msg {
 }
 
 /// Runs commands synchronously (as the runtime would on blocking tasks), feeding results back, until idle.
-fn pump(app: &mut App, mut cmds: Vec<Command>) {
+fn pump(app: &mut App, cmds: Vec<Command>) {
+    pump_with(app, cmds, demo())
+}
+
+/// [`pump`] on workspace `ws` (opened by the test) instead of the demo store.
+fn pump_with(app: &mut App, mut cmds: Vec<Command>, ws: Arc<Workspace>) {
     let req = OpenRequest {
         opts: OpenOptions::default(),
         demo: true,
@@ -58,7 +63,7 @@ fn pump(app: &mut App, mut cmds: Vec<Command>) {
                     app,
                     Msg::Opened {
                         generation,
-                        result: Ok(demo()),
+                        result: Ok(ws.clone()),
                     },
                 ));
                 continue;
@@ -954,4 +959,34 @@ fn filter_survives_a_reload() {
     pump(&mut app, cmds);
     assert_eq!(visible_keys(&app), ["example/stt"]);
     assert_eq!(selected_key(&app), "example/stt");
+}
+
+#[test]
+fn features_read_from_a_fallback_store_say_so() {
+    // tests/fixtures/fallback: dev lacks example/video, which comes from prod
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fallback");
+    let mut opts = OpenOptions {
+        cwd: dir.clone(),
+        ..Default::default()
+    };
+    opts.env
+        .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
+    let ws = Arc::new(Workspace::open(&opts).expect("fallback fixture opens"));
+    let mut app = App::new("fallback fixture");
+    let cmds = app.start();
+    pump_with(&mut app, cmds, ws.clone());
+    let out = render(&app, 160, 12);
+    let info = out
+        .lines()
+        .find(|l| l.contains("version c2ac395f"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(info.contains("from fallback store prod"), "{out}");
+    // a feature dev has itself shows no fallback note
+    let i = feature_index(&app, "example/stt");
+    for _ in 0..i {
+        let cmds = update(&mut app, ch('j'));
+        pump_with(&mut app, cmds, ws.clone());
+    }
+    let out = render(&app, 160, 12);
+    assert!(!out.contains("from fallback store"), "{out}");
 }

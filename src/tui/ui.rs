@@ -578,6 +578,16 @@ fn info_line<'a>(ws: &Workspace, entry: &FeatureEntry) -> Line<'a> {
             parts.push(sep());
             parts.push(Span::raw(format!("{} rows", r.status.store_rows)));
         }
+        // Metaxy's resolved_from: rows that come from a fallback store, not from the store itself
+        let source = r
+            .status
+            .store_metadata
+            .as_ref()
+            .and_then(|m| m["resolved_from"]["name"].as_str());
+        if let Some(src) = source.filter(|s| *s != ws.store.name()) {
+            parts.push(sep());
+            parts.push(Span::raw(format!("from fallback store {src}")).fg(Color::Yellow));
+        }
     }
     Line::from(parts)
 }
