@@ -143,7 +143,7 @@ impl DeltaStore {
         EngineError::StoreOpen {
             store: self.name.clone(),
             location: self.root_uri.clone(),
-            message: m.into(),
+            message: without_backtrace(&m.into()),
         }
     }
 
@@ -161,7 +161,7 @@ impl DeltaStore {
     fn corrupt(&self, key: &FeatureKey, message: String) -> EngineError {
         EngineError::CorruptTable {
             table: self.feature_uri(key),
-            message,
+            message: without_backtrace(&message),
         }
     }
 
@@ -231,6 +231,15 @@ impl DeltaStore {
         tables.sort();
         tables.dedup();
         Ok(tables)
+    }
+}
+
+/// The message of a backend error without the backtrace the delta kernel appends when `RUST_BACKTRACE` is set
+/// (it would flood status tables and error popups).
+pub fn without_backtrace(message: &str) -> String {
+    match message.find("\n   0: ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
     }
 }
 

@@ -188,3 +188,30 @@ pub fn extra_capture(scenario: &str, name: &str) -> (i32, String, String) {
             .join(format!("{name}.txt")),
     )
 }
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// Opens a copy of scenario `s` of backend `b` in `tmp` (so a test may damage it).
+pub fn open_copy(b: &str, s: &str, tmp: &std::path::Path) -> Workspace {
+    copy_dir(&scenario_dir_in(b, s), tmp);
+    let mut env = BTreeMap::new();
+    env.insert("METAXY_FIXTURE_DIR".to_string(), tmp.display().to_string());
+    Workspace::open(&OpenOptions {
+        cwd: tmp.to_path_buf(),
+        env,
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{b}/{s}: {e}"))
+}

@@ -532,15 +532,61 @@ fn delta_flat_layout_reads_like_nested() {
     );
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
+#[test]
+fn damaged_delta_and_lance_tables_are_typed_errors() {
+    use metaxy_tui::engine::error::EngineError;
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let stt = FeatureKey::parse("example/stt").unwrap();
+    for b in ["delta", "lancedb"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = open_copy(b, "s02_mutated", tmp.path());
+        let store = tmp.path().join("store");
+        if b == "delta" {
+            // a truncated data file and an unparsable commit
+            let table = store.join("example/crop.delta");
+            let data = std::fs::read_dir(&table)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+                .unwrap();
+            std::fs::write(data, b"garbage").unwrap();
+            std::fs::write(
+                store.join("example/stt.delta/_delta_log/00000000000000000000.json"),
+                b"{bad json",
+            )
+            .unwrap();
         } else {
-            std::fs::copy(e.path(), t).unwrap();
+            std::fs::remove_dir_all(store.join("example__crop.lance/_versions")).unwrap();
+            let data = std::fs::read_dir(store.join("example__stt.lance/data"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .path();
+            std::fs::write(data, b"x").unwrap();
         }
+        for key in [&crop, &stt] {
+            match ws.read(key, &ReadOptions::default()) {
+                Err(EngineError::CorruptTable { message, .. }) => {
+                    assert!(
+                        !message.contains("\n   0: "),
+                        "{b} {key}: backtrace in {message}"
+                    );
+                }
+                Err(e) => panic!("{b} {key}: {e}"),
+                Ok(_) => panic!("{b} {key}: a damaged table must not read"),
+            }
+            let st = ws.status(key, &ResolveOptions::default());
+            assert!(st.error_message.is_some(), "{b} {key}");
+        }
+        // undamaged features still read
+        let video = FeatureKey::parse("example/video").unwrap();
+        assert_eq!(
+            ws.read(&video, &ReadOptions::default())
+                .unwrap()
+                .unwrap()
+                .height(),
+            50
+        );
     }
 }
