@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn ordering_is_by_parts() {
-        let mut v = vec![
+        let mut v = [
             FeatureKey::parse("a_b").unwrap(),
             FeatureKey::parse("a/z").unwrap(),
         ];

@@ -159,6 +159,9 @@ const METAXY_LOADED: [&str; 4] = [
     cols::DATA_VERSION,
 ];
 
+/// One dep's upstream frame, renamed, filtered and lineage-transformed, ready to join (the arguments are the
+/// pieces of Metaxy's `FeatureDepTransformer` state).
+#[allow(clippy::too_many_arguments)]
 fn prepare_dep(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,

@@ -51,7 +51,7 @@ fn check(config: &str, expected: &str) {
             entry["resolved_from"].as_str(),
             "{config} {k} resolved_from"
         );
-        let want = exp(&read["file"].as_str().unwrap());
+        let want = exp(read["file"].as_str().unwrap());
         let rows = want["rows"].as_array().unwrap();
         let df = ws.read(&key, &ReadOptions::default()).unwrap().unwrap();
         let keys = row_keys(rows);
@@ -67,7 +67,7 @@ fn check(config: &str, expected: &str) {
     let index = exp(&format!("{expected}/increments_index.json"));
     for (k, entry) in index.as_object().unwrap() {
         let key = FeatureKey::parse(k).unwrap();
-        let want = exp(&entry["file"].as_str().unwrap());
+        let want = exp(entry["file"].as_str().unwrap());
         let inc = ws.increment(&key, &ResolveOptions::default()).unwrap();
         let sources: serde_json::Map<String, Value> = inc
             .upstream_sources
