@@ -165,7 +165,11 @@ impl DeltaStore {
         }
     }
 
-    async fn read_table(&self, key: &FeatureKey) -> Result<DataFrame> {
+    async fn read_table(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+    ) -> Result<DataFrame> {
         let table = self.open_table(key).await?;
         let state = table
             .snapshot()
@@ -174,6 +178,7 @@ impl DeltaStore {
         let paths: Vec<String> = state
             .log_data()
             .into_iter()
+            .filter(|f| may_hold_version(f.stats().as_deref(), feature_version))
             .map(|f| f.path().to_string())
             .collect();
         let store = table.object_store();
@@ -232,6 +237,30 @@ impl DeltaStore {
         tables.dedup();
         Ok(tables)
     }
+}
+
+/// File pruning for a feature-version read: `false` only when the file's Delta statistics prove it holds no row
+/// with `metaxy_feature_version == version` (one version in the file, a different one). Statistics may be
+/// missing or truncated prefixes (delta-rs truncates long strings), so anything uncertain keeps the file; the
+/// caller filters rows anyway.
+fn may_hold_version(stats: Option<&str>, version: Option<&str>) -> bool {
+    let (Some(stats), Some(v)) = (stats, version) else {
+        return true;
+    };
+    let Ok(stats) = serde_json::from_str::<serde_json::Value>(stats) else {
+        return true;
+    };
+    let col = "metaxy_feature_version";
+    let (Some(min), Some(max)) = (
+        stats["minValues"][col].as_str(),
+        stats["maxValues"][col].as_str(),
+    ) else {
+        return true;
+    };
+    if stats["nullCount"][col].as_u64().unwrap_or(1) > 0 {
+        return true;
+    }
+    min != max || v == min || v.starts_with(min)
 }
 
 /// The message of a backend error without the backtrace the delta kernel appends when `RUST_BACKTRACE` is set
@@ -319,10 +348,44 @@ impl MetadataStore for DeltaStore {
     fn list_tables(&self) -> Result<Vec<String>> {
         block_on(self.list_table_paths())
     }
-    fn scan(&self, key: &FeatureKey, _feature_version: Option<&str>) -> Result<Option<DataFrame>> {
+    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>> {
         if !self.has_feature(key)? {
             return Ok(None);
         }
-        block_on(self.read_table(key)).map(Some)
+        block_on(self.read_table(key, feature_version)).map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_pruned_only_when_stats_prove_another_version() {
+        let stats = |min: &str, max: &str, nulls: u64| {
+            format!(
+                r#"{{"numRecords":3,"minValues":{{"metaxy_feature_version":"{min}"}},"maxValues":{{"metaxy_feature_version":"{max}"}},"nullCount":{{"metaxy_feature_version":{nulls}}}}}"#
+            )
+        };
+        let one = stats("34d75856", "34d75856", 0);
+        assert!(!may_hold_version(Some(&one), Some("ea834040")));
+        assert!(may_hold_version(Some(&one), Some("34d75856")));
+        // no version asked for, no stats, unparsable stats, a range of versions, nulls: keep
+        assert!(may_hold_version(Some(&one), None));
+        assert!(may_hold_version(None, Some("ea834040")));
+        assert!(may_hold_version(Some("{"), Some("ea834040")));
+        assert!(may_hold_version(
+            Some(&stats("34d75856", "ea834040", 0)),
+            Some("40000000")
+        ));
+        assert!(may_hold_version(
+            Some(&stats("34d75856", "34d75856", 1)),
+            Some("ea834040")
+        ));
+        // a truncated statistic is a prefix of the real value
+        assert!(may_hold_version(
+            Some(&stats("34d7", "34d7", 0)),
+            Some("34d75856")
+        ));
     }
 }
