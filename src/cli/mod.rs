@@ -4,6 +4,7 @@
 //! Conventions: data on stdout, messages on stderr; exit code 0 = ok, 1 = error (or `--assert-in-sync` found work),
 //! 2 = usage error (clap).
 
+mod mutate;
 mod output;
 mod render;
 mod run;
@@ -281,6 +282,110 @@ pub enum MetadataCommand {
         samples: Option<std::path::PathBuf>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
+    /// Append rows from a file (parquet, csv or ndjson) to a feature, system columns filled as Metaxy's
+    /// `write()` does (provenance from `metaxy_provenance_by_field`, data versions, current feature and project
+    /// versions, one transaction timestamp).
+    Write {
+        /// Feature key.
+        feature: String,
+        /// Input file: `.parquet`, `.csv` (struct fields as `metaxy_provenance_by_field.<field>` columns) or
+        /// `.ndjson`.
+        #[arg(long, short = 'i', value_name = "FILE")]
+        input: std::path::PathBuf,
+        /// `metaxy_materialization_id` of every written row.
+        #[arg(long, value_name = "ID")]
+        materialization_id: Option<String>,
+        /// Show what would be written without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Delete rows (Metaxy `metadata delete`): soft by default (tombstone rows with `metaxy_deleted_at`), or hard
+    /// (physically remove rows of the current feature version).
+    Delete {
+        #[command(flatten)]
+        selector: FeatureSelector,
+        /// SQL WHERE filter selecting the rows (repeatable, AND-ed).
+        #[arg(long = "filter", value_name = "SQL")]
+        filters: Vec<String>,
+        /// Soft delete (default): append tombstones; readers stop seeing the rows.
+        #[arg(long, conflicts_with = "hard")]
+        soft: bool,
+        /// Hard delete: physically remove the matching rows.
+        #[arg(long)]
+        hard: bool,
+        /// Include rows of every feature version, not only the current one.
+        #[arg(long)]
+        with_feature_history: bool,
+        /// Soft delete: tombstone every stored row of a sample, not only the latest.
+        #[arg(long)]
+        with_sample_history: bool,
+        /// Also delete the same samples (shared id column values) in every downstream feature.
+        #[arg(long)]
+        cascade: bool,
+        /// Show the rows that would be deleted, per feature, without deleting.
+        #[arg(long)]
+        dry_run: bool,
+        /// Confirm without prompting (required for a hard delete without filters).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Preview at most N rows per feature in the plain dry run (counts stay exact).
+        #[arg(long, value_name = "N", default_value_t = 20)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Recompute provenance of a feature's rows from one feature version under another (Metaxy `metadata
+    /// rebase`), keeping user columns and `metaxy_created_at`.
+    Rebase {
+        /// Feature key.
+        feature: String,
+        /// Source feature version.
+        #[arg(long = "from", value_name = "VERSION")]
+        from_version: String,
+        /// Target feature version (default: the current one).
+        #[arg(long = "to", value_name = "VERSION")]
+        to_version: Option<String>,
+        /// Show how many rows would be rebased (and, with --format json, the rebased rows) without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Copy metadata from one store to another (Metaxy `metadata copy`): latest live row per sample, every feature
+    /// version by default, `metaxy_updated_at` re-stamped; the system table is not copied.
+    Copy {
+        #[command(flatten)]
+        selector: FeatureSelector,
+        /// Source store name.
+        #[arg(long = "from", value_name = "STORE")]
+        from_store: String,
+        /// Destination store name.
+        #[arg(long = "to", value_name = "STORE")]
+        to_store: String,
+        /// SQL WHERE filter applied to every feature (repeatable).
+        #[arg(long = "filter", value_name = "SQL")]
+        filters: Vec<String>,
+        /// Copy every feature version (default).
+        #[arg(long, overrides_with = "no_with_feature_history")]
+        with_feature_history: bool,
+        /// Copy only rows of the current feature version.
+        #[arg(long)]
+        no_with_feature_history: bool,
+        /// Copy every row per sample, not only the latest.
+        #[arg(long)]
+        with_sample_history: bool,
+        /// Show what would be copied without writing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
     /// Rows of a feature with Metaxy's read semantics.

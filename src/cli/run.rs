@@ -168,6 +168,90 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
             };
             read(&ws, feature, &opts, *limit, *format)
         }
+        Command::Metadata(MetadataCommand::Write {
+            feature,
+            input,
+            materialization_id,
+            dry_run,
+            format,
+        }) => crate::cli::mutate::write(
+            &open(cli, None)?,
+            feature,
+            input,
+            materialization_id.clone(),
+            *dry_run,
+            *format,
+        ),
+        Command::Metadata(MetadataCommand::Delete {
+            selector,
+            filters,
+            soft: _,
+            hard,
+            with_feature_history,
+            with_sample_history,
+            cascade,
+            dry_run,
+            yes,
+            limit,
+            format,
+        }) => {
+            let ws = open(cli, None)?;
+            let keys = select(&ws, selector)?;
+            crate::cli::mutate::delete(
+                &ws,
+                keys,
+                filters,
+                *hard,
+                *with_feature_history,
+                *with_sample_history,
+                *cascade,
+                *dry_run,
+                *yes,
+                *limit,
+                *format,
+            )
+        }
+        Command::Metadata(MetadataCommand::Rebase {
+            feature,
+            from_version,
+            to_version,
+            dry_run,
+            format,
+        }) => crate::cli::mutate::rebase(
+            &open(cli, None)?,
+            feature,
+            from_version,
+            to_version.as_deref(),
+            *dry_run,
+            *format,
+        ),
+        Command::Metadata(MetadataCommand::Copy {
+            selector,
+            from_store,
+            to_store,
+            filters,
+            with_feature_history: _,
+            no_with_feature_history,
+            with_sample_history,
+            dry_run,
+            format,
+        }) => {
+            let mut opts = OpenOptions::from_process();
+            opts.config_file = cli.config_file.clone();
+            opts.store = Some(from_store.clone());
+            let ws = Workspace::open(&opts).context("cannot open the source store")?;
+            let keys = select(&ws, selector)?;
+            crate::cli::mutate::copy(
+                &ws,
+                keys,
+                to_store,
+                filters,
+                !*no_with_feature_history,
+                *with_sample_history,
+                *dry_run,
+                *format,
+            )
+        }
     }
 }
 

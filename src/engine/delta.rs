@@ -25,7 +25,7 @@ use url::Url;
 
 use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
 use crate::engine::error::{EngineError, Result};
-use crate::engine::frame::record_batches_to_df;
+use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
 use crate::engine::store::{resolve_local_path, storage_options, MetadataStore, ResolvedFrom};
@@ -48,8 +48,9 @@ pub struct DeltaStore {
     layout: DeltaLayout,
     options: HashMap<String, String>,
     hash_algorithm: HashAlgorithm,
-    /// Object store rooted at `root_url`; `None` for a local root that does not exist yet (an empty store).
-    root_store: Option<Arc<dyn ObjectStore>>,
+    /// Object store rooted at `root_url`; `None` for a local root that does not exist yet (an empty store) until
+    /// the first write creates it.
+    root_store: std::sync::Mutex<Option<Arc<dyn ObjectStore>>>,
 }
 
 /// Whether `location` is an object-store URI rather than a local path (Metaxy's `is_local_path` negated).
@@ -107,7 +108,7 @@ impl DeltaStore {
             layout,
             options,
             hash_algorithm: cfg.hash_algorithm,
-            root_store,
+            root_store: std::sync::Mutex::new(root_store),
         })
     }
 
@@ -137,6 +138,20 @@ impl DeltaStore {
             }
         }
         Ok(url)
+    }
+
+    /// The object store at the root: the one opened at start, or (for a local root created since) a new one.
+    fn root_store(&self) -> Option<Arc<dyn ObjectStore>> {
+        let mut guard = self.root_store.lock().unwrap_or_else(|p| p.into_inner());
+        if guard.is_none() {
+            if let Ok(path) = self.root_url.to_file_path() {
+                if path.is_dir() {
+                    *guard =
+                        deltalake::logstore::store_for(&self.root_url, self.options.clone()).ok();
+                }
+            }
+        }
+        guard.clone()
     }
 
     fn err(&self, m: impl Into<String>) -> EngineError {
@@ -207,7 +222,7 @@ impl DeltaStore {
     }
 
     async fn table_exists(&self, key: &FeatureKey) -> Result<bool> {
-        let Some(store) = &self.root_store else {
+        let Some(store) = self.root_store() else {
             return Ok(false);
         };
         let prefix = deltalake::Path::from(format!("{}/_delta_log", self.relative_table_path(key)));
@@ -220,7 +235,7 @@ impl DeltaStore {
     }
 
     async fn list_table_paths(&self) -> Result<Vec<String>> {
-        let Some(store) = &self.root_store else {
+        let Some(store) = self.root_store() else {
             return Ok(vec![]);
         };
         // every `_delta_log/` directory marks a table; its parent is the table path
@@ -237,6 +252,293 @@ impl DeltaStore {
         tables.dedup();
         Ok(tables)
     }
+}
+
+impl DeltaStore {
+    fn write_err(&self, key: &FeatureKey, m: impl std::fmt::Display) -> EngineError {
+        EngineError::Write {
+            store: self.name.clone(),
+            table: self.feature_uri(key),
+            message: without_backtrace(&m.to_string()),
+        }
+    }
+
+    /// Reads one data file of a table as batches conformed to the table schema.
+    async fn read_file(
+        &self,
+        key: &FeatureKey,
+        store: &Arc<dyn ObjectStore>,
+        p: &str,
+        schema: &SchemaRef,
+    ) -> Result<Vec<RecordBatch>> {
+        let path = deltalake::Path::parse(p).unwrap_or_else(|_| deltalake::Path::from(p));
+        let bytes = store
+            .get(&path)
+            .await
+            .map_err(|e| self.corrupt(key, format!("{p}: {e}")))?
+            .bytes()
+            .await
+            .map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .and_then(|b| b.build())
+            .map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
+        let mut batches = Vec::new();
+        for batch in reader {
+            let batch = batch.map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
+            batches
+                .push(conform(&batch, schema).map_err(|e| self.corrupt(key, format!("{p}: {e}")))?);
+        }
+        Ok(batches)
+    }
+
+    /// One commit: a new table (create + data files) or an append with schema merge (Metaxy: `write_delta(...,
+    /// mode="append", schema_mode="merge")`).
+    async fn append_async(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
+        use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
+        use deltalake::kernel::{Action, MetadataExt as _, StructType};
+        use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+        let batch = df_to_record_batch(df)?;
+        let url = self.table_url(key)?;
+        if let Ok(path) = url.to_file_path() {
+            std::fs::create_dir_all(&path)?;
+        }
+        let mut table = DeltaTableBuilder::from_url(url.clone())
+            .map_err(|e| self.write_err(key, e))?
+            .with_storage_options(self.options.clone())
+            .build()
+            .map_err(|e| self.write_err(key, e))?;
+        let exists = match table.load().await {
+            Ok(()) => true,
+            Err(deltalake::DeltaTableError::NotATable(_)) => false,
+            Err(e) => return Err(self.corrupt(key, e.to_string())),
+        };
+        if !exists {
+            // data files first, then one commit that creates the table with them (a kill before the commit leaves
+            // only unreferenced files: no table, as before)
+            let schema: StructType = batch
+                .schema()
+                .try_into_kernel()
+                .map_err(|e| self.write_err(key, e))?;
+            let delta_schema: arrow::datatypes::Schema = (&schema)
+                .try_into_arrow()
+                .map_err(|e: arrow::error::ArrowError| self.write_err(key, e))?;
+            let delta_schema: SchemaRef = Arc::new(delta_schema);
+            let batch = conform(&batch, &delta_schema).map_err(|e| self.write_err(key, e))?;
+            let mut writer = RecordBatchWriter::try_new(
+                url.as_str(),
+                Arc::clone(&delta_schema),
+                None,
+                Some(self.options.clone()),
+            )
+            .map_err(|e| self.write_err(key, e))?;
+            writer
+                .write(batch)
+                .await
+                .map_err(|e| self.write_err(key, e))?;
+            let adds: Vec<Action> = writer
+                .flush()
+                .await
+                .map_err(|e| self.write_err(key, e))?
+                .into_iter()
+                .map(Action::Add)
+                .collect();
+            crate::engine::fault::point("delta.before_commit");
+            deltalake::operations::create::CreateBuilder::new()
+                .with_log_store(table.log_store())
+                .with_columns(schema.fields().cloned())
+                .with_actions(adds)
+                .await
+                .map_err(|e| self.write_err(key, e))?;
+            return Ok(());
+        }
+        let table_schema: SchemaRef = table
+            .snapshot()
+            .map_err(|e| self.corrupt(key, e.to_string()))?
+            .snapshot()
+            .arrow_schema();
+        let batch = conform_for_append(&batch, &table_schema).map_err(|m| EngineError::Schema {
+            feature: key.to_string(),
+            message: m,
+        })?;
+        let mut writer =
+            RecordBatchWriter::for_table(&table).map_err(|e| self.write_err(key, e))?;
+        writer
+            .write_with_mode(batch, WriteMode::MergeSchema)
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        // data files first, then one log entry referencing them (and the merged schema, when it grew)
+        let mut actions: Vec<Action> = writer
+            .flush()
+            .await
+            .map_err(|e| self.write_err(key, e))?
+            .into_iter()
+            .map(Action::Add)
+            .collect();
+        let state = table
+            .snapshot()
+            .map_err(|e| self.corrupt(key, e.to_string()))?;
+        let evolved = writer.arrow_schema();
+        if evolved.fields().len() != table_schema.fields().len() {
+            let schema: StructType = evolved
+                .try_into_kernel()
+                .map_err(|e| self.write_err(key, e))?;
+            let metadata = state
+                .metadata()
+                .clone()
+                .with_schema(&schema)
+                .map_err(|e| self.write_err(key, e))?;
+            actions.push(Action::Metadata(metadata));
+        }
+        crate::engine::fault::point("delta.before_commit");
+        deltalake::kernel::transaction::CommitBuilder::default()
+            .with_actions(actions)
+            .build(
+                Some(state),
+                table.log_store(),
+                deltalake::protocol::DeltaOperation::Write {
+                    mode: deltalake::protocol::SaveMode::Append,
+                    partition_by: None,
+                    predicate: None,
+                },
+            )
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        Ok(())
+    }
+
+    /// Hard delete in one commit: every data file holding a matching row is removed and its other rows are
+    /// rewritten to one new file (copy-on-write, as delta-rs' `DeltaTable.delete` does).
+    async fn delete_async(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        filters: &[String],
+    ) -> Result<usize> {
+        use deltalake::kernel::transaction::CommitBuilder;
+        use deltalake::kernel::Action;
+        use deltalake::protocol::DeltaOperation;
+        use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+        use polars::prelude::{col, lit, IntoLazy};
+        let table = self.open_table(key).await?;
+        let state = table
+            .snapshot()
+            .map_err(|e| self.corrupt(key, e.to_string()))?;
+        let schema: arrow::datatypes::SchemaRef = state.snapshot().arrow_schema();
+        let store = table.object_store();
+        let files: Vec<(String, deltalake::kernel::Remove)> = state
+            .log_data()
+            .into_iter()
+            .map(|f| (f.path().to_string(), f.remove_action(true)))
+            .collect();
+        let mut actions: Vec<Action> = Vec::new();
+        let mut kept: Vec<RecordBatch> = Vec::new();
+        let mut deleted = 0usize;
+        for (p, remove) in files {
+            let batches = self.read_file(key, &store, &p, &schema).await?;
+            let batch = arrow::compute::concat_batches(&schema, &batches)?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            let df = record_batches_to_df(&schema, std::slice::from_ref(&batch))?
+                .with_row_index("__mx_idx".into(), None)?;
+            let mut cand = df.lazy();
+            if let Some(v) = feature_version {
+                cand = cand.filter(col("metaxy_feature_version").eq(lit(v.to_string())));
+            }
+            let matched = crate::engine::read::apply_filters(cand.collect()?, filters)?;
+            if matched.height() == 0 {
+                continue;
+            }
+            deleted += matched.height();
+            let mut keep = vec![true; batch.num_rows()];
+            for i in matched.column("__mx_idx")?.idx()?.into_no_null_iter() {
+                keep[i as usize] = false;
+            }
+            let mask = arrow::array::BooleanArray::from(keep);
+            let rest = arrow::compute::filter_record_batch(&batch, &mask)?;
+            if rest.num_rows() > 0 {
+                kept.push(rest);
+            }
+            actions.push(Action::Remove(remove));
+        }
+        if deleted == 0 {
+            return Ok(0);
+        }
+        if !kept.is_empty() {
+            let mut writer =
+                RecordBatchWriter::for_table(&table).map_err(|e| self.write_err(key, e))?;
+            for b in kept {
+                writer.write(b).await.map_err(|e| self.write_err(key, e))?;
+            }
+            let adds = writer.flush().await.map_err(|e| self.write_err(key, e))?;
+            actions.extend(adds.into_iter().map(Action::Add));
+        }
+        let mut predicate: Vec<String> = vec![];
+        if let Some(v) = feature_version {
+            predicate.push(format!(
+                "metaxy_feature_version = '{}'",
+                v.replace('\'', "''")
+            ));
+        }
+        predicate.extend(filters.iter().map(|f| format!("({f})")));
+        let predicate = (!predicate.is_empty()).then(|| predicate.join(" AND "));
+        crate::engine::fault::point("delta.before_commit");
+        CommitBuilder::default()
+            .with_actions(actions)
+            .build(
+                Some(state),
+                table.log_store(),
+                DeltaOperation::Delete { predicate },
+            )
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        Ok(deleted)
+    }
+}
+
+/// Prepares a batch for an append to an existing table: the table's columns cast to the table's types (string
+/// flavours, timestamp zones), columns the batch lacks as nulls, and columns the table lacks appended as they are
+/// (the writer merges them into the schema). A struct where the table has a map (Map mode) is refused.
+fn conform_for_append(
+    batch: &RecordBatch,
+    schema: &SchemaRef,
+) -> std::result::Result<RecordBatch, String> {
+    use arrow::datatypes::{DataType as ArrowDataType, Field, Schema};
+    let mut fields: Vec<Arc<Field>> = Vec::new();
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for f in schema.fields() {
+        let col = match batch.column_by_name(f.name()) {
+            None => new_null_array(f.data_type(), batch.num_rows()),
+            Some(c) if c.data_type() == f.data_type() => Arc::clone(c),
+            Some(c) => {
+                if matches!(f.data_type(), ArrowDataType::Map(..)) {
+                    return Err(format!(
+                        "column {} is a map in this table (enable_map_datatype); writing Map-mode Delta tables is not supported yet",
+                        f.name()
+                    ));
+                }
+                arrow::compute::cast(c, f.data_type()).map_err(|e| {
+                    format!(
+                        "column {} has type {}, the table has {}: {e}",
+                        f.name(),
+                        c.data_type(),
+                        f.data_type()
+                    )
+                })?
+            }
+        };
+        fields.push(Arc::clone(f));
+        cols.push(col);
+    }
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        if schema.field_with_name(f.name()).is_err() {
+            fields.push(Arc::clone(f));
+            cols.push(Arc::clone(c));
+        }
+    }
+    let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), cols, &opts)
+        .map_err(|e| e.to_string())
 }
 
 /// File pruning for a feature-version read: `false` only when the file's Delta statistics prove it holds no row
@@ -353,6 +655,24 @@ impl MetadataStore for DeltaStore {
             return Ok(None);
         }
         block_on(self.read_table(key, feature_version)).map(Some)
+    }
+    fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
+        block_on(self.append_async(key, df))
+    }
+    fn delete_rows(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        filters: &[String],
+    ) -> Result<usize> {
+        if !self.has_feature(key)? {
+            return Err(EngineError::FeatureNotFound {
+                feature: key.to_string(),
+                store: self.name.clone(),
+                table: self.feature_uri(key),
+            });
+        }
+        block_on(self.delete_async(key, feature_version, filters))
     }
 }
 

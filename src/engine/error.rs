@@ -61,6 +61,22 @@ pub enum EngineError {
     /// The fallback-store chain is invalid (cycle, mismatched hash algorithm).
     #[error("fallback stores: {0}")]
     Fallback(String),
+    /// A frame to write does not have the shape Metaxy requires (Metaxy `MetadataSchemaError`): missing or
+    /// non-struct `metaxy_provenance_by_field`, a missing feature field or id column, a column whose type the
+    /// table cannot take.
+    #[error("cannot write {feature}: {message}")]
+    Schema { feature: String, message: String },
+    /// A mutation was refused before anything was written (rebase of a root feature, unfiltered hard delete
+    /// without confirmation, unknown feature version, ...).
+    #[error("{0}")]
+    InvalidOperation(String),
+    /// The backend failed while writing; the store is left as it was before the call (one transaction/commit).
+    #[error("write to {table} in store {store:?} failed: {message}")]
+    Write {
+        store: String,
+        table: String,
+        message: String,
+    },
     /// DuckDB reported an error.
     #[error("duckdb: {0}")]
     DuckDb(#[from] duckdb::Error),

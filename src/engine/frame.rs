@@ -198,3 +198,49 @@ pub fn present_columns(df: &DataFrame, columns: Option<&[String]>) -> Vec<String
             .collect(),
     }
 }
+
+/// Converts one polars-arrow array to arrow-rs through the C data interface (zero-copy).
+fn polars_to_arrow_array(
+    name: &str,
+    array: Box<dyn polars_arrow::array::Array>,
+) -> Result<ArrowArrayRef> {
+    let field = polars_arrow::datatypes::Field::new(name.into(), array.dtype().clone(), true);
+    let schema = polars_arrow::ffi::export_field_to_c(&field);
+    let arr = polars_arrow::ffi::export_array_to_c(array);
+    // SAFETY: both sides are `#[repr(C)]` definitions of the Arrow C data interface structs (see
+    // `arrow_to_polars_array`); `from_ffi` takes ownership of the array and borrows the schema, which is released
+    // when `ffi_schema` drops.
+    unsafe {
+        let ffi_array: FFI_ArrowArray =
+            std::mem::transmute::<polars_arrow::ffi::ArrowArray, FFI_ArrowArray>(arr);
+        let ffi_schema: FFI_ArrowSchema =
+            std::mem::transmute::<polars_arrow::ffi::ArrowSchema, FFI_ArrowSchema>(schema);
+        let data = arrow::ffi::from_ffi(ffi_array, &ffi_schema)?;
+        Ok(arrow::array::make_array(data))
+    }
+}
+
+/// Converts a polars [`DataFrame`] into one arrow-rs [`RecordBatch`] (columns in frame order, all nullable).
+///
+/// Strings become `LargeUtf8` (polars' oldest compatibility level, which is also what LanceDB stores), structs stay
+/// structs, `Datetime(us, "UTC")` becomes `Timestamp(us, "UTC")`. Backends cast further to their table's types.
+pub fn df_to_record_batch(df: &DataFrame) -> Result<RecordBatch> {
+    use arrow::datatypes::{Field as ArrowField, Schema};
+    let mut fields = Vec::with_capacity(df.width());
+    let mut arrays = Vec::with_capacity(df.width());
+    for c in df.columns() {
+        let s = c.as_materialized_series().rechunk();
+        let name = s.name().to_string();
+        let arr: ArrowArrayRef = if s.n_chunks() == 0 {
+            let empty = Series::new_empty(s.name().clone(), s.dtype());
+            polars_to_arrow_array(&name, empty.to_arrow(0, CompatLevel::oldest()))?
+        } else {
+            polars_to_arrow_array(&name, s.to_arrow(0, CompatLevel::oldest()))?
+        };
+        fields.push(ArrowField::new(name, arr.data_type().clone(), true));
+        arrays.push(arr);
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(df.height()));
+    Ok(RecordBatch::try_new_with_options(schema, arrays, &opts)?)
+}

@@ -17,7 +17,7 @@ use polars::prelude::DataFrame;
 use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
 use crate::engine::delta::is_remote;
 use crate::engine::error::{EngineError, Result};
-use crate::engine::frame::record_batches_to_df;
+use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
 use crate::engine::store::{resolve_local_path, storage_options, MetadataStore, ResolvedFrom};
@@ -28,8 +28,11 @@ pub struct LanceStore {
     /// `uri` as configured (Metaxy displays it, credentials masked).
     uri: String,
     hash_algorithm: HashAlgorithm,
-    /// `None` for a local directory that does not exist yet (an empty store; Metaxy would create it).
-    conn: Option<Connection>,
+    /// `None` for a local directory that does not exist yet (an empty store) until the first write creates it.
+    conn: std::sync::Mutex<Option<Connection>>,
+    /// The connect builder's inputs, kept to connect once a write has created the directory.
+    target: String,
+    kwargs: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Metaxy's `sanitize_uri`: masks `user:password@` in URIs; local paths are returned unchanged.
@@ -71,31 +74,150 @@ impl LanceStore {
         } else {
             resolve_local_path(&uri, cwd).display().to_string()
         };
+        let kwargs = kwargs.cloned();
         let conn = if !is_remote(&uri) && !Path::new(&target).is_dir() {
             None
         } else {
-            let mut b = lancedb::connect(&target);
-            if let Some(kw) = kwargs {
-                b = b.storage_options(storage_options(kw.get("storage_options")));
-                let get = |k: &str| kw.get(k).and_then(|v| v.as_str());
-                if let Some(v) = get("api_key") {
-                    b = b.api_key(v);
-                }
-                if let Some(v) = get("region") {
-                    b = b.region(v);
-                }
-                if let Some(v) = get("host_override") {
-                    b = b.host_override(v);
-                }
-            }
-            Some(block_on(b.execute()).map_err(|e| err(e.to_string()))?)
+            Some(Self::connect(&target, kwargs.as_ref()).map_err(err)?)
         };
         Ok(Self {
             name: cfg.name.clone(),
             uri,
             hash_algorithm: cfg.hash_algorithm,
-            conn,
+            conn: std::sync::Mutex::new(conn),
+            target,
+            kwargs,
         })
+    }
+
+    fn connect(
+        target: &str,
+        kwargs: Option<&serde_json::Map<String, serde_json::Value>>,
+    ) -> std::result::Result<Connection, String> {
+        let mut b = lancedb::connect(target);
+        let mut opts = kwargs
+            .map(|kw| storage_options(kw.get("storage_options")))
+            .unwrap_or_default();
+        // Tables this tool creates must stay readable by Metaxy's pinned lancedb 0.25 (Lance file format 2.0);
+        // lance 14 would default to 2.2.
+        if !target.starts_with("db://") {
+            opts.entry("new_table_data_storage_version".into())
+                .or_insert_with(|| "2.0".into());
+        }
+        b = b.storage_options(opts);
+        if let Some(kw) = kwargs {
+            let get = |k: &str| kw.get(k).and_then(|v| v.as_str());
+            if let Some(v) = get("api_key") {
+                b = b.api_key(v);
+            }
+            if let Some(v) = get("region") {
+                b = b.region(v);
+            }
+            if let Some(v) = get("host_override") {
+                b = b.host_override(v);
+            }
+        }
+        block_on(b.execute()).map_err(|e| e.to_string())
+    }
+
+    /// The connection; `None` while the local directory does not exist.
+    fn conn(&self) -> Option<Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The connection for a write, creating the local directory (and connecting) when needed.
+    fn conn_for_write(&self) -> Result<Connection> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        std::fs::create_dir_all(&self.target)?;
+        let c = Self::connect(&self.target, self.kwargs.as_ref()).map_err(|m| self.err(m))?;
+        *guard = Some(c.clone());
+        Ok(c)
+    }
+
+    fn write_err(&self, key: &FeatureKey, m: impl std::fmt::Display) -> EngineError {
+        EngineError::Write {
+            store: self.name.clone(),
+            table: format!("{}.lance", key.table_name()),
+            message: m.to_string(),
+        }
+    }
+
+    /// One Lance version: `create_table` for a new table, `add` otherwise (Metaxy `_write_feature`).
+    async fn append_async(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
+        let conn = self.conn_for_write()?;
+        let name = key.table_name();
+        let batch = df_to_record_batch(df)?;
+        let names = conn
+            .table_names()
+            .execute()
+            .await
+            .map_err(|e| self.err(e.to_string()))?;
+        if !names.contains(&name) {
+            conn.create_table(&name, batch)
+                .execute()
+                .await
+                .map_err(|e| self.write_err(key, e))?;
+            return Ok(());
+        }
+        let table = conn
+            .open_table(&name)
+            .execute()
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        let schema = table.schema().await.map_err(|e| self.write_err(key, e))?;
+        let batch = conform_to(&batch, &schema).map_err(|m| EngineError::Schema {
+            feature: key.to_string(),
+            message: m,
+        })?;
+        table
+            .add(batch)
+            .execute()
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        Ok(())
+    }
+
+    /// One Lance version: `table.delete(predicate)` with Metaxy's predicate (version condition AND filters).
+    async fn delete_async(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        filters: &[String],
+    ) -> Result<usize> {
+        let conn = self.conn_for_write()?;
+        let table = conn
+            .open_table(key.table_name())
+            .execute()
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        let mut parts: Vec<String> = vec![];
+        if let Some(v) = feature_version {
+            parts.push(format!(
+                "metaxy_feature_version = '{}'",
+                v.replace('\'', "''")
+            ));
+        }
+        parts.extend(filters.iter().map(|f| format!("({f})")));
+        let predicate = if parts.is_empty() {
+            "true".to_string()
+        } else {
+            parts.join(" AND ")
+        };
+        let res = table.delete(predicate.as_str()).await.map_err(|e| {
+            let m = e.to_string();
+            if m.contains("parse") || m.contains("SQL") || m.contains("Schema error") {
+                EngineError::BadFilter {
+                    filter: predicate.clone(),
+                    message: m,
+                }
+            } else {
+                self.write_err(key, m)
+            }
+        })?;
+        Ok(res.num_deleted_rows as usize)
     }
 
     fn err(&self, m: impl Into<String>) -> EngineError {
@@ -107,7 +229,7 @@ impl LanceStore {
     }
 
     async fn table_names(&self) -> Result<Vec<String>> {
-        match &self.conn {
+        match &self.conn() {
             None => Ok(vec![]),
             Some(c) => c
                 .table_names()
@@ -128,8 +250,7 @@ impl LanceStore {
             message: m,
         };
         let conn = self
-            .conn
-            .as_ref()
+            .conn()
             .ok_or_else(|| self.err("store directory does not exist"))?;
         let table = conn
             .open_table(&table_name)
@@ -202,4 +323,64 @@ impl MetadataStore for LanceStore {
         }
         block_on(self.read_table(key, feature_version)).map(Some)
     }
+    fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
+        block_on(self.append_async(key, df))
+    }
+    fn delete_rows(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        filters: &[String],
+    ) -> Result<usize> {
+        if !self.has_feature(key)? {
+            return Err(EngineError::FeatureNotFound {
+                feature: key.to_string(),
+                store: self.name.clone(),
+                table: format!("{}.lance", key.table_name()),
+            });
+        }
+        block_on(self.delete_async(key, feature_version, filters))
+    }
+}
+
+/// Casts a batch to an existing Lance table's schema (columns by name; missing ones as nulls). Columns the table
+/// lacks are refused: Lance's `add` does not evolve the schema.
+fn conform_to(
+    batch: &arrow::array::RecordBatch,
+    schema: &arrow::datatypes::SchemaRef,
+) -> std::result::Result<arrow::array::RecordBatch, String> {
+    use arrow::array::{new_null_array, ArrayRef};
+    use std::sync::Arc;
+    let extra: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .filter(|f| schema.field_with_name(f.name()).is_err())
+        .map(|f| f.name().clone())
+        .collect();
+    if !extra.is_empty() {
+        return Err(format!(
+            "the Lance table has no column(s) {}",
+            extra.join(", ")
+        ));
+    }
+    let mut cols: Vec<ArrayRef> = Vec::new();
+    for f in schema.fields() {
+        let c = match batch.column_by_name(f.name()) {
+            None => new_null_array(f.data_type(), batch.num_rows()),
+            Some(c) if c.data_type() == f.data_type() => Arc::clone(c),
+            Some(c) => arrow::compute::cast(c, f.data_type()).map_err(|e| {
+                format!(
+                    "column {} has type {}, the table has {}: {e}",
+                    f.name(),
+                    c.data_type(),
+                    f.data_type()
+                )
+            })?,
+        };
+        cols.push(c);
+    }
+    let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    arrow::array::RecordBatch::try_new_with_options(Arc::clone(schema), cols, &opts)
+        .map_err(|e| e.to_string())
 }

@@ -93,6 +93,44 @@ pub trait MetadataStore: Send + Sync {
         Ok(Some(self.name().to_string()))
     }
 
+    /// Appends `df` (complete rows: system columns already filled by
+    /// [`crate::engine::write::add_system_columns`]) to `key`'s table, creating the table when it does not exist
+    /// (Metaxy's `_write_feature`). One DuckDB transaction, one Delta commit or one Lance version: a failure or a
+    /// kill leaves the table as it was. Columns are matched by name; a column the table lacks is an error on DuckDB
+    /// (Metaxy's Ibis insert fails too) and merged into the schema on Delta (`schema_mode="merge"`) and Lance.
+    ///
+    /// Errors: [`EngineError::InvalidOperation`] for stores that cannot be written (fallback stores are never
+    /// written: a [`FallbackStore`] writes to its primary), [`EngineError::Schema`] for incompatible columns,
+    /// [`EngineError::Write`] for backend failures.
+    fn append(&self, key: &FeatureKey, _df: &DataFrame) -> Result<()> {
+        Err(EngineError::InvalidOperation(format!(
+            "store {:?} cannot be written (table {})",
+            self.name(),
+            self.table_name(key)
+        )))
+    }
+
+    /// Physically deletes the rows of `key`'s table that have `metaxy_feature_version == feature_version` (when
+    /// given) and match every SQL filter (Metaxy's hard delete, `_delete_feature`; a row where a filter is NULL is
+    /// kept, as in SQL `DELETE ... WHERE`). Filters are evaluated by the engine's SQL dialect (the same one
+    /// previews use) on DuckDB and Delta; LanceDB evaluates them itself, as Metaxy does. One transaction / commit /
+    /// version. Returns the number of rows deleted.
+    ///
+    /// Errors: [`EngineError::FeatureNotFound`] when the table does not exist, [`EngineError::BadFilter`],
+    /// [`EngineError::Write`].
+    fn delete_rows(
+        &self,
+        key: &FeatureKey,
+        _feature_version: Option<&str>,
+        _filters: &[String],
+    ) -> Result<usize> {
+        Err(EngineError::InvalidOperation(format!(
+            "store {:?} cannot be written (table {})",
+            self.name(),
+            self.table_name(key)
+        )))
+    }
+
     /// Rows of the `metaxy-system/feature_versions` table (empty when it does not exist).
     fn system_rows(&self) -> Result<Vec<PushedFeature>> {
         let key = feature_versions_key();
@@ -232,6 +270,16 @@ pub fn open_store(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore
     })
 }
 
+/// Opens the store described by `cfg` alone as the destination of a write (a copy into a new store): like
+/// [`open_store`], but a DuckDB database file that does not exist yet is created on the first write instead of
+/// failing the open (Metaxy's `open("w")` creates it). Reads of such a store see no tables.
+pub fn open_store_for_write(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore>> {
+    Ok(match cfg.kind {
+        StoreKind::DuckDb => Box::new(DuckDbStore::open_for_write(cfg, cwd)?),
+        _ => open_store(cfg, cwd)?,
+    })
+}
+
 /// Opens store `name` of `config` with its fallback chain (`fallback_stores`, to any depth, read-only).
 ///
 /// Errors: [`EngineError::Config`] for an unknown store name; [`EngineError::Fallback`] for a cycle; any open error
@@ -367,6 +415,17 @@ impl MetadataStore for FallbackStore {
             None => Ok(None),
         }
     }
+    fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
+        self.primary.append(key, df)
+    }
+    fn delete_rows(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        filters: &[String],
+    ) -> Result<usize> {
+        self.primary.delete_rows(key, feature_version, filters)
+    }
     fn system_rows(&self) -> Result<Vec<PushedFeature>> {
         self.primary.system_rows()
     }
@@ -377,9 +436,12 @@ impl MetadataStore for FallbackStore {
 pub struct DuckDbStore {
     name: String,
     database: String,
+    /// The database file; `None` for `:memory:`.
+    path: Option<PathBuf>,
     table_prefix: String,
     hash_algorithm: HashAlgorithm,
-    conn: Mutex<Connection>,
+    /// The read connection (read-only on files); `None` while the file does not exist (a write destination).
+    conn: Mutex<Option<Connection>>,
 }
 
 impl DuckDbStore {
@@ -389,6 +451,16 @@ impl DuckDbStore {
     /// hash algorithm is one Metaxy's DuckDB store refuses (`wyhash`, `sha256`, `farmhash`:
     /// `HashAlgorithmNotSupportedError` in Metaxy).
     pub fn open(cfg: &StoreConfig, cwd: &Path) -> Result<Self> {
+        Self::open_impl(cfg, cwd, false)
+    }
+
+    /// Like [`DuckDbStore::open`], but a missing database file is not an error: the store reads as empty and the
+    /// first write creates the file.
+    pub fn open_for_write(cfg: &StoreConfig, cwd: &Path) -> Result<Self> {
+        Self::open_impl(cfg, cwd, true)
+    }
+
+    fn open_impl(cfg: &StoreConfig, cwd: &Path, allow_missing: bool) -> Result<Self> {
         let database = cfg.location()?;
         let err = |m: String| EngineError::StoreOpen {
             store: cfg.name.clone(),
@@ -404,8 +476,8 @@ impl DuckDbStore {
                 cfg.hash_algorithm.as_str()
             )));
         }
-        let conn = if database == ":memory:" {
-            Connection::open_in_memory()?
+        let (path, conn) = if database == ":memory:" {
+            (None, Some(Connection::open_in_memory()?))
         } else {
             if database.starts_with("md:") || database.contains("://") {
                 return Err(err(
@@ -414,15 +486,17 @@ impl DuckDbStore {
             }
             let path = resolve_local_path(&database, cwd);
             if !path.is_file() {
-                return Err(err(format!(
-                    "database file {} does not exist",
-                    path.display()
-                )));
+                if !allow_missing {
+                    return Err(err(format!(
+                        "database file {} does not exist",
+                        path.display()
+                    )));
+                }
+                (Some(path), None)
+            } else {
+                let conn = Self::open_read_only(&path).map_err(err)?;
+                (Some(path), Some(conn))
             }
-            let config = Config::default()
-                .access_mode(AccessMode::ReadOnly)
-                .map_err(|e| err(e.to_string()))?;
-            Connection::open_with_flags(&path, config).map_err(|e| err(e.to_string()))?
         };
         let table_prefix = cfg
             .config
@@ -433,15 +507,105 @@ impl DuckDbStore {
         Ok(Self {
             name: cfg.name.clone(),
             database,
+            path,
             table_prefix,
             hash_algorithm: cfg.hash_algorithm,
             conn: Mutex::new(conn),
         })
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    fn open_read_only(path: &Path) -> std::result::Result<Connection, String> {
+        let config = Config::default()
+            .access_mode(AccessMode::ReadOnly)
+            .map_err(|e| e.to_string())?;
+        Connection::open_with_flags(path, config).map_err(|e| e.to_string())
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn write_err(&self, table: &str, m: impl std::fmt::Display) -> EngineError {
+        EngineError::Write {
+            store: self.name.clone(),
+            table: table.to_string(),
+            message: m.to_string(),
+        }
+    }
+
+    /// Runs `f` inside one read-write transaction (committed when `f` succeeds, rolled back otherwise). The
+    /// read-only connection is closed first (one DuckDB instance per file and process) and reopened afterwards, so
+    /// later reads see the change. Creates the database file when it does not exist.
+    fn with_write_transaction<T>(
+        &self,
+        table: &str,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.conn();
+        let Some(path) = self.path.clone() else {
+            let conn = guard
+                .as_ref()
+                .ok_or_else(|| self.write_err(table, "in-memory database is closed"))?;
+            return Self::transaction(conn, f);
+        };
+        drop(guard.take());
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() && !parent.is_dir() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let result = match Connection::open(&path) {
+            Ok(rw) => {
+                let r = Self::transaction(&rw, f);
+                drop(rw);
+                r
+            }
+            Err(e) => Err(self.write_err(
+                table,
+                format!(
+                    "cannot open {} for writing: {e} (is another process writing to it?)",
+                    path.display()
+                ),
+            )),
+        };
+        *guard = if path.is_file() {
+            Self::open_read_only(&path).ok()
+        } else {
+            None
+        };
+        result
+    }
+
+    fn transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        conn.execute_batch("BEGIN TRANSACTION")?;
+        match f(conn) {
+            Ok(v) => {
+                crate::engine::fault::point("duckdb.before_commit");
+                conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// `(name, DuckDB type)` of every column of `table` (empty when the table does not exist).
+    fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = conn.prepare(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+        )?;
+        let rows = stmt.query_map([table], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+}
+
+/// A DuckDB string literal.
+fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn quote_ident(s: &str) -> String {
@@ -478,7 +642,10 @@ impl MetadataStore for DuckDbStore {
         Ok(self.list_tables()?.contains(&t))
     }
     fn list_tables(&self) -> Result<Vec<String>> {
-        let conn = self.conn();
+        let guard = self.conn();
+        let Some(conn) = guard.as_ref() else {
+            return Ok(vec![]);
+        };
         let mut stmt = conn.prepare(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = current_schema() ORDER BY table_name",
         )?;
@@ -490,7 +657,10 @@ impl MetadataStore for DuckDbStore {
             return Ok(None);
         }
         let table = self.table_name(key);
-        let conn = self.conn();
+        let guard = self.conn();
+        let Some(conn) = guard.as_ref() else {
+            return Ok(None);
+        };
         let has_version_col = {
             let mut stmt = conn.prepare(
                 "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = 'metaxy_feature_version'",
@@ -512,5 +682,140 @@ impl MetadataStore for DuckDbStore {
         let schema = arrow.get_schema();
         let batches: Vec<_> = arrow.collect();
         Ok(Some(record_batches_to_df(&schema, &batches)?))
+    }
+
+    fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
+        let table = self.table_name(key);
+        // DuckDB reads the rows from a Parquet file written by polars (struct, timestamptz and string types map
+        // one to one); the file lives only for the duration of the call.
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let tmp = std::env::temp_dir().join(format!(
+            "metaxy-tui-append-{}-{}.parquet",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        struct Cleanup(PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        let _cleanup = Cleanup(tmp.clone());
+        {
+            let file = std::fs::File::create(&tmp)?;
+            let mut frame = df.clone();
+            ParquetWriter::new(file)
+                .finish(&mut frame)
+                .map_err(|e| self.write_err(&table, e))?;
+        }
+        let source = format!("read_parquet({})", sql_str(&tmp.display().to_string()));
+        self.with_write_transaction(&table, |conn| {
+            let existing = Self::table_columns(conn, &table)?;
+            if existing.is_empty() {
+                conn.execute_batch(&format!(
+                    "CREATE TABLE {} AS SELECT * FROM {source}",
+                    quote_ident(&table)
+                ))
+                .map_err(|e| self.write_err(&table, e))?;
+                return Ok(());
+            }
+            let mut select = Vec::with_capacity(df.width());
+            let mut unknown = vec![];
+            for c in df.columns() {
+                let name = c.name().as_str();
+                let Some((_, ty)) = existing.iter().find(|(n, _)| n == name) else {
+                    unknown.push(name.to_string());
+                    continue;
+                };
+                let q = quote_ident(name);
+                match (ty.starts_with("MAP("), c.dtype()) {
+                    // Map mode (`enable_map_datatype`): the table stores a MAP, the engine a struct
+                    (true, DataType::Struct(members)) => {
+                        let entries: Vec<String> = members
+                            .iter()
+                            .map(|m| {
+                                format!(
+                                    "{}: {q}.{}",
+                                    sql_str(m.name().as_str()),
+                                    quote_ident(m.name().as_str())
+                                )
+                            })
+                            .collect();
+                        select.push(format!(
+                            "CASE WHEN {q} IS NULL THEN NULL ELSE MAP {{{}}} END AS {q}",
+                            entries.join(", ")
+                        ));
+                    }
+                    _ => select.push(q),
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(EngineError::Schema {
+                    feature: key.to_string(),
+                    message: format!(
+                        "table {table} has no column(s) {} (DuckDB tables are not migrated automatically)",
+                        unknown.join(", ")
+                    ),
+                });
+            }
+            conn.execute_batch(&format!(
+                "INSERT INTO {} BY NAME SELECT {} FROM {source}",
+                quote_ident(&table),
+                select.join(", ")
+            ))
+            .map_err(|e| EngineError::Schema {
+                feature: key.to_string(),
+                message: format!("DuckDB refused the rows for {table}: {e}"),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn delete_rows(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        filters: &[String],
+    ) -> Result<usize> {
+        let table = self.table_name(key);
+        if !self.has_feature(key)? {
+            return Err(EngineError::FeatureNotFound {
+                feature: key.to_string(),
+                store: self.name.clone(),
+                table,
+            });
+        }
+        self.with_write_transaction(&table, |conn| {
+            let mut sql = format!("SELECT rowid AS __mx_rowid, * FROM {}", quote_ident(&table));
+            if let Some(v) = feature_version {
+                sql.push_str(&format!(" WHERE metaxy_feature_version = {}", sql_str(v)));
+            }
+            let mut stmt = conn.prepare(&sql)?;
+            let arrow = stmt.query_arrow([])?;
+            let schema = arrow.get_schema();
+            let batches: Vec<_> = arrow.collect();
+            let df = record_batches_to_df(&schema, &batches)?;
+            let matched = crate::engine::read::apply_filters(df, filters)?;
+            if matched.height() == 0 {
+                return Ok(0);
+            }
+            let ids: Vec<String> = matched
+                .column("__mx_rowid")?
+                .cast(&DataType::Int64)?
+                .i64()?
+                .into_no_null_iter()
+                .map(|v| v.to_string())
+                .collect();
+            let n = conn
+                .execute(
+                    &format!(
+                        "DELETE FROM {} WHERE rowid IN (SELECT unnest(CAST(? AS BIGINT[])))",
+                        quote_ident(&table)
+                    ),
+                    [format!("[{}]", ids.join(","))],
+                )
+                .map_err(|e| self.write_err(&table, e))?;
+            Ok(n)
+        })
     }
 }

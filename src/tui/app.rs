@@ -13,8 +13,26 @@ use ratatui::style::Style;
 use tui_textarea::TextArea;
 
 use crate::engine::keys::FeatureKey;
+use crate::engine::mutate::{DeletePlan, DeleteRequest, RebasePlan};
 use crate::engine::workspace::Workspace;
+use crate::tui::dialog::{
+    version_choices, DeleteDialog, DeleteStage, Dialog, DialogAction, RebaseDialog, RebaseStage,
+};
 use crate::tui::view::{StatusReport, TableData};
+
+/// How long a toast stays in the status bar, in ticks (~100 ms each).
+pub const TOAST_TICKS: usize = 60;
+
+/// A short message about finished background work, shown in the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    /// The message.
+    pub text: String,
+    /// Whether it reports a failure.
+    pub error: bool,
+    /// Ticks left before it disappears.
+    pub ticks_left: usize,
+}
 
 /// Braille spinner frames (one per [`Msg::Tick`]).
 pub const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -215,6 +233,12 @@ pub struct App {
     pub mismatches: usize,
     /// Feature to reselect after a reload.
     reselect: Option<FeatureKey>,
+    /// The open dialog (delete, rebase, error popup): it has the keyboard.
+    pub dialog: Option<Dialog>,
+    /// The last toast (finished write, failure), until it times out.
+    pub toast: Option<Toast>,
+    /// Rows of the Metadata tab marked with `x` (indices into the loaded rows), for a delete of those samples.
+    pub marked: std::collections::BTreeSet<usize>,
 }
 
 /// Everything that can happen to the [`App`].
@@ -246,6 +270,36 @@ pub enum Msg {
         /// The rendered rows (`None`: no table in the store) or the error message.
         result: Result<Option<TableData>, String>,
     },
+    /// A delete plan was computed.
+    DeletePlanned {
+        /// Generation of the request.
+        generation: u64,
+        /// The plan or the error message.
+        result: Result<Arc<DeletePlan>, String>,
+    },
+    /// A rebase plan was computed.
+    RebasePlanned {
+        /// Generation of the request.
+        generation: u64,
+        /// The plan or the error message.
+        result: Result<Arc<RebasePlan>, String>,
+    },
+    /// Stored rows per feature version of a feature (for the rebase picker).
+    VersionCounts {
+        /// Generation of the request.
+        generation: u64,
+        /// The feature.
+        key: FeatureKey,
+        /// `(feature version, rows)`.
+        counts: Vec<(String, usize)>,
+    },
+    /// A write (delete, rebase) finished: a toast text, or the error message.
+    Mutated {
+        /// Generation of the request.
+        generation: u64,
+        /// What was done, or the error.
+        result: Result<String, String>,
+    },
 }
 
 /// Slow work for the runtime to start on a blocking task; each reports back with a [`Msg`].
@@ -272,6 +326,69 @@ pub enum Command {
         /// Feature to read.
         key: FeatureKey,
     },
+    /// Plan a delete (reads only); reports [`Msg::DeletePlanned`].
+    PlanDelete {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The request.
+        request: DeleteRequest,
+    },
+    /// Perform a delete plan; reports [`Msg::Mutated`].
+    ExecuteDelete {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The confirmed plan.
+        plan: Arc<DeletePlan>,
+    },
+    /// Count stored rows per feature version; reports [`Msg::VersionCounts`].
+    CountVersions {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+    },
+    /// Plan a rebase (reads only); reports [`Msg::RebasePlanned`].
+    PlanRebase {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+        /// Source feature version.
+        from: String,
+    },
+    /// Perform a rebase plan; reports [`Msg::Mutated`].
+    ExecuteRebase {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The confirmed plan.
+        plan: Arc<RebasePlan>,
+    },
+}
+
+impl Command {
+    /// The generation a command's results are tagged with.
+    pub fn generation(&self) -> u64 {
+        match self {
+            Command::Open { generation }
+            | Command::ComputeStatuses { generation, .. }
+            | Command::ReadMetadata { generation, .. }
+            | Command::PlanDelete { generation, .. }
+            | Command::ExecuteDelete { generation, .. }
+            | Command::CountVersions { generation, .. }
+            | Command::PlanRebase { generation, .. }
+            | Command::ExecuteRebase { generation, .. } => *generation,
+        }
+    }
 }
 
 impl App {
@@ -298,6 +415,9 @@ impl App {
             source: source.into(),
             mismatches: 0,
             reselect: None,
+            dialog: None,
+            toast: None,
+            marked: Default::default(),
         }
     }
 
@@ -371,6 +491,165 @@ impl App {
 
     fn reset_nav(&mut self) {
         self.nav = Default::default();
+        self.marked.clear();
+    }
+
+    /// Shows an error popup.
+    pub fn error_popup(&mut self, title: impl Into<String>, message: impl Into<String>) {
+        self.dialog = Some(Dialog::Error {
+            title: title.into(),
+            message: message.into(),
+        });
+    }
+
+    fn toast(&mut self, text: String, error: bool) {
+        self.toast = Some(Toast {
+            text,
+            error,
+            ticks_left: TOAST_TICKS,
+        });
+    }
+
+    /// Why writes are refused in this state (a historical snapshot, no workspace), if they are.
+    fn writes_refused(&self) -> Option<String> {
+        let ws = self.workspace()?;
+        ws.snapshot.as_ref().map(|s| {
+            format!("The store is open on the historical graph {s}; deletes and rebases use the current graph. Reopen without --snapshot.")
+        })
+    }
+
+    /// `d`: opens the delete dialog for the selected feature, the filter prefilled with the marked rows (`x`) or,
+    /// in the focused Metadata table, the cursor row.
+    fn open_delete(&mut self) -> Vec<Command> {
+        let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
+            return vec![];
+        };
+        if let Some(m) = self.writes_refused() {
+            self.error_popup("Cannot delete", m);
+            return vec![];
+        }
+        let mut filter = String::new();
+        if self.tab == Tab::Metadata {
+            if let Some(t) = self.current_table() {
+                let preds: Vec<String> = if !self.marked.is_empty() {
+                    self.marked
+                        .iter()
+                        .filter_map(|&i| t.row_filters.get(i).cloned().flatten())
+                        .collect()
+                } else if self.focus == Focus::Details {
+                    let c = self.nav[0].cursor.min(t.rows.len().saturating_sub(1));
+                    t.row_filters
+                        .get(c)
+                        .cloned()
+                        .flatten()
+                        .into_iter()
+                        .collect()
+                } else {
+                    vec![]
+                };
+                filter = match preds.len() {
+                    0 => String::new(),
+                    1 => preds[0].clone(),
+                    _ => preds
+                        .iter()
+                        .map(|p| format!("({p})"))
+                        .collect::<Vec<_>>()
+                        .join(" OR "),
+                };
+            }
+        }
+        self.dialog = Some(Dialog::Delete(DeleteDialog::new(key, &filter)));
+        vec![]
+    }
+
+    /// `R`: opens the rebase dialog for the selected feature (feature versions from the pushed history, with
+    /// their stored row counts loading in the background).
+    fn open_rebase(&mut self) -> Vec<Command> {
+        let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
+            return vec![];
+        };
+        if let Some(m) = self.writes_refused() {
+            self.error_popup("Cannot rebase", m);
+            return vec![];
+        }
+        let Some(ws) = self.workspace().cloned() else {
+            return vec![];
+        };
+        let Some(def) = ws.graph.get(&key) else {
+            return vec![];
+        };
+        if def.spec.is_root() {
+            self.error_popup(
+                "Cannot rebase",
+                format!("{key} is a root feature: its provenance comes from its producer, not from upstream features, so it cannot be rebased. Re-run the pipeline that writes it."),
+            );
+            return vec![];
+        }
+        let current = ws
+            .graph
+            .feature_version(&key)
+            .unwrap_or_default()
+            .to_string();
+        let versions = version_choices(&ws.pushed, &key, &current);
+        let cursor = versions.iter().position(|v| !v.current).unwrap_or(0);
+        self.dialog = Some(Dialog::Rebase(RebaseDialog {
+            feature: key.clone(),
+            current,
+            versions,
+            cursor,
+            stage: RebaseStage::Pick,
+        }));
+        vec![Command::CountVersions {
+            generation: self.generation,
+            ws,
+            key,
+        }]
+    }
+
+    fn on_dialog_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(dialog) = self.dialog.as_mut() else {
+            return vec![];
+        };
+        let action = dialog.on_key(key);
+        let ws = self.workspace().cloned();
+        let generation = self.generation;
+        match (action, ws) {
+            (DialogAction::None, _) => vec![],
+            (DialogAction::Close, _) => {
+                self.dialog = None;
+                vec![]
+            }
+            (_, None) => {
+                self.dialog = None;
+                vec![]
+            }
+            (DialogAction::PlanDelete(request), Some(ws)) => vec![Command::PlanDelete {
+                generation,
+                ws,
+                request,
+            }],
+            (DialogAction::ExecuteDelete(plan), Some(ws)) => vec![Command::ExecuteDelete {
+                generation,
+                ws,
+                plan,
+            }],
+            (DialogAction::PlanRebase(from), Some(ws)) => {
+                let Some(Dialog::Rebase(r)) = &self.dialog else {
+                    return vec![];
+                };
+                vec![Command::PlanRebase {
+                    generation,
+                    ws,
+                    key: r.feature.clone(),
+                    from,
+                }]
+            }
+            (DialogAction::ExecuteRebase(plan), Some(ws)) => vec![Command::ExecuteRebase {
+                generation,
+                ws,
+                plan,
+            }],
+        }
     }
 
     /// Selects the feature at position `pos` of the visible list (clamped; nothing when none is visible).
@@ -425,6 +704,7 @@ impl App {
                 self.should_quit = true;
                 return vec![];
             }
+            _ if self.dialog.is_some() => return self.on_dialog_key(key),
             _ if self.filter_input.is_some() => return self.on_filter_key(key),
             KeyCode::Char('q') => {
                 self.should_quit = true;
@@ -449,6 +729,8 @@ impl App {
             return vec![];
         }
         match key.code {
+            KeyCode::Char('d') if !ctrl => return self.open_delete(),
+            KeyCode::Char('R') => return self.open_rebase(),
             KeyCode::Tab => return self.set_tab(self.tab.next()),
             KeyCode::BackTab => return self.set_tab(self.tab.prev()),
             KeyCode::Char(c @ '1'..='4') => {
@@ -577,6 +859,12 @@ impl App {
             KeyCode::Char('G') | KeyCode::End => nav.cursor = last_row,
             KeyCode::Char('h') | KeyCode::Left => nav.col = nav.col.min(last_col).saturating_sub(1),
             KeyCode::Char('l') | KeyCode::Right => nav.col = (nav.col + 1).min(last_col),
+            KeyCode::Char('x') if self.tab == Tab::Metadata && rows > 0 => {
+                if !self.marked.remove(&c) {
+                    self.marked.insert(c);
+                }
+                nav.cursor = (c + 1).min(last_row);
+            }
             KeyCode::Char('0') => nav.col = 0,
             KeyCode::Char('$') => nav.col = last_col,
             _ => {}
@@ -627,7 +915,91 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         Msg::Key(k) => app.on_key(k),
         Msg::Tick => {
             app.tick = app.tick.wrapping_add(1);
+            if let Some(t) = app.toast.as_mut() {
+                t.ticks_left = t.ticks_left.saturating_sub(1);
+                if t.ticks_left == 0 {
+                    app.toast = None;
+                }
+            }
             vec![]
+        }
+        Msg::DeletePlanned { generation, result } if generation == app.generation => {
+            let graph = app.workspace().map(|w| w.graph.clone());
+            // dropped when the dialog was cancelled meanwhile
+            if let (Some(Dialog::Delete(d)), Some(graph)) = (app.dialog.as_mut(), graph) {
+                if matches!(d.stage, DeleteStage::Planning) {
+                    match result {
+                        Ok(plan) => {
+                            let lines = crate::tui::dialog::delete_preview_lines(&plan, &graph);
+                            d.stage = DeleteStage::Preview {
+                                plan,
+                                scroll: 0,
+                                confirm: crate::tui::dialog::line_input(""),
+                                lines,
+                            }
+                        }
+                        Err(e) => app.error_popup("Cannot plan the delete", e),
+                    }
+                }
+            }
+            vec![]
+        }
+        Msg::RebasePlanned { generation, result } if generation == app.generation => {
+            let graph = app.workspace().map(|w| w.graph.clone());
+            if let (Some(Dialog::Rebase(r)), Some(graph)) = (app.dialog.as_mut(), graph) {
+                if matches!(r.stage, RebaseStage::Planning) {
+                    match result {
+                        Ok(plan) => {
+                            let ids = graph
+                                .get(&plan.feature)
+                                .map(|d| d.spec.id_columns.clone())
+                                .unwrap_or_default();
+                            let lines = crate::tui::dialog::rebase_preview_lines(&plan, &ids);
+                            r.stage = RebaseStage::Preview {
+                                plan,
+                                scroll: 0,
+                                lines,
+                            }
+                        }
+                        Err(e) => app.error_popup("Cannot plan the rebase", e),
+                    }
+                }
+            }
+            vec![]
+        }
+        Msg::VersionCounts {
+            generation,
+            key,
+            counts,
+        } if generation == app.generation => {
+            if let Some(Dialog::Rebase(r)) = app.dialog.as_mut() {
+                if r.feature == key {
+                    for v in r.versions.iter_mut() {
+                        v.rows = Some(
+                            counts
+                                .iter()
+                                .find(|(fv, _)| *fv == v.feature_version)
+                                .map(|(_, n)| *n)
+                                .unwrap_or(0),
+                        );
+                    }
+                }
+            }
+            vec![]
+        }
+        Msg::Mutated { generation, result } if generation == app.generation => {
+            app.dialog = None;
+            match result {
+                Ok(text) => {
+                    app.toast(text, false);
+                    app.start()
+                }
+                Err(e) => {
+                    app.toast("write failed; the store was left as it was".into(), true);
+                    app.error_popup("Write failed", e);
+                    vec![]
+                }
+            }
         }
         Msg::Opened { generation, result } if generation == app.generation => app.on_opened(result),
         Msg::Status { generation, report } if generation == app.generation => {
@@ -658,6 +1030,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             app.want_metadata()
         }
         // a result of an older generation (before a reload): drop it
-        Msg::Opened { .. } | Msg::Status { .. } | Msg::Metadata { .. } => vec![],
+        Msg::Opened { .. }
+        | Msg::Status { .. }
+        | Msg::Metadata { .. }
+        | Msg::DeletePlanned { .. }
+        | Msg::RebasePlanned { .. }
+        | Msg::VersionCounts { .. }
+        | Msg::Mutated { .. } => vec![],
     }
 }

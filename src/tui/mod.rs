@@ -11,6 +11,8 @@
 //! through a channel, so opening the store, computing statuses and reading tables never block drawing.
 
 pub mod app;
+pub mod dialog;
+mod dialog_ui;
 mod runtime;
 mod ui;
 pub mod view;

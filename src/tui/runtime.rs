@@ -19,6 +19,7 @@ use ratatui::Terminal;
 use tokio::runtime::Runtime;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::engine::mutate::{execute_delete, execute_rebase, plan_delete, plan_rebase};
 use crate::engine::read::ReadOptions;
 use crate::engine::resolve::ResolveOptions;
 use crate::engine::status::FeatureStatus;
@@ -266,7 +267,111 @@ pub fn execute(
                 result,
             });
         }
+        Command::PlanDelete {
+            generation,
+            ws,
+            request,
+        } => {
+            let result = guarded(|| {
+                plan_delete(ws.store.as_ref(), &ws.graph, &request)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            });
+            emit(Msg::DeletePlanned { generation, result });
+        }
+        Command::ExecuteDelete {
+            generation,
+            ws,
+            plan,
+        } => {
+            let result = guarded(|| {
+                let done = execute_delete(ws.store.as_ref(), &ws.graph, &plan)
+                    .map_err(|e| e.to_string())?;
+                let total: usize = done.iter().map(|(_, n)| n).sum();
+                let features = done.iter().filter(|(_, n)| *n > 0).count();
+                let mode = if plan.request.hard { "hard" } else { "soft" };
+                Ok(format!(
+                    "✓ {mode} deleted {total} row(s) in {features} feature(s)"
+                ))
+            });
+            emit(Msg::Mutated { generation, result });
+        }
+        Command::CountVersions {
+            generation,
+            ws,
+            key,
+        } => {
+            let counts =
+                guarded(|| version_counts(ws.store.as_ref(), &key).map_err(|e| e.to_string()))
+                    .unwrap_or_default();
+            emit(Msg::VersionCounts {
+                generation,
+                key,
+                counts,
+            });
+        }
+        Command::PlanRebase {
+            generation,
+            ws,
+            key,
+            from,
+        } => {
+            let result = guarded(|| {
+                plan_rebase(ws.store.as_ref(), &ws.graph, &ws.pushed, &key, &from, None)
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            });
+            emit(Msg::RebasePlanned { generation, result });
+        }
+        Command::ExecuteRebase {
+            generation,
+            ws,
+            plan,
+        } => {
+            let result = guarded(|| {
+                let n = execute_rebase(ws.store.as_ref(), &ws.graph, &plan)
+                    .map_err(|e| e.to_string())?;
+                Ok(format!(
+                    "✓ rebased {n} row(s) of {} from {} to {}",
+                    plan.feature, plan.from_version, plan.to_version
+                ))
+            });
+            emit(Msg::Mutated { generation, result });
+        }
     }
+}
+
+/// Stored rows per `metaxy_feature_version` of `key` in the store's own table (every row, as the rebase picker
+/// counts them).
+fn version_counts(
+    store: &dyn crate::engine::store::MetadataStore,
+    key: &crate::engine::keys::FeatureKey,
+) -> crate::engine::error::Result<Vec<(String, usize)>> {
+    use polars::prelude::*;
+    let Some(df) = store.local().scan(key, None)? else {
+        return Ok(vec![]);
+    };
+    if df
+        .get_column_index(crate::engine::read::cols::FEATURE_VERSION)
+        .is_none()
+    {
+        return Ok(vec![]);
+    }
+    let counts = df
+        .lazy()
+        .group_by([col(crate::engine::read::cols::FEATURE_VERSION)])
+        .agg([len().alias("n")])
+        .collect()?;
+    let v = counts
+        .column(crate::engine::read::cols::FEATURE_VERSION)?
+        .str()?
+        .clone();
+    let n = counts.column("n")?.cast(&DataType::UInt64)?;
+    let n = n.u64()?;
+    Ok(v.iter()
+        .zip(n.iter())
+        .filter_map(|(v, n)| Some((v?.to_string(), n? as usize)))
+        .collect())
 }
 
 fn spawn(
@@ -276,15 +381,10 @@ fn spawn(
     current: &Arc<AtomicU64>,
     cmd: Command,
 ) {
-    let generation = match &cmd {
-        Command::Open { generation } => {
-            current.store(*generation, Ordering::SeqCst);
-            *generation
-        }
-        Command::ComputeStatuses { generation, .. } | Command::ReadMetadata { generation, .. } => {
-            *generation
-        }
-    };
+    let generation = cmd.generation();
+    if let Command::Open { generation } = &cmd {
+        current.store(*generation, Ordering::SeqCst);
+    }
     let (req, tx, current) = (req.clone(), tx.clone(), current.clone());
     rt.spawn_blocking(move || {
         execute(

@@ -990,3 +990,271 @@ fn features_read_from_a_fallback_store_say_so() {
     let out = render(&app, 160, 12);
     assert!(!out.contains("from fallback store"), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// writes: delete and rebase dialogs (on temporary copies of Metaxy fixture stores)
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &t);
+        } else {
+            std::fs::copy(e.path(), t).unwrap();
+        }
+    }
+}
+
+/// A workspace on a temporary copy of fixture `backend/scenario` (the copy lives as long as the returned dir).
+fn fixture_copy(backend: &str, scenario: &str) -> (tempfile::TempDir, Arc<Workspace>) {
+    let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(backend)
+        .join(scenario);
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&src, tmp.path());
+    let mut opts = OpenOptions {
+        cwd: tmp.path().to_path_buf(),
+        ..Default::default()
+    };
+    opts.env.insert(
+        "METAXY_FIXTURE_DIR".into(),
+        tmp.path().display().to_string(),
+    );
+    let ws = Arc::new(Workspace::open(&opts).expect("fixture copy opens"));
+    (tmp, ws)
+}
+
+fn app_on(ws: &Arc<Workspace>) -> App {
+    let mut app = App::new("fixture copy");
+    let cmds = app.start();
+    pump_with(&mut app, cmds, ws.clone());
+    app
+}
+
+fn press(app: &mut App, ws: &Arc<Workspace>, m: Msg) {
+    let cmds = update(app, m);
+    pump_with(app, cmds, ws.clone());
+}
+
+fn type_in(app: &mut App, ws: &Arc<Workspace>, s: &str) {
+    for c in s.chars() {
+        press(app, ws, ch(c));
+    }
+}
+
+fn select_in(app: &mut App, ws: &Arc<Workspace>, key: &str) {
+    let i = feature_index(app, key);
+    press(app, ws, ch('g'));
+    for _ in 0..i {
+        press(app, ws, ch('j'));
+    }
+    assert_eq!(selected_key(app), key);
+}
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn live_rows(ws: &Workspace, key: &str) -> usize {
+    ws.read(
+        &FeatureKey::parse(key).unwrap(),
+        &crate::engine::read::ReadOptions::default(),
+    )
+    .unwrap()
+    .map(|d| d.height())
+    .unwrap_or(0)
+}
+
+fn raw_rows(ws: &Workspace, key: &str) -> usize {
+    ws.read(
+        &FeatureKey::parse(key).unwrap(),
+        &crate::engine::read::ReadOptions {
+            with_feature_history: true,
+            with_sample_history: true,
+            include_soft_deleted: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .map(|d| d.height())
+    .unwrap_or(0)
+}
+
+#[test]
+fn soft_delete_of_marked_rows_is_previewed_cancellable_and_confirmed() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s05_rebased");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/stt");
+    let before = live_rows(&ws, "example/stt");
+    // focus the table, mark the first two rows
+    press(&mut app, &ws, key(KeyCode::Enter));
+    press(&mut app, &ws, ch('x'));
+    press(&mut app, &ws, ch('x'));
+    assert_eq!(app.marked.len(), 2);
+    let out = render(&app, 120, 24);
+    assert!(out.contains("2 row(s) marked"), "{out}");
+    press(&mut app, &ws, ch('d'));
+    let out = render(&app, 120, 24);
+    assert!(out.contains("Delete from example/stt"), "{out}");
+    assert!(
+        out.contains("(sample_uid = 's000002') OR (sample_uid = 's000003')"),
+        "{out}"
+    );
+    insta::assert_snapshot!("delete_form", out);
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render(&app, 120, 24);
+    assert!(
+        out.contains("2 row(s) in 1 feature(s) will be soft-deleted"),
+        "{out}"
+    );
+    assert!(out.contains("s000002"), "{out}");
+    insta::assert_snapshot!("delete_preview_soft", out);
+    // cancel at the confirmation: nothing written
+    press(&mut app, &ws, key(KeyCode::Esc));
+    assert!(app.dialog.is_none());
+    assert_eq!(live_rows(&ws, "example/stt"), before);
+    // again, and confirm
+    press(&mut app, &ws, ch('d'));
+    press(&mut app, &ws, key(KeyCode::Enter));
+    press(&mut app, &ws, ch('y'));
+    assert!(app.dialog.is_none(), "dialog closes after the write");
+    let toast = app.toast.clone().expect("a toast reports the write");
+    assert_eq!(toast.text, "✓ soft deleted 2 row(s) in 1 feature(s)");
+    assert_eq!(live_rows(&ws, "example/stt"), before - 2);
+    // the reload shows the new count and the toast
+    let out = render(&app, 120, 24);
+    assert!(out.contains("✓ soft deleted 2 row(s)"), "{out}");
+    // the toast goes away
+    for _ in 0..crate::tui::app::TOAST_TICKS {
+        update(&mut app, Msg::Tick);
+    }
+    assert!(app.toast.is_none());
+}
+
+#[test]
+fn hard_delete_needs_the_feature_key_typed() {
+    let (_tmp, ws) = fixture_copy("delta", "s06_soft_delete");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/face_detection");
+    let raw_before = raw_rows(&ws, "example/face_detection");
+    press(&mut app, &ws, ch('d'));
+    type_in(&mut app, &ws, "sample_uid IN ('s000001', 's000005')");
+    press(&mut app, &ws, key(KeyCode::Tab)); // hard
+    press(&mut app, &ws, ctrl('d')); // cascade (face_detection has no downstream: nothing added)
+    let out = render(&app, 120, 24);
+    assert!(out.contains("mode                  hard"), "{out}");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render(&app, 120, 24);
+    assert!(out.contains("will be physically removed"), "{out}");
+    assert!(
+        out.contains("Type example/face_detection to confirm"),
+        "{out}"
+    );
+    insta::assert_snapshot!("delete_preview_hard", out);
+    // Enter and y do nothing until the key is typed
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.dialog.is_some());
+    assert_eq!(raw_rows(&ws, "example/face_detection"), raw_before);
+    type_in(&mut app, &ws, "example/face_detection");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.dialog.is_none(), "{}", render(&app, 120, 24));
+    assert_eq!(raw_rows(&ws, "example/face_detection"), raw_before - 2);
+}
+
+#[test]
+fn cascade_delete_previews_downstream_features() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s05_rebased");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/crop");
+    press(&mut app, &ws, ch('d'));
+    type_in(&mut app, &ws, "sample_uid = 's000001'");
+    press(&mut app, &ws, ctrl('d'));
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render(&app, 120, 30);
+    assert!(
+        out.contains("example/face_detection: 1 row(s)  (cascade from example/crop)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("example/av_report: 1 row(s)  (cascade from example/crop)"),
+        "{out}"
+    );
+    insta::assert_snapshot!("delete_preview_cascade", out);
+    press(&mut app, &ws, key(KeyCode::Esc));
+}
+
+#[test]
+fn rebase_is_picked_previewed_cancellable_and_confirmed() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s04_version_bump");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/crop");
+    press(&mut app, &ws, ch('R'));
+    let out = render(&app, 120, 24);
+    assert!(
+        out.contains("Rebase example/crop onto ea834040 (current)"),
+        "{out}"
+    );
+    assert!(out.contains("34d75856"), "{out}");
+    insta::assert_snapshot!("rebase_pick", out);
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render(&app, 120, 24);
+    assert!(
+        out.contains("50 row(s) of 34d75856 will be rewritten as ea834040"),
+        "{out}"
+    );
+    assert!(out.contains("frames 37528658 → "), "{out}");
+    assert!(out.contains("audio = 42394702"), "{out}");
+    insta::assert_snapshot!("rebase_preview", out);
+    press(&mut app, &ws, key(KeyCode::Esc));
+    assert!(app.dialog.is_none());
+    assert_eq!(
+        live_rows(&ws, "example/crop"),
+        0,
+        "cancelled: nothing written"
+    );
+    press(&mut app, &ws, ch('R'));
+    press(&mut app, &ws, key(KeyCode::Enter));
+    press(&mut app, &ws, ch('y'));
+    assert!(app.dialog.is_none());
+    assert_eq!(live_rows(&ws, "example/crop"), 50);
+    assert!(app
+        .toast
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("rebased 50 row(s)"));
+}
+
+#[test]
+fn rebase_of_a_root_feature_is_an_error_popup() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s04_version_bump");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/video");
+    press(&mut app, &ws, ch('R'));
+    let out = render(&app, 100, 20);
+    assert!(out.contains("Cannot rebase"), "{out}");
+    assert!(out.contains("root feature"), "{out}");
+    insta::assert_snapshot!("rebase_root_error", out);
+    press(&mut app, &ws, key(KeyCode::Esc));
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn a_bad_delete_filter_is_an_error_popup_not_a_write() {
+    let (_tmp, ws) = fixture_copy("lancedb", "s05_rebased");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/stt");
+    let before = raw_rows(&ws, "example/stt");
+    press(&mut app, &ws, ch('d'));
+    type_in(&mut app, &ws, "no_such_column = 1");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render(&app, 100, 20);
+    assert!(out.contains("Cannot plan the delete"), "{out}");
+    assert!(out.contains("no_such_column"), "{out}");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.dialog.is_none());
+    assert_eq!(raw_rows(&ws, "example/stt"), before);
+}

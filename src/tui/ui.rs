@@ -14,8 +14,10 @@ use crate::engine::workspace::Workspace;
 use crate::tui::app::{App, FeatureEntry, Focus, Load, Tab, WorkspaceState};
 use crate::tui::view::{text_width, CellKind, StatusReport, TableData};
 
-const ACCENT: Color = Color::Cyan;
-const MUTED: Color = Color::DarkGray;
+/// Accent colour (titles, keys, focus).
+pub const ACCENT: Color = Color::Cyan;
+/// Colour of secondary text.
+pub const MUTED: Color = Color::DarkGray;
 
 /// Color of a status category (root blue, up to date green, needs update yellow, missing/error red).
 pub fn status_color(c: StatusCategory) -> Color {
@@ -69,6 +71,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     let bar = Paragraph::new(status_lines).style(Style::new().bg(Color::Rgb(30, 30, 30)));
     frame.render_widget(bar, status);
+    if let Some(d) = &app.dialog {
+        crate::tui::dialog_ui::draw_dialog(frame, body, app, d);
+    }
     if app.show_help {
         draw_help(frame, area);
     }
@@ -100,7 +105,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     let left = Line::from(left);
-    let hints = Line::from(" ?:help  r:reload  q:quit ").fg(MUTED);
+    let hints = Line::from(" ?:help  d:delete  R:rebase  r:reload  q:quit ").fg(MUTED);
     let lw = left.width();
     frame.render_widget(Paragraph::new(left), area);
     if lw + hints.width() < area.width as usize {
@@ -108,7 +113,8 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
+/// A `w` x `h` rectangle centred in `area` (clamped to it).
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);
     Rect {
@@ -694,7 +700,14 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
             spans.push(Span::styled(fit(&cell.text, w), cell_style(cell.kind)));
             spans.push(Span::raw("  "));
         }
+        let marked = app.tab == Tab::Metadata && app.marked.contains(&i);
+        if marked {
+            spans.insert(0, Span::raw("✚ ").fg(Color::Magenta).bold());
+        }
         let mut line = Line::from(spans);
+        if marked {
+            line = line.style(Style::new().fg(Color::Magenta));
+        }
         if focused && i == cursor {
             line = line.style(Style::new().add_modifier(Modifier::REVERSED));
         }
@@ -723,6 +736,35 @@ fn pretty_path(s: &str) -> String {
 /// The status bar: one line when it fits in `width`, otherwise the store on the first line and the project, hash
 /// algorithm and warnings on the second.
 fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
+    let mut lines = store_bar_lines(app, width);
+    let mut extra: Vec<Span<'static>> = vec![];
+    if let Some(task) = app.dialog.as_ref().and_then(|d| d.busy()) {
+        extra.push(Span::styled(
+            format!(" {} {task}… ", app.spinner()),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    if let Some(t) = &app.toast {
+        let style = if t.error {
+            Style::new().fg(Color::White).bg(Color::Red).bold()
+        } else {
+            Style::new().fg(Color::Black).bg(Color::Green).bold()
+        };
+        extra.push(Span::styled(format!(" {} ", t.text), style));
+    }
+    if !app.marked.is_empty() {
+        extra.push(Span::styled(
+            format!(" {} row(s) marked (d: delete them) ", app.marked.len()),
+            Style::new().fg(Color::Magenta),
+        ));
+    }
+    if !extra.is_empty() {
+        lines.insert(0, Line::from(extra));
+    }
+    lines
+}
+
+fn store_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let sep = || Span::raw(" │ ").fg(MUTED);
     match &app.ws {
         WorkspaceState::Ready(ws) => {
@@ -810,7 +852,24 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("g G  Home End", "first / last row"),
             ("h l  ← →", "scroll columns left / right"),
             ("0 $", "first / last column"),
+            ("x", "Metadata tab: mark / unmark the row (for d)"),
             ("Esc", "back to the feature list"),
+        ],
+    ),
+    (
+        "Writes (previewed, then confirmed)",
+        &[
+            (
+                "d",
+                "delete rows of the feature: marked rows, the cursor row or a SQL filter",
+            ),
+            ("R", "rebase the feature from an older feature version"),
+            ("Tab ^F ^D", "delete form: soft/hard, all versions, cascade"),
+            (
+                "y  Enter",
+                "confirm a preview (hard delete: type the feature key)",
+            ),
+            ("Esc  n", "cancel (nothing is written)"),
         ],
     ),
 ];

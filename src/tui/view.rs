@@ -60,6 +60,9 @@ pub struct TableData {
     pub total_rows: usize,
     /// Leading key columns that stay visible while scrolling horizontally.
     pub frozen: usize,
+    /// Per loaded row, a SQL predicate selecting it by its id columns (`sample_uid = 's000001'`), used to prefill
+    /// delete filters; empty for tables that are not feature rows.
+    pub row_filters: Vec<Option<String>>,
 }
 
 impl TableData {
@@ -90,6 +93,7 @@ impl TableData {
             widths,
             total_rows,
             frozen,
+            row_filters: vec![],
         }
     }
 }
@@ -147,7 +151,14 @@ pub fn frame_table(df: &DataFrame, front: &[String]) -> Result<TableData> {
             r.push(Cell::new(text, kind));
         }
     }
-    Ok(TableData::finish(names, rows, df.height(), frozen))
+    let mut t = TableData::finish(names, rows, df.height(), frozen);
+    let ids: Vec<String> = front.iter().filter(|c| has(df, c)).cloned().collect();
+    if !ids.is_empty() {
+        t.row_filters = (0..n)
+            .map(|r| crate::engine::mutate::row_predicate(df, r, &ids))
+            .collect();
+    }
+    Ok(t)
 }
 
 pub use crate::engine::json::by_field_value;

@@ -6,6 +6,8 @@ mod common;
 mod conformance;
 mod fallback;
 mod hashing;
+mod mutations;
+mod roundtrip;
 mod s3;
 mod samples;
 mod tui_e2e;
