@@ -558,7 +558,7 @@ impl App {
                 };
             }
         }
-        self.dialog = Some(Dialog::Delete(DeleteDialog::new(key, &filter)));
+        self.dialog = Some(Dialog::Delete(Box::new(DeleteDialog::new(key, &filter))));
         vec![]
     }
 
@@ -934,7 +934,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
                             d.stage = DeleteStage::Preview {
                                 plan,
                                 scroll: 0,
-                                confirm: crate::tui::dialog::line_input(""),
+                                confirm: Box::new(crate::tui::dialog::line_input("")),
                                 lines,
                             }
                         }

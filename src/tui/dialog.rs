@@ -53,7 +53,7 @@ pub enum DeleteStage {
         /// First preview line shown.
         scroll: usize,
         /// Hard delete: the feature key must be typed here.
-        confirm: TextArea<'static>,
+        confirm: Box<TextArea<'static>>,
         /// Rendered preview.
         lines: Vec<PreviewLine>,
     },
@@ -199,7 +199,7 @@ pub struct RebaseDialog {
 /// An open dialog (drawn over everything; it has the keyboard).
 pub enum Dialog {
     /// Delete.
-    Delete(DeleteDialog),
+    Delete(Box<DeleteDialog>),
     /// Rebase.
     Rebase(RebaseDialog),
     /// An error popup (Enter / Esc closes it).
@@ -334,7 +334,7 @@ impl Dialog {
                         DialogAction::None
                     }
                     _ if d.hard => {
-                        edit_line(confirm, key);
+                        edit_line(confirm.as_mut(), key);
                         DialogAction::None
                     }
                     _ => DialogAction::None,

@@ -259,7 +259,7 @@ fn draw_delete(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
                     Paragraph::new(format!("Type {} to confirm: ", d.feature)).fg(Color::Red),
                     label,
                 );
-                frame.render_widget(confirm, field);
+                frame.render_widget(confirm.as_ref(), field);
                 let ok = d.confirmed();
                 f.push(Line::default());
                 f.push(key_hint(&[

@@ -827,7 +827,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         &[
             ("?", "toggle this help"),
             ("q  Ctrl-C", "quit"),
-            ("r", "reload (re-open the store, recompute statuses)"),
+            ("r", "reload: reopen store, recompute status"),
             ("Tab  Shift-Tab", "next / previous tab"),
             ("1 2 3 4", "Metadata / New / Stale / Orphaned tab"),
         ],
@@ -839,7 +839,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("g G  Home End", "first / last feature"),
             ("PgDn PgUp  ^d ^u", "move 10 / 5 features"),
             ("Enter  l  →", "focus the table"),
-            ("/", "filter by fuzzy match (Enter keeps it, Esc cancels)"),
+            ("/", "fuzzy filter (Enter keeps, Esc clears)"),
             ("Esc", "clear the filter"),
         ],
     ),
@@ -852,47 +852,65 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("g G  Home End", "first / last row"),
             ("h l  ← →", "scroll columns left / right"),
             ("0 $", "first / last column"),
-            ("x", "Metadata tab: mark / unmark the row (for d)"),
+            ("x", "mark / unmark the row (Metadata tab)"),
             ("Esc", "back to the feature list"),
         ],
     ),
     (
         "Writes (previewed, then confirmed)",
         &[
-            (
-                "d",
-                "delete rows of the feature: marked rows, the cursor row or a SQL filter",
-            ),
-            ("R", "rebase the feature from an older feature version"),
-            ("Tab ^F ^D", "delete form: soft/hard, all versions, cascade"),
-            (
-                "y  Enter",
-                "confirm a preview (hard delete: type the feature key)",
-            ),
-            ("Esc  n", "cancel (nothing is written)"),
+            ("d", "delete marked/cursor rows or by SQL"),
+            ("R", "rebase from an older feature version"),
+            ("Tab ^F ^D", "delete form: hard, versions, cascade"),
+            ("y  Enter", "confirm (hard: type the key first)"),
+            ("Esc  n", "cancel: nothing is written"),
         ],
     ),
 ];
 
+fn help_lines(groups: &[(&str, &[(&str, &str)])]) -> Vec<Line<'static>> {
+    let mut lines = vec![];
+    for (group, keys) in groups {
+        lines.push(Line::from(format!(" {group}")).bold().fg(ACCENT));
+        for (k, d) in *keys {
+            lines.push(Line::from(vec![
+                Span::raw(format!("   {k:<18}")).fg(Color::Yellow),
+                Span::raw(d.to_string()),
+            ]));
+        }
+        lines.push(Line::default());
+    }
+    lines
+}
+
 fn draw_help(frame: &mut Frame, area: Rect) {
     let rows: usize = HELP.iter().map(|(_, k)| k.len() + 2).sum::<usize>() + 1;
-    let r = centered(area, 76, rows as u16 + 2);
+    // two columns when one would not fit the height and the terminal is wide enough
+    let split = rows + 2 > area.height as usize && area.width >= 110;
+    let (w, h) = if split {
+        let half = HELP.len().div_ceil(2);
+        let left: usize = HELP[..half].iter().map(|(_, k)| k.len() + 2).sum();
+        let right: usize = HELP[half..].iter().map(|(_, k)| k.len() + 2).sum();
+        (area.width.min(150), left.max(right) as u16 + 3)
+    } else {
+        (76, rows as u16 + 2)
+    };
+    let r = centered(area, w, h);
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
         .border_style(Style::new().fg(ACCENT))
         .title(Line::from(" Keys ").bold())
         .title_bottom(Line::from(" ? or Esc to close ").fg(MUTED).right_aligned());
-    let mut lines = vec![];
-    for (group, keys) in HELP {
-        lines.push(Line::from(format!(" {group}")).bold().fg(ACCENT));
-        for (k, d) in *keys {
-            lines.push(Line::from(vec![
-                Span::raw(format!("   {k:<18}")).fg(Color::Yellow),
-                Span::raw(*d),
-            ]));
-        }
-        lines.push(Line::default());
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    if split {
+        let half = HELP.len().div_ceil(2);
+        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .areas(inner);
+        frame.render_widget(Paragraph::new(help_lines(&HELP[..half])), a);
+        frame.render_widget(Paragraph::new(help_lines(&HELP[half..])), b);
+    } else {
+        frame.render_widget(Paragraph::new(help_lines(HELP)), inner);
     }
-    frame.render_widget(Paragraph::new(lines).block(block), r);
 }
