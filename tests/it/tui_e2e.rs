@@ -275,7 +275,11 @@ fn tui_browses_statuses_and_stale_diffs_then_quits() {
         !s.contains("toggle this help")
     });
 
-    // q quits: the process ends with status 0 and the alternate screen is gone
+    quit_and_check_restored(&tmux);
+}
+
+/// `q` quits: the process ends with status 0 and the alternate screen is gone.
+fn quit_and_check_restored(tmux: &Tmux) {
     tmux.send(&["q"]);
     let start = Instant::now();
     loop {
@@ -300,4 +304,95 @@ fn tui_browses_statuses_and_stale_diffs_then_quits() {
         !screen.contains("Features (7)"),
         "terminal restored (alternate screen left):\n{screen}"
     );
+}
+
+/// Rows of `feature` in a default read, by the real binary's headless `metadata read`.
+fn read_count(dir: &Path, feature: &str) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
+        .args(["metadata", "read", feature, "--format", "json", "--limit", "0"])
+        .current_dir(dir)
+        .env("METAXY_FIXTURE_DIR", dir)
+        .env_remove("METAXY_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["count"].as_u64().unwrap()
+}
+
+#[test]
+fn tui_rebases_and_deletes_only_after_confirmation() {
+    require_tmux();
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s04_version_bump");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s04");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
+    copy_dir(&fixture.join("store"), &dir.join("store"));
+    let stt_before = read_count(&dir, "example/stt");
+    assert_eq!(read_count(&dir, "example/crop"), 0, "s04: crop not yet rebased");
+
+    let tmux = Tmux::start(
+        tmp.path(),
+        &dir,
+        Path::new(env!("CARGO_BIN_EXE_metaxy-tui")),
+        150,
+        40,
+    );
+    tmux.wait_for("all feature statuses", |s| {
+        s.contains("example/av_report") && !s.contains("computing…") && !s.contains("statuses ")
+    });
+
+    // rebase example/crop: pick, preview, cancel
+    tmux.send(&["j"]);
+    tmux.wait_for("example/crop selected", |s| s.contains("example/crop · Metadata"));
+    tmux.send(&["R"]);
+    tmux.wait_for("the rebase picker", |s| {
+        s.contains("Rebase example/crop onto ea834040 (current)") && s.contains("34d75856")
+    });
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the rebase preview", |s| {
+        s.contains("50 row(s) of 34d75856 will be rewritten as ea834040")
+    });
+    assert!(screen.contains("frames 42584848 → 28063681"), "{screen}");
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the dialog to close", |s| !s.contains("will be rewritten"));
+    assert_eq!(read_count(&dir, "example/crop"), 0, "cancelled rebase wrote nothing");
+
+    // again, confirmed
+    tmux.send(&["R"]);
+    tmux.wait_for("the rebase picker", |s| s.contains("Rebase example/crop"));
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the rebase preview", |s| s.contains("will be rewritten"));
+    tmux.send(&["y"]);
+    tmux.wait_for("the rebase toast", |s| s.contains("rebased 50 row(s) of example/crop"));
+    tmux.wait_for("crop up to date after the reload", |s| {
+        line_with(s, "example/crop").contains("up to date") || s.contains("✓ example/crop")
+    });
+
+    // soft delete the first example/stt row: mark it, preview, cancel, then confirm
+    tmux.send(&["j", "j"]);
+    tmux.wait_for("example/stt selected", |s| s.contains("example/stt · Metadata"));
+    tmux.wait_for("its rows", |s| s.contains("rows 1-"));
+    tmux.send(&["Enter", "x", "d"]);
+    let screen = tmux.wait_for("the delete form", |s| s.contains("Delete from example/stt"));
+    assert!(screen.contains("> sample_uid = "), "{screen}");
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the delete preview", |s| {
+        s.contains("1 row(s) in 1 feature(s) will be soft-deleted")
+    });
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the dialog to close", |s| !s.contains("will be soft-deleted"));
+    assert_eq!(read_count(&dir, "example/stt"), stt_before, "cancelled delete wrote nothing");
+    tmux.send(&["d"]);
+    tmux.wait_for("the delete form", |s| s.contains("Delete from example/stt"));
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the delete preview", |s| s.contains("will be soft-deleted"));
+    tmux.send(&["y"]);
+    tmux.wait_for("the delete toast", |s| s.contains("soft deleted 1 row(s) in 1 feature(s)"));
+
+    quit_and_check_restored(&tmux);
+    assert_eq!(read_count(&dir, "example/crop"), 50);
+    assert_eq!(read_count(&dir, "example/stt"), stt_before - 1);
 }
