@@ -5,6 +5,7 @@ mod cli;
 mod common;
 mod conformance;
 mod fallback;
+mod faults;
 mod hashing;
 mod mutations;
 mod roundtrip;

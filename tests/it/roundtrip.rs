@@ -12,12 +12,12 @@ use serde_json::Value;
 
 use crate::common::*;
 
-fn roundtrip_dir() -> PathBuf {
+pub fn roundtrip_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/roundtrip")
 }
 
 /// The venv's python (installed on first use; the test fails when it cannot be installed).
-fn metaxy_python() -> PathBuf {
+pub fn metaxy_python() -> PathBuf {
     static PY: OnceLock<PathBuf> = OnceLock::new();
     PY.get_or_init(|| {
         let out = Command::new("bash")
@@ -36,7 +36,7 @@ fn metaxy_python() -> PathBuf {
 }
 
 /// Runs `mx_check.py` on `dir` against `expected`; returns its JSON report, asserting every check passed.
-fn metaxy_check(dir: &Path, expected: &Path, extra: &[&str], what: &str) -> Value {
+pub fn metaxy_check(dir: &Path, expected: &Path, extra: &[&str], what: &str) -> Value {
     let out = Command::new(metaxy_python())
         .arg(roundtrip_dir().join("mx_check.py"))
         .arg("--scenario-dir")

@@ -1,0 +1,159 @@
+//! Crash consistency: the real binary is killed (SIGABRT at a failpoint, `METAXY_TUI_FAILPOINT`, see
+//! `metaxy_tui::engine::fault`) after a write has put data on disk but before it committed. The store must still be
+//! read by us and by real Metaxy, with no trace of the interrupted feature write: exactly Metaxy's goldens of the
+//! scenario the store was copied from. A multi-feature delete killed between features keeps the finished feature
+//! and nothing of the next.
+
+use std::path::Path;
+use std::process::Command;
+
+use metaxy_tui::engine::keys::FeatureKey;
+use metaxy_tui::engine::read::ReadOptions;
+use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
+
+use crate::common::*;
+use crate::roundtrip::metaxy_check;
+
+/// Runs the binary with a failpoint; asserts it was aborted there (killed by a signal, not a clean exit).
+fn run_killed_at(dir: &Path, failpoint: &str, args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
+        .args(args)
+        .current_dir(dir)
+        .env("METAXY_FIXTURE_DIR", dir)
+        .env("METAXY_TUI_FAILPOINT", failpoint)
+        .env_remove("METAXY_CONFIG")
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && out.status.code().is_none(),
+        "expected an abort at {failpoint} for {args:?}, got {:?}: {stderr}",
+        out.status
+    );
+    assert!(
+        stderr.contains(&format!("failpoint {failpoint} reached")),
+        "{stderr}"
+    );
+}
+
+fn open(dir: &Path) -> Workspace {
+    let mut opts = OpenOptions {
+        cwd: dir.to_path_buf(),
+        ..Default::default()
+    };
+    opts.env
+        .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
+    Workspace::open(&opts).expect("the store opens after the crash")
+}
+
+fn raw_count(ws: &Workspace, key: &str) -> usize {
+    ws.read(
+        &FeatureKey::parse(key).unwrap(),
+        &ReadOptions {
+            with_feature_history: true,
+            with_sample_history: true,
+            include_soft_deleted: true,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .unwrap()
+    .height()
+}
+
+const SOFT: [&str; 5] = [
+    "metadata",
+    "delete",
+    "example/stt",
+    "--filter",
+    "sample_uid IN ('s000001', 's000006')",
+];
+const HARD: [&str; 7] = [
+    "metadata",
+    "delete",
+    "example/face_detection",
+    "--hard",
+    "--yes",
+    "--filter",
+    "sample_uid IN ('s000001', 's000005')",
+];
+
+#[test]
+fn a_write_killed_before_its_commit_leaves_the_store_as_it_was() {
+    for (b, point) in [
+        ("duckdb", "duckdb.before_commit"),
+        ("delta", "delta.before_commit"),
+    ] {
+        for args in [&SOFT[..], &HARD[..]] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path();
+            copy_dir(&scenario_dir_in(b, "s05_rebased"), dir);
+            run_killed_at(dir, point, args);
+            let ws = open(dir);
+            // our reads: unchanged
+            let index = json(scenario_dir_in(b, "s05_rebased").join("expected/reads_index.json"));
+            for k in ["example/stt", "example/face_detection"] {
+                assert_eq!(
+                    raw_count(&ws, k) as u64,
+                    index[k]["raw_table"]["count"].as_u64().unwrap(),
+                    "{b} {args:?}: {k} changed by an interrupted write"
+                );
+            }
+            drop(ws);
+            // Metaxy's reads: exactly its own goldens of the scenario we started from
+            metaxy_check(
+                dir,
+                &scenario_dir_in(b, "s05_rebased").join("expected"),
+                &[],
+                &format!("{b} killed at {point} during {args:?}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_cascade_killed_between_features_keeps_whole_feature_writes() {
+    for b in BACKENDS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        copy_dir(&scenario_dir_in(b, "s05_rebased"), dir);
+        let before = open(dir);
+        let crop = raw_count(&before, "example/crop");
+        let face = raw_count(&before, "example/face_detection");
+        drop(before);
+        // soft delete of one sample in crop, cascading to face_detection and av_report: killed after crop's commit
+        run_killed_at(
+            dir,
+            "write.between_features",
+            &[
+                "metadata",
+                "delete",
+                "example/crop",
+                "--cascade",
+                "--filter",
+                "sample_uid = 's000001'",
+            ],
+        );
+        let ws = open(dir);
+        assert_eq!(raw_count(&ws, "example/crop"), crop + 1, "{b}: crop's tombstone committed");
+        assert_eq!(raw_count(&ws, "example/face_detection"), face, "{b}: nothing of the next feature");
+        let live = ws
+            .read(&FeatureKey::parse("example/crop").unwrap(), &ReadOptions::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(live.height(), 49, "{b}");
+        drop(ws);
+        // Metaxy reads every other feature exactly as before
+        metaxy_check(
+            dir,
+            &scenario_dir_in(b, "s05_rebased").join("expected"),
+            &[
+                "--features",
+                "example/video,example/stt,example/face_detection,example/chunk,example/chunk_summary",
+                "--check",
+                "reads,raw",
+            ],
+            &format!("{b} cascade killed between features"),
+        );
+    }
+}
