@@ -2,6 +2,7 @@
 //! fixtures, hash vectors, the real CLI binary, and the TUI end to end in tmux.
 
 mod cli;
+mod cli_mutations;
 mod common;
 mod conformance;
 mod fallback;
