@@ -123,6 +123,7 @@ fn delete_plan_json(plan: &DeletePlan, dry_run: bool, store: &str) -> Result<Val
             "feature_version": f.feature_version,
             "cascaded_from": f.cascaded_from.as_ref().map(|k| k.to_string()),
             "skipped": f.skipped,
+            "warning": f.warning,
             "preview": if dry_run { Value::Array(df_to_json_rows(&f.rows, None)?) } else { Value::Null },
         }));
     }
@@ -185,6 +186,9 @@ pub fn delete(
             }
             text.push_str(&line);
             text.push('\n');
+            if let Some(w) = &f.warning {
+                text.push_str(&format!("    warning: {w}\n"));
+            }
         }
         text.push_str(&format!(
             "\nTotal rows to delete: {}\n\nFilters:\n",
@@ -222,6 +226,11 @@ pub fn delete(
         if !confirm(&q)? {
             eprintln!("Aborted; nothing was deleted.");
             return Ok(ExitCode::from(1));
+        }
+    }
+    for f in &plan.features {
+        if let Some(w) = &f.warning {
+            eprintln!("warning: {w}");
         }
     }
     let done = execute_delete(ws.store.as_ref(), &ws.graph, &plan)?;

@@ -102,6 +102,9 @@ pub struct FeatureDelete {
     pub cascaded_from: Option<FeatureKey>,
     /// Why nothing can be deleted here (no table, ...); `rows` is then empty.
     pub skipped: Option<String>,
+    /// Something the user should know before confirming (a soft delete of rows read from a fallback store: the
+    /// tombstones go to this store, whose new table then shadows every fallback row of the feature, as in Metaxy).
+    pub warning: Option<String>,
 }
 
 /// The previewed effect of a delete request.
@@ -330,6 +333,15 @@ pub fn plan_delete(
                 }
             }
         }
+        let mut warning = None;
+        if !req.hard && rows.height() > 0 && !store.local().has_feature(&key)? {
+            if let Some(src) = store.source_of(&key)? {
+                warning = Some(format!(
+                    "{key} is read from fallback store {src:?}: the tombstones are written to {:?}, whose new table will then hide every row of {src:?} for this feature (Metaxy reads a feature from the first store that has its table)",
+                    store.local().name()
+                ));
+            }
+        }
         out.push(FeatureDelete {
             feature: key,
             rows,
@@ -337,6 +349,7 @@ pub fn plan_delete(
             feature_version: if req.hard { version } else { None },
             cascaded_from,
             skipped,
+            warning,
         });
     }
     Ok(DeletePlan {

@@ -442,6 +442,12 @@ pub fn delete_preview_lines(
             cells: vec![head],
             heading: true,
         });
+        if let Some(w) = &f.warning {
+            out.push(PreviewLine {
+                cells: vec![format!("⚠ {w}")],
+                heading: true,
+            });
+        }
         let ids = graph
             .get(&f.feature)
             .map(|d| d.spec.id_columns.clone())

@@ -422,3 +422,40 @@ fn write_fills_system_columns_like_metaxy() {
         assert!(err.contains("metaxy_provenance_by_field"), "{b}: {err}");
     }
 }
+
+#[test]
+fn fallback_stores_are_never_written() {
+    // dev lacks example/video, which is read from the fallback store prod
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&fixtures().join("fallback"), tmp.path());
+    let prod = tmp.path().join("store/prod/metadata.duckdb");
+    let prod_before = std::fs::read(&prod).unwrap();
+    let ws = reopen(tmp.path(), None);
+    let video = FeatureKey::parse("example/video").unwrap();
+    assert_eq!(ws.store.source_of(&video).unwrap().as_deref(), Some("prod"));
+    // a soft delete reads through the fallback (as Metaxy's does) and appends the tombstone to dev
+    let req = DeleteRequest {
+        features: vec![video.clone()],
+        filters: vec!["sample_uid = 's000001'".into()],
+        ..Default::default()
+    };
+    let plan = plan_delete(ws.store.as_ref(), &ws.graph, &req).unwrap();
+    assert_eq!(plan.total_rows(), 1);
+    let warning = plan.features[0].warning.as_deref().unwrap();
+    assert!(warning.contains("fallback store \"prod\""), "{warning}");
+    execute_delete(ws.store.as_ref(), &ws.graph, &plan).unwrap();
+    assert_eq!(std::fs::read(&prod).unwrap(), prod_before, "prod untouched");
+    let ws = reopen(tmp.path(), None);
+    assert!(ws.store.local().has_feature(&video).unwrap(), "the tombstone went to dev");
+    // a hard delete only ever sees the store's own rows: prod's are out of reach
+    let req = DeleteRequest {
+        features: vec![FeatureKey::parse("example/video").unwrap()],
+        filters: vec!["sample_uid = 's000002'".into()],
+        hard: true,
+        ..Default::default()
+    };
+    let plan = plan_delete(ws.store.as_ref(), &ws.graph, &req).unwrap();
+    assert_eq!(plan.total_rows(), 0);
+    execute_delete(ws.store.as_ref(), &ws.graph, &plan).unwrap();
+    assert_eq!(std::fs::read(&prod).unwrap(), prod_before, "prod untouched");
+}
