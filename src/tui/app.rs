@@ -13,10 +13,11 @@ use ratatui::style::Style;
 use tui_textarea::TextArea;
 
 use crate::engine::keys::FeatureKey;
-use crate::engine::mutate::{DeletePlan, DeleteRequest, RebasePlan};
+use crate::engine::mutate::{DeletePlan, DeleteRequest, RebasePlan, WritePlan};
 use crate::engine::workspace::Workspace;
 use crate::tui::dialog::{
-    version_choices, DeleteDialog, DeleteStage, Dialog, DialogAction, RebaseDialog, RebaseStage,
+    version_choices, DeleteDialog, DeleteStage, Dialog, DialogAction, PickerEntry, RebaseDialog,
+    RebaseStage, WriteDialog, WriteStage,
 };
 use crate::tui::view::{StatusReport, TableData};
 
@@ -239,6 +240,8 @@ pub struct App {
     pub toast: Option<Toast>,
     /// Rows of the Metadata tab marked with `x` (indices into the loaded rows), for a delete of those samples.
     pub marked: std::collections::BTreeSet<usize>,
+    /// Directory the write dialog's file picker starts in (the process's working directory).
+    pub cwd: std::path::PathBuf,
 }
 
 /// Everything that can happen to the [`App`].
@@ -292,6 +295,20 @@ pub enum Msg {
         key: FeatureKey,
         /// `(feature version, rows)`.
         counts: Vec<(String, usize)>,
+    },
+    /// A directory was listed for the write dialog's file picker.
+    DirListed {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// Its entries, or the error message.
+        result: Result<Vec<PickerEntry>, String>,
+    },
+    /// A write was prepared from a file: the plan and how many of its samples are already stored.
+    WritePlanned {
+        /// Generation of the request.
+        generation: u64,
+        /// The plan and the count, or the error message.
+        result: Result<(Arc<WritePlan>, usize), String>,
     },
     /// A write (delete, rebase) finished: a toast text, or the error message.
     Mutated {
@@ -364,6 +381,33 @@ pub enum Command {
         /// Source feature version.
         from: String,
     },
+    /// List a directory; reports [`Msg::DirListed`].
+    ListDir {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The directory.
+        dir: std::path::PathBuf,
+    },
+    /// Read a file and prepare the write; reports [`Msg::WritePlanned`].
+    PlanWrite {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+        /// The input file.
+        path: std::path::PathBuf,
+    },
+    /// Perform a write plan; reports [`Msg::Mutated`].
+    ExecuteWrite {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The confirmed plan.
+        plan: Arc<WritePlan>,
+    },
     /// Perform a rebase plan; reports [`Msg::Mutated`].
     ExecuteRebase {
         /// Generation to tag the result with.
@@ -386,7 +430,10 @@ impl Command {
             | Command::ExecuteDelete { generation, .. }
             | Command::CountVersions { generation, .. }
             | Command::PlanRebase { generation, .. }
-            | Command::ExecuteRebase { generation, .. } => *generation,
+            | Command::ExecuteRebase { generation, .. }
+            | Command::ListDir { generation, .. }
+            | Command::PlanWrite { generation, .. }
+            | Command::ExecuteWrite { generation, .. } => *generation,
         }
     }
 }
@@ -418,6 +465,7 @@ impl App {
             dialog: None,
             toast: None,
             marked: Default::default(),
+            cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
         }
     }
 
@@ -606,6 +654,23 @@ impl App {
         }]
     }
 
+    /// `w`: opens the write dialog for the selected feature (a file picker in the working directory).
+    fn open_write(&mut self) -> Vec<Command> {
+        let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
+            return vec![];
+        };
+        if let Some(m) = self.writes_refused() {
+            self.error_popup("Cannot write", m);
+            return vec![];
+        }
+        let dir = self.cwd.clone();
+        self.dialog = Some(Dialog::Write(Box::new(WriteDialog::new(key, dir.clone()))));
+        vec![Command::ListDir {
+            generation: self.generation,
+            dir,
+        }]
+    }
+
     fn on_dialog_key(&mut self, key: KeyEvent) -> Vec<Command> {
         let Some(dialog) = self.dialog.as_mut() else {
             return vec![];
@@ -645,6 +710,23 @@ impl App {
                 }]
             }
             (DialogAction::ExecuteRebase(plan), Some(ws)) => vec![Command::ExecuteRebase {
+                generation,
+                ws,
+                plan,
+            }],
+            (DialogAction::ListDir(dir), Some(_)) => vec![Command::ListDir { generation, dir }],
+            (DialogAction::PlanWrite(path), Some(ws)) => {
+                let Some(Dialog::Write(w)) = &self.dialog else {
+                    return vec![];
+                };
+                vec![Command::PlanWrite {
+                    generation,
+                    ws,
+                    key: w.feature.clone(),
+                    path,
+                }]
+            }
+            (DialogAction::ExecuteWrite(plan), Some(ws)) => vec![Command::ExecuteWrite {
                 generation,
                 ws,
                 plan,
@@ -731,6 +813,7 @@ impl App {
         match key.code {
             KeyCode::Char('d') if !ctrl => return self.open_delete(),
             KeyCode::Char('R') => return self.open_rebase(),
+            KeyCode::Char('w') if !ctrl => return self.open_write(),
             KeyCode::Tab => return self.set_tab(self.tab.next()),
             KeyCode::BackTab => return self.set_tab(self.tab.prev()),
             KeyCode::Char(c @ '1'..='4') => {
@@ -987,6 +1070,35 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::DirListed { dir, result } => {
+            if let Some(Dialog::Write(w)) = app.dialog.as_mut() {
+                if w.dir == dir && matches!(w.stage, WriteStage::Pick) {
+                    w.entries = Some(result);
+                    w.cursor = 0;
+                }
+            }
+            vec![]
+        }
+        Msg::WritePlanned { generation, result } if generation == app.generation => {
+            let graph = app.workspace().map(|w| w.graph.clone());
+            if let (Some(Dialog::Write(w)), Some(graph)) = (app.dialog.as_mut(), graph) {
+                if matches!(w.stage, WriteStage::Planning) {
+                    match result {
+                        Ok((plan, existing)) => {
+                            let lines = crate::tui::dialog::write_preview_lines(&plan, &graph);
+                            w.stage = WriteStage::Preview {
+                                plan,
+                                existing,
+                                scroll: 0,
+                                lines,
+                            }
+                        }
+                        Err(e) => app.error_popup("Cannot prepare the write", e),
+                    }
+                }
+            }
+            vec![]
+        }
         Msg::Mutated { generation, result } if generation == app.generation => {
             app.dialog = None;
             match result {
@@ -1036,6 +1148,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         | Msg::DeletePlanned { .. }
         | Msg::RebasePlanned { .. }
         | Msg::VersionCounts { .. }
+        | Msg::WritePlanned { .. }
         | Msg::Mutated { .. } => vec![],
     }
 }

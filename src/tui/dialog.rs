@@ -11,7 +11,7 @@ use tui_textarea::TextArea;
 
 use crate::engine::graph::PushedFeature;
 use crate::engine::keys::FeatureKey;
-use crate::engine::mutate::{DeletePlan, DeleteRequest, RebasePlan};
+use crate::engine::mutate::{DeletePlan, DeleteRequest, RebasePlan, WritePlan};
 
 /// A one-line text input.
 pub fn line_input(text: &str) -> TextArea<'static> {
@@ -196,12 +196,85 @@ pub struct RebaseDialog {
     pub stage: RebaseStage,
 }
 
+/// File extensions `metadata write` reads.
+pub const WRITE_EXTENSIONS: [&str; 6] = ["parquet", "pq", "csv", "ndjson", "jsonl", "json"];
+
+/// One entry of the write dialog's file picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickerEntry {
+    /// File or directory name (`..` for the parent).
+    pub name: String,
+    /// A directory.
+    pub is_dir: bool,
+}
+
+/// Whether `name` has an extension `metadata write` reads.
+pub fn writable_file(name: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(_, e)| WRITE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+}
+
+/// Where a write dialog is.
+pub enum WriteStage {
+    /// Picking the input file.
+    Pick,
+    /// The file is being read and the rows prepared (Esc cancels).
+    Planning,
+    /// The prepared rows are shown; waiting for confirmation.
+    Preview {
+        /// The plan.
+        plan: Arc<WritePlan>,
+        /// How many of the incoming samples are already stored (their new rows will shadow the stored ones).
+        existing: usize,
+        /// First preview row shown.
+        scroll: usize,
+        /// Rendered preview.
+        lines: Vec<PreviewLine>,
+    },
+    /// The write is running (cannot be cancelled).
+    Running,
+}
+
+/// The write dialog (`w`): a file picker, then a preview of the rows Metaxy's `write()` would append.
+pub struct WriteDialog {
+    /// Feature to write to.
+    pub feature: FeatureKey,
+    /// Directory shown by the picker.
+    pub dir: std::path::PathBuf,
+    /// Its entries (`None` while listing; `Err` when it cannot be read).
+    pub entries: Option<Result<Vec<PickerEntry>, String>>,
+    /// Typed filter on entry names.
+    pub filter: TextArea<'static>,
+    /// Cursor among the visible entries.
+    pub cursor: usize,
+    /// The chosen file (set when planning starts).
+    pub file: Option<std::path::PathBuf>,
+    /// Stage.
+    pub stage: WriteStage,
+}
+
+impl WriteDialog {
+    /// Entries matching the filter (`..` only without a filter): `..`, directories, then readable files, by name.
+    pub fn visible(&self) -> Vec<&PickerEntry> {
+        let f = input_text(&self.filter).to_lowercase();
+        match &self.entries {
+            Some(Ok(e)) => e
+                .iter()
+                .filter(|e| f.is_empty() || (e.name != ".." && e.name.to_lowercase().contains(&f)))
+                .collect(),
+            _ => vec![],
+        }
+    }
+}
+
 /// An open dialog (drawn over everything; it has the keyboard).
 pub enum Dialog {
     /// Delete.
     Delete(Box<DeleteDialog>),
     /// Rebase.
     Rebase(RebaseDialog),
+    /// Write rows from a file.
+    Write(Box<WriteDialog>),
     /// An error popup (Enter / Esc closes it).
     Error {
         /// Title.
@@ -225,6 +298,12 @@ pub enum DialogAction {
     PlanRebase(String),
     /// Perform the shown rebase plan.
     ExecuteRebase(Arc<RebasePlan>),
+    /// List a directory for the file picker.
+    ListDir(std::path::PathBuf),
+    /// Read this file and prepare the write.
+    PlanWrite(std::path::PathBuf),
+    /// Perform the shown write plan.
+    ExecuteWrite(Arc<WritePlan>),
 }
 
 impl Dialog {
@@ -239,6 +318,11 @@ impl Dialog {
             Dialog::Rebase(r) => match r.stage {
                 RebaseStage::Planning => Some("planning rebase"),
                 RebaseStage::Running => Some("rebasing"),
+                _ => None,
+            },
+            Dialog::Write(w) => match w.stage {
+                WriteStage::Planning => Some("reading the input file"),
+                WriteStage::Running => Some("writing"),
                 _ => None,
             },
             Dialog::Error { .. } => None,
@@ -340,6 +424,7 @@ impl Dialog {
                     _ => DialogAction::None,
                 },
             },
+            Dialog::Write(w) => w.on_key(key),
             Dialog::Rebase(r) => match &mut r.stage {
                 RebaseStage::Running => DialogAction::None,
                 RebaseStage::Planning => match key.code {
@@ -533,6 +618,198 @@ pub fn rebase_preview_lines(plan: &RebasePlan, ids: &[String]) -> Vec<PreviewLin
             heading: false,
         });
     }
+    if plan.rows.height() > n {
+        out.push(PreviewLine {
+            cells: vec![format!("… {} more row(s)", plan.rows.height() - n)],
+            heading: true,
+        });
+    }
+    out
+}
+
+impl WriteDialog {
+    /// A new picker on `dir` (its listing is requested by the caller).
+    pub fn new(feature: FeatureKey, dir: std::path::PathBuf) -> Self {
+        Self {
+            feature,
+            dir,
+            entries: None,
+            filter: line_input(""),
+            cursor: 0,
+            file: None,
+            stage: WriteStage::Pick,
+        }
+    }
+
+    fn go(&mut self, dir: std::path::PathBuf) -> DialogAction {
+        self.dir = dir.clone();
+        self.entries = None;
+        self.cursor = 0;
+        self.filter = line_input("");
+        DialogAction::ListDir(dir)
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> DialogAction {
+        match &mut self.stage {
+            WriteStage::Running => DialogAction::None,
+            WriteStage::Planning => match key.code {
+                KeyCode::Esc => DialogAction::Close,
+                _ => DialogAction::None,
+            },
+            WriteStage::Preview { plan, scroll, .. } => match key.code {
+                KeyCode::Esc | KeyCode::Char('n') => DialogAction::Close,
+                KeyCode::Char('j') | KeyCode::Down => {
+                    *scroll += 1;
+                    DialogAction::None
+                }
+                KeyCode::Char('k') | KeyCode::Up => {
+                    *scroll = scroll.saturating_sub(1);
+                    DialogAction::None
+                }
+                KeyCode::PageDown => {
+                    *scroll += 10;
+                    DialogAction::None
+                }
+                KeyCode::PageUp => {
+                    *scroll = scroll.saturating_sub(10);
+                    DialogAction::None
+                }
+                KeyCode::Enter | KeyCode::Char('y') => {
+                    let plan = plan.clone();
+                    if plan.rows.height() == 0 {
+                        return DialogAction::Close;
+                    }
+                    self.stage = WriteStage::Running;
+                    DialogAction::ExecuteWrite(plan)
+                }
+                _ => DialogAction::None,
+            },
+            WriteStage::Pick => {
+                let n = self.visible().len();
+                match key.code {
+                    KeyCode::Esc => DialogAction::Close,
+                    KeyCode::Down => {
+                        self.cursor = (self.cursor + 1).min(n.saturating_sub(1));
+                        DialogAction::None
+                    }
+                    KeyCode::Up => {
+                        self.cursor = self.cursor.saturating_sub(1);
+                        DialogAction::None
+                    }
+                    KeyCode::Backspace if input_text(&self.filter).is_empty() => {
+                        match self.dir.parent().map(|p| p.to_path_buf()) {
+                            Some(p) => self.go(p),
+                            None => DialogAction::None,
+                        }
+                    }
+                    KeyCode::Enter => {
+                        let typed = input_text(&self.filter);
+                        // a typed path (absolute or relative to the shown directory) wins when it names a file
+                        if typed.contains('/') {
+                            let p = self.dir.join(typed.trim());
+                            return if writable_file(typed.trim()) {
+                                self.file = Some(p.clone());
+                                self.stage = WriteStage::Planning;
+                                DialogAction::PlanWrite(p)
+                            } else {
+                                self.go(p)
+                            };
+                        }
+                        let Some(e) = self
+                            .visible()
+                            .get(self.cursor.min(n.saturating_sub(1)))
+                            .cloned()
+                            .cloned()
+                        else {
+                            return DialogAction::None;
+                        };
+                        if e.name == ".." {
+                            match self.dir.parent().map(|p| p.to_path_buf()) {
+                                Some(p) => self.go(p),
+                                None => DialogAction::None,
+                            }
+                        } else if e.is_dir {
+                            let p = self.dir.join(&e.name);
+                            self.go(p)
+                        } else {
+                            let p = self.dir.join(&e.name);
+                            self.file = Some(p.clone());
+                            self.stage = WriteStage::Planning;
+                            DialogAction::PlanWrite(p)
+                        }
+                    }
+                    _ => {
+                        edit_line(&mut self.filter, key);
+                        self.cursor = 0;
+                        DialogAction::None
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Lists `dir` for the picker: `..` (unless at the root), directories, then files `metadata write` reads, by name;
+/// hidden entries are skipped.
+pub fn list_dir(dir: &std::path::Path) -> Result<Vec<PickerEntry>, String> {
+    let mut dirs = vec![];
+    let mut files = vec![];
+    for e in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let Ok(e) = e else { continue };
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false)
+            || (e.file_type().map(|t| t.is_symlink()).unwrap_or(false) && e.path().is_dir());
+        if is_dir {
+            dirs.push(PickerEntry { name, is_dir });
+        } else if writable_file(&name) {
+            files.push(PickerEntry { name, is_dir });
+        }
+    }
+    dirs.sort_by(|a, b| a.name.cmp(&b.name));
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut out = vec![];
+    if dir.parent().is_some() {
+        out.push(PickerEntry {
+            name: "..".into(),
+            is_dir: true,
+        });
+    }
+    out.extend(dirs);
+    out.extend(files);
+    Ok(out)
+}
+
+/// Preview lines of a write plan: id columns, provenance, data version, feature version of each prepared row.
+pub fn write_preview_lines(
+    plan: &WritePlan,
+    graph: &crate::engine::graph::FeatureGraph,
+) -> Vec<PreviewLine> {
+    use crate::engine::read::cols;
+    let ids = graph
+        .get(&plan.feature)
+        .map(|d| d.spec.id_columns.clone())
+        .unwrap_or_default();
+    let n = plan.rows.height().min(PREVIEW_ROWS);
+    let mut out: Vec<PreviewLine> = (0..n)
+        .map(|i| {
+            let mut cells: Vec<String> = ids.iter().map(|c| cell(&plan.rows, c, i)).collect();
+            for c in [
+                cols::PROVENANCE_BY_FIELD,
+                cols::PROVENANCE,
+                cols::DATA_VERSION,
+                cols::FEATURE_VERSION,
+            ] {
+                cells.push(cell(&plan.rows, c, i));
+            }
+            PreviewLine {
+                cells,
+                heading: false,
+            }
+        })
+        .collect();
     if plan.rows.height() > n {
         out.push(PreviewLine {
             cells: vec![format!("… {} more row(s)", plan.rows.height() - n)],

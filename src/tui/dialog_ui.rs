@@ -9,6 +9,7 @@ use ratatui::Frame;
 use crate::tui::app::App;
 use crate::tui::dialog::{
     input_text, DeleteDialog, DeleteStage, Dialog, PreviewLine, RebaseDialog, RebaseStage,
+    WriteDialog, WriteStage,
 };
 use crate::tui::ui::{centered, fit, ACCENT, MUTED};
 use crate::tui::view::text_width;
@@ -57,6 +58,171 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
         }
         Dialog::Delete(d) => draw_delete(frame, area, app, d),
         Dialog::Rebase(r) => draw_rebase(frame, area, app, r),
+        Dialog::Write(w) => draw_write(frame, area, app, w),
+    }
+}
+
+fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
+    let w = area.width.saturating_sub(4).clamp(20, 110);
+    let h = area.height.saturating_sub(2).clamp(8, 30);
+    let title = format!("Write rows to {}", d.feature);
+    match &d.stage {
+        WriteStage::Pick | WriteStage::Planning => {
+            let inner = popup(frame, area, w, h, title, ACCENT);
+            let [dir, input, list, note, hint] = Layout::vertical([
+                Constraint::Length(1),
+                Constraint::Length(1),
+                Constraint::Min(1),
+                Constraint::Length(1),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
+            frame.render_widget(
+                Paragraph::new(Line::from(vec![
+                    Span::raw("in ").fg(MUTED),
+                    Span::raw(crate::tui::ui::pretty_path(&d.dir.display().to_string())),
+                ])),
+                dir,
+            );
+            let [prompt, field] =
+                Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
+            frame.render_widget(Paragraph::new("> ").fg(ACCENT), prompt);
+            frame.render_widget(&d.filter, field);
+            let lines: Vec<Line> = match &d.entries {
+                None => vec![Line::from(format!("{} listing…", app.spinner())).fg(MUTED)],
+                Some(Err(e)) => vec![Line::from(e.clone()).fg(Color::Red)],
+                Some(Ok(_)) => {
+                    let vis = d.visible();
+                    let height = list.height as usize;
+                    let cursor = d.cursor.min(vis.len().saturating_sub(1));
+                    let start = cursor.saturating_sub(height.saturating_sub(1));
+                    if vis.is_empty() {
+                        vec![Line::from("no .parquet, .csv or .ndjson file here").fg(MUTED)]
+                    } else {
+                        vis.iter()
+                            .enumerate()
+                            .skip(start)
+                            .take(height)
+                            .map(|(i, e)| {
+                                let name = if e.is_dir {
+                                    format!("{}/", e.name)
+                                } else {
+                                    e.name.clone()
+                                };
+                                let l = Line::from(format!(
+                                    "{} {}",
+                                    if i == cursor { ">" } else { " " },
+                                    name
+                                ));
+                                if i == cursor {
+                                    l.bold().fg(Color::Black).bg(ACCENT)
+                                } else if e.is_dir {
+                                    l.fg(Color::Blue)
+                                } else {
+                                    l
+                                }
+                            })
+                            .collect()
+                    }
+                }
+            };
+            frame.render_widget(Paragraph::new(lines), list);
+            let n = if matches!(d.stage, WriteStage::Planning) {
+                Line::from(vec![
+                    Span::raw(app.spinner()).fg(ACCENT),
+                    Span::raw(" reading the file and filling the system columns…"),
+                ])
+            } else {
+                Line::from("Rows need the id columns and metaxy_provenance_by_field (CSV: metaxy_provenance_by_field.<field>).").fg(MUTED)
+            };
+            frame.render_widget(Paragraph::new(n), note);
+            frame.render_widget(
+                Paragraph::new(key_hint(&[
+                    ("↑↓", "pick"),
+                    ("Enter", "open / preview"),
+                    ("type", "filter or path"),
+                    ("⌫", "parent"),
+                    ("Esc", "cancel"),
+                ])),
+                hint,
+            );
+        }
+        WriteStage::Preview {
+            plan,
+            existing,
+            scroll,
+            lines,
+        } => {
+            let inner = popup(frame, area, w, h, title, ACCENT);
+            let [summary, rows, footer] = Layout::vertical([
+                Constraint::Length(3),
+                Constraint::Min(1),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
+            let n = plan.rows.height();
+            let file = d
+                .file
+                .as_ref()
+                .map(|p| crate::tui::ui::pretty_path(&p.display().to_string()))
+                .unwrap_or_default();
+            let head = Line::from(format!(
+                "{n} row(s) from {file} will be appended: {} new sample(s), {existing} already stored (the new rows supersede them).",
+                n.saturating_sub(*existing)
+            ))
+            .bold();
+            let sub = Line::from(format!(
+                "feature version {} · project version {} · created/updated at {}",
+                plan.rows
+                    .column(crate::engine::read::cols::FEATURE_VERSION)
+                    .ok()
+                    .and_then(|c| c.get(0).ok().map(|v| crate::engine::json::any_to_cell(&v)))
+                    .unwrap_or_default(),
+                plan.rows
+                    .column(crate::engine::read::cols::PROJECT_VERSION)
+                    .ok()
+                    .and_then(|c| c.get(0).ok().map(|v| crate::engine::json::any_to_cell(&v)))
+                    .unwrap_or_default(),
+                plan.timestamp.format("%Y-%m-%d %H:%M:%S UTC"),
+            ))
+            .fg(MUTED);
+            frame.render_widget(
+                Paragraph::new(vec![head, sub]).wrap(Wrap { trim: false }),
+                summary,
+            );
+            frame.render_widget(
+                Paragraph::new(preview_rows(
+                    lines,
+                    *scroll,
+                    rows.height as usize,
+                    rows.width as usize,
+                )),
+                rows,
+            );
+            let hint = if n == 0 {
+                key_hint(&[("Enter/Esc", "close")])
+            } else {
+                key_hint(&[
+                    ("y/Enter", "write"),
+                    ("j k PgUp PgDn", "scroll"),
+                    ("n/Esc", "cancel"),
+                ])
+            };
+            frame.render_widget(Paragraph::new(hint), footer);
+        }
+        WriteStage::Running => {
+            let inner = popup(frame, area, 60, 5, "Write".into(), ACCENT);
+            frame.render_widget(
+                Paragraph::new(vec![
+                    Line::from(vec![
+                        Span::raw(app.spinner()).fg(ACCENT),
+                        Span::raw(format!(" appending rows to {}…", d.feature)),
+                    ]),
+                    Line::from("one transaction; this cannot be interrupted").fg(MUTED),
+                ]),
+                inner,
+            );
+        }
     }
 }
 

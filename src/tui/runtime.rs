@@ -323,6 +323,31 @@ pub fn execute(
             });
             emit(Msg::RebasePlanned { generation, result });
         }
+        Command::ListDir { generation: _, dir } => {
+            let result = guarded(|| crate::tui::dialog::list_dir(&dir));
+            emit(Msg::DirListed { dir, result });
+        }
+        Command::PlanWrite {
+            generation,
+            ws,
+            key,
+            path,
+        } => {
+            let result = guarded(|| plan_file_write(&ws, &key, &path));
+            emit(Msg::WritePlanned { generation, result });
+        }
+        Command::ExecuteWrite {
+            generation,
+            ws,
+            plan,
+        } => {
+            let result = guarded(|| {
+                let n = crate::engine::mutate::execute_write(ws.store.as_ref(), &plan)
+                    .map_err(|e| e.to_string())?;
+                Ok(format!("✓ wrote {n} row(s) to {}", plan.feature))
+            });
+            emit(Msg::Mutated { generation, result });
+        }
         Command::ExecuteRebase {
             generation,
             ws,
@@ -339,6 +364,54 @@ pub fn execute(
             emit(Msg::Mutated { generation, result });
         }
     }
+}
+
+/// Prepares a write of `path` to `key` (Metaxy's system columns) and counts the incoming samples already stored.
+fn plan_file_write(
+    ws: &Workspace,
+    key: &crate::engine::keys::FeatureKey,
+    path: &std::path::Path,
+) -> Result<(Arc<crate::engine::mutate::WritePlan>, usize), String> {
+    use polars::prelude::*;
+    let df = crate::engine::samples::load_samples(path).map_err(|e| e.to_string())?;
+    let plan = crate::engine::mutate::plan_write(
+        ws.store.as_ref(),
+        &ws.graph,
+        key,
+        df,
+        &crate::engine::write::WriteOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let ids = ws
+        .graph
+        .get(key)
+        .map(|d| d.spec.id_columns.clone())
+        .unwrap_or_default();
+    let existing = match ws
+        .read(key, &ReadOptions::default())
+        .map_err(|e| e.to_string())?
+    {
+        None => 0,
+        Some(_) if ids.is_empty() => 0,
+        Some(cur) => {
+            let on: Vec<Expr> = ids.iter().map(|c| col(c.as_str())).collect();
+            let sel: Vec<Expr> = ids.iter().map(|c| col(c.as_str())).collect();
+            plan.rows
+                .clone()
+                .lazy()
+                .select(sel.clone())
+                .join(
+                    cur.lazy().select(sel),
+                    on.clone(),
+                    on,
+                    JoinArgs::new(JoinType::Semi),
+                )
+                .collect()
+                .map(|d| d.height())
+                .map_err(|e| e.to_string())?
+        }
+    };
+    Ok((Arc::new(plan), existing))
 }
 
 /// Stored rows per `metaxy_feature_version` of `key` in the store's own table (every row, as the rebase picker

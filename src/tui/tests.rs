@@ -1268,3 +1268,68 @@ fn a_bad_delete_filter_is_an_error_popup_not_a_write() {
     assert!(app.dialog.is_none());
     assert_eq!(raw_rows(&ws, "example/stt"), before);
 }
+
+#[test]
+fn write_from_a_picked_file_is_previewed_cancellable_and_confirmed() {
+    let (tmp, ws) = fixture_copy("duckdb", "s01_initial");
+    let inputs = tmp.path().join("inputs");
+    std::fs::create_dir_all(&inputs).unwrap();
+    std::fs::write(
+        inputs.join("new_videos.csv"),
+        "sample_uid,path,metaxy_provenance_by_field.audio,metaxy_provenance_by_field.frames\nn000001,/n1,a1,f1\ns000001,/again,a-new,f-new\n",
+    )
+    .unwrap();
+    std::fs::write(inputs.join("notes.txt"), "not offered").unwrap();
+    let mut app = app_on(&ws);
+    app.cwd = tmp.path().to_path_buf();
+    let before = live_rows(&ws, "example/video");
+    press(&mut app, &ws, ch('w'));
+    let out = render_masked(&app, 120, 24);
+    assert!(out.contains("Write rows to example/video"), "{out}");
+    assert!(out.contains("inputs/"), "{out}");
+    // into inputs/, the CSV is offered, the .txt is not
+    type_in(&mut app, &ws, "inp");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render_masked(&app, 120, 24);
+    assert!(out.contains("new_videos.csv"), "{out}");
+    assert!(!out.contains("notes.txt"), "{out}");
+    insta::assert_snapshot!("write_picker", out);
+    press(&mut app, &ws, key(KeyCode::Down)); // past `..`
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render_masked(&app, 120, 24);
+    assert!(out.contains("2 row(s) from"), "{out}");
+    assert!(out.contains("1 new sample(s), 1 already stored"), "{out}");
+    assert!(out.contains("n000001"), "{out}");
+    let masked = regex::Regex::new(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+        .unwrap()
+        .replace_all(&out, "YYYY-MM-DD HH:MM:SS UTC")
+        .into_owned();
+    insta::assert_snapshot!("write_preview", masked);
+    // cancel: nothing written
+    press(&mut app, &ws, key(KeyCode::Esc));
+    assert!(app.dialog.is_none());
+    assert_eq!(live_rows(&ws, "example/video"), before);
+    // again, confirmed
+    press(&mut app, &ws, ch('w'));
+    type_in(&mut app, &ws, "inputs/new_videos.csv");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    press(&mut app, &ws, ch('y'));
+    assert!(app.dialog.is_none());
+    assert_eq!(
+        live_rows(&ws, "example/video"),
+        before + 1,
+        "one new sample, one superseded"
+    );
+    assert_eq!(
+        app.toast.as_ref().unwrap().text,
+        "✓ wrote 2 row(s) to example/video"
+    );
+    // a file without the provenance struct: error popup, nothing written
+    std::fs::write(inputs.join("bad.csv"), "sample_uid,path\nx,/x\n").unwrap();
+    press(&mut app, &ws, ch('w'));
+    type_in(&mut app, &ws, "inputs/bad.csv");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render_masked(&app, 120, 24);
+    assert!(out.contains("Cannot prepare the write"), "{out}");
+    assert!(out.contains("metaxy_provenance_by_field"), "{out}");
+}

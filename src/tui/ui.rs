@@ -105,7 +105,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     let left = Line::from(left);
-    let hints = Line::from(" ?:help  d:delete  R:rebase  r:reload  q:quit ").fg(MUTED);
+    let hints = Line::from(" ?:help  w:write  d:delete  R:rebase  r:reload  q:quit ").fg(MUTED);
     let lw = left.width();
     frame.render_widget(Paragraph::new(left), area);
     if lw + hints.width() < area.width as usize {
@@ -716,7 +716,8 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn pretty_path(s: &str) -> String {
+/// `s` with the temp directory shown as `$TMPDIR` and the home directory as `~`.
+pub fn pretty_path(s: &str) -> String {
     let mut out = s.to_string();
     let tmp = std::env::temp_dir();
     let tmp = tmp.to_string_lossy();
@@ -861,6 +862,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         &[
             ("d", "delete marked/cursor rows or by SQL"),
             ("R", "rebase from an older feature version"),
+            ("w", "write rows from a parquet/csv/ndjson file"),
             ("Tab ^F ^D", "delete form: hard, versions, cascade"),
             ("y  Enter", "confirm (hard: type the key first)"),
             ("Esc  n", "cancel: nothing is written"),

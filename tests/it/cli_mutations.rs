@@ -37,7 +37,9 @@ fn fails(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn count(dir: &Path, feature: &str, extra: &[&str]) -> u64 {
-    let mut args = vec!["metadata", "read", feature, "--format", "json", "--limit", "0"];
+    let mut args = vec![
+        "metadata", "read", feature, "--format", "json", "--limit", "0",
+    ];
     args.extend_from_slice(extra);
     let (out, _) = ok(dir, &args);
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -54,15 +56,33 @@ fn copy_of(b: &str, s: &str) -> tempfile::TempDir {
 fn rebase_and_copy_print_what_metaxy_prints() {
     let tmp = copy_of("duckdb", "s04_version_bump");
     let dir = tmp.path();
-    ok(dir, &["metadata", "rebase", "example/crop", "--from", "34d75856"]);
-    ok(dir, &["metadata", "rebase", "example/face_detection", "--from", "f1526ee0"]);
+    ok(
+        dir,
+        &["metadata", "rebase", "example/crop", "--from", "34d75856"],
+    );
+    ok(
+        dir,
+        &[
+            "metadata",
+            "rebase",
+            "example/face_detection",
+            "--from",
+            "f1526ee0",
+        ],
+    );
     let cli = scenario_dir("s05_rebased").join("expected/cli");
     for (file, extra) in [
         ("s05_rebase_av_report_dry_run.txt", &["--dry-run"][..]),
         ("s05_rebase_av_report.txt", &[][..]),
     ] {
         let (code, stdout, stderr) = cli_capture_streams(cli.join(file));
-        let mut args = vec!["metadata", "rebase", "example/av_report", "--from", "542f3bec"];
+        let mut args = vec![
+            "metadata",
+            "rebase",
+            "example/av_report",
+            "--from",
+            "542f3bec",
+        ];
         args.extend_from_slice(extra);
         let o = run_binary(dir, &args);
         assert_eq!(o.status.code(), Some(code), "{file}");
@@ -70,22 +90,63 @@ fn rebase_and_copy_print_what_metaxy_prints() {
         assert_eq!(text(&o.stderr), stderr, "{file} stderr");
     }
     // a rebase of a root feature is refused, as Metaxy refuses it
-    let o = fails(dir, &["metadata", "rebase", "example/video", "--from", "c2ac395f"]);
-    assert!(text(&o.stderr).contains("Cannot rebase root feature example/video"), "{}", text(&o.stderr));
+    let o = fails(
+        dir,
+        &["metadata", "rebase", "example/video", "--from", "c2ac395f"],
+    );
+    assert!(
+        text(&o.stderr).contains("Cannot rebase root feature example/video"),
+        "{}",
+        text(&o.stderr)
+    );
     // an unknown target version
-    let o = fails(dir, &["metadata", "rebase", "example/crop", "--from", "34d75856", "--to", "00000000"]);
-    assert!(text(&o.stderr).contains("not found in system storage"), "{}", text(&o.stderr));
+    let o = fails(
+        dir,
+        &[
+            "metadata",
+            "rebase",
+            "example/crop",
+            "--from",
+            "34d75856",
+            "--to",
+            "00000000",
+        ],
+    );
+    assert!(
+        text(&o.stderr).contains("not found in system storage"),
+        "{}",
+        text(&o.stderr)
+    );
 
     // copy (s07 -> archive): Metaxy's stdout
     let tmp = copy_of("duckdb", "s07_hard_delete");
     let dir = tmp.path();
-    std::fs::copy(scenario_dir("s08_copy").join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
-    let (code, stdout, _) = cli_capture_streams(scenario_dir("s08_copy").join("expected/cli/s08_copy.txt"));
-    let args = ["metadata", "copy", "--all-features", "--from", "dev", "--to", "archive"];
+    std::fs::copy(
+        scenario_dir("s08_copy").join("metaxy.toml"),
+        dir.join("metaxy.toml"),
+    )
+    .unwrap();
+    let (code, stdout, _) =
+        cli_capture_streams(scenario_dir("s08_copy").join("expected/cli/s08_copy.txt"));
+    let args = [
+        "metadata",
+        "copy",
+        "--all-features",
+        "--from",
+        "dev",
+        "--to",
+        "archive",
+    ];
     // dry run first: nothing is written
     let (dry, _) = ok(dir, &[&args[..], &["--dry-run"]].concat());
-    assert_eq!(dry.trim(), "Dry run: 7 feature(s), 386 row(s) would be copied");
-    assert!(!dir.join("store_archive").exists(), "a dry run creates nothing");
+    assert_eq!(
+        dry.trim(),
+        "Dry run: 7 feature(s), 386 row(s) would be copied"
+    );
+    assert!(
+        !dir.join("store_archive").exists(),
+        "a dry run creates nothing"
+    );
     let o = run_binary(dir, &args);
     assert_eq!(o.status.code(), Some(code));
     assert_eq!(text(&o.stdout), stdout);
@@ -118,7 +179,12 @@ fn delete_dry_run_lists_rows_and_changes_nothing() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| (f["feature"].as_str().unwrap().to_string(), f["rows"].as_u64().unwrap()))
+            .map(|f| {
+                (
+                    f["feature"].as_str().unwrap().to_string(),
+                    f["rows"].as_u64().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             per,
@@ -132,14 +198,27 @@ fn delete_dry_run_lists_rows_and_changes_nothing() {
         assert_eq!(v["total_rows"], 6);
         assert_eq!(v["features"][1]["cascaded_from"], "example/crop");
         let preview = v["features"][0]["preview"].as_array().unwrap();
-        let ids: Vec<&str> = preview.iter().map(|r| r["sample_uid"].as_str().unwrap()).collect();
+        let ids: Vec<&str> = preview
+            .iter()
+            .map(|r| r["sample_uid"].as_str().unwrap())
+            .collect();
         assert_eq!(ids, ["s000001", "s000002"], "{b}");
-        assert_eq!(count(dir, "example/crop", &[]), before, "{b}: dry run wrote nothing");
+        assert_eq!(
+            count(dir, "example/crop", &[]),
+            before,
+            "{b}: dry run wrote nothing"
+        );
         // plain dry run: Metaxy's summary on stderr, the rows on stdout
         let (out, err) = ok(dir, &args[..7]);
-        assert!(err.contains("Dry run (soft delete, with_feature_history=no)"), "{err}");
+        assert!(
+            err.contains("Dry run (soft delete, with_feature_history=no)"),
+            "{err}"
+        );
         assert!(err.contains("Total rows to delete: 6"), "{err}");
-        assert!(err.contains("  • example/face_detection (2 rows) [cascade from example/crop]"), "{err}");
+        assert!(
+            err.contains("  • example/face_detection (2 rows) [cascade from example/crop]"),
+            "{err}"
+        );
         assert!(out.contains("s000002"), "{out}");
         // now for real, JSON report
         let (out, _) = ok(
@@ -173,35 +252,127 @@ fn refused_and_bad_mutations_exit_1_and_leave_the_store_alone() {
         count(
             d,
             "example/stt",
-            &["--with-feature-history", "--with-sample-history", "--include-soft-deleted"],
+            &[
+                "--with-feature-history",
+                "--with-sample-history",
+                "--include-soft-deleted",
+            ],
         )
     };
     let before = raw(dir);
     // Metaxy's guard: an unfiltered hard delete needs --yes
     let o = fails(dir, &["metadata", "delete", "example/stt", "--hard"]);
-    assert!(text(&o.stderr).contains("requires --yes"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("requires --yes"),
+        "{}",
+        text(&o.stderr)
+    );
     // a filter on a column that does not exist
-    let o = fails(dir, &["metadata", "delete", "example/stt", "--filter", "nope = 1"]);
-    assert!(text(&o.stderr).contains("bad filter"), "{}", text(&o.stderr));
-    let o = fails(dir, &["metadata", "delete", "example/stt", "--hard", "--yes", "--filter", "((("]);
-    assert!(text(&o.stderr).contains("bad filter"), "{}", text(&o.stderr));
+    let o = fails(
+        dir,
+        &["metadata", "delete", "example/stt", "--filter", "nope = 1"],
+    );
+    assert!(
+        text(&o.stderr).contains("bad filter"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = fails(
+        dir,
+        &[
+            "metadata",
+            "delete",
+            "example/stt",
+            "--hard",
+            "--yes",
+            "--filter",
+            "(((",
+        ],
+    );
+    assert!(
+        text(&o.stderr).contains("bad filter"),
+        "{}",
+        text(&o.stderr)
+    );
     // an unknown feature
-    let o = fails(dir, &["metadata", "delete", "example/nope", "--filter", "1 = 1"]);
-    assert!(text(&o.stderr).contains("example/nope"), "{}", text(&o.stderr));
+    let o = fails(
+        dir,
+        &["metadata", "delete", "example/nope", "--filter", "1 = 1"],
+    );
+    assert!(
+        text(&o.stderr).contains("example/nope"),
+        "{}",
+        text(&o.stderr)
+    );
     // write: input without the provenance struct, unreadable input, unknown format
     let csv = dir.join("rows.csv");
     std::fs::write(&csv, "sample_uid,path\nn1,/x\n").unwrap();
-    let o = fails(dir, &["metadata", "write", "example/video", "--input", csv.to_str().unwrap()]);
-    assert!(text(&o.stderr).contains("metaxy_provenance_by_field"), "{}", text(&o.stderr));
-    let o = fails(dir, &["metadata", "write", "example/video", "--input", "missing.parquet"]);
-    assert!(text(&o.stderr).contains("missing.parquet"), "{}", text(&o.stderr));
+    let o = fails(
+        dir,
+        &[
+            "metadata",
+            "write",
+            "example/video",
+            "--input",
+            csv.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        text(&o.stderr).contains("metaxy_provenance_by_field"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = fails(
+        dir,
+        &[
+            "metadata",
+            "write",
+            "example/video",
+            "--input",
+            "missing.parquet",
+        ],
+    );
+    assert!(
+        text(&o.stderr).contains("missing.parquet"),
+        "{}",
+        text(&o.stderr)
+    );
     std::fs::write(dir.join("rows.xlsx"), "x").unwrap();
-    let o = fails(dir, &["metadata", "write", "example/video", "--input", "rows.xlsx"]);
+    let o = fails(
+        dir,
+        &["metadata", "write", "example/video", "--input", "rows.xlsx"],
+    );
     assert!(text(&o.stderr).contains("unknown"), "{}", text(&o.stderr));
     // copy onto itself / to an unknown store
-    let o = fails(dir, &["metadata", "copy", "--all-features", "--from", "dev", "--to", "dev"]);
-    assert!(text(&o.stderr).contains("same store"), "{}", text(&o.stderr));
-    let o = fails(dir, &["metadata", "copy", "--all-features", "--from", "dev", "--to", "nowhere"]);
+    let o = fails(
+        dir,
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "dev",
+            "--to",
+            "dev",
+        ],
+    );
+    assert!(
+        text(&o.stderr).contains("same store"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = fails(
+        dir,
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "dev",
+            "--to",
+            "nowhere",
+        ],
+    );
     assert!(text(&o.stderr).contains("nowhere"), "{}", text(&o.stderr));
     assert_eq!(raw(dir), before, "nothing was written");
 }
@@ -225,7 +396,16 @@ fn write_appends_rows_from_csv_ndjson_and_parquet() {
         // dry run: the prepared rows, nothing written
         let (out, _) = ok(
             dir,
-            &["metadata", "write", "example/video", "--input", "a.csv", "--dry-run", "--format", "json"],
+            &[
+                "metadata",
+                "write",
+                "example/video",
+                "--input",
+                "a.csv",
+                "--dry-run",
+                "--format",
+                "json",
+            ],
         );
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["rows"].as_array().unwrap().len(), 2);
@@ -233,10 +413,21 @@ fn write_appends_rows_from_csv_ndjson_and_parquet() {
         assert_eq!(count(dir, "example/video", &[]), before);
         let (_, err) = ok(
             dir,
-            &["metadata", "write", "example/video", "--input", "a.csv", "--materialization-id", "run-7"],
+            &[
+                "metadata",
+                "write",
+                "example/video",
+                "--input",
+                "a.csv",
+                "--materialization-id",
+                "run-7",
+            ],
         );
         assert!(err.contains("✓ Wrote 2 row(s) to example/video"), "{err}");
-        ok(dir, &["metadata", "write", "example/video", "--input", "b.ndjson"]);
+        ok(
+            dir,
+            &["metadata", "write", "example/video", "--input", "b.ndjson"],
+        );
         {
             use polars::prelude::*;
             let pbf = df!("audio" => ["a4"], "frames" => ["f4"])
@@ -255,11 +446,22 @@ fn write_appends_rows_from_csv_ndjson_and_parquet() {
             let f = std::fs::File::create(dir.join("c.parquet")).unwrap();
             ParquetWriter::new(f).finish(&mut df).unwrap();
         }
-        ok(dir, &["metadata", "write", "example/video", "--input", "c.parquet"]);
+        ok(
+            dir,
+            &["metadata", "write", "example/video", "--input", "c.parquet"],
+        );
         assert_eq!(count(dir, "example/video", &[]), before + 4, "{b}");
         let (out, _) = ok(
             dir,
-            &["metadata", "read", "example/video", "--filter", "sample_uid = 'n1'", "--format", "json"],
+            &[
+                "metadata",
+                "read",
+                "example/video",
+                "--filter",
+                "sample_uid = 'n1'",
+                "--format",
+                "json",
+            ],
         );
         let v: Value = serde_json::from_str(&out).unwrap();
         let row = &v["rows"][0];
@@ -267,7 +469,10 @@ fn write_appends_rows_from_csv_ndjson_and_parquet() {
         // provenance = H("a1|f1"), computed like Metaxy's write()
         assert_eq!(row["metaxy_provenance"], row["metaxy_data_version"]);
         // the new samples are new for the downstream feature
-        let (out, _) = ok(dir, &["metadata", "increment", "example/crop", "--format", "json"]);
+        let (out, _) = ok(
+            dir,
+            &["metadata", "increment", "example/crop", "--format", "json"],
+        );
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["counts"]["new"], 4, "{b}: {}", v["counts"]);
     }

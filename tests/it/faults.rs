@@ -135,10 +135,21 @@ fn a_cascade_killed_between_features_keeps_whole_feature_writes() {
             ],
         );
         let ws = open(dir);
-        assert_eq!(raw_count(&ws, "example/crop"), crop + 1, "{b}: crop's tombstone committed");
-        assert_eq!(raw_count(&ws, "example/face_detection"), face, "{b}: nothing of the next feature");
+        assert_eq!(
+            raw_count(&ws, "example/crop"),
+            crop + 1,
+            "{b}: crop's tombstone committed"
+        );
+        assert_eq!(
+            raw_count(&ws, "example/face_detection"),
+            face,
+            "{b}: nothing of the next feature"
+        );
         let live = ws
-            .read(&FeatureKey::parse("example/crop").unwrap(), &ReadOptions::default())
+            .read(
+                &FeatureKey::parse("example/crop").unwrap(),
+                &ReadOptions::default(),
+            )
             .unwrap()
             .unwrap();
         assert_eq!(live.height(), 49, "{b}");

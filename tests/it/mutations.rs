@@ -446,7 +446,10 @@ fn fallback_stores_are_never_written() {
     execute_delete(ws.store.as_ref(), &ws.graph, &plan).unwrap();
     assert_eq!(std::fs::read(&prod).unwrap(), prod_before, "prod untouched");
     let ws = reopen(tmp.path(), None);
-    assert!(ws.store.local().has_feature(&video).unwrap(), "the tombstone went to dev");
+    assert!(
+        ws.store.local().has_feature(&video).unwrap(),
+        "the tombstone went to dev"
+    );
     // a hard delete only ever sees the store's own rows: prod's are out of reach
     let req = DeleteRequest {
         features: vec![FeatureKey::parse("example/video").unwrap()],

@@ -309,13 +309,19 @@ fn quit_and_check_restored(tmux: &Tmux) {
 /// Rows of `feature` in a default read, by the real binary's headless `metadata read`.
 fn read_count(dir: &Path, feature: &str) -> u64 {
     let out = Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
-        .args(["metadata", "read", feature, "--format", "json", "--limit", "0"])
+        .args([
+            "metadata", "read", feature, "--format", "json", "--limit", "0",
+        ])
         .current_dir(dir)
         .env("METAXY_FIXTURE_DIR", dir)
         .env_remove("METAXY_CONFIG")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v["count"].as_u64().unwrap()
 }
@@ -331,7 +337,11 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
     std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
     copy_dir(&fixture.join("store"), &dir.join("store"));
     let stt_before = read_count(&dir, "example/stt");
-    assert_eq!(read_count(&dir, "example/crop"), 0, "s04: crop not yet rebased");
+    assert_eq!(
+        read_count(&dir, "example/crop"),
+        0,
+        "s04: crop not yet rebased"
+    );
 
     let tmux = Tmux::start(
         tmp.path(),
@@ -346,7 +356,9 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
 
     // rebase example/crop: pick, preview, cancel
     tmux.send(&["j"]);
-    tmux.wait_for("example/crop selected", |s| s.contains("example/crop · Metadata"));
+    tmux.wait_for("example/crop selected", |s| {
+        s.contains("example/crop · Metadata")
+    });
     tmux.send(&["R"]);
     tmux.wait_for("the rebase picker", |s| {
         s.contains("Rebase example/crop onto ea834040 (current)") && s.contains("34d75856")
@@ -358,7 +370,11 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
     assert!(screen.contains("frames 42584848 → 28063681"), "{screen}");
     tmux.send(&["Escape"]);
     tmux.wait_for("the dialog to close", |s| !s.contains("will be rewritten"));
-    assert_eq!(read_count(&dir, "example/crop"), 0, "cancelled rebase wrote nothing");
+    assert_eq!(
+        read_count(&dir, "example/crop"),
+        0,
+        "cancelled rebase wrote nothing"
+    );
 
     // again, confirmed
     tmux.send(&["R"]);
@@ -366,14 +382,18 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
     tmux.send(&["Enter"]);
     tmux.wait_for("the rebase preview", |s| s.contains("will be rewritten"));
     tmux.send(&["y"]);
-    tmux.wait_for("the rebase toast", |s| s.contains("rebased 50 row(s) of example/crop"));
+    tmux.wait_for("the rebase toast", |s| {
+        s.contains("rebased 50 row(s) of example/crop")
+    });
     tmux.wait_for("crop up to date after the reload", |s| {
         line_with(s, "example/crop").contains("up to date") || s.contains("✓ example/crop")
     });
 
     // soft delete the first example/stt row: mark it, preview, cancel, then confirm
     tmux.send(&["j", "j"]);
-    tmux.wait_for("example/stt selected", |s| s.contains("example/stt · Metadata"));
+    tmux.wait_for("example/stt selected", |s| {
+        s.contains("example/stt · Metadata")
+    });
     tmux.wait_for("its rows", |s| s.contains("rows 1-"));
     tmux.send(&["Enter", "x", "d"]);
     let screen = tmux.wait_for("the delete form", |s| s.contains("Delete from example/stt"));
@@ -383,14 +403,22 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
         s.contains("1 row(s) in 1 feature(s) will be soft-deleted")
     });
     tmux.send(&["Escape"]);
-    tmux.wait_for("the dialog to close", |s| !s.contains("will be soft-deleted"));
-    assert_eq!(read_count(&dir, "example/stt"), stt_before, "cancelled delete wrote nothing");
+    tmux.wait_for("the dialog to close", |s| {
+        !s.contains("will be soft-deleted")
+    });
+    assert_eq!(
+        read_count(&dir, "example/stt"),
+        stt_before,
+        "cancelled delete wrote nothing"
+    );
     tmux.send(&["d"]);
     tmux.wait_for("the delete form", |s| s.contains("Delete from example/stt"));
     tmux.send(&["Enter"]);
     tmux.wait_for("the delete preview", |s| s.contains("will be soft-deleted"));
     tmux.send(&["y"]);
-    tmux.wait_for("the delete toast", |s| s.contains("soft deleted 1 row(s) in 1 feature(s)"));
+    tmux.wait_for("the delete toast", |s| {
+        s.contains("soft deleted 1 row(s) in 1 feature(s)")
+    });
 
     quit_and_check_restored(&tmux);
     assert_eq!(read_count(&dir, "example/crop"), 50);
