@@ -367,6 +367,8 @@ pub struct StoreConfig {
     pub hash_algorithm: HashAlgorithm,
     /// `config.fallback_stores` (names of read-only fallback stores), `[]` if absent.
     pub fallback_stores: Vec<String>,
+    /// The top-level `enable_map_datatype`: new tables store `*_by_field` columns as maps (FORMAT.md §4.3).
+    pub map_datatype: bool,
 }
 
 impl StoreConfig {
@@ -1339,6 +1341,7 @@ fn validate_store(
         config,
         hash_algorithm,
         fallback_stores,
+        map_datatype: false,
     })
 }
 
@@ -1524,6 +1527,9 @@ fn validate(data: JsonMap, warnings: &mut Vec<String>) -> Result<MetaxyConfig, C
                 })
             }
         }
+    }
+    for st in &mut cfg.stores {
+        st.map_datatype = cfg.enable_map_datatype;
     }
     Ok(cfg)
 }

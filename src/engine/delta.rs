@@ -48,6 +48,8 @@ pub struct DeltaStore {
     layout: DeltaLayout,
     options: HashMap<String, String>,
     hash_algorithm: HashAlgorithm,
+    /// Map mode: new tables store `*_by_field` columns as `map<string, string>`.
+    map_datatype: bool,
     /// Object store rooted at `root_url`; `None` for a local root that does not exist yet (an empty store) until
     /// the first write creates it.
     root_store: std::sync::Mutex<Option<Arc<dyn ObjectStore>>>,
@@ -108,6 +110,7 @@ impl DeltaStore {
             layout,
             options,
             hash_algorithm: cfg.hash_algorithm,
+            map_datatype: cfg.map_datatype,
             root_store: std::sync::Mutex::new(root_store),
         })
     }
@@ -315,6 +318,13 @@ impl DeltaStore {
         if !exists {
             // data files first, then one commit that creates the table with them (a kill before the commit leaves
             // only unreferenced files: no table, as before)
+            let batch = if self.map_datatype {
+                crate::engine::frame::batch_with_map_columns(&batch, |name| {
+                    arrow::datatypes::Field::new(name, crate::engine::frame::delta_map_type(), true)
+                })?
+            } else {
+                batch
+            };
             let schema: StructType = batch
                 .schema()
                 .try_into_kernel()
@@ -510,22 +520,22 @@ fn conform_for_append(
         let col = match batch.column_by_name(f.name()) {
             None => new_null_array(f.data_type(), batch.num_rows()),
             Some(c) if c.data_type() == f.data_type() => Arc::clone(c),
-            Some(c) => {
-                if matches!(f.data_type(), ArrowDataType::Map(..)) {
-                    return Err(format!(
-                        "column {} is a map in this table (enable_map_datatype); writing Map-mode Delta tables is not supported yet",
-                        f.name()
-                    ));
-                }
-                arrow::compute::cast(c, f.data_type()).map_err(|e| {
-                    format!(
-                        "column {} has type {}, the table has {}: {e}",
-                        f.name(),
-                        c.data_type(),
-                        f.data_type()
-                    )
-                })?
+            Some(c)
+                if matches!(f.data_type(), ArrowDataType::Map(..))
+                    && matches!(c.data_type(), ArrowDataType::Struct(_)) =>
+            {
+                // Map mode: the table stores a map, the engine a struct
+                crate::engine::frame::struct_to_map_like(c, f.data_type())
+                    .map_err(|e| format!("column {}: {e}", f.name()))?
             }
+            Some(c) => arrow::compute::cast(c, f.data_type()).map_err(|e| {
+                format!(
+                    "column {} has type {}, the table has {}: {e}",
+                    f.name(),
+                    c.data_type(),
+                    f.data_type()
+                )
+            })?,
         };
         fields.push(Arc::clone(f));
         cols.push(col);

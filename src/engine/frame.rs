@@ -244,3 +244,165 @@ pub fn df_to_record_batch(df: &DataFrame) -> Result<RecordBatch> {
     let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(df.height()));
     Ok(RecordBatch::try_new_with_options(schema, arrays, &opts)?)
 }
+
+/// Whether `name` is one of the `*_by_field` columns Map mode stores as a map.
+pub fn is_by_field(name: &str) -> bool {
+    name.ends_with("_by_field")
+}
+
+/// The Delta / Arrow type of a Map-mode `*_by_field` column: `map<string, string>` with delta-rs' entry names.
+pub fn delta_map_type() -> ArrowDataType {
+    use arrow::datatypes::{Field as ArrowField, Fields};
+    let kv = Fields::from(vec![
+        ArrowField::new("key", ArrowDataType::Utf8, false),
+        ArrowField::new("value", ArrowDataType::Utf8, true),
+    ]);
+    ArrowDataType::Map(
+        Arc::new(ArrowField::new(
+            "key_value",
+            ArrowDataType::Struct(kv),
+            false,
+        )),
+        false,
+    )
+}
+
+/// The LanceDB field of a Map-mode `*_by_field` column: polars-map's extension type, a
+/// `large_list<struct<key: large_string, value: large_string>>` tagged `ARROW:extension:name = polars_map.map`
+/// (what Metaxy's LanceDB store writes).
+pub fn lance_map_field(name: &str) -> arrow::datatypes::Field {
+    use arrow::datatypes::{Field as ArrowField, Fields};
+    let kv = Fields::from(vec![
+        ArrowField::new("key", ArrowDataType::LargeUtf8, true),
+        ArrowField::new("value", ArrowDataType::LargeUtf8, true),
+    ]);
+    let dt = ArrowDataType::LargeList(Arc::new(ArrowField::new(
+        "item",
+        ArrowDataType::Struct(kv),
+        true,
+    )));
+    ArrowField::new(name, dt, true).with_metadata(
+        [(
+            "ARROW:extension:name".to_string(),
+            "polars_map.map".to_string(),
+        )]
+        .into(),
+    )
+}
+
+/// Converts a struct column (`{field: hash, ...}`) to a map-like column of type `target` (an Arrow `Map`, or a
+/// (large) list of `struct<key, value>`): one entry per struct member, in member order; a null struct becomes a
+/// null map. The inverse of the read-side conversion, so Map-mode tables get back what Metaxy writes.
+///
+/// Errors: `target` is not map-like, or `array` is not a struct.
+pub fn struct_to_map_like(array: &ArrowArrayRef, target: &ArrowDataType) -> Result<ArrowArrayRef> {
+    use arrow::array::{AsArray, LargeListArray, ListArray, MapArray, StringBuilder, StructArray};
+    use arrow::buffer::OffsetBuffer;
+    use arrow::error::ArrowError;
+    let bad = |m: &str| -> crate::engine::error::EngineError {
+        ArrowError::InvalidArgumentError(m.to_string()).into()
+    };
+    let ArrowDataType::Struct(_) = array.data_type() else {
+        return Err(bad("map conversion needs a struct column"));
+    };
+    let s = array.as_struct();
+    let entries_field = match target {
+        ArrowDataType::Map(f, _) | ArrowDataType::List(f) | ArrowDataType::LargeList(f) => {
+            f.clone()
+        }
+        _ => return Err(bad("target type is not a map")),
+    };
+    let ArrowDataType::Struct(kv) = entries_field.data_type() else {
+        return Err(bad("map entries are not key/value structs"));
+    };
+    if kv.len() != 2 {
+        return Err(bad("map entries are not key/value structs"));
+    }
+    let names: Vec<String> = s.fields().iter().map(|f| f.name().clone()).collect();
+    let values: Vec<arrow::array::StringArray> = s
+        .columns()
+        .iter()
+        .map(|c| {
+            arrow::compute::cast(c, &ArrowDataType::Utf8).map(|a| a.as_string::<i32>().clone())
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    let rows = s.len();
+    let mut keys = StringBuilder::new();
+    let mut vals = StringBuilder::new();
+    let mut offsets: Vec<i64> = Vec::with_capacity(rows + 1);
+    offsets.push(0);
+    let mut n = 0i64;
+    for row in 0..rows {
+        if s.is_valid(row) {
+            for (name, col) in names.iter().zip(&values) {
+                keys.append_value(name);
+                vals.append_option(col.is_valid(row).then(|| col.value(row)));
+                n += 1;
+            }
+        }
+        offsets.push(n);
+    }
+    let keys = arrow::compute::cast(
+        &(Arc::new(keys.finish()) as ArrowArrayRef),
+        kv[0].data_type(),
+    )?;
+    let vals = arrow::compute::cast(
+        &(Arc::new(vals.finish()) as ArrowArrayRef),
+        kv[1].data_type(),
+    )?;
+    let entries = StructArray::try_new(kv.clone(), vec![keys, vals], None)?;
+    let nulls = s.nulls().cloned();
+    Ok(match target {
+        ArrowDataType::Map(_, sorted) => {
+            let o: Vec<i32> = offsets.iter().map(|&x| x as i32).collect();
+            Arc::new(MapArray::try_new(
+                entries_field,
+                OffsetBuffer::new(o.into()),
+                entries,
+                nulls,
+                *sorted,
+            )?)
+        }
+        ArrowDataType::List(_) => {
+            let o: Vec<i32> = offsets.iter().map(|&x| x as i32).collect();
+            Arc::new(ListArray::try_new(
+                entries_field,
+                OffsetBuffer::new(o.into()),
+                Arc::new(entries),
+                nulls,
+            )?)
+        }
+        _ => Arc::new(LargeListArray::try_new(
+            entries_field,
+            OffsetBuffer::new(offsets.into()),
+            Arc::new(entries),
+            nulls,
+        )?),
+    })
+}
+
+/// `batch` with every struct `*_by_field` column converted to a map-like column whose field is `field_for(name)`
+/// (Map mode, for a new table).
+pub fn batch_with_map_columns(
+    batch: &RecordBatch,
+    field_for: impl Fn(&str) -> arrow::datatypes::Field,
+) -> Result<RecordBatch> {
+    let mut fields = Vec::with_capacity(batch.num_columns());
+    let mut cols = Vec::with_capacity(batch.num_columns());
+    for (f, c) in batch.schema().fields().iter().zip(batch.columns()) {
+        if is_by_field(f.name()) && matches!(f.data_type(), ArrowDataType::Struct(_)) {
+            let nf = field_for(f.name());
+            cols.push(struct_to_map_like(c, nf.data_type())?);
+            fields.push(Arc::new(nf));
+        } else {
+            fields.push(Arc::clone(f));
+            cols.push(Arc::clone(c));
+        }
+    }
+    let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(arrow::datatypes::Schema::new(fields)),
+        cols,
+        &opts,
+    )?)
+}

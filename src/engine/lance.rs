@@ -28,6 +28,8 @@ pub struct LanceStore {
     /// `uri` as configured (Metaxy displays it, credentials masked).
     uri: String,
     hash_algorithm: HashAlgorithm,
+    /// Map mode: new tables store `*_by_field` columns as polars-map's list of key/value structs.
+    map_datatype: bool,
     /// `None` for a local directory that does not exist yet (an empty store) until the first write creates it.
     conn: std::sync::Mutex<Option<Connection>>,
     /// The connect builder's inputs, kept to connect once a write has created the directory.
@@ -84,6 +86,7 @@ impl LanceStore {
             name: cfg.name.clone(),
             uri,
             hash_algorithm: cfg.hash_algorithm,
+            map_datatype: cfg.map_datatype,
             conn: std::sync::Mutex::new(conn),
             target,
             kwargs,
@@ -156,6 +159,14 @@ impl LanceStore {
             .await
             .map_err(|e| self.err(e.to_string()))?;
         if !names.contains(&name) {
+            let batch = if self.map_datatype {
+                crate::engine::frame::batch_with_map_columns(
+                    &batch,
+                    crate::engine::frame::lance_map_field,
+                )?
+            } else {
+                batch
+            };
             conn.create_table(&name, batch)
                 .execute()
                 .await
@@ -369,6 +380,16 @@ fn conform_to(
         let c = match batch.column_by_name(f.name()) {
             None => new_null_array(f.data_type(), batch.num_rows()),
             Some(c) if c.data_type() == f.data_type() => Arc::clone(c),
+            Some(c)
+                if matches!(
+                    f.data_type(),
+                    arrow::datatypes::DataType::List(_) | arrow::datatypes::DataType::LargeList(_)
+                ) && matches!(c.data_type(), arrow::datatypes::DataType::Struct(_)) =>
+            {
+                // Map mode: the table stores polars-map's list of key/value structs, the engine a struct
+                crate::engine::frame::struct_to_map_like(c, f.data_type())
+                    .map_err(|e| format!("column {}: {e}", f.name()))?
+            }
             Some(c) => arrow::compute::cast(c, f.data_type()).map_err(|e| {
                 format!(
                     "column {} has type {}, the table has {}: {e}",

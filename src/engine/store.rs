@@ -440,6 +440,8 @@ pub struct DuckDbStore {
     path: Option<PathBuf>,
     table_prefix: String,
     hash_algorithm: HashAlgorithm,
+    /// Map mode: new tables store `*_by_field` columns as `MAP(VARCHAR, VARCHAR)`.
+    map_datatype: bool,
     /// The read connection (read-only on files); `None` while the file does not exist (a write destination).
     conn: Mutex<Option<Connection>>,
 }
@@ -510,6 +512,7 @@ impl DuckDbStore {
             path,
             table_prefix,
             hash_algorithm: cfg.hash_algorithm,
+            map_datatype: cfg.map_datatype,
             conn: Mutex::new(conn),
         })
     }
@@ -709,12 +712,43 @@ impl MetadataStore for DuckDbStore {
                 .map_err(|e| self.write_err(&table, e))?;
         }
         let source = format!("read_parquet({})", sql_str(&tmp.display().to_string()));
+        // `MAP {'audio': "c"."audio", ...}`: a struct column as the MAP Metaxy's Map mode stores
+        let map_expr = |name: &str, members: &[Field]| {
+            let q = quote_ident(name);
+            let entries: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}: {q}.{}",
+                        sql_str(m.name().as_str()),
+                        quote_ident(m.name().as_str())
+                    )
+                })
+                .collect();
+            format!(
+                "CASE WHEN {q} IS NULL THEN NULL ELSE MAP {{{}}} END AS {q}",
+                entries.join(", ")
+            )
+        };
         self.with_write_transaction(&table, |conn| {
             let existing = Self::table_columns(conn, &table)?;
             if existing.is_empty() {
+                let select: Vec<String> = df
+                    .columns()
+                    .iter()
+                    .map(|c| match c.dtype() {
+                        DataType::Struct(m)
+                            if self.map_datatype && crate::engine::frame::is_by_field(c.name()) =>
+                        {
+                            map_expr(c.name().as_str(), m)
+                        }
+                        _ => quote_ident(c.name().as_str()),
+                    })
+                    .collect();
                 conn.execute_batch(&format!(
-                    "CREATE TABLE {} AS SELECT * FROM {source}",
-                    quote_ident(&table)
+                    "CREATE TABLE {} AS SELECT {} FROM {source}",
+                    quote_ident(&table),
+                    select.join(", ")
                 ))
                 .map_err(|e| self.write_err(&table, e))?;
                 return Ok(());
@@ -730,22 +764,7 @@ impl MetadataStore for DuckDbStore {
                 let q = quote_ident(name);
                 match (ty.starts_with("MAP("), c.dtype()) {
                     // Map mode (`enable_map_datatype`): the table stores a MAP, the engine a struct
-                    (true, DataType::Struct(members)) => {
-                        let entries: Vec<String> = members
-                            .iter()
-                            .map(|m| {
-                                format!(
-                                    "{}: {q}.{}",
-                                    sql_str(m.name().as_str()),
-                                    quote_ident(m.name().as_str())
-                                )
-                            })
-                            .collect();
-                        select.push(format!(
-                            "CASE WHEN {q} IS NULL THEN NULL ELSE MAP {{{}}} END AS {q}",
-                            entries.join(", ")
-                        ));
-                    }
+                    (true, DataType::Struct(members)) => select.push(map_expr(name, members)),
                     _ => select.push(q),
                 }
             }
