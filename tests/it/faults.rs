@@ -168,3 +168,72 @@ fn a_cascade_killed_between_features_keeps_whole_feature_writes() {
         );
     }
 }
+
+/// A large write killed with SIGKILL at several moments (startup, reading the input, writing data, committing):
+/// every time, the store reads either as before or with the whole write, for us and for Metaxy.
+#[test]
+fn a_large_write_killed_at_random_moments_is_all_or_nothing() {
+    use polars::prelude::*;
+    for b in BACKENDS {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        copy_dir(&scenario_dir_in(b, "s01_initial"), dir);
+        let n = 60_000usize;
+        {
+            let ids: Vec<String> = (0..n).map(|i| format!("k{i:07}")).collect();
+            let audio: Vec<String> = (0..n).map(|i| format!("audio-{i}")).collect();
+            let frames: Vec<String> = (0..n).map(|i| format!("frames-{i}")).collect();
+            let pbf = df!("audio" => audio, "frames" => frames)
+                .unwrap()
+                .into_struct("metaxy_provenance_by_field".into())
+                .into_series();
+            let mut df = DataFrame::new(
+                n,
+                vec![Column::new("sample_uid".into(), ids), pbf.into_column()],
+            )
+            .unwrap();
+            ParquetWriter::new(std::fs::File::create(dir.join("big.parquet")).unwrap())
+                .finish(&mut df)
+                .unwrap();
+        }
+        let before = raw_count(&open(dir), "example/video");
+        let mut landed = 0;
+        for delay_ms in [30u64, 150, 400, 900, 1600] {
+            let mut child = Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
+                .args([
+                    "metadata",
+                    "write",
+                    "example/video",
+                    "--input",
+                    "big.parquet",
+                ])
+                .current_dir(dir)
+                .env("METAXY_FIXTURE_DIR", dir)
+                .env_remove("METAXY_CONFIG")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+            let _ = child.kill();
+            let _ = child.wait();
+            let now = raw_count(&open(dir), "example/video");
+            assert!(
+                (now - before) % n == 0,
+                "{b}: a write killed after {delay_ms} ms left {} extra rows (not a multiple of {n})",
+                now - before
+            );
+            landed = (now - before) / n;
+            eprintln!("{b}: killed after {delay_ms} ms: {landed} write(s) landed");
+        }
+        // Metaxy reads the store too, with the same rows
+        let out = tempfile::tempdir().unwrap();
+        crate::roundtrip::metaxy_dump(dir, "dev", out.path(), &format!("{b} after kills"));
+        let theirs = json(out.path().join("raw/example__video.json"));
+        assert_eq!(
+            theirs["rows"].as_array().unwrap().len(),
+            before + landed * n,
+            "{b}: Metaxy's raw row count"
+        );
+    }
+}

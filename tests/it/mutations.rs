@@ -462,3 +462,76 @@ fn fallback_stores_are_never_written() {
     execute_delete(ws.store.as_ref(), &ws.graph, &plan).unwrap();
     assert_eq!(std::fs::read(&prod).unwrap(), prod_before, "prod untouched");
 }
+
+#[test]
+fn copy_across_backends_matches_metaxy_s08() {
+    // DuckDB (s07) -> Delta, Delta (s07) -> LanceDB, LanceDB (s07) -> DuckDB: the archive holds Metaxy's rows
+    for (src, dst) in [
+        ("duckdb", "delta"),
+        ("delta", "lancedb"),
+        ("lancedb", "duckdb"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        copy_dir(&scenario_dir_in(src, "s07_hard_delete"), tmp.path());
+        let (ty, key, loc) = match dst {
+            "duckdb" => (
+                "metaxy.ext.duckdb.DuckDBMetadataStore",
+                "database",
+                "${METAXY_FIXTURE_DIR:-.}/store_archive/metadata.duckdb",
+            ),
+            "delta" => (
+                "metaxy.ext.polars.handlers.delta.DeltaMetadataStore",
+                "root_path",
+                "${METAXY_FIXTURE_DIR:-.}/store_archive",
+            ),
+            _ => (
+                "metaxy.ext.lancedb.LanceDBMetadataStore",
+                "uri",
+                "${METAXY_FIXTURE_DIR:-.}/store_archive",
+            ),
+        };
+        let mut toml = std::fs::read_to_string(tmp.path().join("metaxy.toml")).unwrap();
+        toml.push_str(&format!(
+            "\n[stores.archive]\ntype = \"{ty}\"\n\n[stores.archive.config]\n{key} = \"{loc}\"\n"
+        ));
+        std::fs::write(tmp.path().join("metaxy.toml"), toml).unwrap();
+        let ws = reopen(tmp.path(), Some("dev"));
+        let plan = plan_copy(ws.store.as_ref(), &ws.graph, &CopyRequest::default()).unwrap();
+        let dest =
+            open_store_for_write(ws.config.store_config(Some("archive")).unwrap(), tmp.path())
+                .unwrap();
+        let stats = execute_copy(dest.as_ref(), &ws.graph, &plan).unwrap();
+        assert_eq!(
+            (stats.features_copied, stats.rows_copied),
+            (7, 386),
+            "{src} -> {dst}"
+        );
+        let archive = reopen(tmp.path(), Some("archive"));
+        let index = json(scenario_dir_in(src, "s08_copy").join("expected/archive_index.json"));
+        for (k, entry) in index.as_object().unwrap() {
+            let Some(file) = entry.get("file") else {
+                continue;
+            };
+            let golden = json(scenario_dir_in(src, "s08_copy").join(file.as_str().unwrap()));
+            let rows = golden["rows"].as_array().unwrap();
+            let all = archive
+                .read(
+                    &FeatureKey::parse(k).unwrap(),
+                    &ReadOptions {
+                        with_feature_history: true,
+                        with_sample_history: true,
+                        include_soft_deleted: true,
+                        ..Default::default()
+                    },
+                )
+                .unwrap()
+                .unwrap();
+            let keys = row_keys(rows);
+            assert_eq!(
+                canon(&df_to_json_rows(&all, None).unwrap(), &keys),
+                canon(rows, &keys),
+                "{src} -> {dst} {k}"
+            );
+        }
+    }
+}
