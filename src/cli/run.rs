@@ -1027,6 +1027,18 @@ fn increment(
 ) -> Result<ExitCode> {
     let key = ws.feature(feature)?;
     let inc = ws.increment(&key, opts)?;
+    // why each stale sample is stale (which upstream data versions changed); samples files bypass upstream, so
+    // causes are only looked up for computed increments
+    let causes = if opts.samples.is_none() && inc.stale.height() > 0 {
+        Some(crate::engine::cause::stale_causes(
+            ws.store.as_ref(),
+            &ws.graph,
+            &inc,
+            limit,
+        )?)
+    } else {
+        None
+    };
     let lim = |df: &DataFrame| match limit {
         Some(n) => df.head(Some(n)),
         None => df.clone(),
@@ -1048,6 +1060,13 @@ fn increment(
             "new": rows(&inc.new)?,
             "stale": rows(&inc.stale)?,
             "orphaned": rows(&inc.orphaned)?,
+            "stale_causes": causes.as_ref().map(|c| json!({
+                "summary": crate::engine::cause::summarize(c)
+                    .into_iter()
+                    .map(|(cause, count)| json!({"cause": cause, "count": count}))
+                    .collect::<Vec<_>>(),
+                "samples": c,
+            })),
         });
         out_json(&v)?;
         return Ok(ExitCode::SUCCESS);
@@ -1071,6 +1090,18 @@ fn increment(
             continue;
         }
         out(&increment_table(&inc, title, df, limit)?.to_string())?;
+        if title == "Stale" {
+            if let Some(c) = &causes {
+                out(&format!("why: {}", crate::engine::cause::summary_line(c)))?;
+                for sc in c {
+                    out(&format!(
+                        "  {}: {}",
+                        sc.key.join(", "),
+                        crate::engine::cause::cause_text(sc)
+                    ))?;
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

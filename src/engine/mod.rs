@@ -1,6 +1,7 @@
 //! The engine: everything that reads and computes Metaxy metadata. It knows nothing of the terminal UI or of
 //! argument parsing; the TUI (`crate::tui`) and the headless CLI (`crate::cli`) both call into it.
 
+pub mod cause;
 pub mod config;
 pub mod delta;
 pub mod describe;

@@ -229,8 +229,10 @@ pub fn execute(
                 }
                 let key = &f.spec.key;
                 let report = guarded(|| {
-                    Ok(StatusReport::build(
+                    Ok(StatusReport::build_with_causes(
                         ws.status(key, &ResolveOptions::default()),
+                        ws.store.as_ref(),
+                        &ws.graph,
                     ))
                 })
                 .unwrap_or_else(|e| StatusReport::build(FeatureStatus::error(key, e)));

@@ -571,7 +571,7 @@ fn table_navigation_clamps() {
     select(&mut app, "example/crop");
     let _ = update(&mut app, ch('3'));
     let _ = update(&mut app, key(KeyCode::Enter));
-    render(&app, 120, 30);
+    render(&app, 230, 30);
     for _ in 0..30 {
         let _ = update(&mut app, ch('j'));
         let _ = update(&mut app, ch('l'));
@@ -579,29 +579,35 @@ fn table_navigation_clamps() {
     assert_eq!(app.nav[2].cursor, 9);
     assert_eq!(
         app.nav[2].col, 0,
-        "every column fits in 120 cells: no horizontal scroll"
+        "every column fits in 230 cells: no horizontal scroll"
     );
-    // 60 cells: sample_uid (frozen) + audio + frames do not fit with metaxy_provenance
-    render(&app, 60 + 36, 30);
-    for _ in 0..5 {
+    // 96 cells: sample_uid (frozen) + the diff columns + the cause column do not fit
+    render(&app, 96, 30);
+    let max = app.nav[2].max_col.get();
+    assert!(max >= 1);
+    for _ in 0..10 {
         let _ = update(&mut app, ch('l'));
     }
-    assert_eq!(app.nav[2].col, 1);
+    assert_eq!(app.nav[2].col, max, "clamped to the last useful scroll");
     let out = render(&app, 96, 30);
-    assert!(out.contains("cols 3-4 of 4"), "{out}");
+    assert!(out.contains(" of 5 "), "{out}");
     assert!(
         !out.contains("41954289 → 90905107"),
         "audio scrolled out: {out}"
     );
     assert!(out.contains("s000010"), "key column frozen: {out}");
+    assert!(
+        out.contains("example/video.audio: audio-v1-s000010"),
+        "cause column: {out}"
+    );
     let _ = update(&mut app, ch('g'));
     let _ = update(&mut app, ch('0'));
     assert_eq!((app.nav[2].cursor, app.nav[2].col), (0, 0));
     let _ = update(&mut app, ch('G'));
     let _ = update(&mut app, ch('$'));
-    assert_eq!((app.nav[2].cursor, app.nav[2].col), (9, 1));
+    assert_eq!((app.nav[2].cursor, app.nav[2].col), (9, max));
     let _ = update(&mut app, key(KeyCode::Left));
-    assert_eq!(app.nav[2].col, 0);
+    assert_eq!(app.nav[2].col, max - 1);
     render(&app, 120, 30);
     // a short viewport keeps the cursor visible
     let out = render(&app, 120, 12);

@@ -480,6 +480,18 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     frame.render_widget(block, pane);
     if let Some(i) = info_area {
         frame.render_widget(Paragraph::new(info_line(ws, entry)), i);
+        if app.tab == Tab::Stale {
+            if let Some(summary) = entry.report.as_ref().and_then(|r| r.cause_summary.as_ref()) {
+                let why = Rect { y: i.y + 1, ..i };
+                frame.render_widget(
+                    Paragraph::new(Line::from(vec![
+                        Span::styled("why: ", Style::new().fg(MUTED)),
+                        Span::styled(summary.clone(), Style::new().fg(Color::Yellow)),
+                    ])),
+                    why,
+                );
+            }
+        }
     }
     if let Some(t) = table {
         draw_table(frame, body, t, app, focused);

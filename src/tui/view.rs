@@ -4,6 +4,7 @@
 
 use polars::prelude::DataFrame;
 
+use crate::engine::cause::SampleCause;
 use crate::engine::error::Result;
 use crate::engine::json::any_to_cell;
 use crate::engine::read::cols;
@@ -220,12 +221,32 @@ fn diff_cell(old: Option<Option<String>>, new: Option<String>) -> Cell {
 /// and the new hash, dimmed, where it did not: the per-field provenance diff of the engine's
 /// [`Increment::stale_diffs`].
 pub fn stale_table(inc: &Increment) -> Result<TableData> {
-    let headers = headers_for(inc, &inc.stale);
+    stale_table_with_causes(inc, None)
+}
+
+pub use crate::engine::cause::cause_text;
+
+/// The Stale tab with a trailing `cause` column (which upstream data versions changed, from
+/// [`crate::engine::cause::stale_causes`]) when `causes` are given.
+pub fn stale_table_with_causes(
+    inc: &Increment,
+    causes: Option<&[SampleCause]>,
+) -> Result<TableData> {
+    let mut headers = headers_for(inc, &inc.stale);
     let frozen = headers.len() - inc.field_keys.len() - 1;
+    let by_key: std::collections::HashMap<&Vec<String>, &SampleCause> = causes
+        .unwrap_or_default()
+        .iter()
+        .map(|c| (&c.key, c))
+        .collect();
+    if causes.is_some() {
+        headers.push("cause".into());
+    }
     let rows = inc
         .stale_diffs(Some(MAX_TABLE_ROWS))?
         .into_iter()
         .map(|d| {
+            let key = d.expected.key.clone();
             let mut r = key_cells(d.expected.key);
             let (old_fields, old_prov) = match d.stored {
                 Some(s) => (s.fields.into_iter().map(Some).collect(), Some(s.provenance)),
@@ -235,6 +256,12 @@ pub fn stale_table(inc: &Increment) -> Result<TableData> {
                 r.push(diff_cell(o, v));
             }
             r.push(diff_cell(old_prov, d.expected.provenance));
+            if causes.is_some() {
+                r.push(match by_key.get(&key) {
+                    Some(c) => Cell::new(cause_text(c), CellKind::Changed),
+                    None => Cell::new("-".into(), CellKind::Null),
+                });
+            }
             r
         })
         .collect();
@@ -255,9 +282,14 @@ pub struct IncrementTables {
 impl IncrementTables {
     /// Renders the three frames of an increment.
     pub fn build(inc: &Increment) -> Result<Self> {
+        Self::build_with_causes(inc, None)
+    }
+
+    /// Renders the three frames of an increment, the Stale tab with a `cause` column.
+    pub fn build_with_causes(inc: &Increment, causes: Option<&[SampleCause]>) -> Result<Self> {
         Ok(Self {
             new: provenance_table(inc, &inc.new)?,
-            stale: stale_table(inc)?,
+            stale: stale_table_with_causes(inc, causes)?,
             orphaned: provenance_table(inc, &inc.orphaned)?,
         })
     }
@@ -272,6 +304,9 @@ pub struct StatusReport {
     pub tables: Option<IncrementTables>,
     /// Rendering the increment failed (shown instead of the tables).
     pub render_error: Option<String>,
+    /// Why the stale samples are stale, aggregated ("10 stale: 5 because example/video.audio changed, ...");
+    /// `None` without stale samples or before causes were computed.
+    pub cause_summary: Option<String>,
 }
 
 impl StatusReport {
@@ -286,6 +321,42 @@ impl StatusReport {
             status,
             tables,
             render_error,
+            cause_summary: None,
+        }
+    }
+
+    /// Like [`StatusReport::build`], with the stale samples' causes looked up in `store` (slower: reads the
+    /// upstream features' history; a failure is reported in the summary, the tables still render).
+    pub fn build_with_causes(
+        status: FeatureStatus,
+        store: &dyn crate::engine::store::MetadataStore,
+        graph: &crate::engine::graph::FeatureGraph,
+    ) -> Self {
+        let Some(inc) = status.increment.as_ref().filter(|i| i.stale.height() > 0) else {
+            return Self::build(status);
+        };
+        let causes = crate::engine::cause::stale_causes(store, graph, inc, Some(MAX_TABLE_ROWS));
+        let (tables, render_error, summary) = match &causes {
+            Ok(c) => match IncrementTables::build_with_causes(inc, Some(c)) {
+                Ok(t) => {
+                    let mut line = crate::engine::cause::summary_line(c);
+                    if inc.stale.height() > c.len() {
+                        line = format!("first {} of {}: {line}", c.len(), inc.stale.height());
+                    }
+                    (Some(t), None, Some(line))
+                }
+                Err(e) => (None, Some(e.to_string()), None),
+            },
+            Err(e) => match IncrementTables::build(inc) {
+                Ok(t) => (Some(t), None, Some(format!("causes unavailable: {e}"))),
+                Err(e2) => (None, Some(e2.to_string()), None),
+            },
+        };
+        Self {
+            status,
+            tables,
+            render_error,
+            cause_summary: summary,
         }
     }
 }

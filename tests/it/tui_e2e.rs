@@ -246,6 +246,14 @@ fn tui_browses_statuses_and_stale_diffs_then_quits() {
         s.contains("example/crop · Stale") && s.contains("s000010")
     });
     assert!(screen.contains("3 Stale (10)"), "{screen}");
+    // why: the upstream fields whose data versions changed, aggregated and per sample
+    let screen = tmux.wait_for("the stale causes", |s| s.contains("why: 10 stale"));
+    assert!(
+        screen.contains(
+            "why: 10 stale: 5 because example/video.audio changed, 5 because example/video.frames changed"
+        ),
+        "{screen}"
+    );
     assert!(screen.contains("rows 1-10 of 10"), "{screen}");
     for id in [
         "s000010", "s000011", "s000014", "s000016", "s000024", "s000028", "s000029", "s000031",
