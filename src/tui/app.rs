@@ -87,6 +87,15 @@ impl Tab {
     }
 }
 
+/// The top-level screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// Feature list and the selected feature's tables.
+    Features,
+    /// The feature graph drawing (`v`).
+    Graph,
+}
+
 /// Which pane receives movement keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -242,6 +251,10 @@ pub struct App {
     pub marked: std::collections::BTreeSet<usize>,
     /// Directory the write dialog's file picker starts in (the process's working directory).
     pub cwd: std::path::PathBuf,
+    /// The top-level screen.
+    pub screen: Screen,
+    /// Scroll of the graph drawing (columns, rows; maintained by draw to keep the selection visible).
+    pub graph_scroll: StdCell<(usize, usize)>,
 }
 
 /// Everything that can happen to the [`App`].
@@ -466,6 +479,8 @@ impl App {
             toast: None,
             marked: Default::default(),
             cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
+            screen: Screen::Features,
+            graph_scroll: StdCell::new((0, 0)),
         }
     }
 
@@ -810,6 +825,16 @@ impl App {
         if self.features.is_empty() {
             return vec![];
         }
+        if key.code == KeyCode::Char('v') && !ctrl {
+            self.screen = match self.screen {
+                Screen::Features => Screen::Graph,
+                Screen::Graph => Screen::Features,
+            };
+            return vec![];
+        }
+        if self.screen == Screen::Graph {
+            return self.on_graph_key(key);
+        }
         match key.code {
             KeyCode::Char('d') if !ctrl => return self.open_delete(),
             KeyCode::Char('R') => return self.open_rebase(),
@@ -827,6 +852,74 @@ impl App {
                 self.on_details_key(key, ctrl);
                 vec![]
             }
+        }
+    }
+
+    /// The status line of feature `i` as the graph and the list show it (`⚠ 5 new · 10 stale · 5 orphaned`).
+    pub fn node_status(&self, i: usize) -> String {
+        match self.features.get(i).and_then(|e| e.report.as_ref()) {
+            None => format!("{} computing…", self.spinner()),
+            Some(r) => format!(
+                "{} {}",
+                r.status.status.icon(),
+                crate::tui::ui::status_text(r)
+            ),
+        }
+    }
+
+    /// Keys of the graph screen: arrows / hjkl move to the nearest feature in that direction, Enter opens the
+    /// feature's tables, Esc goes back, `/` searches.
+    fn on_graph_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(ws) = self.workspace().cloned() else {
+            return vec![];
+        };
+        let dir = match key.code {
+            KeyCode::Char('h') | KeyCode::Left => Some((-1, 0)),
+            KeyCode::Char('l') | KeyCode::Right => Some((1, 0)),
+            KeyCode::Char('k') | KeyCode::Up => Some((0, -1)),
+            KeyCode::Char('j') | KeyCode::Down => Some((0, 1)),
+            _ => None,
+        };
+        if let Some((dx, dy)) = dir {
+            let status = |i: usize| self.node_status(i);
+            let lay = crate::tui::graph_view::layout(&ws.graph, &status);
+            if let Some(n) = lay.neighbour(self.selected, dx, dy) {
+                if let Some(f) = lay.nodes[n].feature {
+                    // keep the feature list's filter consistent: a hidden feature clears the filter
+                    if !self.visible.iter().any(|v| v.index == f) {
+                        self.filter.clear();
+                        self.visible = filter_features(&self.features, "");
+                    }
+                    if f != self.selected {
+                        self.selected = f;
+                        self.reset_nav();
+                    }
+                    return self.want_metadata();
+                }
+            }
+            return vec![];
+        }
+        match key.code {
+            KeyCode::Esc => {
+                self.screen = Screen::Features;
+                vec![]
+            }
+            KeyCode::Enter => {
+                self.screen = Screen::Features;
+                self.focus = Focus::Details;
+                self.want_metadata()
+            }
+            KeyCode::Char('/') => {
+                let mut input = TextArea::new(vec![self.filter.clone()]);
+                input.set_cursor_line_style(Style::new());
+                input.move_cursor(tui_textarea::CursorMove::End);
+                self.filter_input = Some(input);
+                vec![]
+            }
+            KeyCode::Char('d') => self.open_delete(),
+            KeyCode::Char('R') => self.open_rebase(),
+            KeyCode::Char('w') => self.open_write(),
+            _ => vec![],
         }
     }
 

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod dialog;
 mod dialog_ui;
+pub mod graph_view;
 mod runtime;
 mod ui;
 pub mod view;

@@ -156,9 +156,15 @@ fn event_loop(
     let mut app = App::new(source_label(req));
     let mut cmds = app.start();
     let mut last_tick = Instant::now();
+    let mut last_screen = app.screen;
     loop {
         for c in cmds.drain(..) {
             spawn(rt, req, &tx, &current, c);
+        }
+        if app.screen != last_screen {
+            // a different screen repaints every cell: start from a cleared terminal, not a diff
+            terminal.clear()?;
+            last_screen = app.screen;
         }
         terminal.draw(|f| ui::draw(f, &app))?;
         let timeout = TICK.saturating_sub(last_tick.elapsed()).min(POLL);

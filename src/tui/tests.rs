@@ -1339,3 +1339,83 @@ fn write_from_a_picked_file_is_previewed_cancellable_and_confirmed() {
     assert!(out.contains("Cannot prepare the write"), "{out}");
     assert!(out.contains("metaxy_provenance_by_field"), "{out}");
 }
+
+#[test]
+fn graph_screen_draws_the_dag_with_statuses_and_highlights() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let _ = update(&mut app, ch('v'));
+    assert_eq!(app.screen, crate::tui::app::Screen::Graph);
+    let out = render(&app, 160, 40);
+    for k in [
+        "example/video",
+        "example/crop",
+        "example/face_detection",
+        "example/stt",
+        "example/chunk",
+        "example/chunk_summary",
+        "example/av_report",
+    ] {
+        assert!(out.contains(k), "{k} missing:\n{out}");
+    }
+    assert!(out.contains("⚠ 5 new · 10 stale · 5 orphaned"), "{out}");
+    assert!(out.contains("▶"), "edges end in arrows:\n{out}");
+    assert!(out.contains("1 upstream · 2 downstream"), "{out}");
+    insta::assert_snapshot!("graph_crop", out);
+    // colours: the selection is bold cyan, its upstream magenta, downstream green
+    let t = render_terminal(&app, 160, 40);
+    let buf = t.backend().buffer();
+    let find = |needle: &str| -> (u16, u16) {
+        for y in 0..buf.area.height {
+            let line: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            if let Some(i) = line.find(needle) {
+                let col = line[..i].chars().count() as u16;
+                return (col, y);
+            }
+        }
+        panic!("{needle} not drawn")
+    };
+    let (x, y) = find("example/video");
+    assert_eq!(
+        buf[(x - 2, y)].fg,
+        Color::Magenta,
+        "video is upstream of crop"
+    );
+    let (x, y) = find("example/face_detection");
+    assert_eq!(
+        buf[(x - 2, y)].fg,
+        Color::Green,
+        "face_detection is downstream"
+    );
+    // moving: left goes to the parent, right to a child, Enter opens the feature
+    let _ = update(&mut app, ch('h'));
+    assert_eq!(selected_key(&app), "example/video");
+    let _ = update(&mut app, ch('l'));
+    let right = selected_key(&app);
+    assert!(
+        ["example/crop", "example/stt", "example/chunk"].contains(&right.as_str()),
+        "{right}"
+    );
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.screen, crate::tui::app::Screen::Features);
+    assert_eq!(app.focus, Focus::Details);
+}
+
+#[test]
+fn graph_screen_search_jumps_to_the_best_match_and_small_terminals_scroll() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch('v'));
+    for c in "/summ".chars() {
+        let _ = update(&mut app, ch(c));
+    }
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(selected_key(&app), "example/chunk_summary");
+    // a terminal too small for the drawing scrolls to keep the selection visible
+    let out = render(&app, 50, 14);
+    assert!(out.contains("example/chunk_summ"), "{out}");
+    for (w, h) in [(1, 1), (10, 3), (30, 6)] {
+        render(&app, w, h);
+    }
+}

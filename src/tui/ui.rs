@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use crate::engine::status::StatusCategory;
 use crate::engine::workspace::Workspace;
-use crate::tui::app::{App, FeatureEntry, Focus, Load, Tab, WorkspaceState};
+use crate::tui::app::{App, FeatureEntry, Focus, Load, Screen, Tab, WorkspaceState};
 use crate::tui::view::{text_width, CellKind, StatusReport, TableData};
 
 /// Accent colour (titles, keys, focus).
@@ -67,6 +67,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match &app.ws {
         WorkspaceState::Opening => draw_opening(frame, body, app),
         WorkspaceState::Failed(e) => draw_failed(frame, body, app, e),
+        WorkspaceState::Ready(ws) if app.screen == Screen::Graph => {
+            draw_graph_screen(frame, body, app, ws)
+        }
         WorkspaceState::Ready(ws) => draw_main(frame, body, app, ws),
     }
     let bar = Paragraph::new(status_lines).style(Style::new().bg(Color::Rgb(30, 30, 30)));
@@ -105,7 +108,8 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     let left = Line::from(left);
-    let hints = Line::from(" ?:help  w:write  d:delete  R:rebase  r:reload  q:quit ").fg(MUTED);
+    let hints =
+        Line::from(" ?:help  v:graph  w:write  d:delete  R:rebase  r:reload  q:quit ").fg(MUTED);
     let lw = left.width();
     frame.render_widget(Paragraph::new(left), area);
     if lw + hints.width() < area.width as usize {
@@ -170,6 +174,112 @@ fn draw_failed(frame: &mut Frame, area: Rect, app: &App, err: &str) {
             .wrap(Wrap { trim: false }),
         area,
     );
+}
+
+fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
+    use crate::tui::graph_view::{blit, layout, paint, relatives, Emphasis};
+    let title = Line::from(vec![
+        Span::raw(" Feature graph ").bold(),
+        Span::raw(format!("· {} features ", app.features.len())).fg(MUTED),
+    ]);
+    let block = pane_block(title, true).title_bottom(
+        Line::from(" ←↓↑→ hjkl move · Enter open · / search · v or Esc back ")
+            .fg(MUTED)
+            .right_aligned(),
+    );
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if app.features.is_empty() {
+        frame.render_widget(
+            Paragraph::new("The graph has no features.").fg(MUTED),
+            inner,
+        );
+        return;
+    }
+    let (legend_area, canvas_area) = if inner.height > 3 {
+        let [a, b] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        (Some(a), b)
+    } else {
+        (None, inner)
+    };
+    let status = |i: usize| app.node_status(i);
+    let color = |i: usize| match app.features.get(i).and_then(|e| e.report.as_ref()) {
+        None => MUTED,
+        Some(r) => status_color(r.status.status),
+    };
+    let (up, down) = relatives(&ws.graph, app.selected);
+    let emphasis = |i: usize| {
+        if i == app.selected {
+            Emphasis::Selected
+        } else if up.contains(&i) {
+            Emphasis::Upstream
+        } else if down.contains(&i) {
+            Emphasis::Downstream
+        } else {
+            Emphasis::Other
+        }
+    };
+    let lay = layout(&ws.graph, &status);
+    let grid = paint(&ws.graph, &lay, &status, &color, &emphasis);
+    // keep the selected box visible
+    let (mut sx, mut sy) = app.graph_scroll.get();
+    if let Some(n) = lay.nodes.get(app.selected) {
+        let x0 = lay.layer_x[n.layer];
+        let x1 = x0 + lay.layer_w[n.layer];
+        let (w, h) = (canvas_area.width as usize, canvas_area.height as usize);
+        if x0 < sx {
+            sx = x0;
+        } else if x1 > sx + w {
+            sx = x1.saturating_sub(w);
+        }
+        if n.y < sy {
+            sy = n.y;
+        } else if n.y + 4 > sy + h {
+            sy = (n.y + 4).saturating_sub(h);
+        }
+    }
+    app.graph_scroll.set((sx, sy));
+    blit(frame.buffer_mut(), canvas_area, &grid, sx, sy);
+    if let Some(l) = legend_area {
+        let sel = app
+            .features
+            .get(app.selected)
+            .map(|e| e.key.to_string())
+            .unwrap_or_default();
+        let mut spans = vec![
+            Span::raw(sel).bold().fg(ACCENT),
+            Span::raw(format!(
+                "  {} upstream · {} downstream",
+                up.len(),
+                down.len()
+            ))
+            .fg(MUTED),
+            Span::raw("   ■ upstream").fg(Color::Magenta),
+            Span::raw("  ■ downstream").fg(Color::Green),
+        ];
+        if lay.width > canvas_area.width as usize || lay.height > canvas_area.height as usize {
+            spans.push(
+                Span::raw(format!(
+                    "   scrolled {sx},{sy} of {}x{}",
+                    lay.width, lay.height
+                ))
+                .fg(MUTED),
+            );
+        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), l);
+    }
+    if let Some(input) = &app.filter_input {
+        let r = Rect {
+            y: area.y + area.height.saturating_sub(2),
+            height: 1,
+            x: area.x + 1,
+            width: area.width.saturating_sub(2),
+        };
+        frame.render_widget(Clear, r);
+        let [p, f] = Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(r);
+        frame.render_widget(Paragraph::new("/ ").fg(Color::Yellow), p);
+        frame.render_widget(input, f);
+    }
 }
 
 /// Below this width only the focused pane is shown.
@@ -843,6 +953,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("r", "reload: reopen store, recompute status"),
             ("Tab  Shift-Tab", "next / previous tab"),
             ("1 2 3 4", "Metadata / New / Stale / Orphaned tab"),
+            ("v", "feature graph drawing (Esc back)"),
         ],
     ),
     (
@@ -874,7 +985,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         &[
             ("d", "delete marked/cursor rows or by SQL"),
             ("R", "rebase from an older feature version"),
-            ("w", "write rows from a parquet/csv/ndjson file"),
+            ("w", "write rows from a parquet, csv or ndjson"),
             ("Tab ^F ^D", "delete form: hard, versions, cascade"),
             ("y  Enter", "confirm (hard: type the key first)"),
             ("Esc  n", "cancel: nothing is written"),

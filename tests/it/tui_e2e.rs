@@ -273,6 +273,15 @@ fn tui_browses_statuses_and_stale_diffs_then_quits() {
         assert!(screen.contains(id), "{id} in New:\n{screen}");
     }
 
+    // the graph screen draws the DAG with the selection's neighbourhood; Esc goes back
+    tmux.send(&["v"]);
+    let screen = tmux.wait_for("the graph screen", |s| {
+        s.contains("Feature graph") && s.contains("1 upstream · 2 downstream")
+    });
+    assert!(screen.contains("▶"), "{screen}");
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the feature list again", |s| s.contains("Features (7)"));
+
     // help overlay opens and closes
     tmux.send(&["?"]);
     tmux.wait_for("the help overlay", |s| {
