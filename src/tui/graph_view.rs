@@ -149,8 +149,8 @@ pub fn layout(graph: &FeatureGraph, status: &dyn Fn(usize) -> String) -> GraphLa
     for sweep in 0..4 {
         let pos = pos_of(&order);
         let down = sweep % 2 == 0;
-        for l in 0..layers {
-            let mut keyed: Vec<(f64, usize, usize)> = order[l]
+        for layer_nodes in order.iter_mut() {
+            let mut keyed: Vec<(f64, usize, usize)> = layer_nodes
                 .iter()
                 .enumerate()
                 .map(|(p, &i)| {
@@ -175,7 +175,7 @@ pub fn layout(graph: &FeatureGraph, status: &dyn Fn(usize) -> String) -> GraphLa
                 })
                 .collect();
             keyed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            order[l] = keyed.into_iter().map(|(_, _, i)| i).collect();
+            *layer_nodes = keyed.into_iter().map(|(_, _, i)| i).collect();
         }
     }
     // rows: boxes stacked per column; waypoints take a box slot's middle row
