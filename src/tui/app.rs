@@ -94,6 +94,24 @@ pub enum Screen {
     Features,
     /// The feature graph drawing (`v`).
     Graph,
+    /// Pushed project versions and the graph diff between two of them (`H`).
+    History,
+}
+
+/// State of the history screen.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryState {
+    /// Cursor in the snapshot list (newest first).
+    pub cursor: usize,
+    /// The base version marked with `x` (the diff is base → cursor; without a mark, the version before the
+    /// cursor's → cursor's).
+    pub base: Option<String>,
+    /// The diff shown, recomputed when the cursor or the base changes.
+    pub diff: Option<Result<crate::engine::graph_diff::GraphDiff, String>>,
+    /// First line of the diff pane shown.
+    pub scroll: usize,
+    /// Stored rows per feature and feature version (`None` while counting).
+    pub rows: Option<HashMap<String, Vec<(String, usize)>>>,
 }
 
 /// Which pane receives movement keys.
@@ -255,6 +273,8 @@ pub struct App {
     pub screen: Screen,
     /// Scroll of the graph drawing (columns, rows; maintained by draw to keep the selection visible).
     pub graph_scroll: StdCell<(usize, usize)>,
+    /// The history screen.
+    pub history: HistoryState,
 }
 
 /// Everything that can happen to the [`App`].
@@ -322,6 +342,13 @@ pub enum Msg {
         generation: u64,
         /// The plan and the count, or the error message.
         result: Result<(Arc<WritePlan>, usize), String>,
+    },
+    /// Stored rows per feature and feature version (for the history screen).
+    RowsPerVersion {
+        /// Generation of the request.
+        generation: u64,
+        /// Feature key -> `(feature version, rows)`.
+        counts: HashMap<String, Vec<(String, usize)>>,
     },
     /// A write (delete, rebase) finished: a toast text, or the error message.
     Mutated {
@@ -421,6 +448,13 @@ pub enum Command {
         /// The confirmed plan.
         plan: Arc<WritePlan>,
     },
+    /// Count stored rows per feature version of every feature; reports [`Msg::RowsPerVersion`].
+    CountAllVersions {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+    },
     /// Perform a rebase plan; reports [`Msg::Mutated`].
     ExecuteRebase {
         /// Generation to tag the result with.
@@ -446,7 +480,8 @@ impl Command {
             | Command::ExecuteRebase { generation, .. }
             | Command::ListDir { generation, .. }
             | Command::PlanWrite { generation, .. }
-            | Command::ExecuteWrite { generation, .. } => *generation,
+            | Command::ExecuteWrite { generation, .. }
+            | Command::CountAllVersions { generation, .. } => *generation,
         }
     }
 }
@@ -481,6 +516,7 @@ impl App {
             cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
             screen: Screen::Features,
             graph_scroll: StdCell::new((0, 0)),
+            history: HistoryState::default(),
         }
     }
 
@@ -497,6 +533,7 @@ impl App {
         self.metadata.clear();
         self.read_in_flight = None;
         self.reset_nav();
+        self.history = HistoryState::default();
         vec![Command::Open {
             generation: self.generation,
         }]
@@ -822,18 +859,28 @@ impl App {
         if key.code == KeyCode::Char('r') && !ctrl {
             return self.start();
         }
-        if self.features.is_empty() {
-            return vec![];
-        }
         if key.code == KeyCode::Char('v') && !ctrl {
             self.screen = match self.screen {
-                Screen::Features => Screen::Graph,
                 Screen::Graph => Screen::Features,
+                _ => Screen::Graph,
             };
             return vec![];
         }
+        if key.code == KeyCode::Char('H') {
+            if self.screen == Screen::History {
+                self.screen = Screen::Features;
+                return vec![];
+            }
+            return self.open_history();
+        }
         if self.screen == Screen::Graph {
             return self.on_graph_key(key);
+        }
+        if self.screen == Screen::History {
+            return self.on_history_key(key);
+        }
+        if self.features.is_empty() {
+            return vec![];
         }
         match key.code {
             KeyCode::Char('d') if !ctrl => return self.open_delete(),
@@ -855,6 +902,91 @@ impl App {
         }
     }
 
+    /// `H`: the history screen (pushed project versions, newest first), with row counts per feature version
+    /// loading in the background.
+    fn open_history(&mut self) -> Vec<Command> {
+        self.screen = Screen::History;
+        // while the store is (re)opening, the screen fills in when it is ready (`on_opened`)
+        let Some(ws) = self.workspace().cloned() else {
+            return vec![];
+        };
+        let current = ws.graph.project_version.clone();
+        let snaps = ws.history();
+        if self.history.diff.is_none() {
+            self.history.cursor = snaps
+                .iter()
+                .position(|s| s.project_version == current)
+                .unwrap_or(0);
+            self.recompute_diff();
+        }
+        if self.history.rows.is_some() {
+            return vec![];
+        }
+        vec![Command::CountAllVersions {
+            generation: self.generation,
+            ws,
+        }]
+    }
+
+    /// Recomputes the history diff: base (marked, or the version pushed before the cursor's) → cursor.
+    fn recompute_diff(&mut self) {
+        let Some(ws) = self.workspace().cloned() else {
+            return;
+        };
+        let snaps = ws.history();
+        self.history.scroll = 0;
+        let Some(to) = snaps.get(self.history.cursor) else {
+            self.history.diff = None;
+            return;
+        };
+        let from = match &self.history.base {
+            Some(b) => Some(b.clone()),
+            None => snaps
+                .get(self.history.cursor + 1)
+                .map(|s| s.project_version.clone()),
+        };
+        let to_v = to.project_version.clone();
+        self.history.diff = Some((|| {
+            let to_g = ws.graph_at(&to_v).map_err(|e| e.to_string())?;
+            let from_g = match &from {
+                Some(f) => ws.graph_at(f).map_err(|e| e.to_string())?,
+                // the first pushed version: diff against itself shows every feature as unchanged
+                None => to_g.clone(),
+            };
+            Ok(crate::engine::graph_diff::diff_graphs(&from_g, &to_g))
+        })());
+    }
+
+    fn on_history_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let n = self.workspace().map(|w| w.history().len()).unwrap_or(0);
+        match key.code {
+            KeyCode::Esc => self.screen = Screen::Features,
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.history.cursor = (self.history.cursor + 1).min(n.saturating_sub(1));
+                self.recompute_diff();
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.history.cursor = self.history.cursor.saturating_sub(1);
+                self.recompute_diff();
+            }
+            KeyCode::Char('x') | KeyCode::Char(' ') => {
+                let v = self.workspace().and_then(|w| {
+                    w.history()
+                        .get(self.history.cursor)
+                        .map(|s| s.project_version.clone())
+                });
+                self.history.base = if self.history.base == v { None } else { v };
+                self.recompute_diff();
+            }
+            KeyCode::PageDown | KeyCode::Char('J') => self.history.scroll += 10,
+            KeyCode::PageUp | KeyCode::Char('K') => {
+                self.history.scroll = self.history.scroll.saturating_sub(10)
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
     /// The status line of feature `i` as the graph and the list show it (`⚠ 5 new · 10 stale · 5 orphaned`).
     pub fn node_status(&self, i: usize) -> String {
         match self.features.get(i).and_then(|e| e.report.as_ref()) {
@@ -870,9 +1002,16 @@ impl App {
     /// Keys of the graph screen: arrows / hjkl move to the nearest feature in that direction, Enter opens the
     /// feature's tables, Esc goes back, `/` searches.
     fn on_graph_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.code == KeyCode::Esc {
+            self.screen = Screen::Features;
+            return vec![];
+        }
         let Some(ws) = self.workspace().cloned() else {
             return vec![];
         };
+        if self.features.is_empty() {
+            return vec![];
+        }
         let dir = match key.code {
             KeyCode::Char('h') | KeyCode::Left => Some((-1, 0)),
             KeyCode::Char('l') | KeyCode::Right => Some((1, 0)),
@@ -1079,6 +1218,9 @@ impl App {
                     });
                 }
                 cmds.extend(self.want_metadata());
+                if self.screen == Screen::History {
+                    cmds.extend(self.open_history());
+                }
                 cmds
             }
         }
@@ -1192,6 +1334,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::RowsPerVersion { generation, counts } if generation == app.generation => {
+            app.history.rows = Some(counts);
+            vec![]
+        }
         Msg::Mutated { generation, result } if generation == app.generation => {
             app.dialog = None;
             match result {
@@ -1242,6 +1388,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         | Msg::RebasePlanned { .. }
         | Msg::VersionCounts { .. }
         | Msg::WritePlanned { .. }
+        | Msg::RowsPerVersion { .. }
         | Msg::Mutated { .. } => vec![],
     }
 }

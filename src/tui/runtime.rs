@@ -331,6 +331,21 @@ pub fn execute(
             });
             emit(Msg::RebasePlanned { generation, result });
         }
+        Command::CountAllVersions { generation, ws } => {
+            let mut counts = std::collections::HashMap::new();
+            for f in &ws.graph.features {
+                let key = &f.spec.key;
+                if !keep_going() {
+                    return;
+                }
+                if let Ok(Ok(c)) = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    version_counts(ws.store.as_ref(), key)
+                })) {
+                    counts.insert(key.to_string(), c);
+                }
+            }
+            emit(Msg::RowsPerVersion { generation, counts });
+        }
         Command::ListDir { generation: _, dir } => {
             let result = guarded(|| crate::tui::dialog::list_dir(&dir));
             emit(Msg::DirListed { dir, result });

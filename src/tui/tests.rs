@@ -1419,3 +1419,47 @@ fn graph_screen_search_jumps_to_the_best_match_and_small_terminals_scroll() {
         render(&app, w, h);
     }
 }
+
+#[test]
+fn history_screen_lists_versions_and_diffs_them_with_rows_per_version() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s04_version_bump");
+    let mut app = app_on(&ws);
+    press(&mut app, &ws, ch('H'));
+    assert_eq!(app.screen, crate::tui::app::Screen::History);
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("Pushed project versions (2)"), "{out}");
+    assert!(out.contains("f513ad86"), "{out}");
+    assert!(out.contains("bc37caf4 → f513ad86"), "{out}");
+    assert!(
+        out.contains(
+            "1 changed · 0 added · 0 removed · 2 with a new version because upstream changed"
+        ),
+        "{out}"
+    );
+    // crop changed (frames code version 1 -> 2): 50 rows stored under the old version, none under the new yet
+    let crop = out
+        .lines()
+        .find(|l| l.contains("~ example/crop"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(crop.contains("34d75856 → ea834040"), "{crop}");
+    assert!(crop.contains("rows 70 → 0"), "{crop}");
+    assert!(out.contains("~ field frames"), "{out}");
+    let face = out
+        .lines()
+        .find(|l| l.contains("example/face_detection"))
+        .unwrap();
+    assert!(face.contains("(upstream changed)"), "{face}");
+    insta::assert_snapshot!("history_diff", out);
+    // the older version: the first push, diffed against nothing
+    press(&mut app, &ws, ch('j'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("bc37caf4 (first pushed version)"), "{out}");
+    // mark it as the base, go back up: base -> cursor
+    press(&mut app, &ws, ch('x'));
+    press(&mut app, &ws, ch('k'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("bc37caf4 → f513ad86"), "{out}");
+    assert!(out.contains(" base"), "{out}");
+    press(&mut app, &ws, key(KeyCode::Esc));
+    assert_eq!(app.screen, crate::tui::app::Screen::Features);
+}

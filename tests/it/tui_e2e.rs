@@ -437,6 +437,18 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
         s.contains("soft deleted 1 row(s) in 1 feature(s)")
     });
 
+    // the history screen: both pushed versions and the diff, with crop's rows now under the new version too
+    tmux.send(&["H"]);
+    let screen = tmux.wait_for("the history screen", |s| {
+        s.contains("Pushed project versions (2)") && s.contains("bc37caf4 → f513ad86")
+    });
+    assert!(
+        line_with(&screen, "~ example/crop").contains("34d75856 → ea834040"),
+        "{screen}"
+    );
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the feature list", |s| s.contains("Features (7)"));
+
     quit_and_check_restored(&tmux);
     assert_eq!(read_count(&dir, "example/crop"), 50);
     assert_eq!(read_count(&dir, "example/stt"), stt_before - 1);
