@@ -52,11 +52,19 @@ pub enum Tab {
     Stale,
     /// Increment: stored samples gone from upstream.
     Orphaned,
+    /// The feature's definition: ids, fields with versions and parents, deps with lineage, versions, rows.
+    Detail,
 }
 
 impl Tab {
     /// Tabs in display order (keys `1`-`4`).
-    pub const ALL: [Tab; 4] = [Tab::Metadata, Tab::New, Tab::Stale, Tab::Orphaned];
+    pub const ALL: [Tab; 5] = [
+        Tab::Metadata,
+        Tab::New,
+        Tab::Stale,
+        Tab::Orphaned,
+        Tab::Detail,
+    ];
 
     /// Position in [`Tab::ALL`].
     pub fn index(self) -> usize {
@@ -65,6 +73,7 @@ impl Tab {
             Tab::New => 1,
             Tab::Stale => 2,
             Tab::Orphaned => 3,
+            Tab::Detail => 4,
         }
     }
 
@@ -75,15 +84,16 @@ impl Tab {
             Tab::New => "New",
             Tab::Stale => "Stale",
             Tab::Orphaned => "Orphaned",
+            Tab::Detail => "Detail",
         }
     }
 
     fn next(self) -> Tab {
-        Tab::ALL[(self.index() + 1) % 4]
+        Tab::ALL[(self.index() + 1) % Tab::ALL.len()]
     }
 
     fn prev(self) -> Tab {
-        Tab::ALL[(self.index() + 3) % 4]
+        Tab::ALL[(self.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
     }
 }
 
@@ -252,7 +262,7 @@ pub struct App {
     /// The feature whose read is running (at most one at a time; the latest selection wins).
     pub read_in_flight: Option<FeatureKey>,
     /// Scroll state per tab (reset when the selection changes).
-    pub nav: [TableNav; 4],
+    pub nav: [TableNav; 5],
     /// Set by `q` / Ctrl-C.
     pub should_quit: bool,
     /// What is being opened (shown while opening and on errors), e.g. `demo store` or a directory.
@@ -578,6 +588,7 @@ impl App {
                 Load::Ready(Some(t)) => Some(t),
                 _ => None,
             },
+            Tab::Detail => None,
             tab => {
                 let t = e.report.as_ref()?.tables.as_ref()?;
                 Some(match tab {
@@ -888,7 +899,7 @@ impl App {
             KeyCode::Char('w') if !ctrl => return self.open_write(),
             KeyCode::Tab => return self.set_tab(self.tab.next()),
             KeyCode::BackTab => return self.set_tab(self.tab.prev()),
-            KeyCode::Char(c @ '1'..='4') => {
+            KeyCode::Char(c @ '1'..='5') => {
                 return self.set_tab(Tab::ALL[c as usize - '1' as usize])
             }
             _ => {}
@@ -1157,7 +1168,12 @@ impl App {
             return;
         }
         let loaded = self.current_table().is_some();
-        let rows = self.current_table().map(|t| t.rows.len()).unwrap_or(0);
+        let rows = if self.tab == Tab::Detail {
+            // the Detail tab scrolls by line
+            100
+        } else {
+            self.current_table().map(|t| t.rows.len()).unwrap_or(0)
+        };
         let nav = &mut self.nav[self.tab.index()];
         let page = nav.page.get().max(1);
         let last_row = rows.saturating_sub(1);

@@ -1463,3 +1463,28 @@ fn history_screen_lists_versions_and_diffs_them_with_rows_per_version() {
     press(&mut app, &ws, key(KeyCode::Esc));
     assert_eq!(app.screen, crate::tui::app::Screen::Features);
 }
+
+#[test]
+fn detail_tab_shows_the_definition() {
+    let mut app = demo_app();
+    select(&mut app, "example/av_report");
+    let _ = update(&mut app, ch('5'));
+    assert_eq!(app.tab, Tab::Detail);
+    let out = render(&app, 180, 40);
+    for needle in [
+        "example_overview.features.AVReport",
+        "id columns          sample_uid",
+        "report",
+        "← example/crop.audio, example/crop.frames, example/stt",
+        "example/stt  (optional)",
+        "  lineage           1:1",
+        "none (a leaf feature)",
+    ] {
+        assert!(out.contains(needle), "{needle} missing:\n{out}");
+    }
+    insta::assert_snapshot!("detail_av_report", out);
+    // chunk_summary aggregates chunk N:1
+    select(&mut app, "example/chunk_summary");
+    let out = render(&app, 180, 40);
+    assert!(out.contains("N:1 on"), "{out}");
+}

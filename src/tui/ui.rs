@@ -666,7 +666,7 @@ fn highlighted(text: &str, matched: &[usize], style: Style) -> Vec<Span<'static>
 fn tab_title(app: &App, tab: Tab) -> String {
     let n = tab.index() + 1;
     let label = tab.label();
-    if tab == Tab::Metadata {
+    if tab == Tab::Metadata || tab == Tab::Detail {
         return format!("{n} {label}");
     }
     let Some(e) = app.selected_entry() else {
@@ -731,6 +731,18 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         (None, inner)
     };
 
+    if app.tab == Tab::Detail {
+        frame.render_widget(block, pane);
+        let lines = detail_lines(app, ws, entry);
+        let start = app.nav[Tab::Detail.index()]
+            .cursor
+            .min(lines.len().saturating_sub(1));
+        frame.render_widget(
+            Paragraph::new(lines.into_iter().skip(start).collect::<Vec<_>>()),
+            inner,
+        );
+        return;
+    }
     let table: Option<&TableData> = app.current_table();
     if let Some(t) = table {
         let nav = &app.nav[app.tab.index()];
@@ -822,6 +834,186 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         },
     };
     frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: false }), body);
+}
+
+/// The Detail tab: everything the pushed definition says about a feature, plus where its rows come from.
+fn detail_lines(app: &App, ws: &Workspace, entry: &FeatureEntry) -> Vec<Line<'static>> {
+    use crate::engine::graph::{FieldsMapping, Lineage};
+    let key = &entry.key;
+    let Some(def) = ws.graph.get(key) else {
+        return vec![Line::from("Not in the graph.").fg(Color::Red)];
+    };
+    let head = |s: &str| Line::from(s.to_string()).bold().fg(ACCENT);
+    let kv = |k: &str, v: String| {
+        Line::from(vec![
+            Span::raw(format!("  {k:<20}")).fg(MUTED),
+            Span::raw(v),
+        ])
+    };
+    let v = ws.graph.versions_of(key);
+    let mut out = vec![head("Feature")];
+    out.push(kv("key", key.to_string()));
+    out.push(kv("class", def.pushed.feature_class_path.clone()));
+    out.push(kv("id columns", def.spec.id_columns.join(", ")));
+    if let Some(v) = v {
+        out.push(kv("feature version", v.feature_version.clone()));
+        out.push(kv("definition version", v.definition_version.clone()));
+        out.push(kv("code version", v.code_version.clone()));
+    }
+    out.push(kv(
+        "project version",
+        format!(
+            "{} (pushed {} UTC)",
+            def.pushed.project_version,
+            def.pushed
+                .recorded_at
+                .chars()
+                .take(19)
+                .collect::<String>()
+                .replace('T', " ")
+        ),
+    ));
+    let source = ws.store.resolved_from(key);
+    out.push(kv(
+        "read from",
+        format!("store {} · {}", source.name, source.location()),
+    ));
+    match entry.report.as_ref().map(|r| &r.status) {
+        Some(st) => out.push(kv(
+            "rows",
+            format!(
+                "{} (default read: current version, latest per sample, live){}",
+                st.store_rows,
+                if st.metadata_exists {
+                    ""
+                } else {
+                    " · no table yet"
+                }
+            ),
+        )),
+        None => out.push(kv("rows", format!("{} counting…", app.spinner()))),
+    }
+    if let Some(d) = &def.spec.description {
+        out.push(kv("description", d.clone()));
+    }
+    out.push(Line::default());
+    out.push(head("Fields"));
+    for (fi, f) in def.spec.fields.iter().enumerate() {
+        let fv = v
+            .and_then(|v| {
+                v.field_versions
+                    .iter()
+                    .find(|(k, _)| *k == f.key.to_string())
+            })
+            .map(|(_, x)| x.clone())
+            .unwrap_or_default();
+        let parents = ws
+            .graph
+            .parent_fields(key, fi)
+            .map(|p| {
+                p.iter()
+                    .map(|(a, b)| format!("{a}.{b}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_else(|e| format!("error: {e}"));
+        out.push(Line::from(vec![
+            Span::raw(format!("  {:<16}", f.key.to_string())).bold(),
+            Span::raw(format!("code_version {:<6} ", f.code_version)).fg(MUTED),
+            Span::raw(format!("version {fv:<10} ")),
+            Span::raw(if parents.is_empty() {
+                "(root field)".to_string()
+            } else {
+                format!("← {parents}")
+            })
+            .fg(Color::Magenta),
+        ]));
+    }
+    out.push(Line::default());
+    out.push(head("Dependencies"));
+    if def.spec.deps.is_empty() {
+        out.push(
+            Line::from("  none: a root feature (its provenance comes from its producer)").fg(MUTED),
+        );
+    }
+    for d in &def.spec.deps {
+        let lineage = match &d.lineage {
+            Lineage::Identity => "1:1".to_string(),
+            Lineage::Aggregation { on } => format!(
+                "N:1 on {}",
+                on.clone()
+                    .map(|o| o.join(", "))
+                    .unwrap_or_else(|| "id columns".into())
+            ),
+            Lineage::Expansion { on, .. } => format!("1:N on {}", on.join(", ")),
+        };
+        let mapping = match &d.fields_mapping {
+            FieldsMapping::Default {
+                match_suffix,
+                exclude_fields,
+            } => {
+                let mut m = "default".to_string();
+                if *match_suffix {
+                    m.push_str(", suffix match");
+                }
+                if !exclude_fields.is_empty() {
+                    m.push_str(&format!(
+                        ", excluding {}",
+                        exclude_fields
+                            .iter()
+                            .map(|f| f.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                m
+            }
+            other => format!("{other:?}").to_lowercase(),
+        };
+        out.push(Line::from(vec![
+            Span::raw(format!("  {}", d.feature)).bold(),
+            Span::raw(if d.optional { "  (optional)" } else { "" }).fg(Color::Yellow),
+        ]));
+        out.push(kv("  lineage", lineage));
+        out.push(kv(
+            "  select",
+            match &d.select {
+                None => "all columns".into(),
+                Some(c) if c.is_empty() => "ids and system columns only".into(),
+                Some(c) => c.join(", "),
+            },
+        ));
+        if !d.rename.is_empty() {
+            out.push(kv(
+                "  rename",
+                d.rename
+                    .iter()
+                    .map(|(a, b)| format!("{a} → {b}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        }
+        if !d.sql_filters.is_empty() {
+            out.push(kv("  filters", d.sql_filters.join(" AND ")));
+        }
+        out.push(kv("  fields mapping", mapping));
+    }
+    let children = ws.graph.children(key);
+    out.push(Line::default());
+    out.push(head("Downstream"));
+    out.push(Line::from(if children.is_empty() {
+        "  none (a leaf feature)".to_string()
+    } else {
+        format!(
+            "  {}",
+            children
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }));
+    out
 }
 
 fn spinner_line(app: &App, text: &str) -> Line<'static> {
