@@ -97,6 +97,56 @@ impl Tab {
     }
 }
 
+/// How the Metadata tab reads and shows a feature's rows (Metaxy read options plus a SQL filter and a sort).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableView {
+    /// SQL WHERE filter (`f`), applied after Metaxy's read semantics.
+    pub filter: Option<String>,
+    /// Rows of every feature version (`F`).
+    pub with_feature_history: bool,
+    /// Every stored row per sample, not only the latest (`A`).
+    pub with_sample_history: bool,
+    /// Soft-deleted rows too (`D`).
+    pub include_soft_deleted: bool,
+    /// Sort column and descending (`o` / `O`).
+    pub sort: Option<(String, bool)>,
+}
+
+impl TableView {
+    /// The engine read options of this view.
+    pub fn read_options(&self) -> crate::engine::read::ReadOptions {
+        crate::engine::read::ReadOptions {
+            with_feature_history: self.with_feature_history,
+            with_sample_history: self.with_sample_history,
+            include_soft_deleted: self.include_soft_deleted,
+            feature_version: None,
+            filters: self.filter.iter().cloned().collect(),
+        }
+    }
+
+    /// `filter: … · all versions · sample history · soft-deleted · sorted by x ↓`, or `None` for Metaxy's default
+    /// read.
+    pub fn describe(&self) -> Option<String> {
+        let mut p = vec![];
+        if let Some(f) = &self.filter {
+            p.push(format!("filter: {f}"));
+        }
+        if self.with_feature_history {
+            p.push("all feature versions".into());
+        }
+        if self.with_sample_history {
+            p.push("every row per sample".into());
+        }
+        if self.include_soft_deleted {
+            p.push("soft-deleted rows shown".into());
+        }
+        if let Some((c, desc)) = &self.sort {
+            p.push(format!("sorted by {c} {}", if *desc { "↓" } else { "↑" }));
+        }
+        (!p.is_empty()).then(|| p.join(" · "))
+    }
+}
+
 /// The top-level screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -285,6 +335,16 @@ pub struct App {
     pub graph_scroll: StdCell<(usize, usize)>,
     /// The history screen.
     pub history: HistoryState,
+    /// How the Metadata tab reads rows.
+    pub view: TableView,
+    /// Bumped when [`App::view`] changes; reads of an older view are dropped.
+    pub view_generation: u64,
+    /// The SQL filter being typed (`f`).
+    pub sql_input: Option<TextArea<'static>>,
+    /// Filters applied before, newest last (Up / Down in the filter input).
+    pub sql_history: Vec<String>,
+    /// Position in [`App::sql_history`] while browsing it.
+    sql_history_pos: Option<usize>,
 }
 
 /// Everything that can happen to the [`App`].
@@ -315,6 +375,8 @@ pub enum Msg {
         key: FeatureKey,
         /// The rendered rows (`None`: no table in the store) or the error message.
         result: Result<Option<TableData>, String>,
+        /// [`App::view_generation`] of the request.
+        view: u64,
     },
     /// A delete plan was computed.
     DeletePlanned {
@@ -352,6 +414,13 @@ pub enum Msg {
         generation: u64,
         /// The plan and the count, or the error message.
         result: Result<(Arc<WritePlan>, usize), String>,
+    },
+    /// An export finished: a toast text, or the error message.
+    Exported {
+        /// Generation of the request.
+        generation: u64,
+        /// What was written, or the error.
+        result: Result<String, String>,
     },
     /// Stored rows per feature and feature version (for the history screen).
     RowsPerVersion {
@@ -392,6 +461,26 @@ pub enum Command {
         ws: Arc<Workspace>,
         /// Feature to read.
         key: FeatureKey,
+        /// How to read and sort.
+        view: TableView,
+        /// [`App::view_generation`] to tag the result with.
+        view_generation: u64,
+    },
+    /// Copy text to the clipboard (OSC 52, done by the UI thread: it owns the terminal).
+    Copy(String),
+    /// Export a feature's rows as the Metadata tab reads them; reports [`Msg::Mutated`]-like toast via
+    /// [`Msg::Exported`].
+    Export {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// Feature.
+        key: FeatureKey,
+        /// View (read options, filter, sort).
+        view: TableView,
+        /// Output file (`.parquet`, `.csv`, `.ndjson`).
+        path: std::path::PathBuf,
     },
     /// Plan a delete (reads only); reports [`Msg::DeletePlanned`].
     PlanDelete {
@@ -491,7 +580,9 @@ impl Command {
             | Command::ListDir { generation, .. }
             | Command::PlanWrite { generation, .. }
             | Command::ExecuteWrite { generation, .. }
-            | Command::CountAllVersions { generation, .. } => *generation,
+            | Command::CountAllVersions { generation, .. }
+            | Command::Export { generation, .. } => *generation,
+            Command::Copy(_) => 0,
         }
     }
 }
@@ -527,6 +618,11 @@ impl App {
             screen: Screen::Features,
             graph_scroll: StdCell::new((0, 0)),
             history: HistoryState::default(),
+            view: TableView::default(),
+            view_generation: 0,
+            sql_input: None,
+            sql_history: vec![],
+            sql_history_pos: None,
         }
     }
 
@@ -794,6 +890,23 @@ impl App {
                 ws,
                 plan,
             }],
+            (DialogAction::Export(path), Some(ws)) => {
+                let Some(Dialog::Export { feature, .. }) = &self.dialog else {
+                    return vec![];
+                };
+                let path = if path.is_absolute() {
+                    path
+                } else {
+                    self.cwd.join(path)
+                };
+                vec![Command::Export {
+                    generation,
+                    ws,
+                    key: feature.clone(),
+                    view: self.view.clone(),
+                    path,
+                }]
+            }
         }
     }
 
@@ -831,7 +944,144 @@ impl App {
             generation: self.generation,
             ws,
             key,
+            view: self.view.clone(),
+            view_generation: self.view_generation,
         }]
+    }
+
+    /// Applies a new view: drops every loaded read and reads the selected feature again.
+    fn set_view(&mut self, view: TableView) -> Vec<Command> {
+        if view == self.view {
+            return vec![];
+        }
+        self.view = view;
+        self.view_generation += 1;
+        self.metadata.clear();
+        self.read_in_flight = None;
+        self.nav[Tab::Metadata.index()] = TableNav::default();
+        self.marked.clear();
+        self.want_metadata()
+    }
+
+    /// Keys of the Metadata tab's view: `f` filter, `F` / `A` / `D` toggles, `o` / `O` sort, `y` copy the row,
+    /// `e` export. `None` when the key is not one of them.
+    fn on_view_key(&mut self, key: KeyEvent) -> Option<Vec<Command>> {
+        if self.tab != Tab::Metadata {
+            return None;
+        }
+        let mut v = self.view.clone();
+        match key.code {
+            KeyCode::Char('f') => {
+                self.sql_input = Some(crate::tui::dialog::line_input(
+                    self.view.filter.as_deref().unwrap_or(""),
+                ));
+                self.sql_history_pos = None;
+                return Some(vec![]);
+            }
+            KeyCode::Char('F') => v.with_feature_history = !v.with_feature_history,
+            KeyCode::Char('A') => v.with_sample_history = !v.with_sample_history,
+            KeyCode::Char('D') => v.include_soft_deleted = !v.include_soft_deleted,
+            KeyCode::Char('o') | KeyCode::Char('O') => {
+                let headers: Vec<String> = self
+                    .current_table()
+                    .map(|t| t.headers.clone())
+                    .unwrap_or_default();
+                if headers.is_empty() {
+                    return Some(vec![]);
+                }
+                v.sort = match (&v.sort, key.code) {
+                    (Some((c, d)), KeyCode::Char('O')) => Some((c.clone(), !d)),
+                    (None, KeyCode::Char('O')) => Some((headers[0].clone(), true)),
+                    (None, _) => Some((headers[0].clone(), false)),
+                    (Some((c, _)), _) => headers
+                        .iter()
+                        .position(|h| h == c)
+                        .and_then(|i| headers.get(i + 1))
+                        .map(|h| (h.clone(), false)),
+                };
+            }
+            KeyCode::Char('y') if self.focus == Focus::Details => {
+                let Some(t) = self.current_table() else {
+                    return Some(vec![]);
+                };
+                let c = self.nav[0].cursor.min(t.rows.len().saturating_sub(1));
+                let Some(row) = t.rows.get(c) else {
+                    return Some(vec![]);
+                };
+                let obj: serde_json::Map<String, serde_json::Value> = t
+                    .headers
+                    .iter()
+                    .zip(row)
+                    .map(|(h, cell)| (h.clone(), serde_json::Value::String(cell.text.clone())))
+                    .collect();
+                let text = serde_json::to_string(&obj).unwrap_or_default();
+                self.toast(
+                    format!("copied row {} to the clipboard (OSC 52)", c + 1),
+                    false,
+                );
+                return Some(vec![Command::Copy(text)]);
+            }
+            KeyCode::Char('e') => {
+                let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
+                    return Some(vec![]);
+                };
+                self.dialog = Some(Dialog::Export {
+                    feature: key.clone(),
+                    path: Box::new(crate::tui::dialog::line_input(&format!(
+                        "{}.parquet",
+                        key.table_name()
+                    ))),
+                });
+                return Some(vec![]);
+            }
+            _ => return None,
+        }
+        Some(self.set_view(v))
+    }
+
+    /// A key while the SQL filter input has the keyboard: Enter applies (empty = no filter), Esc cancels, Up /
+    /// Down recall earlier filters.
+    fn on_sql_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(input) = self.sql_input.as_mut() else {
+            return vec![];
+        };
+        match key.code {
+            KeyCode::Esc => {
+                self.sql_input = None;
+                vec![]
+            }
+            KeyCode::Enter => {
+                let text = crate::tui::dialog::input_text(input).trim().to_string();
+                self.sql_input = None;
+                if !text.is_empty() && self.sql_history.last() != Some(&text) {
+                    self.sql_history.push(text.clone());
+                }
+                let mut v = self.view.clone();
+                v.filter = (!text.is_empty()).then_some(text);
+                self.set_view(v)
+            }
+            KeyCode::Up | KeyCode::Down => {
+                if self.sql_history.is_empty() {
+                    return vec![];
+                }
+                let last = self.sql_history.len() - 1;
+                let pos = match (self.sql_history_pos, key.code) {
+                    (None, KeyCode::Up) => Some(last),
+                    (None, _) => None,
+                    (Some(p), KeyCode::Up) => Some(p.saturating_sub(1)),
+                    (Some(p), _) if p >= last => None,
+                    (Some(p), _) => Some(p + 1),
+                };
+                self.sql_history_pos = pos;
+                let text = pos.map(|p| self.sql_history[p].clone()).unwrap_or_default();
+                *input = crate::tui::dialog::line_input(&text);
+                vec![]
+            }
+            _ => {
+                crate::tui::dialog::edit_line(input, key);
+                vec![]
+            }
+        }
     }
 
     fn set_tab(&mut self, tab: Tab) -> Vec<Command> {
@@ -850,6 +1100,7 @@ impl App {
                 return vec![];
             }
             _ if self.dialog.is_some() => return self.on_dialog_key(key),
+            _ if self.sql_input.is_some() => return self.on_sql_key(key),
             _ if self.filter_input.is_some() => return self.on_filter_key(key),
             KeyCode::Char('q') => {
                 self.should_quit = true;
@@ -892,6 +1143,11 @@ impl App {
         }
         if self.features.is_empty() {
             return vec![];
+        }
+        if !ctrl {
+            if let Some(cmds) = self.on_view_key(key) {
+                return cmds;
+            }
         }
         match key.code {
             KeyCode::Char('d') if !ctrl => return self.open_delete(),
@@ -1350,6 +1606,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::Exported { generation, result } if generation == app.generation => {
+            app.dialog = None;
+            match result {
+                Ok(text) => app.toast(text, false),
+                Err(e) => app.error_popup("Export failed", e),
+            }
+            vec![]
+        }
         Msg::RowsPerVersion { generation, counts } if generation == app.generation => {
             app.history.rows = Some(counts);
             vec![]
@@ -1379,10 +1643,12 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::Metadata { view, .. } if view != app.view_generation => vec![],
         Msg::Metadata {
             generation,
             key,
             result,
+            ..
         } if generation == app.generation => {
             if app.read_in_flight.as_ref() == Some(&key) {
                 app.read_in_flight = None;
@@ -1405,6 +1671,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         | Msg::VersionCounts { .. }
         | Msg::WritePlanned { .. }
         | Msg::RowsPerVersion { .. }
+        | Msg::Exported { .. }
         | Msg::Mutated { .. } => vec![],
     }
 }

@@ -275,6 +275,13 @@ pub enum Dialog {
     Rebase(RebaseDialog),
     /// Write rows from a file.
     Write(Box<WriteDialog>),
+    /// Export the Metadata tab's rows to a file (`e`).
+    Export {
+        /// Feature.
+        feature: FeatureKey,
+        /// Output path (relative to the working directory).
+        path: Box<TextArea<'static>>,
+    },
     /// An error popup (Enter / Esc closes it).
     Error {
         /// Title.
@@ -304,6 +311,8 @@ pub enum DialogAction {
     PlanWrite(std::path::PathBuf),
     /// Perform the shown write plan.
     ExecuteWrite(Arc<WritePlan>),
+    /// Export to this path.
+    Export(std::path::PathBuf),
 }
 
 impl Dialog {
@@ -325,7 +334,7 @@ impl Dialog {
                 WriteStage::Running => Some("writing"),
                 _ => None,
             },
-            Dialog::Error { .. } => None,
+            Dialog::Export { .. } | Dialog::Error { .. } => None,
         }
     }
 
@@ -425,6 +434,21 @@ impl Dialog {
                 },
             },
             Dialog::Write(w) => w.on_key(key),
+            Dialog::Export { path, .. } => match key.code {
+                KeyCode::Esc => DialogAction::Close,
+                KeyCode::Enter => {
+                    let p = input_text(path).trim().to_string();
+                    if p.is_empty() {
+                        DialogAction::None
+                    } else {
+                        DialogAction::Export(std::path::PathBuf::from(p))
+                    }
+                }
+                _ => {
+                    edit_line(path.as_mut(), key);
+                    DialogAction::None
+                }
+            },
             Dialog::Rebase(r) => match &mut r.stage {
                 RebaseStage::Running => DialogAction::None,
                 RebaseStage::Planning => match key.code {

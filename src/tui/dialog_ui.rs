@@ -59,6 +59,41 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
         Dialog::Delete(d) => draw_delete(frame, area, app, d),
         Dialog::Rebase(r) => draw_rebase(frame, area, app, r),
         Dialog::Write(w) => draw_write(frame, area, app, w),
+        Dialog::Export { feature, path } => {
+            let inner = popup(frame, area, 90, 7, format!("Export {feature}"), ACCENT);
+            let [l, i, n, h] = Layout::vertical([
+                Constraint::Length(1),
+                Constraint::Length(1),
+                Constraint::Length(2),
+                Constraint::Length(1),
+            ])
+            .areas(inner);
+            frame.render_widget(
+                Paragraph::new(
+                    "File (.parquet, .csv or .ndjson; relative to the working directory):",
+                )
+                .fg(MUTED),
+                l,
+            );
+            let [p, f] = Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(i);
+            frame.render_widget(Paragraph::new("> ").fg(ACCENT), p);
+            frame.render_widget(path.as_ref(), f);
+            let what = app.view.describe().unwrap_or_else(|| {
+                "the default read (current version, latest per sample, live)".into()
+            });
+            frame.render_widget(
+                Paragraph::new(format!(
+                    "Writes every row of {what}, not only the loaded ones."
+                ))
+                .fg(MUTED)
+                .wrap(Wrap { trim: false }),
+                n,
+            );
+            frame.render_widget(
+                Paragraph::new(key_hint(&[("Enter", "export"), ("Esc", "cancel")])),
+                h,
+            );
+        }
     }
 }
 

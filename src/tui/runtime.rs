@@ -254,6 +254,8 @@ pub fn execute(
             generation,
             ws,
             key,
+            view,
+            view_generation,
         } => {
             let result = guarded(|| {
                 let ids = ws
@@ -261,10 +263,7 @@ pub fn execute(
                     .get(&key)
                     .map(|d| d.spec.id_columns.clone())
                     .unwrap_or_default();
-                match ws
-                    .read(&key, &ReadOptions::default())
-                    .map_err(|e| e.to_string())?
-                {
+                match view_rows(&ws, &key, &view)? {
                     None => Ok(None),
                     Some(df) => frame_table(&df, &ids).map(Some).map_err(|e| e.to_string()),
                 }
@@ -273,7 +272,29 @@ pub fn execute(
                 generation,
                 key,
                 result,
+                view: view_generation,
             });
+        }
+        // the UI thread writes to the terminal itself (see `spawn`); nothing to do off it
+        Command::Copy(_) => {}
+        Command::Export {
+            generation,
+            ws,
+            key,
+            view,
+            path,
+        } => {
+            let result = guarded(|| {
+                let mut df = view_rows(&ws, &key, &view)?
+                    .ok_or_else(|| format!("the store has no table for {key}"))?;
+                export_frame(&mut df, &path)?;
+                Ok(format!(
+                    "✓ exported {} row(s) of {key} to {}",
+                    df.height(),
+                    path.display()
+                ))
+            });
+            emit(Msg::Exported { generation, result });
         }
         Command::PlanDelete {
             generation,
@@ -389,6 +410,92 @@ pub fn execute(
     }
 }
 
+/// The rows the Metadata tab shows for `view`: Metaxy's read with the view's options and filter, then its sort.
+fn view_rows(
+    ws: &Workspace,
+    key: &crate::engine::keys::FeatureKey,
+    view: &crate::tui::app::TableView,
+) -> Result<Option<polars::prelude::DataFrame>, String> {
+    use polars::prelude::*;
+    let Some(df) = ws
+        .read(key, &view.read_options())
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let Some((c, desc)) = &view.sort else {
+        return Ok(Some(df));
+    };
+    if df.get_column_index(c).is_none() {
+        return Ok(Some(df));
+    }
+    let opts = SortMultipleOptions::default()
+        .with_order_descending(*desc)
+        .with_nulls_last(true)
+        .with_maintain_order(true);
+    match df.clone().lazy().sort([c.as_str()], opts.clone()).collect() {
+        Ok(d) => Ok(Some(d)),
+        // types polars cannot order (structs): by their text
+        Err(_) => df
+            .lazy()
+            .with_column(col(c.as_str()).cast(DataType::String).alias("__mx_sort"))
+            .sort(["__mx_sort"], opts)
+            .drop(cols(["__mx_sort"]))
+            .collect()
+            .map(Some)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// Writes `df` to `path` as Parquet, CSV (struct columns as JSON text) or NDJSON, chosen by extension.
+fn export_frame(df: &mut polars::prelude::DataFrame, path: &std::path::Path) -> Result<(), String> {
+    use polars::prelude::*;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let err = |e: PolarsError| e.to_string();
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+    }
+    let tmp = path.with_extension(format!("{ext}.partial"));
+    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let r = match ext.as_str() {
+        "parquet" | "pq" => ParquetWriter::new(file).finish(df).map(|_| ()).map_err(err),
+        "ndjson" | "jsonl" | "json" => JsonWriter::new(file)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(df)
+            .map_err(err),
+        "csv" => {
+            // CSV has no nested values: struct columns as their JSON text
+            let rows = crate::engine::json::df_to_json_rows(df, None).map_err(|e| e.to_string())?;
+            let mut out = df.clone();
+            for c in df.columns() {
+                if matches!(c.dtype(), DataType::Struct(_) | DataType::List(_)) {
+                    let name = c.name().to_string();
+                    let text: Vec<String> = rows.iter().map(|r| r[&name].to_string()).collect();
+                    out.with_column(Column::new(name.as_str().into(), text))
+                        .map_err(err)?;
+                }
+            }
+            CsvWriter::new(file).finish(&mut out).map_err(err)
+        }
+        other => Err(format!(
+            "unknown export format {other:?}: use .parquet, .csv or .ndjson"
+        )),
+    };
+    match r {
+        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| e.to_string()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 /// Prepares a write of `path` to `key` (Metaxy's system columns) and counts the incoming samples already stored.
 fn plan_file_write(
     ws: &Workspace,
@@ -470,6 +577,33 @@ fn version_counts(
         .collect())
 }
 
+/// Puts `text` on the clipboard with the OSC 52 escape sequence (works over SSH and in tmux with
+/// `set-clipboard on`).
+fn copy_osc52(text: &str) {
+    use std::io::Write;
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut enc = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                enc.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                enc.push('=');
+            }
+        }
+    }
+    let mut out = io::stdout();
+    let _ = write!(out, "\x1b]52;c;{enc}\x07");
+    let _ = out.flush();
+}
+
 fn spawn(
     rt: &Runtime,
     req: &OpenRequest,
@@ -477,6 +611,10 @@ fn spawn(
     current: &Arc<AtomicU64>,
     cmd: Command,
 ) {
+    if let Command::Copy(text) = &cmd {
+        copy_osc52(text);
+        return;
+    }
     let generation = cmd.generation();
     if let Command::Open { generation } = &cmd {
         current.store(*generation, Ordering::SeqCst);

@@ -517,6 +517,7 @@ fn one_metadata_read_at_a_time_latest_selection_wins() {
             generation: 1,
             key: video,
             result: Ok(None),
+            view: 0,
         },
     );
     match cmds.as_slice() {
@@ -533,6 +534,7 @@ fn one_metadata_read_at_a_time_latest_selection_wins() {
             generation: 1,
             key: fd,
             result: Err("boom: corrupt table".into()),
+            view: 0,
         },
     );
     assert!(cmds.is_empty());
@@ -1487,4 +1489,94 @@ fn detail_tab_shows_the_definition() {
     select(&mut app, "example/chunk_summary");
     let out = render(&app, 180, 40);
     assert!(out.contains("N:1 on"), "{out}");
+}
+
+#[test]
+fn metadata_view_filters_toggles_sorts_copies_and_exports() {
+    let (tmp, ws) = fixture_copy("duckdb", "s06_soft_delete");
+    let mut app = app_on(&ws);
+    app.cwd = tmp.path().to_path_buf();
+    select_in(&mut app, &ws, "example/stt");
+    let rows = |app: &App| {
+        app.current_table()
+            .map(|t| t.total_rows)
+            .unwrap_or(usize::MAX)
+    };
+    let live = rows(&app);
+    // soft-deleted rows (s02 soft-deleted 3 orphaned samples, s06 8 more), then every stored row per sample
+    press(&mut app, &ws, ch('D'));
+    assert_eq!(rows(&app), live + 11);
+    press(&mut app, &ws, ch('A'));
+    let all = rows(&app);
+    assert!(all > live + 11, "{all}");
+    let out = render_masked(&app, 150, 30);
+    assert!(
+        out.contains("every row per sample · soft-deleted rows shown"),
+        "{out}"
+    );
+    press(&mut app, &ws, ch('A'));
+    press(&mut app, &ws, ch('D'));
+    assert_eq!(rows(&app), live);
+    // a SQL filter, recalled from the history
+    press(&mut app, &ws, ch('f'));
+    type_in(&mut app, &ws, "sample_uid = 's000002'");
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("WHERE sample_uid = 's000002'"), "{out}");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert_eq!(rows(&app), 1);
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("filter: sample_uid = 's000002'"), "{out}");
+    insta::assert_snapshot!("metadata_filtered", out);
+    press(&mut app, &ws, ch('f'));
+    for _ in 0..40 {
+        press(&mut app, &ws, key(KeyCode::Backspace));
+    }
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert_eq!(rows(&app), live, "an empty filter clears it");
+    press(&mut app, &ws, ch('f'));
+    press(&mut app, &ws, key(KeyCode::Up));
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert_eq!(rows(&app), 1, "Up recalls the last filter");
+    // a bad filter is an error in the pane, not a crash
+    press(&mut app, &ws, ch('f'));
+    type_in(&mut app, &ws, " AND nope = 1");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("nope"), "{out}");
+    press(&mut app, &ws, ch('f'));
+    for _ in 0..60 {
+        press(&mut app, &ws, key(KeyCode::Backspace));
+    }
+    press(&mut app, &ws, key(KeyCode::Enter));
+    // sort by the first column, then descending
+    press(&mut app, &ws, ch('o'));
+    assert_eq!(app.view.sort, Some(("sample_uid".to_string(), false)));
+    press(&mut app, &ws, ch('O'));
+    let first = app.current_table().unwrap().rows[0][0].text.clone();
+    assert_eq!(
+        first, "s000054",
+        "descending sample_uid (s02 added samples up to s000054)"
+    );
+    // copy the cursor row
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let cmds = update(&mut app, ch('y'));
+    assert!(matches!(cmds.as_slice(), [Command::Copy(t)] if t.contains("s000054")));
+    assert!(app.toast.as_ref().unwrap().text.contains("copied row 1"));
+    // export the view (sorted, all rows) to parquet next to the store
+    press(&mut app, &ws, ch('e'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("Export example/stt"), "{out}");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(
+        app.toast.as_ref().unwrap().text.contains("exported"),
+        "{:?}",
+        app.toast
+    );
+    use polars::prelude::SerReader;
+    let back = polars::prelude::ParquetReader::new(
+        std::fs::File::open(tmp.path().join("example__stt.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    assert_eq!(back.height(), live);
 }

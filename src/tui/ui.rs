@@ -766,6 +766,15 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
             ));
         }
         block = block.title(Line::from(range).right_aligned());
+        if app.tab == Tab::Metadata {
+            if let Some(d) = app.view.describe() {
+                block = block.title_bottom(
+                    Line::from(format!(" {d} "))
+                        .fg(Color::Magenta)
+                        .left_aligned(),
+                );
+            }
+        }
         if app.tab == Tab::Stale && t.total_rows > 0 {
             block = block.title_bottom(Line::from(vec![
                 Span::raw(" "),
@@ -777,6 +786,12 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         }
     }
     frame.render_widget(block, pane);
+    if let (Some(input), Some(i)) = (&app.sql_input, info_area) {
+        let r = Rect { y: i.y + 1, ..i };
+        let [p, f] = Layout::horizontal([Constraint::Length(6), Constraint::Min(1)]).areas(r);
+        frame.render_widget(Paragraph::new("WHERE ").fg(Color::Yellow).bold(), p);
+        frame.render_widget(input, f);
+    }
     if let Some(i) = info_area {
         frame.render_widget(Paragraph::new(info_line(ws, entry)), i);
         if app.tab == Tab::Stale {
@@ -1321,7 +1336,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("q  Ctrl-C", "quit"),
             ("r", "reload: reopen store, recompute status"),
             ("Tab  Shift-Tab", "next / previous tab"),
-            ("1 2 3 4", "Metadata / New / Stale / Orphaned tab"),
+            ("1 … 5", "Metadata New Stale Orphaned Detail"),
             ("v", "feature graph drawing (Esc back)"),
             ("H", "pushed versions and graph diffs"),
         ],
@@ -1347,7 +1362,17 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("h l  ← →", "scroll columns left / right"),
             ("0 $", "first / last column"),
             ("x", "mark / unmark the row (Metadata tab)"),
+            ("y", "copy the cursor row as JSON (OSC 52)"),
             ("Esc", "back to the feature list"),
+        ],
+    ),
+    (
+        "Metadata tab",
+        &[
+            ("f", "SQL filter (↑↓ history, empty clears)"),
+            ("F  A  D", "all versions / every row / deleted"),
+            ("o  O", "sort by next column / reverse"),
+            ("e", "export the view (parquet/csv/ndjson)"),
         ],
     ),
     (
@@ -1355,7 +1380,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         &[
             ("d", "delete marked/cursor rows or by SQL"),
             ("R", "rebase from an older feature version"),
-            ("w", "write rows from a parquet, csv or ndjson"),
+            ("w", "write rows from a file"),
             ("Tab ^F ^D", "delete form: hard, versions, cascade"),
             ("y  Enter", "confirm (hard: type the key first)"),
             ("Esc  n", "cancel: nothing is written"),
@@ -1382,8 +1407,15 @@ fn draw_help(frame: &mut Frame, area: Rect) {
     let rows: usize = HELP.iter().map(|(_, k)| k.len() + 2).sum::<usize>() + 1;
     // two columns when one would not fit the height and the terminal is wide enough
     let split = rows + 2 > area.height as usize && area.width >= 110;
+    // the split point that balances the two columns
+    let half = (1..HELP.len())
+        .min_by_key(|&k| {
+            let l: usize = HELP[..k].iter().map(|(_, x)| x.len() + 2).sum();
+            let r: usize = HELP[k..].iter().map(|(_, x)| x.len() + 2).sum();
+            l.max(r)
+        })
+        .unwrap_or(1);
     let (w, h) = if split {
-        let half = HELP.len().div_ceil(2);
         let left: usize = HELP[..half].iter().map(|(_, k)| k.len() + 2).sum();
         let right: usize = HELP[half..].iter().map(|(_, k)| k.len() + 2).sum();
         (area.width.min(150), left.max(right) as u16 + 3)
@@ -1400,7 +1432,6 @@ fn draw_help(frame: &mut Frame, area: Rect) {
     let inner = block.inner(r);
     frame.render_widget(block, r);
     if split {
-        let half = HELP.len().div_ceil(2);
         let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
             .areas(inner);
         frame.render_widget(Paragraph::new(help_lines(&HELP[..half])), a);
