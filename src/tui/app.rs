@@ -6,7 +6,9 @@ use std::cell::Cell as StdCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 use ratatui::style::Style;
@@ -145,6 +147,86 @@ impl TableView {
         }
         (!p.is_empty()).then(|| p.join(" · "))
     }
+}
+
+/// Where the last frame put the clickable parts (written by draw, read by mouse handling).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Areas {
+    /// The feature list's rows (inside its border).
+    pub list: ratatui::layout::Rect,
+    /// Lines per list item (1, or 2 when the status goes below the key).
+    pub list_item_height: u16,
+    /// The tab bar.
+    pub tabs: ratatui::layout::Rect,
+    /// The table body (header row first).
+    pub table: ratatui::layout::Rect,
+}
+
+/// The command palette (`:`): a fuzzy-filtered list of commands, run by the key that does the same.
+pub struct Palette {
+    /// What is typed.
+    pub input: TextArea<'static>,
+    /// Cursor among the matches.
+    pub cursor: usize,
+}
+
+/// Commands of the palette: `(name, what it does, key it sends)`.
+pub const PALETTE: &[(&str, &str, char)] = &[
+    ("graph", "draw the feature graph", 'v'),
+    ("history", "pushed versions and graph diffs", 'H'),
+    ("reload", "re-open the store and recompute statuses", 'r'),
+    ("delete", "delete rows of the selected feature", 'd'),
+    (
+        "rebase",
+        "rebase the selected feature from an older version",
+        'R',
+    ),
+    ("write", "write rows from a file", 'w'),
+    ("filter", "SQL filter of the Metadata tab", 'f'),
+    ("export", "export the Metadata view", 'e'),
+    (
+        "toggle feature history",
+        "Metadata tab: every feature version",
+        'F',
+    ),
+    (
+        "toggle sample history",
+        "Metadata tab: every stored row per sample",
+        'A',
+    ),
+    (
+        "toggle soft-deleted",
+        "Metadata tab: soft-deleted rows",
+        'D',
+    ),
+    ("sort", "Metadata tab: sort by the next column", 'o'),
+    ("tab metadata", "the default read", '1'),
+    ("tab new", "new samples", '2'),
+    ("tab stale", "stale samples and why", '3'),
+    ("tab orphaned", "orphaned samples", '4'),
+    ("tab detail", "the feature's definition", '5'),
+    ("search features", "fuzzy filter of the feature list", '/'),
+    ("help", "every key", '?'),
+    ("quit", "leave metaxy-tui", 'q'),
+];
+
+/// Palette entries matching `query` (fuzzy, best first; all in order for an empty query).
+pub fn palette_matches(query: &str) -> Vec<usize> {
+    if query.is_empty() {
+        return (0..PALETTE.len()).collect();
+    }
+    let m = SkimMatcherV2::default();
+    let mut v: Vec<(i64, usize)> = PALETTE
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (name, desc, _))| {
+            let a = m.fuzzy_match(name, query);
+            let b = m.fuzzy_match(desc, query).map(|s| s / 2);
+            a.max(b).map(|s| (s, i))
+        })
+        .collect();
+    v.sort_by_key(|(s, _)| std::cmp::Reverse(*s));
+    v.into_iter().map(|(_, i)| i).collect()
 }
 
 /// The top-level screen.
@@ -345,12 +427,18 @@ pub struct App {
     pub sql_history: Vec<String>,
     /// Position in [`App::sql_history`] while browsing it.
     sql_history_pos: Option<usize>,
+    /// Clickable areas of the last frame.
+    pub areas: StdCell<Areas>,
+    /// The open command palette.
+    pub palette: Option<Palette>,
 }
 
 /// Everything that can happen to the [`App`].
 pub enum Msg {
     /// A key press.
     Key(KeyEvent),
+    /// A mouse event (wheel scrolls the pane under the pointer, a click selects a feature, a tab or a row).
+    Mouse(MouseEvent),
     /// Timer tick (~100 ms): advances the spinner.
     Tick,
     /// `Workspace::open` finished.
@@ -623,6 +711,8 @@ impl App {
             sql_input: None,
             sql_history: vec![],
             sql_history_pos: None,
+            areas: StdCell::new(Areas::default()),
+            palette: None,
         }
     }
 
@@ -1039,6 +1129,123 @@ impl App {
         Some(self.set_view(v))
     }
 
+    fn on_palette_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let Some(p) = self.palette.as_mut() else {
+            return vec![];
+        };
+        let matches = palette_matches(&crate::tui::dialog::input_text(&p.input));
+        match key.code {
+            KeyCode::Esc => {
+                self.palette = None;
+                vec![]
+            }
+            KeyCode::Down => {
+                p.cursor = (p.cursor + 1).min(matches.len().saturating_sub(1));
+                vec![]
+            }
+            KeyCode::Up => {
+                p.cursor = p.cursor.saturating_sub(1);
+                vec![]
+            }
+            KeyCode::Enter => {
+                let chosen = matches
+                    .get(p.cursor.min(matches.len().saturating_sub(1)))
+                    .copied();
+                self.palette = None;
+                match chosen {
+                    Some(i) => self.on_key(KeyEvent::new(
+                        KeyCode::Char(PALETTE[i].2),
+                        KeyModifiers::NONE,
+                    )),
+                    None => vec![],
+                }
+            }
+            _ => {
+                crate::tui::dialog::edit_line(&mut p.input, key);
+                p.cursor = 0;
+                vec![]
+            }
+        }
+    }
+
+    fn on_mouse(&mut self, m: MouseEvent) -> Vec<Command> {
+        if self.dialog.is_some() || self.show_help || self.palette.is_some() {
+            return vec![];
+        }
+        let a = self.areas.get();
+        let inside = |r: ratatui::layout::Rect| {
+            m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height
+        };
+        let key = |c: KeyCode| KeyEvent::new(c, KeyModifiers::NONE);
+        match m.kind {
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let code = if m.kind == MouseEventKind::ScrollDown {
+                    KeyCode::Down
+                } else {
+                    KeyCode::Up
+                };
+                if self.screen == Screen::Features {
+                    if inside(a.list) {
+                        self.focus = Focus::List;
+                    } else if inside(a.table) {
+                        self.focus = Focus::Details;
+                    }
+                }
+                self.on_key(key(code))
+            }
+            MouseEventKind::Down(MouseButton::Left) if self.screen == Screen::Features => {
+                if inside(a.list) && a.list_item_height > 0 {
+                    self.focus = Focus::List;
+                    let pos =
+                        self.list_offset.get() + ((m.row - a.list.y) / a.list_item_height) as usize;
+                    if pos < self.visible.len() {
+                        return self.select(pos);
+                    }
+                } else if inside(a.tabs) {
+                    // tab titles are laid out left to right, separated by one cell
+                    let mut x = a.tabs.x;
+                    for t in Tab::ALL {
+                        let w = crate::tui::view::text_width(&format!(" {} ", t.label())) + 4;
+                        if m.column >= x && m.column < x + w {
+                            return self.set_tab(t);
+                        }
+                        x += w;
+                    }
+                } else if inside(a.table) {
+                    self.focus = Focus::Details;
+                    if m.row > a.table.y {
+                        let nav = &mut self.nav[self.tab.index()];
+                        nav.cursor = nav.offset.get() + (m.row - a.table.y - 1) as usize;
+                        let rows = self.current_table().map(|t| t.rows.len()).unwrap_or(0);
+                        let nav = &mut self.nav[self.tab.index()];
+                        nav.cursor = nav.cursor.min(rows.saturating_sub(1));
+                    }
+                }
+                vec![]
+            }
+            _ => vec![],
+        }
+    }
+
+    /// Where the user is, for the header: store › feature › tab (or the screen).
+    pub fn breadcrumbs(&self) -> Vec<String> {
+        let mut b = vec![];
+        if let Some(ws) = self.workspace() {
+            b.push(format!("store {}", ws.store.name()));
+        }
+        match self.screen {
+            Screen::Graph => b.push("feature graph".into()),
+            Screen::History => b.push("history".into()),
+            Screen::Features => {
+                if let Some(e) = self.selected_entry() {
+                    b.push(e.key.to_string());
+                    b.push(self.tab.label().to_lowercase());
+                }
+            }
+        }
+        b
+    }
+
     /// A key while the SQL filter input has the keyboard: Enter applies (empty = no filter), Esc cancels, Up /
     /// Down recall earlier filters.
     fn on_sql_key(&mut self, key: KeyEvent) -> Vec<Command> {
@@ -1100,6 +1307,7 @@ impl App {
                 return vec![];
             }
             _ if self.dialog.is_some() => return self.on_dialog_key(key),
+            _ if self.palette.is_some() => return self.on_palette_key(key),
             _ if self.sql_input.is_some() => return self.on_sql_key(key),
             _ if self.filter_input.is_some() => return self.on_filter_key(key),
             KeyCode::Char('q') => {
@@ -1108,6 +1316,13 @@ impl App {
             }
             KeyCode::Char('?') => {
                 self.show_help = !self.show_help;
+                return vec![];
+            }
+            KeyCode::Char(':') if !self.show_help => {
+                self.palette = Some(Palette {
+                    input: crate::tui::dialog::line_input(""),
+                    cursor: 0,
+                });
                 return vec![];
             }
             _ => {}
@@ -1503,6 +1718,7 @@ impl App {
 pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     match msg {
         Msg::Key(k) => app.on_key(k),
+        Msg::Mouse(m) => app.on_mouse(m),
         Msg::Tick => {
             app.tick = app.tick.wrapping_add(1);
             if let Some(t) = app.toast.as_mut() {

@@ -44,7 +44,12 @@ fn restore_terminal() {
         return;
     }
     let _ = disable_raw_mode();
-    let _ = execute!(io::stdout(), LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        crossterm::event::DisableMouseCapture,
+        LeaveAlternateScreen,
+        cursor::Show
+    );
 }
 
 /// Owns the terminal while the TUI runs; restores it on drop and (through a panic hook) on a UI-thread panic.
@@ -73,8 +78,13 @@ impl TerminalGuard {
         enable_raw_mode()
             .context("cannot switch the terminal to raw mode (is stdout a terminal?)")?;
         RESTORED.store(false, Ordering::SeqCst);
-        execute!(io::stdout(), EnterAlternateScreen, cursor::Hide)
-            .context("cannot enter the alternate screen")?;
+        execute!(
+            io::stdout(),
+            EnterAlternateScreen,
+            cursor::Hide,
+            crossterm::event::EnableMouseCapture
+        )
+        .context("cannot enter the alternate screen")?;
         guard.terminal.clear()?;
         Ok(guard)
     }
@@ -170,8 +180,10 @@ fn event_loop(
         let timeout = TICK.saturating_sub(last_tick.elapsed()).min(POLL);
         if event::poll(timeout)? {
             loop {
-                if let Event::Key(k) = event::read()? {
-                    cmds.extend(update(&mut app, Msg::Key(k)));
+                match event::read()? {
+                    Event::Key(k) => cmds.extend(update(&mut app, Msg::Key(k))),
+                    Event::Mouse(m) => cmds.extend(update(&mut app, Msg::Mouse(m))),
+                    _ => {}
                 }
                 if app.should_quit || !event::poll(Duration::ZERO)? {
                     break;

@@ -212,9 +212,9 @@ fn feature_list_with_all_statuses_on_the_demo_store() {
             .unwrap();
         buf[(x, y)].fg
     };
-    assert_eq!(color_of("example/video"), Color::Blue);
-    assert_eq!(color_of("example/crop"), Color::Yellow);
-    assert_eq!(color_of("example/face_detection"), Color::Green);
+    assert_eq!(color_of("○ example/video"), Color::Blue);
+    assert_eq!(color_of("⚠ example/crop"), Color::Yellow);
+    assert_eq!(color_of("✓ example/face_detection"), Color::Green);
 }
 
 #[test]
@@ -1579,4 +1579,100 @@ fn metadata_view_filters_toggles_sorts_copies_and_exports() {
     .finish()
     .unwrap();
     assert_eq!(back.height(), live);
+}
+
+#[test]
+fn command_palette_runs_commands_by_fuzzy_name() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch(':'));
+    let out = render(&app, 120, 30);
+    assert!(out.contains("Command"), "{out}");
+    assert!(out.contains("graph"), "{out}");
+    for c in "hist".chars() {
+        let _ = update(&mut app, ch(c));
+    }
+    let out = render(&app, 120, 30);
+    insta::assert_snapshot!("palette_hist", out);
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    pump(&mut app, cmds);
+    assert!(app.palette.is_none());
+    assert_eq!(app.screen, crate::tui::app::Screen::History);
+    // Esc closes without running anything; no match runs nothing
+    let _ = update(&mut app, ch('H'));
+    let _ = update(&mut app, ch(':'));
+    for c in "zzzz".chars() {
+        let _ = update(&mut app, ch(c));
+    }
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert_eq!(app.screen, crate::tui::app::Screen::Features);
+    let _ = update(&mut app, ch(':'));
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert!(app.palette.is_none());
+    assert!(!app.should_quit);
+}
+
+#[test]
+fn mouse_selects_features_tabs_and_rows_and_scrolls() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = demo_app();
+    let out = render(&app, 160, 30);
+    let mouse = |kind, column, row| {
+        Msg::Mouse(MouseEvent {
+            kind,
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    // click the third feature of the list
+    let (x, y) = out
+        .lines()
+        .enumerate()
+        .find_map(|(y, l)| l.find("example/face_detection").map(|_| (3u16, y as u16)))
+        .unwrap();
+    let cmds = update(
+        &mut app,
+        mouse(MouseEventKind::Down(MouseButton::Left), x, y),
+    );
+    pump(&mut app, cmds);
+    assert_eq!(selected_key(&app), "example/face_detection");
+    // wheel over the list moves the selection
+    render(&app, 160, 30);
+    let cmds = update(&mut app, mouse(MouseEventKind::ScrollDown, x, y));
+    pump(&mut app, cmds);
+    assert_eq!(selected_key(&app), "example/stt");
+    // click the Stale tab title
+    let out = render(&app, 160, 30);
+    let tabs = out.lines().nth(1).unwrap();
+    let col = tabs
+        .find("3 Stale")
+        .map(|i| tabs[..i].chars().count() as u16 + 2)
+        .unwrap();
+    let cmds = update(
+        &mut app,
+        mouse(MouseEventKind::Down(MouseButton::Left), col, 1),
+    );
+    pump(&mut app, cmds);
+    assert_eq!(app.tab, Tab::Stale);
+    // a click into the table focuses it and picks the row; the wheel moves the cursor
+    let out = render(&app, 160, 30);
+    let (_, row) = out
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.contains(" → "))
+        .map(|(y, l)| (l, y as u16))
+        .nth(1)
+        .unwrap();
+    let _ = update(
+        &mut app,
+        mouse(MouseEventKind::Down(MouseButton::Left), 100, row),
+    );
+    assert_eq!(app.focus, Focus::Details);
+    assert_eq!(app.nav[Tab::Stale.index()].cursor, 1);
+    render(&app, 160, 30);
+    let _ = update(&mut app, mouse(MouseEventKind::ScrollDown, 100, row));
+    assert_eq!(app.nav[Tab::Stale.index()].cursor, 2);
+    // breadcrumbs follow
+    assert_eq!(app.breadcrumbs(), ["store demo", "example/stt", "stale"]);
+    assert!(render(&app, 160, 30).contains("store demo › example/stt › stale"));
 }

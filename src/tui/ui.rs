@@ -80,6 +80,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     if let Some(d) = &app.dialog {
         crate::tui::dialog_ui::draw_dialog(frame, body, app, d);
     }
+    if let Some(p) = &app.palette {
+        draw_palette(frame, body, p);
+    }
     if app.show_help {
         draw_help(frame, area);
     }
@@ -91,7 +94,16 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         Style::new().fg(Color::Black).bg(ACCENT).bold(),
     )];
     if let Some(ws) = app.workspace() {
-        left.push(Span::raw(format!(" {} features", app.features.len())));
+        let crumbs = app.breadcrumbs();
+        for (i, c) in crumbs.iter().enumerate() {
+            left.push(Span::raw(if i == 0 { " " } else { " › " }).fg(MUTED));
+            left.push(if i + 1 == crumbs.len() {
+                Span::raw(c.clone()).bold()
+            } else {
+                Span::raw(c.clone())
+            });
+        }
+        left.push(Span::raw(format!(" · {} features", app.features.len())).fg(MUTED));
         let done = app.statuses_done();
         if done < app.features.len() {
             left.push(Span::styled(
@@ -111,8 +123,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     let left = Line::from(left);
-    let hints =
-        Line::from(" ?:help  v:graph  H:history  w:write  d:delete  R:rebase  q:quit ").fg(MUTED);
+    let hints = Line::from(" ?:help  ::commands  v:graph  H:history  d:delete  q:quit ").fg(MUTED);
     let lw = left.width();
     frame.render_widget(Paragraph::new(left), area);
     if lw + hints.width() < area.width as usize {
@@ -630,6 +641,10 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
         .with_selected(app.selected_position());
     frame.render_stateful_widget(list, list_area, &mut state);
     app.list_offset.set(state.offset());
+    let mut a = app.areas.get();
+    a.list = list_area;
+    a.list_item_height = if two_line { 2 } else { 1 };
+    app.areas.set(a);
 }
 
 /// `text` as spans, the characters at positions `matched` in `style`.
@@ -703,6 +718,9 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         .highlight_style(Style::new().fg(Color::Black).bg(ACCENT).bold())
         .divider("│");
     frame.render_widget(tabs, tabs_area);
+    let mut a = app.areas.get();
+    a.tabs = tabs_area;
+    app.areas.set(a);
 
     let Some(entry) = app.selected_entry() else {
         frame.render_widget(
@@ -1169,6 +1187,9 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
     if area.width == 0 || area.height == 0 {
         return;
     }
+    let mut a = app.areas.get();
+    a.table = area;
+    app.areas.set(a);
     let nav = &app.nav[app.tab.index()];
     let (c0, c1, _) = visible_columns(t, nav.col, area.width);
     let cols: Vec<usize> = (0..t.frozen)
@@ -1333,6 +1354,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         "Global",
         &[
             ("?", "toggle this help"),
+            (":", "command palette (fuzzy)"),
             ("q  Ctrl-C", "quit"),
             ("r", "reload: reopen store, recompute status"),
             ("Tab  Shift-Tab", "next / previous tab"),
@@ -1387,6 +1409,59 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
 ];
+
+fn draw_palette(frame: &mut Frame, area: Rect, p: &crate::tui::app::Palette) {
+    use crate::tui::app::{palette_matches, PALETTE};
+    let matches = palette_matches(&crate::tui::dialog::input_text(&p.input));
+    let h = (matches.len() as u16 + 4).min(area.height).max(3);
+    let r = Rect {
+        y: area.y + 1,
+        height: h,
+        ..centered(area, 70, h)
+    };
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_type(BorderType::Rounded)
+        .border_style(Style::new().fg(ACCENT))
+        .title(Line::from(" Command ").bold())
+        .title_bottom(
+            Line::from(" ↑↓ pick · Enter run · Esc close ")
+                .fg(MUTED)
+                .right_aligned(),
+        );
+    let inner = block.inner(r);
+    frame.render_widget(block, r);
+    if inner.height == 0 {
+        return;
+    }
+    let [input, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let [c, f] = Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
+    frame.render_widget(Paragraph::new(": ").fg(Color::Yellow).bold(), c);
+    frame.render_widget(&p.input, f);
+    let cursor = p.cursor.min(matches.len().saturating_sub(1));
+    let lines: Vec<Line> = matches
+        .iter()
+        .enumerate()
+        .map(|(n, &i)| {
+            let (name, desc, k) = PALETTE[i];
+            let l = Line::from(vec![
+                Span::raw(format!(" {name:<24}")),
+                Span::raw(format!("{desc:<44}")).fg(MUTED),
+                Span::raw(format!("{k}")).fg(Color::Yellow),
+            ]);
+            if n == cursor {
+                l.bold().bg(Color::Rgb(40, 60, 80))
+            } else {
+                l
+            }
+        })
+        .collect();
+    if lines.is_empty() {
+        frame.render_widget(Paragraph::new(" no command matches").fg(MUTED), list);
+    } else {
+        frame.render_widget(Paragraph::new(lines), list);
+    }
+}
 
 fn help_lines(groups: &[(&str, &[(&str, &str)])]) -> Vec<Line<'static>> {
     let mut lines = vec![];
