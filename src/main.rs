@@ -20,6 +20,13 @@ fn main() -> ExitCode {
             opts.snapshot = cli.snapshot.clone();
             let demo =
                 matches!(cli.command, Some(Command::Demo)) || !Workspace::config_exists(&opts);
+            match metaxy_tui::tui::settings::Settings::load(cli.tui_config.as_deref()) {
+                Ok(s) => metaxy_tui::tui::settings::install(s),
+                Err(e) => {
+                    eprintln!("error: TUI settings: {e}");
+                    return ExitCode::from(1);
+                }
+            }
             match metaxy_tui::tui::run(metaxy_tui::tui::OpenRequest { opts, demo }) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -31,6 +31,10 @@ pub struct Cli {
     /// Metadata store name (defaults to the configured default store).
     #[arg(long, global = true, value_name = "NAME")]
     pub store: Option<String>,
+    /// TUI only: key map and theme file (default: $METAXY_TUI_CONFIG, else ~/.config/metaxy-tui/config.toml when
+    /// it exists; documented defaults in assets/tui-config.toml).
+    #[arg(long, value_name = "PATH")]
+    pub tui_config: Option<PathBuf>,
     /// TUI only: open a historical graph (a pushed project version, a unique prefix of one, `latest` or `current`).
     #[arg(long, value_name = "PROJECT_VERSION")]
     pub snapshot: Option<String>,

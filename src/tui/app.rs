@@ -1153,7 +1153,7 @@ impl App {
                     .copied();
                 self.palette = None;
                 match chosen {
-                    Some(i) => self.on_key(KeyEvent::new(
+                    Some(i) => self.on_builtin_key(KeyEvent::new(
                         KeyCode::Char(PALETTE[i].2),
                         KeyModifiers::NONE,
                     )),
@@ -1191,7 +1191,7 @@ impl App {
                         self.focus = Focus::Details;
                     }
                 }
-                self.on_key(key(code))
+                self.on_builtin_key(key(code))
             }
             MouseEventKind::Down(MouseButton::Left) if self.screen == Screen::Features => {
                 if inside(a.list) && a.list_item_height > 0 {
@@ -1300,6 +1300,24 @@ impl App {
         if key.kind == KeyEventKind::Release {
             return vec![];
         }
+        // remapped keys (assets/tui-config.toml) stand for the built-in ones, except while text is typed
+        let typing = self.dialog.is_some()
+            || self.palette.is_some()
+            || self.sql_input.is_some()
+            || self.filter_input.is_some();
+        let key = if typing {
+            key
+        } else {
+            match crate::tui::settings::active().keys.translate(key) {
+                Some(k) => k,
+                None => return vec![],
+            }
+        };
+        self.on_builtin_key(key)
+    }
+
+    /// Handles a key in terms of the built-in bindings (after remapping).
+    fn on_builtin_key(&mut self, key: KeyEvent) -> Vec<Command> {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
             KeyCode::Char('c') if ctrl => {

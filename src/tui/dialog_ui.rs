@@ -11,7 +11,7 @@ use crate::tui::dialog::{
     input_text, DeleteDialog, DeleteStage, Dialog, PreviewLine, RebaseDialog, RebaseStage,
     WriteDialog, WriteStage,
 };
-use crate::tui::ui::{centered, fit, ACCENT, MUTED};
+use crate::tui::ui::{accent, centered, fit, muted};
 use crate::tui::view::text_width;
 
 fn popup(frame: &mut Frame, area: Rect, w: u16, h: u16, title: String, color: Color) -> Rect {
@@ -34,7 +34,7 @@ fn key_hint(keys: &[(&str, &str)]) -> Line<'static> {
     let mut spans = vec![];
     for (i, (k, d)) in keys.iter().enumerate() {
         if i > 0 {
-            spans.push(Span::raw("  ·  ").fg(MUTED));
+            spans.push(Span::raw("  ·  ").fg(muted()));
         }
         spans.push(Span::raw(k.to_string()).fg(Color::Yellow).bold());
         spans.push(Span::raw(format!(" {d}")));
@@ -60,7 +60,7 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
         Dialog::Rebase(r) => draw_rebase(frame, area, app, r),
         Dialog::Write(w) => draw_write(frame, area, app, w),
         Dialog::Export { feature, path } => {
-            let inner = popup(frame, area, 90, 7, format!("Export {feature}"), ACCENT);
+            let inner = popup(frame, area, 90, 7, format!("Export {feature}"), accent());
             let [l, i, n, h] = Layout::vertical([
                 Constraint::Length(1),
                 Constraint::Length(1),
@@ -72,11 +72,11 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
                 Paragraph::new(
                     "File (.parquet, .csv or .ndjson; relative to the working directory):",
                 )
-                .fg(MUTED),
+                .fg(muted()),
                 l,
             );
             let [p, f] = Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(i);
-            frame.render_widget(Paragraph::new("> ").fg(ACCENT), p);
+            frame.render_widget(Paragraph::new("> ").fg(accent()), p);
             frame.render_widget(path.as_ref(), f);
             let what = app.view.describe().unwrap_or_else(|| {
                 "the default read (current version, latest per sample, live)".into()
@@ -85,7 +85,7 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
                 Paragraph::new(format!(
                     "Writes every row of {what}, not only the loaded ones."
                 ))
-                .fg(MUTED)
+                .fg(muted())
                 .wrap(Wrap { trim: false }),
                 n,
             );
@@ -103,7 +103,7 @@ fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
     let title = format!("Write rows to {}", d.feature);
     match &d.stage {
         WriteStage::Pick | WriteStage::Planning => {
-            let inner = popup(frame, area, w, h, title, ACCENT);
+            let inner = popup(frame, area, w, h, title, accent());
             let [dir, input, list, note, hint] = Layout::vertical([
                 Constraint::Length(1),
                 Constraint::Length(1),
@@ -114,17 +114,17 @@ fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
             .areas(inner);
             frame.render_widget(
                 Paragraph::new(Line::from(vec![
-                    Span::raw("in ").fg(MUTED),
+                    Span::raw("in ").fg(muted()),
                     Span::raw(crate::tui::ui::pretty_path(&d.dir.display().to_string())),
                 ])),
                 dir,
             );
             let [prompt, field] =
                 Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
-            frame.render_widget(Paragraph::new("> ").fg(ACCENT), prompt);
+            frame.render_widget(Paragraph::new("> ").fg(accent()), prompt);
             frame.render_widget(&d.filter, field);
             let lines: Vec<Line> = match &d.entries {
-                None => vec![Line::from(format!("{} listing…", app.spinner())).fg(MUTED)],
+                None => vec![Line::from(format!("{} listing…", app.spinner())).fg(muted())],
                 Some(Err(e)) => vec![Line::from(e.clone()).fg(Color::Red)],
                 Some(Ok(_)) => {
                     let vis = d.visible();
@@ -132,7 +132,7 @@ fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
                     let cursor = d.cursor.min(vis.len().saturating_sub(1));
                     let start = cursor.saturating_sub(height.saturating_sub(1));
                     if vis.is_empty() {
-                        vec![Line::from("no .parquet, .csv or .ndjson file here").fg(MUTED)]
+                        vec![Line::from("no .parquet, .csv or .ndjson file here").fg(muted())]
                     } else {
                         vis.iter()
                             .enumerate()
@@ -150,7 +150,7 @@ fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
                                     name
                                 ));
                                 if i == cursor {
-                                    l.bold().fg(Color::Black).bg(ACCENT)
+                                    l.bold().fg(Color::Black).bg(accent())
                                 } else if e.is_dir {
                                     l.fg(Color::Blue)
                                 } else {
@@ -164,11 +164,11 @@ fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
             frame.render_widget(Paragraph::new(lines), list);
             let n = if matches!(d.stage, WriteStage::Planning) {
                 Line::from(vec![
-                    Span::raw(app.spinner()).fg(ACCENT),
+                    Span::raw(app.spinner()).fg(accent()),
                     Span::raw(" reading the file and filling the system columns…"),
                 ])
             } else {
-                Line::from("Rows need the id columns and metaxy_provenance_by_field (CSV: metaxy_provenance_by_field.<field>).").fg(MUTED)
+                Line::from("Rows need the id columns and metaxy_provenance_by_field (CSV: metaxy_provenance_by_field.<field>).").fg(muted())
             };
             frame.render_widget(Paragraph::new(n), note);
             frame.render_widget(
@@ -188,7 +188,7 @@ fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
             scroll,
             lines,
         } => {
-            let inner = popup(frame, area, w, h, title, ACCENT);
+            let inner = popup(frame, area, w, h, title, accent());
             let [summary, rows, footer] = Layout::vertical([
                 Constraint::Length(3),
                 Constraint::Min(1),
@@ -220,7 +220,7 @@ fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
                     .unwrap_or_default(),
                 plan.timestamp.format("%Y-%m-%d %H:%M:%S UTC"),
             ))
-            .fg(MUTED);
+            .fg(muted());
             frame.render_widget(
                 Paragraph::new(vec![head, sub]).wrap(Wrap { trim: false }),
                 summary,
@@ -246,14 +246,14 @@ fn draw_write(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
             frame.render_widget(Paragraph::new(hint), footer);
         }
         WriteStage::Running => {
-            let inner = popup(frame, area, 60, 5, "Write".into(), ACCENT);
+            let inner = popup(frame, area, 60, 5, "Write".into(), accent());
             frame.render_widget(
                 Paragraph::new(vec![
                     Line::from(vec![
-                        Span::raw(app.spinner()).fg(ACCENT),
+                        Span::raw(app.spinner()).fg(accent()),
                         Span::raw(format!(" appending rows to {}…", d.feature)),
                     ]),
-                    Line::from("one transaction; this cannot be interrupted").fg(MUTED),
+                    Line::from("one transaction; this cannot be interrupted").fg(muted()),
                 ]),
                 inner,
             );
@@ -286,7 +286,9 @@ fn preview_rows(
         .take(height)
         .map(|l| {
             if l.heading {
-                Line::from(fit(&l.cells.join(" "), width)).bold().fg(ACCENT)
+                Line::from(fit(&l.cells.join(" "), width))
+                    .bold()
+                    .fg(accent())
             } else {
                 let text = l
                     .cells
@@ -330,12 +332,12 @@ fn draw_delete(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
             .areas(inner);
             frame.render_widget(
                 Paragraph::new("Filter (SQL WHERE; empty = every row of the selected versions):")
-                    .fg(MUTED),
+                    .fg(muted()),
                 label,
             );
             let [prompt, field] =
                 Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
-            frame.render_widget(Paragraph::new("> ").fg(ACCENT), prompt);
+            frame.render_widget(Paragraph::new("> ").fg(accent()), prompt);
             frame.render_widget(&d.filter, field);
             let onoff = |b: bool| if b { "yes" } else { "no" };
             let opt = |k: &str, name: &str, v: String, hint: &str| {
@@ -343,7 +345,7 @@ fn draw_delete(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
                     Span::raw(format!("{k:<5}")).fg(Color::Yellow).bold(),
                     Span::raw(format!("{name:<22}")),
                     Span::raw(v).bold(),
-                    Span::raw(format!("  {hint}")).fg(MUTED),
+                    Span::raw(format!("  {hint}")).fg(muted()),
                 ])
             };
             let lines = vec![
@@ -374,11 +376,11 @@ fn draw_delete(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
             frame.render_widget(Paragraph::new(lines), opts);
             let note_text = if matches!(d.stage, DeleteStage::Planning) {
                 Line::from(vec![
-                    Span::raw(app.spinner()).fg(ACCENT),
+                    Span::raw(app.spinner()).fg(accent()),
                     Span::raw(" counting the rows that would be deleted…"),
                 ])
             } else {
-                Line::from("Nothing is written until you confirm the preview.").fg(MUTED)
+                Line::from("Nothing is written until you confirm the preview.").fg(muted())
             };
             frame.render_widget(Paragraph::new(vec![Line::default(), note_text]), note);
             frame.render_widget(
@@ -433,7 +435,7 @@ fn draw_delete(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
                 },
                 if d.cascade { "yes" } else { "no" },
             ))
-            .fg(MUTED);
+            .fg(muted());
             frame.render_widget(Paragraph::new(vec![head, sub]), summary);
             frame.render_widget(
                 Paragraph::new(preview_rows(
@@ -500,10 +502,11 @@ fn draw_delete(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
             frame.render_widget(
                 Paragraph::new(vec![
                     Line::from(vec![
-                        Span::raw(app.spinner()).fg(ACCENT),
+                        Span::raw(app.spinner()).fg(accent()),
                         Span::raw(format!(" deleting from {}…", d.feature)),
                     ]),
-                    Line::from("one transaction per feature; this cannot be interrupted").fg(MUTED),
+                    Line::from("one transaction per feature; this cannot be interrupted")
+                        .fg(muted()),
                 ]),
                 inner,
             );
@@ -517,7 +520,7 @@ fn draw_rebase(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
     match &r.stage {
         RebaseStage::Pick | RebaseStage::Planning => {
             let h = (r.versions.len() as u16 + 8).min(area.height.saturating_sub(2));
-            let inner = popup(frame, area, w, h, title, ACCENT);
+            let inner = popup(frame, area, w, h, title, accent());
             let [label, list, note, hint] = Layout::vertical([
                 Constraint::Length(2),
                 Constraint::Min(1),
@@ -534,7 +537,7 @@ fn draw_rebase(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
                         "  {:<20} {:<16} {:<20} {:>8}",
                         "feature version", "project version", "pushed at", "rows"
                     ))
-                    .fg(MUTED),
+                    .fg(muted()),
                 ]),
                 label,
             );
@@ -562,9 +565,9 @@ fn draw_rebase(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
                     );
                     let l = Line::from(text);
                     if i == r.cursor {
-                        l.bold().fg(Color::Black).bg(ACCENT)
+                        l.bold().fg(Color::Black).bg(accent())
                     } else if v.current {
-                        l.fg(MUTED)
+                        l.fg(muted())
                     } else {
                         l
                     }
@@ -573,14 +576,14 @@ fn draw_rebase(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
             frame.render_widget(Paragraph::new(lines), list);
             let n = if matches!(r.stage, RebaseStage::Planning) {
                 Line::from(vec![
-                    Span::raw(app.spinner()).fg(ACCENT),
+                    Span::raw(app.spinner()).fg(accent()),
                     Span::raw(" recomputing provenance under the current graph…"),
                 ])
             } else if r.versions.iter().all(|v| v.current) {
                 Line::from("Only the current feature version was ever pushed: nothing to rebase.")
-                    .fg(MUTED)
+                    .fg(muted())
             } else {
-                Line::from("Nothing is written until you confirm the preview.").fg(MUTED)
+                Line::from("Nothing is written until you confirm the preview.").fg(muted())
             };
             frame.render_widget(Paragraph::new(n), note);
             frame.render_widget(
@@ -598,7 +601,7 @@ fn draw_rebase(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
             lines,
         } => {
             let h = area.height.saturating_sub(2).clamp(8, 30);
-            let inner = popup(frame, area, w, h, title, ACCENT);
+            let inner = popup(frame, area, w, h, title, accent());
             let [summary, rows, footer] = Layout::vertical([
                 Constraint::Length(2),
                 Constraint::Min(1),
@@ -626,7 +629,7 @@ fn draw_rebase(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
             let sub = Line::from(
                 "user columns and metaxy_created_at are kept; rows are appended (the old version stays in the history)",
             )
-            .fg(MUTED);
+            .fg(muted());
             frame.render_widget(Paragraph::new(vec![head, sub]), summary);
             frame.render_widget(
                 Paragraph::new(preview_rows(
@@ -649,14 +652,14 @@ fn draw_rebase(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
             frame.render_widget(Paragraph::new(hint), footer);
         }
         RebaseStage::Running => {
-            let inner = popup(frame, area, 60, 5, "Rebase".into(), ACCENT);
+            let inner = popup(frame, area, 60, 5, "Rebase".into(), accent());
             frame.render_widget(
                 Paragraph::new(vec![
                     Line::from(vec![
-                        Span::raw(app.spinner()).fg(ACCENT),
+                        Span::raw(app.spinner()).fg(accent()),
                         Span::raw(format!(" writing rebased rows of {}…", r.feature)),
                     ]),
-                    Line::from("one transaction; this cannot be interrupted").fg(MUTED),
+                    Line::from("one transaction; this cannot be interrupted").fg(muted()),
                 ]),
                 inner,
             );

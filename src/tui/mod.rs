@@ -15,6 +15,7 @@ pub mod dialog;
 mod dialog_ui;
 pub mod graph_view;
 mod runtime;
+pub mod settings;
 mod ui;
 pub mod view;
 

@@ -14,18 +14,24 @@ use crate::engine::workspace::Workspace;
 use crate::tui::app::{App, FeatureEntry, Focus, Load, Screen, Tab, WorkspaceState};
 use crate::tui::view::{text_width, CellKind, StatusReport, TableData};
 
-/// Accent colour (titles, keys, focus).
-pub const ACCENT: Color = Color::Cyan;
-/// Colour of secondary text.
-pub const MUTED: Color = Color::DarkGray;
+/// Accent colour (titles, keys, focus) of the active theme.
+pub fn accent() -> Color {
+    crate::tui::settings::theme().accent
+}
+
+/// Colour of secondary text of the active theme.
+pub fn muted() -> Color {
+    crate::tui::settings::theme().muted
+}
 
 /// Color of a status category (root blue, up to date green, needs update yellow, missing/error red).
 pub fn status_color(c: StatusCategory) -> Color {
+    let t = crate::tui::settings::theme();
     match c {
-        StatusCategory::RootFeature => Color::Blue,
-        StatusCategory::UpToDate => Color::Green,
-        StatusCategory::NeedsUpdate => Color::Yellow,
-        StatusCategory::Missing | StatusCategory::Error => Color::Red,
+        StatusCategory::RootFeature => t.root,
+        StatusCategory::UpToDate => t.up_to_date,
+        StatusCategory::NeedsUpdate => t.needs_update,
+        StatusCategory::Missing | StatusCategory::Error => t.error,
     }
 }
 
@@ -91,19 +97,19 @@ pub fn draw(frame: &mut Frame, app: &App) {
 fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
     let mut left = vec![Span::styled(
         " metaxy-tui ",
-        Style::new().fg(Color::Black).bg(ACCENT).bold(),
+        Style::new().fg(Color::Black).bg(accent()).bold(),
     )];
     if let Some(ws) = app.workspace() {
         let crumbs = app.breadcrumbs();
         for (i, c) in crumbs.iter().enumerate() {
-            left.push(Span::raw(if i == 0 { " " } else { " › " }).fg(MUTED));
+            left.push(Span::raw(if i == 0 { " " } else { " › " }).fg(muted()));
             left.push(if i + 1 == crumbs.len() {
                 Span::raw(c.clone()).bold()
             } else {
                 Span::raw(c.clone())
             });
         }
-        left.push(Span::raw(format!(" · {} features", app.features.len())).fg(MUTED));
+        left.push(Span::raw(format!(" · {} features", app.features.len())).fg(muted()));
         let done = app.statuses_done();
         if done < app.features.len() {
             left.push(Span::styled(
@@ -123,7 +129,16 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         }
     }
     let left = Line::from(left);
-    let hints = Line::from(" ?:help  ::commands  v:graph  H:history  d:delete  q:quit ").fg(MUTED);
+    let hints = Line::from(format!(
+        " {}:help  {}:commands  {}:graph  {}:history  {}:delete  {}:quit ",
+        bound_keys("?"),
+        bound_keys(":"),
+        bound_keys("v"),
+        bound_keys("H"),
+        bound_keys("d"),
+        bound_keys("q")
+    ))
+    .fg(muted());
     let lw = left.width();
     frame.render_widget(Paragraph::new(left), area);
     if lw + hints.width() < area.width as usize {
@@ -146,10 +161,10 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
 fn draw_opening(frame: &mut Frame, area: Rect, app: &App) {
     let lines = vec![
         Line::from(vec![
-            Span::styled(app.spinner(), Style::new().fg(ACCENT)),
+            Span::styled(app.spinner(), Style::new().fg(accent())),
             Span::raw(" Opening the metadata store…"),
         ]),
-        Line::from(app.source.clone()).fg(MUTED),
+        Line::from(app.source.clone()).fg(muted()),
     ];
     let r = centered(area, area.width, 2);
     frame.render_widget(
@@ -171,7 +186,7 @@ fn draw_failed(frame: &mut Frame, area: Rect, app: &App, err: &str) {
         );
     let mut lines = vec![
         Line::from(vec![
-            Span::raw("Source: ").fg(MUTED),
+            Span::raw("Source: ").fg(muted()),
             Span::raw(app.source.clone()),
         ]),
         Line::default(),
@@ -181,7 +196,7 @@ fn draw_failed(frame: &mut Frame, area: Rect, app: &App, err: &str) {
             .map(|l| Line::from(l.to_string()).fg(Color::Red)),
     );
     lines.push(Line::default());
-    lines.push(Line::from("Press r to retry, q to quit.").fg(MUTED));
+    lines.push(Line::from("Press r to retry, q to quit.").fg(muted()));
     frame.render_widget(
         Paragraph::new(lines)
             .block(block)
@@ -194,18 +209,18 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     use crate::tui::graph_view::{blit, layout, paint, relatives, Emphasis};
     let title = Line::from(vec![
         Span::raw(" Feature graph ").bold(),
-        Span::raw(format!("· {} features ", app.features.len())).fg(MUTED),
+        Span::raw(format!("· {} features ", app.features.len())).fg(muted()),
     ]);
     let block = pane_block(title, true).title_bottom(
         Line::from(" ←↓↑→ hjkl move · Enter open · / search · v or Esc back ")
-            .fg(MUTED)
+            .fg(muted())
             .right_aligned(),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if app.features.is_empty() {
         frame.render_widget(
-            Paragraph::new("The graph has no features.").fg(MUTED),
+            Paragraph::new("The graph has no features.").fg(muted()),
             inner,
         );
         return;
@@ -218,7 +233,7 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     };
     let status = |i: usize| app.node_status(i);
     let color = |i: usize| match app.features.get(i).and_then(|e| e.report.as_ref()) {
-        None => MUTED,
+        None => muted(),
         Some(r) => status_color(r.status.status),
     };
     let (up, down) = relatives(&ws.graph, app.selected);
@@ -261,13 +276,13 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
             .map(|e| e.key.to_string())
             .unwrap_or_default();
         let mut spans = vec![
-            Span::raw(sel).bold().fg(ACCENT),
+            Span::raw(sel).bold().fg(accent()),
             Span::raw(format!(
                 "  {} upstream · {} downstream",
                 up.len(),
                 down.len()
             ))
-            .fg(MUTED),
+            .fg(muted()),
             Span::raw("   ■ upstream").fg(Color::Magenta),
             Span::raw("  ■ downstream").fg(Color::Green),
         ];
@@ -277,7 +292,7 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
                     "   scrolled {sx},{sy} of {}x{}",
                     lay.width, lay.height
                 ))
-                .fg(MUTED),
+                .fg(muted()),
             );
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), l);
@@ -311,7 +326,7 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
     )
     .title_bottom(
         Line::from(" j k select · x base · H/Esc back ")
-            .fg(MUTED)
+            .fg(muted())
             .right_aligned(),
     );
     let inner = block.inner(left);
@@ -320,7 +335,7 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
         "  {:<10} {:<20} {:>8}",
         "version", "pushed at (UTC)", "features"
     ))
-    .fg(MUTED)];
+    .fg(muted())];
     for (i, sn) in snaps.iter().enumerate() {
         let mut tag = String::new();
         if sn.project_version == current {
@@ -342,7 +357,7 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
         );
         let l = Line::from(text);
         lines.push(if i == h.cursor {
-            l.bold().fg(Color::Black).bg(ACCENT)
+            l.bold().fg(Color::Black).bg(accent())
         } else if h.base.as_deref() == Some(sn.project_version.as_str()) {
             l.fg(Color::Magenta)
         } else {
@@ -350,7 +365,7 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
         });
     }
     if snaps.is_empty() {
-        lines.push(Line::from("No graph was ever pushed to this store.").fg(MUTED));
+        lines.push(Line::from("No graph was ever pushed to this store.").fg(muted()));
     }
     frame.render_widget(Paragraph::new(lines), inner);
 
@@ -367,7 +382,7 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
     frame.render_widget(block, right);
     let mut out: Vec<Line> = vec![];
     match &h.diff {
-        None => out.push(Line::from("Select a version.").fg(MUTED)),
+        None => out.push(Line::from("Select a version.").fg(muted())),
         Some(Err(e)) => out.extend(error_lines("Cannot load the graphs:", e)),
         Some(Ok(d)) => {
             let count = |st: DiffStatus| d.with_status(st).count();
@@ -385,7 +400,7 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
             )));
             out.push(
                 Line::from("rows: stored rows of the feature version in this store (old → new)")
-                    .fg(MUTED),
+                    .fg(muted()),
             );
             out.push(Line::default());
             let rows_of = |key: &str, v: &Option<String>| -> String {
@@ -405,7 +420,7 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
                     DiffStatus::Removed => ("-", Color::Red),
                     DiffStatus::Changed => ("~", Color::Yellow),
                     DiffStatus::Unchanged if f.version_changed() => ("·", Color::Cyan),
-                    DiffStatus::Unchanged => ("=", MUTED),
+                    DiffStatus::Unchanged => ("=", muted()),
                 };
                 let versions = match (&f.old_version, &f.new_version) {
                     (Some(a), Some(b)) if a != b => format!("{a} → {b}"),
@@ -431,8 +446,8 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
                     Span::styled(format!("{mark} "), Style::new().fg(color).bold()),
                     Span::styled(format!("{:<28}", f.key), Style::new().fg(color)),
                     Span::raw(format!(" {versions:<21}")),
-                    Span::raw(format!(" rows {rows}")).fg(MUTED),
-                    Span::raw(note).fg(MUTED),
+                    Span::raw(format!(" rows {rows}")).fg(muted()),
+                    Span::raw(note).fg(muted()),
                 ]));
                 for c in &f.field_changes {
                     let (k, v) = match c.kind {
@@ -493,7 +508,7 @@ fn entry_status(app: &App, e: &FeatureEntry) -> (String, String, Style) {
         None => (
             app.spinner().to_string(),
             "computing…".into(),
-            Style::new().fg(MUTED),
+            Style::new().fg(muted()),
         ),
         Some(r) => {
             let c = r.status.status;
@@ -539,9 +554,9 @@ fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
         .borders(Borders::ALL)
         .border_type(BorderType::Rounded)
         .border_style(if focused {
-            Style::new().fg(ACCENT)
+            Style::new().fg(accent())
         } else {
-            Style::new().fg(MUTED)
+            Style::new().fg(muted())
         })
         .title(title)
 }
@@ -564,7 +579,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
     let block = pane_block(title, focused);
     if app.features.is_empty() {
         let p = Paragraph::new("The pushed graph has no features.")
-            .fg(MUTED)
+            .fg(muted())
             .block(block)
             .wrap(Wrap { trim: true });
         frame.render_widget(p, area);
@@ -587,7 +602,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
     if app.visible.is_empty() {
         frame.render_widget(
             Paragraph::new("no feature matches")
-                .fg(MUTED)
+                .fg(muted())
                 .wrap(Wrap { trim: true }),
             list_area,
         );
@@ -714,8 +729,8 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         .collect();
     let tabs = Tabs::new(titles)
         .select(app.tab.index())
-        .style(Style::new().fg(MUTED))
-        .highlight_style(Style::new().fg(Color::Black).bg(ACCENT).bold())
+        .style(Style::new().fg(muted()))
+        .highlight_style(Style::new().fg(Color::Black).bg(accent()).bold())
         .divider("│");
     frame.render_widget(tabs, tabs_area);
     let mut a = app.areas.get();
@@ -798,7 +813,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
                 Span::raw(" "),
                 Span::styled("old → new", Style::new().fg(Color::Yellow).bold()),
                 Span::raw(" changed provenance · "),
-                Span::styled("dimmed", Style::new().fg(MUTED)),
+                Span::styled("dimmed", Style::new().fg(muted())),
                 Span::raw(" unchanged "),
             ]));
         }
@@ -817,7 +832,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
                 let why = Rect { y: i.y + 1, ..i };
                 frame.render_widget(
                     Paragraph::new(Line::from(vec![
-                        Span::styled("why: ", Style::new().fg(MUTED)),
+                        Span::styled("why: ", Style::new().fg(muted())),
                         Span::styled(summary.clone(), Style::new().fg(Color::Yellow)),
                     ])),
                     why,
@@ -844,7 +859,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
             Some(Load::Ready(_)) => vec![
                 Line::from(format!("The store has no table for {key} (status: missing).")).fg(Color::Red),
                 Line::default(),
-                Line::from("Nothing has been written for this feature yet.").fg(MUTED),
+                Line::from("Nothing has been written for this feature yet.").fg(muted()),
             ],
         },
         _ => match &entry.report {
@@ -860,8 +875,8 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
                 ]),
                 Line::default(),
                 Line::from("Root increments need a samples file (id columns + metaxy_provenance_by_field):"),
-                Line::from(format!("  metaxy-tui metadata increment {key} --samples FILE")).fg(ACCENT),
-                Line::from("(coming later)").fg(MUTED),
+                Line::from(format!("  metaxy-tui metadata increment {key} --samples FILE")).fg(accent()),
+                Line::from("(coming later)").fg(muted()),
             ],
             Some(r) => error_lines("Rendering the increment failed:", r.render_error.as_deref().unwrap_or("no increment")),
         },
@@ -876,10 +891,10 @@ fn detail_lines(app: &App, ws: &Workspace, entry: &FeatureEntry) -> Vec<Line<'st
     let Some(def) = ws.graph.get(key) else {
         return vec![Line::from("Not in the graph.").fg(Color::Red)];
     };
-    let head = |s: &str| Line::from(s.to_string()).bold().fg(ACCENT);
+    let head = |s: &str| Line::from(s.to_string()).bold().fg(accent());
     let kv = |k: &str, v: String| {
         Line::from(vec![
-            Span::raw(format!("  {k:<20}")).fg(MUTED),
+            Span::raw(format!("  {k:<20}")).fg(muted()),
             Span::raw(v),
         ])
     };
@@ -952,7 +967,7 @@ fn detail_lines(app: &App, ws: &Workspace, entry: &FeatureEntry) -> Vec<Line<'st
             .unwrap_or_else(|e| format!("error: {e}"));
         out.push(Line::from(vec![
             Span::raw(format!("  {:<16}", f.key.to_string())).bold(),
-            Span::raw(format!("code_version {:<6} ", f.code_version)).fg(MUTED),
+            Span::raw(format!("code_version {:<6} ", f.code_version)).fg(muted()),
             Span::raw(format!("version {fv:<10} ")),
             Span::raw(if parents.is_empty() {
                 "(root field)".to_string()
@@ -966,7 +981,8 @@ fn detail_lines(app: &App, ws: &Workspace, entry: &FeatureEntry) -> Vec<Line<'st
     out.push(head("Dependencies"));
     if def.spec.deps.is_empty() {
         out.push(
-            Line::from("  none: a root feature (its provenance comes from its producer)").fg(MUTED),
+            Line::from("  none: a root feature (its provenance comes from its producer)")
+                .fg(muted()),
         );
     }
     for d in &def.spec.deps {
@@ -1051,7 +1067,7 @@ fn detail_lines(app: &App, ws: &Workspace, entry: &FeatureEntry) -> Vec<Line<'st
 
 fn spinner_line(app: &App, text: &str) -> Line<'static> {
     Line::from(vec![
-        Span::styled(app.spinner(), Style::new().fg(ACCENT)),
+        Span::styled(app.spinner(), Style::new().fg(accent())),
         Span::raw(format!(" {text}")),
     ])
 }
@@ -1070,19 +1086,19 @@ fn error_lines(head: &str, msg: &str) -> Vec<Line<'static>> {
 
 fn info_line<'a>(ws: &Workspace, entry: &FeatureEntry) -> Line<'a> {
     let mut parts: Vec<Span> = vec![];
-    let sep = || Span::raw(" · ").fg(MUTED);
+    let sep = || Span::raw(" · ").fg(muted());
     if let Some(def) = ws.graph.get(&entry.key) {
         let version = ws.graph.feature_version(&entry.key).unwrap_or("");
-        parts.push(Span::raw("version ").fg(MUTED));
+        parts.push(Span::raw("version ").fg(muted()));
         parts.push(Span::raw(version.to_string()));
         parts.push(sep());
-        parts.push(Span::raw("ids ").fg(MUTED));
+        parts.push(Span::raw("ids ").fg(muted()));
         parts.push(Span::raw(def.spec.id_columns.join(", ")));
         parts.push(sep());
         if def.spec.deps.is_empty() {
             parts.push(Span::raw("root").fg(Color::Blue));
         } else {
-            parts.push(Span::raw("deps ").fg(MUTED));
+            parts.push(Span::raw("deps ").fg(muted()));
             parts.push(Span::raw(
                 def.spec
                     .deps
@@ -1093,7 +1109,7 @@ fn info_line<'a>(ws: &Workspace, entry: &FeatureEntry) -> Line<'a> {
             ));
         }
         parts.push(sep());
-        parts.push(Span::raw("fields ").fg(MUTED));
+        parts.push(Span::raw("fields ").fg(muted()));
         parts.push(Span::raw(
             def.spec
                 .fields
@@ -1176,10 +1192,10 @@ pub fn fit(s: &str, w: usize) -> String {
 fn cell_style(kind: CellKind) -> Style {
     match kind {
         CellKind::Plain => Style::new(),
-        CellKind::Null => Style::new().fg(MUTED).add_modifier(Modifier::ITALIC),
-        CellKind::Key => Style::new().fg(ACCENT),
+        CellKind::Null => Style::new().fg(muted()).add_modifier(Modifier::ITALIC),
+        CellKind::Key => Style::new().fg(accent()),
         CellKind::Changed => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
-        CellKind::Unchanged => Style::new().fg(MUTED),
+        CellKind::Unchanged => Style::new().fg(muted()),
     }
 }
 
@@ -1293,7 +1309,7 @@ fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
 }
 
 fn store_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
-    let sep = || Span::raw(" │ ").fg(MUTED);
+    let sep = || Span::raw(" │ ").fg(muted());
     match &app.ws {
         WorkspaceState::Ready(ws) => {
             let mut store: Vec<Span<'static>> = vec![];
@@ -1304,16 +1320,16 @@ fn store_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
                 ));
                 store.push(Span::raw(" "));
             }
-            store.push(Span::raw("store ").fg(MUTED));
+            store.push(Span::raw("store ").fg(muted()));
             store.push(Span::raw(pretty_path(&ws.describe_store())));
             let mut project: Vec<Span<'static>> = vec![
-                Span::raw("project ").fg(MUTED),
+                Span::raw("project ").fg(muted()),
                 Span::raw(format!(
                     "{} @ {}",
                     ws.graph.project, ws.graph.project_version
                 )),
                 sep(),
-                Span::raw("hash ").fg(MUTED),
+                Span::raw("hash ").fg(muted()),
                 Span::raw(ws.store.hash_algorithm().as_str()),
             ];
             let mm = app.mismatches;
@@ -1342,7 +1358,7 @@ fn store_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             }
         }
         WorkspaceState::Opening => {
-            vec![Line::from(format!("{} opening…", app.spinner())).fg(MUTED)]
+            vec![Line::from(format!("{} opening…", app.spinner())).fg(muted())]
         }
         WorkspaceState::Failed(_) => vec![Line::from("no store opened").fg(Color::Red)],
     }
@@ -1422,11 +1438,11 @@ fn draw_palette(frame: &mut Frame, area: Rect, p: &crate::tui::app::Palette) {
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
-        .border_style(Style::new().fg(ACCENT))
+        .border_style(Style::new().fg(accent()))
         .title(Line::from(" Command ").bold())
         .title_bottom(
             Line::from(" ↑↓ pick · Enter run · Esc close ")
-                .fg(MUTED)
+                .fg(muted())
                 .right_aligned(),
         );
     let inner = block.inner(r);
@@ -1446,8 +1462,8 @@ fn draw_palette(frame: &mut Frame, area: Rect, p: &crate::tui::app::Palette) {
             let (name, desc, k) = PALETTE[i];
             let l = Line::from(vec![
                 Span::raw(format!(" {name:<24}")),
-                Span::raw(format!("{desc:<44}")).fg(MUTED),
-                Span::raw(format!("{k}")).fg(Color::Yellow),
+                Span::raw(format!("{desc:<44}")).fg(muted()),
+                Span::raw(bound_keys(&k.to_string())).fg(Color::Yellow),
             ]);
             if n == cursor {
                 l.bold().bg(Color::Rgb(40, 60, 80))
@@ -1457,17 +1473,37 @@ fn draw_palette(frame: &mut Frame, area: Rect, p: &crate::tui::app::Palette) {
         })
         .collect();
     if lines.is_empty() {
-        frame.render_widget(Paragraph::new(" no command matches").fg(MUTED), list);
+        frame.render_widget(Paragraph::new(" no command matches").fg(muted()), list);
     } else {
         frame.render_widget(Paragraph::new(lines), list);
     }
 }
 
+/// A help key text with remapped keys shown as bound (`assets/tui-config.toml`): every word of `k` that is the
+/// built-in key of a remappable action becomes that action's key.
+pub fn bound_keys(k: &str) -> String {
+    let map = &crate::tui::settings::active().keys;
+    k.split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            match (c.next(), c.next()) {
+                (Some(ch), None) => map
+                    .shown(crossterm::event::KeyCode::Char(ch))
+                    .map(crate::tui::settings::key_name)
+                    .unwrap_or_else(|| w.to_string()),
+                _ => w.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn help_lines(groups: &[(&str, &[(&str, &str)])]) -> Vec<Line<'static>> {
     let mut lines = vec![];
     for (group, keys) in groups {
-        lines.push(Line::from(format!(" {group}")).bold().fg(ACCENT));
+        lines.push(Line::from(format!(" {group}")).bold().fg(accent()));
         for (k, d) in *keys {
+            let k = bound_keys(k);
             lines.push(Line::from(vec![
                 Span::raw(format!("   {k:<18}")).fg(Color::Yellow),
                 Span::raw(d.to_string()),
@@ -1501,9 +1537,13 @@ fn draw_help(frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_type(BorderType::Rounded)
-        .border_style(Style::new().fg(ACCENT))
+        .border_style(Style::new().fg(accent()))
         .title(Line::from(" Keys ").bold())
-        .title_bottom(Line::from(" ? or Esc to close ").fg(MUTED).right_aligned());
+        .title_bottom(
+            Line::from(" ? or Esc to close ")
+                .fg(muted())
+                .right_aligned(),
+        );
     let inner = block.inner(r);
     frame.render_widget(block, r);
     if split {

@@ -34,8 +34,11 @@ impl Tmux {
         };
         let conf = tmp.join("tmux.conf");
         std::fs::write(&conf, "set -g remain-on-exit on\n").unwrap();
+        let settings = std::env::var("E2E_TUI_CONFIG")
+            .map(|p| format!("METAXY_TUI_CONFIG='{p}' "))
+            .unwrap_or_else(|_| "METAXY_TUI_CONFIG=/dev/null ".into());
         let cmdline = format!(
-            "env -u METAXY_CONFIG METAXY_FIXTURE_DIR='{}' TERM=xterm-256color '{}'",
+            "env -u METAXY_CONFIG {settings}METAXY_FIXTURE_DIR='{}' TERM=xterm-256color '{}'",
             dir.display(),
             program.display()
         );
@@ -452,4 +455,76 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
     quit_and_check_restored(&tmux);
     assert_eq!(read_count(&dir, "example/crop"), 50);
     assert_eq!(read_count(&dir, "example/stt"), stt_before - 1);
+}
+
+#[test]
+fn remapped_keys_and_a_broken_settings_file() {
+    require_tmux();
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s02_mutated");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s02");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
+    copy_dir(&fixture.join("store"), &dir.join("store"));
+    // a broken file: a clear error before the TUI starts, exit 1
+    let bad = tmp.path().join("bad.toml");
+    std::fs::write(&bad, "[keys]\ngraph = \"d\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
+        .current_dir(&dir)
+        .env("METAXY_FIXTURE_DIR", &dir)
+        .env("METAXY_TUI_CONFIG", &bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bound to both"), "{err}");
+    // graph moved to F2: F2 opens it, v does nothing any more
+    let good = tmp.path().join("keys.toml");
+    std::fs::write(&good, "[keys]\ngraph = \"F2\"\n").unwrap();
+    // the variable is read by Tmux::start of this test only (tests in this file run the binary in their own
+    // tmux servers; the other tests do not set it)
+    let program = tmp.path().join("with-settings.sh");
+    std::fs::write(
+        &program,
+        format!(
+            "#!/bin/sh\nMETAXY_TUI_CONFIG='{}' exec '{}'\n",
+            good.display(),
+            env!("CARGO_BIN_EXE_metaxy-tui")
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&program)
+        .status()
+        .unwrap();
+    let tmux = Tmux::start(tmp.path(), &dir, &program, 150, 40);
+    tmux.wait_for("the feature list", |s| {
+        s.contains("Features (7)") && !s.contains("computing…")
+    });
+    tmux.send(&["v"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !tmux.screen().contains("Feature graph"),
+        "v is free after the remap"
+    );
+    tmux.send(&["F2"]);
+    tmux.wait_for("the graph screen", |s| s.contains("Feature graph"));
+    tmux.send(&["?"]);
+    let help = tmux.wait_for("the help", |s| s.contains("toggle this help"));
+    assert!(
+        line_with(&help, "feature graph drawing").contains("F2"),
+        "{help}"
+    );
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the help to close", |s| !s.contains("toggle this help"));
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("F2:graph"),
+        "the header shows the bound key: {screen}"
+    );
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the feature list", |s| s.contains("Features (7)"));
+    quit_and_check_restored(&tmux);
 }
