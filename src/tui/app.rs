@@ -427,6 +427,12 @@ pub struct App {
     pub sql_history: Vec<String>,
     /// Position in [`App::sql_history`] while browsing it.
     sql_history_pos: Option<usize>,
+    /// SQL filter of the increment tabs (New / Stale / Orphaned), applied to every feature's increment.
+    pub inc_filter: Option<String>,
+    /// Filtered increment tables per feature (while [`App::inc_filter`] is set).
+    pub inc_filtered: HashMap<FeatureKey, Load<crate::tui::view::IncrementTables>>,
+    /// Whether the SQL input edits the increment filter (else the Metadata filter).
+    sql_for_increment: bool,
     /// Clickable areas of the last frame.
     pub areas: StdCell<Areas>,
     /// The open command palette.
@@ -503,6 +509,17 @@ pub enum Msg {
         /// The plan and the count, or the error message.
         result: Result<(Arc<WritePlan>, usize), String>,
     },
+    /// A feature's increment was filtered.
+    IncrementFiltered {
+        /// Generation of the request.
+        generation: u64,
+        /// The feature.
+        key: FeatureKey,
+        /// The filter it was computed for.
+        filter: String,
+        /// The filtered tables, or the error message.
+        result: Result<crate::tui::view::IncrementTables, String>,
+    },
     /// An export finished: a toast text, or the error message.
     Exported {
         /// Generation of the request.
@@ -556,6 +573,28 @@ pub enum Command {
     },
     /// Copy text to the clipboard (OSC 52, done by the UI thread: it owns the terminal).
     Copy(String),
+    /// Filter a feature's increment with a SQL filter; reports [`Msg::IncrementFiltered`].
+    FilterIncrement {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The workspace (for the stale causes).
+        ws: Arc<Workspace>,
+        /// The increment.
+        inc: Box<crate::engine::resolve::Increment>,
+        /// SQL filter.
+        filter: String,
+    },
+    /// Export one frame of an increment (new / stale / orphaned, filtered); reports [`Msg::Exported`].
+    ExportIncrement {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The frame.
+        rows: polars::prelude::DataFrame,
+        /// What it is, for the toast (`new samples of example/crop`).
+        what: String,
+        /// Output file.
+        path: std::path::PathBuf,
+    },
     /// Export a feature's rows as the Metadata tab reads them; reports [`Msg::Mutated`]-like toast via
     /// [`Msg::Exported`].
     Export {
@@ -669,7 +708,9 @@ impl Command {
             | Command::PlanWrite { generation, .. }
             | Command::ExecuteWrite { generation, .. }
             | Command::CountAllVersions { generation, .. }
-            | Command::Export { generation, .. } => *generation,
+            | Command::Export { generation, .. }
+            | Command::FilterIncrement { generation, .. }
+            | Command::ExportIncrement { generation, .. } => *generation,
             Command::Copy(_) => 0,
         }
     }
@@ -713,6 +754,9 @@ impl App {
             sql_history_pos: None,
             areas: StdCell::new(Areas::default()),
             palette: None,
+            inc_filter: None,
+            inc_filtered: HashMap::new(),
+            sql_for_increment: false,
         }
     }
 
@@ -730,6 +774,7 @@ impl App {
         self.read_in_flight = None;
         self.reset_nav();
         self.history = HistoryState::default();
+        self.inc_filtered.clear();
         vec![Command::Open {
             generation: self.generation,
         }]
@@ -776,7 +821,14 @@ impl App {
             },
             Tab::Detail => None,
             tab => {
-                let t = e.report.as_ref()?.tables.as_ref()?;
+                let t = if self.inc_filter.is_some() {
+                    match self.inc_filtered.get(&e.key)? {
+                        Load::Ready(t) => t,
+                        _ => return None,
+                    }
+                } else {
+                    e.report.as_ref()?.tables.as_ref()?
+                };
                 Some(match tab {
                     Tab::New => &t.new,
                     Tab::Stale => &t.stale,
@@ -989,6 +1041,40 @@ impl App {
                 } else {
                     self.cwd.join(path)
                 };
+                if matches!(self.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
+                    let Some(inc) = self
+                        .selected_entry()
+                        .and_then(|e| e.report.as_ref())
+                        .and_then(|r| r.status.increment.clone())
+                    else {
+                        self.dialog = None;
+                        return vec![];
+                    };
+                    let frame = match self.tab {
+                        Tab::New => inc.new,
+                        Tab::Stale => inc.stale,
+                        _ => inc.orphaned,
+                    };
+                    let rows = match &self.inc_filter {
+                        None => frame,
+                        Some(f) => {
+                            match crate::engine::read::apply_filters(frame, std::slice::from_ref(f))
+                            {
+                                Ok(r) => r,
+                                Err(e) => {
+                                    self.error_popup("Export failed", e.to_string());
+                                    return vec![];
+                                }
+                            }
+                        }
+                    };
+                    return vec![Command::ExportIncrement {
+                        generation,
+                        rows,
+                        what: format!("{} samples of {feature}", self.tab.label().to_lowercase()),
+                        path,
+                    }];
+                }
                 vec![Command::Export {
                     generation,
                     ws,
@@ -1010,7 +1096,9 @@ impl App {
             self.selected = i;
             self.reset_nav();
         }
-        self.want_metadata()
+        let mut c = self.want_metadata();
+        c.extend(self.want_inc_filter());
+        c
     }
 
     /// Starts the default read of the selected feature when the Metadata tab shows it and it is not loaded yet
@@ -1056,6 +1144,9 @@ impl App {
     /// Keys of the Metadata tab's view: `f` filter, `F` / `A` / `D` toggles, `o` / `O` sort, `y` copy the row,
     /// `e` export. `None` when the key is not one of them.
     fn on_view_key(&mut self, key: KeyEvent) -> Option<Vec<Command>> {
+        if matches!(self.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
+            return self.on_increment_view_key(key);
+        }
         if self.tab != Tab::Metadata {
             return None;
         }
@@ -1246,6 +1337,62 @@ impl App {
         b
     }
 
+    /// `f` filters the increment tabs by SQL (on the increment's columns: ids, provenance), `e` exports the shown
+    /// tab's rows.
+    fn on_increment_view_key(&mut self, key: KeyEvent) -> Option<Vec<Command>> {
+        match key.code {
+            KeyCode::Char('f') => {
+                self.sql_input = Some(crate::tui::dialog::line_input(
+                    self.inc_filter.as_deref().unwrap_or(""),
+                ));
+                self.sql_for_increment = true;
+                self.sql_history_pos = None;
+                Some(vec![])
+            }
+            KeyCode::Char('e') => {
+                let e = self.selected_entry()?;
+                let name = format!(
+                    "{}.{}.parquet",
+                    e.key.table_name(),
+                    self.tab.label().to_lowercase()
+                );
+                self.dialog = Some(Dialog::Export {
+                    feature: e.key.clone(),
+                    path: Box::new(crate::tui::dialog::line_input(&name)),
+                });
+                Some(vec![])
+            }
+            _ => None,
+        }
+    }
+
+    /// Starts filtering the selected feature's increment when a filter is set and it is not filtered yet.
+    fn want_inc_filter(&mut self) -> Vec<Command> {
+        let Some(filter) = self.inc_filter.clone() else {
+            return vec![];
+        };
+        let Some(ws) = self.workspace().cloned() else {
+            return vec![];
+        };
+        let Some(e) = self.selected_entry() else {
+            return vec![];
+        };
+        if self.inc_filtered.contains_key(&e.key) {
+            return vec![];
+        }
+        let Some(inc) = e.report.as_ref().and_then(|r| r.status.increment.clone()) else {
+            return vec![];
+        };
+        let key = e.key.clone();
+        self.inc_filtered.insert(key, Load::Loading);
+        vec![Command::FilterIncrement {
+            generation: self.generation,
+            ws,
+            inc: Box::new(inc),
+            filter,
+        }]
+    }
+
     /// A key while the SQL filter input has the keyboard: Enter applies (empty = no filter), Esc cancels, Up /
     /// Down recall earlier filters.
     fn on_sql_key(&mut self, key: KeyEvent) -> Vec<Command> {
@@ -1255,6 +1402,7 @@ impl App {
         match key.code {
             KeyCode::Esc => {
                 self.sql_input = None;
+                self.sql_for_increment = false;
                 vec![]
             }
             KeyCode::Enter => {
@@ -1262,6 +1410,15 @@ impl App {
                 self.sql_input = None;
                 if !text.is_empty() && self.sql_history.last() != Some(&text) {
                     self.sql_history.push(text.clone());
+                }
+                if std::mem::take(&mut self.sql_for_increment) {
+                    let f = (!text.is_empty()).then_some(text);
+                    if f != self.inc_filter {
+                        self.inc_filter = f;
+                        self.inc_filtered.clear();
+                        self.nav[self.tab.index()] = TableNav::default();
+                    }
+                    return self.want_inc_filter();
                 }
                 let mut v = self.view.clone();
                 v.filter = (!text.is_empty()).then_some(text);
@@ -1293,7 +1450,9 @@ impl App {
 
     fn set_tab(&mut self, tab: Tab) -> Vec<Command> {
         self.tab = tab;
-        self.want_metadata()
+        let mut c = self.want_metadata();
+        c.extend(self.want_inc_filter());
+        c
     }
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
@@ -1840,6 +1999,25 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
+        Msg::IncrementFiltered {
+            generation,
+            key,
+            filter,
+            result,
+        } if generation == app.generation => {
+            if app.inc_filter.as_ref() == Some(&filter) {
+                match result {
+                    Ok(t) => {
+                        app.inc_filtered.insert(key, Load::Ready(t));
+                    }
+                    Err(e) => {
+                        app.inc_filtered.insert(key, Load::Failed(e.clone()));
+                        app.error_popup("Bad increment filter", e);
+                    }
+                }
+            }
+            vec![]
+        }
         Msg::Exported { generation, result } if generation == app.generation => {
             app.dialog = None;
             match result {
@@ -1906,6 +2084,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         | Msg::WritePlanned { .. }
         | Msg::RowsPerVersion { .. }
         | Msg::Exported { .. }
+        | Msg::IncrementFiltered { .. }
         | Msg::Mutated { .. } => vec![],
     }
 }

@@ -289,6 +289,59 @@ pub fn execute(
         }
         // the UI thread writes to the terminal itself (see `spawn`); nothing to do off it
         Command::Copy(_) => {}
+        Command::FilterIncrement {
+            generation,
+            ws,
+            inc,
+            filter,
+        } => {
+            let key = inc.feature.clone();
+            let result = guarded(|| {
+                let mut inc = *inc;
+                let f = std::slice::from_ref(&filter);
+                let apply = |df: polars::prelude::DataFrame| {
+                    crate::engine::read::apply_filters(df, f).map_err(|e| e.to_string())
+                };
+                inc.new = apply(inc.new)?;
+                inc.stale = apply(inc.stale)?;
+                inc.orphaned = apply(inc.orphaned)?;
+                let causes = if inc.stale.height() > 0 {
+                    crate::engine::cause::stale_causes(
+                        ws.store.as_ref(),
+                        &ws.graph,
+                        &inc,
+                        Some(crate::tui::view::MAX_TABLE_ROWS),
+                    )
+                    .ok()
+                } else {
+                    None
+                };
+                crate::tui::view::IncrementTables::build_with_causes(&inc, causes.as_deref())
+                    .map_err(|e| e.to_string())
+            });
+            emit(Msg::IncrementFiltered {
+                generation,
+                key,
+                filter,
+                result,
+            });
+        }
+        Command::ExportIncrement {
+            generation,
+            mut rows,
+            what,
+            path,
+        } => {
+            let result = guarded(|| {
+                export_frame(&mut rows, &path)?;
+                Ok(format!(
+                    "✓ exported {} {what} to {}",
+                    rows.height(),
+                    path.display()
+                ))
+            });
+            emit(Msg::Exported { generation, result });
+        }
         Command::Export {
             generation,
             ws,

@@ -1676,3 +1676,46 @@ fn mouse_selects_features_tabs_and_rows_and_scrolls() {
     assert_eq!(app.breadcrumbs(), ["store demo", "example/stt", "stale"]);
     assert!(render(&app, 160, 30).contains("store demo › example/stt › stale"));
 }
+
+#[test]
+fn increment_tabs_filter_and_export() {
+    let (tmp, ws) = fixture_copy("duckdb", "s02_mutated");
+    let mut app = app_on(&ws);
+    app.cwd = tmp.path().to_path_buf();
+    select_in(&mut app, &ws, "example/crop");
+    press(&mut app, &ws, ch('3'));
+    press(&mut app, &ws, ch('f'));
+    type_in(&mut app, &ws, "sample_uid < 's000020'");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let t = app.current_table().expect("filtered stale table");
+    assert_eq!(t.total_rows, 4, "s000010, s000011, s000014, s000016");
+    let out = render_masked(&app, 180, 30);
+    assert!(out.contains("filter: sample_uid < 's000020'"), "{out}");
+    assert!(out.contains("3 Stale (4/10)"), "{out}");
+    assert!(out.contains("why: 4 stale: 2 because example/video.audio changed, 2 because example/video.frames changed"), "{out}");
+    insta::assert_snapshot!("stale_filtered", out);
+    // the filter follows to the New tab and to other features
+    press(&mut app, &ws, ch('2'));
+    assert_eq!(
+        app.current_table().unwrap().total_rows,
+        0,
+        "new samples are s000050..54"
+    );
+    // export the stale samples of the filter
+    press(&mut app, &ws, ch('3'));
+    press(&mut app, &ws, ch('e'));
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let toast = app.toast.clone().unwrap();
+    assert!(
+        toast
+            .text
+            .contains("exported 4 stale samples of example/crop"),
+        "{toast:?}"
+    );
+    assert!(tmp.path().join("example__crop.stale.parquet").is_file());
+    // a bad filter is an error popup
+    press(&mut app, &ws, ch('f'));
+    type_in(&mut app, &ws, " AND nope");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(render_masked(&app, 150, 30).contains("Bad increment filter"));
+}

@@ -711,9 +711,18 @@ fn tab_title(app: &App, tab: Tab) -> String {
                 Tab::Stale => s.stale,
                 _ => s.orphaned,
             };
-            match c {
-                Some(c) => format!("{n} {label} ({c})"),
-                None => format!("{n} {label}"),
+            let shown = match (&app.inc_filter, app.inc_filtered.get(&e.key)) {
+                (Some(_), Some(Load::Ready(t))) => Some(match tab {
+                    Tab::New => t.new.total_rows,
+                    Tab::Stale => t.stale.total_rows,
+                    _ => t.orphaned.total_rows,
+                }),
+                _ => None,
+            };
+            match (c, shown) {
+                (Some(c), Some(f)) => format!("{n} {label} ({f}/{c})"),
+                (Some(c), None) => format!("{n} {label} ({c})"),
+                _ => format!("{n} {label}"),
             }
         }
     }
@@ -799,6 +808,15 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
             ));
         }
         block = block.title(Line::from(range).right_aligned());
+        if matches!(app.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
+            if let Some(f) = &app.inc_filter {
+                block = block.title_bottom(
+                    Line::from(format!(" filter: {f} "))
+                        .fg(Color::Magenta)
+                        .left_aligned(),
+                );
+            }
+        }
         if app.tab == Tab::Metadata {
             if let Some(d) = app.view.describe() {
                 block = block.title_bottom(
@@ -828,7 +846,15 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     if let Some(i) = info_area {
         frame.render_widget(Paragraph::new(info_line(ws, entry)), i);
         if app.tab == Tab::Stale {
-            if let Some(summary) = entry.report.as_ref().and_then(|r| r.cause_summary.as_ref()) {
+            let summary = if app.inc_filter.is_some() {
+                match app.inc_filtered.get(&entry.key) {
+                    Some(Load::Ready(t)) => t.cause_summary.as_ref(),
+                    _ => None,
+                }
+            } else {
+                entry.report.as_ref().and_then(|r| r.cause_summary.as_ref())
+            };
+            if let Some(summary) = summary {
                 let why = Rect { y: i.y + 1, ..i };
                 frame.render_widget(
                     Paragraph::new(Line::from(vec![
@@ -862,6 +888,14 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
                 Line::from("Nothing has been written for this feature yet.").fg(muted()),
             ],
         },
+        _ if app.inc_filter.is_some()
+            && entry.report.as_ref().is_some_and(|r| r.status.increment.is_some()) =>
+        {
+            match app.inc_filtered.get(&entry.key) {
+                Some(Load::Failed(e)) => error_lines("Filtering the increment failed:", e),
+                _ => vec![spinner_line(app, &format!("Filtering the increment of {key}…"))],
+            }
+        }
         _ => match &entry.report {
             None => vec![spinner_line(app, &format!("Computing the increment of {key}…"))],
             Some(r) if r.status.status == StatusCategory::Error => {

@@ -277,6 +277,8 @@ pub struct IncrementTables {
     pub stale: TableData,
     /// Orphaned samples (stored, gone from upstream).
     pub orphaned: TableData,
+    /// The aggregated stale causes of these tables ("4 stale: 2 because ..."), when causes were given.
+    pub cause_summary: Option<String>,
 }
 
 impl IncrementTables {
@@ -291,6 +293,9 @@ impl IncrementTables {
             new: provenance_table(inc, &inc.new)?,
             stale: stale_table_with_causes(inc, causes)?,
             orphaned: provenance_table(inc, &inc.orphaned)?,
+            cause_summary: causes
+                .filter(|c| !c.is_empty())
+                .map(crate::engine::cause::summary_line),
         })
     }
 }
