@@ -518,7 +518,7 @@ pub enum Msg {
         /// The filter it was computed for.
         filter: String,
         /// The filtered tables, or the error message.
-        result: Result<crate::tui::view::IncrementTables, String>,
+        result: Result<Box<crate::tui::view::IncrementTables>, String>,
     },
     /// An export finished: a toast text, or the error message.
     Exported {
@@ -2008,7 +2008,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             if app.inc_filter.as_ref() == Some(&filter) {
                 match result {
                     Ok(t) => {
-                        app.inc_filtered.insert(key, Load::Ready(t));
+                        app.inc_filtered.insert(key, Load::Ready(*t));
                     }
                     Err(e) => {
                         app.inc_filtered.insert(key, Load::Failed(e.clone()));

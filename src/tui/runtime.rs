@@ -317,6 +317,7 @@ pub fn execute(
                     None
                 };
                 crate::tui::view::IncrementTables::build_with_causes(&inc, causes.as_deref())
+                    .map(Box::new)
                     .map_err(|e| e.to_string())
             });
             emit(Msg::IncrementFiltered {
