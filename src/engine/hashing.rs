@@ -49,6 +49,48 @@ pub fn hash_full(algo: HashAlgorithm, s: &str) -> Result<String> {
     })
 }
 
+/// Appends the decimal digits of `n` to `out`.
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // SAFETY: ASCII digits only
+    out.push_str(unsafe { std::str::from_utf8_unchecked(&buf[i..]) });
+}
+
+/// Appends `H(bytes)` truncated to `trunc` characters to `out`, without allocating: the same string as
+/// [`hash_str`] (FORMAT.md §5.1). `algo` must have passed [`check_algorithm`] (`farmhash` appends nothing).
+pub fn hash_into(algo: HashAlgorithm, bytes: &[u8], trunc: usize, out: &mut String) {
+    let start = out.len();
+    match algo {
+        HashAlgorithm::Xxhash32 => push_decimal(out, xxhash_rust::xxh32::xxh32(bytes, 0) as u64),
+        HashAlgorithm::Xxhash64 => push_decimal(out, xxhash_rust::xxh64::xxh64(bytes, 0)),
+        HashAlgorithm::Xxh3_64 => push_decimal(out, xxhash_rust::xxh3::xxh3_64(bytes)),
+        HashAlgorithm::Wyhash => push_decimal(out, wyhash::wyhash(bytes, 0)),
+        HashAlgorithm::Sha256 | HashAlgorithm::Md5 => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let digest: Vec<u8> = if algo == HashAlgorithm::Sha256 {
+                Sha256::digest(bytes).to_vec()
+            } else {
+                Md5::digest(bytes).to_vec()
+            };
+            for b in digest.iter().take(trunc.div_ceil(2)) {
+                out.push(HEX[(b >> 4) as usize] as char);
+                out.push(HEX[(b & 15) as usize] as char);
+            }
+        }
+        HashAlgorithm::Farmhash => {}
+    }
+    out.truncate(start + (out.len() - start).min(trunc));
+}
+
 /// Row hash `H(s)` of FORMAT.md §5.1: [`hash_full`] then truncation to `trunc` characters.
 pub fn hash_str(algo: HashAlgorithm, s: &str, trunc: usize) -> Result<String> {
     Ok(truncate(hash_full(algo, s)?, trunc))
@@ -67,10 +109,10 @@ pub fn hash_string_column(
     trunc: usize,
 ) -> Result<StringChunked> {
     check_algorithm(algo)?;
-    let out: StringChunked = ca
-        .iter()
-        .map(|v| v.map(|s| hash_str(algo, s, trunc).unwrap_or_default()))
-        .collect();
+    // one reused buffer per chunk, no allocation per row
+    let out: StringChunked = ca.apply_into_string_amortized(|s: &str, buf: &mut String| {
+        hash_into(algo, s.as_bytes(), trunc, buf)
+    });
     Ok(out.with_name(ca.name().clone()))
 }
 
@@ -266,5 +308,39 @@ mod tests {
         assert_eq!(python_float_repr(1.0), "1.0");
         assert_eq!(python_float_repr(0.0001), "0.0001");
         assert_eq!(python_float_repr(0.00001), "1e-05");
+    }
+}
+
+#[cfg(test)]
+mod hash_into_tests {
+    use super::*;
+
+    #[test]
+    fn hash_into_equals_hash_str_for_every_algorithm_and_truncation() {
+        for algo in [
+            HashAlgorithm::Xxhash32,
+            HashAlgorithm::Xxhash64,
+            HashAlgorithm::Xxh3_64,
+            HashAlgorithm::Wyhash,
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Md5,
+        ] {
+            for s in [
+                "",
+                "hello world",
+                "audio|1|example/video.audio|audio-v1-s000000",
+                "é✓",
+            ] {
+                for trunc in [8, 12, 16, 64] {
+                    let mut out = String::from("prefix");
+                    hash_into(algo, s.as_bytes(), trunc, &mut out);
+                    assert_eq!(
+                        out,
+                        format!("prefix{}", hash_str(algo, s, trunc).unwrap()),
+                        "{algo:?} {s:?} {trunc}"
+                    );
+                }
+            }
+        }
     }
 }
