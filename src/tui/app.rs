@@ -427,6 +427,8 @@ pub struct App {
     pub sql_history: Vec<String>,
     /// Position in [`App::sql_history`] while browsing it.
     sql_history_pos: Option<usize>,
+    /// The status computation was cancelled with Esc (features without a status stay unknown until `r`).
+    pub statuses_cancelled: bool,
     /// SQL filter of the increment tabs (New / Stale / Orphaned), applied to every feature's increment.
     pub inc_filter: Option<String>,
     /// Filtered increment tables per feature (while [`App::inc_filter`] is set).
@@ -573,6 +575,11 @@ pub enum Command {
     },
     /// Copy text to the clipboard (OSC 52, done by the UI thread: it owns the terminal).
     Copy(String),
+    /// Stop the running status computation of this generation after the feature in progress.
+    CancelStatuses {
+        /// Generation of the computation.
+        generation: u64,
+    },
     /// Filter a feature's increment with a SQL filter; reports [`Msg::IncrementFiltered`].
     FilterIncrement {
         /// Generation to tag the result with.
@@ -712,6 +719,7 @@ impl Command {
             | Command::FilterIncrement { generation, .. }
             | Command::ExportIncrement { generation, .. } => *generation,
             Command::Copy(_) => 0,
+            Command::CancelStatuses { generation } => *generation,
         }
     }
 }
@@ -754,6 +762,7 @@ impl App {
             sql_history_pos: None,
             areas: StdCell::new(Areas::default()),
             palette: None,
+            statuses_cancelled: false,
             inc_filter: None,
             inc_filtered: HashMap::new(),
             sql_for_increment: false,
@@ -775,6 +784,7 @@ impl App {
         self.reset_nav();
         self.history = HistoryState::default();
         self.inc_filtered.clear();
+        self.statuses_cancelled = false;
         vec![Command::Open {
             generation: self.generation,
         }]
@@ -1733,6 +1743,22 @@ impl App {
                 vec![]
             }
             KeyCode::Esc if !self.filter.is_empty() => self.set_filter(String::new()),
+            KeyCode::Esc
+                if !self.statuses_cancelled && self.statuses_done() < self.features.len() =>
+            {
+                self.statuses_cancelled = true;
+                self.toast(
+                    format!(
+                        "status computation cancelled after {}/{} features (r restarts)",
+                        self.statuses_done(),
+                        self.features.len()
+                    ),
+                    false,
+                );
+                vec![Command::CancelStatuses {
+                    generation: self.generation,
+                }]
+            }
             KeyCode::Char('j') | KeyCode::Down => self.select(s.saturating_add(1)),
             KeyCode::Char('k') | KeyCode::Up => self.select(s.saturating_sub(1)),
             KeyCode::Char('g') | KeyCode::Home => self.select(0),

@@ -38,6 +38,9 @@ type PanicHook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 static RESTORED: AtomicBool = AtomicBool::new(true);
 
+/// The generation whose status computation was cancelled (Esc); its task stops before the next feature.
+static CANCELLED: AtomicU64 = AtomicU64::new(0);
+
 /// Leaves raw mode and the alternate screen and shows the cursor (idempotent).
 fn restore_terminal() {
     if RESTORED.swap(true, Ordering::SeqCst) {
@@ -287,8 +290,8 @@ pub fn execute(
                 view: view_generation,
             });
         }
-        // the UI thread writes to the terminal itself (see `spawn`); nothing to do off it
-        Command::Copy(_) => {}
+        // the UI thread handles these itself (see `spawn`); nothing to do off it
+        Command::Copy(_) | Command::CancelStatuses { .. } => {}
         Command::FilterIncrement {
             generation,
             ws,
@@ -681,6 +684,10 @@ fn spawn(
         copy_osc52(text);
         return;
     }
+    if let Command::CancelStatuses { generation } = &cmd {
+        CANCELLED.store(*generation, Ordering::SeqCst);
+        return;
+    }
     let generation = cmd.generation();
     if let Command::Open { generation } = &cmd {
         current.store(*generation, Ordering::SeqCst);
@@ -691,7 +698,10 @@ fn spawn(
             &req,
             cmd,
             |m| tx.send(m).is_ok(),
-            || current.load(Ordering::SeqCst) == generation,
+            || {
+                current.load(Ordering::SeqCst) == generation
+                    && CANCELLED.load(Ordering::SeqCst) != generation
+            },
         );
     });
 }

@@ -1719,3 +1719,95 @@ fn increment_tabs_filter_and_export() {
     press(&mut app, &ws, key(KeyCode::Enter));
     assert!(render_masked(&app, 150, 30).contains("Bad increment filter"));
 }
+
+#[test]
+fn an_empty_store_without_a_pushed_graph_explains_what_to_do() {
+    // a Delta store directory with nothing in it: no system table, no feature tables
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("store")).unwrap();
+    std::fs::write(
+        dir.path().join("metaxy.toml"),
+        "project = \"p\"\nstore = \"dev\"\n[stores.dev]\ntype = \"metaxy.ext.polars.handlers.delta.DeltaMetadataStore\"\n[stores.dev.config]\nroot_path = \"store\"\n",
+    )
+    .unwrap();
+    let req = OpenRequest {
+        opts: OpenOptions {
+            cwd: dir.path().to_path_buf(),
+            ..Default::default()
+        },
+        demo: false,
+    };
+    let mut app = App::new("metaxy.toml discovered from <tmp>");
+    let cmds = app.start();
+    let mut msgs = vec![];
+    for c in cmds {
+        execute(
+            &req,
+            c,
+            |m| {
+                msgs.push(m);
+                true
+            },
+            || true,
+        );
+    }
+    for m in msgs {
+        update(&mut app, m);
+    }
+    let out = render(&app, 120, 16).replace(&dir.path().display().to_string(), "<tmp>");
+    assert!(out.contains("has no pushed feature graph"), "{out}");
+    assert!(out.contains("metaxy push"), "{out}");
+    insta::assert_snapshot!("error_empty_store", out);
+    // keys other than r / q do nothing and nothing panics
+    for c in ['j', 'v', 'H', 'd', 'R', 'w', 'f', ':'] {
+        let _ = update(&mut app, ch(c));
+        render(&app, 120, 16);
+        let _ = update(&mut app, key(KeyCode::Esc));
+    }
+}
+
+#[test]
+fn esc_cancels_the_status_computation() {
+    let ws = demo();
+    let mut app = App::new("demo");
+    let _ = app.start();
+    let generation = app.generation;
+    let _ = update(
+        &mut app,
+        Msg::Opened {
+            generation,
+            result: Ok(ws.clone()),
+        },
+    );
+    // two statuses arrive, then Esc
+    for f in ws.graph.features.iter().take(2) {
+        let status = ws.status(&f.spec.key, &ResolveOptions::default());
+        update(
+            &mut app,
+            Msg::Status {
+                generation,
+                report: Box::new(StatusReport::build(status)),
+            },
+        );
+    }
+    let cmds = update(&mut app, key(KeyCode::Esc));
+    assert!(
+        matches!(cmds.as_slice(), [Command::CancelStatuses { generation: g }] if *g == generation)
+    );
+    assert!(app.statuses_cancelled);
+    let out = render(&app, 120, 20);
+    assert!(out.contains("statuses 2/7 (cancelled)"), "{out}");
+    assert!(out.contains("cancelled (r)"), "{out}");
+    assert!(app
+        .toast
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("cancelled after 2/7"));
+    // a second Esc does nothing more; r restarts everything
+    assert!(update(&mut app, key(KeyCode::Esc)).is_empty());
+    let cmds = update(&mut app, ch('r'));
+    assert!(!app.statuses_cancelled);
+    pump(&mut app, cmds);
+    assert_eq!(app.statuses_done(), 7);
+}

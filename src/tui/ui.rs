@@ -111,7 +111,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
         }
         left.push(Span::raw(format!(" · {} features", app.features.len())).fg(muted()));
         let done = app.statuses_done();
-        if done < app.features.len() {
+        if done < app.features.len() && app.statuses_cancelled {
+            left.push(Span::styled(
+                format!(" · statuses {done}/{} (cancelled)", app.features.len()),
+                Style::new().fg(muted()),
+            ));
+        } else if done < app.features.len() {
             left.push(Span::styled(
                 format!(
                     " · {} statuses {done}/{}",
@@ -505,6 +510,11 @@ fn draw_main(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
 
 fn entry_status(app: &App, e: &FeatureEntry) -> (String, String, Style) {
     match &e.report {
+        None if app.statuses_cancelled => (
+            "·".to_string(),
+            "cancelled (r)".into(),
+            Style::new().fg(muted()),
+        ),
         None => (
             app.spinner().to_string(),
             "computing…".into(),
@@ -1421,7 +1431,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("PgDn PgUp  ^d ^u", "move 10 / 5 features"),
             ("Enter  l  →", "focus the table"),
             ("/", "fuzzy filter (Enter keeps, Esc clears)"),
-            ("Esc", "clear the filter"),
+            ("Esc", "clear the filter / cancel statuses"),
         ],
     ),
     (
