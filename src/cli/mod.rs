@@ -276,9 +276,12 @@ pub enum MetadataCommand {
         feature: String,
         #[command(flatten)]
         filters: IncrementFilters,
-        /// Show at most N rows per category (counts stay exact).
+        /// Show at most N rows per category (counts stay exact; stale causes are looked up for the shown rows).
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// Do not look up why stale samples are stale (reads the upstream features' history).
+        #[arg(long)]
+        no_causes: bool,
         /// Samples file (parquet, csv or ndjson) with the id columns and `metaxy_provenance_by_field`, used as the
         /// expected rows instead of upstream (required for root features; CSV spells fields as
         /// `metaxy_provenance_by_field.<field>` columns).

@@ -139,6 +139,7 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
             feature,
             filters,
             limit,
+            no_causes,
             samples,
             format,
         }) => {
@@ -147,7 +148,7 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
             if let Some(path) = samples {
                 opts.samples = Some(crate::engine::samples::load_samples(path)?);
             }
-            increment(&ws, feature, &opts, *limit, *format)
+            increment(&ws, feature, &opts, *limit, !*no_causes, *format)
         }
         Command::Metadata(MetadataCommand::Read {
             feature,
@@ -1023,13 +1024,14 @@ fn increment(
     feature: &str,
     opts: &ResolveOptions,
     limit: Option<usize>,
+    with_causes: bool,
     format: Format,
 ) -> Result<ExitCode> {
     let key = ws.feature(feature)?;
     let inc = ws.increment(&key, opts)?;
     // why each stale sample is stale (which upstream data versions changed); samples files bypass upstream, so
     // causes are only looked up for computed increments
-    let causes = if opts.samples.is_none() && inc.stale.height() > 0 {
+    let causes = if with_causes && opts.samples.is_none() && inc.stale.height() > 0 {
         Some(crate::engine::cause::stale_causes(
             ws.store.as_ref(),
             &ws.graph,
@@ -1061,6 +1063,8 @@ fn increment(
             "stale": rows(&inc.stale)?,
             "orphaned": rows(&inc.orphaned)?,
             "stale_causes": causes.as_ref().map(|c| json!({
+                // causes are looked up for the stale rows shown (all of them without --limit)
+                "samples_examined": c.len(),
                 "summary": crate::engine::cause::summarize(c)
                     .into_iter()
                     .map(|(cause, count)| json!({"cause": cause, "count": count}))

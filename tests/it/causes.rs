@@ -130,3 +130,58 @@ fn expansion_lineage_causes_follow_the_parent() {
         }
     }
 }
+
+#[test]
+fn the_increment_command_reports_causes_and_can_skip_them() {
+    let dir = scenario_dir("s02_mutated");
+    let out = run_binary(
+        &dir,
+        &["metadata", "increment", "example/crop", "--format", "json"],
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let c = &v["stale_causes"];
+    assert_eq!(c["samples_examined"], 10);
+    assert_eq!(c["summary"][0]["count"], 5);
+    assert_eq!(c["samples"].as_array().unwrap().len(), 10);
+    let out = run_binary(
+        &dir,
+        &[
+            "metadata",
+            "increment",
+            "example/crop",
+            "--format",
+            "json",
+            "--limit",
+            "3",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["stale_causes"]["samples_examined"], 3,
+        "causes for the shown rows"
+    );
+    assert_eq!(v["counts"]["stale"], 10, "counts stay exact");
+    let out = run_binary(
+        &dir,
+        &[
+            "metadata",
+            "increment",
+            "example/crop",
+            "--format",
+            "json",
+            "--no-causes",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["stale_causes"].is_null());
+    let plain = run_binary(
+        &dir,
+        &["metadata", "increment", "example/crop", "--format", "plain"],
+    );
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(
+        text.contains("why: 10 stale: 5 because example/video.audio changed, 5 because example/video.frames changed"),
+        "{text}"
+    );
+}
