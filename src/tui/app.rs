@@ -1026,6 +1026,10 @@ impl App {
                 plan,
             }],
             (DialogAction::ListDir(dir), Some(_)) => vec![Command::ListDir { generation, dir }],
+            (DialogAction::Copy(text), _) => {
+                self.toast("copied the row to the clipboard (OSC 52)".into(), false);
+                vec![Command::Copy(text)]
+            }
             (DialogAction::PlanWrite(path), Some(ws)) => {
                 let Some(Dialog::Write(w)) = &self.dialog else {
                     return vec![];
@@ -1839,6 +1843,31 @@ impl App {
     fn on_details_key(&mut self, key: KeyEvent, ctrl: bool) {
         if key.code == KeyCode::Esc {
             self.focus = Focus::List;
+            return;
+        }
+        if key.code == KeyCode::Enter {
+            if let Some(t) = self.current_table() {
+                let c = self.nav[self.tab.index()]
+                    .cursor
+                    .min(t.rows.len().saturating_sub(1));
+                if let Some(row) = t.rows.get(c) {
+                    let fields = t
+                        .headers
+                        .iter()
+                        .zip(row)
+                        .map(|(h, cell)| (h.clone(), cell.text.clone()))
+                        .collect();
+                    let feature = self
+                        .selected_entry()
+                        .map(|e| e.key.to_string())
+                        .unwrap_or_default();
+                    self.dialog = Some(Dialog::RowDetail {
+                        title: format!("{feature} · {} · row {}", self.tab.label(), c + 1),
+                        fields,
+                        scroll: 0,
+                    });
+                }
+            }
             return;
         }
         let loaded = self.current_table().is_some();

@@ -282,6 +282,15 @@ pub enum Dialog {
         /// Output path (relative to the working directory).
         path: Box<TextArea<'static>>,
     },
+    /// Every column of one table row, full values (Enter on a row).
+    RowDetail {
+        /// Title (`example/crop · Stale · row 3`).
+        title: String,
+        /// `(column, value)` pairs.
+        fields: Vec<(String, String)>,
+        /// First line shown.
+        scroll: usize,
+    },
     /// An error popup (Enter / Esc closes it).
     Error {
         /// Title.
@@ -313,6 +322,8 @@ pub enum DialogAction {
     ExecuteWrite(Arc<WritePlan>),
     /// Export to this path.
     Export(std::path::PathBuf),
+    /// Copy this text to the clipboard.
+    Copy(String),
 }
 
 impl Dialog {
@@ -334,7 +345,7 @@ impl Dialog {
                 WriteStage::Running => Some("writing"),
                 _ => None,
             },
-            Dialog::Export { .. } | Dialog::Error { .. } => None,
+            Dialog::Export { .. } | Dialog::Error { .. } | Dialog::RowDetail { .. } => None,
         }
     }
 
@@ -344,6 +355,25 @@ impl Dialog {
         match self {
             Dialog::Error { .. } => match key.code {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => DialogAction::Close,
+                _ => DialogAction::None,
+            },
+            Dialog::RowDetail { scroll, fields, .. } => match key.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => DialogAction::Close,
+                KeyCode::Char('j') | KeyCode::Down => {
+                    *scroll = (*scroll + 1).min(fields.len().saturating_sub(1));
+                    DialogAction::None
+                }
+                KeyCode::Char('k') | KeyCode::Up => {
+                    *scroll = scroll.saturating_sub(1);
+                    DialogAction::None
+                }
+                KeyCode::Char('y') => {
+                    let obj: serde_json::Map<String, serde_json::Value> = fields
+                        .iter()
+                        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                        .collect();
+                    DialogAction::Copy(serde_json::to_string(&obj).unwrap_or_default())
+                }
                 _ => DialogAction::None,
             },
             Dialog::Delete(d) => match &mut d.stage {

@@ -56,6 +56,44 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
             let inner = popup(frame, area, w, h, format!("✗ {title}"), Color::Red);
             frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
         }
+        Dialog::RowDetail {
+            title,
+            fields,
+            scroll,
+        } => {
+            let w = area.width.saturating_sub(6).clamp(20, 140);
+            let h = (fields.len() as u16 + 4)
+                .min(area.height.saturating_sub(2))
+                .max(5);
+            let inner = popup(frame, area, w, h, title.clone(), accent());
+            let [body, hint] =
+                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+            let kw = fields
+                .iter()
+                .map(|(k, _)| text_width(k) as usize)
+                .max()
+                .unwrap_or(0)
+                .min(40);
+            let lines: Vec<Line> = fields
+                .iter()
+                .skip(*scroll)
+                .map(|(k, v)| {
+                    Line::from(vec![
+                        Span::raw(format!("{k:>kw$}  ")).fg(muted()),
+                        Span::raw(v.clone()),
+                    ])
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+            frame.render_widget(
+                Paragraph::new(key_hint(&[
+                    ("j k", "scroll"),
+                    ("y", "copy as JSON"),
+                    ("Esc", "close"),
+                ])),
+                hint,
+            );
+        }
         Dialog::Delete(d) => draw_delete(frame, area, app, d),
         Dialog::Rebase(r) => draw_rebase(frame, area, app, r),
         Dialog::Write(w) => draw_write(frame, area, app, w),

@@ -1811,3 +1811,23 @@ fn esc_cancels_the_status_computation() {
     pump(&mut app, cmds);
     assert_eq!(app.statuses_done(), 7);
 }
+
+#[test]
+fn enter_on_a_row_shows_every_column_in_full() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let _ = update(&mut app, ch('3'));
+    let _ = update(&mut app, key(KeyCode::Enter)); // focus the table
+    let _ = update(&mut app, key(KeyCode::Enter)); // row detail
+    let out = render(&app, 150, 30);
+    assert!(out.contains("example/crop · Stale · row 1"), "{out}");
+    assert!(
+        out.contains("example/video.audio: audio-v1-s000010 → audio-v2-s000010"),
+        "the full cause, not truncated: {out}"
+    );
+    insta::assert_snapshot!("row_detail_stale", out);
+    let cmds = update(&mut app, ch('y'));
+    assert!(matches!(cmds.as_slice(), [Command::Copy(t)] if t.contains("s000010")));
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert!(app.dialog.is_none());
+}

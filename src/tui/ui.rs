@@ -1445,6 +1445,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("0 $", "first / last column"),
             ("x", "mark / unmark the row (Metadata tab)"),
             ("y", "copy the cursor row as JSON (OSC 52)"),
+            ("Enter", "every column of the row, full values"),
             ("Esc", "back to the feature list"),
         ],
     ),
