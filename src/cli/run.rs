@@ -165,6 +165,7 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
                 with_sample_history: *with_sample_history,
                 include_soft_deleted: *include_soft_deleted,
                 feature_version: None,
+                unsorted: false,
                 filters: filters.clone(),
             };
             read(&ws, feature, &opts, *limit, *format)

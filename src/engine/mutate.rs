@@ -163,6 +163,7 @@ fn soft_delete_rows(
             with_sample_history: req.with_sample_history,
             include_soft_deleted: false,
             feature_version: None,
+            unsorted: false,
             filters: filters.to_vec(),
         },
     )

@@ -45,6 +45,9 @@ pub struct ReadOptions {
     pub feature_version: Option<String>,
     /// SQL WHERE fragments, AND-ed, applied after dedup and soft-delete removal.
     pub filters: Vec<String>,
+    /// Skip the final sort by id columns (internal reads whose row order does not matter: the inputs of
+    /// `resolve_update`, counts).
+    pub unsorted: bool,
 }
 
 /// Parses a SQL WHERE fragment into a polars expression. Errors with [`EngineError::BadFilter`].
@@ -83,6 +86,27 @@ pub fn apply_filters(df: DataFrame, filters: &[String]) -> Result<DataFrame> {
 /// (Metaxy's `keep_latest_by_group`). Ties keep the row stored last.
 pub fn keep_latest(df: DataFrame, id_columns: &[String]) -> Result<DataFrame> {
     if df.height() == 0 || id_columns.is_empty() {
+        return Ok(df);
+    }
+    // one row per id already (the usual case): nothing to choose, skip the sort
+    let distinct = df
+        .clone()
+        .lazy()
+        .select(
+            id_columns
+                .iter()
+                .map(|c| col(c.as_str()))
+                .collect::<Vec<_>>(),
+        )
+        .unique(None, UniqueKeepStrategy::Any)
+        .select([len()])
+        .collect()?;
+    let n = distinct
+        .column("len")
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .and_then(|v| v.extract::<u64>());
+    if n == Some(df.height() as u64) {
         return Ok(df);
     }
     let mut ts: Vec<Expr> = vec![];
@@ -193,5 +217,8 @@ pub fn read_feature(
             .collect()?;
     }
     df = apply_filters(df, &opts.filters)?;
+    if opts.unsorted {
+        return Ok(Some(df));
+    }
     sort_by_columns(df, &def.spec.id_columns).map(Some)
 }

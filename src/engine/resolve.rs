@@ -180,6 +180,7 @@ fn prepare_dep(
     })?;
     let opts = ReadOptions {
         filters: global_filters.to_vec(),
+        unsorted: true,
         ..Default::default()
     };
     let mut df = read_feature(store, graph, &dep.feature, &opts)?.ok_or_else(|| {
@@ -609,7 +610,7 @@ pub fn resolve_update(
         )?,
         None => expected_frame(store, graph, key, &opts.global_filters)?,
     };
-    let expected = sort_by_columns(expected, &j)?;
+    // outputs are sorted by the join columns at the end; the inputs need no order
     let upstream_sources: Vec<(String, String)> = spec
         .deps
         .iter()
@@ -625,6 +626,7 @@ pub fn resolve_update(
         key,
         &ReadOptions {
             filters: target_filters,
+            unsorted: true,
             ..Default::default()
         },
     )?;
@@ -650,10 +652,12 @@ pub fn resolve_update(
         };
     let Some(current) = current else {
         let e = empty_like(&expected);
+        let expected = sort_by_columns(expected, &j)?;
         return Ok(mk(expected, e.clone(), e.clone(), e, false));
     };
     if opts.skip_comparison {
         let e = empty_like(&expected);
+        let expected = sort_by_columns(expected, &j)?;
         return Ok(mk(expected, e.clone(), e.clone(), e, true));
     }
     for c in &j {
@@ -780,6 +784,8 @@ pub fn resolve_update(
         .collect()?;
     let stale_previous = sort_by_columns(stale_previous, &j)?;
     let orphaned = sort_by_columns(orphaned, &j)?;
+    let new = sort_by_columns(new, &j)?;
+    let stale = sort_by_columns(stale, &j)?;
     Ok(mk(new, stale, orphaned, stale_previous, true))
 }
 

@@ -168,6 +168,7 @@ fn materialized(
         key,
         &ReadOptions {
             filters,
+            unsorted: true,
             ..Default::default()
         },
     )?;

@@ -122,6 +122,7 @@ impl TableView {
             with_sample_history: self.with_sample_history,
             include_soft_deleted: self.include_soft_deleted,
             feature_version: None,
+            unsorted: false,
             filters: self.filter.iter().cloned().collect(),
         }
     }
