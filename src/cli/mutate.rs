@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 
 use crate::cli::output::frame_table;
+use crate::cli::run::{out, out_json};
 use crate::cli::Format;
 use crate::engine::json::df_to_json_rows;
 use crate::engine::keys::FeatureKey;
@@ -21,19 +22,6 @@ use crate::engine::samples::load_samples;
 use crate::engine::store::open_store_for_write;
 use crate::engine::workspace::Workspace;
 use crate::engine::write::WriteOptions;
-
-fn out(s: &str) -> Result<()> {
-    let mut o = std::io::stdout().lock();
-    o.write_all(s.as_bytes())?;
-    if !s.ends_with('\n') {
-        o.write_all(b"\n")?;
-    }
-    Ok(())
-}
-
-fn out_json(v: &Value) -> Result<()> {
-    out(&serde_json::to_string_pretty(v)?)
-}
 
 /// Asks `question [y/N]` on stderr when stdin is a terminal; `Ok(true)` without asking otherwise.
 fn confirm(question: &str) -> Result<bool> {

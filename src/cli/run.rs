@@ -29,7 +29,8 @@ use crate::engine::status::{status_document, FeatureStatus, StatusCategory};
 use crate::engine::store::open_store;
 use crate::engine::workspace::{OpenOptions, Workspace};
 
-fn out(s: &str) -> Result<()> {
+/// Writes `s` and a newline (when missing) to stdout.
+pub(super) fn out(s: &str) -> Result<()> {
     let mut o = std::io::stdout().lock();
     o.write_all(s.as_bytes())?;
     if !s.ends_with('\n') {
@@ -38,7 +39,8 @@ fn out(s: &str) -> Result<()> {
     Ok(())
 }
 
-fn out_json(v: &Value) -> Result<()> {
+/// Writes `v` as pretty JSON to stdout.
+pub(super) fn out_json(v: &Value) -> Result<()> {
     out(&serde_json::to_string_pretty(v)?)
 }
 

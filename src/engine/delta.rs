@@ -202,24 +202,7 @@ impl DeltaStore {
         let store = table.object_store();
         let mut batches = Vec::new();
         for p in paths {
-            let path =
-                deltalake::Path::parse(&p).unwrap_or_else(|_| deltalake::Path::from(p.as_str()));
-            let bytes = store
-                .get(&path)
-                .await
-                .map_err(|e| self.corrupt(key, format!("{p}: {e}")))?
-                .bytes()
-                .await
-                .map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-                .and_then(|b| b.build())
-                .map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
-            for batch in reader {
-                let batch = batch.map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
-                batches.push(
-                    conform(&batch, &schema).map_err(|e| self.corrupt(key, format!("{p}: {e}")))?,
-                );
-            }
+            batches.extend(self.read_file(key, &store, &p, &schema).await?);
         }
         record_batches_to_df(&schema, &batches)
     }

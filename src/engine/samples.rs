@@ -86,6 +86,56 @@ fn fold_flat_structs(df: DataFrame) -> PolarsResult<DataFrame> {
     lf.collect()
 }
 
+/// Writes `df` to `path` as Parquet, CSV (struct columns as JSON text) or NDJSON, chosen by extension (the same
+/// formats [`load_samples`] reads). Written to `<path>.<ext>.partial` and renamed, so a failed export leaves no
+/// half-written file. Errors (as text): unknown extension, I/O.
+pub fn export_frame(df: &mut DataFrame, path: &Path) -> std::result::Result<(), String> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let err = |e: PolarsError| e.to_string();
+    if let Some(parent) = path.parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+        }
+    }
+    let tmp = path.with_extension(format!("{ext}.partial"));
+    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let r = match ext.as_str() {
+        "parquet" | "pq" => ParquetWriter::new(file).finish(df).map(|_| ()).map_err(err),
+        "ndjson" | "jsonl" | "json" => JsonWriter::new(file)
+            .with_json_format(JsonFormat::JsonLines)
+            .finish(df)
+            .map_err(err),
+        "csv" => {
+            // CSV has no nested values: struct columns as their JSON text
+            let rows = crate::engine::json::df_to_json_rows(df, None).map_err(|e| e.to_string())?;
+            let mut out = df.clone();
+            for c in df.columns() {
+                if matches!(c.dtype(), DataType::Struct(_) | DataType::List(_)) {
+                    let name = c.name().to_string();
+                    let text: Vec<String> = rows.iter().map(|r| r[&name].to_string()).collect();
+                    out.with_column(Column::new(name.as_str().into(), text))
+                        .map_err(err)?;
+                }
+            }
+            CsvWriter::new(file).finish(&mut out).map_err(err)
+        }
+        other => Err(format!(
+            "unknown export format {other:?}: use .parquet, .csv or .ndjson"
+        )),
+    };
+    match r {
+        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| e.to_string()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -131,6 +131,42 @@ pub trait MetadataStore: Send + Sync {
         )))
     }
 
+    /// Stored rows of `key`'s own table per `metaxy_feature_version` (every row: history and tombstones
+    /// included), most rows first; `Ok(None)` when the table does not exist. Backends that can count without
+    /// loading the table override this (DuckDB counts in SQL).
+    fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {
+        let Some(df) = self.local().scan(key, None)? else {
+            return Ok(None);
+        };
+        if df
+            .get_column_index(crate::engine::read::cols::FEATURE_VERSION)
+            .is_none()
+        {
+            return Ok(Some(vec![]));
+        }
+        let counts = df
+            .lazy()
+            .select([col(crate::engine::read::cols::FEATURE_VERSION)])
+            .group_by([col(crate::engine::read::cols::FEATURE_VERSION)])
+            .agg([len().alias("n")])
+            .sort(
+                ["n"],
+                SortMultipleOptions::default().with_order_descending(true),
+            )
+            .collect()?;
+        let v = counts
+            .column(crate::engine::read::cols::FEATURE_VERSION)?
+            .cast(&DataType::String)?;
+        let n = counts.column("n")?.cast(&DataType::UInt64)?;
+        Ok(Some(
+            v.str()?
+                .iter()
+                .zip(n.u64()?.iter())
+                .filter_map(|(v, n)| Some((v?.to_string(), n? as usize)))
+                .collect(),
+        ))
+    }
+
     /// Rows of the `metaxy-system/feature_versions` table (empty when it does not exist).
     fn system_rows(&self) -> Result<Vec<PushedFeature>> {
         let key = feature_versions_key();
@@ -418,6 +454,9 @@ impl MetadataStore for FallbackStore {
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         self.primary.append(key, df)
     }
+    fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {
+        self.primary.rows_per_feature_version(key)
+    }
     fn delete_rows(
         &self,
         key: &FeatureKey,
@@ -685,6 +724,31 @@ impl MetadataStore for DuckDbStore {
         let schema = arrow.get_schema();
         let batches: Vec<_> = arrow.collect();
         Ok(Some(record_batches_to_df(&schema, &batches)?))
+    }
+
+    fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {
+        if !self.has_feature(key)? {
+            return Ok(None);
+        }
+        let table = self.table_name(key);
+        let guard = self.conn();
+        let Some(conn) = guard.as_ref() else {
+            return Ok(None);
+        };
+        let has_version = Self::table_columns(conn, &table)?
+            .iter()
+            .any(|(c, _)| c == crate::engine::read::cols::FEATURE_VERSION);
+        if !has_version {
+            return Ok(Some(vec![]));
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT CAST(metaxy_feature_version AS VARCHAR), count(*) FROM {} WHERE metaxy_feature_version IS NOT NULL GROUP BY 1 ORDER BY 2 DESC",
+            quote_ident(&table)
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+        })?;
+        Ok(Some(rows.collect::<std::result::Result<Vec<_>, _>>()?))
     }
 
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {

@@ -337,7 +337,7 @@ pub fn execute(
             path,
         } => {
             let result = guarded(|| {
-                export_frame(&mut rows, &path)?;
+                crate::engine::samples::export_frame(&mut rows, &path)?;
                 Ok(format!(
                     "✓ exported {} {what} to {}",
                     rows.height(),
@@ -356,7 +356,7 @@ pub fn execute(
             let result = guarded(|| {
                 let mut df = view_rows(&ws, &key, &view)?
                     .ok_or_else(|| format!("the store has no table for {key}"))?;
-                export_frame(&mut df, &path)?;
+                crate::engine::samples::export_frame(&mut df, &path)?;
                 Ok(format!(
                     "✓ exported {} row(s) of {key} to {}",
                     df.height(),
@@ -399,9 +399,13 @@ pub fn execute(
             ws,
             key,
         } => {
-            let counts =
-                guarded(|| version_counts(ws.store.as_ref(), &key).map_err(|e| e.to_string()))
-                    .unwrap_or_default();
+            let counts = guarded(|| {
+                ws.store
+                    .rows_per_feature_version(&key)
+                    .map(Option::unwrap_or_default)
+                    .map_err(|e| e.to_string())
+            })
+            .unwrap_or_default();
             emit(Msg::VersionCounts {
                 generation,
                 key,
@@ -429,7 +433,9 @@ pub fn execute(
                     return;
                 }
                 if let Ok(Ok(c)) = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    version_counts(ws.store.as_ref(), key)
+                    ws.store
+                        .rows_per_feature_version(key)
+                        .map(Option::unwrap_or_default)
                 })) {
                     counts.insert(key.to_string(), c);
                 }
@@ -516,55 +522,6 @@ fn view_rows(
     }
 }
 
-/// Writes `df` to `path` as Parquet, CSV (struct columns as JSON text) or NDJSON, chosen by extension.
-fn export_frame(df: &mut polars::prelude::DataFrame, path: &std::path::Path) -> Result<(), String> {
-    use polars::prelude::*;
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .unwrap_or_default();
-    let err = |e: PolarsError| e.to_string();
-    if let Some(parent) = path.parent() {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-        }
-    }
-    let tmp = path.with_extension(format!("{ext}.partial"));
-    let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
-    let r = match ext.as_str() {
-        "parquet" | "pq" => ParquetWriter::new(file).finish(df).map(|_| ()).map_err(err),
-        "ndjson" | "jsonl" | "json" => JsonWriter::new(file)
-            .with_json_format(JsonFormat::JsonLines)
-            .finish(df)
-            .map_err(err),
-        "csv" => {
-            // CSV has no nested values: struct columns as their JSON text
-            let rows = crate::engine::json::df_to_json_rows(df, None).map_err(|e| e.to_string())?;
-            let mut out = df.clone();
-            for c in df.columns() {
-                if matches!(c.dtype(), DataType::Struct(_) | DataType::List(_)) {
-                    let name = c.name().to_string();
-                    let text: Vec<String> = rows.iter().map(|r| r[&name].to_string()).collect();
-                    out.with_column(Column::new(name.as_str().into(), text))
-                        .map_err(err)?;
-                }
-            }
-            CsvWriter::new(file).finish(&mut out).map_err(err)
-        }
-        other => Err(format!(
-            "unknown export format {other:?}: use .parquet, .csv or .ndjson"
-        )),
-    };
-    match r {
-        Ok(()) => std::fs::rename(&tmp, path).map_err(|e| e.to_string()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
-}
-
 /// Prepares a write of `path` to `key` (Metaxy's system columns) and counts the incoming samples already stored.
 fn plan_file_write(
     ws: &Workspace,
@@ -611,39 +568,6 @@ fn plan_file_write(
         }
     };
     Ok((Arc::new(plan), existing))
-}
-
-/// Stored rows per `metaxy_feature_version` of `key` in the store's own table (every row, as the rebase picker
-/// counts them).
-fn version_counts(
-    store: &dyn crate::engine::store::MetadataStore,
-    key: &crate::engine::keys::FeatureKey,
-) -> crate::engine::error::Result<Vec<(String, usize)>> {
-    use polars::prelude::*;
-    let Some(df) = store.local().scan(key, None)? else {
-        return Ok(vec![]);
-    };
-    if df
-        .get_column_index(crate::engine::read::cols::FEATURE_VERSION)
-        .is_none()
-    {
-        return Ok(vec![]);
-    }
-    let counts = df
-        .lazy()
-        .group_by([col(crate::engine::read::cols::FEATURE_VERSION)])
-        .agg([len().alias("n")])
-        .collect()?;
-    let v = counts
-        .column(crate::engine::read::cols::FEATURE_VERSION)?
-        .str()?
-        .clone();
-    let n = counts.column("n")?.cast(&DataType::UInt64)?;
-    let n = n.u64()?;
-    Ok(v.iter()
-        .zip(n.iter())
-        .filter_map(|(v, n)| Some((v?.to_string(), n? as usize)))
-        .collect())
 }
 
 /// Puts `text` on the clipboard with the OSC 52 escape sequence (works over SSH and in tmux with
