@@ -7,6 +7,7 @@ use metaxy_tui::cli::{Cli, Command};
 use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
 
 fn main() -> ExitCode {
+    let _t = metaxy_tui::engine::timing::span(|| "process".into());
     // Metaxy's CLI loads `.env` from the working directory before parsing arguments.
     if let Ok(cwd) = std::env::current_dir() {
         let _ = dotenvy::from_path(cwd.join(".env"));

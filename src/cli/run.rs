@@ -169,6 +169,7 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
                 feature_version: None,
                 unsorted: false,
                 filters: filters.clone(),
+                columns: Default::default(),
             };
             read(&ws, feature, &opts, *limit, *format)
         }
@@ -935,8 +936,18 @@ fn status(
     {
         let _ = crate::engine::read::parse_filter(f)?;
     }
-    let opts = resolve_opts(filters);
-    let statuses: Vec<FeatureStatus> = keys.iter().map(|k| ws.status(k, &opts)).collect();
+    let opts = ResolveOptions {
+        // counts only: the orphaned rows' user columns are never shown
+        narrow_target: true,
+        ..resolve_opts(filters)
+    };
+    let statuses: Vec<FeatureStatus> = keys
+        .iter()
+        .map(|k| {
+            let _t = crate::engine::timing::span(|| format!("status {k}"));
+            ws.status(k, &opts)
+        })
+        .collect();
     let needs_update = statuses.iter().any(|s| s.needs_update);
     if format == Format::Json {
         out_json(&status_document(&statuses, snapshot))?;

@@ -28,7 +28,9 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
-use crate::engine::store::{resolve_local_path, storage_options, MetadataStore, ResolvedFrom};
+use crate::engine::store::{
+    resolve_local_path, storage_options, Columns, MetadataStore, ResolvedFrom,
+};
 
 /// Table layout under `root_path`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,12 +189,24 @@ impl DeltaStore {
         &self,
         key: &FeatureKey,
         feature_version: Option<&str>,
+        columns: &Columns,
     ) -> Result<DataFrame> {
         let table = self.open_table(key).await?;
         let state = table
             .snapshot()
             .map_err(|e| self.corrupt(key, e.to_string()))?;
-        let schema: SchemaRef = state.snapshot().arrow_schema();
+        let full: SchemaRef = state.snapshot().arrow_schema();
+        let schema: SchemaRef =
+            match columns.select(full.fields().iter().map(|f| f.name().as_str())) {
+                None => full.clone(),
+                Some(keep) => Arc::new(arrow::datatypes::Schema::new(
+                    full.fields()
+                        .iter()
+                        .filter(|f| keep.contains(f.name()))
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                )),
+            };
         let paths: Vec<String> = state
             .log_data()
             .into_iter()
@@ -200,11 +214,16 @@ impl DeltaStore {
             .map(|f| f.path().to_string())
             .collect();
         let store = table.object_store();
-        let mut batches = Vec::new();
-        for p in paths {
-            batches.extend(self.read_file(key, &store, &p, &schema).await?);
-        }
-        record_batches_to_df(&schema, &batches)
+        // fetch every file concurrently, then decode (columns in parallel) on blocking threads
+        let fetches = paths.iter().map(|p| self.fetch_file(key, &store, p));
+        let files: Vec<(String, bytes::Bytes)> = futures::future::try_join_all(fetches).await?;
+        let view_schema = string_views(&schema);
+        let t =
+            crate::engine::timing::span(|| format!("delta-decode {key} ({} files)", files.len()));
+        let batches = decode_files(&files, &view_schema)
+            .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
+        drop(t);
+        record_batches_to_df(&view_schema, &batches)
     }
 
     async fn table_exists(&self, key: &FeatureKey) -> Result<bool> {
@@ -249,14 +268,13 @@ impl DeltaStore {
         }
     }
 
-    /// Reads one data file of a table as batches conformed to the table schema.
-    async fn read_file(
+    /// The bytes of one data file of a table.
+    async fn fetch_file(
         &self,
         key: &FeatureKey,
         store: &Arc<dyn ObjectStore>,
         p: &str,
-        schema: &SchemaRef,
-    ) -> Result<Vec<RecordBatch>> {
+    ) -> Result<(String, bytes::Bytes)> {
         let path = deltalake::Path::parse(p).unwrap_or_else(|_| deltalake::Path::from(p));
         let bytes = store
             .get(&path)
@@ -265,16 +283,7 @@ impl DeltaStore {
             .bytes()
             .await
             .map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
-            .and_then(|b| b.build())
-            .map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
-        let mut batches = Vec::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| self.corrupt(key, format!("{p}: {e}")))?;
-            batches
-                .push(conform(&batch, schema).map_err(|e| self.corrupt(key, format!("{p}: {e}")))?);
-        }
-        Ok(batches)
+        Ok((p.to_string(), bytes))
     }
 
     /// One commit: a new table (create + data files) or an append with schema merge (Metaxy: `write_delta(...,
@@ -427,7 +436,9 @@ impl DeltaStore {
         let mut kept: Vec<RecordBatch> = Vec::new();
         let mut deleted = 0usize;
         for (p, remove) in files {
-            let batches = self.read_file(key, &store, &p, &schema).await?;
+            let file = self.fetch_file(key, &store, &p).await?;
+            let batches = decode_files(std::slice::from_ref(&file), &schema)
+                .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
             let batch = arrow::compute::concat_batches(&schema, &batches)?;
             if batch.num_rows() == 0 {
                 continue;
@@ -587,6 +598,161 @@ fn absolute(path: &Path) -> std::path::PathBuf {
 
 /// Projects a batch read from one data file onto the table schema: columns by name, a null column where the file
 /// predates a schema-merge that added it, and types cast to the table's (string flavours, timestamp zones).
+/// `schema` with every top-level string column (and string members of structs) as `Utf8View`, the layout polars
+/// uses, so that decoded strings move into polars without a copy. Map columns keep their types (the map-mode
+/// conversion expects plain strings).
+fn string_views(schema: &SchemaRef) -> SchemaRef {
+    use arrow::datatypes::{DataType as D, Field, Schema};
+    fn conv(dt: &D) -> D {
+        match dt {
+            D::Utf8 | D::LargeUtf8 => D::Utf8View,
+            D::Struct(fields) => D::Struct(
+                fields
+                    .iter()
+                    .map(|f| Arc::new(f.as_ref().clone().with_data_type(conv(f.data_type()))))
+                    .collect(),
+            ),
+            o => o.clone(),
+        }
+    }
+    Arc::new(Schema::new_with_metadata(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Arc::new(Field::clone(f).with_data_type(conv(f.data_type()))))
+            .collect::<Vec<_>>(),
+        schema.metadata().clone(),
+    ))
+}
+
+/// Decodes data files into batches conformed to `schema` (only its columns are decoded; a column a file lacks is
+/// all null). One task per (file, column), spread over the available cores; each task decodes its column of a
+/// whole row group into one array (no small batches). Errors carry the file path.
+fn decode_files(
+    files: &[(String, bytes::Bytes)],
+    schema: &SchemaRef,
+) -> std::result::Result<Vec<RecordBatch>, (String, String)> {
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+    use parquet::arrow::ProjectionMask;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    type Task = (usize, usize, usize); // (file, root index in the file, column index in `schema`)
+    let mut metas = Vec::with_capacity(files.len());
+    let mut tasks: Vec<Task> = Vec::new();
+    for (fi, (p, bytes)) in files.iter().enumerate() {
+        let err = |e: parquet::errors::ParquetError| (p.clone(), e.to_string());
+        let meta = ArrowReaderMetadata::load(bytes, ArrowReaderOptions::new()).map_err(err)?;
+        // read strings as views where the file's type allows it
+        let file_schema = meta.schema().clone();
+        let views = string_views(&file_schema);
+        let meta = ArrowReaderMetadata::try_new(
+            meta.metadata().clone(),
+            ArrowReaderOptions::new().with_schema(views),
+        )
+        .or_else(|_| {
+            ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new())
+        })
+        .map_err(err)?;
+        for (ci, f) in schema.fields().iter().enumerate() {
+            if let Some(ri) = file_schema
+                .fields()
+                .iter()
+                .position(|x| x.name() == f.name())
+            {
+                tasks.push((fi, ri, ci));
+            }
+        }
+        metas.push(meta);
+    }
+    let n_threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(tasks.len().max(1));
+    let next = AtomicUsize::new(0);
+    type Out = std::result::Result<Vec<(usize, usize, Vec<ArrayRef>)>, (String, String)>;
+    let results: Vec<Out> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n_threads)
+            .map(|_| {
+                scope.spawn(|| -> Out {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(&(fi, ri, ci)) = tasks.get(i) else {
+                            return Ok(out);
+                        };
+                        let (p, bytes) = &files[fi];
+                        let meta = &metas[fi];
+                        let err = |e: String| (p.clone(), e);
+                        let rows = meta
+                            .metadata()
+                            .row_groups()
+                            .iter()
+                            .map(|g| g.num_rows() as usize)
+                            .max()
+                            .unwrap_or(1)
+                            .max(1);
+                        let mask = ProjectionMask::roots(meta.parquet_schema(), [ri]);
+                        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                            bytes.clone(),
+                            meta.clone(),
+                        )
+                        .with_projection(mask)
+                        .with_batch_size(rows)
+                        .build()
+                        .map_err(|e| err(e.to_string()))?;
+                        let mut arrays = Vec::new();
+                        for b in reader {
+                            let b = b.map_err(|e| err(e.to_string()))?;
+                            arrays.push(Arc::clone(b.column(0)));
+                        }
+                        out.push((fi, ci, arrays));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err((String::new(), "decoder thread panicked".into())))
+            })
+            .collect()
+    });
+    // (file, column) -> the column's arrays, one per row group
+    let mut by_file: Vec<Vec<Option<Vec<ArrayRef>>>> =
+        vec![vec![None; schema.fields().len()]; files.len()];
+    for r in results {
+        for (fi, ci, arrays) in r? {
+            by_file[fi][ci] = Some(arrays);
+        }
+    }
+    let mut batches = Vec::new();
+    for (fi, cols) in by_file.into_iter().enumerate() {
+        let p = &files[fi].0;
+        let groups = metas[fi].metadata().row_groups();
+        for (gi, g) in groups.iter().enumerate() {
+            let n = g.num_rows() as usize;
+            if n == 0 {
+                continue;
+            }
+            let mut arrays: Vec<ArrayRef> = Vec::with_capacity(cols.len());
+            for (ci, f) in schema.fields().iter().enumerate() {
+                let a = match cols[ci].as_ref().and_then(|v| v.get(gi)) {
+                    None => new_null_array(f.data_type(), n),
+                    Some(a) if a.data_type() == f.data_type() => Arc::clone(a),
+                    Some(a) => arrow::compute::cast(a, f.data_type())
+                        .map_err(|e| (p.clone(), format!("column {}: {e}", f.name())))?,
+                };
+                arrays.push(a);
+            }
+            batches.push(
+                RecordBatch::try_new(Arc::clone(schema), arrays)
+                    .map_err(|e| (p.clone(), e.to_string()))?,
+            );
+        }
+    }
+    Ok(batches)
+}
+
 fn conform(
     batch: &RecordBatch,
     schema: &SchemaRef,
@@ -643,11 +809,16 @@ impl MetadataStore for DeltaStore {
     fn list_tables(&self) -> Result<Vec<String>> {
         block_on(self.list_table_paths())
     }
-    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>> {
+    fn scan(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<DataFrame>> {
         if !self.has_feature(key)? {
             return Ok(None);
         }
-        block_on(self.read_table(key, feature_version)).map(Some)
+        block_on(self.read_table(key, feature_version, columns)).map(Some)
     }
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         block_on(self.append_async(key, df))

@@ -8,6 +8,7 @@
 //! `host_override` as `lancedb.connect` takes them.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase};
@@ -20,7 +21,9 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
-use crate::engine::store::{resolve_local_path, storage_options, MetadataStore, ResolvedFrom};
+use crate::engine::store::{
+    resolve_local_path, storage_options, Columns, MetadataStore, ResolvedFrom,
+};
 
 /// A LanceDB metadata store, read-only.
 pub struct LanceStore {
@@ -254,6 +257,7 @@ impl LanceStore {
         &self,
         key: &FeatureKey,
         feature_version: Option<&str>,
+        columns: &Columns,
     ) -> Result<DataFrame> {
         let table_name = key.table_name();
         let corrupt = |m: String| EngineError::CorruptTable {
@@ -270,6 +274,18 @@ impl LanceStore {
             .map_err(|e| corrupt(e.to_string()))?;
         let schema = table.schema().await.map_err(|e| corrupt(e.to_string()))?;
         let mut query = table.query();
+        let mut schema = schema;
+        if let Some(keep) = columns.select(schema.fields().iter().map(|f| f.name().as_str())) {
+            query = query.select(lancedb::query::Select::columns(&keep));
+            schema = Arc::new(arrow::datatypes::Schema::new(
+                schema
+                    .fields()
+                    .iter()
+                    .filter(|f| keep.contains(f.name()))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            ));
+        }
         if let Some(v) = feature_version {
             if schema.field_with_name("metaxy_feature_version").is_ok() {
                 query = query.only_if(format!(
@@ -328,11 +344,16 @@ impl MetadataStore for LanceStore {
     fn list_tables(&self) -> Result<Vec<String>> {
         block_on(self.table_names())
     }
-    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>> {
+    fn scan(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<DataFrame>> {
         if !self.has_feature(key)? {
             return Ok(None);
         }
-        block_on(self.read_table(key, feature_version)).map(Some)
+        block_on(self.read_table(key, feature_version, columns)).map(Some)
     }
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         block_on(self.append_async(key, df))

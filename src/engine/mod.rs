@@ -22,5 +22,6 @@ pub mod samples;
 pub mod snapshot;
 pub mod status;
 pub mod store;
+pub mod timing;
 pub mod workspace;
 pub mod write;

@@ -15,7 +15,7 @@ use crate::engine::graph::{FeatureGraph, PushedFeature};
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{apply_filters, cols, read_feature, sort_by_columns, ReadOptions};
 use crate::engine::resolve::expected_frame;
-use crate::engine::store::MetadataStore;
+use crate::engine::store::{Columns, MetadataStore};
 use crate::engine::write::{
     add_system_columns, timestamp_lit, transaction_timestamp, WriteOptions,
 };
@@ -131,7 +131,7 @@ fn hard_delete_rows(
     graph: &FeatureGraph,
 ) -> Result<Option<DataFrame>> {
     let local = store.local();
-    let Some(mut df) = local.scan(key, feature_version)? else {
+    let Some(mut df) = local.scan(key, feature_version, &Columns::All)? else {
         return Ok(None);
     };
     if let Some(v) = feature_version {
@@ -165,6 +165,7 @@ fn soft_delete_rows(
             feature_version: None,
             unsorted: false,
             filters: filters.to_vec(),
+            columns: Default::default(),
         },
     )
 }

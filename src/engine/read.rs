@@ -6,7 +6,7 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
-use crate::engine::store::MetadataStore;
+use crate::engine::store::{Columns, MetadataStore};
 
 /// System column names (FORMAT.md §4.1).
 pub mod cols {
@@ -48,6 +48,10 @@ pub struct ReadOptions {
     /// Skip the final sort by id columns (internal reads whose row order does not matter: the inputs of
     /// `resolve_update`, counts).
     pub unsorted: bool,
+    /// Which columns to read (projection pushdown). The id columns, the columns the read semantics need
+    /// (`metaxy_feature_version`, `metaxy_updated_at`, `metaxy_deleted_at`) and every column a filter names are
+    /// always read.
+    pub columns: Columns,
 }
 
 /// Parses a SQL WHERE fragment into a polars expression. Errors with [`EngineError::BadFilter`].
@@ -88,56 +92,57 @@ pub fn keep_latest(df: DataFrame, id_columns: &[String]) -> Result<DataFrame> {
     if df.height() == 0 || id_columns.is_empty() {
         return Ok(df);
     }
-    // one row per id already (the usual case): nothing to choose, skip the sort
-    let distinct = df
-        .clone()
-        .lazy()
-        .select(
-            id_columns
-                .iter()
-                .map(|c| col(c.as_str()))
-                .collect::<Vec<_>>(),
-        )
-        .unique(None, UniqueKeepStrategy::Any)
-        .select([len()])
-        .collect()?;
-    let n = distinct
-        .column("len")
-        .ok()
-        .and_then(|c| c.get(0).ok())
-        .and_then(|v| v.extract::<u64>());
-    if n == Some(df.height() as u64) {
-        return Ok(df);
-    }
-    let mut ts: Vec<Expr> = vec![];
-    if has_column(&df, cols::DELETED_AT) {
-        ts.push(col(cols::DELETED_AT));
-    }
-    if has_column(&df, cols::UPDATED_AT) {
-        ts.push(col(cols::UPDATED_AT));
-    }
-    let ts = if ts.is_empty() {
-        lit(0i64)
-    } else {
-        coalesce(&ts)
+    // hash-group the ids (multithreaded); one row per id already (the usual case): nothing to choose
+    let take: Vec<IdxSize> = {
+        let gb = df.group_by(id_columns)?;
+        let groups = gb.get_groups();
+        if groups.len() == df.height() {
+            return Ok(df);
+        }
+        let mut ts: Vec<Expr> = vec![];
+        if has_column(&df, cols::DELETED_AT) {
+            ts.push(col(cols::DELETED_AT));
+        }
+        if has_column(&df, cols::UPDATED_AT) {
+            ts.push(col(cols::UPDATED_AT));
+        }
+        let ts = if ts.is_empty() {
+            lit(0i64)
+        } else {
+            coalesce(&ts)
+        };
+        // the timestamp as its physical i64, null (no timestamp at all) below every real one
+        let ts = df
+            .clone()
+            .lazy()
+            .select([ts
+                .cast(DataType::Int64)
+                .fill_null(lit(i64::MIN))
+                .alias("__mx_ts")])
+            .collect()?;
+        let ts = ts.column("__mx_ts")?.i64()?.rechunk();
+        let ts = ts.cont_slice()?;
+        // per group: the greatest timestamp; among equal timestamps the row stored last
+        let better = |a: IdxSize, b: IdxSize| -> IdxSize {
+            if (ts[b as usize], b) > (ts[a as usize], a) {
+                b
+            } else {
+                a
+            }
+        };
+        let mut take: Vec<IdxSize> = groups
+            .iter()
+            .map(|g| match g {
+                GroupsIndicator::Idx((first, idx)) => idx.iter().copied().fold(first, better),
+                GroupsIndicator::Slice([first, len]) => (first..first + len).fold(first, better),
+            })
+            .collect();
+        // keep the table's row order
+        take.sort_unstable();
+        take
     };
-    // stable sort by the timestamp: among equal timestamps the row stored last wins
-    let out = df
-        .lazy()
-        .with_column(ts.alias("__mx_ts"))
-        .sort(
-            ["__mx_ts"],
-            SortMultipleOptions::default()
-                .with_nulls_last(false)
-                .with_maintain_order(true),
-        )
-        .unique_stable(
-            Some(cols(id_columns.iter().map(String::as_str))),
-            UniqueKeepStrategy::Last,
-        )
-        .drop(cols(["__mx_ts"]))
-        .collect()?;
-    Ok(out)
+    let idx = IdxCa::from_vec(PlSmallStr::EMPTY, take);
+    Ok(df.take(&idx)?)
 }
 
 /// Sorts a frame by the given columns that exist in it (for stable, readable output).
@@ -178,12 +183,24 @@ pub fn read_feature(
     } else {
         Some(current)
     };
-    let Some(mut df) = store.scan(key, version_filter.as_deref())? else {
+    let mut columns = opts.columns.clone();
+    for c in def.spec.id_columns.iter().map(String::as_str).chain([
+        cols::FEATURE_VERSION,
+        cols::UPDATED_AT,
+        cols::DELETED_AT,
+    ]) {
+        columns = columns.with(c);
+    }
+    let columns = columns.with_filter_columns(&opts.filters);
+    let t = crate::engine::timing::span(|| format!("scan {key}"));
+    let Some(mut df) = store.scan(key, version_filter.as_deref(), &columns)? else {
         return Ok(None);
     };
+    drop(t);
+    let _t = crate::engine::timing::span(|| format!("read-semantics {key} ({} rows)", df.height()));
     let table = store.table_name(key);
     for c in [cols::PROVENANCE_BY_FIELD, cols::PROVENANCE] {
-        if !has_column(&df, c) {
+        if columns.keeps(c) && !has_column(&df, c) {
             return Err(EngineError::CorruptTable {
                 table: table.clone(),
                 message: format!("missing system column {c}"),

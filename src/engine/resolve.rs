@@ -15,7 +15,7 @@ use crate::engine::keys::FeatureKey;
 use crate::engine::read::{
     apply_filters, cols, parse_filter, read_feature, sort_by_columns, ReadOptions,
 };
-use crate::engine::store::MetadataStore;
+use crate::engine::store::{Columns, MetadataStore};
 
 /// Options of `resolve_update` (Metaxy keyword arguments; CLI `--global-filter`, `--filter`, `--stale-if`).
 #[derive(Debug, Clone, Default)]
@@ -33,6 +33,10 @@ pub struct ResolveOptions {
     /// root features). Must hold the join columns and a `metaxy_provenance_by_field` struct; see
     /// [`samples_expected`]. Load files with [`crate::engine::samples::load_samples`].
     pub samples: Option<DataFrame>,
+    /// Read only the target columns the comparison needs (join columns, provenance, columns named by the target
+    /// filters and `stale_if`): for callers that only count (`metadata status`). `orphaned` then carries those
+    /// columns only instead of the whole stored rows.
+    pub narrow_target: bool,
 }
 
 /// The result of `resolve_update` for one feature (Metaxy `Increment`).
@@ -178,9 +182,23 @@ fn prepare_dep(
             format!("upstream feature {} is not in the graph", dep.feature),
         )
     })?;
+    // the upstream's own provenance and bookkeeping columns are dropped below: never read them (unless a filter
+    // names them)
+    let unused: Vec<String> = [
+        cols::PROVENANCE_BY_FIELD,
+        cols::PROVENANCE,
+        cols::DATA_VERSION,
+        cols::PROJECT_VERSION,
+        cols::CREATED_AT,
+        cols::MATERIALIZATION_ID,
+    ]
+    .iter()
+    .map(|c| c.to_string())
+    .collect();
     let opts = ReadOptions {
         filters: global_filters.to_vec(),
         unsorted: true,
+        columns: Columns::Except(unused).with_filter_columns(&dep.sql_filters),
         ..Default::default()
     };
     let mut df = read_feature(store, graph, &dep.feature, &opts)?.ok_or_else(|| {
@@ -243,8 +261,12 @@ fn prepare_dep(
                 }
             }
         }
+        // (the upstream's own provenance columns are not read at all: see `unused`)
         for c in METAXY_LOADED {
-            out.push(format!("{c}{suffix}"));
+            let c = format!("{c}{suffix}");
+            if has_column(&df, &c) {
+                out.push(c);
+            }
         }
         out
     });
@@ -355,6 +377,7 @@ pub fn expected_frame(
     let j = join_columns(graph, key)?;
     let mut prepared = Vec::new();
     for (di, dep) in spec.deps.iter().enumerate() {
+        let _t = crate::engine::timing::span(|| format!("prepare-dep {}", dep.feature));
         prepared.push(prepare_dep(
             store,
             graph,
@@ -488,7 +511,9 @@ pub fn expected_frame(
         col(cols::PROVENANCE_BY_FIELD).alias(cols::DATA_VERSION_BY_FIELD),
         col(cols::PROVENANCE).alias(cols::DATA_VERSION),
     ]);
+    let t = crate::engine::timing::span(|| format!("join+hash {key}"));
     let df = lf.collect()?;
+    drop(t);
     let temp: Vec<PlSmallStr> = df
         .get_column_names()
         .into_iter()
@@ -627,6 +652,14 @@ pub fn resolve_update(
         &ReadOptions {
             filters: target_filters,
             unsorted: true,
+            columns: if opts.narrow_target {
+                let mut keep: Vec<String> = j.clone();
+                keep.push(cols::PROVENANCE.into());
+                keep.push(cols::PROVENANCE_BY_FIELD.into());
+                Columns::Only(keep).with_filter_columns(&opts.stale_if)
+            } else {
+                Columns::All
+            },
             ..Default::default()
         },
     )?;
@@ -707,6 +740,7 @@ pub fn resolve_update(
                 message: e.to_string(),
             })?;
     }
+    let _t = crate::engine::timing::span(|| format!("compare {key}"));
     let cur_prov = "__mx_cur_prov";
     let cur_pbf = "__mx_cur_pbf";
     let cur = current.clone().lazy().rename(

@@ -49,6 +49,88 @@ impl ResolvedFrom {
 
 /// A metadata store backend. Implementations are read-only views unless stated otherwise; they never take a write
 /// lock just to look.
+/// Which columns a [`MetadataStore::scan`] returns (projection pushdown: DuckDB selects only these columns, Delta
+/// and LanceDB decode only these columns' pages). Columns named here that the table lacks are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Columns {
+    /// Every column of the table.
+    #[default]
+    All,
+    /// Every column except these.
+    Except(Vec<String>),
+    /// Only these columns (in table order).
+    Only(Vec<String>),
+    /// The columns of `base` plus every column whose name occurs in one of `filters` (SQL texts; a
+    /// case-insensitive substring match, so a filter never loses a column it needs).
+    WithFilterColumns {
+        /// The projection extended.
+        base: Box<Columns>,
+        /// SQL filter texts.
+        filters: Vec<String>,
+    },
+}
+
+impl Columns {
+    /// Whether column `c` is returned.
+    pub fn keeps(&self, c: &str) -> bool {
+        match self {
+            Columns::All => true,
+            Columns::Except(v) => !v.iter().any(|x| x == c),
+            Columns::Only(v) => v.iter().any(|x| x == c),
+            Columns::WithFilterColumns { base, filters } => {
+                base.keeps(c) || {
+                    let c = c.to_lowercase();
+                    filters.iter().any(|f| f.to_lowercase().contains(&c))
+                }
+            }
+        }
+    }
+
+    /// This projection, also returning every column named in one of `filters` (SQL texts).
+    pub fn with_filter_columns<'a>(self, filters: impl IntoIterator<Item = &'a String>) -> Self {
+        let filters: Vec<String> = filters.into_iter().cloned().collect();
+        if self == Columns::All || filters.is_empty() {
+            return self;
+        }
+        Columns::WithFilterColumns {
+            base: Box::new(self),
+            filters,
+        }
+    }
+
+    /// This projection, also returning `c`.
+    pub fn with(mut self, c: &str) -> Self {
+        match &mut self {
+            Columns::All => {}
+            Columns::Except(v) => v.retain(|x| x != c),
+            Columns::Only(v) => {
+                if !v.iter().any(|x| x == c) {
+                    v.push(c.to_string())
+                }
+            }
+            Columns::WithFilterColumns { base, .. } => {
+                let b = std::mem::take(base.as_mut());
+                **base = b.with(c);
+            }
+        }
+        self
+    }
+
+    /// The table's `columns` this projection returns, in table order (`None` = all of them: no projection needed).
+    pub fn select<'a>(&self, columns: impl IntoIterator<Item = &'a str>) -> Option<Vec<String>> {
+        if *self == Columns::All {
+            return None;
+        }
+        Some(
+            columns
+                .into_iter()
+                .filter(|c| self.keeps(c))
+                .map(str::to_string)
+                .collect(),
+        )
+    }
+}
+
 pub trait MetadataStore: Send + Sync {
     /// Store name from the config.
     fn name(&self) -> &str;
@@ -69,8 +151,14 @@ pub trait MetadataStore: Send + Sync {
     /// Physical table names of every table in the store (feature and system tables).
     fn list_tables(&self) -> Result<Vec<String>>;
     /// All physical rows of `key`'s table, optionally only those with `metaxy_feature_version == v` (a pushdown
-    /// hint; callers re-apply the filter). `Ok(None)` when the table does not exist.
-    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>>;
+    /// hint; callers re-apply the filter), with the columns `columns` selects (table order). `Ok(None)` when the
+    /// table does not exist.
+    fn scan(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<DataFrame>>;
 
     /// This store without its fallback stores (itself, for a plain backend). Metaxy reads the *target* of
     /// `resolve_update` with `allow_fallback=False`.
@@ -135,7 +223,8 @@ pub trait MetadataStore: Send + Sync {
     /// included), most rows first; `Ok(None)` when the table does not exist. Backends that can count without
     /// loading the table override this (DuckDB counts in SQL).
     fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {
-        let Some(df) = self.local().scan(key, None)? else {
+        let only = Columns::Only(vec![crate::engine::read::cols::FEATURE_VERSION.to_string()]);
+        let Some(df) = self.local().scan(key, None, &only)? else {
             return Ok(None);
         };
         if df
@@ -170,7 +259,7 @@ pub trait MetadataStore: Send + Sync {
     /// Rows of the `metaxy-system/feature_versions` table (empty when it does not exist).
     fn system_rows(&self) -> Result<Vec<PushedFeature>> {
         let key = feature_versions_key();
-        match self.scan(&key, None)? {
+        match self.scan(&key, None, &Columns::All)? {
             None => Ok(vec![]),
             Some(df) => pushed_rows_from_df(&df, &self.table_name(&key)),
         }
@@ -430,9 +519,14 @@ impl MetadataStore for FallbackStore {
     fn list_tables(&self) -> Result<Vec<String>> {
         self.primary.list_tables()
     }
-    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>> {
+    fn scan(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<DataFrame>> {
         match self.find(key)? {
-            Some(s) => s.scan(key, feature_version),
+            Some(s) => s.scan(key, feature_version, columns),
             None => Ok(None),
         }
     }
@@ -694,7 +788,12 @@ impl MetadataStore for DuckDbStore {
         let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
         Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
-    fn scan(&self, key: &FeatureKey, feature_version: Option<&str>) -> Result<Option<DataFrame>> {
+    fn scan(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<DataFrame>> {
         if !self.has_feature(key)? {
             return Ok(None);
         }
@@ -703,13 +802,20 @@ impl MetadataStore for DuckDbStore {
         let Some(conn) = guard.as_ref() else {
             return Ok(None);
         };
-        let has_version_col = {
-            let mut stmt = conn.prepare(
-                "SELECT count(*) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? AND column_name = 'metaxy_feature_version'",
-            )?;
-            stmt.query_row([&table], |r| r.get::<_, i64>(0))? > 0
+        let table_columns = Self::table_columns(conn, &table)?;
+        let has_version_col = table_columns
+            .iter()
+            .any(|(c, _)| c == crate::engine::read::cols::FEATURE_VERSION);
+        let projection = match columns.select(table_columns.iter().map(|(c, _)| c.as_str())) {
+            None => "*".to_string(),
+            Some(cs) if cs.is_empty() => "NULL AS __mx_none".to_string(),
+            Some(cs) => cs
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", "),
         };
-        let mut sql = format!("SELECT * FROM {}", quote_ident(&table));
+        let mut sql = format!("SELECT {projection} FROM {}", quote_ident(&table));
         if feature_version.is_some() && has_version_col {
             sql.push_str(" WHERE metaxy_feature_version = ?");
         }
@@ -723,7 +829,12 @@ impl MetadataStore for DuckDbStore {
         };
         let schema = arrow.get_schema();
         let batches: Vec<_> = arrow.collect();
-        Ok(Some(record_batches_to_df(&schema, &batches)?))
+        let df = record_batches_to_df(&schema, &batches)?;
+        Ok(Some(if projection.starts_with("NULL") {
+            df.drop("__mx_none")?
+        } else {
+            df
+        }))
     }
 
     fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {

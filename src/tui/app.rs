@@ -124,6 +124,7 @@ impl TableView {
             feature_version: None,
             unsorted: false,
             filters: self.filter.iter().cloned().collect(),
+            columns: Default::default(),
         }
     }
 

@@ -10,7 +10,7 @@ use metaxy_tui::engine::hashing::{hash_full, hash_str};
 use metaxy_tui::engine::json::df_to_json_rows;
 use metaxy_tui::engine::keys::FeatureKey;
 use metaxy_tui::engine::resolve::expected_frame;
-use metaxy_tui::engine::store::MetadataStore;
+use metaxy_tui::engine::store::{Columns, MetadataStore};
 use polars::prelude::*;
 use serde_json::Value;
 
@@ -118,8 +118,21 @@ impl MetadataStore for MemStore {
     fn list_tables(&self) -> Result<Vec<String>> {
         Ok(self.tables.keys().cloned().collect())
     }
-    fn scan(&self, key: &FeatureKey, _v: Option<&str>) -> Result<Option<DataFrame>> {
-        Ok(self.tables.get(&key.table_name()).cloned())
+    fn scan(
+        &self,
+        key: &FeatureKey,
+        _v: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<DataFrame>> {
+        let Some(df) = self.tables.get(&key.table_name()) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            match columns.select(df.get_column_names().iter().map(|c| c.as_str())) {
+                None => df.clone(),
+                Some(keep) => df.select(keep)?,
+            },
+        ))
     }
 }
 
