@@ -9,6 +9,7 @@
 
 use md5::Md5;
 use polars::prelude::*;
+use polars_arrow::array::{Array as _, MutableBinaryViewArray, Utf8ViewArray};
 use sha2::{Digest, Sha256};
 
 use crate::engine::config::HashAlgorithm;
@@ -126,6 +127,131 @@ pub fn hash_expr(e: Expr, algo: HashAlgorithm, trunc: usize) -> Expr {
             Ok(out.into_column())
         },
         |_, f| Ok(Field::new(f.name().clone(), DataType::String)),
+    )
+}
+
+/// One piece of a string that [`hash_joined_expr`] joins and hashes: a literal, or the (string-cast) value of an
+/// expression.
+#[derive(Clone)]
+pub enum Piece {
+    /// A constant.
+    Lit(String),
+    /// A column expression (cast to String; a null makes the whole result null).
+    Col(Expr),
+}
+
+enum Tok {
+    Lit(Vec<u8>),
+    Col(usize),
+}
+
+/// `H(concat_str(pieces, sep))` per row, without materialising the joined strings: the pieces are written into
+/// one reused buffer per thread and hashed with [`hash_into`]; rows are split over the available cores. The same
+/// values as `hash_expr(concat_str(pieces, sep, ignore_nulls = false), algo, trunc)` (a null piece gives null),
+/// i.e. Metaxy's field and sample provenance recipes (FORMAT.md §5.3). `algo` must pass [`check_algorithm`].
+pub fn hash_joined_expr(pieces: Vec<Piece>, sep: &str, algo: HashAlgorithm, trunc: usize) -> Expr {
+    // the template: literals merged with their separators, columns numbered in order
+    let mut toks: Vec<Tok> = Vec::new();
+    let mut exprs: Vec<Expr> = Vec::new();
+    let push_lit = |toks: &mut Vec<Tok>, b: &[u8]| match toks.last_mut() {
+        Some(Tok::Lit(l)) => l.extend_from_slice(b),
+        _ => toks.push(Tok::Lit(b.to_vec())),
+    };
+    for (i, p) in pieces.into_iter().enumerate() {
+        if i > 0 {
+            push_lit(&mut toks, sep.as_bytes());
+        }
+        match p {
+            Piece::Lit(s) => push_lit(&mut toks, s.as_bytes()),
+            Piece::Col(e) => {
+                toks.push(Tok::Col(exprs.len()));
+                exprs.push(e.cast(DataType::String));
+            }
+        }
+    }
+    if exprs.is_empty() {
+        // a constant: hash it once
+        let bytes: Vec<u8> = toks
+            .iter()
+            .flat_map(|t| match t {
+                Tok::Lit(b) => b.clone(),
+                Tok::Col(_) => vec![],
+            })
+            .collect();
+        let mut out = String::new();
+        hash_into(algo, &bytes, trunc, &mut out);
+        return lit(out);
+    }
+    let toks = std::sync::Arc::new(toks);
+    map_multiple(
+        move |cols: &mut [Column]| {
+            let len = cols.iter().map(|c| c.len()).max().unwrap_or(0);
+            let cas: Vec<StringChunked> = cols
+                .iter()
+                .map(|c| Ok(c.str()?.rechunk().into_owned()))
+                .collect::<PolarsResult<_>>()?;
+            let arrs: Vec<Option<&Utf8ViewArray>> =
+                cas.iter().map(|ca| ca.downcast_iter().next()).collect();
+            let name = cols[0].name().clone();
+            let value = |k: usize, row: usize| -> Option<&str> {
+                let arr = arrs[k]?;
+                let i = if arr.len() == 1 { 0 } else { row };
+                if i >= arr.len() || !arr.is_valid(i) {
+                    None
+                } else {
+                    Some(arr.value(i))
+                }
+            };
+            let hash_range = |rows: std::ops::Range<usize>| -> Utf8ViewArray {
+                let mut out = MutableBinaryViewArray::<str>::with_capacity(rows.len());
+                let mut buf: Vec<u8> = Vec::with_capacity(256);
+                let mut h = String::with_capacity(64);
+                'rows: for row in rows {
+                    buf.clear();
+                    for t in toks.iter() {
+                        match t {
+                            Tok::Lit(b) => buf.extend_from_slice(b),
+                            Tok::Col(k) => match value(*k, row) {
+                                Some(v) => buf.extend_from_slice(v.as_bytes()),
+                                None => {
+                                    out.push_null();
+                                    continue 'rows;
+                                }
+                            },
+                        }
+                    }
+                    h.clear();
+                    hash_into(algo, &buf, trunc, &mut h);
+                    out.push_value(h.as_str());
+                }
+                out.into()
+            };
+            let threads = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                .min(len / 65_536 + 1);
+            let chunks: Vec<Utf8ViewArray> = if threads <= 1 {
+                vec![hash_range(0..len)]
+            } else {
+                let step = len.div_ceil(threads);
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = (0..threads)
+                        .map(|t| {
+                            let r = (t * step).min(len)..((t + 1) * step).min(len);
+                            let f = &hash_range;
+                            scope.spawn(move || f(r))
+                        })
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().expect("hash thread panicked"))
+                        .collect()
+                })
+            };
+            Ok(StringChunked::from_chunk_iter(name, chunks).into_column())
+        },
+        exprs,
+        |_, f| Ok(Field::new(f[0].name().clone(), DataType::String)),
     )
 }
 
@@ -342,5 +468,91 @@ mod hash_into_tests {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod joined_tests {
+    use super::*;
+
+    /// The fused, multithreaded join-and-hash equals concat_str + hash_expr, nulls and all, for every algorithm.
+    #[test]
+    fn hash_joined_equals_concat_then_hash() {
+        let n = 200_003; // above the threading threshold, not a multiple of the thread count
+        let a: Vec<Option<String>> = (0..n)
+            .map(|i| (i % 97 != 0).then(|| format!("a{i}")))
+            .collect();
+        let b: Vec<Option<u64>> = (0..n)
+            .map(|i| (i % 89 != 0).then_some(i as u64 * 7))
+            .collect();
+        let df = df!("a" => a, "b" => b).unwrap();
+        for algo in [
+            HashAlgorithm::Xxhash64,
+            HashAlgorithm::Xxhash32,
+            HashAlgorithm::Xxh3_64,
+            HashAlgorithm::Wyhash,
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Md5,
+        ] {
+            for trunc in [8usize, 64] {
+                let fused = hash_joined_expr(
+                    vec![
+                        Piece::Lit("f".into()),
+                        Piece::Lit("1".into()),
+                        Piece::Col(col("a")),
+                        Piece::Lit("x.y".into()),
+                        Piece::Col(col("b")),
+                    ],
+                    "|",
+                    algo,
+                    trunc,
+                );
+                let plain = hash_expr(
+                    concat_str(
+                        [
+                            lit("f"),
+                            lit("1"),
+                            col("a"),
+                            lit("x.y"),
+                            col("b").cast(DataType::String),
+                        ],
+                        "|",
+                        false,
+                    ),
+                    algo,
+                    trunc,
+                );
+                let out = df
+                    .clone()
+                    .lazy()
+                    .select([fused.alias("fused"), plain.alias("plain")])
+                    .collect()
+                    .unwrap();
+                let (f, p) = (out.column("fused").unwrap(), out.column("plain").unwrap());
+                assert_eq!(f.len(), n);
+                assert_eq!(f.null_count(), p.null_count(), "{algo:?}");
+                assert!(
+                    f.as_materialized_series()
+                        .equals_missing(p.as_materialized_series()),
+                    "{algo:?} {trunc}"
+                );
+            }
+        }
+        // no column at all: a constant
+        let c = df
+            .lazy()
+            .select([hash_joined_expr(
+                vec![Piece::Lit("x".into())],
+                "|",
+                HashAlgorithm::Xxhash64,
+                64,
+            )
+            .alias("c")])
+            .collect()
+            .unwrap();
+        assert_eq!(
+            c.column("c").unwrap().str().unwrap().get(0),
+            Some(hash_str(HashAlgorithm::Xxhash64, "x", 64).unwrap().as_str())
+        );
     }
 }

@@ -145,6 +145,21 @@ pub fn keep_latest(df: DataFrame, id_columns: &[String]) -> Result<DataFrame> {
     Ok(df.take(&idx)?)
 }
 
+/// `df` filtered by `predicate` (null = false), without copying anything when every row passes (the usual case
+/// for the version filter a backend has already pushed down, and for tables without soft deletes).
+fn filter_if_needed(df: DataFrame, predicate: Expr) -> Result<DataFrame> {
+    let mask = df
+        .clone()
+        .lazy()
+        .select([predicate.fill_null(lit(false)).alias("__mx_keep")])
+        .collect()?;
+    let mask = mask.column("__mx_keep")?.bool()?.clone();
+    if mask.len() == df.height() && mask.all() {
+        return Ok(df);
+    }
+    Ok(df.filter(&mask)?)
+}
+
 /// Sorts a frame by the given columns that exist in it (for stable, readable output).
 pub fn sort_by_columns(df: DataFrame, by: &[String]) -> Result<DataFrame> {
     let present: Vec<&str> = by
@@ -209,10 +224,7 @@ pub fn read_feature(
     }
     if let Some(v) = &version_filter {
         if has_column(&df, cols::FEATURE_VERSION) {
-            df = df
-                .lazy()
-                .filter(col(cols::FEATURE_VERSION).eq(lit(v.clone())))
-                .collect()?;
+            df = filter_if_needed(df, col(cols::FEATURE_VERSION).eq(lit(v.clone())))?;
         }
     }
     if !opts.with_sample_history {
@@ -228,10 +240,7 @@ pub fn read_feature(
         df = keep_latest(df, &ids)?;
     }
     if !opts.include_soft_deleted && has_column(&df, cols::DELETED_AT) {
-        df = df
-            .lazy()
-            .filter(col(cols::DELETED_AT).is_null())
-            .collect()?;
+        df = filter_if_needed(df, col(cols::DELETED_AT).is_null())?;
     }
     df = apply_filters(df, &opts.filters)?;
     if opts.unsorted {

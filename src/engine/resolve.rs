@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDep, FeatureGraph, Lineage};
-use crate::engine::hashing::{check_algorithm, hash_expr};
+use crate::engine::hashing::{check_algorithm, hash_expr, hash_joined_expr, Piece};
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{
     apply_filters, cols, parse_filter, read_feature, sort_by_columns, ReadOptions,
@@ -457,7 +457,10 @@ pub fn expected_frame(
     let mut field_names = Vec::new();
     for (fi, f) in spec.fields.iter().enumerate() {
         let parents = graph.parent_fields(key, fi)?;
-        let mut parts: Vec<Expr> = vec![lit(f.key.to_string()), lit(f.code_version.clone())];
+        let mut parts: Vec<Piece> = vec![
+            Piece::Lit(f.key.to_string()),
+            Piece::Lit(f.code_version.clone()),
+        ];
         for (pk, pf) in parents {
             let di = *dep_index.get(&pk.to_string()).ok_or_else(|| {
                 plan_err(
@@ -470,16 +473,15 @@ pub fn expected_frame(
                 .dv_cols
                 .get(&pf.struct_key())
                 .ok_or_else(|| plan_err(key, format!("upstream field {pk}.{pf} not found")))?;
-            parts.push(lit(format!("{pk}.{pf}")));
+            parts.push(Piece::Lit(format!("{pk}.{pf}")));
             let mut e = col(c.as_str());
             if p.dep.optional {
                 e = e.fill_null(lit(""));
             }
-            parts.push(e);
+            parts.push(Piece::Col(e));
         }
         let name = format!("__mx_pf__{}", f.key.struct_key());
-        field_exprs
-            .push(hash_expr(concat_str(parts, "|", false), algo, trunc).alias(name.as_str()));
+        field_exprs.push(hash_joined_expr(parts, "|", algo, trunc).alias(name.as_str()));
         field_names.push((f.key.struct_key(), name));
     }
     lf = lf.with_columns(field_exprs);
@@ -491,15 +493,12 @@ pub fn expected_frame(
     );
     let mut sorted = field_names.clone();
     sorted.sort();
-    let prov = hash_expr(
-        concat_str(
-            sorted
-                .iter()
-                .map(|(_, n)| col(n.as_str()))
-                .collect::<Vec<_>>(),
-            "|",
-            false,
-        ),
+    let prov = hash_joined_expr(
+        sorted
+            .iter()
+            .map(|(_, n)| Piece::Col(col(n.as_str())))
+            .collect(),
+        "|",
         algo,
         trunc,
     );
@@ -574,16 +573,18 @@ pub fn samples_expected(
     }
     keys.sort();
     let df = apply_filters(samples.clone(), filters)?;
-    let parts: Vec<Expr> = keys
+    let parts: Vec<Piece> = keys
         .iter()
         .map(|k| {
-            col(cols::PROVENANCE_BY_FIELD)
-                .struct_()
-                .field_by_name(k)
-                .cast(DataType::String)
+            Piece::Col(
+                col(cols::PROVENANCE_BY_FIELD)
+                    .struct_()
+                    .field_by_name(k)
+                    .cast(DataType::String),
+            )
         })
         .collect();
-    let prov = hash_expr(concat_str(parts, "|", false), algo, graph.truncation);
+    let prov = hash_joined_expr(parts, "|", algo, graph.truncation);
     let mut lf = df.lazy().with_column(prov.alias(cols::PROVENANCE));
     if !has_column(samples, cols::DATA_VERSION_BY_FIELD) {
         lf = lf.with_columns([
