@@ -6,7 +6,7 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
-use crate::engine::store::{Columns, MetadataStore};
+use crate::engine::store::{Columns, LatestScan, MetadataStore};
 
 /// System column names (FORMAT.md §4.1).
 pub mod cols {
@@ -92,57 +92,132 @@ pub fn keep_latest(df: DataFrame, id_columns: &[String]) -> Result<DataFrame> {
     if df.height() == 0 || id_columns.is_empty() {
         return Ok(df);
     }
-    // hash-group the ids (multithreaded); one row per id already (the usual case): nothing to choose
-    let take: Vec<IdxSize> = {
-        let gb = df.group_by(id_columns)?;
-        let groups = gb.get_groups();
-        if groups.len() == df.height() {
-            return Ok(df);
-        }
-        let mut ts: Vec<Expr> = vec![];
-        if has_column(&df, cols::DELETED_AT) {
-            ts.push(col(cols::DELETED_AT));
-        }
-        if has_column(&df, cols::UPDATED_AT) {
-            ts.push(col(cols::UPDATED_AT));
-        }
-        let ts = if ts.is_empty() {
-            lit(0i64)
-        } else {
-            coalesce(&ts)
-        };
-        // the timestamp as its physical i64, null (no timestamp at all) below every real one
-        let ts = df
-            .clone()
-            .lazy()
-            .select([ts
-                .cast(DataType::Int64)
-                .fill_null(lit(i64::MIN))
-                .alias("__mx_ts")])
-            .collect()?;
-        let ts = ts.column("__mx_ts")?.i64()?.rechunk();
-        let ts = ts.cont_slice()?;
-        // per group: the greatest timestamp; among equal timestamps the row stored last
-        let better = |a: IdxSize, b: IdxSize| -> IdxSize {
-            if (ts[b as usize], b) > (ts[a as usize], a) {
-                b
-            } else {
-                a
-            }
-        };
-        let mut take: Vec<IdxSize> = groups
-            .iter()
-            .map(|g| match g {
-                GroupsIndicator::Idx((first, idx)) => idx.iter().copied().fold(first, better),
-                GroupsIndicator::Slice([first, len]) => (first..first + len).fold(first, better),
-            })
-            .collect();
-        // keep the table's row order
-        take.sort_unstable();
-        take
+    let ts = latest_timestamps(&df)?;
+    let t = crate::engine::timing::span(|| "keep_latest pick".into());
+    let take = match latest_rows_single_key(&df, id_columns, &ts)? {
+        Some(take) => take,
+        None => latest_rows_grouped(&df, id_columns, &ts)?,
     };
+    drop(t);
+    // one row per id already (the usual case): nothing to choose
+    let Some(take) = take else {
+        return Ok(df);
+    };
+    let _t = crate::engine::timing::span(|| "keep_latest take".into());
     let idx = IdxCa::from_vec(PlSmallStr::EMPTY, take);
     Ok(df.take(&idx)?)
+}
+
+/// `coalesce(metaxy_deleted_at, metaxy_updated_at)` per row as its physical i64 (`i64::MIN` where both are null or
+/// the table has neither column).
+fn latest_timestamps(df: &DataFrame) -> Result<Vec<i64>> {
+    let mut ts: Vec<Expr> = vec![];
+    if has_column(df, cols::DELETED_AT) {
+        ts.push(col(cols::DELETED_AT));
+    }
+    if has_column(df, cols::UPDATED_AT) {
+        ts.push(col(cols::UPDATED_AT));
+    }
+    if ts.is_empty() {
+        return Ok(vec![i64::MIN; df.height()]);
+    }
+    let out = df
+        .clone()
+        .lazy()
+        .select([coalesce(&ts)
+            .cast(DataType::Int64)
+            .fill_null(lit(i64::MIN))
+            .alias("__mx_ts")])
+        .collect()?;
+    let ca = out.column("__mx_ts")?.i64()?;
+    let mut v = Vec::with_capacity(df.height());
+    for arr in ca.downcast_iter() {
+        v.extend_from_slice(arr.values().as_slice());
+    }
+    Ok(v)
+}
+
+/// Keeps, per key, the index with the greatest `(ts, index)`: the latest row, the one stored last among equal
+/// timestamps. `None` when every key occurs once.
+fn pick_latest<K: std::hash::Hash + Eq>(
+    keys: impl Iterator<Item = K>,
+    ts: &[i64],
+) -> Option<Vec<IdxSize>> {
+    let mut best: std::collections::HashMap<K, IdxSize, foldhash::fast::RandomState> =
+        std::collections::HashMap::with_capacity_and_hasher(ts.len(), Default::default());
+    for (i, k) in keys.enumerate() {
+        let i = i as IdxSize;
+        best.entry(k)
+            .and_modify(|b| {
+                if ts[i as usize] >= ts[*b as usize] {
+                    *b = i
+                }
+            })
+            .or_insert(i);
+    }
+    if best.len() == ts.len() {
+        return None;
+    }
+    let mut take: Vec<IdxSize> = best.into_values().collect();
+    // keep the table's row order
+    take.sort_unstable();
+    Some(take)
+}
+
+/// [`pick_latest`] for the common case of one integer or string id column (`Ok(None)`: not that case).
+fn latest_rows_single_key(
+    df: &DataFrame,
+    id_columns: &[String],
+    ts: &[i64],
+) -> Result<Option<Option<Vec<IdxSize>>>> {
+    let [id] = id_columns else {
+        return Ok(None);
+    };
+    let c = df.column(id)?;
+    Ok(match c.dtype() {
+        DataType::String => Some(pick_latest(c.str()?.iter(), ts)),
+        DataType::UInt64 => Some(pick_latest(c.u64()?.iter(), ts)),
+        DataType::Int64 => Some(pick_latest(c.i64()?.iter(), ts)),
+        DataType::UInt32
+        | DataType::Int32
+        | DataType::UInt16
+        | DataType::Int16
+        | DataType::UInt8
+        | DataType::Int8 => {
+            let c = c.cast(&DataType::Int64)?;
+            Some(pick_latest(c.i64()?.iter(), ts))
+        }
+        _ => None,
+    })
+}
+
+/// [`pick_latest`] for any id columns, grouped by polars (multithreaded hash grouping).
+fn latest_rows_grouped(
+    df: &DataFrame,
+    id_columns: &[String],
+    ts: &[i64],
+) -> Result<Option<Vec<IdxSize>>> {
+    let gb = df.group_by(id_columns)?;
+    let groups = gb.get_groups();
+    if groups.len() == df.height() {
+        return Ok(None);
+    }
+    let better = |a: IdxSize, b: IdxSize| -> IdxSize {
+        if (ts[b as usize], b) > (ts[a as usize], a) {
+            b
+        } else {
+            a
+        }
+    };
+    let mut take: Vec<IdxSize> = groups
+        .iter()
+        .map(|g| match g {
+            GroupsIndicator::Idx((first, idx)) => idx.iter().copied().fold(first, better),
+            GroupsIndicator::Slice([first, len]) => (first..first + len).fold(first, better),
+        })
+        .collect();
+    take.sort_unstable();
+    Ok(Some(take))
 }
 
 /// `df` filtered by `predicate` (null = false), without copying anything when every row passes (the usual case
@@ -169,6 +244,17 @@ pub fn sort_by_columns(df: DataFrame, by: &[String]) -> Result<DataFrame> {
         .collect();
     if present.is_empty() || df.height() < 2 {
         return Ok(df);
+    }
+    // already in order (an O(n) check): nothing to do
+    if let [one] = present.as_slice() {
+        if df
+            .column(one)?
+            .as_materialized_series()
+            .is_sorted(SortOptions::default())
+            .unwrap_or(false)
+        {
+            return Ok(df);
+        }
     }
     Ok(df
         .lazy()
@@ -208,7 +294,25 @@ pub fn read_feature(
     }
     let columns = columns.with_filter_columns(&opts.filters);
     let t = crate::engine::timing::span(|| format!("scan {key}"));
-    let Some(mut df) = store.scan(key, version_filter.as_deref(), &columns)? else {
+    let mut deduped = false;
+    let scanned = if opts.with_sample_history {
+        store.scan(key, version_filter.as_deref(), &columns)?
+    } else {
+        match store.scan_latest(
+            key,
+            version_filter.as_deref(),
+            &columns,
+            &def.spec.id_columns,
+        )? {
+            LatestScan::Rows(df) => {
+                deduped = true;
+                Some(df)
+            }
+            LatestScan::Missing => None,
+            LatestScan::Unsupported => store.scan(key, version_filter.as_deref(), &columns)?,
+        }
+    };
+    let Some(mut df) = scanned else {
         return Ok(None);
     };
     drop(t);
@@ -224,6 +328,7 @@ pub fn read_feature(
     }
     if let Some(v) = &version_filter {
         if has_column(&df, cols::FEATURE_VERSION) {
+            let _t = crate::engine::timing::span(|| "version filter".into());
             df = filter_if_needed(df, col(cols::FEATURE_VERSION).eq(lit(v.clone())))?;
         }
     }
@@ -237,7 +342,9 @@ pub fn read_feature(
                 });
             }
         }
-        df = keep_latest(df, &ids)?;
+        if !deduped {
+            df = keep_latest(df, &ids)?;
+        }
     }
     if !opts.include_soft_deleted && has_column(&df, cols::DELETED_AT) {
         df = filter_if_needed(df, col(cols::DELETED_AT).is_null())?;

@@ -742,65 +742,70 @@ pub fn resolve_update(
             })?;
     }
     let _t = crate::engine::timing::span(|| format!("compare {key}"));
+    // one full join of the keys (with row numbers) classifies every row: expected only = new, stored only =
+    // orphaned, both = stale when the provenance differs (or a staleness predicate matches)
     let cur_prov = "__mx_cur_prov";
     let cur_pbf = "__mx_cur_pbf";
+    let (exp_idx, cur_idx, exp_prov) = ("__mx_exp_idx", "__mx_cur_idx", "__mx_exp_prov");
+    let mut left_sel: Vec<Expr> = on.clone();
+    left_sel.push(col(cols::PROVENANCE).alias(exp_prov));
+    let mut right_sel: Vec<Expr> = on.clone();
+    right_sel.push(col(cols::PROVENANCE).alias(cur_prov));
+    if has_pred {
+        right_sel.push(col("__mx_stale_pred"));
+    }
+    let left = expected
+        .clone()
+        .lazy()
+        .select(left_sel)
+        .with_row_index(exp_idx, None);
+    let right = current
+        .clone()
+        .lazy()
+        .select(right_sel)
+        .with_row_index(cur_idx, None);
+    let mut changed = col(cur_prov).is_null().or(col(exp_prov).neq(col(cur_prov)));
+    if has_pred {
+        changed = changed.or(col("__mx_stale_pred"));
+    }
+    let both = col(exp_idx).is_not_null().and(col(cur_idx).is_not_null());
+    let pairs = left
+        .join(
+            right,
+            on.clone(),
+            on.clone(),
+            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+        )
+        .select([
+            col(exp_idx),
+            col(cur_idx),
+            both.and(changed)
+                .fill_null(lit(false))
+                .alias("__mx_changed"),
+        ])
+        .collect()?;
+    let indices = |mask: Expr, which: &str| -> Result<IdxCa> {
+        let picked = pairs
+            .clone()
+            .lazy()
+            .filter(mask)
+            .select([col(which)])
+            .collect()?;
+        let mut v: Vec<IdxSize> = picked.column(which)?.idx()?.iter().flatten().collect();
+        v.sort_unstable();
+        Ok(IdxCa::from_vec(PlSmallStr::EMPTY, v))
+    };
+    let new = expected.take(&indices(col(cur_idx).is_null(), exp_idx)?)?;
+    let stale = expected.take(&indices(col("__mx_changed"), exp_idx)?)?;
+    let mut orphaned = current.take(&indices(col(exp_idx).is_null(), cur_idx)?)?;
+    if has_pred {
+        orphaned = orphaned.drop("__mx_stale_pred")?;
+    }
     let cur = current.clone().lazy().rename(
         [cols::PROVENANCE, cols::PROVENANCE_BY_FIELD],
         [cur_prov, cur_pbf],
         true,
     );
-    let cur_keys = cur.clone().select(on.clone());
-    let new = expected
-        .clone()
-        .lazy()
-        .join(
-            cur_keys,
-            on.clone(),
-            on.clone(),
-            JoinArgs::new(JoinType::Anti),
-        )
-        .collect()?;
-    let mut sel: Vec<Expr> = on.clone();
-    sel.push(col(cur_prov));
-    if has_pred {
-        sel.push(col("__mx_stale_pred"));
-    }
-    let joined = expected.clone().lazy().join(
-        cur.clone().select(sel),
-        on.clone(),
-        on.clone(),
-        JoinArgs::new(JoinType::Inner).with_suffix(Some("__right".into())),
-    );
-    let mut changed = col(cur_prov)
-        .is_null()
-        .or(col(cols::PROVENANCE).neq(col(cur_prov)));
-    if has_pred {
-        changed = changed.or(col("__mx_stale_pred"));
-    }
-    let expected_cols: Vec<Expr> = expected
-        .get_column_names()
-        .into_iter()
-        .map(|c| col(c.as_str()))
-        .collect();
-    let stale = joined.filter(changed).select(expected_cols).collect()?;
-    let exp_keys = expected.clone().lazy().select(on.clone());
-    let mut orphaned = cur
-        .clone()
-        .join(
-            exp_keys,
-            on.clone(),
-            on.clone(),
-            JoinArgs::new(JoinType::Anti),
-        )
-        .rename(
-            [cur_prov, cur_pbf],
-            [cols::PROVENANCE, cols::PROVENANCE_BY_FIELD],
-            true,
-        )
-        .collect()?;
-    if has_pred {
-        orphaned = orphaned.drop("__mx_stale_pred")?;
-    }
     let mut prev_cols: Vec<Expr> = on.clone();
     prev_cols.push(col(cur_pbf).alias(cols::PROVENANCE_BY_FIELD));
     prev_cols.push(col(cur_prov).alias(cols::PROVENANCE));

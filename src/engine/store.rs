@@ -131,6 +131,17 @@ impl Columns {
     }
 }
 
+/// What [`MetadataStore::scan_latest`] answered.
+#[derive(Debug)]
+pub enum LatestScan {
+    /// The backend does not dedup; scan and dedup in the engine.
+    Unsupported,
+    /// The table does not exist.
+    Missing,
+    /// The latest row per id (any order).
+    Rows(DataFrame),
+}
+
 pub trait MetadataStore: Send + Sync {
     /// Store name from the config.
     fn name(&self) -> &str;
@@ -159,6 +170,20 @@ pub trait MetadataStore: Send + Sync {
         feature_version: Option<&str>,
         columns: &Columns,
     ) -> Result<Option<DataFrame>>;
+
+    /// [`MetadataStore::scan`] with Metaxy's latest-row-per-id dedup ([`crate::engine::read::keep_latest`]: the
+    /// greatest `coalesce(metaxy_deleted_at, metaxy_updated_at)` per `id_columns`, the row stored last among
+    /// equal timestamps) done by the backend, after the feature-version filter. Backends that cannot answer
+    /// [`LatestScan::Unsupported`] (the default), and the caller dedups itself.
+    fn scan_latest(
+        &self,
+        _key: &FeatureKey,
+        _feature_version: Option<&str>,
+        _columns: &Columns,
+        _id_columns: &[String],
+    ) -> Result<LatestScan> {
+        Ok(LatestScan::Unsupported)
+    }
 
     /// This store without its fallback stores (itself, for a plain backend). Metaxy reads the *target* of
     /// `resolve_update` with `allow_fallback=False`.
@@ -530,6 +555,18 @@ impl MetadataStore for FallbackStore {
             None => Ok(None),
         }
     }
+    fn scan_latest(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        id_columns: &[String],
+    ) -> Result<LatestScan> {
+        match self.find(key)? {
+            Some(s) => s.scan_latest(key, feature_version, columns, id_columns),
+            None => Ok(LatestScan::Missing),
+        }
+    }
     fn local(&self) -> &dyn MetadataStore {
         self.primary.local()
     }
@@ -739,6 +776,86 @@ impl DuckDbStore {
     }
 }
 
+/// The pieces of a DuckDB feature-table scan: projection and feature-version filter.
+struct ScanSql {
+    table_columns: Vec<(String, String)>,
+    projection: String,
+    where_sql: String,
+    version: Option<String>,
+}
+
+impl ScanSql {
+    fn new(
+        conn: &Connection,
+        table: &str,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Self> {
+        let table_columns = DuckDbStore::table_columns(conn, table)?;
+        let has_version_col = table_columns
+            .iter()
+            .any(|(c, _)| c == crate::engine::read::cols::FEATURE_VERSION);
+        let projection = match columns.select(table_columns.iter().map(|(c, _)| c.as_str())) {
+            None => "*".to_string(),
+            Some(cs) if cs.is_empty() => "NULL AS __mx_none".to_string(),
+            Some(cs) => cs
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let version = feature_version
+            .filter(|_| has_version_col)
+            .map(str::to_string);
+        let where_sql = if version.is_some() {
+            " WHERE metaxy_feature_version = ?".to_string()
+        } else {
+            String::new()
+        };
+        Ok(ScanSql {
+            table_columns,
+            projection,
+            where_sql,
+            version,
+        })
+    }
+
+    /// Runs `SELECT projection FROM table [WHERE version] {tail}` into a single-chunk frame.
+    fn run(&self, conn: &Connection, table: &str, tail: &str) -> Result<DataFrame> {
+        // strings as Arrow views: the layout polars uses, so they move into polars without a copy
+        let _ = conn.execute_batch("SET produce_arrow_string_view = true");
+        let sql = format!(
+            "SELECT {} FROM {}{}{tail}",
+            self.projection,
+            quote_ident(table),
+            self.where_sql
+        );
+        let t = crate::engine::timing::span(|| format!("duckdb-query {table}"));
+        let mut stmt = conn.prepare(&sql).map_err(|e| EngineError::CorruptTable {
+            table: table.to_string(),
+            message: e.to_string(),
+        })?;
+        let arrow = match &self.version {
+            Some(v) => stmt.query_arrow([v])?,
+            None => stmt.query_arrow([])?,
+        };
+        let schema = arrow.get_schema();
+        let batches: Vec<_> = arrow.collect();
+        drop(t);
+        let _t = crate::engine::timing::span(|| {
+            format!("duckdb-to-polars {table} ({} batches)", batches.len())
+        });
+        let mut df = record_batches_to_df(&schema, &batches)?;
+        // DuckDB hands out one batch per 2048-row vector: one chunk per column makes every later step faster
+        df.rechunk_mut_par();
+        Ok(if self.projection.starts_with("NULL") {
+            df.drop("__mx_none")?
+        } else {
+            df
+        })
+    }
+}
+
 /// A DuckDB string literal.
 fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -802,39 +919,85 @@ impl MetadataStore for DuckDbStore {
         let Some(conn) = guard.as_ref() else {
             return Ok(None);
         };
-        let table_columns = Self::table_columns(conn, &table)?;
-        let has_version_col = table_columns
-            .iter()
-            .any(|(c, _)| c == crate::engine::read::cols::FEATURE_VERSION);
-        let projection = match columns.select(table_columns.iter().map(|(c, _)| c.as_str())) {
-            None => "*".to_string(),
-            Some(cs) if cs.is_empty() => "NULL AS __mx_none".to_string(),
-            Some(cs) => cs
-                .iter()
-                .map(|c| quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", "),
-        };
-        let mut sql = format!("SELECT {projection} FROM {}", quote_ident(&table));
-        if feature_version.is_some() && has_version_col {
-            sql.push_str(" WHERE metaxy_feature_version = ?");
+        let q = ScanSql::new(conn, &table, feature_version, columns)?;
+        q.run(conn, &table, "").map(Some)
+    }
+
+    fn scan_latest(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        id_columns: &[String],
+    ) -> Result<LatestScan> {
+        use crate::engine::read::cols;
+        if !self.has_feature(key)? {
+            return Ok(LatestScan::Missing);
         }
-        let mut stmt = conn.prepare(&sql).map_err(|e| EngineError::CorruptTable {
-            table: table.clone(),
-            message: e.to_string(),
-        })?;
-        let arrow = match feature_version.filter(|_| has_version_col) {
-            Some(v) => stmt.query_arrow([v])?,
-            None => stmt.query_arrow([])?,
+        let table = self.table_name(key);
+        let guard = self.conn();
+        let Some(conn) = guard.as_ref() else {
+            return Ok(LatestScan::Missing);
         };
-        let schema = arrow.get_schema();
-        let batches: Vec<_> = arrow.collect();
-        let df = record_batches_to_df(&schema, &batches)?;
-        Ok(Some(if projection.starts_with("NULL") {
-            df.drop("__mx_none")?
+        let q = ScanSql::new(conn, &table, feature_version, columns)?;
+        let has = |c: &str| q.table_columns.iter().any(|(n, _)| n == c);
+        let ts: Vec<&str> = [cols::DELETED_AT, cols::UPDATED_AT]
+            .into_iter()
+            .filter(|c| has(c))
+            .collect();
+        if id_columns.is_empty() || !id_columns.iter().all(|c| has(c)) || ts.is_empty() {
+            return Ok(LatestScan::Unsupported);
+        }
+        let ids: Vec<String> = id_columns.iter().map(|c| quote_ident(c)).collect();
+        let distinct = if ids.len() == 1 {
+            ids[0].clone()
         } else {
-            df
-        }))
+            format!("({})", ids.join(", "))
+        };
+        // one row per id already (the usual case): a plain scan
+        let unique_sql = format!(
+            "SELECT count(*) = count(DISTINCT {distinct}) FROM {}{}",
+            quote_ident(&table),
+            q.where_sql
+        );
+        let unique: Option<bool> = {
+            let t = crate::engine::timing::span(|| format!("duckdb-unique-check {table}"));
+            let r = conn
+                .prepare(&unique_sql)
+                .and_then(|mut st| match &q.version {
+                    Some(v) => st.query_row([v], |r| r.get::<_, bool>(0)),
+                    None => st.query_row([], |r| r.get::<_, bool>(0)),
+                });
+            drop(t);
+            r.ok()
+        };
+        match unique {
+            None => Ok(LatestScan::Unsupported),
+            Some(true) => q.run(conn, &table, "").map(LatestScan::Rows),
+            Some(false) => {
+                let ts_sql = if ts.len() == 1 {
+                    quote_ident(ts[0])
+                } else {
+                    format!(
+                        "coalesce({})",
+                        ts.iter()
+                            .map(|c| quote_ident(c))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                };
+                let qualify = format!(
+                    " QUALIFY row_number() OVER (PARTITION BY {} ORDER BY {ts_sql} DESC NULLS LAST, rowid DESC) = 1",
+                    ids.join(", ")
+                );
+                match q.run(conn, &table, &qualify) {
+                    Ok(df) => Ok(LatestScan::Rows(df)),
+                    // a table DuckDB cannot order this way (odd timestamp types): dedup in the engine
+                    Err(EngineError::CorruptTable { .. }) => Ok(LatestScan::Unsupported),
+                    Err(e) => Err(e),
+                }
+            }
+        }
     }
 
     fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {

@@ -10,6 +10,7 @@ mod fallback;
 mod faults;
 mod hashing;
 mod mutations;
+mod pushdown;
 mod roundtrip;
 mod s3;
 mod samples;
