@@ -375,20 +375,36 @@ pub fn expected_frame(
     check_algorithm(algo)?;
     let trunc = graph.truncation;
     let j = join_columns(graph, key)?;
-    let mut prepared = Vec::new();
-    for (di, dep) in spec.deps.iter().enumerate() {
-        let _t = crate::engine::timing::span(|| format!("prepare-dep {}", dep.feature));
-        prepared.push(prepare_dep(
-            store,
-            graph,
-            key,
-            &spec.id_columns,
-            di,
-            dep,
-            global_filters,
-            trunc,
-        )?);
-    }
+    // the deps are read and prepared at the same time (one thread each)
+    let prepared: Vec<PreparedDep> = std::thread::scope(|scope| {
+        let handles: Vec<_> = spec
+            .deps
+            .iter()
+            .enumerate()
+            .map(|(di, dep)| {
+                scope.spawn(move || {
+                    let _t = crate::engine::timing::span(|| format!("prepare-dep {}", dep.feature));
+                    prepare_dep(
+                        store,
+                        graph,
+                        key,
+                        &spec.id_columns,
+                        di,
+                        dep,
+                        global_filters,
+                        trunc,
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(plan_err(key, "reading an upstream feature panicked")))
+            })
+            .collect::<Result<Vec<_>>>()
+    })?;
     // collisions: non-join, non-temp columns present in more than one dep
     if prepared.len() > 1 {
         let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -625,17 +641,6 @@ pub fn resolve_update(
     }
     let mut target_filters = opts.global_filters.clone();
     target_filters.extend(opts.target_filters.iter().cloned());
-    let expected = match &opts.samples {
-        Some(samples) => samples_expected(
-            samples,
-            graph,
-            key,
-            &j,
-            &target_filters,
-            store.hash_algorithm(),
-        )?,
-        None => expected_frame(store, graph, key, &opts.global_filters)?,
-    };
     // outputs are sorted by the join columns at the end; the inputs need no order
     let upstream_sources: Vec<(String, String)> = spec
         .deps
@@ -646,24 +651,39 @@ pub fn resolve_update(
         })
         .collect::<Result<_>>()?;
     // Metaxy reads the target with allow_fallback=False: only the primary store's rows count as done
-    let current = read_feature(
-        store.local(),
-        graph,
-        key,
-        &ReadOptions {
-            filters: target_filters,
-            unsorted: true,
-            columns: if opts.narrow_target {
-                let mut keep: Vec<String> = j.clone();
-                keep.push(cols::PROVENANCE.into());
-                keep.push(cols::PROVENANCE_BY_FIELD.into());
-                Columns::Only(keep).with_filter_columns(&opts.stale_if)
-            } else {
-                Columns::All
-            },
-            ..Default::default()
+    let current_opts = ReadOptions {
+        filters: target_filters.clone(),
+        unsorted: true,
+        columns: if opts.narrow_target {
+            let mut keep: Vec<String> = j.clone();
+            keep.push(cols::PROVENANCE.into());
+            keep.push(cols::PROVENANCE_BY_FIELD.into());
+            Columns::Only(keep).with_filter_columns(&opts.stale_if)
+        } else {
+            Columns::All
         },
-    )?;
+        ..Default::default()
+    };
+    // the expected frame and the stored rows are computed at the same time
+    let (expected, current) = std::thread::scope(|scope| {
+        let current = scope.spawn(|| read_feature(store.local(), graph, key, &current_opts));
+        let expected = match &opts.samples {
+            Some(samples) => samples_expected(
+                samples,
+                graph,
+                key,
+                &j,
+                &target_filters,
+                store.hash_algorithm(),
+            ),
+            None => expected_frame(store, graph, key, &opts.global_filters),
+        };
+        let current = current
+            .join()
+            .unwrap_or_else(|_| Err(plan_err(key, "reading the stored rows panicked")));
+        (expected, current)
+    });
+    let (expected, current) = (expected?, current?);
     let field_keys: Vec<String> = spec.fields.iter().map(|f| f.key.struct_key()).collect();
     let feature_version = graph.feature_version(key).unwrap_or_default().to_string();
     let current_rows = current.as_ref().map_or(0, DataFrame::height);

@@ -698,6 +698,16 @@ impl DuckDbStore {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// A connection of its own to the same database (DuckDB `duckdb_connect` on the shared instance), so that
+    /// reads from several threads run at the same time instead of queueing on the shared connection's lock.
+    fn reader(&self) -> Result<Option<Connection>> {
+        let guard = self.conn();
+        Ok(match guard.as_ref() {
+            None => None,
+            Some(c) => Some(c.try_clone()?),
+        })
+    }
+
     fn write_err(&self, table: &str, m: impl std::fmt::Display) -> EngineError {
         EngineError::Write {
             store: self.name.clone(),
@@ -915,10 +925,10 @@ impl MetadataStore for DuckDbStore {
             return Ok(None);
         }
         let table = self.table_name(key);
-        let guard = self.conn();
-        let Some(conn) = guard.as_ref() else {
+        let Some(conn) = self.reader()? else {
             return Ok(None);
         };
+        let conn = &conn;
         let q = ScanSql::new(conn, &table, feature_version, columns)?;
         q.run(conn, &table, "").map(Some)
     }
@@ -935,10 +945,10 @@ impl MetadataStore for DuckDbStore {
             return Ok(LatestScan::Missing);
         }
         let table = self.table_name(key);
-        let guard = self.conn();
-        let Some(conn) = guard.as_ref() else {
+        let Some(conn) = self.reader()? else {
             return Ok(LatestScan::Missing);
         };
+        let conn = &conn;
         let q = ScanSql::new(conn, &table, feature_version, columns)?;
         let has = |c: &str| q.table_columns.iter().any(|(n, _)| n == c);
         let ts: Vec<&str> = [cols::DELETED_AT, cols::UPDATED_AT]
