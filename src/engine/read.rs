@@ -174,6 +174,18 @@ fn latest_rows_single_key(
         return Ok(None);
     };
     let c = df.column(id)?;
+    // sorted without two equal neighbours (an O(n) check; tables are often stored in id order): unique
+    let series = c.as_materialized_series();
+    let n = series.len();
+    if n > 1 && series.is_sorted(SortOptions::default()).unwrap_or(false) {
+        let dup = series
+            .slice(1, n - 1)
+            .equal_missing(&series.slice(0, n - 1))?
+            .any();
+        if !dup {
+            return Ok(Some(None));
+        }
+    }
     Ok(match c.dtype() {
         DataType::String => Some(pick_latest(c.str()?.iter(), ts)),
         DataType::UInt64 => Some(pick_latest(c.u64()?.iter(), ts)),
@@ -354,4 +366,79 @@ pub fn read_feature(
         return Ok(Some(df));
     }
     sort_by_columns(df, &def.spec.id_columns).map(Some)
+}
+
+#[cfg(test)]
+mod keep_latest_tests {
+    use super::*;
+
+    fn ts(v: &[Option<i64>]) -> Column {
+        Series::new("metaxy_updated_at".into(), v)
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .unwrap()
+            .into_column()
+    }
+
+    /// Sorted and unique, sorted with duplicates, unsorted, string ids, null timestamps and ties: the latest row
+    /// per id wins, the one stored last among equal timestamps.
+    #[test]
+    fn keep_latest_picks_the_latest_row_per_id() {
+        let ids = vec!["id".to_string()];
+        let pick = |id: Column, t: &[Option<i64>]| {
+            let n = id.len() as u32;
+            let df = DataFrame::new(
+                id.len(),
+                vec![
+                    id,
+                    ts(t),
+                    Series::new("row".into(), (0..n).collect::<Vec<u32>>()).into_column(),
+                ],
+            )
+            .unwrap();
+            let out = keep_latest(df, &ids).unwrap();
+            let mut rows: Vec<u32> = out
+                .column("row")
+                .unwrap()
+                .u32()
+                .unwrap()
+                .into_no_null_iter()
+                .collect();
+            rows.sort();
+            rows
+        };
+        let ints = |v: &[i64]| Series::new("id".into(), v).into_column();
+        assert_eq!(
+            pick(ints(&[1, 2, 3]), &[Some(1), Some(1), Some(1)]),
+            vec![0, 1, 2]
+        );
+        assert_eq!(
+            pick(ints(&[1, 1, 2]), &[Some(5), Some(3), Some(1)]),
+            vec![0, 2]
+        );
+        assert_eq!(
+            pick(ints(&[1, 1, 2]), &[Some(5), Some(5), Some(1)]),
+            vec![1, 2],
+            "tie: stored last"
+        );
+        assert_eq!(
+            pick(ints(&[2, 1, 2, 1]), &[None, Some(1), Some(0), None]),
+            vec![1, 2],
+            "null is oldest"
+        );
+        let strs = Series::new("id".into(), &["b", "a", "b"]).into_column();
+        assert_eq!(pick(strs, &[Some(2), Some(1), Some(1)]), vec![0, 1]);
+        // two id columns (the grouped path)
+        let df = df!("a" => [1i64, 1, 1], "b" => ["x", "x", "y"], "row" => [0u32, 1, 2]).unwrap();
+        let df = df.hstack(&[ts(&[Some(1), Some(2), Some(0)])]).unwrap();
+        let out = keep_latest(df, &["a".to_string(), "b".to_string()]).unwrap();
+        let mut rows: Vec<u32> = out
+            .column("row")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        rows.sort();
+        assert_eq!(rows, vec![1, 2]);
+    }
 }
