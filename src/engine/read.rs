@@ -137,6 +137,62 @@ fn latest_timestamps(df: &DataFrame) -> Result<Vec<i64>> {
     Ok(v)
 }
 
+/// Whether every row of `df` has its own value of `id_columns` (nulls count as one value, as in a group-by):
+/// an O(n) check when the single id column is stored sorted, a hash count otherwise.
+pub fn ids_unique(df: &DataFrame, id_columns: &[String]) -> Result<bool> {
+    if df.height() < 2 {
+        return Ok(true);
+    }
+    if let [id] = id_columns {
+        let s = df.column(id)?.as_materialized_series();
+        if let Some(unique) = sorted_unique(s)? {
+            return Ok(unique);
+        }
+        if chunks_prove_unique(s)? {
+            return Ok(true);
+        }
+        return Ok(s.n_unique()? == s.len());
+    }
+    Ok(df.group_by(id_columns)?.get_groups().len() == df.height())
+}
+
+/// Whether the chunks of `s` (one per data file or row group) prove it unique: each chunk sorted without equal
+/// neighbours and no nulls, and the chunks' value ranges disjoint. `false` = not proven (maybe still unique).
+fn chunks_prove_unique(s: &Series) -> Result<bool> {
+    let lens: Vec<usize> = s.chunk_lengths().collect();
+    if lens.len() < 2 || s.null_count() > 0 {
+        return Ok(false);
+    }
+    let mut ranges: Vec<(AnyValue<'static>, AnyValue<'static>)> = Vec::with_capacity(lens.len());
+    let mut off = 0usize;
+    for l in lens {
+        if l == 0 {
+            continue;
+        }
+        let c = s.slice(off as i64, l);
+        off += l;
+        if l > 1 && sorted_unique(&c)? != Some(true) {
+            return Ok(false);
+        }
+        ranges.push((c.get(0)?.into_static(), c.get(l - 1)?.into_static()));
+    }
+    ranges.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    Ok(ranges
+        .windows(2)
+        .all(|w| w[0].1.partial_cmp(&w[1].0) == Some(std::cmp::Ordering::Less)))
+}
+
+/// `Some(unique)` when `s` is sorted (then uniqueness is "no two equal neighbours"), `None` otherwise.
+fn sorted_unique(s: &Series) -> Result<Option<bool>> {
+    let n = s.len();
+    if n < 2 || !s.is_sorted(SortOptions::default()).unwrap_or(false) {
+        return Ok(None);
+    }
+    Ok(Some(
+        !s.slice(1, n - 1).equal_missing(&s.slice(0, n - 1))?.any(),
+    ))
+}
+
 /// Keeps, per key, the index with the greatest `(ts, index)`: the latest row, the one stored last among equal
 /// timestamps. `None` when every key occurs once.
 fn pick_latest<K: std::hash::Hash + Eq>(
@@ -174,17 +230,11 @@ fn latest_rows_single_key(
         return Ok(None);
     };
     let c = df.column(id)?;
-    // sorted without two equal neighbours (an O(n) check; tables are often stored in id order): unique
+    // sorted without two equal neighbours, or every file sorted and their ranges disjoint (O(n) checks; tables
+    // are often written in id order): unique
     let series = c.as_materialized_series();
-    let n = series.len();
-    if n > 1 && series.is_sorted(SortOptions::default()).unwrap_or(false) {
-        let dup = series
-            .slice(1, n - 1)
-            .equal_missing(&series.slice(0, n - 1))?
-            .any();
-        if !dup {
-            return Ok(Some(None));
-        }
+    if sorted_unique(series)? == Some(true) || chunks_prove_unique(series)? {
+        return Ok(Some(None));
     }
     Ok(match c.dtype() {
         DataType::String => Some(pick_latest(c.str()?.iter(), ts)),
@@ -424,6 +474,20 @@ mod keep_latest_tests {
             pick(ints(&[2, 1, 2, 1]), &[None, Some(1), Some(0), None]),
             vec![1, 2],
             "null is oldest"
+        );
+        // two chunks, each sorted, disjoint ranges (unique) and overlapping ones (duplicates)
+        let mut two = Series::new("id".into(), &[5i64, 6]);
+        two.append(&Series::new("id".into(), &[1i64, 2])).unwrap();
+        assert_eq!(two.n_chunks(), 2);
+        assert_eq!(
+            pick(two.clone().into_column(), &[Some(1); 4]),
+            vec![0, 1, 2, 3]
+        );
+        let mut dup = Series::new("id".into(), &[1i64, 2]);
+        dup.append(&Series::new("id".into(), &[2i64, 3])).unwrap();
+        assert_eq!(
+            pick(dup.into_column(), &[Some(1), Some(9), Some(1), Some(1)]),
+            vec![0, 1, 3]
         );
         let strs = Series::new("id".into(), &["b", "a", "b"]).into_column();
         assert_eq!(pick(strs, &[Some(2), Some(1), Some(1)]), vec![0, 1]);

@@ -964,49 +964,55 @@ impl MetadataStore for DuckDbStore {
         } else {
             format!("({})", ids.join(", "))
         };
-        // one row per id already (the usual case): a plain scan
-        let unique_sql = format!(
-            "SELECT count(*) = count(DISTINCT {distinct}) FROM {}{}",
+        // one row per id already (the usual case): a plain scan, checked in the engine (O(n) when stored in id
+        // order). DuckDB's HyperLogLog estimate sends tables with many duplicates straight to the dedup query.
+        let approx_sql = format!(
+            "SELECT approx_count_distinct({distinct}) >= 0.9 * count(*) FROM {}{}",
             quote_ident(&table),
             q.where_sql
         );
-        let unique: Option<bool> = {
-            let t = crate::engine::timing::span(|| format!("duckdb-unique-check {table}"));
+        let likely_unique: Option<bool> = {
+            let t = crate::engine::timing::span(|| format!("duckdb-approx-distinct {table}"));
             let r = conn
-                .prepare(&unique_sql)
+                .prepare(&approx_sql)
                 .and_then(|mut st| match &q.version {
-                    Some(v) => st.query_row([v], |r| r.get::<_, bool>(0)),
-                    None => st.query_row([], |r| r.get::<_, bool>(0)),
+                    Some(v) => st.query_row([v], |r| r.get::<_, Option<bool>>(0)),
+                    None => st.query_row([], |r| r.get::<_, Option<bool>>(0)),
                 });
             drop(t);
-            r.ok()
+            r.ok().map(|v| v.unwrap_or(true))
         };
-        match unique {
-            None => Ok(LatestScan::Unsupported),
-            Some(true) => q.run(conn, &table, "").map(LatestScan::Rows),
-            Some(false) => {
-                let ts_sql = if ts.len() == 1 {
-                    quote_ident(ts[0])
-                } else {
-                    format!(
-                        "coalesce({})",
-                        ts.iter()
-                            .map(|c| quote_ident(c))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                };
-                let qualify = format!(
-                    " QUALIFY row_number() OVER (PARTITION BY {} ORDER BY {ts_sql} DESC NULLS LAST, rowid DESC) = 1",
-                    ids.join(", ")
-                );
-                match q.run(conn, &table, &qualify) {
-                    Ok(df) => Ok(LatestScan::Rows(df)),
-                    // a table DuckDB cannot order this way (odd timestamp types): dedup in the engine
-                    Err(EngineError::CorruptTable { .. }) => Ok(LatestScan::Unsupported),
-                    Err(e) => Err(e),
+        match likely_unique {
+            None => return Ok(LatestScan::Unsupported),
+            Some(false) => {}
+            Some(true) => {
+                let df = q.run(conn, &table, "")?;
+                let _t = crate::engine::timing::span(|| format!("unique-check {table}"));
+                if crate::engine::read::ids_unique(&df, id_columns)? {
+                    return Ok(LatestScan::Rows(df));
                 }
             }
+        }
+        let ts_sql = if ts.len() == 1 {
+            quote_ident(ts[0])
+        } else {
+            format!(
+                "coalesce({})",
+                ts.iter()
+                    .map(|c| quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let qualify = format!(
+            " QUALIFY row_number() OVER (PARTITION BY {} ORDER BY {ts_sql} DESC NULLS LAST, rowid DESC) = 1",
+            ids.join(", ")
+        );
+        match q.run(conn, &table, &qualify) {
+            Ok(df) => Ok(LatestScan::Rows(df)),
+            // a table DuckDB cannot order this way (odd timestamp types): dedup in the engine
+            Err(EngineError::CorruptTable { .. }) => Ok(LatestScan::Unsupported),
+            Err(e) => Err(e),
         }
     }
 
