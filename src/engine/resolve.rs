@@ -789,12 +789,15 @@ pub fn resolve_update(
         changed = changed.or(col("__mx_stale_pred"));
     }
     let both = col(exp_idx).is_not_null().and(col(cur_idx).is_not_null());
-    let pairs = left
+    // a left join (expected rows, with their stored match if any) plus an anti join (stored rows without one):
+    // the same rows as a full join, cheaper in polars
+    let matched = left
+        .clone()
         .join(
-            right,
+            right.clone(),
             on.clone(),
             on.clone(),
-            JoinArgs::new(JoinType::Full).with_coalesce(JoinCoalesce::CoalesceColumns),
+            JoinArgs::new(JoinType::Left),
         )
         .select([
             col(exp_idx),
@@ -802,8 +805,20 @@ pub fn resolve_update(
             both.and(changed)
                 .fill_null(lit(false))
                 .alias("__mx_changed"),
-        ])
-        .collect()?;
+        ]);
+    let unmatched = right
+        .join(
+            left.select(on.clone()),
+            on.clone(),
+            on.clone(),
+            JoinArgs::new(JoinType::Anti),
+        )
+        .select([
+            lit(NULL).cast(IDX_DTYPE).alias(exp_idx),
+            col(cur_idx),
+            lit(false).alias("__mx_changed"),
+        ]);
+    let pairs = concat([matched, unmatched], UnionArgs::default())?.collect()?;
     let indices = |mask: Expr, which: &str| -> Result<IdxCa> {
         let picked = pairs
             .clone()
