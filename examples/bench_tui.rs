@@ -20,38 +20,14 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use metaxy_tui::engine::resolve::ResolveOptions;
 use metaxy_tui::engine::workspace::Workspace;
-use metaxy_tui::tui::{draw, execute, update, App, Command, Msg, OpenRequest};
+use metaxy_tui::tui::{draw, update, App, Command, Msg};
 use polars::prelude::*;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-fn pump(app: &mut App, mut cmds: Vec<Command>, ws: &Arc<Workspace>) {
-    let req = OpenRequest::default();
-    while let Some(cmd) = cmds.pop() {
-        if let Command::Open { generation } = cmd {
-            cmds.extend(update(
-                app,
-                Msg::Opened {
-                    generation,
-                    result: Ok(ws.clone()),
-                },
-            ));
-            continue;
-        }
-        let mut msgs = vec![];
-        execute(
-            &req,
-            cmd,
-            |m| {
-                msgs.push(m);
-                true
-            },
-            || true,
-        );
-        for m in msgs {
-            cmds.extend(update(app, m));
-        }
-    }
+/// Runs commands synchronously until idle, opening `ws` for every `Open`.
+fn pump(app: &mut App, cmds: Vec<Command>, ws: &Arc<Workspace>) {
+    metaxy_tui::tui::run_to_idle(app, cmds, ws)
 }
 
 fn percentiles(mut v: Vec<Duration>) -> (f64, f64, f64) {

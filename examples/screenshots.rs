@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
-use metaxy_tui::tui::{draw, execute, update, App, Command, Msg, OpenRequest};
+use metaxy_tui::tui::{draw, update, App, Command, Msg};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
@@ -123,33 +123,8 @@ fn save_png(buf: &Buffer, path: &Path) {
 }
 
 /// Runs commands synchronously until idle, opening `ws` for every `Open`.
-fn pump(app: &mut App, mut cmds: Vec<Command>, ws: &Arc<Workspace>) {
-    let req = OpenRequest::default();
-    while let Some(cmd) = cmds.pop() {
-        if let Command::Open { generation } = cmd {
-            cmds.extend(update(
-                app,
-                Msg::Opened {
-                    generation,
-                    result: Ok(ws.clone()),
-                },
-            ));
-            continue;
-        }
-        let mut msgs = vec![];
-        execute(
-            &req,
-            cmd,
-            |m| {
-                msgs.push(m);
-                true
-            },
-            || true,
-        );
-        for m in msgs {
-            cmds.extend(update(app, m));
-        }
-    }
+fn pump(app: &mut App, cmds: Vec<Command>, ws: &Arc<Workspace>) {
+    metaxy_tui::tui::run_to_idle(app, cmds, ws)
 }
 
 fn keys(app: &mut App, ws: &Arc<Workspace>, keys: &[KeyCode]) {

@@ -196,17 +196,7 @@ impl DeltaStore {
             .snapshot()
             .map_err(|e| self.corrupt(key, e.to_string()))?;
         let full: SchemaRef = state.snapshot().arrow_schema();
-        let schema: SchemaRef =
-            match columns.select(full.fields().iter().map(|f| f.name().as_str())) {
-                None => full.clone(),
-                Some(keep) => Arc::new(arrow::datatypes::Schema::new(
-                    full.fields()
-                        .iter()
-                        .filter(|f| keep.contains(f.name()))
-                        .cloned()
-                        .collect::<Vec<_>>(),
-                )),
-            };
+        let schema = columns.project_schema(&full);
         let paths: Vec<String> = state
             .log_data()
             .into_iter()
@@ -734,35 +724,39 @@ fn decode_files(
             if n == 0 {
                 continue;
             }
-            let mut arrays: Vec<ArrayRef> = Vec::with_capacity(cols.len());
-            for (ci, f) in schema.fields().iter().enumerate() {
-                let a = match cols[ci].as_ref().and_then(|v| v.get(gi)) {
-                    None => new_null_array(f.data_type(), n),
-                    Some(a) if a.data_type() == f.data_type() => Arc::clone(a),
-                    Some(a) => arrow::compute::cast(a, f.data_type())
-                        .map_err(|e| (p.clone(), format!("column {}: {e}", f.name())))?,
-                };
-                arrays.push(a);
-            }
-            batches.push(
-                RecordBatch::try_new(Arc::clone(schema), arrays)
-                    .map_err(|e| (p.clone(), e.to_string()))?,
-            );
+            let batch =
+                conform_columns(schema, n, |ci, _| cols[ci].as_ref().and_then(|v| v.get(gi)))
+                    .map_err(|e| (p.clone(), e.to_string()))?;
+            batches.push(batch);
         }
     }
     Ok(batches)
 }
 
+/// `batch` conformed to `schema`: columns by name, a missing one all null, another type cast.
 fn conform(
     batch: &RecordBatch,
     schema: &SchemaRef,
 ) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+    conform_columns(schema, batch.num_rows(), |_, f| {
+        batch.column_by_name(f.name())
+    })
+}
+
+/// A batch of `schema` with `n` rows from `column(index, field)` (absent: all null; another type: cast).
+fn conform_columns<'a>(
+    schema: &SchemaRef,
+    n: usize,
+    column: impl Fn(usize, &arrow::datatypes::Field) -> Option<&'a ArrayRef>,
+) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for f in schema.fields() {
-        let col = match batch.column_by_name(f.name()) {
-            None => new_null_array(f.data_type(), batch.num_rows()),
+    for (i, f) in schema.fields().iter().enumerate() {
+        let col = match column(i, f) {
+            None => new_null_array(f.data_type(), n),
             Some(c) if c.data_type() == f.data_type() => Arc::clone(c),
-            Some(c) => arrow::compute::cast(c, f.data_type())?,
+            Some(c) => arrow::compute::cast(c, f.data_type()).map_err(|e| {
+                arrow::error::ArrowError::CastError(format!("column {}: {e}", f.name()))
+            })?,
         };
         cols.push(col);
     }

@@ -8,7 +8,6 @@
 //! `host_override` as `lancedb.connect` takes them.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase};
@@ -274,18 +273,10 @@ impl LanceStore {
             .map_err(|e| corrupt(e.to_string()))?;
         let schema = table.schema().await.map_err(|e| corrupt(e.to_string()))?;
         let mut query = table.query();
-        let mut schema = schema;
         if let Some(keep) = columns.select(schema.fields().iter().map(|f| f.name().as_str())) {
             query = query.select(lancedb::query::Select::columns(&keep));
-            schema = Arc::new(arrow::datatypes::Schema::new(
-                schema
-                    .fields()
-                    .iter()
-                    .filter(|f| keep.contains(f.name()))
-                    .cloned()
-                    .collect::<Vec<_>>(),
-            ));
         }
+        let schema = columns.project_schema(&schema);
         if let Some(v) = feature_version {
             if schema.field_with_name("metaxy_feature_version").is_ok() {
                 query = query.only_if(format!(

@@ -429,6 +429,19 @@ mod keep_latest_tests {
             .into_column()
     }
 
+    /// The `row` numbers a dedup kept, sorted.
+    fn rows_of(df: &DataFrame) -> Vec<u32> {
+        let mut rows: Vec<u32> = df
+            .column("row")
+            .unwrap()
+            .u32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        rows.sort();
+        rows
+    }
+
     /// Sorted and unique, sorted with duplicates, unsorted, string ids, null timestamps and ties: the latest row
     /// per id wins, the one stored last among equal timestamps.
     #[test]
@@ -445,16 +458,7 @@ mod keep_latest_tests {
                 ],
             )
             .unwrap();
-            let out = keep_latest(df, &ids).unwrap();
-            let mut rows: Vec<u32> = out
-                .column("row")
-                .unwrap()
-                .u32()
-                .unwrap()
-                .into_no_null_iter()
-                .collect();
-            rows.sort();
-            rows
+            rows_of(&keep_latest(df, &ids).unwrap())
         };
         let ints = |v: &[i64]| Series::new("id".into(), v).into_column();
         assert_eq!(
@@ -495,14 +499,6 @@ mod keep_latest_tests {
         let df = df!("a" => [1i64, 1, 1], "b" => ["x", "x", "y"], "row" => [0u32, 1, 2]).unwrap();
         let df = df.hstack(&[ts(&[Some(1), Some(2), Some(0)])]).unwrap();
         let out = keep_latest(df, &["a".to_string(), "b".to_string()]).unwrap();
-        let mut rows: Vec<u32> = out
-            .column("row")
-            .unwrap()
-            .u32()
-            .unwrap()
-            .into_no_null_iter()
-            .collect();
-        rows.sort();
-        assert_eq!(rows, vec![1, 2]);
+        assert_eq!(rows_of(&out), vec![1, 2]);
     }
 }

@@ -169,6 +169,8 @@ fn materialized(
         &ReadOptions {
             filters,
             unsorted: true,
+            // a count: only the columns the read semantics and the filters need
+            columns: crate::engine::store::Columns::Only(vec![]),
             ..Default::default()
         },
     )?;

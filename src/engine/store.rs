@@ -116,6 +116,25 @@ impl Columns {
         self
     }
 
+    /// `schema` reduced to the columns this projection returns (table order; `schema` itself for [`Columns::All`]).
+    pub fn project_schema(
+        &self,
+        schema: &arrow::datatypes::SchemaRef,
+    ) -> arrow::datatypes::SchemaRef {
+        match self.select(schema.fields().iter().map(|f| f.name().as_str())) {
+            None => schema.clone(),
+            Some(keep) => std::sync::Arc::new(arrow::datatypes::Schema::new_with_metadata(
+                schema
+                    .fields()
+                    .iter()
+                    .filter(|f| keep.contains(f.name()))
+                    .cloned()
+                    .collect::<Vec<_>>(),
+                schema.metadata().clone(),
+            )),
+        }
+    }
+
     /// The table's `columns` this projection returns, in table order (`None` = all of them: no projection needed).
     pub fn select<'a>(&self, columns: impl IntoIterator<Item = &'a str>) -> Option<Vec<String>> {
         if *self == Columns::All {
@@ -702,10 +721,13 @@ impl DuckDbStore {
     /// reads from several threads run at the same time instead of queueing on the shared connection's lock.
     fn reader(&self) -> Result<Option<Connection>> {
         let guard = self.conn();
-        Ok(match guard.as_ref() {
-            None => None,
-            Some(c) => Some(c.try_clone()?),
-        })
+        let Some(c) = guard.as_ref() else {
+            return Ok(None);
+        };
+        let conn = c.try_clone()?;
+        // strings as Arrow views: the layout polars uses, so they move into polars without a copy
+        let _ = conn.execute_batch("SET produce_arrow_string_view = true");
+        Ok(Some(conn))
     }
 
     fn write_err(&self, table: &str, m: impl std::fmt::Display) -> EngineError {
@@ -832,8 +854,6 @@ impl ScanSql {
 
     /// Runs `SELECT projection FROM table [WHERE version] {tail}` into a single-chunk frame.
     fn run(&self, conn: &Connection, table: &str, tail: &str) -> Result<DataFrame> {
-        // strings as Arrow views: the layout polars uses, so they move into polars without a copy
-        let _ = conn.execute_batch("SET produce_arrow_string_view = true");
         let sql = format!(
             "SELECT {} FROM {}{}{tail}",
             self.projection,

@@ -25,7 +25,7 @@ mod tests;
 use crate::engine::workspace::OpenOptions;
 
 pub use app::{update, App, Command, Msg, Tab};
-pub use runtime::{execute, open_workspace, source_label};
+pub use runtime::{execute, open_workspace, run_to_idle, source_label};
 pub use ui::{draw, HELP};
 
 /// What the TUI should open.

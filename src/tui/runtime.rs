@@ -230,6 +230,39 @@ pub fn open_workspace(req: &OpenRequest) -> Result<Workspace, String> {
     r.map_err(|e| e.to_string())
 }
 
+/// Drives `app` without a terminal or a runtime: runs `cmds` and every command they lead to synchronously (each
+/// through [`execute`], as the runtime would on blocking tasks), feeding the messages back through
+/// [`crate::tui::update`] until nothing is left. An `Open` gets `ws` instead of opening a store. Used by the
+/// snapshot tests, the screenshots and the TUI benchmark.
+pub fn run_to_idle(app: &mut crate::tui::App, mut cmds: Vec<Command>, ws: &Arc<Workspace>) {
+    let req = OpenRequest::default();
+    while let Some(cmd) = cmds.pop() {
+        if let Command::Open { generation } = cmd {
+            cmds.extend(crate::tui::update(
+                app,
+                Msg::Opened {
+                    generation,
+                    result: Ok(ws.clone()),
+                },
+            ));
+            continue;
+        }
+        let mut msgs = vec![];
+        execute(
+            &req,
+            cmd,
+            |m| {
+                msgs.push(m);
+                true
+            },
+            || true,
+        );
+        for m in msgs {
+            cmds.extend(crate::tui::update(app, m));
+        }
+    }
+}
+
 /// Runs one command's slow work (same code the runtime runs on a blocking task), returning its messages.
 /// `keep_going` is asked before each feature of a status computation.
 pub fn execute(

@@ -50,40 +50,8 @@ fn pump(app: &mut App, cmds: Vec<Command>) {
 }
 
 /// [`pump`] on workspace `ws` (opened by the test) instead of the demo store.
-fn pump_with(app: &mut App, mut cmds: Vec<Command>, ws: Arc<Workspace>) {
-    let req = OpenRequest {
-        opts: OpenOptions::default(),
-        demo: true,
-    };
-    while let Some(cmd) = cmds.pop() {
-        let cmd = match cmd {
-            // use the shared demo workspace instead of opening another copy
-            Command::Open { generation } => {
-                cmds.extend(update(
-                    app,
-                    Msg::Opened {
-                        generation,
-                        result: Ok(ws.clone()),
-                    },
-                ));
-                continue;
-            }
-            other => other,
-        };
-        let mut msgs = vec![];
-        execute(
-            &req,
-            cmd,
-            |m| {
-                msgs.push(m);
-                true
-            },
-            || true,
-        );
-        for m in msgs {
-            cmds.extend(update(app, m));
-        }
-    }
+fn pump_with(app: &mut App, cmds: Vec<Command>, ws: Arc<Workspace>) {
+    crate::tui::run_to_idle(app, cmds, &ws)
 }
 
 /// An app on the demo store with every status and the first feature's read loaded.
