@@ -15,6 +15,7 @@ pub mod json;
 pub mod keys;
 pub mod lance;
 pub mod mutate;
+pub mod page;
 pub mod read;
 pub mod resolve;
 pub mod rt;

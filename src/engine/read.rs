@@ -327,6 +327,82 @@ pub fn sort_by_columns(df: DataFrame, by: &[String]) -> Result<DataFrame> {
         .collect()?)
 }
 
+/// What a read of `key` with `opts` scans: the feature-version filter (the current feature version of `graph`,
+/// the given one, or none with `with_feature_history`) and the columns (the requested ones plus the id columns,
+/// the columns the read semantics need and every column a filter names).
+pub(crate) fn read_scope(
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    opts: &ReadOptions,
+) -> Result<(Option<String>, Columns)> {
+    let def = graph.require(key)?;
+    let version_filter: Option<String> = if let Some(v) = &opts.feature_version {
+        Some(v.clone())
+    } else if opts.with_feature_history {
+        None
+    } else {
+        Some(graph.feature_version(key).unwrap_or_default().to_string())
+    };
+    let mut columns = opts.columns.clone();
+    for c in def.spec.id_columns.iter().map(String::as_str).chain([
+        cols::FEATURE_VERSION,
+        cols::UPDATED_AT,
+        cols::DELETED_AT,
+    ]) {
+        columns = columns.with(c);
+    }
+    Ok((version_filter, columns.with_filter_columns(&opts.filters)))
+}
+
+/// Metaxy's read semantics on scanned rows `df` of table `table` (scanned with `columns`): the feature-version
+/// filter, the latest row per `id_columns` (unless `with_sample_history`, or `deduped` when the backend did it),
+/// soft-deleted rows dropped (unless `include_soft_deleted`), then the SQL filters. Row order is not kept.
+/// Errors: [`EngineError::CorruptTable`] when system or id columns are missing, [`EngineError::BadFilter`].
+pub(crate) fn apply_read_semantics(
+    mut df: DataFrame,
+    table: &str,
+    id_columns: &[String],
+    version_filter: Option<&str>,
+    columns: &Columns,
+    opts: &ReadOptions,
+    deduped: bool,
+) -> Result<DataFrame> {
+    let table = table.to_string();
+
+    for c in [cols::PROVENANCE_BY_FIELD, cols::PROVENANCE] {
+        if columns.keeps(c) && !has_column(&df, c) {
+            return Err(EngineError::CorruptTable {
+                table: table.clone(),
+                message: format!("missing system column {c}"),
+            });
+        }
+    }
+    if let Some(v) = version_filter {
+        if has_column(&df, cols::FEATURE_VERSION) {
+            let _t = crate::engine::timing::span(|| "version filter".into());
+            df = filter_if_needed(df, col(cols::FEATURE_VERSION).eq(lit(v.to_string())))?;
+        }
+    }
+    if !opts.with_sample_history {
+        let ids = id_columns;
+        for c in ids {
+            if !has_column(&df, c) {
+                return Err(EngineError::CorruptTable {
+                    table: table.clone(),
+                    message: format!("missing id column {c}"),
+                });
+            }
+        }
+        if !deduped {
+            df = keep_latest(df, ids)?;
+        }
+    }
+    if !opts.include_soft_deleted && has_column(&df, cols::DELETED_AT) {
+        df = filter_if_needed(df, col(cols::DELETED_AT).is_null())?;
+    }
+    apply_filters(df, &opts.filters)
+}
+
 /// Reads `key` from `store` with Metaxy's semantics, in order: (1) current feature version of `graph` unless
 /// `with_feature_history` (or the given `feature_version`); (2) latest row per id column set unless
 /// `with_sample_history`; (3) drop soft-deleted unless `include_soft_deleted`; (4) SQL filters. Rows are sorted by
@@ -338,23 +414,7 @@ pub fn read_feature(
     opts: &ReadOptions,
 ) -> Result<Option<DataFrame>> {
     let def = graph.require(key)?;
-    let current = graph.feature_version(key).unwrap_or_default().to_string();
-    let version_filter: Option<String> = if let Some(v) = &opts.feature_version {
-        Some(v.clone())
-    } else if opts.with_feature_history {
-        None
-    } else {
-        Some(current)
-    };
-    let mut columns = opts.columns.clone();
-    for c in def.spec.id_columns.iter().map(String::as_str).chain([
-        cols::FEATURE_VERSION,
-        cols::UPDATED_AT,
-        cols::DELETED_AT,
-    ]) {
-        columns = columns.with(c);
-    }
-    let columns = columns.with_filter_columns(&opts.filters);
+    let (version_filter, columns) = read_scope(graph, key, opts)?;
     let t = crate::engine::timing::span(|| format!("scan {key}"));
     let mut deduped = false;
     let scanned = if opts.with_sample_history {
@@ -379,39 +439,15 @@ pub fn read_feature(
     };
     drop(t);
     let _t = crate::engine::timing::span(|| format!("read-semantics {key} ({} rows)", df.height()));
-    let table = store.table_name(key);
-    for c in [cols::PROVENANCE_BY_FIELD, cols::PROVENANCE] {
-        if columns.keeps(c) && !has_column(&df, c) {
-            return Err(EngineError::CorruptTable {
-                table: table.clone(),
-                message: format!("missing system column {c}"),
-            });
-        }
-    }
-    if let Some(v) = &version_filter {
-        if has_column(&df, cols::FEATURE_VERSION) {
-            let _t = crate::engine::timing::span(|| "version filter".into());
-            df = filter_if_needed(df, col(cols::FEATURE_VERSION).eq(lit(v.clone())))?;
-        }
-    }
-    if !opts.with_sample_history {
-        let ids: Vec<String> = def.spec.id_columns.clone();
-        for c in &ids {
-            if !has_column(&df, c) {
-                return Err(EngineError::CorruptTable {
-                    table: table.clone(),
-                    message: format!("missing id column {c}"),
-                });
-            }
-        }
-        if !deduped {
-            df = keep_latest(df, &ids)?;
-        }
-    }
-    if !opts.include_soft_deleted && has_column(&df, cols::DELETED_AT) {
-        df = filter_if_needed(df, col(cols::DELETED_AT).is_null())?;
-    }
-    df = apply_filters(df, &opts.filters)?;
+    df = apply_read_semantics(
+        df,
+        &store.table_name(key),
+        &def.spec.id_columns,
+        version_filter.as_deref(),
+        &columns,
+        opts,
+        deduped,
+    )?;
     if opts.unsorted {
         return Ok(Some(df));
     }

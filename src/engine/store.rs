@@ -161,6 +161,21 @@ pub enum LatestScan {
     Rows(DataFrame),
 }
 
+/// The bound, direction and size of a keyset scan ([`MetadataStore::scan_ordered`]): how paged reads walk a
+/// feature table in id order without reading all of it.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyRange<'a> {
+    /// The id columns: the ordering key (lexicographic, in this order).
+    pub id_columns: &'a [String],
+    /// Only rows whose ids are strictly after (ascending) or strictly before (descending) the values of this
+    /// 1-row frame of the id columns; `None` starts at the first (last) row.
+    pub bound: Option<&'a DataFrame>,
+    /// Walk from the end: ids descending, rows of one id in reverse storage order.
+    pub descending: bool,
+    /// At most this many stored rows.
+    pub limit: usize,
+}
+
 pub trait MetadataStore: Send + Sync {
     /// Store name from the config.
     fn name(&self) -> &str;
@@ -200,6 +215,23 @@ pub trait MetadataStore: Send + Sync {
         _feature_version: Option<&str>,
         _columns: &Columns,
         _id_columns: &[String],
+    ) -> Result<LatestScan> {
+        Ok(LatestScan::Unsupported)
+    }
+
+    /// At most `range.limit` stored rows of `key` (feature version `feature_version` when given) beyond
+    /// `range.bound`, ordered by the id columns (ascending, or descending with `range.descending`), the rows of
+    /// one id in storage order (reversed when descending), with the columns `columns` selects. No read
+    /// semantics: the caller dedups, drops soft-deleted rows and filters ([`crate::engine::page::read_page`]).
+    /// Backends without an ordered scan answer [`LatestScan::Unsupported`] (the default; the caller reads the
+    /// whole feature instead), as do id values without a SQL literal (only strings, integers and booleans have
+    /// one).
+    fn scan_ordered(
+        &self,
+        _key: &FeatureKey,
+        _feature_version: Option<&str>,
+        _columns: &Columns,
+        _range: &KeyRange<'_>,
     ) -> Result<LatestScan> {
         Ok(LatestScan::Unsupported)
     }
@@ -586,6 +618,18 @@ impl MetadataStore for FallbackStore {
             None => Ok(LatestScan::Missing),
         }
     }
+    fn scan_ordered(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        range: &KeyRange<'_>,
+    ) -> Result<LatestScan> {
+        match self.find(key)? {
+            Some(s) => s.scan_ordered(key, feature_version, columns, range),
+            None => Ok(LatestScan::Missing),
+        }
+    }
     fn local(&self) -> &dyn MetadataStore {
         self.primary.local()
     }
@@ -886,6 +930,25 @@ impl ScanSql {
     }
 }
 
+/// A DuckDB literal of an id value (strings, integers, booleans), `None` for other types.
+fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {
+    use polars::prelude::AnyValue as V;
+    Some(match v {
+        V::String(s) => sql_str(s),
+        V::StringOwned(s) => sql_str(s),
+        V::Boolean(b) => b.to_string(),
+        V::Int8(_)
+        | V::Int16(_)
+        | V::Int32(_)
+        | V::Int64(_)
+        | V::UInt8(_)
+        | V::UInt16(_)
+        | V::UInt32(_)
+        | V::UInt64(_) => v.to_string(),
+        _ => return None,
+    })
+}
+
 /// A DuckDB string literal.
 fn sql_str(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -1034,6 +1097,79 @@ impl MetadataStore for DuckDbStore {
             Err(EngineError::CorruptTable { .. }) => Ok(LatestScan::Unsupported),
             Err(e) => Err(e),
         }
+    }
+
+    fn scan_ordered(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        range: &KeyRange<'_>,
+    ) -> Result<LatestScan> {
+        if !self.has_feature(key)? {
+            return Ok(LatestScan::Missing);
+        }
+        let table = self.table_name(key);
+        let Some(conn) = self.reader()? else {
+            return Ok(LatestScan::Missing);
+        };
+        let conn = &conn;
+        let q = ScanSql::new(conn, &table, feature_version, columns)?;
+        let ids = range.id_columns;
+        if ids.is_empty()
+            || !ids
+                .iter()
+                .all(|c| q.table_columns.iter().any(|(n, _)| n == c))
+        {
+            return Ok(LatestScan::Unsupported);
+        }
+        let (dir, op) = if range.descending {
+            ("DESC", "<")
+        } else {
+            ("ASC", ">")
+        };
+        let mut tail = String::new();
+        if let Some(b) = range.bound {
+            let mut lits = vec![];
+            for c in ids {
+                let Some(l) = b
+                    .column(c)
+                    .ok()
+                    .and_then(|s| s.get(0).ok())
+                    .and_then(|v| sql_literal(&v))
+                else {
+                    return Ok(LatestScan::Unsupported);
+                };
+                lits.push(l);
+            }
+            // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
+            let mut cond = String::new();
+            for (c, l) in ids.iter().zip(&lits).rev() {
+                let c = quote_ident(c);
+                cond = if cond.is_empty() {
+                    format!("{c} {op} {l}")
+                } else {
+                    format!("({c} {op} {l} OR ({c} = {l} AND {cond}))")
+                };
+            }
+            tail.push_str(if q.where_sql.is_empty() {
+                " WHERE "
+            } else {
+                " AND "
+            });
+            tail.push_str(&cond);
+        }
+        let order: Vec<String> = ids
+            .iter()
+            .map(|c| format!("{} {dir}", quote_ident(c)))
+            .chain([format!("rowid {dir}")])
+            .collect();
+        tail.push_str(&format!(
+            " ORDER BY {} LIMIT {}",
+            order.join(", "),
+            range.limit
+        ));
+        q.run(conn, &table, &tail).map(LatestScan::Rows)
     }
 
     fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {
