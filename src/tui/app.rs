@@ -151,6 +151,219 @@ impl TableView {
     }
 }
 
+/// Rows fetched per page of the Metadata tab.
+pub const PAGE_ROWS: usize = 500;
+/// Most rows of the Metadata tab held at once (pages far from the cursor are dropped while scrolling).
+pub const WINDOW_ROWS: usize = 5_000;
+
+/// Where the Metadata tab's pages come from.
+#[derive(Debug, Clone)]
+pub enum PageSource {
+    /// Keyset pages read from the store on demand ([`crate::engine::page::read_page`]); the table is never read
+    /// whole.
+    Store,
+    /// The whole read, held in memory (stores without an ordered scan, sorts by a column other than the ids):
+    /// pages are slices of it.
+    Memory(Arc<polars::prelude::DataFrame>),
+}
+
+/// Which page to fetch, relative to the loaded rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetch {
+    /// The first page (replaces the loaded rows).
+    First,
+    /// The page after the loaded rows.
+    Next,
+    /// The page before the loaded rows.
+    Previous,
+    /// The last page (replaces the loaded rows).
+    Last,
+}
+
+/// How a page fetch reads its rows.
+#[derive(Debug, Clone)]
+pub enum PageRequest {
+    /// A keyset page from the store.
+    Keyset(crate::engine::page::PageAt),
+    /// Rows `start..start + PAGE_ROWS` of a read held in memory.
+    Slice {
+        /// The whole read.
+        frame: Arc<polars::prelude::DataFrame>,
+        /// First row.
+        start: usize,
+    },
+}
+
+/// A page of the Metadata tab, rendered on a background task.
+#[derive(Debug, Clone)]
+pub struct LoadedPage {
+    /// The rendered rows (`start` is set when `start` below is known).
+    pub table: TableData,
+    /// The id columns of the rows (page bounds for the next and previous pages).
+    pub ids: polars::prelude::DataFrame,
+    /// No row comes before these.
+    pub at_start: bool,
+    /// No row comes after these.
+    pub at_end: bool,
+    /// Set by the first page of a read: where the next pages come from.
+    pub source: Option<PageSource>,
+    /// Rows in the whole read, when known (reads held in memory, reads that fit in one page).
+    pub total: Option<usize>,
+    /// Position of the first row in the read, when known (slices, first pages).
+    pub start: Option<usize>,
+}
+
+/// The Metadata tab of one feature: a window of at most [`WINDOW_ROWS`] rows of the read and how to fetch more.
+#[derive(Debug, Clone)]
+pub struct PagedTable {
+    /// The loaded rows (positions `table.start..table.end()` of the read).
+    pub table: TableData,
+    /// Where pages come from.
+    pub source: PageSource,
+    /// The id columns of the loaded rows.
+    pub ids: polars::prelude::DataFrame,
+    /// The first loaded row is the first of the read.
+    pub at_start: bool,
+    /// The last loaded row is the last of the read.
+    pub at_end: bool,
+    /// Rows in the read (`None` while they are counted in the background).
+    pub total: Option<usize>,
+    /// The page being fetched.
+    pub fetching: Option<Fetch>,
+    /// `G` was pressed before the rows were counted: the last page is fetched when the count arrives.
+    pub pending_end: bool,
+}
+
+impl PagedTable {
+    /// The first page of a read.
+    pub fn new(page: LoadedPage) -> Self {
+        let mut table = page.table;
+        table.start = 0;
+        table.paged = true;
+        let total = page
+            .total
+            .or_else(|| page.at_end.then_some(table.rows.len()));
+        table.total_rows = total.unwrap_or(table.rows.len());
+        table.counting = total.is_none();
+        Self {
+            table,
+            source: page.source.unwrap_or(PageSource::Store),
+            ids: page.ids,
+            at_start: true,
+            at_end: page.at_end,
+            total,
+            fetching: None,
+            pending_end: false,
+        }
+    }
+
+    /// Adds a fetched page to the window (replacing it for [`Fetch::First`] / [`Fetch::Last`]).
+    pub fn apply(&mut self, fetch: Fetch, page: LoadedPage) {
+        self.fetching = None;
+        let n = page.table.rows.len();
+        match fetch {
+            Fetch::First | Fetch::Last => {
+                let start = match (fetch, page.start, self.total) {
+                    (_, Some(s), _) => s,
+                    (Fetch::Last, None, Some(t)) => t.saturating_sub(n),
+                    _ => 0,
+                };
+                let (total_rows, counting) = (self.table.total_rows, self.table.counting);
+                let widths = std::mem::take(&mut self.table.widths);
+                self.table = page.table;
+                for (w, old) in self.table.widths.iter_mut().zip(widths) {
+                    *w = (*w).max(old);
+                }
+                self.table.start = start;
+                self.table.paged = true;
+                self.table.total_rows = total_rows;
+                self.table.counting = counting;
+                self.ids = page.ids;
+                self.at_start = page.at_start || start == 0;
+                self.at_end = page.at_end;
+            }
+            Fetch::Next | Fetch::Previous => {
+                let append = fetch == Fetch::Next;
+                let (front, back) = self.table.merge(page.table, append, WINDOW_ROWS);
+                let ids = if append {
+                    self.ids.vstack(&page.ids)
+                } else {
+                    page.ids.vstack(&self.ids)
+                };
+                if let Ok(mut ids) = ids {
+                    let keep = ids.height().saturating_sub(front + back);
+                    ids = ids.slice(front as i64, keep);
+                    ids.rechunk_mut();
+                    self.ids = ids;
+                }
+                if append {
+                    self.at_end = page.at_end;
+                    self.at_start &= front == 0;
+                } else {
+                    self.at_start = page.at_start || self.table.start == 0;
+                    self.at_end &= back == 0;
+                }
+            }
+        }
+        // positions are exact (a window grows only from the first page or the counted last page)
+        if self.at_end && self.total.is_none() {
+            self.set_total(self.table.end());
+        }
+        self.table.total_rows = self
+            .total
+            .unwrap_or_else(|| self.table.total_rows.max(self.table.end()));
+    }
+
+    /// The rows were counted.
+    pub fn set_total(&mut self, total: usize) {
+        self.total = Some(total);
+        self.table.total_rows = total;
+        self.table.counting = false;
+    }
+
+    /// How to fetch `fetch` (`None` when there is nothing to fetch).
+    pub fn request(&self, fetch: Fetch) -> Option<PageRequest> {
+        use crate::engine::page::PageAt;
+        let t = &self.table;
+        match &self.source {
+            PageSource::Memory(frame) => {
+                let total = frame.height();
+                let start = match fetch {
+                    Fetch::First => 0,
+                    Fetch::Last => total.saturating_sub(PAGE_ROWS),
+                    Fetch::Next if t.end() < total => t.end(),
+                    Fetch::Previous if t.start > 0 => t.start.saturating_sub(PAGE_ROWS),
+                    _ => return None,
+                };
+                Some(PageRequest::Slice {
+                    frame: frame.clone(),
+                    start,
+                })
+            }
+            PageSource::Store => {
+                let ids = &self.ids;
+                let names: Vec<String> = ids
+                    .get_column_names()
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect();
+                let row = |i: usize| crate::engine::page::ids_row(ids, &names, i).ok();
+                Some(PageRequest::Keyset(match fetch {
+                    Fetch::First => PageAt::First,
+                    Fetch::Last => PageAt::Last,
+                    Fetch::Next if !self.at_end && ids.height() > 0 => {
+                        PageAt::After(row(ids.height() - 1)?)
+                    }
+                    Fetch::Previous if !self.at_start && ids.height() > 0 => {
+                        PageAt::Before(row(0)?)
+                    }
+                    _ => return None,
+                }))
+            }
+        }
+    }
+}
+
 /// Where the last frame put the clickable parts (written by draw, read by mouse handling).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Areas {
@@ -351,9 +564,17 @@ pub struct TableNav {
 impl TableNav {
     /// Row range shown for `total` rows with `height` visible rows, keeping the cursor visible; remembers it.
     pub fn visible(&self, total: usize, height: usize) -> (usize, usize) {
+        self.visible_in(0, total, height)
+    }
+
+    /// Row range shown of the loaded rows `start..start + len` (positions in the whole table) with `height`
+    /// visible rows, keeping the cursor (clamped to the loaded rows) visible; remembers it.
+    pub fn visible_in(&self, start: usize, len: usize, height: usize) -> (usize, usize) {
         let height = height.max(1);
-        let cursor = self.cursor.min(total.saturating_sub(1));
-        let mut off = self.offset.get().min(total.saturating_sub(1));
+        let total = start + len;
+        let last = total.saturating_sub(1).max(start);
+        let cursor = self.cursor.clamp(start, last);
+        let mut off = self.offset.get().clamp(start, last);
         if cursor < off {
             off = cursor;
         } else if cursor >= off + height {
@@ -363,6 +584,11 @@ impl TableNav {
         self.page.set(height);
         (off, (off + height).min(total))
     }
+}
+
+/// The position of the last row of a counted read.
+fn n_last(p: &PagedTable) -> usize {
+    p.total.unwrap_or(p.table.end()).saturating_sub(1)
 }
 
 /// Everything the TUI knows. [`update`] changes it, `draw` paints it.
@@ -392,7 +618,7 @@ pub struct App {
     /// Spinner frame counter ([`Msg::Tick`]).
     pub tick: usize,
     /// Default reads per feature (`Ready(None)`: the store has no table for it).
-    pub metadata: HashMap<FeatureKey, Load<Option<TableData>>>,
+    pub metadata: HashMap<FeatureKey, Load<Option<Box<PagedTable>>>>,
     /// The feature whose read is running (at most one at a time; the latest selection wins).
     pub read_in_flight: Option<FeatureKey>,
     /// Scroll state per tab (reset when the selection changes).
@@ -409,8 +635,9 @@ pub struct App {
     pub dialog: Option<Dialog>,
     /// The last toast (finished write, failure), until it times out.
     pub toast: Option<Toast>,
-    /// Rows of the Metadata tab marked with `x` (indices into the loaded rows), for a delete of those samples.
-    pub marked: std::collections::BTreeSet<usize>,
+    /// Rows of the Metadata tab marked with `x` (positions in the read) with the SQL predicate selecting each,
+    /// for a delete of those samples.
+    pub marked: std::collections::BTreeMap<usize, Option<String>>,
     /// Directory the write dialog's file picker starts in (the process's working directory).
     pub cwd: std::path::PathBuf,
     /// The top-level screen.
@@ -471,10 +698,34 @@ pub enum Msg {
         generation: u64,
         /// The feature read.
         key: FeatureKey,
-        /// The rendered rows (`None`: no table in the store) or the error message.
-        result: Result<Option<TableData>, String>,
+        /// The first page (`None`: no table in the store) or the error message.
+        result: Result<Option<Box<LoadedPage>>, String>,
         /// [`App::view_generation`] of the request.
         view: u64,
+    },
+    /// A page of the Metadata tab was fetched.
+    Page {
+        /// Generation of the request.
+        generation: u64,
+        /// [`App::view_generation`] of the request.
+        view: u64,
+        /// The feature.
+        key: FeatureKey,
+        /// Which page.
+        fetch: Fetch,
+        /// The page or the error message.
+        result: Result<Box<LoadedPage>, String>,
+    },
+    /// The rows of the Metadata tab's read were counted.
+    RowCount {
+        /// Generation of the request.
+        generation: u64,
+        /// [`App::view_generation`] of the request.
+        view: u64,
+        /// The feature.
+        key: FeatureKey,
+        /// Rows, or the error message.
+        result: Result<usize, String>,
     },
     /// A delete plan was computed.
     DeletePlanned {
@@ -574,6 +825,37 @@ pub enum Command {
         view: TableView,
         /// [`App::view_generation`] to tag the result with.
         view_generation: u64,
+    },
+    /// Fetch a page of the Metadata tab; reports [`Msg::Page`].
+    FetchPage {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// [`App::view_generation`] to tag the result with.
+        view_generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+        /// How to read.
+        view: TableView,
+        /// Which page.
+        fetch: Fetch,
+        /// How to read it.
+        request: PageRequest,
+    },
+    /// Count the rows of the Metadata tab's read (only the columns its semantics need); reports
+    /// [`Msg::RowCount`].
+    CountRows {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// [`App::view_generation`] to tag the result with.
+        view_generation: u64,
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+        /// How to read.
+        view: TableView,
     },
     /// Copy text to the clipboard (OSC 52, done by the UI thread: it owns the terminal).
     Copy(String),
@@ -708,6 +990,8 @@ impl Command {
             Command::Open { generation }
             | Command::ComputeStatuses { generation, .. }
             | Command::ReadMetadata { generation, .. }
+            | Command::FetchPage { generation, .. }
+            | Command::CountRows { generation, .. }
             | Command::PlanDelete { generation, .. }
             | Command::ExecuteDelete { generation, .. }
             | Command::CountVersions { generation, .. }
@@ -828,7 +1112,7 @@ impl App {
         let e = self.selected_entry()?;
         match self.tab {
             Tab::Metadata => match self.metadata.get(&e.key)? {
-                Load::Ready(Some(t)) => Some(t),
+                Load::Ready(Some(p)) => Some(&p.table),
                 _ => None,
             },
             Tab::Detail => None,
@@ -893,16 +1177,9 @@ impl App {
         if self.tab == Tab::Metadata {
             if let Some(t) = self.current_table() {
                 let preds: Vec<String> = if !self.marked.is_empty() {
-                    self.marked
-                        .iter()
-                        .filter_map(|&i| t.row_filters.get(i).cloned().flatten())
-                        .collect()
+                    self.marked.values().flatten().cloned().collect()
                 } else if self.focus == Focus::Details {
-                    let c = self.nav[0].cursor.min(t.rows.len().saturating_sub(1));
-                    t.row_filters
-                        .get(c)
-                        .cloned()
-                        .flatten()
+                    t.row_filter(t.clamp(self.nav[0].cursor))
                         .into_iter()
                         .collect()
                 } else {
@@ -1201,8 +1478,8 @@ impl App {
                 let Some(t) = self.current_table() else {
                     return Some(vec![]);
                 };
-                let c = self.nav[0].cursor.min(t.rows.len().saturating_sub(1));
-                let Some(row) = t.rows.get(c) else {
+                let c = t.clamp(self.nav[0].cursor);
+                let Some(row) = t.row(c) else {
                     return Some(vec![]);
                 };
                 let obj: serde_json::Map<String, serde_json::Value> = t
@@ -1323,9 +1600,9 @@ impl App {
                     if m.row > a.table.y {
                         let nav = &mut self.nav[self.tab.index()];
                         nav.cursor = nav.offset.get() + (m.row - a.table.y - 1) as usize;
-                        let rows = self.current_table().map(|t| t.rows.len()).unwrap_or(0);
-                        let nav = &mut self.nav[self.tab.index()];
-                        nav.cursor = nav.cursor.min(rows.saturating_sub(1));
+                        let c = self.nav[self.tab.index()].cursor;
+                        let c = self.current_table().map(|t| t.clamp(c)).unwrap_or(0);
+                        self.nav[self.tab.index()].cursor = c;
                     }
                 }
                 vec![]
@@ -1570,10 +1847,7 @@ impl App {
         }
         match self.focus {
             Focus::List => self.on_list_key(key, ctrl),
-            Focus::Details => {
-                self.on_details_key(key, ctrl);
-                vec![]
-            }
+            Focus::Details => self.on_details_key(key, ctrl),
         }
     }
 
@@ -1842,17 +2116,15 @@ impl App {
         }
     }
 
-    fn on_details_key(&mut self, key: KeyEvent, ctrl: bool) {
+    fn on_details_key(&mut self, key: KeyEvent, ctrl: bool) -> Vec<Command> {
         if key.code == KeyCode::Esc {
             self.focus = Focus::List;
-            return;
+            return vec![];
         }
         if key.code == KeyCode::Enter {
             if let Some(t) = self.current_table() {
-                let c = self.nav[self.tab.index()]
-                    .cursor
-                    .min(t.rows.len().saturating_sub(1));
-                if let Some(row) = t.rows.get(c) {
+                let c = t.clamp(self.nav[self.tab.index()].cursor);
+                if let Some(row) = t.row(c) {
                     let fields = t
                         .headers
                         .iter()
@@ -1870,40 +2142,142 @@ impl App {
                     });
                 }
             }
-            return;
+            return vec![];
         }
         let loaded = self.current_table().is_some();
-        let rows = if self.tab == Tab::Detail {
+        // loaded rows (a window of the read on the Metadata tab) and the read's last row
+        let (first_row, last_row, total) = if self.tab == Tab::Detail {
             // the Detail tab scrolls by line
-            100
+            (0, 99, 100)
         } else {
-            self.current_table().map(|t| t.rows.len()).unwrap_or(0)
+            self.current_table()
+                .map(|t| {
+                    (
+                        t.start,
+                        t.end().saturating_sub(1).max(t.start),
+                        t.total_rows,
+                    )
+                })
+                .unwrap_or((0, 0, 0))
         };
+        let last_of_all = total.saturating_sub(1);
+        let mut jump = None;
         let nav = &mut self.nav[self.tab.index()];
         let page = nav.page.get().max(1);
-        let last_row = rows.saturating_sub(1);
         let last_col = if loaded { nav.max_col.get() } else { 0 };
-        let c = nav.cursor.min(last_row);
+        let c = nav.cursor.clamp(first_row, last_row);
+        let rows = last_row + 1 - first_row;
         match key.code {
             KeyCode::Char('j') | KeyCode::Down => nav.cursor = (c + 1).min(last_row),
-            KeyCode::Char('k') | KeyCode::Up => nav.cursor = c.saturating_sub(1),
+            KeyCode::Char('k') | KeyCode::Up => nav.cursor = c.saturating_sub(1).max(first_row),
             KeyCode::PageDown | KeyCode::Char(' ') => nav.cursor = (c + page).min(last_row),
-            KeyCode::PageUp => nav.cursor = c.saturating_sub(page),
+            KeyCode::PageUp => nav.cursor = c.saturating_sub(page).max(first_row),
             KeyCode::Char('d') if ctrl => nav.cursor = (c + page / 2).min(last_row),
-            KeyCode::Char('u') if ctrl => nav.cursor = c.saturating_sub(page / 2),
-            KeyCode::Char('g') | KeyCode::Home => nav.cursor = 0,
-            KeyCode::Char('G') | KeyCode::End => nav.cursor = last_row,
+            KeyCode::Char('u') if ctrl => nav.cursor = c.saturating_sub(page / 2).max(first_row),
+            KeyCode::Char('g') | KeyCode::Home => {
+                nav.cursor = 0;
+                jump = (first_row > 0).then_some(Fetch::First);
+            }
+            KeyCode::Char('G') | KeyCode::End => {
+                nav.cursor = last_row;
+                jump = Some(Fetch::Last);
+            }
             KeyCode::Char('h') | KeyCode::Left => nav.col = nav.col.min(last_col).saturating_sub(1),
             KeyCode::Char('l') | KeyCode::Right => nav.col = (nav.col + 1).min(last_col),
-            KeyCode::Char('x') if self.tab == Tab::Metadata && rows > 0 => {
-                if !self.marked.remove(&c) {
-                    self.marked.insert(c);
-                }
+            KeyCode::Char('x') if self.tab == Tab::Metadata && loaded && rows > 0 => {
                 nav.cursor = (c + 1).min(last_row);
+                let pred = self.current_table().and_then(|t| t.row_filter(c));
+                if self.marked.remove(&c).is_none() {
+                    self.marked.insert(c, pred);
+                }
             }
             KeyCode::Char('0') => nav.col = 0,
             KeyCode::Char('$') => nav.col = last_col,
             _ => {}
+        }
+        if self.tab != Tab::Metadata {
+            return vec![];
+        }
+        match jump {
+            Some(Fetch::Last) => self.jump_to_end(last_of_all),
+            Some(f) => self.fetch_page(f),
+            None => self.want_page(),
+        }
+    }
+
+    /// `G` on the Metadata tab: the last row; fetches the last page unless it is loaded (after the rows are
+    /// counted, if they are still being counted).
+    fn jump_to_end(&mut self, last: usize) -> Vec<Command> {
+        let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
+            return vec![];
+        };
+        let Some(Load::Ready(Some(p))) = self.metadata.get_mut(&key) else {
+            return vec![];
+        };
+        if p.at_end {
+            return vec![];
+        }
+        if p.total.is_none() {
+            p.pending_end = true;
+            return vec![];
+        }
+        self.nav[Tab::Metadata.index()].cursor = last;
+        self.fetch_page(Fetch::Last)
+    }
+
+    /// Fetches the page `fetch` of the selected feature's Metadata table unless a fetch is running or there is
+    /// nothing to fetch.
+    fn fetch_page(&mut self, fetch: Fetch) -> Vec<Command> {
+        let Some(ws) = self.workspace().cloned() else {
+            return vec![];
+        };
+        let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
+            return vec![];
+        };
+        let Some(Load::Ready(Some(p))) = self.metadata.get_mut(&key) else {
+            return vec![];
+        };
+        // a jump wins over a running next / previous fetch (whose result is then dropped)
+        let jump = matches!(fetch, Fetch::First | Fetch::Last);
+        if p.fetching.is_some() && !(jump && p.fetching != Some(fetch)) {
+            return vec![];
+        }
+        let Some(request) = p.request(fetch) else {
+            return vec![];
+        };
+        p.fetching = Some(fetch);
+        vec![Command::FetchPage {
+            generation: self.generation,
+            view_generation: self.view_generation,
+            ws,
+            key,
+            view: self.view.clone(),
+            fetch,
+            request,
+        }]
+    }
+
+    /// Fetches the next (previous) page when the Metadata cursor is within two screens of the last (first)
+    /// loaded row.
+    fn want_page(&mut self) -> Vec<Command> {
+        if self.tab != Tab::Metadata {
+            return vec![];
+        }
+        let Some(Load::Ready(Some(p))) = self
+            .selected_entry()
+            .and_then(|e| self.metadata.get(&e.key))
+        else {
+            return vec![];
+        };
+        let nav = &self.nav[Tab::Metadata.index()];
+        let margin = 2 * nav.page.get().max(20);
+        let c = p.table.clamp(nav.cursor);
+        if !p.at_end && c + margin >= p.table.end() {
+            self.fetch_page(Fetch::Next)
+        } else if !p.at_start && c < p.table.start + margin {
+            self.fetch_page(Fetch::Previous)
+        } else {
+            vec![]
         }
     }
 
@@ -2112,7 +2486,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::Metadata { view, .. } if view != app.view_generation => vec![],
+        Msg::Metadata { view, .. } | Msg::Page { view, .. } | Msg::RowCount { view, .. }
+            if view != app.view_generation =>
+        {
+            vec![]
+        }
         Msg::Metadata {
             generation,
             key,
@@ -2122,19 +2500,95 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             if app.read_in_flight.as_ref() == Some(&key) {
                 app.read_in_flight = None;
             }
+            let mut cmds = vec![];
+            let counted = match &result {
+                Ok(Some(p)) => p.total.is_some() || p.at_end,
+                _ => true,
+            };
+            if !counted {
+                if let Some(ws) = app.workspace().cloned() {
+                    cmds.push(Command::CountRows {
+                        generation: app.generation,
+                        view_generation: app.view_generation,
+                        ws,
+                        key: key.clone(),
+                        view: app.view.clone(),
+                    });
+                }
+            }
             app.metadata.insert(
                 key,
                 match result {
-                    Ok(t) => Load::Ready(t),
+                    Ok(p) => Load::Ready(p.map(|p| Box::new(PagedTable::new(*p)))),
                     Err(e) => Load::Failed(e),
                 },
             );
-            app.want_metadata()
+            cmds.extend(app.want_metadata());
+            cmds.extend(app.want_page());
+            cmds
+        }
+        Msg::Page {
+            generation,
+            key,
+            fetch,
+            result,
+            ..
+        } if generation == app.generation => {
+            let Some(Load::Ready(Some(p))) = app.metadata.get_mut(&key) else {
+                return vec![];
+            };
+            // a jump was asked for meanwhile: this page is not next to the loaded rows any more
+            if p.fetching != Some(fetch) {
+                return vec![];
+            }
+            match result {
+                Ok(page) => p.apply(fetch, *page),
+                Err(e) => {
+                    p.fetching = None;
+                    app.error_popup(format!("Reading {key} failed"), e);
+                    return vec![];
+                }
+            }
+            if matches!(fetch, Fetch::Last) {
+                app.nav[Tab::Metadata.index()].cursor = p.table.end().saturating_sub(1);
+            }
+            if matches!(fetch, Fetch::First) {
+                app.nav[Tab::Metadata.index()].cursor = 0;
+            }
+            app.want_page()
+        }
+        Msg::RowCount {
+            generation,
+            key,
+            result,
+            ..
+        } if generation == app.generation => {
+            let Some(Load::Ready(Some(p))) = app.metadata.get_mut(&key) else {
+                return vec![];
+            };
+            match result {
+                Ok(n) => p.set_total(n),
+                Err(e) => {
+                    p.table.counting = false;
+                    app.toast(format!("counting the rows of {key} failed: {e}"), true);
+                    return vec![];
+                }
+            }
+            if std::mem::take(&mut p.pending_end) {
+                let last = n_last(p);
+                let on_it = app.selected_entry().map(|e| &e.key) == Some(&key);
+                if on_it && app.tab == Tab::Metadata {
+                    return app.jump_to_end(last);
+                }
+            }
+            vec![]
         }
         // a result of an older generation (before a reload): drop it
         Msg::Opened { .. }
         | Msg::Status { .. }
         | Msg::Metadata { .. }
+        | Msg::Page { .. }
+        | Msg::RowCount { .. }
         | Msg::DeletePlanned { .. }
         | Msg::RebasePlanned { .. }
         | Msg::VersionCounts { .. }

@@ -24,7 +24,7 @@ use crate::engine::read::ReadOptions;
 use crate::engine::resolve::ResolveOptions;
 use crate::engine::status::FeatureStatus;
 use crate::engine::workspace::Workspace;
-use crate::tui::app::{update, App, Command, Msg};
+use crate::tui::app::{update, App, Command, LoadedPage, Msg, PageRequest, PageSource, PAGE_ROWS};
 use crate::tui::view::{frame_table, StatusReport};
 use crate::tui::{ui, OpenRequest};
 
@@ -305,22 +305,54 @@ pub fn execute(
             view,
             view_generation,
         } => {
-            let result = guarded(|| {
-                let ids = ws
-                    .graph
-                    .get(&key)
-                    .map(|d| d.spec.id_columns.clone())
-                    .unwrap_or_default();
-                match view_rows(&ws, &key, &view)? {
-                    None => Ok(None),
-                    Some(df) => frame_table(&df, &ids).map(Some).map_err(|e| e.to_string()),
-                }
-            });
+            let result = guarded(|| first_page(&ws, &key, &view));
             emit(Msg::Metadata {
                 generation,
                 key,
                 result,
                 view: view_generation,
+            });
+        }
+        Command::FetchPage {
+            generation,
+            view_generation,
+            ws,
+            key,
+            view,
+            fetch,
+            request,
+        } => {
+            let result = guarded(|| fetch_page(&ws, &key, &view, &request).map(Box::new));
+            emit(Msg::Page {
+                generation,
+                view: view_generation,
+                key,
+                fetch,
+                result,
+            });
+        }
+        Command::CountRows {
+            generation,
+            view_generation,
+            ws,
+            key,
+            view,
+        } => {
+            let result = guarded(|| {
+                crate::engine::page::count_rows(
+                    ws.store.as_ref(),
+                    &ws.graph,
+                    &key,
+                    &view.read_options(),
+                )
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("the store has no table for {key}"))
+            });
+            emit(Msg::RowCount {
+                generation,
+                view: view_generation,
+                key,
+                result,
             });
         }
         // the UI thread handles these itself (see `spawn`); nothing to do off it
@@ -514,6 +546,117 @@ pub fn execute(
                 ))
             });
             emit(Msg::Mutated { generation, result });
+        }
+    }
+}
+
+/// Renders rows of a feature's read into a page (`ids`: the feature's id columns, frozen and first).
+fn render_page(
+    df: &polars::prelude::DataFrame,
+    ids: &[String],
+    at_start: bool,
+    at_end: bool,
+) -> Result<LoadedPage, String> {
+    let present: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|c| df.get_column_index(c).is_some())
+        .collect();
+    Ok(LoadedPage {
+        table: frame_table(df, ids).map_err(|e| e.to_string())?,
+        ids: df.select(present).map_err(|e| e.to_string())?,
+        at_start,
+        at_end,
+        source: None,
+        total: None,
+        start: None,
+    })
+}
+
+/// The first page of the Metadata tab: a keyset page from the store when it has an ordered scan and the view
+/// keeps Metaxy's id order, else the whole read (held in memory, pages are slices of it).
+fn first_page(
+    ws: &Workspace,
+    key: &crate::engine::keys::FeatureKey,
+    view: &crate::tui::app::TableView,
+) -> Result<Option<Box<LoadedPage>>, String> {
+    use crate::engine::page::{read_page, PageAt, PageRead};
+    let ids = ws
+        .graph
+        .get(key)
+        .map(|d| d.spec.id_columns.clone())
+        .unwrap_or_default();
+    if view.sort.is_none() {
+        let _t = crate::engine::timing::span(|| format!("tui first page {key}"));
+        match read_page(
+            ws.store.as_ref(),
+            &ws.graph,
+            key,
+            &view.read_options(),
+            &PageAt::First,
+            PAGE_ROWS,
+        )
+        .map_err(|e| e.to_string())?
+        {
+            PageRead::Missing => return Ok(None),
+            PageRead::Page(p) => {
+                let mut page = render_page(&p.rows, &ids, true, p.at_end)?;
+                page.source = Some(PageSource::Store);
+                page.start = Some(0);
+                return Ok(Some(Box::new(page)));
+            }
+            PageRead::Unsupported => {}
+        }
+    }
+    let Some(df) = view_rows(ws, key, view)? else {
+        return Ok(None);
+    };
+    let total = df.height();
+    let frame = Arc::new(df);
+    let mut page = render_page(&frame.slice(0, PAGE_ROWS), &ids, true, total <= PAGE_ROWS)?;
+    page.source = Some(PageSource::Memory(frame));
+    page.total = Some(total);
+    page.start = Some(0);
+    Ok(Some(Box::new(page)))
+}
+
+/// A further page of the Metadata tab.
+fn fetch_page(
+    ws: &Workspace,
+    key: &crate::engine::keys::FeatureKey,
+    view: &crate::tui::app::TableView,
+    request: &PageRequest,
+) -> Result<LoadedPage, String> {
+    use crate::engine::page::{read_page, PageRead};
+    let ids = ws
+        .graph
+        .get(key)
+        .map(|d| d.spec.id_columns.clone())
+        .unwrap_or_default();
+    match request {
+        PageRequest::Slice { frame, start } => {
+            let df = frame.slice(*start as i64, PAGE_ROWS);
+            let end = start + df.height();
+            let mut page = render_page(&df, &ids, *start == 0, end >= frame.height())?;
+            page.start = Some(*start);
+            page.total = Some(frame.height());
+            Ok(page)
+        }
+        PageRequest::Keyset(at) => {
+            match read_page(
+                ws.store.as_ref(),
+                &ws.graph,
+                key,
+                &view.read_options(),
+                at,
+                PAGE_ROWS,
+            )
+            .map_err(|e| e.to_string())?
+            {
+                PageRead::Page(p) => render_page(&p.rows, &ids, p.at_start, p.at_end),
+                PageRead::Missing => Err(format!("the store has no table for {key} any more")),
+                PageRead::Unsupported => Err(format!("the store cannot page {key}")),
+            }
         }
     }
 }

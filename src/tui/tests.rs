@@ -1799,3 +1799,138 @@ fn enter_on_a_row_shows_every_column_in_full() {
     let _ = update(&mut app, key(KeyCode::Esc));
     assert!(app.dialog.is_none());
 }
+
+/// A fixture copy whose `example/video` has 12,050 samples (12,000 generated), 40 of them with a newer row and
+/// 10 soft-deleted: more than one window of the Metadata tab.
+fn big_fixture() -> (tempfile::TempDir, Arc<Workspace>) {
+    let (tmp, ws) = fixture_copy("duckdb", "s01_initial");
+    drop(ws);
+    {
+        let conn = duckdb::Connection::open(tmp.path().join("store/metadata.duckdb")).unwrap();
+        conn.execute_batch(
+            "INSERT INTO example__video SELECT v.* REPLACE ('g' || lpad(i::VARCHAR, 6, '0') AS sample_uid)
+                 FROM (SELECT * FROM example__video LIMIT 1) v, range(12000) t(i);
+             INSERT INTO example__video SELECT * REPLACE ('newer' AS path,
+                 metaxy_updated_at + INTERVAL 1 DAY AS metaxy_updated_at)
+                 FROM example__video WHERE sample_uid BETWEEN 'g000100' AND 'g000139';
+             INSERT INTO example__video SELECT * REPLACE (metaxy_updated_at + INTERVAL 2 DAY AS metaxy_deleted_at)
+                 FROM example__video WHERE sample_uid BETWEEN 'g005000' AND 'g005009' AND path <> 'newer';",
+        )
+        .unwrap();
+    }
+    let mut opts = OpenOptions {
+        cwd: tmp.path().to_path_buf(),
+        ..Default::default()
+    };
+    opts.env.insert(
+        "METAXY_FIXTURE_DIR".into(),
+        tmp.path().display().to_string(),
+    );
+    (tmp, Arc::new(Workspace::open(&opts).unwrap()))
+}
+
+fn metadata_table(app: &App) -> &crate::tui::app::PagedTable {
+    let e = app.selected_entry().unwrap();
+    match app.metadata.get(&e.key) {
+        Some(Load::Ready(Some(p))) => p,
+        _ => panic!("no table"),
+    }
+}
+
+/// The Metadata tab pages a big DuckDB feature: the first page opens without reading the table, the rows are
+/// counted in the background, scrolling fetches the next pages and drops far ones (at most WINDOW_ROWS held),
+/// `G` jumps to the last page and `g` back; every row shown is the row a full read has at that position.
+#[test]
+fn metadata_tab_pages_a_big_feature() {
+    use crate::tui::app::{PageSource, PAGE_ROWS, WINDOW_ROWS};
+    let (_tmp, ws) = big_fixture();
+    let video = FeatureKey::parse("example/video").unwrap();
+    let full = ws
+        .read(&video, &crate::engine::read::ReadOptions::default())
+        .unwrap()
+        .unwrap();
+    assert_eq!(full.height(), 12_040);
+    let uid_at = |i: usize| {
+        full.column("sample_uid")
+            .unwrap()
+            .str()
+            .unwrap()
+            .get(i)
+            .unwrap()
+            .to_string()
+    };
+    let mut app = app_on(&ws);
+    while app.selected_entry().unwrap().key != video {
+        press(&mut app, &ws, ch('j'));
+    }
+    assert_eq!(app.tab, Tab::Metadata);
+    let p = metadata_table(&app);
+    assert!(matches!(p.source, PageSource::Store), "keyset pages");
+    assert_eq!(p.total, Some(12_040), "counted in the background");
+    // the first page plus the prefetched next one
+    assert!(
+        p.table.rows.len() <= 2 * PAGE_ROWS,
+        "{}",
+        p.table.rows.len()
+    );
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert_eq!(app.focus, Focus::Details);
+    let out = render(&app, 120, 30);
+    assert!(out.contains("rows 1-"), "{out}");
+    assert!(out.contains("of 12040"), "{out}");
+    // scroll down page by page through 7,000 rows
+    while app.nav[0].cursor < 7_000 {
+        press(&mut app, &ws, key(KeyCode::PageDown));
+        let _ = render(&app, 120, 30);
+    }
+    let p = metadata_table(&app);
+    assert!(p.table.rows.len() <= WINDOW_ROWS, "{}", p.table.rows.len());
+    assert!(p.table.start > 0, "far rows were dropped");
+    let c = app.nav[0].cursor;
+    assert_eq!(p.table.row(c).unwrap()[0].text, uid_at(c));
+    let out = render(&app, 120, 30);
+    assert!(out.contains(&uid_at(c)), "{out}");
+    // the newer rows won, the soft-deleted samples are gone
+    let t = &metadata_table(&app).table;
+    for i in t.start..t.end() {
+        assert_eq!(t.row(i).unwrap()[0].text, uid_at(i), "row {i}");
+    }
+    // G: the last page
+    press(&mut app, &ws, ch('G'));
+    let t = &metadata_table(&app).table;
+    assert_eq!(app.nav[0].cursor, 12_039);
+    assert_eq!(t.end(), 12_040);
+    assert_eq!(t.row(12_039).unwrap()[0].text, uid_at(12_039));
+    let out = render_masked(&app, 120, 30);
+    assert!(out.contains("-12040 of 12040"), "{out}");
+    insta::assert_snapshot!("metadata_paged_end", out);
+    // up from the end: previous pages, positions still exact
+    for _ in 0..60 {
+        press(&mut app, &ws, key(KeyCode::PageUp));
+        let _ = render(&app, 120, 30);
+    }
+    let t = &metadata_table(&app).table;
+    let c = app.nav[0].cursor;
+    assert!(t.start < 12_040 - PAGE_ROWS, "{}", t.start);
+    for i in t.start..t.end() {
+        assert_eq!(t.row(i).unwrap()[0].text, uid_at(i), "row {i}");
+    }
+    assert!(c < 12_039);
+    // g: the first page again
+    press(&mut app, &ws, ch('g'));
+    let t = &metadata_table(&app).table;
+    assert_eq!((app.nav[0].cursor, t.start), (0, 0));
+    assert_eq!(t.row(0).unwrap()[0].text, uid_at(0));
+    // a mark survives scrolling away and back, and feeds the delete filter
+    press(&mut app, &ws, ch('x'));
+    assert_eq!(app.marked.len(), 1);
+    press(&mut app, &ws, ch('G'));
+    press(&mut app, &ws, ch('d'));
+    match &app.dialog {
+        Some(crate::tui::dialog::Dialog::Delete(d)) => {
+            let f = d.filter.lines().join(" ");
+            assert!(f.contains(&uid_at(0)), "{f}");
+        }
+        _ => panic!("delete dialog"),
+    }
+}

@@ -798,12 +798,21 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     let table: Option<&TableData> = app.current_table();
     if let Some(t) = table {
         let nav = &app.nav[app.tab.index()];
-        let (start, end) = nav.visible(t.rows.len(), body.height.saturating_sub(1) as usize);
+        let (start, end) = nav.visible_in(
+            t.start,
+            t.rows.len(),
+            body.height.saturating_sub(1) as usize,
+        );
         nav.max_col.set(max_scroll(t, body.width));
-        let mut range = if t.rows.is_empty() {
-            format!(" rows 0 of {} ", t.total_rows)
+        let of = if t.counting {
+            format!("≥{} (counting…)", t.total_rows)
         } else {
-            format!(" rows {}-{} of {} ", start + 1, end, t.total_rows)
+            t.total_rows.to_string()
+        };
+        let mut range = if t.rows.is_empty() {
+            format!(" rows 0 of {of} ")
+        } else {
+            format!(" rows {}-{} of {of} ", start + 1, end)
         };
         if t.truncated() {
             range = format!("{}(first {} loaded) ", range, t.rows.len());
@@ -1276,18 +1285,18 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
     .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let mut lines = vec![header];
     let (start, end) = (
-        nav.offset.get(),
-        (nav.offset.get() + nav.page.get()).min(t.rows.len()),
+        nav.offset.get().max(t.start),
+        (nav.offset.get() + nav.page.get()).min(t.end()),
     );
-    let cursor = nav.cursor.min(t.rows.len().saturating_sub(1));
-    for (i, row) in t.rows.iter().enumerate().take(end).skip(start) {
+    let cursor = t.clamp(nav.cursor);
+    for (i, row) in (start..end).filter_map(|i| Some((i, t.row(i)?))) {
         let mut spans = vec![];
         for &(c, w) in &layout {
             let cell = &row[c];
             spans.push(Span::styled(fit(&cell.text, w), cell_style(cell.kind)));
             spans.push(Span::raw("  "));
         }
-        let marked = app.tab == Tab::Metadata && app.marked.contains(&i);
+        let marked = app.tab == Tab::Metadata && app.marked.contains_key(&i);
         if marked {
             spans.insert(0, Span::raw("✚ ").fg(Color::Magenta).bold());
         }

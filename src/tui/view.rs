@@ -64,12 +64,86 @@ pub struct TableData {
     /// Per loaded row, a SQL predicate selecting it by its id columns (`sample_uid = 's000001'`), used to prefill
     /// delete filters; empty for tables that are not feature rows.
     pub row_filters: Vec<Option<String>>,
+    /// Position of `rows[0]` in the whole table (a paged table holds a window of its rows).
+    pub start: usize,
+    /// `total_rows` is only a lower bound: the rows are still being counted.
+    pub counting: bool,
+    /// A window of a paged read (more rows are fetched on demand), not a table cut at [`MAX_TABLE_ROWS`].
+    pub paged: bool,
 }
 
 impl TableData {
-    /// Whether only the first [`MAX_TABLE_ROWS`] rows were loaded.
+    /// Whether only the first [`MAX_TABLE_ROWS`] rows were loaded (a table that is not paged).
     pub fn truncated(&self) -> bool {
-        self.total_rows > self.rows.len()
+        !self.paged && self.total_rows > self.rows.len()
+    }
+
+    /// One past the position of the last loaded row.
+    pub fn end(&self) -> usize {
+        self.start + self.rows.len()
+    }
+
+    /// The loaded row at position `pos` of the whole table.
+    pub fn row(&self, pos: usize) -> Option<&Vec<Cell>> {
+        self.rows.get(pos.checked_sub(self.start)?)
+    }
+
+    /// The SQL predicate selecting the loaded row at position `pos` (see [`TableData::row_filters`]).
+    pub fn row_filter(&self, pos: usize) -> Option<String> {
+        self.row_filters
+            .get(pos.checked_sub(self.start)?)
+            .cloned()
+            .flatten()
+    }
+
+    /// `pos` clamped to the loaded rows (the first loaded row when none is).
+    pub fn clamp(&self, pos: usize) -> usize {
+        pos.clamp(self.start, self.end().saturating_sub(1).max(self.start))
+    }
+
+    /// Adds the rows of `page` (rendered like this table) after the loaded rows (`append`) or before them, then
+    /// drops rows from the other side beyond `cap` loaded rows; column widths only grow. Returns how many rows
+    /// were dropped from the front and from the back.
+    pub fn merge(&mut self, page: TableData, append: bool, cap: usize) -> (usize, usize) {
+        for (w, p) in self.widths.iter_mut().zip(&page.widths) {
+            *w = (*w).max(*p);
+        }
+        let n = page.rows.len();
+        let filters = if page.row_filters.len() == n {
+            page.row_filters
+        } else {
+            vec![None; n]
+        };
+        if self.row_filters.len() != self.rows.len() {
+            self.row_filters = vec![None; self.rows.len()];
+        }
+        if append {
+            self.rows.extend(page.rows);
+            self.row_filters.extend(filters);
+        } else {
+            self.start = self.start.saturating_sub(n);
+            let mut rows = page.rows;
+            rows.append(&mut self.rows);
+            self.rows = rows;
+            let mut f = filters;
+            f.append(&mut self.row_filters);
+            self.row_filters = f;
+        }
+        let over = self.rows.len().saturating_sub(cap);
+        if over == 0 {
+            return (0, 0);
+        }
+        if append {
+            self.rows.drain(..over);
+            self.row_filters.drain(..over);
+            self.start += over;
+            (over, 0)
+        } else {
+            let keep = self.rows.len() - over;
+            self.rows.truncate(keep);
+            self.row_filters.truncate(keep);
+            (0, over)
+        }
     }
 
     fn finish(
@@ -95,6 +169,9 @@ impl TableData {
             total_rows,
             frozen,
             row_filters: vec![],
+            start: 0,
+            counting: false,
+            paged: false,
         }
     }
 }
