@@ -257,7 +257,8 @@ fn main() {
             waits += 1;
             // a user would see the cursor stop at the last loaded row until the page arrives
             worker.wait(&mut app, |a| {
-                table_of(a).is_some_and(|p| p.fetching.is_none() || a.nav[0].cursor + 1 < p.table.end())
+                table_of(a)
+                    .is_some_and(|p| p.fetching.is_none() || a.nav[0].cursor + 1 < p.table.end())
             });
         }
         // a fast typist: ~60 page-downs per second
@@ -329,7 +330,10 @@ fn main() {
     }
     stop.store(true, Ordering::Relaxed);
     let statuses = bg.join().unwrap();
-    report("draw, Metadata table, increments computed meanwhile", frames);
+    report(
+        "draw, Metadata table, increments computed meanwhile",
+        frames,
+    );
     report("update, cursor move, increments computed meanwhile", inputs);
     println!("  (background: {statuses} feature status(es) computed during the measurement)");
     let _ = update(&mut app, key(KeyCode::Char('v')));

@@ -668,6 +668,8 @@ pub struct App {
     pub areas: StdCell<Areas>,
     /// The open command palette.
     pub palette: Option<Palette>,
+    /// Key prefixes collapsed into one node on the graph screen (`c` / `C`).
+    pub graph_collapsed: std::collections::BTreeSet<String>,
 }
 
 /// Everything that can happen to the [`App`].
@@ -1037,6 +1039,7 @@ impl App {
             dialog: None,
             toast: None,
             marked: Default::default(),
+            graph_collapsed: Default::default(),
             cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
             screen: Screen::Features,
             graph_scroll: StdCell::new((0, 0)),
@@ -1948,8 +1951,107 @@ impl App {
         }
     }
 
+    /// The nodes the graph screen draws: the features, with the collapsed key prefixes merged.
+    pub fn graph_model(
+        &self,
+        graph: &crate::engine::graph::FeatureGraph,
+    ) -> crate::tui::graph_view::GraphModel {
+        crate::tui::graph_view::GraphModel::new(graph, &self.graph_collapsed)
+            .unwrap_or_else(|_| crate::tui::graph_view::GraphModel::features(graph))
+    }
+
+    /// The status line of node `n` of the graph screen: the feature's status, or for a collapsed prefix how many
+    /// of its features have each status (`✓ 2 · ⚠ 1 · 1 computing…`).
+    pub fn group_status(&self, model: &crate::tui::graph_view::GraphModel, n: usize) -> String {
+        let members = &model.members[n];
+        if model.prefix[n].is_none() {
+            return members
+                .first()
+                .map(|&f| self.node_status(f))
+                .unwrap_or_default();
+        }
+        let mut counts: Vec<(&'static str, usize)> = vec![];
+        let mut pending = 0;
+        for &f in members {
+            match self.features.get(f).and_then(|e| e.report.as_ref()) {
+                None => pending += 1,
+                Some(r) => {
+                    let icon = r.status.status.icon();
+                    match counts.iter_mut().find(|(i, _)| *i == icon) {
+                        Some(c) => c.1 += 1,
+                        None => counts.push((icon, 1)),
+                    }
+                }
+            }
+        }
+        let mut parts: Vec<String> = counts.iter().map(|(i, c)| format!("{i} {c}")).collect();
+        if pending > 0 {
+            parts.push(format!("{} {pending} computing…", self.spinner()));
+        }
+        parts.join(" · ")
+    }
+
+    /// `c` on the graph screen: collapses the selected feature's key prefix into one node, or expands the
+    /// collapsed node it is in.
+    fn toggle_collapse(&mut self, ws: &Workspace) {
+        let model = self.graph_model(&ws.graph);
+        let node = model.node_of.get(self.selected).copied().unwrap_or(0);
+        if let Some(p) = model.prefix.get(node).cloned().flatten() {
+            self.graph_collapsed.remove(&p);
+            return;
+        }
+        let Some(key) = self.features.get(self.selected).map(|e| e.key.clone()) else {
+            return;
+        };
+        let Some(p) = crate::tui::graph_view::prefix_of(&key) else {
+            self.toast(format!("{key} has no key prefix to collapse"), true);
+            return;
+        };
+        let mut next = self.graph_collapsed.clone();
+        next.insert(p);
+        match crate::tui::graph_view::GraphModel::new(&ws.graph, &next) {
+            Ok(_) => self.graph_collapsed = next,
+            Err(e) => self.toast(e, true),
+        }
+    }
+
+    /// `C` on the graph screen: expands everything when anything is collapsed, else collapses every top-level key
+    /// prefix shared by two or more features (skipping those that would draw a cycle).
+    fn toggle_collapse_all(&mut self, ws: &Workspace) {
+        if !self.graph_collapsed.is_empty() {
+            self.graph_collapsed.clear();
+            return;
+        }
+        let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+        for e in &self.features {
+            if let Some(p) = crate::tui::graph_view::prefix_of(&e.key) {
+                let top = p.split('/').next().unwrap_or(&p).to_string();
+                *counts.entry(top).or_default() += 1;
+            }
+        }
+        let mut skipped = vec![];
+        for (p, n) in counts {
+            if n < 2 {
+                continue;
+            }
+            let mut next = self.graph_collapsed.clone();
+            next.insert(p.clone());
+            if crate::tui::graph_view::GraphModel::new(&ws.graph, &next).is_ok() {
+                self.graph_collapsed = next;
+            } else {
+                skipped.push(p);
+            }
+        }
+        if !skipped.is_empty() {
+            self.toast(
+                format!("not collapsed (would draw a cycle): {}", skipped.join(", ")),
+                true,
+            );
+        }
+    }
+
     /// Keys of the graph screen: arrows / hjkl move to the nearest feature in that direction, Enter opens the
-    /// feature's tables, Esc goes back, `/` searches.
+    /// feature's tables, Esc goes back, `/` searches, `c` / `C` collapse key prefixes.
     fn on_graph_key(&mut self, key: KeyEvent) -> Vec<Command> {
         if key.code == KeyCode::Esc {
             self.screen = Screen::Features;
@@ -1969,10 +2071,15 @@ impl App {
             _ => None,
         };
         if let Some((dx, dy)) = dir {
-            let status = |i: usize| self.node_status(i);
-            let lay = crate::tui::graph_view::layout(&ws.graph, &status);
-            if let Some(n) = lay.neighbour(self.selected, dx, dy) {
-                if let Some(f) = lay.nodes[n].feature {
+            let model = self.graph_model(&ws.graph);
+            let status = |i: usize| self.group_status(&model, i);
+            let lay = crate::tui::graph_view::layout(&model, &status);
+            let from = model.node_of.get(self.selected).copied().unwrap_or(0);
+            if let Some(n) = lay.neighbour(from, dx, dy) {
+                if let Some(f) = lay.nodes[n]
+                    .feature
+                    .and_then(|m| model.members[m].first().copied())
+                {
                     // keep the feature list's filter consistent: a hidden feature clears the filter
                     if !self.visible.iter().any(|v| v.index == f) {
                         self.filter.clear();
@@ -2007,6 +2114,14 @@ impl App {
             KeyCode::Char('d') => self.open_delete(),
             KeyCode::Char('R') => self.open_rebase(),
             KeyCode::Char('w') => self.open_write(),
+            KeyCode::Char('c') => {
+                self.toggle_collapse(&ws);
+                vec![]
+            }
+            KeyCode::Char('C') => {
+                self.toggle_collapse_all(&ws);
+                vec![]
+            }
             _ => vec![],
         }
     }

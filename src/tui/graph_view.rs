@@ -78,36 +78,155 @@ impl GraphLayout {
     }
 }
 
-fn label_width(graph: &FeatureGraph, i: usize, status: &dyn Fn(usize) -> String) -> usize {
-    let k = graph.features[i].spec.key.to_string();
-    crate::tui::view::text_width(&k).max(crate::tui::view::text_width(&status(i))) as usize
+/// The key prefix a feature collapses into on the graph screen: every part of its key but the last
+/// (`example/video` -> `example`, `a/b/c` -> `a/b`); `None` for one-part keys.
+pub fn prefix_of(key: &FeatureKey) -> Option<String> {
+    let k = key.to_string();
+    k.rfind('/').map(|i| k[..i].to_string())
 }
 
-/// Lays out `graph`: layer = longest path from a root; waypoints for long edges; order within layers by two
-/// barycenter sweeps (fewer crossings); columns as wide as their widest label (`status(i)` is the second line).
-pub fn layout(graph: &FeatureGraph, status: &dyn Fn(usize) -> String) -> GraphLayout {
-    let n = graph.features.len();
-    let index: HashMap<&FeatureKey, usize> = graph
-        .features
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (&f.spec.key, i))
-        .collect();
-    let parents: Vec<Vec<usize>> = graph
-        .features
-        .iter()
-        .map(|f| {
-            f.spec
-                .deps
-                .iter()
-                .filter_map(|d| index.get(&d.feature).copied())
-                .collect()
+/// What the graph screen draws: one node per feature, except that the features of a collapsed key prefix
+/// share one node (`example/* (4)`). Node indices are what [`layout`] and [`paint`] call `i`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphModel {
+    /// First line of each node: the feature key, or `prefix/* (n)` for a collapsed prefix.
+    pub labels: Vec<String>,
+    /// Parent nodes of each node (deduplicated, no self edges).
+    pub parents: Vec<Vec<usize>>,
+    /// The node of each feature (by feature index).
+    pub node_of: Vec<usize>,
+    /// The features of each node (feature indices, graph order).
+    pub members: Vec<Vec<usize>>,
+    /// The collapsed prefix of each node (`None` for a feature's own node).
+    pub prefix: Vec<Option<String>>,
+    /// Nodes in topological order (parents first).
+    order: Vec<usize>,
+}
+
+impl GraphModel {
+    /// The nodes of `graph` with the features of every prefix in `collapsed` merged into one node (a prefix
+    /// with a single feature still collapses). Errors when merging would make the drawing cyclic (a path leaves
+    /// a prefix and comes back into it), naming the prefix.
+    pub fn new(graph: &FeatureGraph, collapsed: &BTreeSet<String>) -> Result<Self, String> {
+        let mut labels: Vec<String> = vec![];
+        let mut members: Vec<Vec<usize>> = vec![];
+        let mut prefix: Vec<Option<String>> = vec![];
+        let mut node_of = vec![0usize; graph.features.len()];
+        let mut group: HashMap<String, usize> = HashMap::new();
+        for (i, f) in graph.features.iter().enumerate() {
+            let p = prefix_of(&f.spec.key).filter(|p| {
+                collapsed
+                    .iter()
+                    .any(|c| p == c || p.starts_with(&format!("{c}/")))
+            });
+            // the outermost collapsed prefix wins
+            let p = p.map(|p| {
+                collapsed
+                    .iter()
+                    .filter(|c| p == **c || p.starts_with(&format!("{c}/")))
+                    .min_by_key(|c| c.len())
+                    .cloned()
+                    .unwrap_or(p)
+            });
+            match p {
+                Some(p) => {
+                    let n = *group.entry(p.clone()).or_insert_with(|| {
+                        labels.push(String::new());
+                        members.push(vec![]);
+                        prefix.push(Some(p.clone()));
+                        labels.len() - 1
+                    });
+                    members[n].push(i);
+                    node_of[i] = n;
+                }
+                None => {
+                    labels.push(f.spec.key.to_string());
+                    members.push(vec![i]);
+                    prefix.push(None);
+                    node_of[i] = labels.len() - 1;
+                }
+            }
+        }
+        for (n, p) in prefix.iter().enumerate() {
+            if let Some(p) = p {
+                labels[n] = format!("{p}/* ({})", members[n].len());
+            }
+        }
+        let index: HashMap<&FeatureKey, usize> = graph
+            .features
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (&f.spec.key, i))
+            .collect();
+        let mut parents: Vec<Vec<usize>> = vec![vec![]; labels.len()];
+        for (i, f) in graph.features.iter().enumerate() {
+            for d in &f.spec.deps {
+                if let Some(&p) = index.get(&d.feature) {
+                    let (a, b) = (node_of[p], node_of[i]);
+                    if a != b && !parents[b].contains(&a) {
+                        parents[b].push(a);
+                    }
+                }
+            }
+        }
+        // Kahn's algorithm, smallest node first (graph order)
+        let mut indeg: Vec<usize> = parents.iter().map(Vec::len).collect();
+        let mut children: Vec<Vec<usize>> = vec![vec![]; labels.len()];
+        for (c, ps) in parents.iter().enumerate() {
+            for &p in ps {
+                children[p].push(c);
+            }
+        }
+        let mut ready: BTreeSet<usize> = (0..labels.len()).filter(|&n| indeg[n] == 0).collect();
+        let mut order = vec![];
+        while let Some(n) = ready.pop_first() {
+            order.push(n);
+            for &c in &children[n] {
+                indeg[c] -= 1;
+                if indeg[c] == 0 {
+                    ready.insert(c);
+                }
+            }
+        }
+        if order.len() < labels.len() {
+            let stuck = (0..labels.len())
+                .find(|&n| indeg[n] > 0 && prefix[n].is_some())
+                .and_then(|n| prefix[n].clone())
+                .unwrap_or_default();
+            return Err(format!(
+                "collapsing {stuck}/* would draw a cycle: a path leaves it and comes back"
+            ));
+        }
+        Ok(Self {
+            labels,
+            parents,
+            node_of,
+            members,
+            prefix,
+            order,
         })
-        .collect();
+    }
+
+    /// Every feature its own node.
+    pub fn features(graph: &FeatureGraph) -> Self {
+        Self::new(graph, &BTreeSet::new()).expect("a feature graph is acyclic")
+    }
+}
+
+fn label_width(model: &GraphModel, i: usize, status: &dyn Fn(usize) -> String) -> usize {
+    crate::tui::view::text_width(&model.labels[i]).max(crate::tui::view::text_width(&status(i)))
+        as usize
+}
+
+/// Lays out the nodes of `model`: layer = longest path from a root; waypoints for long edges; order within
+/// layers by two barycenter sweeps (fewer crossings); columns as wide as their widest label (`status(i)` is the
+/// second line of node `i`).
+pub fn layout(model: &GraphModel, status: &dyn Fn(usize) -> String) -> GraphLayout {
+    let n = model.labels.len();
+    let parents = &model.parents;
     // longest-path layering in topological order
     let mut layer = vec![0usize; n];
-    for k in graph.topological_order() {
-        let Some(&i) = index.get(&k) else { continue };
+    for &i in &model.order {
         layer[i] = parents[i].iter().map(|&p| layer[p] + 1).max().unwrap_or(0);
     }
     let layers = layer.iter().copied().max().map_or(0, |m| m + 1);
@@ -195,7 +314,7 @@ pub fn layout(graph: &FeatureGraph, status: &dyn Fn(usize) -> String) -> GraphLa
     let mut layer_w = vec![8usize; layers];
     for (i, nd) in nodes.iter().enumerate() {
         if nd.feature.is_some() {
-            layer_w[nd.layer] = layer_w[nd.layer].max(label_width(graph, i, status) + 4);
+            layer_w[nd.layer] = layer_w[nd.layer].max(label_width(model, i, status) + 4);
         }
     }
     let gap = |l: usize| -> usize {
@@ -327,7 +446,7 @@ impl Canvas {
 /// Paints the layout: boxes with `label(i)` (key) and `status(i)` (status line, coloured `color(i)`), edges with
 /// their junctions, the emphasis of each feature (`emphasis(i)`), into a grid of `(char, style)` rows.
 pub fn paint(
-    graph: &FeatureGraph,
+    model: &GraphModel,
     lay: &GraphLayout,
     status: &dyn Fn(usize) -> String,
     color: &dyn Fn(usize) -> Color,
@@ -446,13 +565,13 @@ pub fn paint(
                 cv.put(xx, yy, ' ', Style::new());
             }
         }
-        let key = graph.features[fi].spec.key.to_string();
+        let key = &model.labels[fi];
         let key_style = if em == Emphasis::Selected {
             Style::new().add_modifier(Modifier::BOLD)
         } else {
             Style::new()
         };
-        cv.puts(x + 2, y + 1, &key, w - 4, key_style);
+        cv.puts(x + 2, y + 1, key, w - 4, key_style);
         cv.puts(x + 2, y + 2, &status(fi), w - 4, Style::new().fg(color(fi)));
         let _ = i;
     }

@@ -324,6 +324,23 @@ mod tests {
         );
         assert_eq!(s.keys.shown(KeyCode::Char('v')), Some(KeyCode::F(2)));
         assert_eq!(s.theme.accent, Color::Rgb(0xff, 0x88, 0x00));
+        // movement keys too: `n` moves down, `j` is free
+        let s =
+            Settings::from_toml("[keys]\ndown = \"n\"\nup = \"e\"\nexport = \"E\"", "t").unwrap();
+        assert_eq!(
+            s.keys.translate(k(KeyCode::Char('n'))),
+            Some(k(KeyCode::Char('j')))
+        );
+        assert_eq!(
+            s.keys.translate(k(KeyCode::Char('e'))),
+            Some(k(KeyCode::Char('k')))
+        );
+        assert_eq!(s.keys.translate(k(KeyCode::Char('j'))), None);
+        assert_eq!(
+            s.keys.translate(k(KeyCode::Down)),
+            Some(k(KeyCode::Down)),
+            "arrows stay"
+        );
         // swapping two keys works
         let s = Settings::from_toml("[keys]\ndelete = \"R\"\nrebase = \"d\"", "t").unwrap();
         assert_eq!(

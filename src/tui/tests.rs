@@ -1934,3 +1934,59 @@ fn metadata_tab_pages_a_big_feature() {
         _ => panic!("delete dialog"),
     }
 }
+
+/// `c` collapses the selected feature's key prefix into one node (status counts of its features), `c` on it
+/// expands it again, `C` collapses every shared prefix and expands all; navigation moves between nodes.
+#[test]
+fn graph_screen_collapses_key_prefixes() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let _ = update(&mut app, ch('v'));
+    let _ = update(&mut app, ch('c'));
+    assert_eq!(app.graph_collapsed.len(), 1);
+    let out = render(&app, 160, 40);
+    assert!(out.contains("example/* (7)"), "{out}");
+    assert!(!out.contains("example/video"), "{out}");
+    assert!(out.contains("⚠ "), "{out}");
+    insta::assert_snapshot!("graph_collapsed", out);
+    // one node: moving finds nothing, the selection stays in the group
+    let _ = update(&mut app, ch('l'));
+    assert_eq!(selected_key(&app), "example/crop");
+    let _ = update(&mut app, ch('c'));
+    assert!(app.graph_collapsed.is_empty());
+    assert!(render(&app, 160, 40).contains("example/crop"));
+    let _ = update(&mut app, ch('C'));
+    assert!(render(&app, 160, 40).contains("example/* (7)"));
+    let _ = update(&mut app, ch('C'));
+    assert!(!render(&app, 160, 40).contains("example/* (7)"));
+}
+
+/// Collapsing a prefix that a path leaves and re-enters would draw a cycle: refused with the prefix named.
+#[test]
+fn collapsing_a_prefix_that_would_draw_a_cycle_is_refused() {
+    use crate::tui::graph_view::GraphModel;
+    let mut g: crate::engine::graph::FeatureGraph = (*demo().graph).clone();
+    let rename = |k: &FeatureKey| -> FeatureKey {
+        let to = match k.to_string().as_str() {
+            "example/video" => "a/video",
+            "example/crop" => "b/crop",
+            "example/face_detection" => "a/face",
+            other => return FeatureKey::parse(other).unwrap(),
+        };
+        FeatureKey::parse(to).unwrap()
+    };
+    for f in &mut g.features {
+        f.spec.key = rename(&f.spec.key);
+        for d in &mut f.spec.deps {
+            d.feature = rename(&d.feature);
+        }
+    }
+    let set = |p: &[&str]| p.iter().map(|s| s.to_string()).collect();
+    let e = GraphModel::new(&g, &set(&["a"])).unwrap_err();
+    assert!(e.contains("a/*"), "{e}");
+    let m = GraphModel::new(&g, &set(&["b", "example"])).unwrap();
+    assert_eq!(m.labels.len(), 4, "{:?}", m.labels);
+    assert!(m.labels.contains(&"b/* (1)".to_string()));
+    let whole = GraphModel::features(&g);
+    assert_eq!(whole.labels.len(), g.features.len());
+}

@@ -217,9 +217,15 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         Span::raw(format!("· {} features ", app.features.len())).fg(muted()),
     ]);
     let block = pane_block(title, true).title_bottom(
-        Line::from(" ←↓↑→ hjkl move · Enter open · / search · v or Esc back ")
-            .fg(muted())
-            .right_aligned(),
+        Line::from(format!(
+            " ←↓↑→ {} move · Enter open · / search · {} collapse prefix · {} all · {} or Esc back ",
+            bound_keys("h j k l").replace(' ', ""),
+            bound_keys("c"),
+            bound_keys("C"),
+            bound_keys("v")
+        ))
+        .fg(muted())
+        .right_aligned(),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
@@ -236,28 +242,46 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     } else {
         (None, inner)
     };
-    let status = |i: usize| app.node_status(i);
-    let color = |i: usize| match app.features.get(i).and_then(|e| e.report.as_ref()) {
-        None => muted(),
-        Some(r) => status_color(r.status.status),
+    let model = app.graph_model(&ws.graph);
+    let status = |n: usize| app.group_status(&model, n);
+    // a collapsed prefix takes the colour of its most urgent status
+    let color = |n: usize| {
+        let rank = |c: StatusCategory| match c {
+            StatusCategory::Error | StatusCategory::Missing => 4,
+            StatusCategory::NeedsUpdate => 3,
+            StatusCategory::UpToDate => 2,
+            StatusCategory::RootFeature => 1,
+        };
+        model.members[n]
+            .iter()
+            .filter_map(|&f| app.features.get(f).and_then(|e| e.report.as_ref()))
+            .map(|r| r.status.status)
+            .max_by_key(|&c| rank(c))
+            .map(status_color)
+            .unwrap_or_else(muted)
     };
     let (up, down) = relatives(&ws.graph, app.selected);
-    let emphasis = |i: usize| {
-        if i == app.selected {
+    let emphasis = |n: usize| {
+        let m = &model.members[n];
+        if m.contains(&app.selected) {
             Emphasis::Selected
-        } else if up.contains(&i) {
+        } else if m.iter().any(|f| up.contains(f)) {
             Emphasis::Upstream
-        } else if down.contains(&i) {
+        } else if m.iter().any(|f| down.contains(f)) {
             Emphasis::Downstream
         } else {
             Emphasis::Other
         }
     };
-    let lay = layout(&ws.graph, &status);
-    let grid = paint(&ws.graph, &lay, &status, &color, &emphasis);
+    let lay = layout(&model, &status);
+    let grid = paint(&model, &lay, &status, &color, &emphasis);
     // keep the selected box visible
     let (mut sx, mut sy) = app.graph_scroll.get();
-    if let Some(n) = lay.nodes.get(app.selected) {
+    if let Some(n) = model
+        .node_of
+        .get(app.selected)
+        .and_then(|&n| lay.nodes.get(n))
+    {
         let x0 = lay.layer_x[n.layer];
         let x1 = x0 + lay.layer_w[n.layer];
         let (w, h) = (canvas_area.width as usize, canvas_area.height as usize);
@@ -1459,6 +1483,15 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "Graph screen (v)",
+        &[
+            ("h j k l  ← ↓ ↑ →", "nearest feature in that direction"),
+            ("c", "collapse / expand the key prefix"),
+            ("C", "collapse every prefix / expand all"),
+            ("Enter", "open the feature's tables"),
+        ],
+    ),
+    (
         "Metadata tab",
         &[
             ("f", "SQL filter (↑↓ history, empty clears)"),
@@ -1540,8 +1573,16 @@ pub fn bound_keys(k: &str) -> String {
     k.split(' ')
         .map(|w| {
             let mut c = w.chars();
-            match (c.next(), c.next()) {
-                (Some(ch), None) => map
+            let one = if w == "Space" {
+                Some(' ')
+            } else {
+                match (c.next(), c.next()) {
+                    (Some(ch), None) => Some(ch),
+                    _ => None,
+                }
+            };
+            match one {
+                Some(ch) => map
                     .shown(crossterm::event::KeyCode::Char(ch))
                     .map(crate::tui::settings::key_name)
                     .unwrap_or_else(|| w.to_string()),
