@@ -415,6 +415,9 @@ pub const PALETTE: &[(&str, &str, char)] = &[
         'D',
     ),
     ("sort", "Metadata tab: sort by the next column", 'o'),
+    ("columns", "Metadata tab: show / hide columns", 's'),
+    ("wider columns", "tables: widen every column", '>'),
+    ("narrower columns", "tables: narrow every column", '<'),
     ("tab metadata", "the default read", '1'),
     ("tab new", "new samples", '2'),
     ("tab stale", "stale samples and why", '3'),
@@ -670,6 +673,10 @@ pub struct App {
     pub palette: Option<Palette>,
     /// Key prefixes collapsed into one node on the graph screen (`c` / `C`).
     pub graph_collapsed: std::collections::BTreeSet<String>,
+    /// Columns of the Metadata table hidden with the column picker (`s`), by name, for every feature.
+    pub hidden_columns: std::collections::BTreeSet<String>,
+    /// Widest a table column is drawn (`<` / `>`), in cells.
+    pub column_width: u16,
 }
 
 /// Everything that can happen to the [`App`].
@@ -1040,6 +1047,8 @@ impl App {
             toast: None,
             marked: Default::default(),
             graph_collapsed: Default::default(),
+            hidden_columns: Default::default(),
+            column_width: crate::tui::view::MAX_COLUMN_WIDTH,
             cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
             screen: Screen::Features,
             graph_scroll: StdCell::new((0, 0)),
@@ -1308,6 +1317,12 @@ impl App {
                 plan,
             }],
             (DialogAction::ListDir(dir), Some(_)) => vec![Command::ListDir { generation, dir }],
+            (DialogAction::HideColumns(cols), _) => {
+                self.dialog = None;
+                self.hidden_columns = cols.into_iter().collect();
+                self.nav[Tab::Metadata.index()].col = 0;
+                vec![]
+            }
             (DialogAction::Copy(text), _) => {
                 self.toast("copied the row to the clipboard (OSC 52)".into(), false);
                 vec![Command::Copy(text)]
@@ -1497,6 +1512,23 @@ impl App {
                     false,
                 );
                 return Some(vec![Command::Copy(text)]);
+            }
+            KeyCode::Char('s') => {
+                let Some(t) = self.current_table() else {
+                    return Some(vec![]);
+                };
+                let items = t
+                    .headers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| (h.clone(), i < t.frozen || !self.hidden_columns.contains(h)))
+                    .collect();
+                self.dialog = Some(Dialog::Columns {
+                    items,
+                    frozen: t.frozen,
+                    cursor: t.frozen.min(t.headers.len().saturating_sub(1)),
+                });
+                return Some(vec![]);
             }
             KeyCode::Char('e') => {
                 let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
@@ -1838,6 +1870,22 @@ impl App {
             }
         }
         match key.code {
+            KeyCode::Char('<') => {
+                self.column_width = self.column_width.saturating_sub(4).max(4);
+                self.toast(
+                    format!("columns at most {} cells wide", self.column_width),
+                    false,
+                );
+                return vec![];
+            }
+            KeyCode::Char('>') => {
+                self.column_width = (self.column_width + 4).min(crate::tui::view::WIDEST_COLUMN);
+                self.toast(
+                    format!("columns at most {} cells wide", self.column_width),
+                    false,
+                );
+                return vec![];
+            }
             KeyCode::Char('d') if !ctrl => return self.open_delete(),
             KeyCode::Char('R') => return self.open_rebase(),
             KeyCode::Char('w') if !ctrl => return self.open_write(),

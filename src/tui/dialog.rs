@@ -291,6 +291,15 @@ pub enum Dialog {
         /// First line shown.
         scroll: usize,
     },
+    /// The Metadata table's column picker (`s`): which columns are shown.
+    Columns {
+        /// `(column, shown)` in table order; the first `frozen` (id columns) always stay.
+        items: Vec<(String, bool)>,
+        /// Id columns at the front that cannot be hidden.
+        frozen: usize,
+        /// Cursor row.
+        cursor: usize,
+    },
     /// An error popup (Enter / Esc closes it).
     Error {
         /// Title.
@@ -324,6 +333,8 @@ pub enum DialogAction {
     Export(std::path::PathBuf),
     /// Copy this text to the clipboard.
     Copy(String),
+    /// Show only these columns of the Metadata table (hide the rest).
+    HideColumns(Vec<String>),
 }
 
 impl Dialog {
@@ -345,7 +356,10 @@ impl Dialog {
                 WriteStage::Running => Some("writing"),
                 _ => None,
             },
-            Dialog::Export { .. } | Dialog::Error { .. } | Dialog::RowDetail { .. } => None,
+            Dialog::Export { .. }
+            | Dialog::Error { .. }
+            | Dialog::RowDetail { .. }
+            | Dialog::Columns { .. } => None,
         }
     }
 
@@ -357,6 +371,56 @@ impl Dialog {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => DialogAction::Close,
                 _ => DialogAction::None,
             },
+            Dialog::Columns {
+                items,
+                frozen,
+                cursor,
+            } => {
+                let last = items.len().saturating_sub(1);
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') => DialogAction::Close,
+                    KeyCode::Enter => DialogAction::HideColumns(
+                        items
+                            .iter()
+                            .filter(|(_, shown)| !shown)
+                            .map(|(c, _)| c.clone())
+                            .collect(),
+                    ),
+                    KeyCode::Char('j') | KeyCode::Down => {
+                        *cursor = (*cursor + 1).min(last);
+                        DialogAction::None
+                    }
+                    KeyCode::Char('k') | KeyCode::Up => {
+                        *cursor = cursor.saturating_sub(1);
+                        DialogAction::None
+                    }
+                    KeyCode::Char('g') | KeyCode::Home => {
+                        *cursor = 0;
+                        DialogAction::None
+                    }
+                    KeyCode::Char('G') | KeyCode::End => {
+                        *cursor = last;
+                        DialogAction::None
+                    }
+                    KeyCode::Char(' ') | KeyCode::Char('x') => {
+                        if *cursor >= *frozen {
+                            if let Some(it) = items.get_mut(*cursor) {
+                                it.1 = !it.1;
+                            }
+                        }
+                        *cursor = (*cursor + 1).min(last);
+                        DialogAction::None
+                    }
+                    KeyCode::Char('a') => {
+                        let all = items.iter().all(|(_, s)| *s);
+                        for it in items.iter_mut().skip(*frozen) {
+                            it.1 = !all;
+                        }
+                        DialogAction::None
+                    }
+                    _ => DialogAction::None,
+                }
+            }
             Dialog::RowDetail { scroll, fields, .. } => match key.code {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => DialogAction::Close,
                 KeyCode::Char('j') | KeyCode::Down => {

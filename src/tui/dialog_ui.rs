@@ -1,7 +1,7 @@
 //! Painting of the dialogs of [`crate::tui::dialog`] (pure: reads the dialog state only).
 
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Style, Stylize};
+use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use ratatui::Frame;
@@ -90,6 +90,68 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
                     ("j k", "scroll"),
                     ("y", "copy as JSON"),
                     ("Esc", "close"),
+                ])),
+                hint,
+            );
+        }
+        Dialog::Columns {
+            items,
+            frozen,
+            cursor,
+        } => {
+            let w = items
+                .iter()
+                .map(|(c, _)| text_width(c) as u16)
+                .max()
+                .unwrap_or(10)
+                .max(56)
+                + 8;
+            let h = (items.len() as u16 + 4)
+                .min(area.height.saturating_sub(2))
+                .max(5);
+            let shown = items.iter().filter(|(_, s)| *s).count();
+            let inner = popup(
+                frame,
+                area,
+                w.min(area.width),
+                h,
+                format!("Columns · {shown} of {} shown", items.len()),
+                accent(),
+            );
+            let [body, hint] =
+                Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+            let rows = body.height as usize;
+            let first = cursor.saturating_sub(rows.saturating_sub(1));
+            let lines: Vec<Line> = items
+                .iter()
+                .enumerate()
+                .skip(first)
+                .take(rows)
+                .map(|(i, (c, s))| {
+                    let mark = if i < *frozen {
+                        "[id]"
+                    } else if *s {
+                        "[x] "
+                    } else {
+                        "[ ] "
+                    };
+                    let mut l = Line::from(vec![
+                        Span::raw(format!(" {mark} ")).fg(if *s { accent() } else { muted() }),
+                        Span::raw(c.clone()),
+                    ]);
+                    if i == *cursor {
+                        l = l.style(Style::new().add_modifier(Modifier::REVERSED));
+                    }
+                    l
+                })
+                .collect();
+            frame.render_widget(Paragraph::new(lines), body);
+            frame.render_widget(
+                Paragraph::new(key_hint(&[
+                    ("Space", "show / hide"),
+                    ("a", "all / none"),
+                    ("Enter", "apply"),
+                    ("Esc", "cancel"),
                 ])),
                 hint,
             );

@@ -1990,3 +1990,50 @@ fn collapsing_a_prefix_that_would_draw_a_cycle_is_refused() {
     let whole = GraphModel::features(&g);
     assert_eq!(whole.labels.len(), g.features.len());
 }
+
+/// `s` opens the column picker: hiding columns takes them off the Metadata table (id columns stay), the title
+/// counts them; `<` / `>` narrow and widen every column.
+#[test]
+fn column_picker_hides_columns_and_widths_change() {
+    let mut app = demo_app();
+    select(&mut app, "example/video");
+    let _ = update(&mut app, key(KeyCode::Enter));
+    let before = render(&app, 140, 30);
+    assert!(before.contains("path"), "{before}");
+    let _ = update(&mut app, ch('s'));
+    let out = render(&app, 140, 30);
+    assert!(out.contains("Columns · 15 of 15 shown"), "{out}");
+    assert!(out.contains("[id] sample_uid"), "{out}");
+    insta::assert_snapshot!("column_picker", out);
+    // the cursor starts on the first non-id column (path): hide it and the next one (frames)
+    let _ = update(&mut app, ch(' '));
+    let _ = update(&mut app, ch(' '));
+    assert!(render(&app, 140, 30).contains("Columns · 13 of 15 shown"));
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert!(app.dialog.is_none());
+    let out = render(&app, 140, 30);
+    assert!(out.contains("2 hidden"), "{out}");
+    assert!(!out.contains("videos/s0000"), "{out}");
+    assert!(out.contains("sample_uid"), "{out}");
+    // Esc in the picker changes nothing
+    let _ = update(&mut app, ch('s'));
+    let _ = update(&mut app, ch('a'));
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.hidden_columns.len(), 2);
+    // all shown again
+    let _ = update(&mut app, ch('s'));
+    let _ = update(&mut app, ch('a'));
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert!(app.hidden_columns.is_empty());
+    // narrower columns: provenance structs get cut at 8 cells
+    for _ in 0..10 {
+        let _ = update(&mut app, ch('<'));
+    }
+    assert_eq!(app.column_width, 8);
+    let out = render(&app, 140, 30);
+    assert!(out.contains("videos/…"), "{out}");
+    for _ in 0..60 {
+        let _ = update(&mut app, ch('>'));
+    }
+    assert_eq!(app.column_width, crate::tui::view::WIDEST_COLUMN);
+}

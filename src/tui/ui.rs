@@ -827,7 +827,8 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
             t.rows.len(),
             body.height.saturating_sub(1) as usize,
         );
-        nav.max_col.set(max_scroll(t, body.width));
+        let sc = shown_columns(t, app);
+        nav.max_col.set(max_scroll(&sc, body.width));
         let of = if t.counting {
             format!("≥{} (counting…)", t.total_rows)
         } else {
@@ -841,14 +842,17 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         if t.truncated() {
             range = format!("{}(first {} loaded) ", range, t.rows.len());
         }
-        let (c0, c1, ctotal) = visible_columns(t, nav.col, body.width);
+        let (c0, c1, ctotal) = visible_columns(&sc, nav.col, body.width);
         if c0 > 0 || c1 < ctotal {
-            let first = if c0 == 0 { 1 } else { t.frozen + c0 + 1 };
+            let first = if c0 == 0 { 1 } else { sc.frozen + c0 + 1 };
             range.push_str(&format!(
                 "· cols {first}-{} of {} ",
-                t.frozen + c1,
-                t.headers.len()
+                sc.frozen + c1,
+                sc.idx.len()
             ));
+        }
+        if sc.hidden > 0 {
+            range.push_str(&format!("· {} hidden ", sc.hidden));
         }
         block = block.title(Line::from(range).right_aligned());
         if matches!(app.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
@@ -1216,26 +1220,64 @@ fn info_line<'a>(ws: &Workspace, entry: &FeatureEntry) -> Line<'a> {
 }
 
 /// The largest useful horizontal scroll of `t` in `width` cells: from there on, the last columns all fit.
-fn max_scroll(t: &TableData, width: u16) -> usize {
-    let total = t.headers.len().saturating_sub(t.frozen);
-    let mut used: usize = t.widths[..t.frozen].iter().map(|w| *w as usize + 2).sum();
+fn max_scroll(t: &ShownColumns, width: u16) -> usize {
+    let total = t.idx.len().saturating_sub(t.frozen);
+    let mut used: usize = t.widths[..t.frozen].iter().map(|w| w + 2).sum();
     let mut first = total;
-    while first > 0 && used + t.widths[t.frozen + first - 1] as usize <= width as usize {
-        used += t.widths[t.frozen + first - 1] as usize + 2;
+    while first > 0 && used + t.widths[t.frozen + first - 1] <= width as usize {
+        used += t.widths[t.frozen + first - 1] + 2;
         first -= 1;
     }
     first.min(total.saturating_sub(1))
 }
 
+/// The columns a table shows: indices into its headers (the frozen id columns first), their widths on screen.
+pub struct ShownColumns {
+    /// Header indices, frozen first.
+    pub idx: Vec<usize>,
+    /// Width on screen of each shown column.
+    pub widths: Vec<usize>,
+    /// Leading frozen columns.
+    pub frozen: usize,
+    /// Columns hidden with the column picker.
+    pub hidden: usize,
+}
+
+/// The columns `t` shows on the current tab: every column but those hidden with the column picker (Metadata tab;
+/// id columns always stay), each at most `app.column_width` wide.
+pub fn shown_columns(t: &TableData, app: &App) -> ShownColumns {
+    let cap = app.column_width.max(1) as usize;
+    let hide = app.tab == Tab::Metadata;
+    let mut idx = vec![];
+    let mut hidden = 0;
+    for (c, h) in t.headers.iter().enumerate() {
+        if hide && c >= t.frozen && app.hidden_columns.contains(h) {
+            hidden += 1;
+            continue;
+        }
+        idx.push(c);
+    }
+    let widths = idx
+        .iter()
+        .map(|&c| (t.widths.get(c).copied().unwrap_or(1) as usize).min(cap))
+        .collect();
+    ShownColumns {
+        idx,
+        widths,
+        frozen: t.frozen.min(t.headers.len()),
+        hidden,
+    }
+}
+
 /// Columns shown for horizontal scroll `col` in `width` cells: `(first, end, total)` counted over the scrollable
-/// (non-frozen) columns, 0-based, `end` exclusive.
-fn visible_columns(t: &TableData, col: usize, width: u16) -> (usize, usize, usize) {
-    let total = t.headers.len().saturating_sub(t.frozen);
+/// (non-frozen) shown columns, 0-based, `end` exclusive.
+fn visible_columns(t: &ShownColumns, col: usize, width: u16) -> (usize, usize, usize) {
+    let total = t.idx.len().saturating_sub(t.frozen);
     let first = col.min(max_scroll(t, width));
-    let mut used: usize = t.widths[..t.frozen].iter().map(|w| *w as usize + 2).sum();
+    let mut used: usize = t.widths[..t.frozen].iter().map(|w| w + 2).sum();
     let mut end = first;
     while end < total && used < width as usize {
-        used += t.widths[t.frozen + end] as usize + 2;
+        used += t.widths[t.frozen + end] + 2;
         end += 1;
     }
     (first, end, total)
@@ -1284,19 +1326,22 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
     a.table = area;
     app.areas.set(a);
     let nav = &app.nav[app.tab.index()];
-    let (c0, c1, _) = visible_columns(t, nav.col, area.width);
-    let cols: Vec<usize> = (0..t.frozen)
-        .chain((c0..c1).map(|c| c + t.frozen))
+    let sc = shown_columns(t, app);
+    let (c0, c1, _) = visible_columns(&sc, nav.col, area.width);
+    // (header index, shown width)
+    let cols: Vec<(usize, usize)> = (0..sc.frozen)
+        .chain((c0..c1).map(|c| c + sc.frozen))
+        .map(|k| (sc.idx[k], sc.widths[k]))
         .collect();
     let width = area.width as usize;
     // (column index, width on screen)
     let mut layout: Vec<(usize, usize)> = vec![];
     let mut used = 0usize;
-    for &c in &cols {
+    for &(c, cw) in &cols {
         if used >= width {
             break;
         }
-        let w = (t.widths[c] as usize).min(width - used);
+        let w = cw.min(width - used);
         layout.push((c, w));
         used += w + 2;
     }
@@ -1468,21 +1513,6 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
-        "Table",
-        &[
-            ("j k  ↓ ↑", "next / previous row"),
-            ("PgDn PgUp  Space", "page down / up"),
-            ("^d ^u", "half page down / up"),
-            ("g G  Home End", "first / last row"),
-            ("h l  ← →", "scroll columns left / right"),
-            ("0 $", "first / last column"),
-            ("x", "mark / unmark the row (Metadata tab)"),
-            ("y", "copy the cursor row as JSON (OSC 52)"),
-            ("Enter", "every column of the row, full values"),
-            ("Esc", "back to the feature list"),
-        ],
-    ),
-    (
         "Graph screen (v)",
         &[
             ("h j k l  ← ↓ ↑ →", "nearest feature in that direction"),
@@ -1492,11 +1522,28 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
+        "Table",
+        &[
+            ("j k  ↓ ↑", "next / previous row"),
+            ("PgDn PgUp  Space", "page down / up"),
+            ("^d ^u", "half page down / up"),
+            ("g G  Home End", "first / last row"),
+            ("h l  ← →", "scroll columns left / right"),
+            ("0 $", "first / last column"),
+            ("< >", "narrower / wider columns"),
+            ("x", "mark / unmark the row (Metadata tab)"),
+            ("y", "copy the cursor row as JSON (OSC 52)"),
+            ("Enter", "every column of the row, full values"),
+            ("Esc", "back to the feature list"),
+        ],
+    ),
+    (
         "Metadata tab",
         &[
             ("f", "SQL filter (↑↓ history, empty clears)"),
             ("F  A  D", "all versions / every row / deleted"),
             ("o  O", "sort by next column / reverse"),
+            ("s", "column picker: show / hide columns"),
             ("e", "export the view (parquet/csv/ndjson)"),
         ],
     ),

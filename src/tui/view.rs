@@ -15,8 +15,11 @@ use crate::engine::status::FeatureStatus;
 /// count (`rows 1-20 of 1200000 (first 20000 loaded)`).
 pub const MAX_TABLE_ROWS: usize = 20_000;
 
-/// Widest a column gets (longer values are truncated on screen).
+/// Widest a column gets by default (longer values are truncated on screen; `<` / `>` change it).
 pub const MAX_COLUMN_WIDTH: u16 = 48;
+
+/// Widest a column can be made with `>` (and the cap of measured widths).
+pub const WIDEST_COLUMN: u16 = 240;
 
 /// How a cell is painted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +58,8 @@ pub struct TableData {
     pub headers: Vec<String>,
     /// Rows (at most [`MAX_TABLE_ROWS`]).
     pub rows: Vec<Vec<Cell>>,
-    /// Display width of every column (header and loaded cells, capped at [`MAX_COLUMN_WIDTH`]).
+    /// Display width of every column (header and loaded cells, capped at [`WIDEST_COLUMN`]; drawn at most
+    /// `App::column_width` wide).
     pub widths: Vec<u16>,
     /// Rows in the frame (may exceed `rows.len()`).
     pub total_rows: usize,
@@ -159,7 +163,7 @@ impl TableData {
             }
         }
         for w in &mut widths {
-            *w = (*w).clamp(1, MAX_COLUMN_WIDTH);
+            *w = (*w).clamp(1, WIDEST_COLUMN);
         }
         let frozen = frozen.min(headers.len());
         Self {
