@@ -101,7 +101,7 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
         } => {
             let w = items
                 .iter()
-                .map(|(c, _)| text_width(c) as u16)
+                .map(|(c, _)| text_width(c))
                 .max()
                 .unwrap_or(10)
                 .max(56)
