@@ -389,6 +389,7 @@ pub struct Palette {
 pub const PALETTE: &[(&str, &str, char)] = &[
     ("graph", "draw the feature graph", 'v'),
     ("history", "pushed versions and graph diffs", 'H'),
+    ("stores", "every configured store; open another", 'S'),
     ("reload", "re-open the store and recompute statuses", 'r'),
     ("delete", "delete rows of the selected feature", 'd'),
     (
@@ -456,6 +457,27 @@ pub enum Screen {
     Graph,
     /// Pushed project versions and the graph diff between two of them (`H`).
     History,
+    /// Every configured store, whether it can be opened; Enter opens one (`S`).
+    Stores,
+}
+
+/// One line of the stores screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreRow {
+    /// Store name.
+    pub name: String,
+    /// The config's default store.
+    pub is_default: bool,
+    /// Backend (`DuckDBMetadataStore`), or the configured class name of an unsupported type.
+    pub kind: String,
+    /// Location as configured (DuckDB `database`, Delta `root_path`, LanceDB `uri`).
+    pub location: String,
+    /// Hash algorithm.
+    pub hash: String,
+    /// Fallback stores.
+    pub fallbacks: Vec<String>,
+    /// Whether metaxy-tui can open this type.
+    pub supported: bool,
 }
 
 /// State of the history screen.
@@ -677,6 +699,12 @@ pub struct App {
     pub hidden_columns: std::collections::BTreeSet<String>,
     /// Widest a table column is drawn (`<` / `>`), in cells.
     pub column_width: u16,
+    /// Cursor in the stores screen's list.
+    pub stores_cursor: usize,
+    /// Whether each configured store can be opened (by name): `Ready(what it holds)` or `Failed(why not)`.
+    pub store_probes: HashMap<String, Load<String>>,
+    /// The store picked on the stores screen (opened instead of the configured default from then on).
+    pub store_override: Option<String>,
 }
 
 /// Everything that can happen to the [`App`].
@@ -711,6 +739,15 @@ pub enum Msg {
         result: Result<Option<Box<LoadedPage>>, String>,
         /// [`App::view_generation`] of the request.
         view: u64,
+    },
+    /// A configured store was opened (or could not be).
+    StoreProbed {
+        /// Generation of the request.
+        generation: u64,
+        /// The store name.
+        name: String,
+        /// What it holds (`3 feature tables`), or why it cannot be opened.
+        result: Result<String, String>,
     },
     /// A page of the Metadata tab was fetched.
     Page {
@@ -814,6 +851,21 @@ pub enum Command {
     Open {
         /// Generation to tag the result with.
         generation: u64,
+    },
+    /// Open the workspace of the run request on another configured store; reports [`Msg::Opened`].
+    SwitchStore {
+        /// Generation to tag the result with.
+        generation: u64,
+        /// The store name (`--store`).
+        store: String,
+    },
+    /// Open every configured store of the workspace's config and list its tables; reports one
+    /// [`Msg::StoreProbed`] per store.
+    ProbeStores {
+        /// Generation to tag results with.
+        generation: u64,
+        /// The workspace (its config).
+        ws: Arc<Workspace>,
     },
     /// Compute every feature's status in graph order; reports one [`Msg::Status`] per feature.
     ComputeStatuses {
@@ -997,6 +1049,8 @@ impl Command {
     pub fn generation(&self) -> u64 {
         match self {
             Command::Open { generation }
+            | Command::SwitchStore { generation, .. }
+            | Command::ProbeStores { generation, .. }
             | Command::ComputeStatuses { generation, .. }
             | Command::ReadMetadata { generation, .. }
             | Command::FetchPage { generation, .. }
@@ -1049,6 +1103,9 @@ impl App {
             graph_collapsed: Default::default(),
             hidden_columns: Default::default(),
             column_width: crate::tui::view::MAX_COLUMN_WIDTH,
+            stores_cursor: 0,
+            store_probes: HashMap::new(),
+            store_override: None,
             cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
             screen: Screen::Features,
             graph_scroll: StdCell::new((0, 0)),
@@ -1083,9 +1140,16 @@ impl App {
         self.history = HistoryState::default();
         self.inc_filtered.clear();
         self.statuses_cancelled = false;
-        vec![Command::Open {
-            generation: self.generation,
-        }]
+        self.store_probes.clear();
+        match &self.store_override {
+            Some(store) => vec![Command::SwitchStore {
+                generation: self.generation,
+                store: store.clone(),
+            }],
+            None => vec![Command::Open {
+                generation: self.generation,
+            }],
+        }
     }
 
     /// The opened workspace, if any.
@@ -1655,6 +1719,7 @@ impl App {
         match self.screen {
             Screen::Graph => b.push("feature graph".into()),
             Screen::History => b.push("history".into()),
+            Screen::Stores => b.push("stores".into()),
             Screen::Features => {
                 if let Some(e) = self.selected_entry() {
                     b.push(e.key.to_string());
@@ -1855,6 +1920,16 @@ impl App {
             }
             return self.open_history();
         }
+        if key.code == KeyCode::Char('S') {
+            if self.screen == Screen::Stores {
+                self.screen = Screen::Features;
+                return vec![];
+            }
+            return self.open_stores();
+        }
+        if self.screen == Screen::Stores {
+            return self.on_stores_key(key);
+        }
         if self.screen == Screen::Graph {
             return self.on_graph_key(key);
         }
@@ -1900,6 +1975,124 @@ impl App {
             Focus::List => self.on_list_key(key, ctrl),
             Focus::Details => self.on_details_key(key, ctrl),
         }
+    }
+
+    /// The stores the stores screen lists: every configured store (the default first, then by name), and the
+    /// configured types metaxy-tui cannot open.
+    pub fn store_rows(&self) -> Vec<StoreRow> {
+        let Some(ws) = self.workspace() else {
+            return vec![];
+        };
+        let cfg = &ws.config;
+        let mut rows: Vec<StoreRow> = cfg
+            .stores
+            .iter()
+            .map(|s| StoreRow {
+                name: s.name.clone(),
+                is_default: s.name == cfg.store,
+                kind: s.kind.display_name().to_string(),
+                location: s.location().unwrap_or_default(),
+                hash: s.hash_algorithm.as_str().to_string(),
+                fallbacks: s.fallback_stores.clone(),
+                supported: true,
+            })
+            .collect();
+        for (name, type_path) in &cfg.unsupported_stores {
+            rows.push(StoreRow {
+                name: name.clone(),
+                is_default: name == &cfg.store,
+                kind: type_path
+                    .rsplit('.')
+                    .next()
+                    .unwrap_or(type_path)
+                    .to_string(),
+                location: String::new(),
+                hash: String::new(),
+                fallbacks: vec![],
+                supported: false,
+            });
+        }
+        if rows.is_empty() {
+            // the embedded demo store has no config of its own
+            rows.push(StoreRow {
+                name: ws.store.name().to_string(),
+                is_default: true,
+                kind: ws.store.display(),
+                location: ws.store.location(),
+                hash: ws.store.hash_algorithm().as_str().to_string(),
+                fallbacks: vec![],
+                supported: true,
+            });
+        }
+        rows.sort_by(|a, b| (!a.is_default, &a.name).cmp(&(!b.is_default, &b.name)));
+        rows
+    }
+
+    /// `S`: the stores screen; every configured store is opened in the background to see whether it is
+    /// reachable.
+    fn open_stores(&mut self) -> Vec<Command> {
+        self.screen = Screen::Stores;
+        let Some(ws) = self.workspace().cloned() else {
+            return vec![];
+        };
+        let current = ws.store.name().to_string();
+        let rows = self.store_rows();
+        if let Some(i) = rows.iter().position(|r| r.name == current) {
+            self.stores_cursor = i;
+        }
+        if !self.store_probes.is_empty() {
+            return vec![];
+        }
+        for r in rows.iter().filter(|r| r.supported) {
+            self.store_probes.insert(r.name.clone(), Load::Loading);
+        }
+        vec![Command::ProbeStores {
+            generation: self.generation,
+            ws,
+        }]
+    }
+
+    /// Keys of the stores screen: move, Enter opens the store under the cursor (statuses recomputed), Esc back.
+    fn on_stores_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        let rows = self.store_rows();
+        let last = rows.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Esc => self.screen = Screen::Features,
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.stores_cursor = (self.stores_cursor + 1).min(last)
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.stores_cursor = self.stores_cursor.saturating_sub(1)
+            }
+            KeyCode::Char('g') | KeyCode::Home => self.stores_cursor = 0,
+            KeyCode::Char('G') | KeyCode::End => self.stores_cursor = last,
+            KeyCode::Enter => {
+                let Some(r) = rows.get(self.stores_cursor.min(last)) else {
+                    return vec![];
+                };
+                if !r.supported {
+                    self.error_popup(
+                        format!("Cannot open {}", r.name),
+                        format!("{}: this store type is not supported by metaxy-tui", r.kind),
+                    );
+                    return vec![];
+                }
+                if let Some(Load::Failed(e)) = self.store_probes.get(&r.name) {
+                    self.error_popup(format!("Cannot open {}", r.name), e.clone());
+                    return vec![];
+                }
+                let current = self.workspace().map(|w| w.store.name().to_string());
+                self.screen = Screen::Features;
+                if current.as_deref() == Some(r.name.as_str()) {
+                    return vec![];
+                }
+                // the selected feature stays selected when the other store's graph has it
+                self.store_override = Some(r.name.clone());
+                return self.start();
+            }
+            _ => {}
+        }
+        vec![]
     }
 
     /// `H`: the history screen (pushed project versions, newest first), with row counts per feature version
@@ -2690,6 +2883,20 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             cmds.extend(app.want_page());
             cmds
         }
+        Msg::StoreProbed {
+            generation,
+            name,
+            result,
+        } if generation == app.generation => {
+            app.store_probes.insert(
+                name,
+                match result {
+                    Ok(s) => Load::Ready(s),
+                    Err(e) => Load::Failed(e),
+                },
+            );
+            vec![]
+        }
         Msg::Page {
             generation,
             key,
@@ -2752,6 +2959,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
         | Msg::Metadata { .. }
         | Msg::Page { .. }
         | Msg::RowCount { .. }
+        | Msg::StoreProbed { .. }
         | Msg::DeletePlanned { .. }
         | Msg::RebasePlanned { .. }
         | Msg::VersionCounts { .. }

@@ -276,6 +276,34 @@ pub fn execute(
             let result = guarded(|| open_workspace(req)).map(Arc::new);
             emit(Msg::Opened { generation, result });
         }
+        Command::SwitchStore { generation, store } => {
+            let mut r = req.clone();
+            r.demo = false;
+            r.opts.store = Some(store);
+            let result = guarded(|| open_workspace(&r)).map(Arc::new);
+            emit(Msg::Opened { generation, result });
+        }
+        Command::ProbeStores { generation, ws } => {
+            for cfg in &ws.config.stores {
+                let result = guarded(|| probe_store(cfg, &req.opts.cwd));
+                if !emit(Msg::StoreProbed {
+                    generation,
+                    name: cfg.name.clone(),
+                    result,
+                }) {
+                    return;
+                }
+            }
+            if ws.config.stores.is_empty() {
+                // the embedded demo store: already open
+                let n = ws.store.list_tables().map(|t| t.len()).unwrap_or(0);
+                emit(Msg::StoreProbed {
+                    generation,
+                    name: ws.store.name().to_string(),
+                    result: Ok(format!("reachable · {n} tables")),
+                });
+            }
+        }
         Command::ComputeStatuses { generation, ws } => {
             for f in &ws.graph.features {
                 if !keep_going() {
@@ -550,6 +578,20 @@ pub fn execute(
     }
 }
 
+/// Opens a configured store read-only and lists its tables: `reachable · N tables`, or why it cannot be opened.
+fn probe_store(
+    cfg: &crate::engine::config::StoreConfig,
+    cwd: &std::path::Path,
+) -> Result<String, String> {
+    let store = crate::engine::store::open_store(cfg, cwd).map_err(|e| e.to_string())?;
+    let tables = store.list_tables().map_err(|e| e.to_string())?;
+    let features = tables
+        .iter()
+        .filter(|t| !t.starts_with("metaxy_system") && !t.starts_with("metaxy-system"))
+        .count();
+    Ok(format!("reachable · {features} feature table(s)"))
+}
+
 /// Renders rows of a feature's read into a page (`ids`: the feature's id columns, frozen and first).
 fn render_page(
     df: &polars::prelude::DataFrame,
@@ -789,7 +831,7 @@ fn spawn(
         return;
     }
     let generation = cmd.generation();
-    if let Command::Open { generation } = &cmd {
+    if let Command::Open { generation } | Command::SwitchStore { generation, .. } = &cmd {
         current.store(*generation, Ordering::SeqCst);
     }
     let (req, tx, current) = (req.clone(), tx.clone(), current.clone());

@@ -2037,3 +2037,91 @@ fn column_picker_hides_columns_and_widths_change() {
     }
     assert_eq!(app.column_width, crate::tui::view::WIDEST_COLUMN);
 }
+
+/// Runs commands through [`execute`] with a real open request (store switches open real stores).
+fn pump_req(app: &mut App, mut cmds: Vec<Command>, req: &OpenRequest) {
+    while let Some(cmd) = cmds.pop() {
+        let mut msgs = vec![];
+        execute(
+            req,
+            cmd,
+            |m| {
+                msgs.push(m);
+                true
+            },
+            || true,
+        );
+        for m in msgs {
+            cmds.extend(update(app, m));
+        }
+    }
+}
+
+/// `S` lists every configured store (default marked, the open one, type, hash, location, fallbacks) and opens
+/// each in the background: reachable ones say what they hold, a missing file and an unsupported type say why
+/// not; Enter opens another store (its graph and statuses), Enter on a broken one shows the error.
+#[test]
+fn stores_screen_lists_probes_and_switches_stores() {
+    let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fallback");
+    let tmp = tempfile::tempdir().unwrap();
+    copy_tree(&src, tmp.path());
+    let toml = tmp.path().join("metaxy.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str(
+        "\n[stores.broken]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n\n[stores.broken.config]\ndatabase = \"${METAXY_FIXTURE_DIR:-.}/nowhere/metadata.duckdb\"\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+    let mut opts = OpenOptions {
+        cwd: tmp.path().to_path_buf(),
+        ..Default::default()
+    };
+    opts.env.insert(
+        "METAXY_FIXTURE_DIR".into(),
+        tmp.path().display().to_string(),
+    );
+    let req = OpenRequest { opts, demo: false };
+    let mut app = App::new("fixture");
+    let cmds = app.start();
+    pump_req(&mut app, cmds, &req);
+    let cmds = update(&mut app, ch('S'));
+    assert_eq!(app.screen, crate::tui::app::Screen::Stores);
+    pump_req(&mut app, cmds, &req);
+    let out = render_masked(&app, 140, 20);
+    assert!(out.contains("Stores (3)"), "{out}");
+    assert!(out.contains("dev*"), "{out}");
+    assert!(out.contains("fallbacks: prod"), "{out}");
+    assert!(out.contains("✓ reachable · 3 feature table(s)"), "{out}");
+    assert!(out.contains("✓ reachable · 7 feature table(s)"), "{out}");
+    assert!(out.contains("✗ "), "{out}");
+    insta::assert_snapshot!("stores", out);
+    assert_eq!(app.breadcrumbs().last().unwrap(), "stores");
+    // Enter on broken: an error popup, the store stays
+    let rows = app.store_rows();
+    let broken = rows.iter().position(|r| r.name == "broken").unwrap();
+    let prod = rows.iter().position(|r| r.name == "prod").unwrap();
+    while app.stores_cursor != broken {
+        let k = if app.stores_cursor < broken { 'j' } else { 'k' };
+        let _ = update(&mut app, ch(k));
+    }
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    assert!(cmds.is_empty());
+    assert!(matches!(
+        app.dialog,
+        Some(crate::tui::dialog::Dialog::Error { .. })
+    ));
+    let _ = update(&mut app, key(KeyCode::Esc));
+    // Enter on prod: prod's graph and statuses
+    while app.stores_cursor != prod {
+        let k = if app.stores_cursor < prod { 'j' } else { 'k' };
+        let _ = update(&mut app, ch(k));
+    }
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    assert!(matches!(cmds.as_slice(), [Command::SwitchStore { .. }]));
+    pump_req(&mut app, cmds, &req);
+    assert_eq!(app.workspace().unwrap().store.name(), "prod");
+    assert_eq!(app.screen, crate::tui::app::Screen::Features);
+    assert!(app.features.iter().all(|f| f.report.is_some()));
+    // r reloads prod, not the default store
+    let cmds = update(&mut app, ch('r'));
+    assert!(matches!(cmds.as_slice(), [Command::SwitchStore { .. }]));
+}
