@@ -185,12 +185,14 @@ pub enum Fetch {
 pub enum PageRequest {
     /// A keyset page from the store.
     Keyset(crate::engine::page::PageAt),
-    /// Rows `start..start + PAGE_ROWS` of a read held in memory.
+    /// Rows `start..start + len` of a read held in memory.
     Slice {
         /// The whole read.
         frame: Arc<polars::prelude::DataFrame>,
         /// First row.
         start: usize,
+        /// Rows (at most [`PAGE_ROWS`]; fewer right before the loaded rows near the start).
+        len: usize,
     },
 }
 
@@ -328,16 +330,20 @@ impl PagedTable {
         match &self.source {
             PageSource::Memory(frame) => {
                 let total = frame.height();
-                let start = match fetch {
-                    Fetch::First => 0,
-                    Fetch::Last => total.saturating_sub(PAGE_ROWS),
-                    Fetch::Next if t.end() < total => t.end(),
-                    Fetch::Previous if t.start > 0 => t.start.saturating_sub(PAGE_ROWS),
+                let (start, len) = match fetch {
+                    Fetch::First => (0, PAGE_ROWS),
+                    Fetch::Last => (total.saturating_sub(PAGE_ROWS), PAGE_ROWS),
+                    Fetch::Next if t.end() < total => (t.end(), PAGE_ROWS),
+                    Fetch::Previous if t.start > 0 => {
+                        let s = t.start.saturating_sub(PAGE_ROWS);
+                        (s, t.start - s)
+                    }
                     _ => return None,
                 };
                 Some(PageRequest::Slice {
                     frame: frame.clone(),
                     start,
+                    len,
                 })
             }
             PageSource::Store => {

@@ -676,8 +676,8 @@ fn fetch_page(
         .map(|d| d.spec.id_columns.clone())
         .unwrap_or_default();
     match request {
-        PageRequest::Slice { frame, start } => {
-            let df = frame.slice(*start as i64, PAGE_ROWS);
+        PageRequest::Slice { frame, start, len } => {
+            let df = frame.slice(*start as i64, *len);
             let end = start + df.height();
             let mut page = render_page(&df, &ids, *start == 0, end >= frame.height())?;
             page.start = Some(*start);

@@ -2125,3 +2125,87 @@ fn stores_screen_lists_probes_and_switches_stores() {
     let cmds = update(&mut app, ch('r'));
     assert!(matches!(cmds.as_slice(), [Command::SwitchStore { .. }]));
 }
+
+/// A sort by a column reads the view once and pages it from memory: the same window rules, positions exact in
+/// both directions (also when the window starts less than a page from the top).
+#[test]
+fn metadata_tab_pages_a_sorted_read_from_memory() {
+    use crate::tui::app::{PageSource, WINDOW_ROWS};
+    let (_tmp, ws) = big_fixture();
+    let video = FeatureKey::parse("example/video").unwrap();
+    let mut app = app_on(&ws);
+    while app.selected_entry().unwrap().key != video {
+        press(&mut app, &ws, ch('j'));
+    }
+    press(&mut app, &ws, key(KeyCode::Enter));
+    // O: sort by the first column (sample_uid), descending
+    press(&mut app, &ws, ch('O'));
+    let p = metadata_table(&app);
+    assert!(matches!(p.source, PageSource::Memory(_)));
+    assert_eq!(p.total, Some(12_040));
+    let full = ws
+        .read(&video, &crate::engine::read::ReadOptions::default())
+        .unwrap()
+        .unwrap();
+    let ids = full.column("sample_uid").unwrap().str().unwrap();
+    let uid_at = |i: usize| ids.get(12_039 - i).unwrap().to_string();
+    let check = |app: &App| {
+        let t = &metadata_table(app).table;
+        for i in t.start..t.end() {
+            assert_eq!(t.row(i).unwrap()[0].text, uid_at(i), "row {i}");
+        }
+        assert!(t.rows.len() <= WINDOW_ROWS);
+    };
+    while app.nav[0].cursor < 9_000 {
+        press(&mut app, &ws, key(KeyCode::PageDown));
+        let _ = render(&app, 120, 30);
+    }
+    check(&app);
+    assert!(metadata_table(&app).table.start > 0);
+    while app.nav[0].cursor > 100 {
+        press(&mut app, &ws, key(KeyCode::PageUp));
+        let _ = render(&app, 120, 30);
+    }
+    check(&app);
+    assert_eq!(metadata_table(&app).table.start, 0);
+    press(&mut app, &ws, ch('G'));
+    check(&app);
+    assert_eq!(app.nav[0].cursor, 12_039);
+}
+
+/// The page before a window that starts less than a page from the top is only the rows above it.
+#[test]
+fn previous_slice_never_overlaps_the_loaded_rows() {
+    use crate::tui::app::{Fetch, LoadedPage, PageRequest, PageSource, PagedTable};
+    use polars::prelude::*;
+    let df = Arc::new(
+        df!("sample_uid" => (0..2_000).map(|i| format!("s{i:05}")).collect::<Vec<_>>()).unwrap(),
+    );
+    let page = |start: usize, len: usize| {
+        let rows = df.slice(start as i64, len);
+        LoadedPage {
+            table: crate::tui::view::frame_table(&rows, &["sample_uid".to_string()]).unwrap(),
+            ids: rows.clone(),
+            at_start: start == 0,
+            at_end: start + len >= 2_000,
+            source: Some(PageSource::Memory(df.clone())),
+            total: Some(2_000),
+            start: Some(start),
+        }
+    };
+    let mut p = PagedTable::new(page(0, 500));
+    p.apply(Fetch::Last, page(1_500, 500));
+    assert_eq!((p.table.start, p.table.end()), (1_500, 2_000));
+    // a window starting at 235
+    p.table.start = 235;
+    p.table.rows.truncate(100);
+    p.at_start = false;
+    match p.request(Fetch::Previous) {
+        Some(PageRequest::Slice { start, len, .. }) => assert_eq!((start, len), (0, 235)),
+        other => panic!("{other:?}"),
+    }
+    match p.request(Fetch::Next) {
+        Some(PageRequest::Slice { start, len, .. }) => assert_eq!((start, len), (335, 500)),
+        other => panic!("{other:?}"),
+    }
+}
