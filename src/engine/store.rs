@@ -1087,11 +1087,24 @@ impl MetadataStore for DuckDbStore {
                     .join(", ")
             )
         };
-        let qualify = format!(
-            " QUALIFY row_number() OVER (PARTITION BY {} ORDER BY {ts_sql} DESC NULLS LAST, rowid DESC) = 1",
+        // the row stored last among those with the greatest timestamp (null timestamps oldest), picked by a hash
+        // aggregate over the ids (no sort), then fetched by rowid: about twice as fast as a row_number() window
+        let key = format!("({ts_sql} IS NOT NULL, coalesce(epoch_us({ts_sql}), 0), rowid)");
+        let version_sql = match &q.version {
+            Some(v) => format!(" WHERE metaxy_feature_version = {}", sql_str(v)),
+            None => String::new(),
+        };
+        let latest = format!(
+            "{} rowid IN (SELECT arg_max(rowid, {key}) FROM {}{version_sql} GROUP BY {})",
+            if q.where_sql.is_empty() {
+                " WHERE"
+            } else {
+                " AND"
+            },
+            quote_ident(&table),
             ids.join(", ")
         );
-        match q.run(conn, &table, &qualify) {
+        match q.run(conn, &table, &latest) {
             Ok(df) => Ok(LatestScan::Rows(df)),
             // a table DuckDB cannot order this way (odd timestamp types): dedup in the engine
             Err(EngineError::CorruptTable { .. }) => Ok(LatestScan::Unsupported),
