@@ -2619,8 +2619,8 @@ impl App {
         }]
     }
 
-    /// Fetches the next (previous) page when the Metadata cursor is within two screens of the last (first)
-    /// loaded row.
+    /// Fetches the next (previous) page when the Metadata cursor is within a page ([`PAGE_ROWS`], at least three
+    /// screens) of the last (first) loaded row, so that the page arrives before the cursor gets there.
     fn want_page(&mut self) -> Vec<Command> {
         if self.tab != Tab::Metadata {
             return vec![];
@@ -2632,7 +2632,7 @@ impl App {
             return vec![];
         };
         let nav = &self.nav[Tab::Metadata.index()];
-        let margin = 2 * nav.page.get().max(20);
+        let margin = PAGE_ROWS.max(3 * nav.page.get());
         let c = p.table.clamp(nav.cursor);
         if !p.at_end && c + margin >= p.table.end() {
             self.fetch_page(Fetch::Next)
