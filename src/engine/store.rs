@@ -1088,8 +1088,11 @@ impl MetadataStore for DuckDbStore {
             )
         };
         // the row stored last among those with the greatest timestamp (null timestamps oldest), picked by a hash
-        // aggregate over the ids (no sort), then fetched by rowid: about twice as fast as a row_number() window
-        let key = format!("({ts_sql} IS NOT NULL, coalesce(epoch_us({ts_sql}), 0), rowid)");
+        // aggregate over the ids (no sort) on one HUGEINT key (timestamp in µs, null = -2^62, then rowid), then
+        // fetched by rowid: 1.7x faster than a row_number() window (1M samples, 2M rows: 233 vs 398 ms)
+        let key = format!(
+            "(coalesce(epoch_us({ts_sql})::HUGEINT, -4611686018427387904) * 18446744073709551616 + rowid)"
+        );
         let version_sql = match &q.version {
             Some(v) => format!(" WHERE metaxy_feature_version = {}", sql_str(v)),
             None => String::new(),
