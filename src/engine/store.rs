@@ -1089,7 +1089,7 @@ impl MetadataStore for DuckDbStore {
         };
         // the row stored last among those with the greatest timestamp (null timestamps oldest), picked by a hash
         // aggregate over the ids (no sort) on one HUGEINT key (timestamp in µs, null = -2^62, then rowid), then
-        // fetched by rowid: 1.7x faster than a row_number() window (1M samples, 2M rows: 233 vs 398 ms)
+        // fetched by rowid (DuckDB alone, 2 threads, 1M samples in 2M rows: 233 ms, a row_number() window 398 ms)
         let key = format!(
             "(coalesce(epoch_us({ts_sql})::HUGEINT, -4611686018427387904) * 18446744073709551616 + rowid)"
         );

@@ -2560,6 +2560,13 @@ impl App {
         if self.tab != Tab::Metadata {
             return vec![];
         }
+        if matches!(key.code, KeyCode::Char('g') | KeyCode::Home) {
+            // a `G` still waiting for the count is overridden
+            let key = self.selected_entry().map(|e| e.key.clone());
+            if let Some(Load::Ready(Some(p))) = key.and_then(|k| self.metadata.get_mut(&k)) {
+                p.pending_end = false;
+            }
+        }
         match jump {
             Some(Fetch::Last) => self.jump_to_end(last_of_all),
             Some(f) => self.fetch_page(f),

@@ -2209,3 +2209,49 @@ fn previous_slice_never_overlaps_the_loaded_rows() {
         other => panic!("{other:?}"),
     }
 }
+
+/// `G` before the rows are counted waits for the count (then fetches the last page); a `g` meanwhile cancels it.
+#[test]
+fn jump_to_end_waits_for_the_count_and_g_cancels_it() {
+    let (_tmp, ws) = big_fixture();
+    let video = FeatureKey::parse("example/video").unwrap();
+    let mut app = app_on(&ws);
+    while app.selected_entry().unwrap().key != video {
+        press(&mut app, &ws, ch('j'));
+    }
+    press(&mut app, &ws, key(KeyCode::Enter));
+    // as if the count were still running
+    let k = video.clone();
+    let reset = |app: &mut App| {
+        if let Some(Load::Ready(Some(p))) = app.metadata.get_mut(&k) {
+            p.total = None;
+            p.table.counting = true;
+        }
+    };
+    reset(&mut app);
+    let cmds = update(&mut app, ch('G'));
+    assert!(cmds.is_empty(), "nothing to fetch before the count");
+    assert!(metadata_table(&app).pending_end);
+    let _ = update(&mut app, ch('g'));
+    assert!(!metadata_table(&app).pending_end);
+    // G again, then the count arrives: the last page is fetched
+    let _ = update(&mut app, ch('G'));
+    let generation = app.generation;
+    let view = app.view_generation;
+    let cmds = update(
+        &mut app,
+        Msg::RowCount {
+            generation,
+            view,
+            key: video.clone(),
+            result: Ok(12_040),
+        },
+    );
+    assert!(
+        matches!(cmds.as_slice(), [Command::FetchPage { .. }]),
+        "the last page"
+    );
+    pump_with(&mut app, cmds, ws.clone());
+    assert_eq!(app.nav[0].cursor, 12_039);
+    assert_eq!(metadata_table(&app).table.end(), 12_040);
+}
