@@ -55,6 +55,22 @@ pub struct DeltaStore {
     /// Object store rooted at `root_url`; `None` for a local root that does not exist yet (an empty store) until
     /// the first write creates it.
     root_store: std::sync::Mutex<Option<Arc<dyn ObjectStore>>>,
+    /// Id-order indexes of tables for paged reads ([`MetadataStore::scan_ordered`]), by table URI, Delta version,
+    /// feature version and id columns (a new commit is a new version: never stale).
+    order_cache: std::sync::Mutex<HashMap<String, Arc<OrderIndex>>>,
+}
+
+/// A table's rows in id order, for keyset pages: the id columns and the storage position of every row (of the
+/// feature version asked for), sorted by the ids then the position; and where each data file's rows start.
+struct OrderIndex {
+    /// Data files in storage order.
+    files: Vec<String>,
+    /// Position of each file's first row.
+    starts: Vec<usize>,
+    /// Rows per file.
+    rows: Vec<usize>,
+    /// `ids..., __mx_pos` (u64), sorted.
+    index: DataFrame,
 }
 
 /// Whether `location` is an object-store URI rather than a local path (Metaxy's `is_local_path` negated).
@@ -114,6 +130,7 @@ impl DeltaStore {
             hash_algorithm: cfg.hash_algorithm,
             map_datatype: cfg.map_datatype,
             root_store: std::sync::Mutex::new(root_store),
+            order_cache: Default::default(),
         })
     }
 
@@ -214,6 +231,185 @@ impl DeltaStore {
             .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
         drop(t);
         record_batches_to_df(&view_schema, &batches)
+    }
+
+    /// The id-order index of `key`'s table (cached per Delta version): decodes only the id and feature-version
+    /// columns of every data file that may hold `feature_version`.
+    async fn order_index(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        ids: &[String],
+    ) -> Result<(DeltaTable, Option<Arc<OrderIndex>>)> {
+        use crate::engine::read::cols;
+        use polars::prelude::*;
+        let table = self.open_table(key).await?;
+        let cache_key = format!(
+            "{}@{:?}|{feature_version:?}|{ids:?}",
+            self.feature_uri(key),
+            table.version()
+        );
+        if let Some(ix) = self
+            .order_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&cache_key).cloned())
+        {
+            return Ok((table, Some(ix)));
+        }
+        let state = table
+            .snapshot()
+            .map_err(|e| self.corrupt(key, e.to_string()))?;
+        let full: arrow::datatypes::SchemaRef = state.snapshot().arrow_schema();
+        if !ids.iter().all(|c| full.field_with_name(c).is_ok()) {
+            return Ok((table, None));
+        }
+        let mut wanted: Vec<String> = ids.to_vec();
+        let has_version = full.field_with_name(cols::FEATURE_VERSION).is_ok();
+        if has_version && feature_version.is_some() {
+            wanted.push(cols::FEATURE_VERSION.to_string());
+        }
+        let schema = Columns::Only(wanted).project_schema(&full);
+        let paths: Vec<String> = state
+            .log_data()
+            .into_iter()
+            .filter(|f| may_hold_version(f.stats().as_deref(), feature_version))
+            .map(|f| f.path().to_string())
+            .collect();
+        let store = table.object_store();
+        let fetches = paths.iter().map(|p| self.fetch_file(key, &store, p));
+        let files: Vec<(String, bytes::Bytes)> = futures::future::try_join_all(fetches).await?;
+        let view_schema = string_views(&schema);
+        let (batches, rows) = decode_files_counted(&files, &view_schema)
+            .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
+        let df = record_batches_to_df(&view_schema, &batches)?;
+        let n = df.height();
+        let mut lf = df.lazy().with_column(
+            lit(Series::new(
+                "__mx_pos".into(),
+                (0..n as u64).collect::<Vec<u64>>(),
+            ))
+            .alias("__mx_pos"),
+        );
+        if let (true, Some(v)) = (has_version, feature_version) {
+            lf = lf
+                .filter(col(cols::FEATURE_VERSION).eq(lit(v.to_string())))
+                .drop(polars::prelude::cols([cols::FEATURE_VERSION]));
+        }
+        let by: Vec<String> = ids
+            .iter()
+            .cloned()
+            .chain(["__mx_pos".to_string()])
+            .collect();
+        let index = lf
+            .sort(by, SortMultipleOptions::default().with_maintain_order(true))
+            .collect()?;
+        let mut starts = Vec::with_capacity(rows.len());
+        let mut acc = 0;
+        for r in &rows {
+            starts.push(acc);
+            acc += r;
+        }
+        let ix = Arc::new(OrderIndex {
+            files: paths,
+            starts,
+            rows,
+            index,
+        });
+        if let Ok(mut c) = self.order_cache.lock() {
+            // one table's index at a time per store is plenty for paging; keep memory bounded
+            c.retain(|k, _| !k.starts_with(&self.feature_uri(key)));
+            if c.len() >= 4 {
+                c.clear();
+            }
+            c.insert(cache_key, ix.clone());
+        }
+        Ok((table, Some(ix)))
+    }
+
+    /// Keyset page of stored rows through the id-order index: the index picks the positions, only the data
+    /// files holding them are fetched, and only those rows are decoded.
+    async fn scan_ordered_async(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        range: &crate::engine::store::KeyRange<'_>,
+    ) -> Result<crate::engine::store::LatestScan> {
+        use crate::engine::store::LatestScan;
+        use polars::prelude::*;
+        let ids = range.id_columns;
+        let (table, Some(ix)) = self.order_index(key, feature_version, ids).await? else {
+            return Ok(LatestScan::Unsupported);
+        };
+        let mut lf = ix.index.clone().lazy();
+        if let Some(b) = range.bound {
+            // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
+            let mut cond: Option<Expr> = None;
+            for c in ids.iter().rev() {
+                let v = lit(b.column(c)?.as_materialized_series().clone());
+                let beyond = if range.descending {
+                    col(c.as_str()).lt(v.clone())
+                } else {
+                    col(c.as_str()).gt(v.clone())
+                };
+                cond = Some(match cond {
+                    None => beyond,
+                    Some(rest) => beyond.or(col(c.as_str()).eq(v).and(rest)),
+                });
+            }
+            if let Some(c) = cond {
+                lf = lf.filter(c);
+            }
+        }
+        let picked = if range.descending {
+            lf.tail(range.limit as IdxSize).collect()?.reverse()
+        } else {
+            lf.limit(range.limit as IdxSize).collect()?
+        };
+        let positions: Vec<usize> = picked
+            .column("__mx_pos")?
+            .u64()?
+            .into_no_null_iter()
+            .map(|p| p as usize)
+            .collect();
+        // positions per file, in file order
+        let mut per_file: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+        for &p in &positions {
+            let fi = ix.starts.partition_point(|&s| s <= p).saturating_sub(1);
+            per_file.entry(fi).or_default().push(p);
+        }
+        let state = table
+            .snapshot()
+            .map_err(|e| self.corrupt(key, e.to_string()))?;
+        let full: arrow::datatypes::SchemaRef = state.snapshot().arrow_schema();
+        let view_schema = string_views(&columns.project_schema(&full));
+        let store = table.object_store();
+        let mut batches = vec![];
+        let mut fetched_pos: Vec<usize> = vec![];
+        for (fi, mut ps) in per_file {
+            ps.sort_unstable();
+            ps.dedup();
+            let (p, bytes) = self.fetch_file(key, &store, &ix.files[fi]).await?;
+            let local: Vec<usize> = ps.iter().map(|&x| x - ix.starts[fi]).collect();
+            if local.iter().any(|&r| r >= ix.rows[fi]) {
+                return Err(self.corrupt(key, format!("{p}: fewer rows than indexed")));
+            }
+            let b =
+                decode_rows(&p, &bytes, &view_schema, &local).map_err(|e| self.corrupt(key, e))?;
+            fetched_pos.extend(ps);
+            batches.push(b);
+        }
+        let df = record_batches_to_df(&view_schema, &batches)?;
+        // back into the index's order
+        let at: HashMap<usize, IdxSize> = fetched_pos
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| (p, i as IdxSize))
+            .collect();
+        let take: Vec<IdxSize> = positions.iter().map(|p| at[p]).collect();
+        let df = df.take(&IdxCa::from_vec("".into(), take))?;
+        Ok(LatestScan::Rows(df))
     }
 
     async fn table_exists(&self, key: &FeatureKey) -> Result<bool> {
@@ -622,6 +818,14 @@ fn decode_files(
     files: &[(String, bytes::Bytes)],
     schema: &SchemaRef,
 ) -> std::result::Result<Vec<RecordBatch>, (String, String)> {
+    decode_files_counted(files, schema).map(|(b, _)| b)
+}
+
+/// [`decode_files`], also returning the rows of each file.
+fn decode_files_counted(
+    files: &[(String, bytes::Bytes)],
+    schema: &SchemaRef,
+) -> std::result::Result<(Vec<RecordBatch>, Vec<usize>), (String, String)> {
     use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
     use parquet::arrow::ProjectionMask;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -716,6 +920,16 @@ fn decode_files(
         }
     }
     let mut batches = Vec::new();
+    let counts: Vec<usize> = metas
+        .iter()
+        .map(|m| {
+            m.metadata()
+                .row_groups()
+                .iter()
+                .map(|g| g.num_rows() as usize)
+                .sum()
+        })
+        .collect();
     for (fi, cols) in by_file.into_iter().enumerate() {
         let p = &files[fi].0;
         let groups = metas[fi].metadata().row_groups();
@@ -730,7 +944,66 @@ fn decode_files(
             batches.push(batch);
         }
     }
-    Ok(batches)
+    Ok((batches, counts))
+}
+
+/// The rows `rows` (sorted, unique, positions within the file) of one data file, decoded to `schema` in that order.
+fn decode_rows(
+    path: &str,
+    bytes: &bytes::Bytes,
+    schema: &SchemaRef,
+    rows: &[usize],
+) -> std::result::Result<RecordBatch, String> {
+    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowSelection};
+    use parquet::arrow::ProjectionMask;
+    let e = |e: parquet::errors::ParquetError| format!("{path}: {e}");
+    let meta = ArrowReaderMetadata::load(bytes, ArrowReaderOptions::new()).map_err(e)?;
+    let file_schema = meta.schema().clone();
+    let views = string_views(&file_schema);
+    let meta = ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(views),
+    )
+    .or_else(|_| ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new()))
+    .map_err(e)?;
+    let total: usize = meta
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows() as usize)
+        .sum();
+    let roots: Vec<usize> = schema
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            file_schema
+                .fields()
+                .iter()
+                .position(|x| x.name() == f.name())
+        })
+        .collect();
+    // consecutive runs of wanted rows
+    let mut ranges: Vec<std::ops::Range<usize>> = vec![];
+    for &r in rows {
+        match ranges.last_mut() {
+            Some(last) if last.end == r => last.end = r + 1,
+            _ => ranges.push(r..r + 1),
+        }
+    }
+    let selection = RowSelection::from_consecutive_ranges(ranges.into_iter(), total);
+    let mask = ProjectionMask::roots(meta.parquet_schema(), roots);
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), meta)
+        .with_projection(mask)
+        .with_row_selection(selection)
+        .with_batch_size(rows.len().max(1))
+        .build()
+        .map_err(e)?;
+    let mut out = vec![];
+    for b in reader {
+        let b = b.map_err(|err| format!("{path}: {err}"))?;
+        out.push(conform(&b, schema).map_err(|err| format!("{path}: {err}"))?);
+    }
+    arrow::compute::concat_batches(schema, &out).map_err(|err| format!("{path}: {err}"))
 }
 
 /// `batch` conformed to `schema`: columns by name, a missing one all null, another type cast.
@@ -813,6 +1086,18 @@ impl MetadataStore for DeltaStore {
             return Ok(None);
         }
         block_on(self.read_table(key, feature_version, columns)).map(Some)
+    }
+    fn scan_ordered(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        range: &crate::engine::store::KeyRange<'_>,
+    ) -> Result<crate::engine::store::LatestScan> {
+        if !self.has_feature(key)? {
+            return Ok(crate::engine::store::LatestScan::Missing);
+        }
+        block_on(self.scan_ordered_async(key, feature_version, columns, range))
     }
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         block_on(self.append_async(key, df))
