@@ -283,6 +283,7 @@ impl DeltaStore {
         let (batches, rows) = decode_files_counted(&files, &view_schema)
             .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
         let df = record_batches_to_df(&view_schema, &batches)?;
+        let _t = crate::engine::timing::span(|| format!("delta-index sort {key}"));
         let n = df.height();
         let mut lf = df.lazy().with_column(
             lit(Series::new(
@@ -342,6 +343,7 @@ impl DeltaStore {
         let (table, Some(ix)) = self.order_index(key, feature_version, ids).await? else {
             return Ok(LatestScan::Unsupported);
         };
+        let t = crate::engine::timing::span(|| format!("delta-page pick {key}"));
         let mut lf = ix.index.clone().lazy();
         if let Some(b) = range.bound {
             // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
@@ -373,6 +375,8 @@ impl DeltaStore {
             .into_no_null_iter()
             .map(|p| p as usize)
             .collect();
+        drop(t);
+        let _t = crate::engine::timing::span(|| format!("delta-page rows {key}"));
         // positions per file, in file order
         let mut per_file: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
         for &p in &positions {

@@ -82,7 +82,8 @@ pub fn read_page(
         PageAt::After(b) | PageAt::Before(b) => Some(b.clone()),
         _ => None,
     };
-    let mut limit = (2 * n).max(MIN_FETCH);
+    // a few stored rows per sample is common (updates, soft deletes): fetch enough for one scan to fill the page
+    let mut limit = (3 * n).max(MIN_FETCH);
     // processed chunks in walk order (reversed at the end when walking backwards)
     let mut chunks: Vec<DataFrame> = vec![];
     let mut got = 0usize;
