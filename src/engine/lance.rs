@@ -8,6 +8,7 @@
 //! `host_override` as `lancedb.connect` takes them.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 use lancedb::query::{ExecutableQuery, QueryBase};
@@ -21,7 +22,7 @@ use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
 use crate::engine::store::{
-    resolve_local_path, storage_options, Columns, MetadataStore, ResolvedFrom,
+    resolve_local_path, storage_options, Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom,
 };
 
 /// A LanceDB metadata store, read-only.
@@ -37,6 +38,9 @@ pub struct LanceStore {
     /// The connect builder's inputs, kept to connect once a write has created the directory.
     target: String,
     kwargs: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Id-order indexes of tables for paged reads ([`MetadataStore::scan_ordered`]), by table, Lance version,
+    /// feature version and id columns (a new version is a new key: never stale).
+    order_cache: std::sync::Mutex<std::collections::HashMap<String, Arc<DataFrame>>>,
 }
 
 /// Metaxy's `sanitize_uri`: masks `user:password@` in URIs; local paths are returned unchanged.
@@ -92,6 +96,7 @@ impl LanceStore {
             conn: std::sync::Mutex::new(conn),
             target,
             kwargs,
+            order_cache: Default::default(),
         })
     }
 
@@ -295,6 +300,167 @@ impl LanceStore {
     }
 }
 
+impl LanceStore {
+    /// The id-order index of `key`'s table (cached per Lance version): the id columns and `_rowid` of every row of
+    /// `feature_version`, sorted by the ids then `_rowid` (storage order). `None` when an id column is missing.
+    async fn order_index(
+        &self,
+        table: &lancedb::Table,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        ids: &[String],
+    ) -> Result<Option<Arc<DataFrame>>> {
+        use polars::prelude::*;
+        let corrupt = |m: String| EngineError::CorruptTable {
+            table: format!("{}.lance", key.table_name()),
+            message: m,
+        };
+        let version = table.version().await.map_err(|e| corrupt(e.to_string()))?;
+        let cache_key = format!("{}@{version}|{feature_version:?}|{ids:?}", key.table_name());
+        if let Some(ix) = self
+            .order_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&cache_key).cloned())
+        {
+            return Ok(Some(ix));
+        }
+        let schema = table.schema().await.map_err(|e| corrupt(e.to_string()))?;
+        if !ids.iter().all(|c| schema.field_with_name(c).is_ok()) {
+            return Ok(None);
+        }
+        let mut query = table
+            .query()
+            .select(lancedb::query::Select::columns(ids))
+            .with_row_id();
+        if let Some(v) = feature_version {
+            if schema.field_with_name("metaxy_feature_version").is_ok() {
+                query = query.only_if(format!(
+                    "metaxy_feature_version = '{}'",
+                    v.replace('\'', "''")
+                ));
+            }
+        }
+        let stream = query.execute().await.map_err(|e| corrupt(e.to_string()))?;
+        let batches: Vec<_> = stream
+            .try_collect()
+            .await
+            .map_err(|e| corrupt(e.to_string()))?;
+        let df = match batches.first() {
+            Some(b) => record_batches_to_df(&b.schema(), &batches)?,
+            None => return Ok(None),
+        };
+        let by: Vec<String> = ids.iter().cloned().chain(["_rowid".to_string()]).collect();
+        let index = Arc::new(
+            df.lazy()
+                .sort(by, SortMultipleOptions::default().with_maintain_order(true))
+                .collect()?,
+        );
+        if let Ok(mut c) = self.order_cache.lock() {
+            let prefix = format!("{}@", key.table_name());
+            c.retain(|k, _| !k.starts_with(&prefix));
+            if c.len() >= 4 {
+                c.clear();
+            }
+            c.insert(cache_key, index.clone());
+        }
+        Ok(Some(index))
+    }
+
+    /// Keyset page of stored rows through the id-order index: the index picks the row ids, `take_row_ids` reads
+    /// only those rows.
+    async fn scan_ordered_async(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        range: &KeyRange<'_>,
+    ) -> Result<LatestScan> {
+        use polars::prelude::*;
+        let table_name = key.table_name();
+        let corrupt = |m: String| EngineError::CorruptTable {
+            table: format!("{table_name}.lance"),
+            message: m,
+        };
+        let conn = self
+            .conn()
+            .ok_or_else(|| self.err("store directory does not exist"))?;
+        let table = conn
+            .open_table(&table_name)
+            .execute()
+            .await
+            .map_err(|e| corrupt(e.to_string()))?;
+        let ids = range.id_columns;
+        let Some(ix) = self.order_index(&table, key, feature_version, ids).await? else {
+            return Ok(LatestScan::Unsupported);
+        };
+        let mut lf = ix.as_ref().clone().lazy();
+        if let Some(b) = range.bound {
+            // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
+            let mut cond: Option<Expr> = None;
+            for c in ids.iter().rev() {
+                let v = lit(b.column(c)?.as_materialized_series().clone());
+                let beyond = if range.descending {
+                    col(c.as_str()).lt(v.clone())
+                } else {
+                    col(c.as_str()).gt(v.clone())
+                };
+                cond = Some(match cond {
+                    None => beyond,
+                    Some(rest) => beyond.or(col(c.as_str()).eq(v).and(rest)),
+                });
+            }
+            if let Some(c) = cond {
+                lf = lf.filter(c);
+            }
+        }
+        let picked = if range.descending {
+            lf.tail(range.limit as IdxSize).collect()?.reverse()
+        } else {
+            lf.limit(range.limit as IdxSize).collect()?
+        };
+        let row_ids: Vec<u64> = picked
+            .column("_rowid")?
+            .u64()?
+            .into_no_null_iter()
+            .collect();
+        let schema = table.schema().await.map_err(|e| corrupt(e.to_string()))?;
+        let projected = columns.project_schema(&schema);
+        if row_ids.is_empty() {
+            return Ok(LatestScan::Rows(record_batches_to_df(&projected, &[])?));
+        }
+        let mut take = table.take_row_ids(row_ids.clone()).with_row_id();
+        if let Some(keep) = columns.select(schema.fields().iter().map(|f| f.name().as_str())) {
+            take = take.select(lancedb::query::Select::columns(&keep));
+        }
+        let stream = take.execute().await.map_err(|e| corrupt(e.to_string()))?;
+        let batches: Vec<_> = stream
+            .try_collect()
+            .await
+            .map_err(|e| corrupt(e.to_string()))?;
+        let Some(first) = batches.first() else {
+            return Err(corrupt("rows of the id index are gone".into()));
+        };
+        let df = record_batches_to_df(&first.schema(), &batches)?;
+        // back into the index's order, without the row ids
+        let got: std::collections::HashMap<u64, IdxSize> = df
+            .column("_rowid")?
+            .u64()?
+            .into_no_null_iter()
+            .enumerate()
+            .map(|(i, r)| (r, i as IdxSize))
+            .collect();
+        let order: Option<Vec<IdxSize>> = row_ids.iter().map(|r| got.get(r).copied()).collect();
+        let Some(order) = order else {
+            return Err(corrupt("rows of the id index are gone".into()));
+        };
+        let df = df
+            .take(&IdxCa::from_vec("".into(), order))?
+            .drop("_rowid")?;
+        Ok(LatestScan::Rows(df))
+    }
+}
+
 impl MetadataStore for LanceStore {
     fn name(&self) -> &str {
         &self.name
@@ -345,6 +511,18 @@ impl MetadataStore for LanceStore {
             return Ok(None);
         }
         block_on(self.read_table(key, feature_version, columns)).map(Some)
+    }
+    fn scan_ordered(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        range: &KeyRange<'_>,
+    ) -> Result<LatestScan> {
+        if !self.has_feature(key)? {
+            return Ok(LatestScan::Missing);
+        }
+        block_on(self.scan_ordered_async(key, feature_version, columns, range))
     }
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         block_on(self.append_async(key, df))

@@ -156,12 +156,68 @@ fn walk_pages(
     Some((walk(false)?, walk(true)?))
 }
 
+fn check_pages(ws: &metaxy_tui::engine::workspace::Workspace, quick: bool) -> usize {
+    use metaxy_tui::engine::page::count_rows;
+    let variants = [
+        ReadOptions::default(),
+        ReadOptions {
+            include_soft_deleted: true,
+            ..Default::default()
+        },
+        ReadOptions {
+            with_sample_history: true,
+            ..Default::default()
+        },
+        ReadOptions {
+            with_feature_history: true,
+            include_soft_deleted: true,
+            ..Default::default()
+        },
+        ReadOptions {
+            filters: vec!["metaxy_data_version IS NOT NULL".into()],
+            ..Default::default()
+        },
+    ];
+
+    let mut checked = 0;
+    for key in ws.graph.topological_order() {
+        for opts in &variants {
+            let Some(full) = read_feature(ws.store.as_ref(), &ws.graph, &key, opts).unwrap() else {
+                continue;
+            };
+            assert_eq!(
+                count_rows(ws.store.as_ref(), &ws.graph, &key, opts).unwrap(),
+                Some(full.height())
+            );
+            // page sizes that split samples' rows (sample history), cut short pages and fit everything
+            let sizes: &[usize] = match (opts.with_sample_history, quick) {
+                (true, false) => &[1, 4],
+                (false, false) => &[3, 1000],
+                (true, true) => &[2],
+                (false, true) => &[3],
+            };
+            for &n in sizes {
+                let (fwd, back) = walk_pages(ws, &key, opts, n).expect("ordered pages");
+                assert!(
+                    fwd.equals_missing(&full),
+                    "{key} {opts:?} n={n} forward:\n{fwd}\n{full}"
+                );
+                assert!(
+                    back.equals_missing(&full),
+                    "{key} {opts:?} n={n} backward:\n{back}\n{full}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
 /// Paged reads (a keyset walk in id order, DuckDB `ORDER BY ids LIMIT n`) give exactly the rows of a full read,
 /// in the same order, whatever the page size: duplicates with equal and null timestamps, soft deletes, a filter,
-/// sample history and feature history included, on DuckDB and Delta. LanceDB reports the walk unsupported.
+/// sample history and feature history included, on DuckDB, Delta and LanceDB.
 #[test]
 fn paged_reads_walk_exactly_the_rows_of_a_full_read() {
-    use metaxy_tui::engine::page::{count_rows, read_page, PageAt, PageRead};
     let tmp = tempfile::tempdir().unwrap();
     let ws = open_copy("duckdb", "s06_soft_delete", tmp.path());
     let db = tmp.path().join("store/metadata.duckdb");
@@ -188,81 +244,24 @@ fn paged_reads_walk_exactly_the_rows_of_a_full_read() {
         },
     )
     .unwrap();
-    let variants = [
-        ReadOptions::default(),
-        ReadOptions {
-            include_soft_deleted: true,
-            ..Default::default()
-        },
-        ReadOptions {
-            with_sample_history: true,
-            ..Default::default()
-        },
-        ReadOptions {
-            with_feature_history: true,
-            include_soft_deleted: true,
-            ..Default::default()
-        },
-        ReadOptions {
-            filters: vec!["metaxy_data_version IS NOT NULL".into()],
-            ..Default::default()
-        },
-    ];
-    let check = |ws: &metaxy_tui::engine::workspace::Workspace| -> usize {
-        let mut checked = 0;
-        for key in ws.graph.topological_order() {
-            for opts in &variants {
-                let Some(full) = read_feature(ws.store.as_ref(), &ws.graph, &key, opts).unwrap()
-                else {
-                    continue;
-                };
-                assert_eq!(
-                    count_rows(ws.store.as_ref(), &ws.graph, &key, opts).unwrap(),
-                    Some(full.height())
-                );
-                // page sizes that split samples' rows (sample history), cut short pages and fit everything
-                let sizes: &[usize] = if opts.with_sample_history {
-                    &[1, 4]
-                } else {
-                    &[3, 1000]
-                };
-                for &n in sizes {
-                    let (fwd, back) = walk_pages(ws, &key, opts, n).expect("ordered pages");
-                    assert!(
-                        fwd.equals_missing(&full),
-                        "{key} {opts:?} n={n} forward:\n{fwd}\n{full}"
-                    );
-                    assert!(
-                        back.equals_missing(&full),
-                        "{key} {opts:?} n={n} backward:\n{back}\n{full}"
-                    );
-                    checked += 1;
-                }
-            }
-        }
-        checked
-    };
-    let checked = check(&ws);
+    let checked = check_pages(&ws, false);
     assert!(checked >= 20, "{checked}");
-    // Delta pages through its id-order index (only the files and rows of a page are decoded)
+}
+
+/// Delta pages through its id-order index (only the files and rows of a page are decoded): the same walk.
+#[test]
+fn paged_reads_on_delta_walk_exactly_the_rows_of_a_full_read() {
     let tmp = tempfile::tempdir().unwrap();
     let delta = open_copy("delta", "s06_soft_delete", tmp.path());
-    let checked = check(&delta);
-    assert!(checked >= 20, "{checked}");
-    {
-        let b = "lancedb";
-        let tmp = tempfile::tempdir().unwrap();
-        let ws = open_copy(b, "s02_mutated", tmp.path());
-        let key = ws.graph.topological_order()[0].clone();
-        let r = read_page(
-            ws.store.as_ref(),
-            &ws.graph,
-            &key,
-            &ReadOptions::default(),
-            &PageAt::First,
-            5,
-        )
-        .unwrap();
-        assert!(matches!(r, PageRead::Unsupported), "{b}: {r:?}");
-    }
+    let checked = check_pages(&delta, true);
+    assert!(checked >= 10, "{checked}");
+}
+
+/// LanceDB pages through its id-order index too (`take_row_ids` of the page's rows): the same walk.
+#[test]
+fn paged_reads_on_lancedb_walk_exactly_the_rows_of_a_full_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lance = open_copy("lancedb", "s06_soft_delete", tmp.path());
+    let checked = check_pages(&lance, true);
+    assert!(checked >= 10, "{checked}");
 }
