@@ -367,34 +367,30 @@ fn list_stores(cli: &Cli, format: Format) -> Result<ExitCode> {
         location: Option<String>,
         hash: Option<&'static str>,
     }
-    let mut rows: Vec<Row> = config
-        .stores
-        .iter()
-        .map(|s| Row {
-            name: s.name.clone(),
-            is_default: s.name == config.store,
-            info: store_info(s, &opts.cwd),
-            fallbacks: s.fallback_stores.clone(),
-            type_path: s.type_path.clone(),
-            location: s.location().ok(),
-            hash: Some(s.hash_algorithm.as_str()),
+    let rows: Vec<Row> = config
+        .store_summaries()
+        .into_iter()
+        .map(|st| match &st.config {
+            Some(s) => Row {
+                info: store_info(s, &opts.cwd),
+                fallbacks: s.fallback_stores.clone(),
+                location: s.location().ok(),
+                hash: Some(s.hash_algorithm.as_str()),
+                name: st.name,
+                is_default: st.is_default,
+                type_path: st.type_path,
+            },
+            None => Row {
+                info: format!("{} (not supported by metaxy-tui)", st.class_name()),
+                fallbacks: vec![],
+                location: None,
+                hash: None,
+                name: st.name,
+                is_default: st.is_default,
+                type_path: st.type_path,
+            },
         })
         .collect();
-    for (name, type_path) in &config.unsupported_stores {
-        rows.push(Row {
-            name: name.clone(),
-            is_default: name == &config.store,
-            info: format!(
-                "{} (not supported by metaxy-tui)",
-                type_path.rsplit('.').next().unwrap_or(type_path)
-            ),
-            fallbacks: vec![],
-            type_path: type_path.clone(),
-            location: None,
-            hash: None,
-        });
-    }
-    rows.sort_by(|a, b| (!a.is_default, &a.name).cmp(&(!b.is_default, &b.name)));
     if format == Format::Json {
         let list: Vec<Value> = rows
             .iter()

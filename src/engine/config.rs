@@ -490,7 +490,61 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "metaxy_lock_path",
 ];
 
+/// One configured store as `metaxy-tui list stores` and the TUI's stores screen list it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSummary {
+    /// Store name.
+    pub name: String,
+    /// The config's default store.
+    pub is_default: bool,
+    /// The `type` import path as configured.
+    pub type_path: String,
+    /// The store's config; `None` for a type this program cannot open.
+    pub config: Option<StoreConfig>,
+}
+
+impl StoreSummary {
+    /// The class name: Metaxy's display name of the backend, or the last part of an unsupported type path.
+    pub fn class_name(&self) -> String {
+        match &self.config {
+            Some(c) => c.kind.display_name().to_string(),
+            None => self
+                .type_path
+                .rsplit('.')
+                .next()
+                .unwrap_or(&self.type_path)
+                .to_string(),
+        }
+    }
+}
+
 impl MetaxyConfig {
+    /// Every configured store, the default first, then by name; stores of unsupported types included.
+    pub fn store_summaries(&self) -> Vec<StoreSummary> {
+        let mut rows: Vec<StoreSummary> = self
+            .stores
+            .iter()
+            .map(|s| StoreSummary {
+                name: s.name.clone(),
+                is_default: s.name == self.store,
+                type_path: s.type_path.clone(),
+                config: Some(s.clone()),
+            })
+            .chain(
+                self.unsupported_stores
+                    .iter()
+                    .map(|(name, type_path)| StoreSummary {
+                        name: name.clone(),
+                        is_default: name == &self.store,
+                        type_path: type_path.clone(),
+                        config: None,
+                    }),
+            )
+            .collect();
+        rows.sort_by(|a, b| (!a.is_default, &a.name).cmp(&(!b.is_default, &b.name)));
+        rows
+    }
+
     /// Full Metaxy discovery (`MetaxyConfig.load(config_file, search_parents=True)`).
     ///
     /// * `explicit`: the CLI's `--config-file` (relative paths are joined to `cwd`).

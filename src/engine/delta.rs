@@ -209,6 +209,21 @@ impl DeltaStore {
         columns: &Columns,
     ) -> Result<DataFrame> {
         let table = self.open_table(key).await?;
+        Ok(self
+            .decode_table(key, &table, feature_version, columns)
+            .await?
+            .0)
+    }
+
+    /// The rows of `table`'s data files that may hold `feature_version` (pruned by file stats; callers re-apply
+    /// the filter), with the columns `columns` selects; also the files read, in order, and their row counts.
+    async fn decode_table(
+        &self,
+        key: &FeatureKey,
+        table: &DeltaTable,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<(DataFrame, Vec<String>, Vec<usize>)> {
         let state = table
             .snapshot()
             .map_err(|e| self.corrupt(key, e.to_string()))?;
@@ -227,10 +242,10 @@ impl DeltaStore {
         let view_schema = string_views(&schema);
         let t =
             crate::engine::timing::span(|| format!("delta-decode {key} ({} files)", files.len()));
-        let batches = decode_files(&files, &view_schema)
+        let (batches, rows) = decode_files(&files, &view_schema)
             .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
         drop(t);
-        record_batches_to_df(&view_schema, &batches)
+        Ok((record_batches_to_df(&view_schema, &batches)?, paths, rows))
     }
 
     /// The id-order index of `key`'s table (cached per Delta version): decodes only the id and feature-version
@@ -269,20 +284,9 @@ impl DeltaStore {
         if has_version && feature_version.is_some() {
             wanted.push(cols::FEATURE_VERSION.to_string());
         }
-        let schema = Columns::Only(wanted).project_schema(&full);
-        let paths: Vec<String> = state
-            .log_data()
-            .into_iter()
-            .filter(|f| may_hold_version(f.stats().as_deref(), feature_version))
-            .map(|f| f.path().to_string())
-            .collect();
-        let store = table.object_store();
-        let fetches = paths.iter().map(|p| self.fetch_file(key, &store, p));
-        let files: Vec<(String, bytes::Bytes)> = futures::future::try_join_all(fetches).await?;
-        let view_schema = string_views(&schema);
-        let (batches, rows) = decode_files_counted(&files, &view_schema)
-            .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
-        let df = record_batches_to_df(&view_schema, &batches)?;
+        let (df, paths, rows) = self
+            .decode_table(key, &table, feature_version, &Columns::Only(wanted))
+            .await?;
         let _t = crate::engine::timing::span(|| format!("delta-index sort {key}"));
         let n = df.height();
         let mut lf = df.lazy().with_column(
@@ -344,31 +348,7 @@ impl DeltaStore {
             return Ok(LatestScan::Unsupported);
         };
         let t = crate::engine::timing::span(|| format!("delta-page pick {key}"));
-        let mut lf = ix.index.clone().lazy();
-        if let Some(b) = range.bound {
-            // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
-            let mut cond: Option<Expr> = None;
-            for c in ids.iter().rev() {
-                let v = lit(b.column(c)?.as_materialized_series().clone());
-                let beyond = if range.descending {
-                    col(c.as_str()).lt(v.clone())
-                } else {
-                    col(c.as_str()).gt(v.clone())
-                };
-                cond = Some(match cond {
-                    None => beyond,
-                    Some(rest) => beyond.or(col(c.as_str()).eq(v).and(rest)),
-                });
-            }
-            if let Some(c) = cond {
-                lf = lf.filter(c);
-            }
-        }
-        let picked = if range.descending {
-            lf.tail(range.limit as IdxSize).collect()?.reverse()
-        } else {
-            lf.limit(range.limit as IdxSize).collect()?
-        };
+        let picked = crate::engine::store::pick_from_index(&ix.index, range)?;
         let positions: Vec<usize> = picked
             .column("__mx_pos")?
             .u64()?
@@ -627,7 +607,7 @@ impl DeltaStore {
         let mut deleted = 0usize;
         for (p, remove) in files {
             let file = self.fetch_file(key, &store, &p).await?;
-            let batches = decode_files(std::slice::from_ref(&file), &schema)
+            let (batches, _) = decode_files(std::slice::from_ref(&file), &schema)
                 .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
             let batch = arrow::compute::concat_batches(&schema, &batches)?;
             if batch.num_rows() == 0 {
@@ -817,16 +797,9 @@ fn string_views(schema: &SchemaRef) -> SchemaRef {
 
 /// Decodes data files into batches conformed to `schema` (only its columns are decoded; a column a file lacks is
 /// all null). One task per (file, column), spread over the available cores; each task decodes its column of a
-/// whole row group into one array (no small batches). Errors carry the file path.
+/// whole row group into one array (no small batches). Also returns the rows of each file. Errors carry the file
+/// path.
 fn decode_files(
-    files: &[(String, bytes::Bytes)],
-    schema: &SchemaRef,
-) -> std::result::Result<Vec<RecordBatch>, (String, String)> {
-    decode_files_counted(files, schema).map(|(b, _)| b)
-}
-
-/// [`decode_files`], also returning the rows of each file.
-fn decode_files_counted(
     files: &[(String, bytes::Bytes)],
     schema: &SchemaRef,
 ) -> std::result::Result<(Vec<RecordBatch>, Vec<usize>), (String, String)> {

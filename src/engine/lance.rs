@@ -257,25 +257,25 @@ impl LanceStore {
         }
     }
 
+    /// Opens `key`'s table (errors: the store directory is missing, the table is corrupt).
+    async fn open_table(&self, key: &FeatureKey) -> Result<lancedb::Table> {
+        let conn = self
+            .conn()
+            .ok_or_else(|| self.err("store directory does not exist"))?;
+        conn.open_table(key.table_name())
+            .execute()
+            .await
+            .map_err(|e| corrupt_table(key, e.to_string()))
+    }
+
     async fn read_table(
         &self,
         key: &FeatureKey,
         feature_version: Option<&str>,
         columns: &Columns,
     ) -> Result<DataFrame> {
-        let table_name = key.table_name();
-        let corrupt = |m: String| EngineError::CorruptTable {
-            table: format!("{table_name}.lance"),
-            message: m,
-        };
-        let conn = self
-            .conn()
-            .ok_or_else(|| self.err("store directory does not exist"))?;
-        let table = conn
-            .open_table(&table_name)
-            .execute()
-            .await
-            .map_err(|e| corrupt(e.to_string()))?;
+        let corrupt = |m: String| corrupt_table(key, m);
+        let table = self.open_table(key).await?;
         let schema = table.schema().await.map_err(|e| corrupt(e.to_string()))?;
         let mut query = table.query();
         if let Some(keep) = columns.select(schema.fields().iter().map(|f| f.name().as_str())) {
@@ -311,10 +311,7 @@ impl LanceStore {
         ids: &[String],
     ) -> Result<Option<Arc<DataFrame>>> {
         use polars::prelude::*;
-        let corrupt = |m: String| EngineError::CorruptTable {
-            table: format!("{}.lance", key.table_name()),
-            message: m,
-        };
+        let corrupt = |m: String| corrupt_table(key, m);
         let version = table.version().await.map_err(|e| corrupt(e.to_string()))?;
         let cache_key = format!("{}@{version}|{feature_version:?}|{ids:?}", key.table_name());
         if let Some(ix) = self
@@ -377,48 +374,13 @@ impl LanceStore {
         range: &KeyRange<'_>,
     ) -> Result<LatestScan> {
         use polars::prelude::*;
-        let table_name = key.table_name();
-        let corrupt = |m: String| EngineError::CorruptTable {
-            table: format!("{table_name}.lance"),
-            message: m,
-        };
-        let conn = self
-            .conn()
-            .ok_or_else(|| self.err("store directory does not exist"))?;
-        let table = conn
-            .open_table(&table_name)
-            .execute()
-            .await
-            .map_err(|e| corrupt(e.to_string()))?;
+        let corrupt = |m: String| corrupt_table(key, m);
+        let table = self.open_table(key).await?;
         let ids = range.id_columns;
         let Some(ix) = self.order_index(&table, key, feature_version, ids).await? else {
             return Ok(LatestScan::Unsupported);
         };
-        let mut lf = ix.as_ref().clone().lazy();
-        if let Some(b) = range.bound {
-            // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
-            let mut cond: Option<Expr> = None;
-            for c in ids.iter().rev() {
-                let v = lit(b.column(c)?.as_materialized_series().clone());
-                let beyond = if range.descending {
-                    col(c.as_str()).lt(v.clone())
-                } else {
-                    col(c.as_str()).gt(v.clone())
-                };
-                cond = Some(match cond {
-                    None => beyond,
-                    Some(rest) => beyond.or(col(c.as_str()).eq(v).and(rest)),
-                });
-            }
-            if let Some(c) = cond {
-                lf = lf.filter(c);
-            }
-        }
-        let picked = if range.descending {
-            lf.tail(range.limit as IdxSize).collect()?.reverse()
-        } else {
-            lf.limit(range.limit as IdxSize).collect()?
-        };
+        let picked = crate::engine::store::pick_from_index(&ix, range)?;
         let row_ids: Vec<u64> = picked
             .column("_rowid")?
             .u64()?
@@ -458,6 +420,14 @@ impl LanceStore {
             .take(&IdxCa::from_vec("".into(), order))?
             .drop("_rowid")?;
         Ok(LatestScan::Rows(df))
+    }
+}
+
+/// [`EngineError::CorruptTable`] for `key`'s table.
+fn corrupt_table(key: &FeatureKey, message: String) -> EngineError {
+    EngineError::CorruptTable {
+        table: format!("{}.lance", key.table_name()),
+        message,
     }
 }
 

@@ -461,6 +461,17 @@ pub fn storage_options(v: Option<&serde_json::Value>) -> HashMap<String, String>
         .unwrap_or_default()
 }
 
+/// Opens a configured store read-only and counts its feature tables (the system table excluded): whether the
+/// store is reachable, for the TUI's stores screen. Errors as [`open_store`] and [`MetadataStore::list_tables`].
+pub fn probe_store(cfg: &StoreConfig, cwd: &Path) -> Result<usize> {
+    let store = open_store(cfg, cwd)?;
+    Ok(store
+        .list_tables()?
+        .iter()
+        .filter(|t| !t.starts_with("metaxy_system") && !t.starts_with("metaxy-system"))
+        .count())
+}
+
 /// Opens the store described by `cfg` alone, without its fallback stores (read-only). `cwd` resolves relative
 /// locations.
 pub fn open_store(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore>> {
@@ -774,6 +785,25 @@ impl DuckDbStore {
         Ok(Some(conn))
     }
 
+    /// A reader connection, the table name and the scan's SQL pieces for `key`; `None` when the table does not
+    /// exist.
+    fn open_scan(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<(Connection, String, ScanSql)>> {
+        if !self.has_feature(key)? {
+            return Ok(None);
+        }
+        let table = self.table_name(key);
+        let Some(conn) = self.reader()? else {
+            return Ok(None);
+        };
+        let q = ScanSql::new(&conn, &table, feature_version, columns)?;
+        Ok(Some((conn, table, q)))
+    }
+
     fn write_err(&self, table: &str, m: impl std::fmt::Display) -> EngineError {
         EngineError::Write {
             store: self.name.clone(),
@@ -930,6 +960,39 @@ impl ScanSql {
     }
 }
 
+/// The entries of an id-order index (`index`: the id columns plus a storage-position column, sorted by the ids
+/// then the position) that a keyset scan `range` asks for: beyond `range.bound`, at most `range.limit`, in the
+/// scan's order (descending: reversed). Shared by the backends without an ordered scan of their own (Delta,
+/// LanceDB), which then fetch the rows at those positions.
+pub(crate) fn pick_from_index(index: &DataFrame, range: &KeyRange<'_>) -> Result<DataFrame> {
+    use polars::prelude::*;
+    let mut lf = index.clone().lazy();
+    if let Some(b) = range.bound {
+        // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
+        let mut cond: Option<Expr> = None;
+        for c in range.id_columns.iter().rev() {
+            let v = lit(b.column(c)?.as_materialized_series().clone());
+            let beyond = if range.descending {
+                col(c.as_str()).lt(v.clone())
+            } else {
+                col(c.as_str()).gt(v.clone())
+            };
+            cond = Some(match cond {
+                None => beyond,
+                Some(rest) => beyond.or(col(c.as_str()).eq(v).and(rest)),
+            });
+        }
+        if let Some(c) = cond {
+            lf = lf.filter(c);
+        }
+    }
+    Ok(if range.descending {
+        lf.tail(range.limit as IdxSize).collect()?.reverse()
+    } else {
+        lf.limit(range.limit as IdxSize).collect()?
+    })
+}
+
 /// A DuckDB literal of an id value (strings, integers, booleans), `None` for other types.
 fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {
     use polars::prelude::AnyValue as V;
@@ -1004,16 +1067,10 @@ impl MetadataStore for DuckDbStore {
         feature_version: Option<&str>,
         columns: &Columns,
     ) -> Result<Option<DataFrame>> {
-        if !self.has_feature(key)? {
-            return Ok(None);
-        }
-        let table = self.table_name(key);
-        let Some(conn) = self.reader()? else {
+        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
             return Ok(None);
         };
-        let conn = &conn;
-        let q = ScanSql::new(conn, &table, feature_version, columns)?;
-        q.run(conn, &table, "").map(Some)
+        q.run(&conn, &table, "").map(Some)
     }
 
     fn scan_latest(
@@ -1024,15 +1081,10 @@ impl MetadataStore for DuckDbStore {
         id_columns: &[String],
     ) -> Result<LatestScan> {
         use crate::engine::read::cols;
-        if !self.has_feature(key)? {
-            return Ok(LatestScan::Missing);
-        }
-        let table = self.table_name(key);
-        let Some(conn) = self.reader()? else {
+        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
             return Ok(LatestScan::Missing);
         };
         let conn = &conn;
-        let q = ScanSql::new(conn, &table, feature_version, columns)?;
         let has = |c: &str| q.table_columns.iter().any(|(n, _)| n == c);
         let ts: Vec<&str> = [cols::DELETED_AT, cols::UPDATED_AT]
             .into_iter()
@@ -1122,15 +1174,10 @@ impl MetadataStore for DuckDbStore {
         columns: &Columns,
         range: &KeyRange<'_>,
     ) -> Result<LatestScan> {
-        if !self.has_feature(key)? {
-            return Ok(LatestScan::Missing);
-        }
-        let table = self.table_name(key);
-        let Some(conn) = self.reader()? else {
+        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
             return Ok(LatestScan::Missing);
         };
         let conn = &conn;
-        let q = ScanSql::new(conn, &table, feature_version, columns)?;
         let ids = range.id_columns;
         if ids.is_empty()
             || !ids

@@ -1989,35 +1989,32 @@ impl App {
         let Some(ws) = self.workspace() else {
             return vec![];
         };
-        let cfg = &ws.config;
-        let mut rows: Vec<StoreRow> = cfg
-            .stores
-            .iter()
-            .map(|s| StoreRow {
-                name: s.name.clone(),
-                is_default: s.name == cfg.store,
-                kind: s.kind.display_name().to_string(),
-                location: s.location().unwrap_or_default(),
-                hash: s.hash_algorithm.as_str().to_string(),
-                fallbacks: s.fallback_stores.clone(),
-                supported: true,
+        let mut rows: Vec<StoreRow> = ws
+            .config
+            .store_summaries()
+            .into_iter()
+            .map(|st| StoreRow {
+                kind: st.class_name(),
+                location: st
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.location().ok())
+                    .unwrap_or_default(),
+                hash: st
+                    .config
+                    .as_ref()
+                    .map(|c| c.hash_algorithm.as_str().to_string())
+                    .unwrap_or_default(),
+                fallbacks: st
+                    .config
+                    .as_ref()
+                    .map(|c| c.fallback_stores.clone())
+                    .unwrap_or_default(),
+                supported: st.config.is_some(),
+                name: st.name,
+                is_default: st.is_default,
             })
             .collect();
-        for (name, type_path) in &cfg.unsupported_stores {
-            rows.push(StoreRow {
-                name: name.clone(),
-                is_default: name == &cfg.store,
-                kind: type_path
-                    .rsplit('.')
-                    .next()
-                    .unwrap_or(type_path)
-                    .to_string(),
-                location: String::new(),
-                hash: String::new(),
-                fallbacks: vec![],
-                supported: false,
-            });
-        }
         if rows.is_empty() {
             // the embedded demo store has no config of its own
             rows.push(StoreRow {
@@ -2030,7 +2027,6 @@ impl App {
                 supported: true,
             });
         }
-        rows.sort_by(|a, b| (!a.is_default, &a.name).cmp(&(!b.is_default, &b.name)));
         rows
     }
 

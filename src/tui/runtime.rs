@@ -285,7 +285,11 @@ pub fn execute(
         }
         Command::ProbeStores { generation, ws } => {
             for cfg in &ws.config.stores {
-                let result = guarded(|| probe_store(cfg, &req.opts.cwd));
+                let result = guarded(|| {
+                    crate::engine::store::probe_store(cfg, &req.opts.cwd)
+                        .map(|n| format!("reachable · {n} feature table(s)"))
+                        .map_err(|e| e.to_string())
+                });
                 if !emit(Msg::StoreProbed {
                     generation,
                     name: cfg.name.clone(),
@@ -578,18 +582,12 @@ pub fn execute(
     }
 }
 
-/// Opens a configured store read-only and lists its tables: `reachable · N tables`, or why it cannot be opened.
-fn probe_store(
-    cfg: &crate::engine::config::StoreConfig,
-    cwd: &std::path::Path,
-) -> Result<String, String> {
-    let store = crate::engine::store::open_store(cfg, cwd).map_err(|e| e.to_string())?;
-    let tables = store.list_tables().map_err(|e| e.to_string())?;
-    let features = tables
-        .iter()
-        .filter(|t| !t.starts_with("metaxy_system") && !t.starts_with("metaxy-system"))
-        .count();
-    Ok(format!("reachable · {features} feature table(s)"))
+/// The id columns of `key` in the workspace's graph (none for a feature it does not have).
+fn id_columns(ws: &Workspace, key: &crate::engine::keys::FeatureKey) -> Vec<String> {
+    ws.graph
+        .get(key)
+        .map(|d| d.spec.id_columns.clone())
+        .unwrap_or_default()
 }
 
 /// Renders rows of a feature's read into a page (`ids`: the feature's id columns, frozen and first).
@@ -623,11 +621,7 @@ fn first_page(
     view: &crate::tui::app::TableView,
 ) -> Result<Option<Box<LoadedPage>>, String> {
     use crate::engine::page::{read_page, PageAt, PageRead};
-    let ids = ws
-        .graph
-        .get(key)
-        .map(|d| d.spec.id_columns.clone())
-        .unwrap_or_default();
+    let ids = id_columns(ws, key);
     if view.sort.is_none() {
         let _t = crate::engine::timing::span(|| format!("tui first page {key}"));
         match read_page(
@@ -670,11 +664,7 @@ fn fetch_page(
     request: &PageRequest,
 ) -> Result<LoadedPage, String> {
     use crate::engine::page::{read_page, PageRead};
-    let ids = ws
-        .graph
-        .get(key)
-        .map(|d| d.spec.id_columns.clone())
-        .unwrap_or_default();
+    let ids = id_columns(ws, key);
     match request {
         PageRequest::Slice { frame, start, len } => {
             let df = frame.slice(*start as i64, *len);
@@ -756,11 +746,7 @@ fn plan_file_write(
         &crate::engine::write::WriteOptions::default(),
     )
     .map_err(|e| e.to_string())?;
-    let ids = ws
-        .graph
-        .get(key)
-        .map(|d| d.spec.id_columns.clone())
-        .unwrap_or_default();
+    let ids = id_columns(ws, key);
     let existing = match ws
         .read(key, &ReadOptions::default())
         .map_err(|e| e.to_string())?

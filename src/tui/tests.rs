@@ -1829,6 +1829,17 @@ fn big_fixture() -> (tempfile::TempDir, Arc<Workspace>) {
     (tmp, Arc::new(Workspace::open(&opts).unwrap()))
 }
 
+/// [`big_fixture`] opened in an app with `example/video` selected (Metadata tab).
+fn big_video_app() -> (tempfile::TempDir, Arc<Workspace>, App, FeatureKey) {
+    let (tmp, ws) = big_fixture();
+    let video = FeatureKey::parse("example/video").unwrap();
+    let mut app = app_on(&ws);
+    while app.selected_entry().unwrap().key != video {
+        press(&mut app, &ws, ch('j'));
+    }
+    (tmp, ws, app, video)
+}
+
 fn metadata_table(app: &App) -> &crate::tui::app::PagedTable {
     let e = app.selected_entry().unwrap();
     match app.metadata.get(&e.key) {
@@ -1843,8 +1854,7 @@ fn metadata_table(app: &App) -> &crate::tui::app::PagedTable {
 #[test]
 fn metadata_tab_pages_a_big_feature() {
     use crate::tui::app::{PageSource, PAGE_ROWS, WINDOW_ROWS};
-    let (_tmp, ws) = big_fixture();
-    let video = FeatureKey::parse("example/video").unwrap();
+    let (_tmp, ws, mut app, video) = big_video_app();
     let full = ws
         .read(&video, &crate::engine::read::ReadOptions::default())
         .unwrap()
@@ -1859,10 +1869,6 @@ fn metadata_tab_pages_a_big_feature() {
             .unwrap()
             .to_string()
     };
-    let mut app = app_on(&ws);
-    while app.selected_entry().unwrap().key != video {
-        press(&mut app, &ws, ch('j'));
-    }
     assert_eq!(app.tab, Tab::Metadata);
     let p = metadata_table(&app);
     assert!(matches!(p.source, PageSource::Store), "keyset pages");
@@ -2131,12 +2137,7 @@ fn stores_screen_lists_probes_and_switches_stores() {
 #[test]
 fn metadata_tab_pages_a_sorted_read_from_memory() {
     use crate::tui::app::{PageSource, WINDOW_ROWS};
-    let (_tmp, ws) = big_fixture();
-    let video = FeatureKey::parse("example/video").unwrap();
-    let mut app = app_on(&ws);
-    while app.selected_entry().unwrap().key != video {
-        press(&mut app, &ws, ch('j'));
-    }
+    let (_tmp, ws, mut app, video) = big_video_app();
     press(&mut app, &ws, key(KeyCode::Enter));
     // O: sort by the first column (sample_uid), descending
     press(&mut app, &ws, ch('O'));
@@ -2213,12 +2214,7 @@ fn previous_slice_never_overlaps_the_loaded_rows() {
 /// `G` before the rows are counted waits for the count (then fetches the last page); a `g` meanwhile cancels it.
 #[test]
 fn jump_to_end_waits_for_the_count_and_g_cancels_it() {
-    let (_tmp, ws) = big_fixture();
-    let video = FeatureKey::parse("example/video").unwrap();
-    let mut app = app_on(&ws);
-    while app.selected_entry().unwrap().key != video {
-        press(&mut app, &ws, ch('j'));
-    }
+    let (_tmp, ws, mut app, video) = big_video_app();
     press(&mut app, &ws, key(KeyCode::Enter));
     // as if the count were still running
     let k = video.clone();

@@ -7,16 +7,16 @@ use metaxy_tui::engine::store::{Columns, LatestScan};
 
 use crate::common::open_copy;
 
-#[test]
-fn duckdb_latest_per_id_equals_the_engine_dedup_with_ties_and_null_timestamps() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ws = open_copy("duckdb", "s02_mutated", tmp.path());
-    let db = tmp.path().join("store/metadata.duckdb");
-    drop(ws);
+/// A copy of DuckDB fixture `scenario` in `dir` where every video row is stored again with the same timestamps (a
+/// tie: the copy, stored last, must win) and a few more with all timestamps null (they must lose against any real
+/// timestamp).
+fn duckdb_with_ties(
+    scenario: &str,
+    dir: &std::path::Path,
+) -> metaxy_tui::engine::workspace::Workspace {
+    drop(open_copy("duckdb", scenario, dir));
     {
-        // every video row again with the same timestamps (a tie: the copy, stored last, must win), and a few
-        // rows whose timestamps are all null (they must lose against any real timestamp)
-        let conn = duckdb::Connection::open(&db).unwrap();
+        let conn = duckdb::Connection::open(dir.join("store/metadata.duckdb")).unwrap();
         conn.execute_batch(
             "INSERT INTO example__video SELECT * REPLACE (path || '-tie' AS path) FROM example__video;
              INSERT INTO example__video SELECT * REPLACE (path || '-null' AS path, NULL AS metaxy_updated_at,
@@ -25,18 +25,19 @@ fn duckdb_latest_per_id_equals_the_engine_dedup_with_ties_and_null_timestamps() 
         .unwrap();
     }
     let mut env = std::collections::BTreeMap::new();
-    env.insert(
-        "METAXY_FIXTURE_DIR".to_string(),
-        tmp.path().display().to_string(),
-    );
-    let ws = metaxy_tui::engine::workspace::Workspace::open(
-        &metaxy_tui::engine::workspace::OpenOptions {
-            cwd: tmp.path().to_path_buf(),
-            env,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
+    metaxy_tui::engine::workspace::Workspace::open(&metaxy_tui::engine::workspace::OpenOptions {
+        cwd: dir.to_path_buf(),
+        env,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn duckdb_latest_per_id_equals_the_engine_dedup_with_ties_and_null_timestamps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = duckdb_with_ties("s02_mutated", tmp.path());
     let store = ws.store.as_ref();
     let mut checked = 0;
     for key in ws.graph.topological_order() {
@@ -219,31 +220,7 @@ fn check_pages(ws: &metaxy_tui::engine::workspace::Workspace, quick: bool) -> us
 #[test]
 fn paged_reads_walk_exactly_the_rows_of_a_full_read() {
     let tmp = tempfile::tempdir().unwrap();
-    let ws = open_copy("duckdb", "s06_soft_delete", tmp.path());
-    let db = tmp.path().join("store/metadata.duckdb");
-    drop(ws);
-    {
-        let conn = duckdb::Connection::open(&db).unwrap();
-        conn.execute_batch(
-            "INSERT INTO example__video SELECT * REPLACE (path || '-tie' AS path) FROM example__video;
-             INSERT INTO example__video SELECT * REPLACE (path || '-null' AS path, NULL AS metaxy_updated_at,
-                 NULL AS metaxy_deleted_at) FROM example__video WHERE path NOT LIKE '%-tie' LIMIT 5;",
-        )
-        .unwrap();
-    }
-    let mut env = std::collections::BTreeMap::new();
-    env.insert(
-        "METAXY_FIXTURE_DIR".to_string(),
-        tmp.path().display().to_string(),
-    );
-    let ws = metaxy_tui::engine::workspace::Workspace::open(
-        &metaxy_tui::engine::workspace::OpenOptions {
-            cwd: tmp.path().to_path_buf(),
-            env,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let ws = duckdb_with_ties("s06_soft_delete", tmp.path());
     let checked = check_pages(&ws, false);
     assert!(checked >= 20, "{checked}");
 }
