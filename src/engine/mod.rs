@@ -3,8 +3,10 @@
 
 pub mod cause;
 pub mod config;
+pub mod counts;
 pub mod delta;
 pub mod describe;
+pub mod duck_udf;
 pub mod error;
 pub mod fault;
 pub mod frame;

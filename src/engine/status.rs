@@ -210,16 +210,34 @@ fn feature_status_inner(
             increment: None,
         });
     }
+    // counts only: the store may count the increment itself
+    let fast = if opts.narrow_target {
+        crate::engine::counts::increment_counts(store, graph, key, opts)?
+    } else {
+        None
+    };
     // one read of the target: the increment's comparison read also gives the Materialized count
-    let inc = resolve_update(store, graph, key, opts)?;
-    let (mut metadata_exists, mut store_rows) = (inc.target_exists, inc.current_rows);
+    let (inc, target_exists, current_rows, (n, s, o)) = match fast {
+        Some(c) => (
+            None,
+            c.target_exists,
+            c.current_rows,
+            (c.new, c.stale, c.orphaned),
+        ),
+        None => {
+            let inc = resolve_update(store, graph, key, opts)?;
+            let counts = (inc.new.height(), inc.stale.height(), inc.orphaned.height());
+            let (e, r) = (inc.target_exists, inc.current_rows);
+            (Some(inc), e, r, counts)
+        }
+    };
+    let (mut metadata_exists, mut store_rows) = (target_exists, current_rows);
     if !metadata_exists && store.has_feature(key)? {
         // Metaxy counts `Materialized` with allow_fallback=True but compares against the primary store only
         let read = materialized(store, graph, key, opts)?;
         metadata_exists = read.is_some();
         store_rows = read.unwrap_or(0);
     }
-    let (n, s, o) = (inc.new.height(), inc.stale.height(), inc.orphaned.height());
     let needs_update = n > 0 || s > 0 || o > 0;
     Ok(FeatureStatus {
         feature_key: key.clone(),
@@ -240,7 +258,7 @@ fn feature_status_inner(
         is_root_feature: false,
         store_metadata,
         error_message: None,
-        increment: Some(inc),
+        increment: inc,
     })
 }
 

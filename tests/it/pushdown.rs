@@ -242,3 +242,57 @@ fn paged_reads_on_lancedb_walk_exactly_the_rows_of_a_full_read() {
     let checked = check_pages(&lance, true);
     assert!(checked >= 10, "{checked}");
 }
+
+/// The counts DuckDB computes itself (`metadata status`) equal the general engine's increments on every DuckDB
+/// fixture, and the fast path is actually taken.
+#[test]
+fn duckdb_in_store_counts_equal_the_engine_increments_on_every_fixture() {
+    use metaxy_tui::engine::counts::increment_counts;
+    use metaxy_tui::engine::resolve::{resolve_update, ResolveOptions};
+    let mut fast = 0;
+    let mut total = 0;
+    for (b, s) in crate::common::all_scenarios() {
+        if b != "duckdb" {
+            continue;
+        }
+        let ws = crate::common::open_scenario_in(b, s);
+        let opts = ResolveOptions {
+            narrow_target: true,
+            ..Default::default()
+        };
+        for key in ws.graph.topological_order() {
+            if ws.graph.require(&key).unwrap().spec.is_root() {
+                continue;
+            }
+            total += 1;
+            let Some(c) = increment_counts(ws.store.as_ref(), &ws.graph, &key, &opts).unwrap()
+            else {
+                continue;
+            };
+            let inc = resolve_update(
+                ws.store.as_ref(),
+                &ws.graph,
+                &key,
+                &ResolveOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                (c.new, c.stale, c.orphaned, c.current_rows, c.target_exists),
+                (
+                    inc.new.height(),
+                    inc.stale.height(),
+                    inc.orphaned.height(),
+                    inc.current_rows,
+                    inc.target_exists
+                ),
+                "{s} {key}"
+            );
+            fast += 1;
+        }
+    }
+    eprintln!("{fast} of {total} took the in-store path");
+    assert!(
+        fast >= 24 && fast < total,
+        "{fast} of {total} took the in-store path"
+    );
+}

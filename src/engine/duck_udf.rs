@@ -1,0 +1,373 @@
+//! A DuckDB database handle of our own, on DuckDB's C API, with the engine's row hash registered in it as a
+//! vectorised scalar function, so that a whole counts-only increment ([`crate::engine::counts`]) runs as one DuckDB
+//! query: DuckDB's parallel scans, aggregates and joins, our hash, and only four numbers back.
+//!
+//! A function is registered per query ([`RawDuckDb::register_provenance`]): `__mx_prov_<n>(VARCHAR, ...) ->
+//! VARCHAR` takes the upstream data versions a target's provenance reads and returns the sample provenance
+//! (`metaxy_provenance`, FORMAT.md §5.3): per field, the recipe (literals baked into the function, data versions
+//! from the arguments) joined by `|` and hashed with [`hash_into`] (the store's algorithm, truncated to the graph's
+//! length); then the field provenances, in struct-key order, joined by `|` and hashed. Any NULL argument gives
+//! NULL, as [`crate::engine::hashing::hash_joined_expr`] does. It reads DuckDB's strings in place and writes its
+//! result straight into DuckDB's vector: no Arrow conversion on either side (duckdb-rs only lets outside code
+//! register Arrow functions, which copy every chunk twice), and no intermediate field hashes leave the function.
+//!
+//! The handle is a second read-only instance on the same file (read-only instances share the file safely). It is
+//! opened lazily by [`crate::engine::store::DuckDbStore`] and dropped before any write to the file.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::path::Path;
+
+use duckdb::ffi;
+
+use crate::engine::config::HashAlgorithm;
+use crate::engine::hashing::hash_into;
+
+/// A piece of a field's provenance recipe, as [`RawDuckDb::register_provenance`] takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecipeTok {
+    /// Constant bytes (field key, code version, `upstream/key.field`, the `|` separators).
+    Lit(Vec<u8>),
+    /// The function's argument number `n` (0-based): an upstream data version.
+    Arg(usize),
+}
+
+/// What a registered provenance function computes (its extra info, shared read-only by DuckDB's threads).
+#[derive(Debug, Clone)]
+pub struct ProvenanceTemplate {
+    /// The store's hash algorithm (must have passed [`crate::engine::hashing::check_algorithm`]).
+    pub algorithm: HashAlgorithm,
+    /// Hash truncation length (characters).
+    pub truncation: usize,
+    /// Per target field, in struct-key order: its recipe (separators included).
+    pub fields: Vec<Vec<RecipeTok>>,
+    /// Number of arguments the function takes.
+    pub args: usize,
+}
+
+static NEXT_FUNCTION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A read-only DuckDB database opened through the C API, in which provenance functions are registered.
+pub struct RawDuckDb {
+    db: ffi::duckdb_database,
+}
+
+// SAFETY: a duckdb_database may be used from any thread (every query below runs on a connection of its own).
+unsafe impl Send for RawDuckDb {}
+unsafe impl Sync for RawDuckDb {}
+
+impl Drop for RawDuckDb {
+    fn drop(&mut self) {
+        // SAFETY: `db` came from duckdb_open_ext; no connection of ours outlives a query
+        unsafe { ffi::duckdb_close(&mut self.db) };
+    }
+}
+
+/// An error message of the C API (owned copy).
+fn c_message(p: *const c_char, fallback: &str) -> String {
+    if p.is_null() {
+        fallback.to_string()
+    } else {
+        // SAFETY: DuckDB hands out NUL-terminated strings
+        unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
+    }
+}
+
+impl RawDuckDb {
+    /// Opens `path` read-only.
+    ///
+    /// Errors: DuckDB's message when the file cannot be opened.
+    pub fn open(path: &Path) -> std::result::Result<Self, String> {
+        let c_path = CString::new(path.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
+        // SAFETY: plain C API calls; every handle is checked and released on every path
+        unsafe {
+            let mut config: ffi::duckdb_config = std::ptr::null_mut();
+            if ffi::duckdb_create_config(&mut config) != ffi::DuckDBSuccess {
+                return Err("cannot create a DuckDB config".into());
+            }
+            let (k, v) = (c"access_mode", c"READ_ONLY");
+            ffi::duckdb_set_config(config, k.as_ptr(), v.as_ptr());
+            let mut db: ffi::duckdb_database = std::ptr::null_mut();
+            let mut err: *mut c_char = std::ptr::null_mut();
+            let rc = ffi::duckdb_open_ext(c_path.as_ptr(), &mut db, config, &mut err);
+            ffi::duckdb_destroy_config(&mut config);
+            if rc != ffi::DuckDBSuccess {
+                let m = c_message(err, "cannot open the DuckDB database");
+                if !err.is_null() {
+                    ffi::duckdb_free(err as *mut c_void);
+                }
+                return Err(m);
+            }
+            Ok(RawDuckDb { db })
+        }
+    }
+
+    /// Registers a provenance function computing `template` and returns its SQL name (`__mx_prov_<n>`, unique in
+    /// the process). Errors: DuckDB's message.
+    pub fn register_provenance(
+        &self,
+        template: ProvenanceTemplate,
+    ) -> std::result::Result<String, String> {
+        let name = format!(
+            "__mx_prov_{}",
+            NEXT_FUNCTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut con = self.connect()?;
+        // SAFETY: `con` is open and closed right after
+        let r = unsafe { register(con, &name, template) };
+        unsafe { ffi::duckdb_disconnect(&mut con) };
+        r.map(|()| name)
+    }
+
+    fn connect(&self) -> std::result::Result<ffi::duckdb_connection, String> {
+        let mut con: ffi::duckdb_connection = std::ptr::null_mut();
+        // SAFETY: `db` is open
+        if unsafe { ffi::duckdb_connect(self.db, &mut con) } != ffi::DuckDBSuccess {
+            return Err("cannot connect to the DuckDB database".into());
+        }
+        Ok(con)
+    }
+
+    /// Runs `sql` on a connection of its own and returns the first row's values as `i64` (NULL = 0), one per
+    /// column. Errors: DuckDB's message (bad SQL, a failing cast, an error raised by `__mx_hash`).
+    pub fn query_first_row(&self, sql: &str) -> std::result::Result<Vec<i64>, String> {
+        let c_sql = CString::new(sql).map_err(|e| e.to_string())?;
+        let mut con = self.connect()?;
+        // SAFETY: `con` is open; the result is destroyed before the connection is closed
+        unsafe {
+            let mut res: ffi::duckdb_result = std::mem::zeroed();
+            let rc = ffi::duckdb_query(con, c_sql.as_ptr(), &mut res);
+            let out = if rc != ffi::DuckDBSuccess {
+                Err(c_message(
+                    ffi::duckdb_result_error(&mut res),
+                    "query failed",
+                ))
+            } else if ffi::duckdb_row_count(&mut res) == 0 {
+                Err("query returned no row".into())
+            } else {
+                let n = ffi::duckdb_column_count(&mut res);
+                Ok((0..n)
+                    .map(|c| ffi::duckdb_value_int64(&mut res, c, 0))
+                    .collect())
+            };
+            ffi::duckdb_destroy_result(&mut res);
+            ffi::duckdb_disconnect(&mut con);
+            out
+        }
+    }
+}
+
+unsafe extern "C" fn drop_info(p: *mut c_void) {
+    if !p.is_null() {
+        // SAFETY: created by Box::into_raw in `register`
+        drop(unsafe { Box::from_raw(p as *mut ProvenanceTemplate) });
+    }
+}
+
+/// Registers `template` as `name` on `con` (in the database's catalog, so every later connection sees it).
+unsafe fn register(
+    con: ffi::duckdb_connection,
+    name: &str,
+    template: ProvenanceTemplate,
+) -> std::result::Result<(), String> {
+    let c_name = CString::new(name).map_err(|e| e.to_string())?;
+    unsafe {
+        let mut f = ffi::duckdb_create_scalar_function();
+        ffi::duckdb_scalar_function_set_name(f, c_name.as_ptr());
+        let mut varchar = ffi::duckdb_create_logical_type(ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR);
+        for _ in 0..template.args {
+            ffi::duckdb_scalar_function_add_parameter(f, varchar);
+        }
+        ffi::duckdb_scalar_function_set_return_type(f, varchar);
+        ffi::duckdb_destroy_logical_type(&mut varchar);
+        // NULLs are handled by the function itself (any NULL argument gives NULL)
+        ffi::duckdb_scalar_function_set_special_handling(f);
+        let info = Box::into_raw(Box::new(template));
+        ffi::duckdb_scalar_function_set_extra_info(f, info as *mut c_void, Some(drop_info));
+        ffi::duckdb_scalar_function_set_function(f, Some(provenance_fn));
+        let rc = ffi::duckdb_register_scalar_function(con, f);
+        ffi::duckdb_destroy_scalar_function(&mut f);
+        if rc != ffi::DuckDBSuccess {
+            return Err(format!("cannot register {name} in DuckDB"));
+        }
+        Ok(())
+    }
+}
+
+/// The bytes of a DuckDB string (inlined up to 12 bytes, else behind a pointer).
+///
+/// # Safety
+/// `s` must point into a live VARCHAR vector.
+#[inline]
+unsafe fn str_bytes<'a>(s: *const ffi::duckdb_string_t) -> &'a [u8] {
+    unsafe {
+        let len = (*s).value.inlined.length as usize;
+        if len <= 12 {
+            std::slice::from_raw_parts((*s).value.inlined.inlined.as_ptr() as *const u8, len)
+        } else {
+            std::slice::from_raw_parts((*s).value.pointer.ptr as *const u8, len)
+        }
+    }
+}
+
+unsafe extern "C" fn provenance_fn(
+    info: ffi::duckdb_function_info,
+    input: ffi::duckdb_data_chunk,
+    output: ffi::duckdb_vector,
+) {
+    // a panic must not unwind into DuckDB: it becomes the query's error
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+        let t = &*(ffi::duckdb_scalar_function_get_extra_info(info) as *const ProvenanceTemplate);
+        let rows = ffi::duckdb_data_chunk_get_size(input) as usize;
+        let ncols = ffi::duckdb_data_chunk_get_column_count(input) as usize;
+        // C API scalar functions get flat input vectors
+        let cols: Vec<(*const ffi::duckdb_string_t, *mut u64)> = (0..ncols)
+            .map(|c| {
+                let v = ffi::duckdb_data_chunk_get_vector(input, c as u64);
+                (
+                    ffi::duckdb_vector_get_data(v) as *const ffi::duckdb_string_t,
+                    ffi::duckdb_vector_get_validity(v),
+                )
+            })
+            .collect();
+        let mut buf: Vec<u8> = Vec::with_capacity(256);
+        let mut sample = String::with_capacity(64 * (t.fields.len() + 1));
+        let mut out_validity: *mut u64 = std::ptr::null_mut();
+        'rows: for row in 0..rows {
+            for &(_, validity) in &cols {
+                if !validity.is_null() && !ffi::duckdb_validity_row_is_valid(validity, row as u64) {
+                    if out_validity.is_null() {
+                        ffi::duckdb_vector_ensure_validity_writable(output);
+                        out_validity = ffi::duckdb_vector_get_validity(output);
+                    }
+                    ffi::duckdb_validity_set_row_invalid(out_validity, row as u64);
+                    continue 'rows;
+                }
+            }
+            // the field provenances joined by '|' (in `sample`), then hashed once more
+            sample.clear();
+            for (k, toks) in t.fields.iter().enumerate() {
+                if k > 0 {
+                    sample.push('|');
+                }
+                buf.clear();
+                for tok in toks {
+                    match tok {
+                        RecipeTok::Lit(b) => buf.extend_from_slice(b),
+                        RecipeTok::Arg(a) => match cols.get(*a) {
+                            Some(&(data, _)) => buf.extend_from_slice(str_bytes(data.add(row))),
+                            None => panic!("provenance function: argument {a} missing"),
+                        },
+                    }
+                }
+                hash_into(t.algorithm, &buf, t.truncation, &mut sample);
+            }
+            buf.clear();
+            buf.extend_from_slice(sample.as_bytes());
+            sample.clear();
+            hash_into(t.algorithm, &buf, t.truncation, &mut sample);
+            // hashes are ASCII: no UTF-8 check needed
+            ffi::duckdb_unsafe_vector_assign_string_element_len(
+                output,
+                row as u64,
+                sample.as_ptr() as *const c_char,
+                sample.len() as u64,
+            );
+        }
+    }));
+    if r.is_err() {
+        // SAFETY: `info` is the live function info of this call
+        unsafe {
+            ffi::duckdb_scalar_function_set_error(
+                info,
+                c"the provenance function panicked".as_ptr(),
+            )
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::hashing::hash_str;
+
+    /// The provenance function equals the engine's recipe (field hashes joined by `|`, hashed again) for every
+    /// algorithm and truncation, with inlined (≤ 12 bytes) and pointer strings, and NULL in gives NULL out.
+    #[test]
+    fn provenance_function_equals_the_engine_recipe() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("t.duckdb");
+        let rows: Vec<(Option<&str>, Option<&str>)> = vec![
+            (Some("a1"), Some("b1")),
+            (Some("a value longer than twelve bytes"), Some("")),
+            (Some("ünïcødé"), Some("x")),
+            (None, Some("b")),
+            (Some("a"), None),
+        ];
+        for algo in [
+            HashAlgorithm::Xxhash32,
+            HashAlgorithm::Xxhash64,
+            HashAlgorithm::Xxh3_64,
+            HashAlgorithm::Wyhash,
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Md5,
+        ] {
+            for trunc in [8, 64] {
+                let _ = std::fs::remove_file(&path);
+                let expected = |a: &str, b: &str| {
+                    let f0 = hash_str(algo, &format!("x|1|up.a|{a}"), trunc).unwrap();
+                    let f1 = hash_str(algo, &format!("y|2|up.a|{a}|up.b|{b}"), trunc).unwrap();
+                    hash_str(algo, &format!("{f0}|{f1}"), trunc).unwrap()
+                };
+                {
+                    let c = duckdb::Connection::open(&path).unwrap();
+                    c.execute_batch("CREATE TABLE t (a VARCHAR, b VARCHAR, e VARCHAR)")
+                        .unwrap();
+                    for (a, b) in &rows {
+                        let e = match (a, b) {
+                            (Some(a), Some(b)) => Some(expected(a, b)),
+                            _ => None,
+                        };
+                        c.execute("INSERT INTO t VALUES (?, ?, ?)", duckdb::params![a, b, e])
+                            .unwrap();
+                    }
+                }
+                let db = RawDuckDb::open(&path).unwrap();
+                let lit = |s: &str| RecipeTok::Lit(s.as_bytes().to_vec());
+                let f = db
+                    .register_provenance(ProvenanceTemplate {
+                        algorithm: algo,
+                        truncation: trunc,
+                        fields: vec![
+                            vec![lit("x|1|up.a|"), RecipeTok::Arg(0)],
+                            vec![
+                                lit("y|2|up.a|"),
+                                RecipeTok::Arg(0),
+                                lit("|up.b|"),
+                                RecipeTok::Arg(1),
+                            ],
+                        ],
+                        args: 2,
+                    })
+                    .unwrap();
+                let r = db
+                    .query_first_row(&format!(
+                        "SELECT count(*) FILTER (WHERE {f}(a, b) IS NOT DISTINCT FROM e), count(*), \
+                         count({f}(a, b)) FROM t"
+                    ))
+                    .unwrap();
+                assert_eq!(r, vec![5, 5, 3], "{algo:?} {trunc}");
+            }
+        }
+    }
+
+    /// A database that cannot be opened is an error, not a panic.
+    #[test]
+    fn bad_files_are_errors() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("not.duckdb");
+        std::fs::write(&p, b"this is not a duckdb file at all").unwrap();
+        assert!(RawDuckDb::open(&p).is_err());
+        let db = RawDuckDb::open(&tmp.path().join("missing.duckdb"));
+        assert!(db.is_err(), "read-only open of a missing file must fail");
+    }
+}
