@@ -1439,9 +1439,6 @@ impl MetadataStore for DuckDbStore {
     }
 }
 
-/// A check on a table's `(column name, DuckDB type)` list.
-type ColumnCheck<'a> = dyn Fn(&[(String, String)]) -> bool + 'a;
-
 impl DuckDbStore {
     /// The second read-only instance for counts (opened on first use); `None` for in-memory databases, files
     /// not created yet, or when DuckDB refuses it.
@@ -1457,294 +1454,32 @@ impl DuckDbStore {
         Some(db)
     }
 
-    /// The SQL of `table`'s default read for an increment: rows of `version`, the latest row per id (a plain scan
-    /// when the ids are unique already, checked exactly), soft-deleted rows dropped; selecting `ids` and `extra`.
-    /// `None` when the table lacks a column this needs (or `needs` says no): the general engine then decides.
-    fn latest_read_sql(
-        conn: &Connection,
-        table: &str,
-        version: &str,
-        ids: &[String],
-        extra: &[String],
-        needs: &ColumnCheck<'_>,
-    ) -> Result<Option<String>> {
-        use crate::engine::read::cols;
-        let tcols = Self::table_columns(conn, table)?;
-        let has = |c: &str| tcols.iter().any(|(n, _)| n == c);
-        let ts: Vec<&str> = [cols::DELETED_AT, cols::UPDATED_AT]
-            .into_iter()
-            .filter(|c| has(c))
-            .collect();
-        if !has(cols::FEATURE_VERSION)
-            || ts.is_empty()
-            || ids.is_empty()
-            || !ids.iter().all(|c| has(c))
-            || !needs(&tcols)
-        {
-            return Ok(None);
-        }
-        let id_sql: Vec<String> = ids.iter().map(|c| quote_ident(c)).collect();
-        let where_version = format!(
-            " WHERE {} = {}",
-            quote_ident(cols::FEATURE_VERSION),
-            sql_str(version)
-        );
-        let distinct = if id_sql.len() == 1 {
-            id_sql[0].clone()
-        } else {
-            format!("({})", id_sql.join(", "))
-        };
-        // a HyperLogLog estimate (1M ids: ~8 ms) sends tables with many duplicates straight to the dedup; others
-        // are checked exactly: count(DISTINCT) is a cheap hash aggregate in DuckDB (1M ids: ~30 ms)
-        let _t = crate::engine::timing::span(|| format!("duckdb-unique-check {table}"));
-        let likely_unique = conn
-            .query_row(
-                &format!(
-                    "SELECT approx_count_distinct({distinct}) >= 0.9 * count(*) FROM {}{where_version}",
-                    quote_ident(table)
-                ),
-                [],
-                |r| r.get::<_, Option<bool>>(0),
-            )?
-            .unwrap_or(true);
-        let unique: bool = likely_unique
-            && {
-                conn.query_row(
-                &format!(
-                    "SELECT count(DISTINCT {distinct}) = count(*) AND count(*) = count({}) FROM {}{where_version}",
-                    id_sql[0],
-                    quote_ident(table)
-                ),
-                [],
-                |r| r.get::<_, Option<bool>>(0),
-            )?
-            .unwrap_or(true)
-            };
-        drop(_t);
-        let mut proj = id_sql.clone();
-        proj.extend(extra.iter().cloned());
-        let latest = if unique {
-            String::new()
-        } else {
-            // the same pick as `scan_latest`: greatest timestamp (soft-delete time first), nulls oldest, then the
-            // row stored last
-            let ts_sql = if ts.len() == 1 {
-                quote_ident(ts[0])
-            } else {
-                format!(
-                    "coalesce({})",
-                    ts.iter()
-                        .map(|c| quote_ident(c))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            let key = format!(
-                "(coalesce(epoch_us({ts_sql})::HUGEINT, -4611686018427387904) * 18446744073709551616 + rowid)"
-            );
-            format!(
-                " AND rowid IN (SELECT arg_max(rowid, {key}) FROM {}{where_version} GROUP BY {})",
-                quote_ident(table),
-                id_sql.join(", ")
-            )
-        };
-        let live = if has(cols::DELETED_AT) {
-            format!(" AND {} IS NULL", quote_ident(cols::DELETED_AT))
-        } else {
-            String::new()
-        };
-        Ok(Some(format!(
-            "SELECT {} FROM {}{where_version}{latest}{live}",
-            proj.join(", "),
-            quote_ident(table)
-        )))
-    }
-
-    /// [`MetadataStore::increment_counts`] for DuckDB: one query over the upstream tables and the target, with
-    /// the engine's row hash registered as `__mx_hash` ([`crate::engine::duck_udf`]), giving Metaxy's numbers
-    /// (new, stale, orphaned, `Materialized`) without moving a row out of DuckDB.
+    /// [`MetadataStore::increment_counts`] for DuckDB: the counts query of [`crate::engine::counts`] over the
+    /// feature tables themselves (storage order = `rowid`), on a second read-only instance of the file.
     fn counts_in_duckdb(
         &self,
         plan: &crate::engine::counts::CountPlan,
     ) -> Result<Option<crate::engine::counts::IncrementCounts>> {
-        use crate::engine::counts::{IncrementCounts, RecipePiece};
-        use crate::engine::read::cols;
+        use crate::engine::counts::{Relation, SqlRelation};
         let Some(conn) = self.reader()? else {
             return Ok(None);
         };
-        let conn = &conn;
-        let tables = self.list_tables()?;
-        // a struct member of type VARCHAR (Map-mode tables and other shapes go to the general engine)
-        let varchar_member = |tcols: &[(String, String)], column: &str, field: &str| {
-            tcols.iter().any(|(n, t)| {
-                n == column
-                    && t.starts_with("STRUCT(")
-                    && (t.contains(&format!("({field} VARCHAR"))
-                        || t.contains(&format!(", {field} VARCHAR"))
-                        || t.contains(&format!("(\"{field}\" VARCHAR"))
-                        || t.contains(&format!(", \"{field}\" VARCHAR")))
-            })
-        };
-        let mut ctes: Vec<String> = Vec::new();
-        for (di, d) in plan.deps.iter().enumerate() {
-            let table = self.table_name(&d.feature);
-            if !tables.contains(&table) {
-                return Ok(None);
-            }
-            let extra: Vec<String> = d
-                .fields
-                .iter()
-                .enumerate()
-                .map(|(fi, f)| {
-                    format!(
-                        "struct_extract({}, {}) AS __d{di}_{fi}",
-                        quote_ident(cols::DATA_VERSION_BY_FIELD),
-                        sql_str(f),
-                    )
-                })
-                .collect();
-            let needs = |tcols: &[(String, String)]| {
-                d.fields
-                    .iter()
-                    .all(|f| varchar_member(tcols, cols::DATA_VERSION_BY_FIELD, f))
-            };
-            let Some(sql) = Self::latest_read_sql(
-                conn,
-                &table,
-                &d.feature_version,
-                &d.id_columns,
-                &extra,
-                &needs,
-            )?
-            else {
-                return Ok(None);
-            };
-            ctes.push(format!("__u{di} AS ({sql})"));
-        }
-        let j: Vec<String> = plan.join_columns.iter().map(|c| quote_ident(c)).collect();
-        let mut from = "__u0".to_string();
-        for di in 1..plan.deps.len() {
-            from.push_str(&format!(" JOIN __u{di} USING ({})", j.join(", ")));
-        }
-        // the sample provenance in one call: per field H(pieces joined by '|'), then H(the field provenances in
-        // struct-key order joined by '|'); the data versions are the arguments, the literals are baked in
-        use crate::engine::duck_udf::{ProvenanceTemplate, RecipeTok};
-        let mut args: Vec<String> = Vec::new();
-        let mut fields: Vec<Vec<RecipeTok>> = Vec::new();
-        for (_, pieces) in &plan.fields {
-            let mut toks: Vec<RecipeTok> = Vec::new();
-            let lit = |toks: &mut Vec<RecipeTok>, b: &[u8]| match toks.last_mut() {
-                Some(RecipeTok::Lit(l)) => l.extend_from_slice(b),
-                _ => toks.push(RecipeTok::Lit(b.to_vec())),
-            };
-            for (i, p) in pieces.iter().enumerate() {
-                if i > 0 {
-                    lit(&mut toks, b"|");
-                }
-                match p {
-                    RecipePiece::Lit(s) => lit(&mut toks, s.as_bytes()),
-                    RecipePiece::DataVersion { dep, field } => {
-                        let fi = plan.deps[*dep]
-                            .fields
-                            .iter()
-                            .position(|f| f == field)
-                            .unwrap_or(0);
-                        let a = format!("__d{dep}_{fi}");
-                        let n = args.iter().position(|x| x == &a).unwrap_or_else(|| {
-                            args.push(a);
-                            args.len() - 1
-                        });
-                        toks.push(RecipeTok::Arg(n));
-                    }
-                }
-            }
-            fields.push(toks);
-        }
         let Some(db) = self.counting_db() else {
             return Ok(None);
         };
-        let Ok(prov_fn) = db.register_provenance(ProvenanceTemplate {
-            algorithm: plan.algorithm,
-            truncation: plan.truncation,
-            fields,
-            args: args.len(),
-        }) else {
-            return Ok(None);
-        };
-        let call = if args.is_empty() {
-            // no upstream field feeds the recipe: a constant, still one per sample
-            format!("{prov_fn}()")
-        } else {
-            format!("{prov_fn}({})", args.join(", "))
-        };
-        ctes.push(format!(
-            "__e AS (SELECT {}, {call} AS __prov, 1 AS __p FROM {from})",
-            j.join(", "),
-        ));
-        let target = self.table_name(&plan.target);
-        let target_exists = tables.contains(&target);
-        let sql = if target_exists {
-            let extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];
-            let needs = |tcols: &[(String, String)]| {
-                tcols
-                    .iter()
-                    .any(|(n, t)| n == cols::PROVENANCE && t == "VARCHAR")
-            };
-            let Some(cur) = Self::latest_read_sql(
-                conn,
-                &target,
-                &plan.feature_version,
-                &plan.id_columns,
-                &extra,
-                &needs,
-            )?
-            else {
-                return Ok(None);
-            };
-            ctes.push(format!("__c AS (SELECT *, 1 AS __p FROM ({cur}))"));
-            let on: Vec<String> = j.iter().map(|c| format!("e.{c} = c.{c}")).collect();
-            format!(
-                "WITH {} SELECT \
-                 count(*) FILTER (WHERE c.__p IS NULL), \
-                 count(*) FILTER (WHERE e.__p IS NOT NULL AND c.__p IS NOT NULL AND (c.__cur_prov IS NULL OR e.__prov <> c.__cur_prov)), \
-                 count(*) FILTER (WHERE e.__p IS NULL), \
-                 count(*) FILTER (WHERE c.__p IS NOT NULL) \
-                 FROM __e e FULL JOIN __c c ON {}",
-                ctes.join(", "),
-                on.join(" AND "),
-            )
-        } else {
-            // the hashes are evaluated all the same (count(__prov) needs them), as the engine would
-            format!(
-                "WITH {} SELECT count(*), count(__prov) * 0, 0, 0 FROM __e",
-                ctes.join(", ")
-            )
-        };
-        if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
-            eprintln!("{sql}");
-        }
-        let t = crate::engine::timing::span(|| format!("duckdb-counts {target}"));
-        let row = db.query_first_row(&sql);
-        drop(t);
-        // anything DuckDB could not do this way is left to the general engine (which reports real errors)
-        let row = match row {
-            Ok(r) => r,
-            Err(e) => {
-                if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
-                    eprintln!("in-store counts of {target} declined: {e}");
-                }
-                return Ok(None);
+        let tables = self.list_tables()?;
+        let relation = |key: &FeatureKey| -> Result<Relation> {
+            let table = self.table_name(key);
+            if !tables.contains(&table) {
+                return Ok(Relation::Missing);
             }
+            Ok(Relation::Rows(SqlRelation {
+                source: quote_ident(&table),
+                position: "rowid".into(),
+                columns: Self::table_columns(&conn, &table)?,
+                name: table,
+            }))
         };
-        let [new, stale, orphaned, current] = row[..] else {
-            return Ok(None);
-        };
-        Ok(Some(IncrementCounts {
-            new: new as usize,
-            stale: stale as usize,
-            orphaned: orphaned as usize,
-            current_rows: current as usize,
-            target_exists,
-        }))
+        crate::engine::counts::count_in_duckdb(&db, plan, &relation)
     }
 }
