@@ -1,10 +1,13 @@
-//! Counts-only increments computed inside the store (`metadata status`): when the target's plan is a plain one
-//! (identity deps without renames, selects, filters or optional deps; no filters or staleness predicates), the
-//! whole of `resolve_update` (latest row per id, soft-delete removal, per-field provenance from the upstream
-//! data versions, the comparison) can run as one query of the backend, with the engine's hash function
-//! registered in it, and only four numbers come back. Backends that cannot do it (or plans that do not qualify)
-//! fall back to [`crate::engine::resolve::resolve_update`]; both give the same counts (tested on every DuckDB
-//! fixture).
+//! Counts-only increments computed in one DuckDB query (`metadata status`): when the target's plan is a plain
+//! one (identity deps without renames, filters or optional deps; no filters, staleness predicates or samples),
+//! the whole of Metaxy's `resolve_update` as far as its counts go (feature-version filter, latest row per id,
+//! soft-delete removal, per-field and sample provenance from the upstream data versions, the comparison) runs
+//! inside DuckDB with the engine's row hash registered as a C-API function ([`crate::engine::duck_udf`]), and
+//! only four numbers come back: new, stale, orphaned and `Materialized`. DuckDB stores run it over their own
+//! tables. Other backends (Delta, LanceDB: the engine's own decode beats DuckDB's parquet reader on Metaxy's
+//! single-row-group files), plans that do not qualify and anything DuckDB fails on use
+//! [`crate::engine::resolve::resolve_update`]; both give the same counts (tested on every DuckDB fixture).
+//! `METAXY_TUI_NO_STORE_COUNTS=1` turns this off.
 
 use crate::engine::config::HashAlgorithm;
 use crate::engine::duck_udf::{ProvenanceTemplate, RawDuckDb, RecipeTok};
@@ -171,6 +174,10 @@ pub fn increment_counts(
     key: &FeatureKey,
     opts: &ResolveOptions,
 ) -> Result<Option<IncrementCounts>> {
+    // METAXY_TUI_NO_STORE_COUNTS=1: always the general engine (for comparisons and benchmarks)
+    if std::env::var_os("METAXY_TUI_NO_STORE_COUNTS").is_some_and(|v| v != "0") {
+        return Ok(None);
+    }
     let Some(plan) = count_plan(store, graph, key, opts)? else {
         return Ok(None);
     };
@@ -195,10 +202,10 @@ pub enum Relation {
 /// A feature's stored rows as a DuckDB query sees them (for [`count_in_duckdb`]).
 #[derive(Debug, Clone)]
 pub struct SqlRelation {
-    /// The FROM-clause source: a quoted table name, or a `read_parquet([...])` call over a Delta table's files.
+    /// The FROM-clause source: a quoted table name (or any relation DuckDB can scan, such as `read_parquet`).
     pub source: String,
     /// A SQL expression of each row's storage position (rows stored later are greater): DuckDB's `rowid`, or
-    /// file number and row number for parquet files in Delta log order. Ties of the latest-row pick go to the
+    /// e.g. `file_index` and `file_row_number` for parquet files in storage order. Ties of the latest-row pick go to the
     /// greatest position, as the engine's `keep_latest` keeps the row stored last.
     pub position: String,
     /// `(column name, DuckDB type)` of the relation, as `information_schema.columns` spells the types.

@@ -58,8 +58,6 @@ pub struct DeltaStore {
     /// Id-order indexes of tables for paged reads ([`MetadataStore::scan_ordered`]), by table URI, Delta version,
     /// feature version and id columns (a new commit is a new version: never stale).
     order_cache: std::sync::Mutex<HashMap<String, Arc<OrderIndex>>>,
-    /// An in-memory DuckDB for counts-only increments over the tables' parquet files (opened on first use).
-    counting: std::sync::Mutex<Option<Arc<crate::engine::duck_udf::RawDuckDb>>>,
 }
 
 /// A table's rows in id order, for keyset pages: the id columns and the storage position of every row (of the
@@ -133,7 +131,6 @@ impl DeltaStore {
             map_datatype: cfg.map_datatype,
             root_store: std::sync::Mutex::new(root_store),
             order_cache: Default::default(),
-            counting: Default::default(),
         })
     }
 
@@ -198,52 +195,6 @@ impl DeltaStore {
         Ok(table)
     }
 
-    /// `key`'s table as DuckDB's parquet reader sees it: the active files of the current version in log order
-    /// (storage position = file number, then row number), the table schema's columns. Only local tables without
-    /// deletion vectors qualify (what the engine's own reader assumes too); anything else is
-    /// [`crate::engine::counts::Relation::Unsupported`].
-    async fn sql_relation(&self, key: &FeatureKey) -> Result<crate::engine::counts::Relation> {
-        use crate::engine::counts::{Relation, SqlRelation};
-        let url = self.table_url(key)?;
-        let Ok(dir) = url.to_file_path() else {
-            return Ok(Relation::Unsupported);
-        };
-        let table = self.open_table(key).await?;
-        let state = table
-            .snapshot()
-            .map_err(|e| self.corrupt(key, e.to_string()))?;
-        let schema: SchemaRef = state.snapshot().arrow_schema();
-        let mut files: Vec<String> = Vec::new();
-        for f in state.log_data() {
-            if f.deletion_vector_descriptor().is_some() {
-                return Ok(Relation::Unsupported);
-            }
-            let p = f.path();
-            let path = if p.contains("://") {
-                match Url::parse(&p).ok().and_then(|u| u.to_file_path().ok()) {
-                    Some(p) => p,
-                    None => return Ok(Relation::Unsupported),
-                }
-            } else {
-                dir.join(p.as_ref())
-            };
-            files.push(format!("'{}'", path.to_string_lossy().replace('\'', "''")));
-        }
-        if files.is_empty() {
-            return Ok(Relation::Unsupported);
-        }
-        Ok(Relation::Rows(SqlRelation {
-            source: format!("read_parquet([{}], union_by_name = true)", files.join(", ")),
-            position: "(file_index::HUGEINT * 1099511627776 + file_row_number)".into(),
-            columns: schema
-                .fields()
-                .iter()
-                .map(|f| (f.name().clone(), duckdb_type_name(f.data_type())))
-                .collect(),
-            name: self.feature_uri(key),
-        }))
-    }
-
     fn corrupt(&self, key: &FeatureKey, message: String) -> EngineError {
         EngineError::CorruptTable {
             table: self.feature_uri(key),
@@ -257,7 +208,9 @@ impl DeltaStore {
         feature_version: Option<&str>,
         columns: &Columns,
     ) -> Result<DataFrame> {
+        let t = crate::engine::timing::span(|| format!("delta-open {key}"));
         let table = self.open_table(key).await?;
+        drop(t);
         Ok(self
             .decode_table(key, &table, feature_version, columns)
             .await?
@@ -287,13 +240,16 @@ impl DeltaStore {
         let store = table.object_store();
         // fetch every file concurrently, then decode (columns in parallel) on blocking threads
         let fetches = paths.iter().map(|p| self.fetch_file(key, &store, p));
+        let t = crate::engine::timing::span(|| format!("delta-fetch {key}"));
         let files: Vec<(String, bytes::Bytes)> = futures::future::try_join_all(fetches).await?;
+        drop(t);
         let view_schema = string_views(&schema);
         let t =
             crate::engine::timing::span(|| format!("delta-decode {key} ({} files)", files.len()));
         let (batches, rows) = decode_files(&files, &view_schema)
             .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
         drop(t);
+        let _t = crate::engine::timing::span(|| format!("delta-to-polars {key}"));
         Ok((record_batches_to_df(&view_schema, &batches)?, paths, rows))
     }
 
@@ -494,6 +450,21 @@ impl DeltaStore {
         store: &Arc<dyn ObjectStore>,
         p: &str,
     ) -> Result<(String, bytes::Bytes)> {
+        // local tables: the file mapped into memory (no copy; data files are immutable once committed)
+        if !p.contains("://") {
+            if let Ok(dir) = self
+                .table_url(key)
+                .and_then(|u| u.to_file_path().map_err(|_| self.err("not a local table")))
+            {
+                let full = dir.join(p);
+                if let Ok(file) = std::fs::File::open(&full) {
+                    // SAFETY: committed Delta data files are never modified in place (only added or removed)
+                    if let Ok(map) = unsafe { memmap2::Mmap::map(&file) } {
+                        return Ok((p.to_string(), bytes::Bytes::from_owner(map)));
+                    }
+                }
+            }
+        }
         let path = deltalake::Path::parse(p).unwrap_or_else(|_| deltalake::Path::from(p));
         let bytes = store
             .get(&path)
@@ -768,40 +739,6 @@ fn conform_for_append(
 /// with `metaxy_feature_version == version` (one version in the file, a different one). Statistics may be
 /// missing or truncated prefixes (delta-rs truncates long strings), so anything uncertain keeps the file; the
 /// caller filters rows anyway.
-/// The DuckDB spelling of an Arrow type, as far as the counts query checks types (strings, structs of them);
-/// other types get a name that matches no check.
-fn duckdb_type_name(dt: &arrow::datatypes::DataType) -> String {
-    use arrow::datatypes::DataType as D;
-    match dt {
-        D::Utf8 | D::LargeUtf8 | D::Utf8View => "VARCHAR".into(),
-        D::Int8 => "TINYINT".into(),
-        D::Int16 => "SMALLINT".into(),
-        D::Int32 => "INTEGER".into(),
-        D::Int64 => "BIGINT".into(),
-        D::Struct(fields) => format!(
-            "STRUCT({})",
-            fields
-                .iter()
-                .map(|f| {
-                    let n = f.name();
-                    let plain = !n.is_empty()
-                        && n.chars()
-                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-                        && !n.starts_with(|c: char| c.is_ascii_digit());
-                    let n = if plain {
-                        n.clone()
-                    } else {
-                        format!("\"{}\"", n.replace('"', "\"\""))
-                    };
-                    format!("{n} {}", duckdb_type_name(f.data_type()))
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => format!("{other:?}"),
-    }
-}
-
 fn may_hold_version(stats: Option<&str>, version: Option<&str>) -> bool {
     let (Some(stats), Some(v)) = (stats, version) else {
         return true;
@@ -1161,33 +1098,6 @@ impl MetadataStore for DeltaStore {
     }
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         block_on(self.append_async(key, df))
-    }
-    fn increment_counts(
-        &self,
-        plan: &crate::engine::counts::CountPlan,
-    ) -> Result<Option<crate::engine::counts::IncrementCounts>> {
-        use crate::engine::counts::Relation;
-        let db = {
-            let mut g = self.counting.lock().unwrap_or_else(|p| p.into_inner());
-            match g.as_ref() {
-                Some(db) => db.clone(),
-                None => match crate::engine::duck_udf::RawDuckDb::open_in_memory() {
-                    Ok(db) => {
-                        let db = Arc::new(db);
-                        *g = Some(db.clone());
-                        db
-                    }
-                    Err(_) => return Ok(None),
-                },
-            }
-        };
-        let relation = |key: &FeatureKey| -> Result<Relation> {
-            if !self.has_feature(key)? {
-                return Ok(Relation::Missing);
-            }
-            block_on(self.sql_relation(key))
-        };
-        crate::engine::counts::count_in_duckdb(&db, plan, &relation)
     }
     fn delete_rows(
         &self,
