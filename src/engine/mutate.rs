@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
-use crate::engine::graph::{FeatureGraph, PushedFeature};
+use crate::engine::graph::{FeatureDef, FeatureGraph, PushedFeature};
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{apply_filters, cols, read_feature, sort_by_columns, ReadOptions};
 use crate::engine::resolve::expected_frame;
@@ -19,6 +19,37 @@ use crate::engine::store::{Columns, MetadataStore};
 use crate::engine::write::{
     add_system_columns, timestamp_lit, transaction_timestamp, WriteOptions,
 };
+
+// ------------------------------------------------------------------------------------------------------------
+// checks every mutation makes before it plans anything
+
+/// Project validation of a mutation of `key` through `graph` (whose project is the config's `project`, or the
+/// newest pushed project when that is unset): the feature must be one of this project's features. Metaxy before
+/// 0.1.0 raised `ValueError("Cannot write to feature ... from project ...")` in `write` for a feature of another
+/// project (`_validate_project_write`); 0.1.11 no longer checks, but a feature of another project still has no
+/// definition in this project's graph, so its rows cannot be computed through this config.
+///
+/// Returns the feature's definition. Errors: [`EngineError::ForeignProject`] when only other projects pushed `key`
+/// (or its definition came from another project), [`EngineError::UnknownFeature`] when nobody did.
+pub fn check_project<'g>(graph: &'g FeatureGraph, key: &FeatureKey) -> Result<&'g FeatureDef> {
+    let foreign = |projects: String| EngineError::ForeignProject {
+        feature: key.to_string(),
+        projects,
+        project: graph.project.clone(),
+    };
+    if let Some(def) = graph.get(key) {
+        if def.pushed.project != graph.project {
+            return Err(foreign(format!("{:?}", def.pushed.project)));
+        }
+        return Ok(def);
+    }
+    let others = graph.other_projects_of(key);
+    if !others.is_empty() {
+        let names: Vec<String> = others.iter().map(|p| format!("{p:?}")).collect();
+        return Err(foreign(names.join(" and ")));
+    }
+    graph.require(key)
+}
 
 // ------------------------------------------------------------------------------------------------------------
 // write
@@ -34,10 +65,11 @@ pub struct WritePlan {
     pub timestamp: DateTime<Utc>,
 }
 
-/// Plans Metaxy's `write(feature, df, materialization_id)`: validates `df` and fills the system columns with the
-/// current graph's feature and project versions (see [`add_system_columns`]).
+/// Plans Metaxy's `write(feature, df, materialization_id)`: checks the feature belongs to the graph's project
+/// ([`check_project`]), then validates `df` and fills the system columns with the current graph's feature and
+/// project versions (see [`add_system_columns`]).
 ///
-/// Errors: [`EngineError::UnknownFeature`], [`EngineError::Schema`].
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnknownFeature`], [`EngineError::Schema`].
 pub fn plan_write(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -45,6 +77,7 @@ pub fn plan_write(
     df: DataFrame,
     opts: &WriteOptions,
 ) -> Result<WritePlan> {
+    check_project(graph, key)?;
     let ts = transaction_timestamp();
     let rows = add_system_columns(df, graph, key, store.hash_algorithm(), ts, opts)?;
     Ok(WritePlan {
@@ -276,7 +309,9 @@ pub fn downstream(graph: &FeatureGraph, key: &FeatureKey) -> Vec<FeatureKey> {
 /// per sample unless `with_sample_history`, live rows, fallback stores allowed); hard deletes select the store's
 /// own stored rows of the current feature version (all versions with `with_feature_history`) matching the filters.
 ///
-/// Errors: [`EngineError::UnknownFeature`], [`EngineError::BadFilter`],
+/// Every requested feature must pass [`check_project`] (cascaded ones come from the graph).
+///
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnknownFeature`], [`EngineError::BadFilter`],
 /// [`EngineError::InvalidOperation`] for a cascade over id columns of unsupported types.
 pub fn plan_delete(
     store: &dyn MetadataStore,
@@ -285,7 +320,7 @@ pub fn plan_delete(
 ) -> Result<DeletePlan> {
     let mut out: Vec<FeatureDelete> = Vec::new();
     for key in &req.features {
-        graph.require(key)?;
+        check_project(graph, key)?;
     }
     let mut planned: BTreeSet<FeatureKey> = BTreeSet::new();
     let mut queue: Vec<(FeatureKey, Vec<String>, Option<FeatureKey>)> = req
@@ -438,9 +473,11 @@ pub struct RebasePlan {
 /// Plans a rebase of `key` from feature version `from` to `to` (the current version of `graph` when `None`).
 ///
 /// `pushed` are the system-table rows, used to load the graph of another target version (Metaxy
-/// `load_graph_from_snapshot`). Errors: [`EngineError::InvalidOperation`] for a root feature or an unknown target
-/// version, [`EngineError::FeatureNotFound`] when the store has no table for `key` (the CLI treats that as 0 rows),
-/// and any error of reading upstream features under the target graph.
+/// `load_graph_from_snapshot`). The feature must pass [`check_project`].
+///
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::InvalidOperation`] for a root feature or an unknown target version,
+/// [`EngineError::FeatureNotFound`] when the store has no table for `key` (the CLI treats that as 0 rows), and any
+/// error of reading upstream features under the target graph.
 pub fn plan_rebase(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -449,7 +486,7 @@ pub fn plan_rebase(
     from: &str,
     to: Option<&str>,
 ) -> Result<RebasePlan> {
-    let def = graph.require(key)?;
+    let def = check_project(graph, key)?;
     if def.spec.is_root() {
         return Err(EngineError::InvalidOperation(format!(
             "Cannot rebase root feature {key}. Root features have user-defined provenance that cannot be automatically rebased. Re-run the computation pipeline to generate new data."
@@ -643,7 +680,10 @@ pub struct FeatureCopy {
 }
 
 /// Plans a copy: the rows each feature's source read returns (source store only, no fallback, soft-deleted rows
-/// excluded; the system table is never copied).
+/// excluded; the system table is never copied). Each feature must pass [`check_project`]; the rows keep their
+/// stored versions (`preserve_feature_version`), so no version check is needed.
+///
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnknownFeature`], read errors.
 pub fn plan_copy(
     source: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -655,7 +695,7 @@ pub fn plan_copy(
     };
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        graph.require(&key)?;
+        check_project(graph, &key)?;
         let rows = read_feature(
             source.local(),
             graph,
@@ -725,4 +765,71 @@ pub fn execute_copy(
         stats.rows_copied += rows.height();
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::graph_diff::tests::graph;
+
+    fn key(s: &str) -> FeatureKey {
+        FeatureKey::parse(s).unwrap()
+    }
+
+    /// `graph`'s rows as the system table would hold them: recomputed versions stored, pushed by `project`.
+    fn rows(g: &FeatureGraph, project: &str, recorded_at_us: i64) -> Vec<PushedFeature> {
+        g.features
+            .iter()
+            .zip(&g.versions)
+            .map(|(f, v)| PushedFeature {
+                project: project.into(),
+                feature_version: v.feature_version.clone(),
+                recorded_at_us,
+                ..f.pushed.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn features_only_another_project_pushed_are_foreign() {
+        let ours = graph("v1", &[("a/root", &[], &[("x", "1", None)])]);
+        let theirs = graph(
+            "w1",
+            &[
+                ("a/root", &[], &[("x", "1", None)]),
+                ("b/clip", &[], &[("y", "1", None)]),
+            ],
+        );
+        let mut pushed = rows(&ours, "ours", 1);
+        pushed.extend(rows(&theirs, "theirs", 2));
+        // the newest push is theirs, but the config selects ours
+        let g = FeatureGraph::from_rows(&pushed, Some("ours"), None, 8, "dev").unwrap();
+        assert_eq!(g.other_projects_of(&key("b/clip")), ["theirs".to_string()]);
+        // a key both projects pushed is ours
+        assert!(g.other_projects_of(&key("a/root")).is_empty());
+        assert!(check_project(&g, &key("a/root")).is_ok());
+        match check_project(&g, &key("b/clip")) {
+            Err(EngineError::ForeignProject {
+                feature,
+                projects,
+                project,
+            }) => {
+                assert_eq!(feature, "b/clip");
+                assert_eq!(projects, "\"theirs\"");
+                assert_eq!(project, "ours");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            check_project(&g, &key("c/none")),
+            Err(EngineError::UnknownFeature(..))
+        ));
+        // a definition carrying another project (a graph built by hand) is refused too
+        let mut g2 = ours.clone();
+        g2.project = "elsewhere".into();
+        assert!(matches!(
+            check_project(&g2, &key("a/root")),
+            Err(EngineError::ForeignProject { .. })
+        ));
+    }
 }

@@ -985,12 +985,22 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 
 /// A workspace on a temporary copy of fixture `backend/scenario` (the copy lives as long as the returned dir).
 fn fixture_copy(backend: &str, scenario: &str) -> (tempfile::TempDir, Arc<Workspace>) {
+    fixture_copy_edited(backend, scenario, |_| {})
+}
+
+/// [`fixture_copy`], with `edit` applied to the copied directory before the workspace opens.
+fn fixture_copy_edited(
+    backend: &str,
+    scenario: &str,
+    edit: impl FnOnce(&std::path::Path),
+) -> (tempfile::TempDir, Arc<Workspace>) {
     let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(backend)
         .join(scenario);
     let tmp = tempfile::tempdir().unwrap();
     copy_tree(&src, tmp.path());
+    edit(tmp.path());
     let mut opts = OpenOptions {
         cwd: tmp.path().to_path_buf(),
         ..Default::default()

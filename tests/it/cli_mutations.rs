@@ -477,3 +477,95 @@ fn write_appends_rows_from_csv_ndjson_and_parquet() {
         assert_eq!(v["counts"]["new"], 4, "{b}: {}", v["counts"]);
     }
 }
+
+/// Runs SQL on the DuckDB file of a fixture copy (to build system-table states real Metaxy never wrote).
+fn duckdb_exec(dir: &Path, sql: &str) {
+    let conn = duckdb::Connection::open(dir.join("store/metadata.duckdb")).unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+fn duckdb_count(dir: &Path, sql: &str) -> i64 {
+    let conn = duckdb::Connection::open(dir.join("store/metadata.duckdb")).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn mutations_of_a_feature_of_another_project_are_refused() {
+    let tmp = copy_of("duckdb", "s01_initial");
+    let dir = tmp.path();
+    // another project pushed `other/clip` to the same store (example/video's rows under a new key and project)
+    duckdb_exec(
+        dir,
+        r#"INSERT INTO metaxy_system__feature_versions
+           SELECT * REPLACE (
+             'other_project' AS project,
+             'other/clip' AS feature_key,
+             replace(feature_spec, '"key": "example/video"', '"key": "other/clip"') AS feature_spec,
+             'aaaaaaaa' AS metaxy_project_version)
+           FROM metaxy_system__feature_versions WHERE feature_key = 'example/video'"#,
+    );
+    std::fs::write(
+        dir.join("rows.ndjson"),
+        "{\"sample_uid\": \"n1\", \"path\": \"/n1\", \"metaxy_provenance_by_field\": {\"audio\": \"a1\", \"frames\": \"f1\"}}\n",
+    )
+    .unwrap();
+    let refused = "it is a feature of project \"other_project\", not of this config's project \"example_overview\"";
+    for args in [
+        &["metadata", "write", "other/clip", "--input", "rows.ndjson"][..],
+        &[
+            "metadata",
+            "write",
+            "other/clip",
+            "--input",
+            "rows.ndjson",
+            "--dry-run",
+        ],
+        &["metadata", "delete", "other/clip"],
+        &["metadata", "delete", "other/clip", "--hard", "--yes"],
+        &["metadata", "rebase", "other/clip", "--from", "c2ac395f"],
+    ] {
+        let o = fails(dir, args);
+        assert!(
+            text(&o.stderr).contains(refused),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    assert_eq!(
+        duckdb_count(
+            dir,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'other__clip'"
+        ),
+        0,
+        "nothing was created for the other project's feature"
+    );
+    // a key nobody pushed is still an unknown feature
+    let o = fails(
+        dir,
+        &[
+            "metadata",
+            "write",
+            "nobody/pushed",
+            "--input",
+            "rows.ndjson",
+        ],
+    );
+    assert!(
+        text(&o.stderr).contains("is not in the feature graph"),
+        "{}",
+        text(&o.stderr)
+    );
+    // this project's own features are written as before
+    let before = count(dir, "example/video", &[]);
+    ok(
+        dir,
+        &[
+            "metadata",
+            "write",
+            "example/video",
+            "--input",
+            "rows.ndjson",
+        ],
+    );
+    assert_eq!(count(dir, "example/video", &[]), before + 1);
+}
