@@ -81,6 +81,15 @@ pub enum EngineError {
         projects: String,
         project: String,
     },
+    /// The feature version recomputed from the pushed graph differs from the one Metaxy stored for the feature in
+    /// the system table: a mutation would stamp (or select rows by) a feature version Metaxy never pushed.
+    #[error("refusing to write {feature}: its feature version recomputed from the pushed graph is {computed}, but the system table stores {stored} for project version {project_version}; writing would stamp a feature version Metaxy never pushed. Push the graph with Metaxy first (`metaxy push`)")]
+    UnpushedFeatureVersion {
+        feature: String,
+        stored: String,
+        computed: String,
+        project_version: String,
+    },
     /// The backend failed while writing; the store is left as it was before the call (one transaction/commit).
     #[error("write to {table} in store {store:?} failed: {message}")]
     Write {

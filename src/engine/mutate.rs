@@ -51,6 +51,27 @@ pub fn check_project<'g>(graph: &'g FeatureGraph, key: &FeatureKey) -> Result<&'
     graph.require(key)
 }
 
+/// Refuses to stamp a feature version the system table does not hold: the feature version of `key` recomputed
+/// from `graph` (what writes stamp into `metaxy_feature_version`, what hard deletes select) must equal the version
+/// Metaxy stored for it when the graph was pushed. Metaxy itself always stamps the version of the graph it loaded
+/// from code, which `metaxy push` recorded; a differing recomputation means the pushed graph and the rows to be
+/// written would disagree (the code changed without a push, or a spec this engine hashes differently).
+///
+/// Errors: [`EngineError::UnpushedFeatureVersion`] naming both versions; [`EngineError::UnknownFeature`].
+pub fn check_pushed_version(graph: &FeatureGraph, key: &FeatureKey) -> Result<()> {
+    let def = graph.require(key)?;
+    let computed = graph.feature_version(key).unwrap_or_default();
+    if computed != def.pushed.feature_version {
+        return Err(EngineError::UnpushedFeatureVersion {
+            feature: key.to_string(),
+            stored: def.pushed.feature_version.clone(),
+            computed: computed.to_string(),
+            project_version: graph.project_version.clone(),
+        });
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------------------------------------------------
 // write
 
@@ -66,10 +87,12 @@ pub struct WritePlan {
 }
 
 /// Plans Metaxy's `write(feature, df, materialization_id)`: checks the feature belongs to the graph's project
-/// ([`check_project`]), then validates `df` and fills the system columns with the current graph's feature and
-/// project versions (see [`add_system_columns`]).
+/// ([`check_project`]) and that its recomputed feature version is the pushed one ([`check_pushed_version`]), then
+/// validates `df` and fills the system columns with the current graph's feature and project versions (see
+/// [`add_system_columns`]).
 ///
-/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnknownFeature`], [`EngineError::Schema`].
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
+/// [`EngineError::UnknownFeature`], [`EngineError::Schema`].
 pub fn plan_write(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -78,6 +101,7 @@ pub fn plan_write(
     opts: &WriteOptions,
 ) -> Result<WritePlan> {
     check_project(graph, key)?;
+    check_pushed_version(graph, key)?;
     let ts = transaction_timestamp();
     let rows = add_system_columns(df, graph, key, store.hash_algorithm(), ts, opts)?;
     Ok(WritePlan {
@@ -309,18 +333,25 @@ pub fn downstream(graph: &FeatureGraph, key: &FeatureKey) -> Vec<FeatureKey> {
 /// per sample unless `with_sample_history`, live rows, fallback stores allowed); hard deletes select the store's
 /// own stored rows of the current feature version (all versions with `with_feature_history`) matching the filters.
 ///
-/// Every requested feature must pass [`check_project`] (cascaded ones come from the graph).
+/// Every feature, requested or cascaded, must pass [`check_project`]; [`check_pushed_version`] too, unless the
+/// delete is hard with `with_feature_history` (the only delete that neither stamps nor selects by the current
+/// feature version).
 ///
-/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnknownFeature`], [`EngineError::BadFilter`],
-/// [`EngineError::InvalidOperation`] for a cascade over id columns of unsupported types.
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
+/// [`EngineError::UnknownFeature`], [`EngineError::BadFilter`], [`EngineError::InvalidOperation`] for a cascade
+/// over id columns of unsupported types.
 pub fn plan_delete(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
     req: &DeleteRequest,
 ) -> Result<DeletePlan> {
     let mut out: Vec<FeatureDelete> = Vec::new();
+    let uses_version = !(req.hard && req.with_feature_history);
     for key in &req.features {
         check_project(graph, key)?;
+        if uses_version {
+            check_pushed_version(graph, key)?;
+        }
     }
     let mut planned: BTreeSet<FeatureKey> = BTreeSet::new();
     let mut queue: Vec<(FeatureKey, Vec<String>, Option<FeatureKey>)> = req
@@ -334,6 +365,12 @@ pub fn plan_delete(
         i += 1;
         if !planned.insert(key.clone()) {
             continue;
+        }
+        if cascaded_from.is_some() {
+            check_project(graph, &key)?;
+            if uses_version {
+                check_pushed_version(graph, &key)?;
+            }
         }
         let version = (!req.with_feature_history)
             .then(|| graph.feature_version(&key).unwrap_or_default().to_string());
@@ -473,9 +510,12 @@ pub struct RebasePlan {
 /// Plans a rebase of `key` from feature version `from` to `to` (the current version of `graph` when `None`).
 ///
 /// `pushed` are the system-table rows, used to load the graph of another target version (Metaxy
-/// `load_graph_from_snapshot`). The feature must pass [`check_project`].
+/// `load_graph_from_snapshot`). The feature must pass [`check_project`], and its feature version recomputed from
+/// the target graph must be the one stored for that graph ([`check_pushed_version`]): a rebase never stamps a
+/// version Metaxy did not push.
 ///
-/// Errors: [`EngineError::ForeignProject`], [`EngineError::InvalidOperation`] for a root feature or an unknown target version,
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
+/// [`EngineError::InvalidOperation`] for a root feature or an unknown target version,
 /// [`EngineError::FeatureNotFound`] when the store has no table for `key` (the CLI treats that as 0 rows), and any
 /// error of reading upstream features under the target graph.
 pub fn plan_rebase(
@@ -519,6 +559,7 @@ pub fn plan_rebase(
             (&owned, v.to_string())
         }
     };
+    check_pushed_version(target, key)?;
     let local = store.local();
     let existing = read_feature(
         local,
@@ -831,5 +872,27 @@ mod tests {
             check_project(&g2, &key("a/root")),
             Err(EngineError::ForeignProject { .. })
         ));
+    }
+
+    #[test]
+    fn a_recomputed_version_other_than_the_stored_one_is_refused() {
+        let g = graph("v1", &[("a/root", &[], &[("x", "1", None)])]);
+        let computed = g.feature_version(&key("a/root")).unwrap().to_string();
+        let mut ok = g.clone();
+        ok.features[0].pushed.feature_version = computed.clone();
+        assert!(check_pushed_version(&ok, &key("a/root")).is_ok());
+        let mut bad = g.clone();
+        bad.features[0].pushed.feature_version = "deadbeef".into();
+        let err = check_pushed_version(&bad, &key("a/root")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("recomputed from the pushed graph is {computed}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("stores deadbeef for project version v1"),
+            "{text}"
+        );
+        assert!(text.contains("`metaxy push`"), "{text}");
     }
 }

@@ -569,3 +569,117 @@ fn mutations_of_a_feature_of_another_project_are_refused() {
     );
     assert_eq!(count(dir, "example/video", &[]), before + 1);
 }
+
+#[test]
+fn mutations_refuse_a_feature_version_the_system_table_does_not_hold() {
+    let tmp = copy_of("duckdb", "s04_version_bump");
+    let dir = tmp.path();
+    // the current push of example/crop claims a feature version its spec does not hash to (recomputed: ea834040)
+    duckdb_exec(
+        dir,
+        "UPDATE metaxy_system__feature_versions SET metaxy_feature_version = 'deadbeef'
+         WHERE feature_key = 'example/crop' AND metaxy_project_version = 'f513ad86'",
+    );
+    let raw = |d: &Path| {
+        count(
+            d,
+            "example/crop",
+            &[
+                "--with-feature-history",
+                "--with-sample-history",
+                "--include-soft-deleted",
+            ],
+        )
+    };
+    let before = raw(dir);
+    // `list features` warns about it, as before
+    let (_, err) = ok(dir, &["list", "features"]);
+    assert!(
+        err.contains("example/crop feature_version: stored deadbeef but recomputed ea834040"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("crop.ndjson"),
+        "{\"sample_uid\": \"s000001\", \"crop_path\": \"/c\", \"metaxy_provenance_by_field\": {\"audio\": \"a\", \"frames\": \"f\"}}\n",
+    )
+    .unwrap();
+    for args in [
+        &["metadata", "rebase", "example/crop", "--from", "34d75856"][..],
+        &[
+            "metadata",
+            "rebase",
+            "example/crop",
+            "--from",
+            "34d75856",
+            "--dry-run",
+        ],
+        &[
+            "metadata",
+            "write",
+            "example/crop",
+            "--input",
+            "crop.ndjson",
+        ],
+        &[
+            "metadata",
+            "delete",
+            "example/crop",
+            "--filter",
+            "sample_uid = 's000001'",
+        ],
+        &[
+            "metadata",
+            "delete",
+            "example/crop",
+            "--hard",
+            "--yes",
+            "--filter",
+            "sample_uid = 's000001'",
+        ],
+        // a cascade from upstream reaches crop too
+        &[
+            "metadata",
+            "delete",
+            "example/video",
+            "--cascade",
+            "--filter",
+            "sample_uid = 's000001'",
+        ],
+    ] {
+        let o = fails(dir, args);
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("refusing to write example/crop: its feature version recomputed from the pushed graph is ea834040, but the system table stores deadbeef for project version f513ad86"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("Push the graph with Metaxy first"), "{err}");
+    }
+    assert_eq!(raw(dir), before, "nothing was written");
+    // a hard delete across every feature version neither stamps nor selects by the version: allowed
+    ok(
+        dir,
+        &[
+            "metadata",
+            "delete",
+            "example/crop",
+            "--hard",
+            "--with-feature-history",
+            "--dry-run",
+            "--filter",
+            "sample_uid = 's000001'",
+        ],
+    );
+    // features whose pushed version matches are unaffected
+    let (_, err) = ok(
+        dir,
+        &[
+            "metadata",
+            "rebase",
+            "example/face_detection",
+            "--from",
+            "f1526ee0",
+            "--dry-run",
+        ],
+    );
+    assert!(err.contains("Dry run: 50 row(s) would be rebased"), "{err}");
+}
