@@ -505,6 +505,24 @@ pub fn snapshots(rows: &[PushedFeature], project: Option<&str>) -> Vec<Snapshot>
     out
 }
 
+/// The system-table row of `key` in project version `project_version` of `project`, as
+/// [`FeatureGraph::from_rows`] picks it (the newest: a re-push under the same project version appends the changed
+/// features). Its `feature_version` is the feature version Metaxy stamped into rows written under that graph.
+/// `None` when the feature is not part of that version.
+pub fn pushed_row<'a>(
+    rows: &'a [PushedFeature],
+    project: &str,
+    project_version: &str,
+    key: &FeatureKey,
+) -> Option<&'a PushedFeature> {
+    let k = key.to_string();
+    rows.iter()
+        .filter(|r| {
+            r.project == project && r.project_version == project_version && r.feature_key == k
+        })
+        .max_by_key(|r| r.recorded_at_us)
+}
+
 impl FeatureGraph {
     /// Builds a graph from system-table rows.
     ///

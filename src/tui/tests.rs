@@ -1484,6 +1484,82 @@ fn history_screen_lists_versions_and_diffs_them_with_rows_per_version() {
 }
 
 #[test]
+fn history_screen_rebases_the_selected_feature_from_the_cursor_version() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s04_version_bump");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/crop");
+    press(&mut app, &ws, ch('H'));
+    // the cursor starts on the current version: crop has its current feature version there
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("selected example/crop"), "{out}");
+    assert!(
+        out.contains("ea834040 here = current: nothing to rebase"),
+        "{out}"
+    );
+    press(&mut app, &ws, ch('R'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("Nothing to rebase"), "{out}");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.dialog.is_none());
+    // the first pushed version: crop was 34d75856 there
+    press(&mut app, &ws, ch('j'));
+    let out = render_masked(&app, 150, 30);
+    assert!(
+        out.contains("R: rebase its rows 34d75856 → ea834040"),
+        "{out}"
+    );
+    insta::assert_snapshot!("history_rebase_hint", out);
+    // R: straight to the preview of the rebase from that version (old vs new provenance per row)
+    press(&mut app, &ws, ch('R'));
+    let out = render_masked(&app, 150, 30);
+    assert!(
+        out.contains("50 row(s) of 34d75856 will be rewritten as ea834040"),
+        "{out}"
+    );
+    assert!(
+        out.contains("s000001 │ audio = 12956049 │ frames 42584848 → 28063681"),
+        "{out}"
+    );
+    insta::assert_snapshot!("history_rebase_preview", out);
+    // cancelled: nothing written, still on the history screen
+    press(&mut app, &ws, key(KeyCode::Esc));
+    assert!(app.dialog.is_none());
+    assert_eq!(app.screen, crate::tui::app::Screen::History);
+    assert_eq!(
+        live_rows(&ws, "example/crop"),
+        0,
+        "cancelled: nothing written"
+    );
+    // again, confirmed
+    press(&mut app, &ws, ch('R'));
+    press(&mut app, &ws, ch('y'));
+    assert!(app.dialog.is_none());
+    assert_eq!(live_rows(&ws, "example/crop"), 50);
+    assert!(
+        app.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("rebased 50 row(s)"),
+        "{:?}",
+        app.toast.as_ref().map(|t| &t.text)
+    );
+    assert_eq!(app.screen, crate::tui::app::Screen::History);
+    assert_eq!(selected_key(&app), "example/crop");
+    // a root feature cannot be rebased from here either
+    press(&mut app, &ws, key(KeyCode::Esc));
+    select_in(&mut app, &ws, "example/video");
+    press(&mut app, &ws, ch('H'));
+    press(&mut app, &ws, ch('j'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("root feature: cannot be rebased"), "{out}");
+    press(&mut app, &ws, ch('R'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("Cannot rebase"), "{out}");
+    assert!(out.contains("is a root feature"), "{out}");
+}
+
+#[test]
 fn detail_tab_shows_the_definition() {
     let mut app = demo_app();
     select(&mut app, "example/av_report");
