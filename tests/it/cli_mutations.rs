@@ -683,3 +683,135 @@ fn mutations_refuse_a_feature_version_the_system_table_does_not_hold() {
     );
     assert!(err.contains("Dry run: 50 row(s) would be rebased"), "{err}");
 }
+
+/// `row` projected onto `keys`, objects with sorted keys (struct member order differs between writers).
+fn canonical(row: &Value, keys: &[&str]) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let b: std::collections::BTreeMap<&String, Value> =
+                    m.iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::to_value(b).unwrap()
+            }
+            other => other.clone(),
+        }
+    }
+    let m: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|k| (k.to_string(), sorted(row.get(*k).unwrap_or(&Value::Null))))
+        .collect();
+    Value::Object(m).to_string()
+}
+
+fn canonical_rows(rows: &[Value], keys: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = rows.iter().map(|r| canonical(r, keys)).collect();
+    v.sort();
+    v
+}
+
+/// The versioned columns a rebase rewrites, plus the ids and a user column it keeps.
+const REBASED: [&str; 7] = [
+    "sample_uid",
+    "crop_path",
+    "metaxy_provenance",
+    "metaxy_provenance_by_field",
+    "metaxy_data_version",
+    "metaxy_feature_version",
+    "metaxy_project_version",
+];
+
+fn read_rows(dir: &Path, feature: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["metadata", "read", feature, "--format", "json"];
+    args.extend_from_slice(extra);
+    let (out, _) = ok(dir, &args);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["rows"].as_array().unwrap().clone()
+}
+
+#[test]
+fn rebase_with_an_explicit_target_version_succeeds() {
+    // s04 has two pushed graphs: bc37caf4 (crop 34d75856) and f513ad86 (crop ea834040, the current one)
+    let tmp = copy_of("duckdb", "s04_version_bump");
+    let dir = tmp.path();
+    let (_, err) = ok(
+        dir,
+        &[
+            "metadata",
+            "rebase",
+            "example/crop",
+            "--from",
+            "34d75856",
+            "--to",
+            "ea834040",
+        ],
+    );
+    assert_eq!(err, "✓ Rebased 50 row(s)\n");
+    // exactly the rows Metaxy's own rebase to ea834040 left in s05
+    let golden = json(scenario_dir("s05_rebased").join("expected/reads/example__crop.json"));
+    assert_eq!(
+        canonical_rows(&read_rows(dir, "example/crop", &[]), &REBASED),
+        canonical_rows(golden["rows"].as_array().unwrap(), &REBASED)
+    );
+
+    // back to the older pushed version: its graph (bc37caf4) is loaded from the system table and the provenance is
+    // recomputed under it, which gives the provenance Metaxy stored under 34d75856 (same upstream rows)
+    let tmp = copy_of("duckdb", "s05_rebased");
+    let dir = tmp.path();
+    let args = [
+        "metadata",
+        "rebase",
+        "example/crop",
+        "--from",
+        "ea834040",
+        "--to",
+        "34d75856",
+    ];
+    let raw = json(scenario_dir("s05_rebased").join("expected/raw/example__crop.json"));
+    let mut latest_v1: std::collections::BTreeMap<String, Value> = Default::default();
+    for r in raw["rows"].as_array().unwrap() {
+        if r["metaxy_feature_version"] != "34d75856" {
+            continue;
+        }
+        let id = r["sample_uid"].as_str().unwrap().to_string();
+        let newer = latest_v1.get(&id).is_none_or(|o| {
+            o["metaxy_updated_at"].as_str().unwrap() < r["metaxy_updated_at"].as_str().unwrap()
+        });
+        if newer {
+            latest_v1.insert(id, r.clone());
+        }
+    }
+    // the 50 samples stored under ea834040 (crop's v1 rows of 5 samples video no longer has are not rebased)
+    let current = json(scenario_dir("s05_rebased").join("expected/reads/example__crop.json"));
+    let expected: Vec<Value> = current["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| latest_v1[r["sample_uid"].as_str().unwrap()].clone())
+        .collect();
+    assert_eq!(expected.len(), 50);
+    let (out, _) = ok(
+        dir,
+        &[&args[..], &["--dry-run", "--format", "json"]].concat(),
+    );
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["to_version"], "34d75856");
+    assert_eq!(plan["to_project_version"], "bc37caf4");
+    let keys = &REBASED[..4];
+    assert_eq!(
+        canonical_rows(plan["rebased"].as_array().unwrap(), keys),
+        canonical_rows(&expected, keys),
+        "the provenance under the old graph"
+    );
+    let (_, err) = ok(dir, &args);
+    assert_eq!(err, "✓ Rebased 50 row(s)\n");
+    // the newest row per sample across versions is now the rebased one, stamped with the old versions
+    let rows = read_rows(dir, "example/crop", &["--with-feature-history"]);
+    assert_eq!(rows.len(), 50);
+    assert!(rows
+        .iter()
+        .all(|r| r["metaxy_feature_version"] == "34d75856"
+            && r["metaxy_project_version"] == "bc37caf4"));
+    assert_eq!(canonical_rows(&rows, keys), canonical_rows(&expected, keys));
+    // the current version's rows are untouched
+    assert_eq!(count(dir, "example/crop", &[]), 50);
+}
