@@ -64,7 +64,10 @@ pub fn write(
     dry_run: bool,
     format: Format,
 ) -> Result<ExitCode> {
-    let key = ws.feature(feature)?;
+    // a feature of another project is refused before the input is read (`plan_write` checks it again, and the
+    // pushed version)
+    let key = FeatureKey::parse(feature)?;
+    crate::engine::mutate::check_project(&ws.graph, &key)?;
     let df = load_samples(input).with_context(|| format!("cannot read {}", input.display()))?;
     let plan = plan_write(
         ws.store.as_ref(),
@@ -248,7 +251,7 @@ pub fn rebase(
     dry_run: bool,
     format: Format,
 ) -> Result<ExitCode> {
-    let key = ws.feature(feature)?;
+    let key = FeatureKey::parse(feature)?;
     let plan = match plan_rebase(ws.store.as_ref(), &ws.graph, &ws.pushed, &key, from, to) {
         Ok(p) => Some(p),
         Err(crate::engine::error::EngineError::FeatureNotFound { .. }) => {

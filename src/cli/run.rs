@@ -60,6 +60,22 @@ fn open(cli: &Cli, snapshot: Option<String>) -> Result<Workspace> {
 }
 
 fn select(ws: &Workspace, sel: &FeatureSelector) -> Result<Vec<FeatureKey>> {
+    select_keys(ws, sel, |k| ws.feature(k).map_err(anyhow::Error::from))
+}
+
+/// [`select`] for mutations: keys are only parsed; the engine's plan checks them (a feature of another project is
+/// refused with its own error, `metaxy_tui::engine::mutate::check_project`).
+fn select_for_write(ws: &Workspace, sel: &FeatureSelector) -> Result<Vec<FeatureKey>> {
+    select_keys(ws, sel, |k| {
+        FeatureKey::parse(k).map_err(anyhow::Error::from)
+    })
+}
+
+fn select_keys(
+    ws: &Workspace,
+    sel: &FeatureSelector,
+    key: impl Fn(&str) -> Result<FeatureKey>,
+) -> Result<Vec<FeatureKey>> {
     if sel.all_features {
         if !sel.features.is_empty() {
             bail!("give either feature keys or --all-features, not both");
@@ -74,10 +90,7 @@ fn select(ws: &Workspace, sel: &FeatureSelector) -> Result<Vec<FeatureKey>> {
     if sel.features.is_empty() {
         bail!("no features selected: pass feature keys (e.g. example/crop) or --all-features");
     }
-    sel.features
-        .iter()
-        .map(|k| ws.feature(k).map_err(anyhow::Error::from))
-        .collect()
+    sel.features.iter().map(|k| key(k)).collect()
 }
 
 /// Runs a headless command and returns the process exit code (0 ok, 1 error or out of sync).
@@ -201,7 +214,7 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
             format,
         }) => {
             let ws = open(cli, None)?;
-            let keys = select(&ws, selector)?;
+            let keys = select_for_write(&ws, selector)?;
             crate::cli::mutate::delete(
                 &ws,
                 keys,
@@ -245,7 +258,7 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
             opts.config_file = cli.config_file.clone();
             opts.store = Some(from_store.clone());
             let ws = Workspace::open(&opts).context("cannot open the source store")?;
-            let keys = select(&ws, selector)?;
+            let keys = select_for_write(&ws, selector)?;
             crate::cli::mutate::copy(
                 &ws,
                 keys,

@@ -70,6 +70,26 @@ pub enum EngineError {
     /// without confirmation, unknown feature version, ...).
     #[error("{0}")]
     InvalidOperation(String),
+    /// A mutation addressed a feature that only another Metaxy project pushed to this store: its rows must be
+    /// written through that project's config, not through this one (the cross-project write protection Metaxy had
+    /// before 0.1.0, `MetadataStore._validate_project_write`; 0.1.11 dropped it, we keep refusing). `projects`
+    /// lists the projects that pushed the feature, `project` is the config's (or, with `project` unset, the newest
+    /// pushed) project.
+    #[error("cannot write {feature}: it is a feature of project {projects}, not of this config's project {project:?}; write it through a config whose `project` is the feature's project")]
+    ForeignProject {
+        feature: String,
+        projects: String,
+        project: String,
+    },
+    /// The feature version recomputed from the pushed graph differs from the one Metaxy stored for the feature in
+    /// the system table: a mutation would stamp (or select rows by) a feature version Metaxy never pushed.
+    #[error("refusing to write {feature}: its feature version recomputed from the pushed graph is {computed}, but the system table stores {stored} for project version {project_version}; writing would stamp a feature version Metaxy never pushed. Push the graph with Metaxy first (`metaxy push`)")]
+    UnpushedFeatureVersion {
+        feature: String,
+        stored: String,
+        computed: String,
+        project_version: String,
+    },
     /// The backend failed while writing; the store is left as it was before the call (one transaction/commit).
     #[error("write to {table} in store {store:?} failed: {message}")]
     Write {

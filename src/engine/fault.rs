@@ -4,6 +4,8 @@
 //!
 //! - `duckdb.before_commit`: rows inserted inside the open DuckDB transaction;
 //! - `delta.before_commit`: new Parquet data files written, Delta log entry not yet written;
+//! - `lance.before_commit`: new Lance data files (append) or deletion files (delete) written, the manifest of the
+//!   new table version not yet written;
 //! - `write.between_features`: a multi-feature mutation after its first feature's commit.
 //!
 //! Unset (always, outside tests) this is one environment lookup per write.

@@ -451,6 +451,10 @@ pub struct FeatureGraph {
     parents: Vec<Vec<Vec<(FeatureKey, FieldKey)>>>,
     /// Errors from field parent resolution, per feature (None = ok).
     pub plan_errors: Vec<Option<String>>,
+    /// Feature keys the system table holds only for *other* projects (never pushed by [`Self::project`], in any
+    /// version), with those projects (sorted). Filled by [`Self::from_rows`]; empty for [`Self::new`]. Lets a
+    /// mutation tell "a feature of another project" from "no such feature" ([`Self::other_projects_of`]).
+    pub other_project_features: BTreeMap<String, Vec<String>>,
 }
 
 /// A summary of a pushed project version (one line of `metaxy history`).
@@ -499,6 +503,24 @@ pub fn snapshots(rows: &[PushedFeature], project: Option<&str>) -> Vec<Snapshot>
             .then_with(|| a.project_version.cmp(&b.project_version))
     });
     out
+}
+
+/// The system-table row of `key` in project version `project_version` of `project`, as
+/// [`FeatureGraph::from_rows`] picks it (the newest: a re-push under the same project version appends the changed
+/// features). Its `feature_version` is the feature version Metaxy stamped into rows written under that graph.
+/// `None` when the feature is not part of that version.
+pub fn pushed_row<'a>(
+    rows: &'a [PushedFeature],
+    project: &str,
+    project_version: &str,
+    key: &FeatureKey,
+) -> Option<&'a PushedFeature> {
+    let k = key.to_string();
+    rows.iter()
+        .filter(|r| {
+            r.project == project && r.project_version == project_version && r.feature_key == k
+        })
+        .max_by_key(|r| r.recorded_at_us)
 }
 
 impl FeatureGraph {
@@ -570,7 +592,25 @@ impl FeatureGraph {
                 pushed: row.clone(),
             });
         }
-        Self::new(project, pv, features, truncation)
+        let own: std::collections::HashSet<&str> = rows
+            .iter()
+            .filter(|r| r.project == project)
+            .map(|r| r.feature_key.as_str())
+            .collect();
+        let mut others: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for r in rows
+            .iter()
+            .filter(|r| r.project != project && !own.contains(r.feature_key.as_str()))
+        {
+            let ps = others.entry(r.feature_key.clone()).or_default();
+            if !ps.contains(&r.project) {
+                ps.push(r.project.clone());
+                ps.sort();
+            }
+        }
+        let mut g = Self::new(project, pv, features, truncation)?;
+        g.other_project_features = others;
+        Ok(g)
     }
 
     /// Builds a graph from feature definitions and computes every version.
@@ -595,6 +635,7 @@ impl FeatureGraph {
             truncation,
             parents: vec![],
             plan_errors: vec![],
+            other_project_features: BTreeMap::new(),
         };
         g.resolve_parents();
         g.compute_versions();
@@ -628,6 +669,15 @@ impl FeatureGraph {
     /// Recomputed versions of a feature.
     pub fn versions_of(&self, key: &FeatureKey) -> Option<&FeatureVersions> {
         self.index.get(key).map(|&i| &self.versions[i])
+    }
+
+    /// The other projects that pushed `key` when this graph's project never did (see
+    /// [`Self::other_project_features`]); empty otherwise.
+    pub fn other_projects_of(&self, key: &FeatureKey) -> &[String] {
+        self.other_project_features
+            .get(&key.to_string())
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// The current feature version of `key` (recomputed; equals the stored one unless a mismatch is reported).

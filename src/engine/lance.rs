@@ -155,7 +155,10 @@ impl LanceStore {
         }
     }
 
-    /// One Lance version: `create_table` for a new table, `add` otherwise (Metaxy `_write_feature`).
+    /// One Lance version: `create_table` for a new table, `add` otherwise (Metaxy `_write_feature`). On a local
+    /// table the `add` is lancedb's own two steps done here (Lance `InsertBuilder::execute_uncommitted`, then
+    /// `CommitBuilder`), with the crash point `lance.before_commit` between them; the new table (`create_table`) is
+    /// not split.
     async fn append_async(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         let conn = self.conn_for_write()?;
         let name = key.table_name();
@@ -190,15 +193,39 @@ impl LanceStore {
             feature: key.to_string(),
             message: m,
         })?;
-        table
-            .add(batch)
-            .execute()
+        let Some(wrapper) = table.dataset() else {
+            // a remote (LanceDB Cloud) table: the server writes and commits
+            table
+                .add(batch)
+                .execute()
+                .await
+                .map_err(|e| self.write_err(key, e))?;
+            return Ok(());
+        };
+        // what lancedb's `add` does for a local table (`InsertExec`): data files first, then one commit of the
+        // transaction = the new Lance version
+        let dataset = wrapper.get().await.map_err(|e| self.write_err(key, e))?;
+        let params = lance::dataset::WriteParams {
+            mode: lance::dataset::WriteMode::Append,
+            ..Default::default()
+        };
+        let transaction = lance::dataset::InsertBuilder::new(dataset.clone())
+            .with_params(&params)
+            .execute_uncommitted(vec![batch])
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        crate::engine::fault::point("lance.before_commit");
+        lance::dataset::CommitBuilder::new(dataset)
+            .execute(transaction)
             .await
             .map_err(|e| self.write_err(key, e))?;
         Ok(())
     }
 
-    /// One Lance version: `table.delete(predicate)` with Metaxy's predicate (version condition AND filters).
+    /// One Lance version: `table.delete(predicate)` with Metaxy's predicate (version condition AND filters). On a
+    /// local table done as lancedb does it, in two steps (Lance `DeleteBuilder::execute_uncommitted` writes the
+    /// deletion files, `CommitBuilder` the version; no conflict retries: one writer), with the crash point
+    /// `lance.before_commit` between them.
     async fn delete_async(
         &self,
         key: &FeatureKey,
@@ -224,8 +251,7 @@ impl LanceStore {
         } else {
             parts.join(" AND ")
         };
-        let res = table.delete(predicate.as_str()).await.map_err(|e| {
-            let m = e.to_string();
+        let classify = |m: String| {
             if m.contains("parse") || m.contains("SQL") || m.contains("Schema error") {
                 EngineError::BadFilter {
                     filter: predicate.clone(),
@@ -234,8 +260,32 @@ impl LanceStore {
             } else {
                 self.write_err(key, m)
             }
-        })?;
-        Ok(res.num_deleted_rows as usize)
+        };
+        let Some(wrapper) = table.dataset() else {
+            // a remote (LanceDB Cloud) table: the server deletes and commits
+            let res = table
+                .delete(predicate.as_str())
+                .await
+                .map_err(|e| classify(e.to_string()))?;
+            return Ok(res.num_deleted_rows as usize);
+        };
+        // what lancedb's `delete` does for a local table: deletion files first, then one commit = the new version
+        let dataset = wrapper.get().await.map_err(|e| self.write_err(key, e))?;
+        let staged =
+            lance::dataset::DeleteBuilder::new(dataset.clone(), lance_sql_predicate(&predicate))
+                .execute_uncommitted()
+                .await
+                .map_err(|e| classify(e.to_string()))?;
+        crate::engine::fault::point("lance.before_commit");
+        let mut commit = lance::dataset::CommitBuilder::new(dataset);
+        if let Some(rows) = staged.affected_rows {
+            commit = commit.with_affected_rows(rows);
+        }
+        commit
+            .execute(staged.transaction)
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        Ok(staged.num_deleted_rows as usize)
     }
 
     fn err(&self, m: impl Into<String>) -> EngineError {
@@ -516,6 +566,71 @@ impl MetadataStore for LanceStore {
 
 /// Casts a batch to an existing Lance table's schema (columns by name; missing ones as nulls). Columns the table
 /// lacks are refused: Lance's `add` does not evolve the schema.
+/// A SQL predicate in Lance's dialect, as lancedb's `Table::delete` canonicalizes it before Lance parses it
+/// (lancedb's `canonicalize_sql_predicate`, which is not public): SQL-standard double-quoted identifiers become
+/// backtick-quoted ones (`"a b"` → `` `a b` ``; a doubled `""` inside is one `"`, a backtick inside is doubled);
+/// string literals, backtick identifiers and comments are kept verbatim, as is an unterminated quote (Lance then
+/// reports the parse error).
+fn lance_sql_predicate(sql: &str) -> String {
+    let chars: Vec<char> = sql.chars().collect();
+    let mut out = String::with_capacity(sql.len() + 2);
+    let mut i = 0;
+    // index just past the quoted run starting at `start` (closing `q`, doubled `qq` escapes), or `None`
+    let close = |start: usize, q: char| -> Option<usize> {
+        let mut j = start + 1;
+        while j < chars.len() {
+            if chars[j] == q {
+                if chars.get(j + 1) == Some(&q) {
+                    j += 2;
+                    continue;
+                }
+                return Some(j + 1);
+            }
+            j += 1;
+        }
+        None
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        let verbatim_to = match c {
+            '\'' | '`' => Some(close(i, c).unwrap_or(chars.len())),
+            '-' if chars.get(i + 1) == Some(&'-') => Some(
+                (i..chars.len())
+                    .find(|&j| chars[j] == '\n')
+                    .map_or(chars.len(), |j| j + 1),
+            ),
+            '/' if chars.get(i + 1) == Some(&'*') => Some(
+                (i + 2..chars.len().saturating_sub(1))
+                    .find(|&j| chars[j] == '*' && chars[j + 1] == '/')
+                    .map_or(chars.len(), |j| j + 2),
+            ),
+            '"' => match close(i, '"') {
+                Some(end) => {
+                    let ident: String = chars[i + 1..end - 1].iter().collect();
+                    out.push('`');
+                    out.push_str(&ident.replace("\"\"", "\"").replace('`', "``"));
+                    out.push('`');
+                    i = end;
+                    continue;
+                }
+                None => Some(chars.len()),
+            },
+            _ => None,
+        };
+        match verbatim_to {
+            Some(end) => {
+                out.extend(&chars[i..end]);
+                i = end;
+            }
+            None => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 fn conform_to(
     batch: &arrow::array::RecordBatch,
     schema: &arrow::datatypes::SchemaRef,
@@ -564,4 +679,32 @@ fn conform_to(
     let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     arrow::array::RecordBatch::try_new_with_options(Arc::clone(schema), cols, &opts)
         .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lance_sql_predicate as p;
+
+    #[test]
+    fn predicates_get_lance_identifier_quotes_like_lancedb_gives_them() {
+        assert_eq!(p("sample_uid = 's1'"), "sample_uid = 's1'");
+        assert_eq!(p(r#""sample_uid" = 's1'"#), "`sample_uid` = 's1'");
+        assert_eq!(p(r#""a ""b"" c" > 1"#), r#"`a "b" c` > 1"#);
+        assert_eq!(p(r#""we`ird" IS NULL"#), "`we``ird` IS NULL");
+        // string literals (with doubled quotes), backtick identifiers and comments are left alone
+        assert_eq!(
+            p(r#"x = 'say "hi"' AND y = 'it''s'"#),
+            r#"x = 'say "hi"' AND y = 'it''s'"#
+        );
+        assert_eq!(p(r#"`"q"` = 1"#), r#"`"q"` = 1"#);
+        assert_eq!(
+            p("a = 1 -- \"c\"\nAND \"b\" = 2"),
+            "a = 1 -- \"c\"\nAND `b` = 2"
+        );
+        assert_eq!(p(r#"/* "c" */ "b" = 2"#), r#"/* "c" */ `b` = 2"#);
+        // unterminated quotes stay as they are (Lance reports the parse error)
+        assert_eq!(p(r#""open = 1"#), r#""open = 1"#);
+        assert_eq!(p("x = 'open"), "x = 'open");
+        assert_eq!(p("é = 'ü'"), "é = 'ü'");
+    }
 }

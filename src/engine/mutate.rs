@@ -11,7 +11,7 @@ use polars::prelude::*;
 
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
-use crate::engine::graph::{FeatureGraph, PushedFeature};
+use crate::engine::graph::{FeatureDef, FeatureGraph, PushedFeature};
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{apply_filters, cols, read_feature, sort_by_columns, ReadOptions};
 use crate::engine::resolve::expected_frame;
@@ -19,6 +19,58 @@ use crate::engine::store::{Columns, MetadataStore};
 use crate::engine::write::{
     add_system_columns, timestamp_lit, transaction_timestamp, WriteOptions,
 };
+
+// ------------------------------------------------------------------------------------------------------------
+// checks every mutation makes before it plans anything
+
+/// Project validation of a mutation of `key` through `graph` (whose project is the config's `project`, or the
+/// newest pushed project when that is unset): the feature must be one of this project's features. Metaxy before
+/// 0.1.0 raised `ValueError("Cannot write to feature ... from project ...")` in `write` for a feature of another
+/// project (`_validate_project_write`); 0.1.11 no longer checks, but a feature of another project still has no
+/// definition in this project's graph, so its rows cannot be computed through this config.
+///
+/// Returns the feature's definition. Errors: [`EngineError::ForeignProject`] when only other projects pushed `key`
+/// (or its definition came from another project), [`EngineError::UnknownFeature`] when nobody did.
+pub fn check_project<'g>(graph: &'g FeatureGraph, key: &FeatureKey) -> Result<&'g FeatureDef> {
+    let foreign = |projects: String| EngineError::ForeignProject {
+        feature: key.to_string(),
+        projects,
+        project: graph.project.clone(),
+    };
+    if let Some(def) = graph.get(key) {
+        if def.pushed.project != graph.project {
+            return Err(foreign(format!("{:?}", def.pushed.project)));
+        }
+        return Ok(def);
+    }
+    let others = graph.other_projects_of(key);
+    if !others.is_empty() {
+        let names: Vec<String> = others.iter().map(|p| format!("{p:?}")).collect();
+        return Err(foreign(names.join(" and ")));
+    }
+    graph.require(key)
+}
+
+/// Refuses to stamp a feature version the system table does not hold: the feature version of `key` recomputed
+/// from `graph` (what writes stamp into `metaxy_feature_version`, what hard deletes select) must equal the version
+/// Metaxy stored for it when the graph was pushed. Metaxy itself always stamps the version of the graph it loaded
+/// from code, which `metaxy push` recorded; a differing recomputation means the pushed graph and the rows to be
+/// written would disagree (the code changed without a push, or a spec this engine hashes differently).
+///
+/// Errors: [`EngineError::UnpushedFeatureVersion`] naming both versions; [`EngineError::UnknownFeature`].
+pub fn check_pushed_version(graph: &FeatureGraph, key: &FeatureKey) -> Result<()> {
+    let def = graph.require(key)?;
+    let computed = graph.feature_version(key).unwrap_or_default();
+    if computed != def.pushed.feature_version {
+        return Err(EngineError::UnpushedFeatureVersion {
+            feature: key.to_string(),
+            stored: def.pushed.feature_version.clone(),
+            computed: computed.to_string(),
+            project_version: graph.project_version.clone(),
+        });
+    }
+    Ok(())
+}
 
 // ------------------------------------------------------------------------------------------------------------
 // write
@@ -34,10 +86,13 @@ pub struct WritePlan {
     pub timestamp: DateTime<Utc>,
 }
 
-/// Plans Metaxy's `write(feature, df, materialization_id)`: validates `df` and fills the system columns with the
-/// current graph's feature and project versions (see [`add_system_columns`]).
+/// Plans Metaxy's `write(feature, df, materialization_id)`: checks the feature belongs to the graph's project
+/// ([`check_project`]) and that its recomputed feature version is the pushed one ([`check_pushed_version`]), then
+/// validates `df` and fills the system columns with the current graph's feature and project versions (see
+/// [`add_system_columns`]).
 ///
-/// Errors: [`EngineError::UnknownFeature`], [`EngineError::Schema`].
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
+/// [`EngineError::UnknownFeature`], [`EngineError::Schema`].
 pub fn plan_write(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -45,6 +100,8 @@ pub fn plan_write(
     df: DataFrame,
     opts: &WriteOptions,
 ) -> Result<WritePlan> {
+    check_project(graph, key)?;
+    check_pushed_version(graph, key)?;
     let ts = transaction_timestamp();
     let rows = add_system_columns(df, graph, key, store.hash_algorithm(), ts, opts)?;
     Ok(WritePlan {
@@ -276,16 +333,25 @@ pub fn downstream(graph: &FeatureGraph, key: &FeatureKey) -> Vec<FeatureKey> {
 /// per sample unless `with_sample_history`, live rows, fallback stores allowed); hard deletes select the store's
 /// own stored rows of the current feature version (all versions with `with_feature_history`) matching the filters.
 ///
-/// Errors: [`EngineError::UnknownFeature`], [`EngineError::BadFilter`],
-/// [`EngineError::InvalidOperation`] for a cascade over id columns of unsupported types.
+/// Every feature, requested or cascaded, must pass [`check_project`]; [`check_pushed_version`] too, unless the
+/// delete is hard with `with_feature_history` (the only delete that neither stamps nor selects by the current
+/// feature version).
+///
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
+/// [`EngineError::UnknownFeature`], [`EngineError::BadFilter`], [`EngineError::InvalidOperation`] for a cascade
+/// over id columns of unsupported types.
 pub fn plan_delete(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
     req: &DeleteRequest,
 ) -> Result<DeletePlan> {
     let mut out: Vec<FeatureDelete> = Vec::new();
+    let uses_version = !(req.hard && req.with_feature_history);
     for key in &req.features {
-        graph.require(key)?;
+        check_project(graph, key)?;
+        if uses_version {
+            check_pushed_version(graph, key)?;
+        }
     }
     let mut planned: BTreeSet<FeatureKey> = BTreeSet::new();
     let mut queue: Vec<(FeatureKey, Vec<String>, Option<FeatureKey>)> = req
@@ -299,6 +365,12 @@ pub fn plan_delete(
         i += 1;
         if !planned.insert(key.clone()) {
             continue;
+        }
+        if cascaded_from.is_some() {
+            check_project(graph, &key)?;
+            if uses_version {
+                check_pushed_version(graph, &key)?;
+            }
         }
         let version = (!req.with_feature_history)
             .then(|| graph.feature_version(&key).unwrap_or_default().to_string());
@@ -438,9 +510,14 @@ pub struct RebasePlan {
 /// Plans a rebase of `key` from feature version `from` to `to` (the current version of `graph` when `None`).
 ///
 /// `pushed` are the system-table rows, used to load the graph of another target version (Metaxy
-/// `load_graph_from_snapshot`). Errors: [`EngineError::InvalidOperation`] for a root feature or an unknown target
-/// version, [`EngineError::FeatureNotFound`] when the store has no table for `key` (the CLI treats that as 0 rows),
-/// and any error of reading upstream features under the target graph.
+/// `load_graph_from_snapshot`). The feature must pass [`check_project`], and its feature version recomputed from
+/// the target graph must be the one stored for that graph ([`check_pushed_version`]): a rebase never stamps a
+/// version Metaxy did not push.
+///
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
+/// [`EngineError::InvalidOperation`] for a root feature or an unknown target version,
+/// [`EngineError::FeatureNotFound`] when the store has no table for `key` (the CLI treats that as 0 rows), and any
+/// error of reading upstream features under the target graph.
 pub fn plan_rebase(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -449,7 +526,7 @@ pub fn plan_rebase(
     from: &str,
     to: Option<&str>,
 ) -> Result<RebasePlan> {
-    let def = graph.require(key)?;
+    let def = check_project(graph, key)?;
     if def.spec.is_root() {
         return Err(EngineError::InvalidOperation(format!(
             "Cannot rebase root feature {key}. Root features have user-defined provenance that cannot be automatically rebased. Re-run the computation pipeline to generate new data."
@@ -482,6 +559,7 @@ pub fn plan_rebase(
             (&owned, v.to_string())
         }
     };
+    check_pushed_version(target, key)?;
     let local = store.local();
     let existing = read_feature(
         local,
@@ -643,7 +721,10 @@ pub struct FeatureCopy {
 }
 
 /// Plans a copy: the rows each feature's source read returns (source store only, no fallback, soft-deleted rows
-/// excluded; the system table is never copied).
+/// excluded; the system table is never copied). Each feature must pass [`check_project`]; the rows keep their
+/// stored versions (`preserve_feature_version`), so no version check is needed.
+///
+/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnknownFeature`], read errors.
 pub fn plan_copy(
     source: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -655,7 +736,7 @@ pub fn plan_copy(
     };
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        graph.require(&key)?;
+        check_project(graph, &key)?;
         let rows = read_feature(
             source.local(),
             graph,
@@ -725,4 +806,93 @@ pub fn execute_copy(
         stats.rows_copied += rows.height();
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::graph_diff::tests::graph;
+
+    fn key(s: &str) -> FeatureKey {
+        FeatureKey::parse(s).unwrap()
+    }
+
+    /// `graph`'s rows as the system table would hold them: recomputed versions stored, pushed by `project`.
+    fn rows(g: &FeatureGraph, project: &str, recorded_at_us: i64) -> Vec<PushedFeature> {
+        g.features
+            .iter()
+            .zip(&g.versions)
+            .map(|(f, v)| PushedFeature {
+                project: project.into(),
+                feature_version: v.feature_version.clone(),
+                recorded_at_us,
+                ..f.pushed.clone()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn features_only_another_project_pushed_are_foreign() {
+        let ours = graph("v1", &[("a/root", &[], &[("x", "1", None)])]);
+        let theirs = graph(
+            "w1",
+            &[
+                ("a/root", &[], &[("x", "1", None)]),
+                ("b/clip", &[], &[("y", "1", None)]),
+            ],
+        );
+        let mut pushed = rows(&ours, "ours", 1);
+        pushed.extend(rows(&theirs, "theirs", 2));
+        // the newest push is theirs, but the config selects ours
+        let g = FeatureGraph::from_rows(&pushed, Some("ours"), None, 8, "dev").unwrap();
+        assert_eq!(g.other_projects_of(&key("b/clip")), ["theirs".to_string()]);
+        // a key both projects pushed is ours
+        assert!(g.other_projects_of(&key("a/root")).is_empty());
+        assert!(check_project(&g, &key("a/root")).is_ok());
+        match check_project(&g, &key("b/clip")) {
+            Err(EngineError::ForeignProject {
+                feature,
+                projects,
+                project,
+            }) => {
+                assert_eq!(feature, "b/clip");
+                assert_eq!(projects, "\"theirs\"");
+                assert_eq!(project, "ours");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            check_project(&g, &key("c/none")),
+            Err(EngineError::UnknownFeature(..))
+        ));
+        // a definition carrying another project (a graph built by hand) is refused too
+        let mut g2 = ours.clone();
+        g2.project = "elsewhere".into();
+        assert!(matches!(
+            check_project(&g2, &key("a/root")),
+            Err(EngineError::ForeignProject { .. })
+        ));
+    }
+
+    #[test]
+    fn a_recomputed_version_other_than_the_stored_one_is_refused() {
+        let g = graph("v1", &[("a/root", &[], &[("x", "1", None)])]);
+        let computed = g.feature_version(&key("a/root")).unwrap().to_string();
+        let mut ok = g.clone();
+        ok.features[0].pushed.feature_version = computed.clone();
+        assert!(check_pushed_version(&ok, &key("a/root")).is_ok());
+        let mut bad = g.clone();
+        bad.features[0].pushed.feature_version = "deadbeef".into();
+        let err = check_pushed_version(&bad, &key("a/root")).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("recomputed from the pushed graph is {computed}")),
+            "{text}"
+        );
+        assert!(
+            text.contains("stores deadbeef for project version v1"),
+            "{text}"
+        );
+        assert!(text.contains("`metaxy push`"), "{text}");
+    }
 }

@@ -502,6 +502,39 @@ pub struct HistoryState {
     pub rows: Option<HashMap<String, Vec<(String, usize)>>>,
 }
 
+/// What `R` on the history screen does for the selected feature at the cursor's project version (also shown on
+/// that screen before the key is pressed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryRebase {
+    /// A root feature: nothing to rebase (Metaxy refuses).
+    Root(FeatureKey),
+    /// The feature is not part of the cursor's project version.
+    Absent {
+        /// The feature.
+        key: FeatureKey,
+        /// The cursor's project version.
+        project_version: String,
+    },
+    /// The feature has its current feature version in the cursor's project version: nothing to rebase.
+    Current {
+        /// The feature.
+        key: FeatureKey,
+        /// Its (current) feature version.
+        version: String,
+    },
+    /// Rebase `key` from `from` (its stored feature version in the cursor's project version) to `current`.
+    From {
+        /// The feature.
+        key: FeatureKey,
+        /// Source feature version.
+        from: String,
+        /// Current (target) feature version.
+        current: String,
+        /// The cursor's project version.
+        project_version: String,
+    },
+}
+
 /// Which pane receives movement keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -1299,10 +1332,7 @@ impl App {
             return vec![];
         };
         if def.spec.is_root() {
-            self.error_popup(
-                "Cannot rebase",
-                format!("{key} is a root feature: its provenance comes from its producer, not from upstream features, so it cannot be rebased. Re-run the pipeline that writes it."),
-            );
+            self.error_popup("Cannot rebase", root_rebase_message(&key));
             return vec![];
         }
         let current = ws
@@ -1324,6 +1354,108 @@ impl App {
             ws,
             key,
         }]
+    }
+
+    /// What `R` on the history screen would do: the selected feature (of the feature list) at the project version
+    /// under the history cursor. `None` without a workspace, a selected feature or a pushed version.
+    pub fn history_rebase(&self) -> Option<HistoryRebase> {
+        let ws = self.workspace()?;
+        let key = self.selected_entry()?.key.clone();
+        let snap = ws
+            .history()
+            .get(self.history.cursor)?
+            .project_version
+            .clone();
+        let def = ws.graph.get(&key)?;
+        if def.spec.is_root() {
+            return Some(HistoryRebase::Root(key));
+        }
+        let current = ws
+            .graph
+            .feature_version(&key)
+            .unwrap_or_default()
+            .to_string();
+        let Some(row) =
+            crate::engine::graph::pushed_row(&ws.pushed, &ws.graph.project, &snap, &key)
+        else {
+            return Some(HistoryRebase::Absent {
+                key,
+                project_version: snap,
+            });
+        };
+        if row.feature_version == current {
+            return Some(HistoryRebase::Current {
+                key,
+                version: current,
+            });
+        }
+        Some(HistoryRebase::From {
+            key,
+            from: row.feature_version.clone(),
+            current,
+            project_version: snap,
+        })
+    }
+
+    /// `R` on the history screen: the rebase preview of the selected feature from its feature version in the
+    /// project version under the cursor (the picker of [`Self::open_rebase`] skipped), then the usual confirmation.
+    fn rebase_from_history(&mut self) -> Vec<Command> {
+        if self.selected_entry().is_none() {
+            return vec![];
+        }
+        if let Some(m) = self.writes_refused() {
+            self.error_popup("Cannot rebase", m);
+            return vec![];
+        }
+        let Some(ws) = self.workspace().cloned() else {
+            return vec![];
+        };
+        match self.history_rebase() {
+            None => vec![],
+            Some(HistoryRebase::Root(key)) => {
+                self.error_popup("Cannot rebase", root_rebase_message(&key));
+                vec![]
+            }
+            Some(HistoryRebase::Absent {
+                key,
+                project_version,
+            }) => {
+                self.error_popup(
+                    "Cannot rebase",
+                    format!("{key} is not part of project version {project_version}: pick a version that has it (j/k)."),
+                );
+                vec![]
+            }
+            Some(HistoryRebase::Current { key, version }) => {
+                self.error_popup(
+                    "Nothing to rebase",
+                    format!("{key} has its current feature version {version} in this project version. Pick an older project version (j/k) to rebase its rows from."),
+                );
+                vec![]
+            }
+            Some(HistoryRebase::From {
+                key, from, current, ..
+            }) => {
+                let versions = version_choices(&ws.pushed, &key, &current);
+                let cursor = versions
+                    .iter()
+                    .position(|v| v.feature_version == from)
+                    .unwrap_or(0);
+                self.dialog = Some(Dialog::Rebase(RebaseDialog {
+                    feature: key.clone(),
+                    current,
+                    versions,
+                    cursor,
+                    stage: RebaseStage::Planning,
+                }));
+                vec![Command::PlanRebase {
+                    generation: self.generation,
+                    ws,
+                    key,
+                    from,
+                }]
+            }
+        }
     }
 
     /// `w`: opens the write dialog for the selected feature (a file picker in the working directory).
@@ -2173,6 +2305,7 @@ impl App {
                 self.history.base = if self.history.base == v { None } else { v };
                 self.recompute_diff();
             }
+            KeyCode::Char('R') => return self.rebase_from_history(),
             KeyCode::PageDown | KeyCode::Char('J') => self.history.scroll += 10,
             KeyCode::PageUp | KeyCode::Char('K') => {
                 self.history.scroll = self.history.scroll.saturating_sub(10)
@@ -2685,6 +2818,11 @@ impl App {
             }
         }
     }
+}
+
+/// Why a root feature cannot be rebased (the popup of `R`).
+fn root_rebase_message(key: &FeatureKey) -> String {
+    format!("{key} is a root feature: its provenance comes from its producer, not from upstream features, so it cannot be rebased. Re-run the pipeline that writes it.")
 }
 
 /// Applies one message to the app and returns the slow work to start. Pure: no I/O, no clock.

@@ -985,12 +985,22 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 
 /// A workspace on a temporary copy of fixture `backend/scenario` (the copy lives as long as the returned dir).
 fn fixture_copy(backend: &str, scenario: &str) -> (tempfile::TempDir, Arc<Workspace>) {
+    fixture_copy_edited(backend, scenario, |_| {})
+}
+
+/// [`fixture_copy`], with `edit` applied to the copied directory before the workspace opens.
+fn fixture_copy_edited(
+    backend: &str,
+    scenario: &str,
+    edit: impl FnOnce(&std::path::Path),
+) -> (tempfile::TempDir, Arc<Workspace>) {
     let src = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(backend)
         .join(scenario);
     let tmp = tempfile::tempdir().unwrap();
     copy_tree(&src, tmp.path());
+    edit(tmp.path());
     let mut opts = OpenOptions {
         cwd: tmp.path().to_path_buf(),
         ..Default::default()
@@ -1229,6 +1239,45 @@ fn rebase_of_a_root_feature_is_an_error_popup() {
 }
 
 #[test]
+fn a_rebase_that_would_stamp_an_unpushed_feature_version_is_an_error_popup() {
+    // the current push of example/crop stores a feature version its spec does not hash to (recomputed: ea834040)
+    let (_tmp, ws) = fixture_copy_edited("duckdb", "s04_version_bump", |dir| {
+        duckdb::Connection::open(dir.join("store/metadata.duckdb"))
+            .unwrap()
+            .execute_batch(
+                "UPDATE metaxy_system__feature_versions SET metaxy_feature_version = 'deadbeef' \
+                 WHERE feature_key = 'example/crop' AND metaxy_project_version = 'f513ad86'",
+            )
+            .unwrap();
+    });
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/crop");
+    let before = raw_rows(&ws, "example/crop");
+    press(&mut app, &ws, ch('R'));
+    // pick the old version 34d75856 (the stored deadbeef is listed first)
+    let Some(crate::tui::dialog::Dialog::Rebase(r)) = &app.dialog else {
+        panic!("{}", render(&app, 120, 24));
+    };
+    let at = r
+        .versions
+        .iter()
+        .position(|v| v.feature_version == "34d75856")
+        .unwrap();
+    for _ in 0..at.saturating_sub(r.cursor) {
+        press(&mut app, &ws, ch('j'));
+    }
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render_masked(&app, 120, 24);
+    assert!(out.contains("Cannot plan the rebase"), "{out}");
+    assert!(out.contains("ea834040"), "{out}");
+    assert!(out.contains("deadbeef"), "{out}");
+    insta::assert_snapshot!("rebase_unpushed_version_error", out);
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.dialog.is_none());
+    assert_eq!(raw_rows(&ws, "example/crop"), before, "nothing written");
+}
+
+#[test]
 fn a_bad_delete_filter_is_an_error_popup_not_a_write() {
     let (_tmp, ws) = fixture_copy("lancedb", "s05_rebased");
     let mut app = app_on(&ws);
@@ -1432,6 +1481,82 @@ fn history_screen_lists_versions_and_diffs_them_with_rows_per_version() {
     assert!(out.contains(" base"), "{out}");
     press(&mut app, &ws, key(KeyCode::Esc));
     assert_eq!(app.screen, crate::tui::app::Screen::Features);
+}
+
+#[test]
+fn history_screen_rebases_the_selected_feature_from_the_cursor_version() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s04_version_bump");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/crop");
+    press(&mut app, &ws, ch('H'));
+    // the cursor starts on the current version: crop has its current feature version there
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("selected example/crop"), "{out}");
+    assert!(
+        out.contains("ea834040 here = current: nothing to rebase"),
+        "{out}"
+    );
+    press(&mut app, &ws, ch('R'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("Nothing to rebase"), "{out}");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.dialog.is_none());
+    // the first pushed version: crop was 34d75856 there
+    press(&mut app, &ws, ch('j'));
+    let out = render_masked(&app, 150, 30);
+    assert!(
+        out.contains("R: rebase its rows 34d75856 → ea834040"),
+        "{out}"
+    );
+    insta::assert_snapshot!("history_rebase_hint", out);
+    // R: straight to the preview of the rebase from that version (old vs new provenance per row)
+    press(&mut app, &ws, ch('R'));
+    let out = render_masked(&app, 150, 30);
+    assert!(
+        out.contains("50 row(s) of 34d75856 will be rewritten as ea834040"),
+        "{out}"
+    );
+    assert!(
+        out.contains("s000001 │ audio = 12956049 │ frames 42584848 → 28063681"),
+        "{out}"
+    );
+    insta::assert_snapshot!("history_rebase_preview", out);
+    // cancelled: nothing written, still on the history screen
+    press(&mut app, &ws, key(KeyCode::Esc));
+    assert!(app.dialog.is_none());
+    assert_eq!(app.screen, crate::tui::app::Screen::History);
+    assert_eq!(
+        live_rows(&ws, "example/crop"),
+        0,
+        "cancelled: nothing written"
+    );
+    // again, confirmed
+    press(&mut app, &ws, ch('R'));
+    press(&mut app, &ws, ch('y'));
+    assert!(app.dialog.is_none());
+    assert_eq!(live_rows(&ws, "example/crop"), 50);
+    assert!(
+        app.toast
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("rebased 50 row(s)"),
+        "{:?}",
+        app.toast.as_ref().map(|t| &t.text)
+    );
+    assert_eq!(app.screen, crate::tui::app::Screen::History);
+    assert_eq!(selected_key(&app), "example/crop");
+    // a root feature cannot be rebased from here either
+    press(&mut app, &ws, key(KeyCode::Esc));
+    select_in(&mut app, &ws, "example/video");
+    press(&mut app, &ws, ch('H'));
+    press(&mut app, &ws, ch('j'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("root feature: cannot be rebased"), "{out}");
+    press(&mut app, &ws, ch('R'));
+    let out = render_masked(&app, 150, 30);
+    assert!(out.contains("Cannot rebase"), "{out}");
+    assert!(out.contains("is a root feature"), "{out}");
 }
 
 #[test]

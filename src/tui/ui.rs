@@ -454,9 +454,12 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
         true,
     )
     .title_bottom(
-        Line::from(" j k select · x base · H/Esc back ")
-            .fg(muted())
-            .right_aligned(),
+        Line::from(format!(
+            " j k select · x base · {} rebase · H/Esc back ",
+            bound_keys("R")
+        ))
+        .fg(muted())
+        .right_aligned(),
     );
     let inner = block.inner(left);
     frame.render_widget(block, left);
@@ -495,6 +498,32 @@ fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace)
     }
     if snaps.is_empty() {
         lines.push(Line::from("No graph was ever pushed to this store.").fg(muted()));
+    }
+    // what `R` does for the feature selected in the feature list
+    if let Some(r) = app.history_rebase() {
+        use crate::tui::app::HistoryRebase;
+        let r_key = bound_keys("R");
+        let (key, text) = match &r {
+            HistoryRebase::Root(k) => (k, "root feature: cannot be rebased".to_string()),
+            HistoryRebase::Absent { key, .. } => (key, "not in this version".to_string()),
+            HistoryRebase::Current { key, version } => {
+                (key, format!("{version} here = current: nothing to rebase"))
+            }
+            HistoryRebase::From {
+                key, from, current, ..
+            } => (key, format!("{r_key}: rebase its rows {from} → {current}")),
+        };
+        lines.push(Line::default());
+        lines.push(Line::from(vec![
+            Span::raw("  selected ").fg(muted()),
+            Span::raw(key.to_string()).bold(),
+        ]));
+        let l = Line::from(format!("  {text}"));
+        lines.push(if matches!(r, HistoryRebase::From { .. }) {
+            l.fg(accent())
+        } else {
+            l.fg(muted())
+        });
     }
     frame.render_widget(Paragraph::new(lines), inner);
 
@@ -1621,6 +1650,10 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("C", "collapse every prefix / expand all"),
             ("Enter", "open the feature's tables"),
         ],
+    ),
+    (
+        "History screen (H)",
+        &[("j k  x  R", "version · diff base · rebase from it")],
     ),
     (
         "Table",

@@ -477,3 +477,341 @@ fn write_appends_rows_from_csv_ndjson_and_parquet() {
         assert_eq!(v["counts"]["new"], 4, "{b}: {}", v["counts"]);
     }
 }
+
+/// Runs SQL on the DuckDB file of a fixture copy (to build system-table states real Metaxy never wrote).
+fn duckdb_exec(dir: &Path, sql: &str) {
+    let conn = duckdb::Connection::open(dir.join("store/metadata.duckdb")).unwrap();
+    conn.execute_batch(sql).unwrap();
+}
+
+fn duckdb_count(dir: &Path, sql: &str) -> i64 {
+    let conn = duckdb::Connection::open(dir.join("store/metadata.duckdb")).unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn mutations_of_a_feature_of_another_project_are_refused() {
+    let tmp = copy_of("duckdb", "s01_initial");
+    let dir = tmp.path();
+    // another project pushed `other/clip` to the same store (example/video's rows under a new key and project)
+    duckdb_exec(
+        dir,
+        r#"INSERT INTO metaxy_system__feature_versions
+           SELECT * REPLACE (
+             'other_project' AS project,
+             'other/clip' AS feature_key,
+             replace(feature_spec, '"key": "example/video"', '"key": "other/clip"') AS feature_spec,
+             'aaaaaaaa' AS metaxy_project_version)
+           FROM metaxy_system__feature_versions WHERE feature_key = 'example/video'"#,
+    );
+    std::fs::write(
+        dir.join("rows.ndjson"),
+        "{\"sample_uid\": \"n1\", \"path\": \"/n1\", \"metaxy_provenance_by_field\": {\"audio\": \"a1\", \"frames\": \"f1\"}}\n",
+    )
+    .unwrap();
+    let refused = "it is a feature of project \"other_project\", not of this config's project \"example_overview\"";
+    for args in [
+        &["metadata", "write", "other/clip", "--input", "rows.ndjson"][..],
+        &[
+            "metadata",
+            "write",
+            "other/clip",
+            "--input",
+            "rows.ndjson",
+            "--dry-run",
+        ],
+        &["metadata", "delete", "other/clip"],
+        &["metadata", "delete", "other/clip", "--hard", "--yes"],
+        &["metadata", "rebase", "other/clip", "--from", "c2ac395f"],
+    ] {
+        let o = fails(dir, args);
+        assert!(
+            text(&o.stderr).contains(refused),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    assert_eq!(
+        duckdb_count(
+            dir,
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'other__clip'"
+        ),
+        0,
+        "nothing was created for the other project's feature"
+    );
+    // a key nobody pushed is still an unknown feature
+    let o = fails(
+        dir,
+        &[
+            "metadata",
+            "write",
+            "nobody/pushed",
+            "--input",
+            "rows.ndjson",
+        ],
+    );
+    assert!(
+        text(&o.stderr).contains("is not in the feature graph"),
+        "{}",
+        text(&o.stderr)
+    );
+    // this project's own features are written as before
+    let before = count(dir, "example/video", &[]);
+    ok(
+        dir,
+        &[
+            "metadata",
+            "write",
+            "example/video",
+            "--input",
+            "rows.ndjson",
+        ],
+    );
+    assert_eq!(count(dir, "example/video", &[]), before + 1);
+}
+
+#[test]
+fn mutations_refuse_a_feature_version_the_system_table_does_not_hold() {
+    let tmp = copy_of("duckdb", "s04_version_bump");
+    let dir = tmp.path();
+    // the current push of example/crop claims a feature version its spec does not hash to (recomputed: ea834040)
+    duckdb_exec(
+        dir,
+        "UPDATE metaxy_system__feature_versions SET metaxy_feature_version = 'deadbeef'
+         WHERE feature_key = 'example/crop' AND metaxy_project_version = 'f513ad86'",
+    );
+    let raw = |d: &Path| {
+        count(
+            d,
+            "example/crop",
+            &[
+                "--with-feature-history",
+                "--with-sample-history",
+                "--include-soft-deleted",
+            ],
+        )
+    };
+    let before = raw(dir);
+    // `list features` warns about it, as before
+    let (_, err) = ok(dir, &["list", "features"]);
+    assert!(
+        err.contains("example/crop feature_version: stored deadbeef but recomputed ea834040"),
+        "{err}"
+    );
+    std::fs::write(
+        dir.join("crop.ndjson"),
+        "{\"sample_uid\": \"s000001\", \"crop_path\": \"/c\", \"metaxy_provenance_by_field\": {\"audio\": \"a\", \"frames\": \"f\"}}\n",
+    )
+    .unwrap();
+    for args in [
+        &["metadata", "rebase", "example/crop", "--from", "34d75856"][..],
+        &[
+            "metadata",
+            "rebase",
+            "example/crop",
+            "--from",
+            "34d75856",
+            "--dry-run",
+        ],
+        &[
+            "metadata",
+            "write",
+            "example/crop",
+            "--input",
+            "crop.ndjson",
+        ],
+        &[
+            "metadata",
+            "delete",
+            "example/crop",
+            "--filter",
+            "sample_uid = 's000001'",
+        ],
+        &[
+            "metadata",
+            "delete",
+            "example/crop",
+            "--hard",
+            "--yes",
+            "--filter",
+            "sample_uid = 's000001'",
+        ],
+        // a cascade from upstream reaches crop too
+        &[
+            "metadata",
+            "delete",
+            "example/video",
+            "--cascade",
+            "--filter",
+            "sample_uid = 's000001'",
+        ],
+    ] {
+        let o = fails(dir, args);
+        let err = text(&o.stderr);
+        assert!(
+            err.contains("refusing to write example/crop: its feature version recomputed from the pushed graph is ea834040, but the system table stores deadbeef for project version f513ad86"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("Push the graph with Metaxy first"), "{err}");
+    }
+    assert_eq!(raw(dir), before, "nothing was written");
+    // a hard delete across every feature version neither stamps nor selects by the version: allowed
+    ok(
+        dir,
+        &[
+            "metadata",
+            "delete",
+            "example/crop",
+            "--hard",
+            "--with-feature-history",
+            "--dry-run",
+            "--filter",
+            "sample_uid = 's000001'",
+        ],
+    );
+    // features whose pushed version matches are unaffected
+    let (_, err) = ok(
+        dir,
+        &[
+            "metadata",
+            "rebase",
+            "example/face_detection",
+            "--from",
+            "f1526ee0",
+            "--dry-run",
+        ],
+    );
+    assert!(err.contains("Dry run: 50 row(s) would be rebased"), "{err}");
+}
+
+/// `row` projected onto `keys`, objects with sorted keys (struct member order differs between writers).
+fn canonical(row: &Value, keys: &[&str]) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(m) => {
+                let b: std::collections::BTreeMap<&String, Value> =
+                    m.iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::to_value(b).unwrap()
+            }
+            other => other.clone(),
+        }
+    }
+    let m: serde_json::Map<String, Value> = keys
+        .iter()
+        .map(|k| (k.to_string(), sorted(row.get(*k).unwrap_or(&Value::Null))))
+        .collect();
+    Value::Object(m).to_string()
+}
+
+fn canonical_rows(rows: &[Value], keys: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = rows.iter().map(|r| canonical(r, keys)).collect();
+    v.sort();
+    v
+}
+
+/// The versioned columns a rebase rewrites, plus the ids and a user column it keeps.
+const REBASED: [&str; 7] = [
+    "sample_uid",
+    "crop_path",
+    "metaxy_provenance",
+    "metaxy_provenance_by_field",
+    "metaxy_data_version",
+    "metaxy_feature_version",
+    "metaxy_project_version",
+];
+
+fn read_rows(dir: &Path, feature: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["metadata", "read", feature, "--format", "json"];
+    args.extend_from_slice(extra);
+    let (out, _) = ok(dir, &args);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    v["rows"].as_array().unwrap().clone()
+}
+
+#[test]
+fn rebase_with_an_explicit_target_version_succeeds() {
+    // s04 has two pushed graphs: bc37caf4 (crop 34d75856) and f513ad86 (crop ea834040, the current one)
+    let tmp = copy_of("duckdb", "s04_version_bump");
+    let dir = tmp.path();
+    let (_, err) = ok(
+        dir,
+        &[
+            "metadata",
+            "rebase",
+            "example/crop",
+            "--from",
+            "34d75856",
+            "--to",
+            "ea834040",
+        ],
+    );
+    assert_eq!(err, "✓ Rebased 50 row(s)\n");
+    // exactly the rows Metaxy's own rebase to ea834040 left in s05
+    let golden = json(scenario_dir("s05_rebased").join("expected/reads/example__crop.json"));
+    assert_eq!(
+        canonical_rows(&read_rows(dir, "example/crop", &[]), &REBASED),
+        canonical_rows(golden["rows"].as_array().unwrap(), &REBASED)
+    );
+
+    // back to the older pushed version: its graph (bc37caf4) is loaded from the system table and the provenance is
+    // recomputed under it, which gives the provenance Metaxy stored under 34d75856 (same upstream rows)
+    let tmp = copy_of("duckdb", "s05_rebased");
+    let dir = tmp.path();
+    let args = [
+        "metadata",
+        "rebase",
+        "example/crop",
+        "--from",
+        "ea834040",
+        "--to",
+        "34d75856",
+    ];
+    let raw = json(scenario_dir("s05_rebased").join("expected/raw/example__crop.json"));
+    let mut latest_v1: std::collections::BTreeMap<String, Value> = Default::default();
+    for r in raw["rows"].as_array().unwrap() {
+        if r["metaxy_feature_version"] != "34d75856" {
+            continue;
+        }
+        let id = r["sample_uid"].as_str().unwrap().to_string();
+        let newer = latest_v1.get(&id).is_none_or(|o| {
+            o["metaxy_updated_at"].as_str().unwrap() < r["metaxy_updated_at"].as_str().unwrap()
+        });
+        if newer {
+            latest_v1.insert(id, r.clone());
+        }
+    }
+    // the 50 samples stored under ea834040 (crop's v1 rows of 5 samples video no longer has are not rebased)
+    let current = json(scenario_dir("s05_rebased").join("expected/reads/example__crop.json"));
+    let expected: Vec<Value> = current["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| latest_v1[r["sample_uid"].as_str().unwrap()].clone())
+        .collect();
+    assert_eq!(expected.len(), 50);
+    let (out, _) = ok(
+        dir,
+        &[&args[..], &["--dry-run", "--format", "json"]].concat(),
+    );
+    let plan: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(plan["to_version"], "34d75856");
+    assert_eq!(plan["to_project_version"], "bc37caf4");
+    let keys = &REBASED[..4];
+    assert_eq!(
+        canonical_rows(plan["rebased"].as_array().unwrap(), keys),
+        canonical_rows(&expected, keys),
+        "the provenance under the old graph"
+    );
+    let (_, err) = ok(dir, &args);
+    assert_eq!(err, "✓ Rebased 50 row(s)\n");
+    // the newest row per sample across versions is now the rebased one, stamped with the old versions
+    let rows = read_rows(dir, "example/crop", &["--with-feature-history"]);
+    assert_eq!(rows.len(), 50);
+    assert!(rows
+        .iter()
+        .all(|r| r["metaxy_feature_version"] == "34d75856"
+            && r["metaxy_project_version"] == "bc37caf4"));
+    assert_eq!(canonical_rows(&rows, keys), canonical_rows(&expected, keys));
+    // the current version's rows are untouched
+    assert_eq!(count(dir, "example/crop", &[]), 50);
+}

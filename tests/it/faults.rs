@@ -78,21 +78,36 @@ const HARD: [&str; 7] = [
     "sample_uid IN ('s000001', 's000005')",
 ];
 
+/// `metadata write` of one new example/video sample (an append, like the soft delete's tombstones).
+const WRITE: [&str; 5] = [
+    "metadata",
+    "write",
+    "example/video",
+    "--input",
+    "rows.ndjson",
+];
+
 #[test]
 fn a_write_killed_before_its_commit_leaves_the_store_as_it_was() {
     for (b, point) in [
         ("duckdb", "duckdb.before_commit"),
         ("delta", "delta.before_commit"),
+        ("lancedb", "lance.before_commit"),
     ] {
-        for args in [&SOFT[..], &HARD[..]] {
+        for args in [&SOFT[..], &HARD[..], &WRITE[..]] {
             let tmp = tempfile::tempdir().unwrap();
             let dir = tmp.path();
             copy_dir(&scenario_dir_in(b, "s05_rebased"), dir);
+            std::fs::write(
+                dir.join("rows.ndjson"),
+                "{\"sample_uid\": \"n1\", \"path\": \"/n1\", \"metaxy_provenance_by_field\": {\"audio\": \"a1\", \"frames\": \"f1\"}}\n",
+            )
+            .unwrap();
             run_killed_at(dir, point, args);
             let ws = open(dir);
             // our reads: unchanged
             let index = json(scenario_dir_in(b, "s05_rebased").join("expected/reads_index.json"));
-            for k in ["example/stt", "example/face_detection"] {
+            for k in ["example/stt", "example/face_detection", "example/video"] {
                 assert_eq!(
                     raw_count(&ws, k) as u64,
                     index[k]["raw_table"]["count"].as_u64().unwrap(),

@@ -458,6 +458,91 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
 }
 
 #[test]
+fn tui_hard_deletes_only_once_the_feature_key_is_typed() {
+    require_tmux();
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s05_rebased");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s05");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
+    copy_dir(&fixture.join("store"), &dir.join("store"));
+    let before = read_count(&dir, "example/face_detection");
+
+    let tmux = Tmux::start(
+        tmp.path(),
+        &dir,
+        Path::new(env!("CARGO_BIN_EXE_metaxy-tui")),
+        150,
+        40,
+    );
+    tmux.wait_for("all feature statuses", |s| {
+        s.contains("example/av_report") && !s.contains("computing…") && !s.contains("statuses ")
+    });
+    tmux.send(&["j", "j"]);
+    tmux.wait_for("example/face_detection selected", |s| {
+        s.contains("example/face_detection · Metadata")
+    });
+    let filter = "sample_uid IN ('s000001', 's000005')";
+    let open_hard_preview = || {
+        tmux.send(&["d"]);
+        tmux.wait_for("the delete form", |s| {
+            s.contains("Delete from example/face_detection")
+        });
+        tmux.send(&["-l", filter]);
+        tmux.send(&["Tab"]);
+        tmux.wait_for("hard mode with the filter", |s| {
+            s.contains("mode                  hard") && s.contains(filter)
+        });
+        tmux.send(&["Enter"]);
+        tmux.wait_for("the hard delete preview", |s| {
+            s.contains("will be physically removed")
+                && s.contains("Type example/face_detection to confirm")
+        })
+    };
+
+    // cancelled at the confirmation: nothing removed
+    let screen = open_hard_preview();
+    assert!(screen.contains("2 row(s)"), "{screen}");
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the dialog to close", |s| {
+        !s.contains("will be physically removed")
+    });
+    assert_eq!(
+        read_count(&dir, "example/face_detection"),
+        before,
+        "cancelled hard delete removed nothing"
+    );
+
+    // again: Enter with the key not (fully) typed does nothing; with the key typed it deletes
+    open_hard_preview();
+    tmux.send(&["-l", "example/face"]);
+    tmux.wait_for("the partly typed key", |s| {
+        s.contains("to confirm: example/face")
+    });
+    tmux.send(&["Enter"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("will be physically removed"),
+        "a partly typed key does not confirm:\n{screen}"
+    );
+    assert_eq!(read_count(&dir, "example/face_detection"), before);
+    tmux.send(&["-l", "_detection"]);
+    tmux.wait_for("the typed key", |s| {
+        s.contains("to confirm: example/face_detection")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the delete toast", |s| {
+        s.contains("hard deleted 2 row(s) in 1 feature(s)")
+    });
+    tmux.wait_for("the reloaded feature list", |s| s.contains("Features (7)"));
+
+    quit_and_check_restored(&tmux);
+    assert_eq!(read_count(&dir, "example/face_detection"), before - 2);
+}
+
+#[test]
 fn remapped_keys_and_a_broken_settings_file() {
     require_tmux();
     let fixture =
