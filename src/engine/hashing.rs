@@ -183,13 +183,45 @@ pub fn hash_joined_expr(pieces: Vec<Piece>, sep: &str, algo: HashAlgorithm, trun
             let arrs: Vec<Option<&Utf8ViewArray>> =
                 cas.iter().map(|ca| ca.downcast_iter().next()).collect();
             let name = cols[0].name().clone();
+            // per column: its array, whether it is broadcast (one value for every row), whether it has nulls;
+            // a missing or short column is read the careful way (nulls beyond its end)
+            struct ColRef<'a> {
+                arr: &'a Utf8ViewArray,
+                broadcast: bool,
+                nulls: bool,
+            }
+            let refs: Vec<Option<ColRef<'_>>> = arrs
+                .iter()
+                .map(|a| {
+                    let arr = (*a)?;
+                    let broadcast = arr.len() == 1;
+                    (broadcast || arr.len() >= len).then(|| ColRef {
+                        arr,
+                        broadcast,
+                        nulls: arr.null_count() > 0,
+                    })
+                })
+                .collect();
             let value = |k: usize, row: usize| -> Option<&str> {
-                let arr = arrs[k]?;
-                let i = if arr.len() == 1 { 0 } else { row };
-                if i >= arr.len() || !arr.is_valid(i) {
-                    None
-                } else {
-                    Some(arr.value(i))
+                match &refs[k] {
+                    Some(c) => {
+                        let i = if c.broadcast { 0 } else { row };
+                        if c.nulls && !c.arr.is_valid(i) {
+                            None
+                        } else {
+                            // SAFETY: i < arr.len() (broadcast: 0 < 1; else row < len <= arr.len())
+                            Some(unsafe { c.arr.value_unchecked(i) })
+                        }
+                    }
+                    None => {
+                        let arr = arrs[k]?;
+                        let i = if arr.len() == 1 { 0 } else { row };
+                        if i >= arr.len() || !arr.is_valid(i) {
+                            None
+                        } else {
+                            Some(arr.value(i))
+                        }
+                    }
                 }
             };
             let hash_range = |rows: std::ops::Range<usize>| -> Utf8ViewArray {

@@ -17,6 +17,44 @@ use crate::engine::read::{
 };
 use crate::engine::store::{Columns, MetadataStore};
 
+/// Whether an inner join of `left` and `right` on the single column `on` is the row-by-row concatenation of the
+/// two: the column has no nulls, its values are strictly increasing in `left` (so unique) and `right` holds the
+/// same values in the same order. O(n), no hashing; `false` for anything else (several join columns, other
+/// types), which then takes the hash join.
+fn rows_line_up(left: &DataFrame, right: &DataFrame, on: &[String]) -> bool {
+    let [c] = on else {
+        return false;
+    };
+    let (Ok(l), Ok(r)) = (left.column(c), right.column(c)) else {
+        return false;
+    };
+    if l.len() != r.len() || l.dtype() != r.dtype() || l.null_count() > 0 || r.null_count() > 0 {
+        return false;
+    }
+    let (l, r) = (l.as_materialized_series(), r.as_materialized_series());
+    fn increasing<T: PartialOrd>(mut it: impl Iterator<Item = T>) -> bool {
+        let Some(mut prev) = it.next() else {
+            return true;
+        };
+        for v in it {
+            if v <= prev {
+                return false;
+            }
+            prev = v;
+        }
+        true
+    }
+    let strictly = match l.dtype() {
+        DataType::UInt64 => l.u64().map(|ca| increasing(ca.iter().flatten())),
+        DataType::Int64 => l.i64().map(|ca| increasing(ca.iter().flatten())),
+        DataType::UInt32 => l.u32().map(|ca| increasing(ca.iter().flatten())),
+        DataType::Int32 => l.i32().map(|ca| increasing(ca.iter().flatten())),
+        DataType::String => l.str().map(|ca| increasing(ca.iter().flatten())),
+        _ => return false,
+    };
+    matches!(strictly, Ok(true)) && l.equals(r)
+}
+
 /// Options of `resolve_update` (Metaxy keyword arguments; CLI `--global-filter`, `--filter`, `--stale-if`).
 #[derive(Debug, Clone, Default)]
 pub struct ResolveOptions {
@@ -444,8 +482,31 @@ pub fn expected_frame(
     let on: Vec<Expr> = j.iter().map(|c| col(c.as_str())).collect();
     let mut order: Vec<&PreparedDep> = prepared.iter().filter(|p| !p.dep.optional).collect();
     order.extend(prepared.iter().filter(|p| p.dep.optional));
+    // while the deps line up row for row (same ids in the same order, unique), the inner join is a horizontal
+    // concatenation: done eagerly without a hash join; the first dep that does not goes to the lazy join
+    let mut eager: Option<DataFrame> = None;
     let mut lf: Option<LazyFrame> = None;
     for p in order {
+        if lf.is_none() {
+            match eager.take() {
+                None => {
+                    eager = Some(p.df.clone());
+                    continue;
+                }
+                Some(left) if !p.dep.optional && rows_line_up(&left, &p.df, &j) => {
+                    let _t = crate::engine::timing::span(|| format!("positional join {key}"));
+                    let extra: Vec<Column> =
+                        p.df.columns()
+                            .iter()
+                            .filter(|c| !j.iter().any(|k| k.as_str() == c.name().as_str()))
+                            .cloned()
+                            .collect();
+                    eager = Some(left.hstack(&extra)?);
+                    continue;
+                }
+                Some(left) => lf = Some(left.lazy()),
+            }
+        }
         let right = p.df.clone().lazy();
         lf = Some(match lf {
             None => right,
@@ -462,7 +523,9 @@ pub fn expected_frame(
             }
         });
     }
-    let mut lf = lf.ok_or_else(|| plan_err(key, "feature has no deps"))?;
+    let mut lf = lf
+        .or_else(|| eager.map(|df| df.lazy()))
+        .ok_or_else(|| plan_err(key, "feature has no deps"))?;
     // per-field provenance
     let dep_index: BTreeMap<String, usize> = prepared
         .iter()
@@ -964,5 +1027,38 @@ impl Increment {
                 StaleRow { expected, stored }
             })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(ids: Vec<Option<u64>>, v: &str) -> DataFrame {
+        let n = ids.len();
+        df!("sample_uid" => ids, "v" => vec![v; n]).unwrap()
+    }
+
+    /// Deps line up row for row only with one join column, no nulls, strictly increasing ids on the left and the
+    /// same ids in the same order on the right.
+    #[test]
+    fn rows_line_up_only_for_identical_strictly_increasing_ids() {
+        let on = vec!["sample_uid".to_string()];
+        let ids = |v: &[u64]| v.iter().map(|x| Some(*x)).collect::<Vec<_>>();
+        let a = frame(ids(&[1, 2, 5, 9]), "a");
+        assert!(rows_line_up(&a, &frame(ids(&[1, 2, 5, 9]), "b"), &on));
+        assert!(!rows_line_up(&a, &frame(ids(&[1, 2, 9, 5]), "b"), &on));
+        assert!(!rows_line_up(&a, &frame(ids(&[1, 2, 5]), "b"), &on));
+        assert!(!rows_line_up(&a, &frame(ids(&[1, 2, 5, 10]), "b"), &on));
+        let dup = frame(ids(&[1, 2, 2, 9]), "a");
+        assert!(!rows_line_up(&dup, &dup.clone(), &on));
+        let unsorted = frame(ids(&[2, 1, 5, 9]), "a");
+        assert!(!rows_line_up(&unsorted, &unsorted.clone(), &on));
+        let nulls = frame(vec![Some(1), None, Some(5), Some(9)], "a");
+        assert!(!rows_line_up(&nulls, &nulls.clone(), &on));
+        let two = vec!["sample_uid".to_string(), "v".to_string()];
+        assert!(!rows_line_up(&a, &a.clone(), &two));
+        let s = df!("sample_uid" => ["a", "b", "c"], "v" => [1, 2, 3]).unwrap();
+        assert!(rows_line_up(&s, &s.clone(), &on));
     }
 }

@@ -442,8 +442,11 @@ fn tui_rebases_and_deletes_only_after_confirmation() {
 
     // the history screen: both pushed versions and the diff, with crop's rows now under the new version too
     tmux.send(&["H"]);
+    // (waits for the diff's rows too: a capture can land while the frame is still being written)
     let screen = tmux.wait_for("the history screen", |s| {
-        s.contains("Pushed project versions (2)") && s.contains("bc37caf4 → f513ad86")
+        s.contains("Pushed project versions (2)")
+            && s.contains("bc37caf4 → f513ad86")
+            && s.contains("~ example/crop")
     });
     assert!(
         line_with(&screen, "~ example/crop").contains("34d75856 → ea834040"),
