@@ -174,107 +174,139 @@ pub fn hash_joined_expr(pieces: Vec<Piece>, sep: &str, algo: HashAlgorithm, trun
     }
     let toks = std::sync::Arc::new(toks);
     map_multiple(
-        move |cols: &mut [Column]| {
-            let len = cols.iter().map(|c| c.len()).max().unwrap_or(0);
-            let cas: Vec<StringChunked> = cols
-                .iter()
-                .map(|c| Ok(c.str()?.rechunk().into_owned()))
-                .collect::<PolarsResult<_>>()?;
-            let arrs: Vec<Option<&Utf8ViewArray>> =
-                cas.iter().map(|ca| ca.downcast_iter().next()).collect();
-            let name = cols[0].name().clone();
-            // per column: its array, whether it is broadcast (one value for every row), whether it has nulls;
-            // a missing or short column is read the careful way (nulls beyond its end)
-            struct ColRef<'a> {
-                arr: &'a Utf8ViewArray,
-                broadcast: bool,
-                nulls: bool,
-            }
-            let refs: Vec<Option<ColRef<'_>>> = arrs
-                .iter()
-                .map(|a| {
-                    let arr = (*a)?;
-                    let broadcast = arr.len() == 1;
-                    (broadcast || arr.len() >= len).then(|| ColRef {
-                        arr,
-                        broadcast,
-                        nulls: arr.null_count() > 0,
-                    })
-                })
-                .collect();
-            let value = |k: usize, row: usize| -> Option<&str> {
-                match &refs[k] {
-                    Some(c) => {
-                        let i = if c.broadcast { 0 } else { row };
-                        if c.nulls && !c.arr.is_valid(i) {
-                            None
-                        } else {
-                            // SAFETY: i < arr.len() (broadcast: 0 < 1; else row < len <= arr.len())
-                            Some(unsafe { c.arr.value_unchecked(i) })
-                        }
-                    }
-                    None => {
-                        let arr = arrs[k]?;
-                        let i = if arr.len() == 1 { 0 } else { row };
-                        if i >= arr.len() || !arr.is_valid(i) {
-                            None
-                        } else {
-                            Some(arr.value(i))
-                        }
-                    }
-                }
-            };
-            let hash_range = |rows: std::ops::Range<usize>| -> Utf8ViewArray {
-                let mut out = MutableBinaryViewArray::<str>::with_capacity(rows.len());
-                let mut buf: Vec<u8> = Vec::with_capacity(256);
-                let mut h = String::with_capacity(64);
-                'rows: for row in rows {
-                    buf.clear();
-                    for t in toks.iter() {
-                        match t {
-                            Tok::Lit(b) => buf.extend_from_slice(b),
-                            Tok::Col(k) => match value(*k, row) {
-                                Some(v) => buf.extend_from_slice(v.as_bytes()),
-                                None => {
-                                    out.push_null();
-                                    continue 'rows;
-                                }
-                            },
-                        }
-                    }
-                    h.clear();
-                    hash_into(algo, &buf, trunc, &mut h);
-                    out.push_value(h.as_str());
-                }
-                out.into()
-            };
-            let threads = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-                .min(len / 65_536 + 1);
-            let chunks: Vec<Utf8ViewArray> = if threads <= 1 {
-                vec![hash_range(0..len)]
-            } else {
-                let step = len.div_ceil(threads);
-                std::thread::scope(|scope| {
-                    let handles: Vec<_> = (0..threads)
-                        .map(|t| {
-                            let r = (t * step).min(len)..((t + 1) * step).min(len);
-                            let f = &hash_range;
-                            scope.spawn(move || f(r))
-                        })
-                        .collect();
-                    handles
-                        .into_iter()
-                        .map(|h| h.join().expect("hash thread panicked"))
-                        .collect()
-                })
-            };
-            Ok(StringChunked::from_chunk_iter(name, chunks).into_column())
-        },
+        move |cols: &mut [Column]| hash_columns(cols, &toks, algo, trunc),
         exprs,
         |_, f| Ok(Field::new(f[0].name().clone(), DataType::String)),
     )
+}
+
+/// The body of [`hash_joined_expr`]: `toks` (literals and column numbers) per row of `cols`, hashed. Columns of
+/// one row each are broadcast. The rows are hashed chunk by chunk where the columns share a chunk layout (no
+/// rechunk copy of the inputs), in pieces of at least 64k rows split over the cores.
+fn hash_columns(
+    cols: &[Column],
+    toks: &[Tok],
+    algo: HashAlgorithm,
+    trunc: usize,
+) -> PolarsResult<Column> {
+    let len = cols.iter().map(|c| c.len()).max().unwrap_or(0);
+    let name = cols[0].name().clone();
+    let cas: Vec<StringChunked> = cols
+        .iter()
+        .map(|c| Ok(c.str()?.clone()))
+        .collect::<PolarsResult<_>>()?;
+    // the chunk layout: that of the first full-length column
+    let layout: Vec<usize> = cas
+        .iter()
+        .find(|ca| ca.len() == len && len > 1)
+        .map(|ca| ca.chunks().iter().map(|a| a.len()).collect())
+        .unwrap_or_else(|| vec![len]);
+    let starts: Vec<usize> = layout
+        .iter()
+        .scan(0, |acc, n| {
+            let s = *acc;
+            *acc += n;
+            Some(s)
+        })
+        .collect();
+    // per column: its chunks when they follow the layout; else one (rechunked) array read at global offsets
+    enum Src<'a> {
+        Chunks(Vec<&'a Utf8ViewArray>),
+        Whole(Utf8ViewArray),
+        Broadcast(Option<&'a Utf8ViewArray>),
+    }
+    let srcs: Vec<Src<'_>> = cas
+        .iter()
+        .map(|ca| {
+            let lens: Vec<usize> = ca.chunks().iter().map(|a| a.len()).collect();
+            if ca.len() == 1 && len != 1 {
+                Src::Broadcast(ca.downcast_iter().find(|a| a.len() == 1))
+            } else if lens == layout {
+                Src::Chunks(ca.downcast_iter().collect())
+            } else {
+                let one = ca.rechunk();
+                let whole = one.downcast_iter().next().cloned();
+                match whole {
+                    Some(a) => Src::Whole(a),
+                    None => Src::Broadcast(None),
+                }
+            }
+        })
+        .collect();
+    // one unit = rows lo..hi of chunk c
+    const PIECE: usize = 65_536;
+    let mut units: Vec<(usize, usize, usize)> = Vec::new();
+    for (c, &n) in layout.iter().enumerate() {
+        let mut lo = 0;
+        while lo < n {
+            let hi = (lo + PIECE).min(n);
+            units.push((c, lo, hi));
+            lo = hi;
+        }
+    }
+    let hash_unit = |(c, lo, hi): (usize, usize, usize)| -> Utf8ViewArray {
+        // (array, offset of this chunk's row 0 in it, broadcast, has nulls) per column
+        let views: Vec<Option<(&Utf8ViewArray, usize, bool, bool)>> = srcs
+            .iter()
+            .map(|src| match src {
+                Src::Chunks(ch) => ch.get(c).map(|a| (*a, 0, false, a.null_count() > 0)),
+                Src::Whole(a) => Some((a, starts[c], false, a.null_count() > 0)),
+                Src::Broadcast(a) => a.map(|a| (a, 0, true, a.null_count() > 0)),
+            })
+            .collect();
+        let mut out = MutableBinaryViewArray::<str>::with_capacity(hi - lo);
+        let mut buf: Vec<u8> = Vec::with_capacity(256);
+        let mut h = String::with_capacity(64);
+        'rows: for row in lo..hi {
+            buf.clear();
+            for t in toks {
+                match t {
+                    Tok::Lit(b) => buf.extend_from_slice(b),
+                    Tok::Col(k) => {
+                        let Some((arr, off, broadcast, nulls)) = views[*k] else {
+                            out.push_null();
+                            continue 'rows;
+                        };
+                        let i = if broadcast { 0 } else { off + row };
+                        if i >= arr.len() || (nulls && !arr.is_valid(i)) {
+                            out.push_null();
+                            continue 'rows;
+                        }
+                        // SAFETY: i < arr.len(), checked above
+                        buf.extend_from_slice(unsafe { arr.value_unchecked(i) }.as_bytes());
+                    }
+                }
+            }
+            h.clear();
+            hash_into(algo, &buf, trunc, &mut h);
+            out.push_value(h.as_str());
+        }
+        out.into()
+    };
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(units.len().max(1));
+    let chunks: Vec<Utf8ViewArray> = if threads <= 1 {
+        units.iter().map(|u| hash_unit(*u)).collect()
+    } else {
+        // contiguous runs of units per thread, kept in order
+        let per = units.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = units
+                .chunks(per)
+                .map(|run| {
+                    let f = &hash_unit;
+                    scope.spawn(move || run.iter().map(|u| f(*u)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("hash thread panicked"))
+                .collect()
+        })
+    };
+    Ok(StringChunked::from_chunk_iter(name, chunks).into_column())
 }
 
 /// Incremental SHA-256 over concatenated strings, rendered as lowercase hex and truncated: the graph-level recipe
@@ -508,56 +540,84 @@ mod joined_tests {
             .map(|i| (i % 89 != 0).then_some(i as u64 * 7))
             .collect();
         let df = df!("a" => a, "b" => b).unwrap();
-        for algo in [
-            HashAlgorithm::Xxhash64,
-            HashAlgorithm::Xxhash32,
-            HashAlgorithm::Xxh3_64,
-            HashAlgorithm::Wyhash,
-            HashAlgorithm::Sha256,
-            HashAlgorithm::Md5,
-        ] {
-            for trunc in [8usize, 64] {
-                let fused = hash_joined_expr(
-                    vec![
-                        Piece::Lit("f".into()),
-                        Piece::Lit("1".into()),
-                        Piece::Col(col("a")),
-                        Piece::Lit("x.y".into()),
-                        Piece::Col(col("b")),
-                    ],
-                    "|",
-                    algo,
-                    trunc,
-                );
-                let plain = hash_expr(
-                    concat_str(
-                        [
-                            lit("f"),
-                            lit("1"),
-                            col("a"),
-                            lit("x.y"),
-                            col("b").cast(DataType::String),
+        // the same rows in chunks: both columns alike (hashed chunk by chunk), and with different layouts
+        let mut chunked = df.slice(0, 70_000);
+        chunked.vstack_mut(&df.slice(70_000, n)).unwrap();
+        chunked.vstack_mut(&df.slice(0, 0)).unwrap();
+        let mut a3 = df.select(["a"]).unwrap().slice(0, 1);
+        a3.vstack_mut(&df.select(["a"]).unwrap().slice(1, 150_000))
+            .unwrap();
+        a3.vstack_mut(&df.select(["a"]).unwrap().slice(150_001, n))
+            .unwrap();
+        let mixed = a3.hstack(&[df.column("b").unwrap().clone()]).unwrap();
+        assert_eq!(
+            chunked
+                .column("a")
+                .unwrap()
+                .as_materialized_series()
+                .n_chunks(),
+            2
+        );
+        assert_eq!(
+            mixed
+                .column("a")
+                .unwrap()
+                .as_materialized_series()
+                .n_chunks(),
+            3
+        );
+        for df in [df.clone(), chunked, mixed] {
+            for algo in [
+                HashAlgorithm::Xxhash64,
+                HashAlgorithm::Xxhash32,
+                HashAlgorithm::Xxh3_64,
+                HashAlgorithm::Wyhash,
+                HashAlgorithm::Sha256,
+                HashAlgorithm::Md5,
+            ] {
+                for trunc in [8usize, 64] {
+                    let fused = hash_joined_expr(
+                        vec![
+                            Piece::Lit("f".into()),
+                            Piece::Lit("1".into()),
+                            Piece::Col(col("a")),
+                            Piece::Lit("x.y".into()),
+                            Piece::Col(col("b")),
                         ],
                         "|",
-                        false,
-                    ),
-                    algo,
-                    trunc,
-                );
-                let out = df
-                    .clone()
-                    .lazy()
-                    .select([fused.alias("fused"), plain.alias("plain")])
-                    .collect()
-                    .unwrap();
-                let (f, p) = (out.column("fused").unwrap(), out.column("plain").unwrap());
-                assert_eq!(f.len(), n);
-                assert_eq!(f.null_count(), p.null_count(), "{algo:?}");
-                assert!(
-                    f.as_materialized_series()
-                        .equals_missing(p.as_materialized_series()),
-                    "{algo:?} {trunc}"
-                );
+                        algo,
+                        trunc,
+                    );
+                    let plain = hash_expr(
+                        concat_str(
+                            [
+                                lit("f"),
+                                lit("1"),
+                                col("a"),
+                                lit("x.y"),
+                                col("b").cast(DataType::String),
+                            ],
+                            "|",
+                            false,
+                        ),
+                        algo,
+                        trunc,
+                    );
+                    let out = df
+                        .clone()
+                        .lazy()
+                        .select([fused.alias("fused"), plain.alias("plain")])
+                        .collect()
+                        .unwrap();
+                    let (f, p) = (out.column("fused").unwrap(), out.column("plain").unwrap());
+                    assert_eq!(f.len(), n);
+                    assert_eq!(f.null_count(), p.null_count(), "{algo:?}");
+                    assert!(
+                        f.as_materialized_series()
+                            .equals_missing(p.as_materialized_series()),
+                        "{algo:?} {trunc}"
+                    );
+                }
             }
         }
         // no column at all: a constant

@@ -18,10 +18,10 @@ use crate::engine::read::{
 use crate::engine::store::{Columns, MetadataStore};
 
 /// Whether an inner join of `left` and `right` on the single column `on` is the row-by-row concatenation of the
-/// two: the column has no nulls, its values are strictly increasing in `left` (so unique) and `right` holds the
-/// same values in the same order. O(n), no hashing; `false` for anything else (several join columns, other
-/// types), which then takes the hash join.
-fn rows_line_up(left: &DataFrame, right: &DataFrame, on: &[String]) -> bool {
+/// two: the column has no nulls, its values are unique in `left` (`left_unique`: known from the read, else
+/// checked as strictly increasing) and `right` holds the same values in the same order. O(n), no hashing;
+/// `false` for anything else (several join columns, other types), which then takes the hash join.
+fn rows_line_up(left: &DataFrame, right: &DataFrame, on: &[String], left_unique: bool) -> bool {
     let [c] = on else {
         return false;
     };
@@ -32,6 +32,9 @@ fn rows_line_up(left: &DataFrame, right: &DataFrame, on: &[String]) -> bool {
         return false;
     }
     let (l, r) = (l.as_materialized_series(), r.as_materialized_series());
+    if left_unique {
+        return l.equals(r);
+    }
     fn increasing<T: PartialOrd>(mut it: impl Iterator<Item = T>) -> bool {
         let Some(mut prev) = it.next() else {
             return true;
@@ -73,7 +76,7 @@ pub struct ResolveOptions {
     pub samples: Option<DataFrame>,
     /// Read only the target columns the comparison needs (join columns, provenance, columns named by the target
     /// filters and `stale_if`): for callers that only count (`metadata status`). `orphaned` then carries those
-    /// columns only instead of the whole stored rows.
+    /// columns only instead of the whole stored rows, and no frame is sorted by the join columns.
     pub narrow_target: bool,
 }
 
@@ -120,6 +123,9 @@ struct PreparedDep {
     df: DataFrame,
     /// upstream field struct key -> temp column holding its data version
     dv_cols: BTreeMap<String, String>,
+    /// Columns the rows are known to be unique on (the upstream's id columns after renames: the read kept the
+    /// latest row per id); empty when unknown (aggregation lineage keeps every row).
+    unique_on: Vec<String>,
 }
 
 fn plan_err(key: &FeatureKey, m: impl Into<String>) -> EngineError {
@@ -389,10 +395,16 @@ fn prepare_dep(
         .map(|c| format!("{c}{suffix}"))
         .collect();
     df = df.drop_many(drop);
+    let unique_on = if matches!(dep.lineage, Lineage::Aggregation { .. }) {
+        vec![]
+    } else {
+        renamed_ids.clone()
+    };
     Ok(PreparedDep {
         dep: dep.clone(),
         df,
         dv_cols,
+        unique_on,
     })
 }
 
@@ -484,16 +496,20 @@ pub fn expected_frame(
     order.extend(prepared.iter().filter(|p| p.dep.optional));
     // while the deps line up row for row (same ids in the same order, unique), the inner join is a horizontal
     // concatenation: done eagerly without a hash join; the first dep that does not goes to the lazy join
-    let mut eager: Option<DataFrame> = None;
+    let mut eager: Option<(DataFrame, bool)> = None;
     let mut lf: Option<LazyFrame> = None;
+    let same_set =
+        |a: &[String], b: &[String]| a.len() == b.len() && a.iter().all(|c| b.contains(c));
     for p in order {
         if lf.is_none() {
             match eager.take() {
                 None => {
-                    eager = Some(p.df.clone());
+                    eager = Some((p.df.clone(), same_set(&p.unique_on, &j)));
                     continue;
                 }
-                Some(left) if !p.dep.optional && rows_line_up(&left, &p.df, &j) => {
+                Some((left, unique))
+                    if !p.dep.optional && rows_line_up(&left, &p.df, &j, unique) =>
+                {
                     let _t = crate::engine::timing::span(|| format!("positional join {key}"));
                     let extra: Vec<Column> =
                         p.df.columns()
@@ -501,10 +517,10 @@ pub fn expected_frame(
                             .filter(|c| !j.iter().any(|k| k.as_str() == c.name().as_str()))
                             .cloned()
                             .collect();
-                    eager = Some(left.hstack(&extra)?);
+                    eager = Some((left.hstack(&extra)?, unique));
                     continue;
                 }
-                Some(left) => lf = Some(left.lazy()),
+                Some((left, _)) => lf = Some(left.lazy()),
             }
         }
         let right = p.df.clone().lazy();
@@ -524,7 +540,7 @@ pub fn expected_frame(
         });
     }
     let mut lf = lf
-        .or_else(|| eager.map(|df| df.lazy()))
+        .or_else(|| eager.map(|(df, _)| df.lazy()))
         .ok_or_else(|| plan_err(key, "feature has no deps"))?;
     // per-field provenance
     let dep_index: BTreeMap<String, usize> = prepared
@@ -767,14 +783,22 @@ pub fn resolve_update(
                 upstream_sources: upstream_sources.clone(),
             }
         };
+    // counts-only callers (`narrow_target`) get the frames in whatever order they come
+    let sort = |df: DataFrame| -> Result<DataFrame> {
+        if opts.narrow_target {
+            Ok(df)
+        } else {
+            sort_by_columns(df, &j)
+        }
+    };
     let Some(current) = current else {
         let e = empty_like(&expected);
-        let expected = sort_by_columns(expected, &j)?;
+        let expected = sort(expected)?;
         return Ok(mk(expected, e.clone(), e.clone(), e, false));
     };
     if opts.skip_comparison {
         let e = empty_like(&expected);
-        let expected = sort_by_columns(expected, &j)?;
+        let expected = sort(expected)?;
         return Ok(mk(expected, e.clone(), e.clone(), e, true));
     }
     for c in &j {
@@ -920,10 +944,10 @@ pub fn resolve_update(
             JoinArgs::new(JoinType::Semi),
         )
         .collect()?;
-    let stale_previous = sort_by_columns(stale_previous, &j)?;
-    let orphaned = sort_by_columns(orphaned, &j)?;
-    let new = sort_by_columns(new, &j)?;
-    let stale = sort_by_columns(stale, &j)?;
+    let stale_previous = sort(stale_previous)?;
+    let orphaned = sort(orphaned)?;
+    let new = sort(new)?;
+    let stale = sort(stale)?;
     Ok(mk(new, stale, orphaned, stale_previous, true))
 }
 
@@ -1046,19 +1070,38 @@ mod tests {
         let on = vec!["sample_uid".to_string()];
         let ids = |v: &[u64]| v.iter().map(|x| Some(*x)).collect::<Vec<_>>();
         let a = frame(ids(&[1, 2, 5, 9]), "a");
-        assert!(rows_line_up(&a, &frame(ids(&[1, 2, 5, 9]), "b"), &on));
-        assert!(!rows_line_up(&a, &frame(ids(&[1, 2, 9, 5]), "b"), &on));
-        assert!(!rows_line_up(&a, &frame(ids(&[1, 2, 5]), "b"), &on));
-        assert!(!rows_line_up(&a, &frame(ids(&[1, 2, 5, 10]), "b"), &on));
+        assert!(rows_line_up(
+            &a,
+            &frame(ids(&[1, 2, 5, 9]), "b"),
+            &on,
+            false
+        ));
+        assert!(!rows_line_up(
+            &a,
+            &frame(ids(&[1, 2, 9, 5]), "b"),
+            &on,
+            false
+        ));
+        assert!(!rows_line_up(&a, &frame(ids(&[1, 2, 5]), "b"), &on, false));
+        assert!(!rows_line_up(
+            &a,
+            &frame(ids(&[1, 2, 5, 10]), "b"),
+            &on,
+            false
+        ));
         let dup = frame(ids(&[1, 2, 2, 9]), "a");
-        assert!(!rows_line_up(&dup, &dup.clone(), &on));
+        assert!(!rows_line_up(&dup, &dup.clone(), &on, false));
         let unsorted = frame(ids(&[2, 1, 5, 9]), "a");
-        assert!(!rows_line_up(&unsorted, &unsorted.clone(), &on));
+        assert!(!rows_line_up(&unsorted, &unsorted.clone(), &on, false));
         let nulls = frame(vec![Some(1), None, Some(5), Some(9)], "a");
-        assert!(!rows_line_up(&nulls, &nulls.clone(), &on));
+        assert!(!rows_line_up(&nulls, &nulls.clone(), &on, false));
         let two = vec!["sample_uid".to_string(), "v".to_string()];
-        assert!(!rows_line_up(&a, &a.clone(), &two));
+        assert!(!rows_line_up(&a, &a.clone(), &two, false));
         let s = df!("sample_uid" => ["a", "b", "c"], "v" => [1, 2, 3]).unwrap();
-        assert!(rows_line_up(&s, &s.clone(), &on));
+        assert!(rows_line_up(&s, &s.clone(), &on, false));
+        // ids known unique from the read: any order, as long as both sides agree
+        assert!(rows_line_up(&unsorted, &unsorted.clone(), &on, true));
+        assert!(!rows_line_up(&unsorted, &a, &on, true));
+        assert!(!rows_line_up(&nulls, &nulls.clone(), &on, true));
     }
 }
