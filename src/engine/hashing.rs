@@ -191,6 +191,10 @@ fn hash_columns(
 ) -> PolarsResult<Column> {
     let len = cols.iter().map(|c| c.len()).max().unwrap_or(0);
     let name = cols[0].name().clone();
+    if len == 0 {
+        let none: [&str; 0] = [];
+        return Ok(StringChunked::from_slice(name, &none).into_column());
+    }
     let cas: Vec<StringChunked> = cols
         .iter()
         .map(|c| Ok(c.str()?.clone()))
@@ -219,7 +223,9 @@ fn hash_columns(
         .iter()
         .map(|ca| {
             let lens: Vec<usize> = ca.chunks().iter().map(|a| a.len()).collect();
-            if ca.len() == 1 && len != 1 {
+            if ca.chunks().is_empty() {
+                Src::Broadcast(None)
+            } else if ca.len() == 1 && len != 1 {
                 Src::Broadcast(ca.downcast_iter().find(|a| a.len() == 1))
             } else if lens == layout {
                 Src::Chunks(ca.downcast_iter().collect())
@@ -620,6 +626,15 @@ mod joined_tests {
                 }
             }
         }
+        // an empty frame: an empty column, which hashes again (field hashes -> sample hash)
+        let empty = df!("a" => Vec::<String>::new()).unwrap();
+        let h = |e: Expr| hash_joined_expr(vec![Piece::Col(e)], "|", HashAlgorithm::Xxhash64, 64);
+        let out = empty
+            .lazy()
+            .select([h(h(col("a"))).alias("h")])
+            .collect()
+            .unwrap();
+        assert_eq!(out.height(), 0);
         // no column at all: a constant
         let c = df
             .lazy()
