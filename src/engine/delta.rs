@@ -826,7 +826,9 @@ fn decode_files(
     use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
     use parquet::arrow::ProjectionMask;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    type Task = (usize, usize, usize); // (file, root index in the file, column index in `schema`)
+    // (file, root index in the file, column index in `schema`, for one leaf of a flat struct: (child position,
+    // leaf index)); a flat struct's leaves are decoded as tasks of their own (the widest columns, so first)
+    type Task = (usize, usize, usize, Option<(usize, usize)>);
     let mut metas = Vec::with_capacity(files.len());
     let mut tasks: Vec<Task> = Vec::new();
     for (fi, (p, bytes)) in files.iter().enumerate() {
@@ -843,15 +845,35 @@ fn decode_files(
             ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new())
         })
         .map_err(err)?;
+        let pq = meta.parquet_schema();
+        let mut leaf_tasks: Vec<Task> = Vec::new();
         for (ci, f) in schema.fields().iter().enumerate() {
             if let Some(ri) = file_schema
                 .fields()
                 .iter()
                 .position(|x| x.name() == f.name())
             {
-                tasks.push((fi, ri, ci));
+                let leaves: Vec<usize> = (0..pq.num_columns())
+                    .filter(|&li| pq.get_column_root_idx(li) == ri)
+                    .collect();
+                let flat_struct = match file_schema.field(ri).data_type() {
+                    arrow::datatypes::DataType::Struct(children) => {
+                        leaves.len() == children.len()
+                            && leaves.len() > 1
+                            && children.iter().all(|c| !c.data_type().is_nested())
+                    }
+                    _ => false,
+                };
+                if flat_struct {
+                    for (pos, li) in leaves.into_iter().enumerate() {
+                        leaf_tasks.push((fi, ri, ci, Some((pos, li))));
+                    }
+                } else {
+                    tasks.push((fi, ri, ci, None));
+                }
             }
         }
+        tasks.splice(0..0, leaf_tasks);
         metas.push(meta);
     }
     let n_threads = std::thread::available_parallelism()
@@ -859,7 +881,8 @@ fn decode_files(
         .unwrap_or(1)
         .min(tasks.len().max(1));
     let next = AtomicUsize::new(0);
-    type Out = std::result::Result<Vec<(usize, usize, Vec<ArrayRef>)>, (String, String)>;
+    type Out =
+        std::result::Result<Vec<(usize, usize, Option<usize>, Vec<ArrayRef>)>, (String, String)>;
     let results: Vec<Out> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..n_threads)
             .map(|_| {
@@ -867,7 +890,7 @@ fn decode_files(
                     let mut out = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(&(fi, ri, ci)) = tasks.get(i) else {
+                        let Some(&(fi, ri, ci, leaf)) = tasks.get(i) else {
                             return Ok(out);
                         };
                         let (p, bytes) = &files[fi];
@@ -881,7 +904,10 @@ fn decode_files(
                             .max()
                             .unwrap_or(1)
                             .max(1);
-                        let mask = ProjectionMask::roots(meta.parquet_schema(), [ri]);
+                        let mask = match leaf {
+                            Some((_, li)) => ProjectionMask::leaves(meta.parquet_schema(), [li]),
+                            None => ProjectionMask::roots(meta.parquet_schema(), [ri]),
+                        };
                         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
                             bytes.clone(),
                             meta.clone(),
@@ -895,7 +921,7 @@ fn decode_files(
                             let b = b.map_err(|e| err(e.to_string()))?;
                             arrays.push(Arc::clone(b.column(0)));
                         }
-                        out.push((fi, ci, arrays));
+                        out.push((fi, ci, leaf.map(|(pos, _)| pos), arrays));
                     }
                 })
             })
@@ -911,10 +937,46 @@ fn decode_files(
     // (file, column) -> the column's arrays, one per row group
     let mut by_file: Vec<Vec<Option<Vec<ArrayRef>>>> =
         vec![vec![None; schema.fields().len()]; files.len()];
+    // a flat struct decoded leaf by leaf: (file, column) -> (child position, arrays per row group)
+    let mut parts: HashMap<(usize, usize), Vec<(usize, Vec<ArrayRef>)>> = HashMap::new();
     for r in results {
-        for (fi, ci, arrays) in r? {
-            by_file[fi][ci] = Some(arrays);
+        for (fi, ci, pos, arrays) in r? {
+            match pos {
+                None => by_file[fi][ci] = Some(arrays),
+                Some(pos) => parts.entry((fi, ci)).or_default().push((pos, arrays)),
+            }
         }
+    }
+    for ((fi, ci), mut leaves) in parts {
+        leaves.sort_by_key(|(pos, _)| *pos);
+        let groups = leaves.first().map_or(0, |(_, a)| a.len());
+        let mut arrays = Vec::with_capacity(groups);
+        for gi in 0..groups {
+            // each part is a struct holding one child; the struct's validity is the same in every part
+            let mut fields = Vec::new();
+            let mut children = Vec::new();
+            let mut nulls = None;
+            for (_, a) in &leaves {
+                let st = a
+                    .get(gi)
+                    .and_then(|x| x.as_any().downcast_ref::<arrow::array::StructArray>())
+                    .ok_or_else(|| {
+                        (
+                            files[fi].0.clone(),
+                            "struct leaf did not decode".to_string(),
+                        )
+                    })?;
+                if nulls.is_none() {
+                    nulls = arrow::array::Array::nulls(st).cloned();
+                }
+                fields.push(st.fields()[0].clone());
+                children.push(Arc::clone(st.column(0)));
+            }
+            let st = arrow::array::StructArray::try_new(fields.into(), children, nulls)
+                .map_err(|e| (files[fi].0.clone(), e.to_string()))?;
+            arrays.push(Arc::new(st) as ArrayRef);
+        }
+        by_file[fi][ci] = Some(arrays);
     }
     let mut batches = Vec::new();
     let counts: Vec<usize> = metas
