@@ -819,6 +819,9 @@ fn string_views(schema: &SchemaRef) -> SchemaRef {
 /// all null). One task per (file, column), spread over the available cores; each task decodes its column of a
 /// whole row group into one array (no small batches). Also returns the rows of each file. Errors carry the file
 /// path.
+/// One leaf of a flat struct column: its child position and its arrays, one per row group.
+type LeafArrays = (usize, Vec<ArrayRef>);
+
 fn decode_files(
     files: &[(String, bytes::Bytes)],
     schema: &SchemaRef,
@@ -938,7 +941,7 @@ fn decode_files(
     let mut by_file: Vec<Vec<Option<Vec<ArrayRef>>>> =
         vec![vec![None; schema.fields().len()]; files.len()];
     // a flat struct decoded leaf by leaf: (file, column) -> (child position, arrays per row group)
-    let mut parts: HashMap<(usize, usize), Vec<(usize, Vec<ArrayRef>)>> = HashMap::new();
+    let mut parts: HashMap<(usize, usize), Vec<LeafArrays>> = HashMap::new();
     for r in results {
         for (fi, ci, pos, arrays) in r? {
             match pos {
