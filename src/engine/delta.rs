@@ -815,13 +815,13 @@ fn string_views(schema: &SchemaRef) -> SchemaRef {
     ))
 }
 
-/// Decodes data files into batches conformed to `schema` (only its columns are decoded; a column a file lacks is
-/// all null). One task per (file, column), spread over the available cores; each task decodes its column of a
-/// whole row group into one array (no small batches). Also returns the rows of each file. Errors carry the file
-/// path.
 /// One leaf of a flat struct column: its child position and its arrays, one per row group.
 type LeafArrays = (usize, Vec<ArrayRef>);
 
+/// Decodes data files into batches conformed to `schema` (only its columns are decoded; a column a file lacks is
+/// all null). One task per (file, column), or per leaf of a flat struct column (reassembled after), spread over
+/// the available cores, widest first; each task decodes its column of a whole row group into one array (no small
+/// batches). Also returns the rows of each file. Errors carry the file path.
 fn decode_files(
     files: &[(String, bytes::Bytes)],
     schema: &SchemaRef,
