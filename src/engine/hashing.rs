@@ -130,7 +130,6 @@ pub enum Piece {
     Col(Expr),
 }
 
-#[derive(Clone)]
 enum Tok {
     Lit(Vec<u8>),
     Col(usize),
@@ -173,101 +172,28 @@ pub fn hash_joined_expr(pieces: Vec<Piece>, sep: &str, algo: HashAlgorithm, trun
         hash_into(algo, &bytes, trunc, &mut out);
         return lit(out);
     }
-    let recipes = std::sync::Arc::new(vec![toks]);
+    let toks = std::sync::Arc::new(toks);
     map_multiple(
-        move |cols: &mut [Column]| {
-            let mut out = hash_rows(cols, &recipes, None, algo, trunc)?;
-            Ok(out.remove(0).into_column())
-        },
+        move |cols: &mut [Column]| hash_columns(cols, &toks, algo, trunc),
         exprs,
         |_, f| Ok(Field::new(f[0].name().clone(), DataType::String)),
     )
 }
 
-/// Metaxy's field and sample provenance (FORMAT.md §5.3) in one pass over the rows: per recipe `(name,
-/// pieces)`, `H(concat_str(pieces, sep))` as [`hash_joined_expr`] computes it, and `H` of those hashes joined by
-/// `sep` in `sample_order` (indices into `recipes`). A struct column with one string field per recipe, then
-/// `sample_name`. `None` when no recipe reads a column (then there is nothing to compute per row).
-pub fn hash_recipes_expr(
-    recipes: Vec<(String, Vec<Piece>)>,
-    sep: &str,
-    sample_order: Vec<usize>,
-    sample_name: &str,
-    algo: HashAlgorithm,
-    trunc: usize,
-) -> Option<Expr> {
-    let mut exprs: Vec<Expr> = Vec::new();
-    let mut templates: Vec<Vec<Tok>> = Vec::new();
-    let mut names: Vec<PlSmallStr> = Vec::new();
-    for (name, pieces) in recipes {
-        let mut toks: Vec<Tok> = Vec::new();
-        let push_lit = |toks: &mut Vec<Tok>, b: &[u8]| match toks.last_mut() {
-            Some(Tok::Lit(l)) => l.extend_from_slice(b),
-            _ => toks.push(Tok::Lit(b.to_vec())),
-        };
-        for (i, p) in pieces.into_iter().enumerate() {
-            if i > 0 {
-                push_lit(&mut toks, sep.as_bytes());
-            }
-            match p {
-                Piece::Lit(s) => push_lit(&mut toks, s.as_bytes()),
-                Piece::Col(e) => {
-                    toks.push(Tok::Col(exprs.len()));
-                    exprs.push(e.cast(DataType::String));
-                }
-            }
-        }
-        templates.push(toks);
-        names.push(name.into());
-    }
-    if exprs.is_empty() {
-        return None;
-    }
-    names.push(sample_name.into());
-    let fields: Vec<Field> = names
-        .iter()
-        .map(|n| Field::new(n.clone(), DataType::String))
-        .collect();
-    let out_dtype = DataType::Struct(fields);
-    let templates = std::sync::Arc::new(templates);
-    let sep = sep.as_bytes().to_vec();
-    Some(map_multiple(
-        move |cols: &mut [Column]| {
-            let outs = hash_rows(cols, &templates, Some((&sample_order, &sep)), algo, trunc)?;
-            let len = outs.first().map_or(0, |c| c.len());
-            let series: Vec<Series> = outs
-                .into_iter()
-                .zip(names.iter())
-                .map(|(ca, n)| ca.with_name(n.clone()).into_series())
-                .collect();
-            let st = StructChunked::from_series(cols[0].name().clone(), len, series.iter())?;
-            Ok(st.into_series().into_column())
-        },
-        exprs,
-        move |_, f| Ok(Field::new(f[0].name().clone(), out_dtype.clone())),
-    ))
-}
-
-/// Hashes every recipe of `recipes` (literals and column numbers) per row of `cols`, and with `sample = (order,
-/// sep)` also the recipes' hashes joined by `sep` in `order` (null when any of them is null): one output column
-/// per recipe, then the sample's. Columns of one row each are broadcast. The rows are hashed chunk by chunk where
-/// the columns share a chunk layout (no rechunk copy of the inputs), in pieces of at least 64k rows split over the
-/// cores, one reused buffer per thread.
-fn hash_rows(
+/// The body of [`hash_joined_expr`]: `toks` (literals and column numbers) per row of `cols`, hashed. Columns of
+/// one row each are broadcast. The rows are hashed chunk by chunk where the columns share a chunk layout (no
+/// rechunk copy of the inputs), in pieces of at least 64k rows split over the cores.
+fn hash_columns(
     cols: &[Column],
-    recipes: &[Vec<Tok>],
-    sample: Option<(&[usize], &[u8])>,
+    toks: &[Tok],
     algo: HashAlgorithm,
     trunc: usize,
-) -> PolarsResult<Vec<StringChunked>> {
+) -> PolarsResult<Column> {
     let len = cols.iter().map(|c| c.len()).max().unwrap_or(0);
     let name = cols[0].name().clone();
-    let n_out = recipes.len() + usize::from(sample.is_some());
     if len == 0 {
         let none: [&str; 0] = [];
-        return Ok((0..n_out)
-            .map(|_| StringChunked::from_slice(name.clone(), &none))
-            .collect());
+        return Ok(StringChunked::from_slice(name, &none).into_column());
     }
     let cas: Vec<StringChunked> = cols
         .iter()
@@ -324,7 +250,7 @@ fn hash_rows(
             lo = hi;
         }
     }
-    let hash_unit = |(c, lo, hi): (usize, usize, usize)| -> Vec<Utf8ViewArray> {
+    let hash_unit = |(c, lo, hi): (usize, usize, usize)| -> Utf8ViewArray {
         // (array, offset of this chunk's row 0 in it, broadcast, has nulls) per column
         let views: Vec<Option<(&Utf8ViewArray, usize, bool, bool)>> = srcs
             .iter()
@@ -334,76 +260,40 @@ fn hash_rows(
                 Src::Broadcast(a) => a.map(|a| (a, 0, true, a.null_count() > 0)),
             })
             .collect();
-        let mut outs: Vec<MutableBinaryViewArray<str>> = (0..n_out)
-            .map(|_| MutableBinaryViewArray::<str>::with_capacity(hi - lo))
-            .collect();
+        let mut out = MutableBinaryViewArray::<str>::with_capacity(hi - lo);
         let mut buf: Vec<u8> = Vec::with_capacity(256);
-        let mut hashes: Vec<Option<String>> = vec![None; recipes.len()];
         let mut h = String::with_capacity(64);
-        for row in lo..hi {
-            for (r, toks) in recipes.iter().enumerate() {
-                buf.clear();
-                let mut null = false;
-                for t in toks {
-                    match t {
-                        Tok::Lit(b) => buf.extend_from_slice(b),
-                        Tok::Col(k) => {
-                            let Some((arr, off, broadcast, nulls)) = views[*k] else {
-                                null = true;
-                                break;
-                            };
-                            let i = if broadcast { 0 } else { off + row };
-                            if i >= arr.len() || (nulls && !arr.is_valid(i)) {
-                                null = true;
-                                break;
-                            }
-                            // SAFETY: i < arr.len(), checked above
-                            buf.extend_from_slice(unsafe { arr.value_unchecked(i) }.as_bytes());
+        'rows: for row in lo..hi {
+            buf.clear();
+            for t in toks {
+                match t {
+                    Tok::Lit(b) => buf.extend_from_slice(b),
+                    Tok::Col(k) => {
+                        let Some((arr, off, broadcast, nulls)) = views[*k] else {
+                            out.push_null();
+                            continue 'rows;
+                        };
+                        let i = if broadcast { 0 } else { off + row };
+                        if i >= arr.len() || (nulls && !arr.is_valid(i)) {
+                            out.push_null();
+                            continue 'rows;
                         }
+                        // SAFETY: i < arr.len(), checked above
+                        buf.extend_from_slice(unsafe { arr.value_unchecked(i) }.as_bytes());
                     }
-                }
-                if null {
-                    outs[r].push_null();
-                    hashes[r] = None;
-                } else {
-                    let slot = hashes[r].get_or_insert_with(|| String::with_capacity(64));
-                    slot.clear();
-                    hash_into(algo, &buf, trunc, slot);
-                    outs[r].push_value(slot.as_str());
                 }
             }
-            if let Some((order, sep)) = sample {
-                buf.clear();
-                let mut null = false;
-                for (i, &r) in order.iter().enumerate() {
-                    if i > 0 {
-                        buf.extend_from_slice(sep);
-                    }
-                    match &hashes[r] {
-                        Some(v) => buf.extend_from_slice(v.as_bytes()),
-                        None => {
-                            null = true;
-                            break;
-                        }
-                    }
-                }
-                let last = recipes.len();
-                if null {
-                    outs[last].push_null();
-                } else {
-                    h.clear();
-                    hash_into(algo, &buf, trunc, &mut h);
-                    outs[last].push_value(h.as_str());
-                }
-            }
+            h.clear();
+            hash_into(algo, &buf, trunc, &mut h);
+            out.push_value(h.as_str());
         }
-        outs.into_iter().map(|o| o.into()).collect()
+        out.into()
     };
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(units.len().max(1));
-    let per_unit: Vec<Vec<Utf8ViewArray>> = if threads <= 1 {
+    let chunks: Vec<Utf8ViewArray> = if threads <= 1 {
         units.iter().map(|u| hash_unit(*u)).collect()
     } else {
         // contiguous runs of units per thread, kept in order
@@ -422,16 +312,7 @@ fn hash_rows(
                 .collect()
         })
     };
-    let mut columns: Vec<Vec<Utf8ViewArray>> = (0..n_out).map(|_| Vec::new()).collect();
-    for unit in per_unit {
-        for (o, arr) in unit.into_iter().enumerate() {
-            columns[o].push(arr);
-        }
-    }
-    Ok(columns
-        .into_iter()
-        .map(|chunks| StringChunked::from_chunk_iter(name.clone(), chunks))
-        .collect())
+    Ok(StringChunked::from_chunk_iter(name, chunks).into_column())
 }
 
 /// Incremental SHA-256 over concatenated strings, rendered as lowercase hex and truncated: the graph-level recipe
@@ -743,61 +624,6 @@ mod joined_tests {
                         "{algo:?} {trunc}"
                     );
                 }
-            }
-        }
-        // several recipes and the sample hash in one pass == one hash_joined_expr per recipe, then the sample's
-        let mut two = df.slice(0, 1000);
-        two.vstack_mut(&df.slice(1000, n)).unwrap();
-        for df in [df.clone(), two] {
-            let r0 = vec![Piece::Lit("f".into()), Piece::Col(col("a"))];
-            let r1 = vec![
-                Piece::Lit("g".into()),
-                Piece::Col(col("b")),
-                Piece::Lit("x".into()),
-                Piece::Col(col("a")),
-            ];
-            let fused = hash_recipes_expr(
-                vec![("r0".into(), r0.clone()), ("r1".into(), r1.clone())],
-                "|",
-                vec![1, 0],
-                "s",
-                HashAlgorithm::Xxhash64,
-                64,
-            )
-            .unwrap();
-            let out = df
-                .clone()
-                .lazy()
-                .with_columns([
-                    hash_joined_expr(r0, "|", HashAlgorithm::Xxhash64, 64).alias("e0"),
-                    hash_joined_expr(r1, "|", HashAlgorithm::Xxhash64, 64).alias("e1"),
-                    fused.alias("f"),
-                ])
-                .with_column(
-                    hash_joined_expr(
-                        vec![Piece::Col(col("e1")), Piece::Col(col("e0"))],
-                        "|",
-                        HashAlgorithm::Xxhash64,
-                        64,
-                    )
-                    .alias("es"),
-                )
-                .select([
-                    col("e0"),
-                    col("e1"),
-                    col("es"),
-                    col("f").struct_().field_by_name("r0").alias("f0"),
-                    col("f").struct_().field_by_name("r1").alias("f1"),
-                    col("f").struct_().field_by_name("s").alias("fs"),
-                ])
-                .collect()
-                .unwrap();
-            for (e, f) in [("e0", "f0"), ("e1", "f1"), ("es", "fs")] {
-                let (e, f) = (out.column(e).unwrap(), out.column(f).unwrap());
-                assert!(e.null_count() > 0);
-                assert!(e
-                    .as_materialized_series()
-                    .equals_missing(f.as_materialized_series()));
             }
         }
         // an empty frame: an empty column, which hashes again (field hashes -> sample hash)

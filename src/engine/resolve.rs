@@ -10,9 +10,7 @@ use serde_json::Value;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDep, FeatureGraph, Lineage};
-use crate::engine::hashing::{
-    check_algorithm, hash_expr, hash_joined_expr, hash_recipes_expr, Piece,
-};
+use crate::engine::hashing::{check_algorithm, hash_expr, hash_joined_expr, Piece};
 use crate::engine::keys::FeatureKey;
 use crate::engine::read::{
     apply_filters, cols, parse_filter, read_feature, sort_by_columns, ReadOptions,
@@ -552,7 +550,6 @@ pub fn expected_frame(
         .collect();
     let mut field_exprs = Vec::new();
     let mut field_names = Vec::new();
-    let mut recipes: Vec<(String, Vec<Piece>)> = Vec::new();
     for (fi, f) in spec.fields.iter().enumerate() {
         let parents = graph.parent_fields(key, fi)?;
         let mut parts: Vec<Piece> = vec![
@@ -579,53 +576,31 @@ pub fn expected_frame(
             parts.push(Piece::Col(e));
         }
         let name = format!("__mx_pf__{}", f.key.struct_key());
-        recipes.push((name.clone(), parts.clone()));
         field_exprs.push(hash_joined_expr(parts, "|", algo, trunc).alias(name.as_str()));
         field_names.push((f.key.struct_key(), name));
     }
-    // one pass computing every field provenance and the sample provenance (fields in struct-key order)
-    let mut order: Vec<usize> = (0..field_names.len()).collect();
-    order.sort_by(|&a, &b| field_names[a].cmp(&field_names[b]));
-    if let Some(fused) = hash_recipes_expr(recipes, "|", order, "__mx_sample", algo, trunc) {
-        let all = "__mx_prov_all";
-        lf = lf.with_column(fused.alias(all));
-        let struct_expr = as_struct(
-            field_names
-                .iter()
-                .map(|(sk, n)| col(all).struct_().field_by_name(n).alias(sk.as_str()))
-                .collect(),
-        );
-        lf = lf.with_columns([
-            struct_expr.alias(cols::PROVENANCE_BY_FIELD),
-            col(all)
-                .struct_()
-                .field_by_name("__mx_sample")
-                .alias(cols::PROVENANCE),
-        ]);
-    } else {
-        lf = lf.with_columns(field_exprs);
-        let struct_expr = as_struct(
-            field_names
-                .iter()
-                .map(|(sk, n)| col(n.as_str()).alias(sk.as_str()))
-                .collect(),
-        );
-        let mut sorted = field_names.clone();
-        sorted.sort();
-        let prov = hash_joined_expr(
-            sorted
-                .iter()
-                .map(|(_, n)| Piece::Col(col(n.as_str())))
-                .collect(),
-            "|",
-            algo,
-            trunc,
-        );
-        lf = lf.with_columns([
-            struct_expr.alias(cols::PROVENANCE_BY_FIELD),
-            prov.alias(cols::PROVENANCE),
-        ]);
-    }
+    lf = lf.with_columns(field_exprs);
+    let struct_expr = as_struct(
+        field_names
+            .iter()
+            .map(|(sk, n)| col(n.as_str()).alias(sk.as_str()))
+            .collect(),
+    );
+    let mut sorted = field_names.clone();
+    sorted.sort();
+    let prov = hash_joined_expr(
+        sorted
+            .iter()
+            .map(|(_, n)| Piece::Col(col(n.as_str())))
+            .collect(),
+        "|",
+        algo,
+        trunc,
+    );
+    lf = lf.with_columns([
+        struct_expr.alias(cols::PROVENANCE_BY_FIELD),
+        prov.alias(cols::PROVENANCE),
+    ]);
     lf = lf.with_columns([
         col(cols::PROVENANCE_BY_FIELD).alias(cols::DATA_VERSION_BY_FIELD),
         col(cols::PROVENANCE).alias(cols::DATA_VERSION),
