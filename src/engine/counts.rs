@@ -15,7 +15,7 @@ use crate::engine::error::Result;
 use crate::engine::graph::{FeatureGraph, Lineage};
 use crate::engine::keys::FeatureKey;
 use crate::engine::resolve::{join_columns, ResolveOptions};
-use crate::engine::store::MetadataStore;
+use crate::engine::store::{latest_rowid_sql, quote_ident, sql_str, MetadataStore};
 
 /// One piece of a field's provenance recipe (FORMAT.md §5.3): the pieces are joined by `|` and hashed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,38 +188,16 @@ pub fn increment_counts(
     store.local().increment_counts(&plan)
 }
 
-/// What a backend answers for one feature of a [`count_in_duckdb`] query.
-#[derive(Debug, Clone)]
-pub enum Relation {
-    /// The feature has no table in the store.
-    Missing,
-    /// The table exists but cannot be read by DuckDB this way (the general engine takes over).
-    Unsupported,
-    /// The table, as DuckDB reads it.
-    Rows(SqlRelation),
-}
-
 /// A feature's stored rows as a DuckDB query sees them (for [`count_in_duckdb`]).
 #[derive(Debug, Clone)]
 pub struct SqlRelation {
-    /// The FROM-clause source: a quoted table name (or any relation DuckDB can scan, such as `read_parquet`).
+    /// The FROM-clause source: a quoted DuckDB table name (its `rowid` is the storage order that breaks ties of
+    /// the latest-row pick, as the engine's `keep_latest` keeps the row stored last).
     pub source: String,
-    /// A SQL expression of each row's storage position (rows stored later are greater): DuckDB's `rowid`, or
-    /// e.g. `file_index` and `file_row_number` for parquet files in storage order. Ties of the latest-row pick go to the
-    /// greatest position, as the engine's `keep_latest` keeps the row stored last.
-    pub position: String,
     /// `(column name, DuckDB type)` of the relation, as `information_schema.columns` spells the types.
     pub columns: Vec<(String, String)>,
     /// A name for timings and messages (the table name).
     pub name: String,
-}
-
-fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }
 
 /// The SQL of `rel`'s default read for an increment: rows of `version`, the latest row per id (Metaxy's
@@ -268,39 +246,11 @@ fn latest_read_sql(
     let source = if unique {
         format!("{}{where_version}", rel.source)
     } else {
-        let ts_sql = if ts.len() == 1 {
-            quote_ident(ts[0])
-        } else {
-            format!(
-                "coalesce({})",
-                ts.iter()
-                    .map(|c| quote_ident(c))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        };
-        // one HUGEINT key: timestamp in µs (null = -2^62), then the storage position
-        let key = format!(
-            "(coalesce(epoch_us({ts_sql})::HUGEINT, -4611686018427387904) * 18446744073709551616 + __mx_pos)"
-        );
-        if rel.position == "rowid" {
-            // a DuckDB table: the semi-join on rowid itself
-            format!(
-                "{src}{where_version} AND rowid IN (SELECT arg_max(rowid, {k}) FROM {src}{where_version} GROUP BY {ids})",
-                src = rel.source,
-                k = key.replace("__mx_pos", "rowid"),
-                ids = id_sql.join(", "),
-            )
-        } else {
-            let positioned = format!(
-                "(SELECT *, {} AS __mx_pos FROM {}{where_version})",
-                rel.position, rel.source
-            );
-            format!(
-                "{positioned} WHERE __mx_pos IN (SELECT arg_max(__mx_pos, {key}) FROM {positioned} GROUP BY {})",
-                id_sql.join(", "),
-            )
-        }
+        format!(
+            "{src}{where_version} AND {}",
+            latest_rowid_sql(&rel.source, &where_version, &id_sql, &ts),
+            src = rel.source
+        )
     };
     let live = if has(cols::DELETED_AT) {
         format!(" AND {} IS NULL", quote_ident(cols::DELETED_AT))
@@ -396,19 +346,20 @@ fn varchar_member(columns: &[(String, String)], column: &str, field: &str) -> bo
     })
 }
 
-/// The counts of `plan` as one DuckDB query on `db`, over the relations `relation` gives per feature. The sample provenance is computed by a provenance function registered
-/// for the plan ([`RawDuckDb::register_provenance`]); DuckDB scans, dedups and joins in parallel; four numbers
-/// come back. `Ok(None)` when a relation is missing or not as the plan expects, or DuckDB fails: the caller
+/// The counts of `plan` as one DuckDB query on `db`, over the tables `relation` gives per feature (`None`: the
+/// feature has no table). The sample provenance is computed by a provenance function registered for the plan
+/// ([`RawDuckDb::register_provenance`]); DuckDB scans, dedups and joins in parallel; four numbers come back.
+/// `Ok(None)` when an upstream table is missing or a table is not as the plan expects, or DuckDB fails: the caller
 /// then runs the general engine, which reports real errors.
 pub fn count_in_duckdb(
     db: &RawDuckDb,
     plan: &CountPlan,
-    relation: &dyn Fn(&FeatureKey) -> Result<Relation>,
+    relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
 ) -> Result<Option<IncrementCounts>> {
     use crate::engine::read::cols;
     let mut ctes: Vec<String> = Vec::new();
     for (di, d) in plan.deps.iter().enumerate() {
-        let Relation::Rows(rel) = relation(&d.feature)? else {
+        let Some(rel) = relation(&d.feature)? else {
             return Ok(None);
         };
         let extra: Vec<String> = d
@@ -485,11 +436,7 @@ pub fn count_in_duckdb(
         j.join(", "),
         args.join(", ")
     ));
-    let target = match relation(&plan.target)? {
-        Relation::Rows(r) => Some(r),
-        Relation::Missing => None,
-        Relation::Unsupported => return Ok(None),
-    };
+    let target = relation(&plan.target)?;
     let target_exists = target.is_some();
     let sql = if let Some(rel) = target {
         let extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];
@@ -586,7 +533,6 @@ mod tests {
         let check = |table: &str, ty: &str| {
             let rel = SqlRelation {
                 source: quote_ident(table),
-                position: "rowid".into(),
                 columns: vec![
                     ("id".into(), ty.into()),
                     (

@@ -77,37 +77,18 @@ impl RawDuckDb {
     ///
     /// Errors: DuckDB's message when the file cannot be opened.
     pub fn open(path: &Path) -> std::result::Result<Self, String> {
-        Self::open_impl(Some(path))
-    }
-
-    /// An in-memory database (for queries over files, such as a Delta table's parquet files).
-    ///
-    /// Errors: DuckDB's message.
-    pub fn open_in_memory() -> std::result::Result<Self, String> {
-        Self::open_impl(None)
-    }
-
-    fn open_impl(path: Option<&Path>) -> std::result::Result<Self, String> {
-        let c_path = match path {
-            Some(p) => {
-                Some(CString::new(p.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?)
-            }
-            None => None,
-        };
+        let c_path = CString::new(path.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
         // SAFETY: plain C API calls; every handle is checked and released on every path
         unsafe {
             let mut config: ffi::duckdb_config = std::ptr::null_mut();
             if ffi::duckdb_create_config(&mut config) != ffi::DuckDBSuccess {
                 return Err("cannot create a DuckDB config".into());
             }
-            if c_path.is_some() {
-                let (k, v) = (c"access_mode", c"READ_ONLY");
-                ffi::duckdb_set_config(config, k.as_ptr(), v.as_ptr());
-            }
+            let (k, v) = (c"access_mode", c"READ_ONLY");
+            ffi::duckdb_set_config(config, k.as_ptr(), v.as_ptr());
             let mut db: ffi::duckdb_database = std::ptr::null_mut();
             let mut err: *mut c_char = std::ptr::null_mut();
-            let p = c_path.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-            let rc = ffi::duckdb_open_ext(p, &mut db, config, &mut err);
+            let rc = ffi::duckdb_open_ext(c_path.as_ptr(), &mut db, config, &mut err);
             ffi::duckdb_destroy_config(&mut config);
             if rc != ffi::DuckDBSuccess {
                 let m = c_message(err, "cannot open the DuckDB database");
@@ -147,8 +128,39 @@ impl RawDuckDb {
     }
 
     /// Runs `sql` on a connection of its own and returns the first row's values as `i64` (NULL = 0), one per
-    /// column. Errors: DuckDB's message (bad SQL, a failing cast, an error raised by `__mx_hash`).
+    /// column. Errors: DuckDB's message (bad SQL, a failing cast, an error raised by a provenance function).
     pub fn query_first_row(&self, sql: &str) -> std::result::Result<Vec<i64>, String> {
+        // SAFETY: `res` is a live, successful result with at least one row; `c` is below its column count
+        self.first_row(sql, |res, c| unsafe { ffi::duckdb_value_int64(res, c, 0) })
+    }
+
+    /// Runs `sql` on a connection of its own and returns the first row's values as text (`None` = NULL).
+    /// Errors: DuckDB's message, or "no row".
+    pub fn query_first_row_text(
+        &self,
+        sql: &str,
+    ) -> std::result::Result<Vec<Option<String>>, String> {
+        // SAFETY: as above; every string DuckDB returns is freed
+        self.first_row(sql, |res, c| unsafe {
+            if ffi::duckdb_value_is_null(res, c, 0) {
+                return None;
+            }
+            let p = ffi::duckdb_value_varchar(res, c, 0);
+            if p.is_null() {
+                return None;
+            }
+            let v = CStr::from_ptr(p).to_string_lossy().into_owned();
+            ffi::duckdb_free(p as *mut c_void);
+            Some(v)
+        })
+    }
+
+    /// Runs `sql` on a connection of its own and reads every column of the first row with `value`.
+    fn first_row<T>(
+        &self,
+        sql: &str,
+        value: impl Fn(*mut ffi::duckdb_result, ffi::idx_t) -> T,
+    ) -> std::result::Result<Vec<T>, String> {
         let c_sql = CString::new(sql).map_err(|e| e.to_string())?;
         let mut con = self.connect()?;
         // SAFETY: `con` is open; the result is destroyed before the connection is closed
@@ -164,54 +176,7 @@ impl RawDuckDb {
                 Err("query returned no row".into())
             } else {
                 let n = ffi::duckdb_column_count(&mut res);
-                Ok((0..n)
-                    .map(|c| ffi::duckdb_value_int64(&mut res, c, 0))
-                    .collect())
-            };
-            ffi::duckdb_destroy_result(&mut res);
-            ffi::duckdb_disconnect(&mut con);
-            out
-        }
-    }
-}
-
-impl RawDuckDb {
-    /// Runs `sql` on a connection of its own and returns the first row's values as text (`None` = NULL).
-    /// Errors: DuckDB's message, or "no row".
-    pub fn query_first_row_text(
-        &self,
-        sql: &str,
-    ) -> std::result::Result<Vec<Option<String>>, String> {
-        let c_sql = CString::new(sql).map_err(|e| e.to_string())?;
-        let mut con = self.connect()?;
-        // SAFETY: `con` is open; every string DuckDB returns is freed; the result is destroyed before the
-        // connection is closed
-        unsafe {
-            let mut res: ffi::duckdb_result = std::mem::zeroed();
-            let rc = ffi::duckdb_query(con, c_sql.as_ptr(), &mut res);
-            let out = if rc != ffi::DuckDBSuccess {
-                Err(c_message(
-                    ffi::duckdb_result_error(&mut res),
-                    "query failed",
-                ))
-            } else if ffi::duckdb_row_count(&mut res) == 0 {
-                Err("query returned no row".into())
-            } else {
-                let n = ffi::duckdb_column_count(&mut res);
-                Ok((0..n)
-                    .map(|c| {
-                        if ffi::duckdb_value_is_null(&mut res, c, 0) {
-                            return None;
-                        }
-                        let p = ffi::duckdb_value_varchar(&mut res, c, 0);
-                        if p.is_null() {
-                            return None;
-                        }
-                        let v = CStr::from_ptr(p).to_string_lossy().into_owned();
-                        ffi::duckdb_free(p as *mut c_void);
-                        Some(v)
-                    })
-                    .collect())
+                Ok((0..n).map(|c| value(&mut res, c)).collect())
             };
             ffi::duckdb_destroy_result(&mut res);
             ffi::duckdb_disconnect(&mut con);

@@ -240,10 +240,7 @@ impl LanceStore {
             .map_err(|e| self.write_err(key, e))?;
         let mut parts: Vec<String> = vec![];
         if let Some(v) = feature_version {
-            parts.push(format!(
-                "metaxy_feature_version = '{}'",
-                v.replace('\'', "''")
-            ));
+            parts.push(version_predicate(v));
         }
         parts.extend(filters.iter().map(|f| format!("({f})")));
         let predicate = if parts.is_empty() {
@@ -334,17 +331,11 @@ impl LanceStore {
         let schema = columns.project_schema(&schema);
         if let Some(v) = feature_version {
             if schema.field_with_name("metaxy_feature_version").is_ok() {
-                query = query.only_if(format!(
-                    "metaxy_feature_version = '{}'",
-                    v.replace('\'', "''")
-                ));
+                query = query.only_if(version_predicate(v));
             }
         }
         let stream = query.execute().await.map_err(|e| corrupt(e.to_string()))?;
-        let batches: Vec<_> = stream
-            .try_collect()
-            .await
-            .map_err(|e| corrupt(e.to_string()))?;
+        let batches = collect_batches(stream, key).await?;
         let schema = batches.first().map(|b| b.schema()).unwrap_or(schema);
         record_batches_to_df(&schema, &batches)
     }
@@ -382,17 +373,11 @@ impl LanceStore {
             .with_row_id();
         if let Some(v) = feature_version {
             if schema.field_with_name("metaxy_feature_version").is_ok() {
-                query = query.only_if(format!(
-                    "metaxy_feature_version = '{}'",
-                    v.replace('\'', "''")
-                ));
+                query = query.only_if(version_predicate(v));
             }
         }
         let stream = query.execute().await.map_err(|e| corrupt(e.to_string()))?;
-        let batches: Vec<_> = stream
-            .try_collect()
-            .await
-            .map_err(|e| corrupt(e.to_string()))?;
+        let batches = collect_batches(stream, key).await?;
         let df = match batches.first() {
             Some(b) => record_batches_to_df(&b.schema(), &batches)?,
             None => return Ok(None),
@@ -446,10 +431,7 @@ impl LanceStore {
             take = take.select(lancedb::query::Select::columns(&keep));
         }
         let stream = take.execute().await.map_err(|e| corrupt(e.to_string()))?;
-        let batches: Vec<_> = stream
-            .try_collect()
-            .await
-            .map_err(|e| corrupt(e.to_string()))?;
+        let batches = collect_batches(stream, key).await?;
         let Some(first) = batches.first() else {
             return Err(corrupt("rows of the id index are gone".into()));
         };
@@ -471,6 +453,22 @@ impl LanceStore {
             .drop("_rowid")?;
         Ok(LatestScan::Rows(df))
     }
+}
+
+/// The Lance SQL predicate keeping the rows of feature version `v`.
+fn version_predicate(v: &str) -> String {
+    format!("metaxy_feature_version = '{}'", v.replace('\'', "''"))
+}
+
+/// Every batch of a Lance query's stream (a failure is a corrupt table).
+async fn collect_batches(
+    stream: lancedb::arrow::SendableRecordBatchStream,
+    key: &FeatureKey,
+) -> Result<Vec<arrow::array::RecordBatch>> {
+    stream
+        .try_collect()
+        .await
+        .map_err(|e| corrupt_table(key, e.to_string()))
 }
 
 /// [`EngineError::CorruptTable`] for `key`'s table.
