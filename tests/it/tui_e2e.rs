@@ -121,12 +121,26 @@ impl Tmux {
     }
 
     /// Polls the screen until `ok` holds, panicking with the last screen after [`TIMEOUT`].
+    /// The screen once `ok` holds and the frame has settled: a capture can land while a frame is still being
+    /// written, so a matching screen is returned only when the next capture (100 ms later) is the same, or after
+    /// 2 s of matching screens that keep changing (a spinner).
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
+        let mut matched: Option<(String, Instant)> = None;
         loop {
             let s = self.screen();
             if ok(&s) {
-                return s;
+                match &matched {
+                    Some((prev, since))
+                        if *prev == s || since.elapsed() > Duration::from_secs(2) =>
+                    {
+                        return s;
+                    }
+                    Some((_, since)) => matched = Some((s.clone(), *since)),
+                    None => matched = Some((s.clone(), Instant::now())),
+                }
+            } else {
+                matched = None;
             }
             if self.pane_state().0 == "1" {
                 panic!("metaxy-tui exited while waiting for {what}; last screen:\n{s}");
