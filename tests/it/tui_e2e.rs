@@ -120,10 +120,10 @@ impl Tmux {
         (dead.to_string(), status.to_string())
     }
 
-    /// Polls the screen until `ok` holds, panicking with the last screen after [`TIMEOUT`].
-    /// The screen once `ok` holds and the frame has settled: a capture can land while a frame is still being
-    /// written, so a matching screen is returned only when the next capture (100 ms later) is the same, or after
-    /// 2 s of matching screens that keep changing (a spinner).
+    /// Polls the screen until `ok` holds and the frame has settled, panicking with the last screen after
+    /// [`TIMEOUT`]. A capture can land while a frame is still being written, so a matching screen is returned only
+    /// when the next capture (100 ms later) is the same, or after 2 s of matching screens that keep changing (a
+    /// spinner).
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         let mut matched: Option<(String, Instant)> = None;
