@@ -1,10 +1,14 @@
-//! Plain-text rendering helpers for headless output (tables via comfy-table).
+//! Plain-text tables for headless output (comfy-table): Metaxy-like box drawing, rich's `HEAVY_HEAD` style and
+//! title, frames rendered as tables, and the columns a row preview shows.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 use polars::prelude::*;
 
 use crate::engine::json::any_to_cell;
+use crate::engine::keys::FeatureKey;
+use crate::engine::read::cols;
+use crate::engine::workspace::Workspace;
 
 /// A new table with Metaxy-like box drawing. Width: `$COLUMNS` or 200 when stdout is not a terminal (as rich).
 pub fn table(headers: &[&str]) -> Table {
@@ -46,6 +50,26 @@ pub fn frame_table(df: &DataFrame, columns: Option<&[String]>) -> PolarsResult<T
         t.add_row(row);
     }
     Ok(t)
+}
+
+/// Columns worth showing in a preview of `key`'s rows: id columns, then the system columns that identify a row.
+pub fn preview_columns(ws: &Workspace, key: &FeatureKey) -> Vec<String> {
+    let mut c = ws
+        .graph
+        .get(key)
+        .map(|d| d.spec.id_columns.clone())
+        .unwrap_or_default();
+    c.extend(
+        [
+            cols::FEATURE_VERSION,
+            cols::PROVENANCE,
+            cols::CREATED_AT,
+            cols::UPDATED_AT,
+            cols::DELETED_AT,
+        ]
+        .map(String::from),
+    );
+    c
 }
 
 /// Rich's `HEAVY_HEAD` box (the style of every Metaxy table): heavy top border and header separator, light body, no
