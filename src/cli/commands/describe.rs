@@ -107,6 +107,7 @@ fn feature_json(ws: &Workspace, key: &FeatureKey) -> Result<Value> {
     Ok(Value::Object(m))
 }
 
+/// `describe features`: [`feature_json`] of each key, as JSON (one object, or `{"features": [...]}`) or text.
 fn describe_features(ws: &Workspace, keys: &[FeatureKey], format: Format) -> Result<ExitCode> {
     warn_mismatches(ws);
     let data: Vec<Value> = keys

@@ -24,6 +24,8 @@ pub fn run(cli: &Cli, cmd: &ListCommand) -> Result<ExitCode> {
     }
 }
 
+/// `list features`: the current graph's features (key, version, source class, dependencies), with `--verbose`
+/// one field table per feature (code version, version, parent fields).
 fn list_features(ws: &Workspace, format: Format, verbose: bool) -> Result<ExitCode> {
     warn_mismatches(ws);
     let g = &ws.graph;

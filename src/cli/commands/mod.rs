@@ -25,6 +25,7 @@ pub fn execute(cli: &Cli) -> ExitCode {
     }
 }
 
+/// Routes the command to its group's handler; errors become exit code 1 in [`execute`].
 fn execute_inner(cli: &Cli) -> Result<ExitCode> {
     let Some(cmd) = &cli.command else {
         bail!("no command given")

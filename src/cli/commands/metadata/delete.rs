@@ -28,6 +28,8 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
+/// The JSON document of a delete plan (per feature: rows, filters, version, cascade origin, skip reason, warning,
+/// and the rows themselves in a dry run).
 fn delete_plan_json(plan: &DeletePlan, dry_run: bool, store: &str) -> Result<Value> {
     let mut features = Vec::new();
     for f in &plan.features {
