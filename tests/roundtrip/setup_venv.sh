@@ -2,7 +2,7 @@
 # Create (idempotently) a Python venv with REAL Metaxy 0.1.11 pinned by requirements.lock.txt.
 #   usage: tests/roundtrip/setup_venv.sh [VENV_DIR]     (default $MX_VENV or $HOME/.cache/metaxy-tui-mx-venv)
 # The last line on stdout is the venv's python path. All progress goes to stderr.
-# A stamp file (VENV_DIR/.metaxy-tui-lock.sha256) holds the sha256 of the lock file; when it matches and
+# A stamp file (VENV_DIR/.metaxy-tui-lock.sha256) holds the sha256 of the lock file plus the store extras; when it matches and
 # the python still imports metaxy, the script returns immediately.
 set -euo pipefail
 
@@ -13,7 +13,9 @@ PY="$VENV/bin/python"
 STAMP="$VENV/.metaxy-tui-lock.sha256"
 PYTHON3="${PYTHON3:-python3}"
 
-want="$(sha256sum "$LOCK" | cut -d' ' -f1)"
+# The store extras Metaxy 0.1.11 needs for the PostgreSQL and Iceberg stores (../shared/metaxy/BACKENDS.md).
+EXTRAS=(ibis-framework[postgres]==12.0.0 psycopg[binary]==3.3.9 pyiceberg[sql-sqlite]==0.12.0)
+want="$({ cat "$LOCK"; printf '%s\n' "${EXTRAS[@]}"; } | sha256sum | cut -d' ' -f1)"
 up_to_date() {
   [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && "$PY" -c 'import metaxy' >/dev/null 2>&1
 }
@@ -39,8 +41,9 @@ if [[ ! -x "$PY" ]]; then
 fi
 rm -f "$STAMP"
 "$PY" -m pip install --disable-pip-version-check --no-input -q -r "$LOCK" >&2
+"$PY" -m pip install --disable-pip-version-check --no-input -q "${EXTRAS[@]}" >&2
 "$PY" - >&2 <<'PYEOF'
-import metaxy, duckdb, deltalake, lancedb, polars
+import metaxy, duckdb, deltalake, lancedb, polars, psycopg, pyiceberg
 print(f"setup_venv: metaxy {metaxy.__version__}, duckdb {duckdb.__version__}, polars {polars.__version__}")
 PYEOF
 echo "$want" > "$STAMP"
