@@ -16,10 +16,10 @@ use polars::prelude::*;
 use crate::engine::error::Result;
 use crate::engine::graph::{FeatureGraph, Lineage};
 use crate::engine::hashing::hash_str;
-use crate::engine::json::{any_to_cell, any_to_json, by_field_value};
+use crate::engine::query::json::{any_to_cell, any_to_json, by_field_value};
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::{cols, read_feature, ReadOptions};
-use crate::engine::resolve::Increment;
+use crate::engine::query::read::{cols, read_feature, ReadOptions};
+use crate::engine::versioning::resolve::Increment;
 use crate::engine::store::MetadataStore;
 
 /// Most parent-value combinations tried per field of a sample.
