@@ -6,7 +6,8 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
-use crate::engine::store::filter::ids_unique;
+use crate::engine::schema as cols;
+use crate::engine::store::filter::{apply_filters, ids_unique};
 use crate::engine::store::{Columns, LatestScan, MetadataStore};
 
 

@@ -9,11 +9,10 @@
 use polars::prelude::*;
 
 use crate::engine::config::{HashAlgorithm, StoreKind};
-use crate::engine::error::Result;
+use crate::engine::error::{EngineError, Result};
 use crate::engine::graph::PushedFeature;
 use crate::engine::keys::{feature_versions_key, FeatureKey};
 use crate::engine::schema as cols;
-use crate::engine::store::common::pushed_rows_from_df;
 use crate::engine::store::count_plan::{CountPlan, IncrementCounts};
 
 /// Where a feature's metadata was read from (Metaxy's `store_metadata` / `resolved_from`).
@@ -347,4 +346,91 @@ pub trait MetadataStore: Send + Sync {
             Some(df) => pushed_rows_from_df(&df, &self.table_name(&key)),
         }
     }
+}
+
+/// Decodes system-table rows (any backend) into [`PushedFeature`]s.
+pub fn pushed_rows_from_df(df: &DataFrame, table: &str) -> Result<Vec<PushedFeature>> {
+    let corrupt = |m: String| EngineError::CorruptTable {
+        table: table.to_string(),
+        message: m,
+    };
+    let s = |name: &str| -> Result<Vec<Option<String>>> {
+        let c = df
+            .column(name)
+            .map_err(|_| corrupt(format!("missing column {name}")))?;
+        let c = c
+            .cast(&DataType::String)
+            .map_err(|e| corrupt(e.to_string()))?;
+        Ok(c.str()
+            .map_err(|e| corrupt(e.to_string()))?
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect())
+    };
+    let rec = df
+        .column("recorded_at")
+        .map_err(|_| corrupt("missing column recorded_at".into()))?;
+    let rec_us: Vec<Option<i64>> = match rec.dtype() {
+        DataType::Datetime(tu, _) => {
+            let phys = rec
+                .cast(&DataType::Int64)
+                .map_err(|e| corrupt(e.to_string()))?;
+            let mul = match tu {
+                TimeUnit::Nanoseconds => 1,
+                TimeUnit::Microseconds => 1,
+                TimeUnit::Milliseconds => 1000,
+            };
+            let div = if matches!(tu, TimeUnit::Nanoseconds) {
+                1000
+            } else {
+                1
+            };
+            phys.i64()
+                .map_err(|e| corrupt(e.to_string()))?
+                .iter()
+                .map(|v| v.map(|x| x * mul / div))
+                .collect()
+        }
+        other => {
+            return Err(corrupt(format!(
+                "recorded_at has type {other}, expected a timestamp"
+            )))
+        }
+    };
+    let (project, fk, fv, dv, spec, schema, cls, pv, tags) = (
+        s("project")?,
+        s("feature_key")?,
+        s("metaxy_feature_version")?,
+        s("metaxy_definition_version")?,
+        s("feature_spec")?,
+        s("feature_schema")?,
+        s("feature_class_path")?,
+        s("metaxy_project_version")?,
+        s("tags").unwrap_or_else(|_| vec![None; df.height()]),
+    );
+    let mut out = Vec::with_capacity(df.height());
+    for i in 0..df.height() {
+        let us = rec_us[i].unwrap_or(0);
+        let recorded_at = chrono::DateTime::from_timestamp_micros(us)
+            .map(|d| d.naive_utc().format("%Y-%m-%dT%H:%M:%S%.6f").to_string())
+            .unwrap_or_default();
+        out.push(PushedFeature {
+            project: project[i].clone().unwrap_or_default(),
+            feature_key: fk[i]
+                .clone()
+                .ok_or_else(|| corrupt(format!("row {i} has no feature_key")))?,
+            feature_version: fv[i].clone().unwrap_or_default(),
+            definition_version: dv[i].clone().unwrap_or_default(),
+            recorded_at,
+            recorded_at_us: us,
+            feature_spec: spec[i]
+                .clone()
+                .ok_or_else(|| corrupt(format!("row {i} has no feature_spec")))?,
+            feature_schema: schema[i].clone().unwrap_or_else(|| "null".into()),
+            feature_class_path: cls[i].clone().unwrap_or_default(),
+            project_version: pv[i].clone().unwrap_or_default(),
+            tags: tags[i].clone().unwrap_or_default(),
+        });
+    }
+    Ok(out)
 }

@@ -18,7 +18,8 @@ use crate::engine::graph::{FeatureGraph, Lineage};
 use crate::engine::hashing::hash_str;
 use crate::engine::query::json::{any_to_cell, any_to_json, by_field_value};
 use crate::engine::keys::FeatureKey;
-use crate::engine::query::read::{cols, read_feature, ReadOptions};
+use crate::engine::query::read::{read_feature, ReadOptions};
+use crate::engine::schema as cols;
 use crate::engine::versioning::resolve::Increment;
 use crate::engine::store::MetadataStore;
 

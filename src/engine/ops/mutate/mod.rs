@@ -19,7 +19,9 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDef, FeatureGraph, PushedFeature};
 use crate::engine::keys::FeatureKey;
-use crate::engine::query::read::{apply_filters, cols, read_feature, sort_by_columns, ReadOptions};
+use crate::engine::query::read::{read_feature, sort_by_columns, ReadOptions};
+use crate::engine::schema as cols;
+use crate::engine::store::filter::apply_filters;
 use crate::engine::versioning::resolve::expected_frame;
 use crate::engine::store::{Columns, MetadataStore};
 use crate::engine::ops::write::{

@@ -15,9 +15,9 @@ use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDep, FeatureGraph, Lineage};
 use crate::engine::hashing::{check_algorithm, hash_expr, hash_joined_expr, Piece};
 use crate::engine::keys::FeatureKey;
-use crate::engine::query::read::{
-    apply_filters, cols, parse_filter, read_feature, sort_by_columns, ReadOptions,
-};
+use crate::engine::query::read::{read_feature, sort_by_columns, ReadOptions};
+use crate::engine::schema as cols;
+use crate::engine::store::filter::parse_filter;
 use crate::engine::store::{Columns, MetadataStore};
 
 
