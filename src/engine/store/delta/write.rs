@@ -25,7 +25,7 @@ use crate::engine::store::delta::decode::{conform, decode_files};
 use crate::engine::store::delta::{absolute, may_hold_version, without_backtrace, DeltaStore};
 
 impl DeltaStore {
-    fn write_err(&self, key: &FeatureKey, m: impl std::fmt::Display) -> EngineError {
+    pub(super) fn write_err(&self, key: &FeatureKey, m: impl std::fmt::Display) -> EngineError {
         EngineError::Write {
             store: self.name.clone(),
             table: self.feature_uri(key),
@@ -34,7 +34,7 @@ impl DeltaStore {
     }
 
     /// The bytes of one data file of a table.
-    async fn fetch_file(
+    pub(super) async fn fetch_file(
         &self,
         key: &FeatureKey,
         store: &Arc<dyn ObjectStore>,
@@ -68,7 +68,7 @@ impl DeltaStore {
 
     /// One commit: a new table (create + data files) or an append with schema merge (Metaxy: `write_delta(...,
     /// mode="append", schema_mode="merge")`).
-    async fn append_async(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
+    pub(super) async fn append_async(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
         use deltalake::kernel::{Action, MetadataExt as _, StructType};
         use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
@@ -190,7 +190,7 @@ impl DeltaStore {
 
     /// Hard delete in one commit: every data file holding a matching row is removed and its other rows are
     /// rewritten to one new file (copy-on-write, as delta-rs' `DeltaTable.delete` does).
-    async fn delete_async(
+    pub(super) async fn delete_async(
         &self,
         key: &FeatureKey,
         feature_version: Option<&str>,

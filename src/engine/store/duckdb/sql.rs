@@ -10,15 +10,15 @@ use crate::engine::store::api::Columns;
 use crate::engine::store::duckdb::DuckDbStore;
 
 /// The pieces of a DuckDB feature-table scan: projection and feature-version filter.
-struct ScanSql {
-    table_columns: Vec<(String, String)>,
-    projection: String,
-    where_sql: String,
-    version: Option<String>,
+pub(crate) struct ScanSql {
+    pub(crate) table_columns: Vec<(String, String)>,
+    pub(crate) projection: String,
+    pub(crate) where_sql: String,
+    pub(crate) version: Option<String>,
 }
 
 impl ScanSql {
-    fn new(
+    pub(crate) fn new(
         conn: &Connection,
         table: &str,
         feature_version: Option<&str>,
@@ -54,7 +54,7 @@ impl ScanSql {
     }
 
     /// Runs `SELECT projection FROM table [WHERE version] {tail}` into a single-chunk frame.
-    fn run(&self, conn: &Connection, table: &str, tail: &str) -> Result<DataFrame> {
+    pub(crate) fn run(&self, conn: &Connection, table: &str, tail: &str) -> Result<DataFrame> {
         let sql = format!(
             "SELECT {} FROM {}{}{tail}",
             self.projection,
@@ -119,7 +119,7 @@ pub(crate) fn latest_rowid_sql(
     )
 
 /// A DuckDB literal of an id value (strings, integers, booleans), `None` for other types.
-fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {
+pub(crate) fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {
     use polars::prelude::AnyValue as V;
     Some(match v {
         V::String(s) => sql_str(s),
