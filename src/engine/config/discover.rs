@@ -162,7 +162,3 @@ pub(crate) fn devalue_to_json(v: &toml::de::DeValue<'_>) -> Result<Value, String
 
 // ---------------------------------------------------------------------------------------------
 // extend / merge / interpolation / env overrides
-// ---------------------------------------------------------------------------------------------
-
-/// Metaxy `_resolve_extend`: pops `extend`, loads the parent (relative to `base_dir`),
-/// resolves it recursively, and merges `data` on top.

@@ -117,6 +117,3 @@ pub(crate) fn env_overrides(env: &BTreeMap<String, String>) -> Result<JsonMap, C
     }
     Ok(out)
 }
-
-/// Metaxy `_filter_incomplete_stores`: drops stores that are not tables with a `type` key and
-/// records Metaxy's `UserWarning` text.

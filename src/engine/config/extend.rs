@@ -7,6 +7,8 @@ use serde_json::Value;
 use crate::engine::config::discover::read_config_file;
 use crate::engine::config::error::{fmt_cycle, ConfigError, JsonMap};
 
+/// Metaxy `_resolve_extend`: pops `extend`, loads the parent (relative to `base_dir`),
+/// resolves it recursively, and merges `data` on top.
 pub(crate) fn resolve_extend(
     mut data: JsonMap,
     base_dir: &Path,

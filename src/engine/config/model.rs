@@ -136,6 +136,7 @@ impl Default for MetaxyConfig {
     }
 }
 
+/// One configured store as `metaxy-tui list stores` and the TUI's stores screen list it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoreSummary {
     /// Store name.

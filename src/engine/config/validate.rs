@@ -25,7 +25,8 @@ pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
     "metaxy_lock_path",
 ];
 
-/// One configured store as `metaxy-tui list stores` and the TUI's stores screen list it.
+/// Metaxy `_filter_incomplete_stores`: drops stores that are not tables with a `type` key and
+/// records Metaxy's `UserWarning` text.
 pub(crate) fn filter_incomplete_stores(data: &mut JsonMap, warnings: &mut Vec<String>) {
     let Some(Value::Object(stores)) = data.get_mut("stores") else {
         return;

@@ -17,6 +17,7 @@ use crate::engine::keys::{FeatureKey, FieldKey};
 
 pub use spec::{FeatureDep, FeatureSpec, FieldDeps, FieldSpec, FieldsMapping, Lineage};
 
+/// One pushed row of `metaxy-system/feature_versions` (FORMAT.md §3.1).
 #[derive(Debug, Clone)]
 pub struct PushedFeature {
     /// Project name.

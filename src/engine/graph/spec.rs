@@ -363,5 +363,3 @@ fn parse_dep(d: &Value, name: &str) -> Result<FeatureDep> {
         optional: d.get("optional").and_then(Value::as_bool).unwrap_or(false),
     })
 }
-
-/// One pushed row of `metaxy-system/feature_versions` (FORMAT.md §3.1).

@@ -117,6 +117,7 @@ pub(crate) fn latest_rowid_sql(
         "rowid IN (SELECT arg_max(rowid, {key}) FROM {source}{where_sql} GROUP BY {})",
         ids.join(", ")
     )
+}
 
 /// A DuckDB literal of an id value (strings, integers, booleans), `None` for other types.
 pub(crate) fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {

@@ -12,7 +12,7 @@
 //! register Arrow functions, which copy every chunk twice), and no intermediate field hashes leave the function.
 //!
 //! The handle is a second read-only instance on the same file (read-only instances share the file safely). It is
-//! opened lazily by [`crate::engine::store::DuckDbStore`] and dropped before any write to the file.
+//! opened lazily by [`crate::engine::store::duckdb::DuckDbStore`] and dropped before any write to the file.
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::Path;
