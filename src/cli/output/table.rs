@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use crate::engine::query::json::any_to_cell;
 use crate::engine::keys::FeatureKey;
-use crate::engine::schema;
+use crate::engine::schema as cols;
 use crate::engine::workspace::Workspace;
 
 /// A new table with Metaxy-like box drawing. Width: `$COLUMNS` or 200 when stdout is not a terminal (as rich).

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use crate::engine::config::error::{ConfigError, JsonMap};
+use crate::engine::config::error::{invalid, ConfigError, JsonMap};
 
 
 /// Searches `start` and each parent directory up to the root for a Metaxy config file

@@ -8,6 +8,8 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::engine::config::error::{invalid, ConfigError, JsonMap};
+use crate::engine::config::extend::deep_update;
+use crate::engine::config::model::TOP_LEVEL_KEYS;
 
 /// Snapshot of the process environment (`std::env::vars_os`, non-UTF-8 entries skipped) into a
 /// sorted map, for [`MetaxyConfig::load`]. Tests pass their own maps instead.

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use crate::engine::config::kinds::HashAlgorithm;
+
 /// JSON object type used for raw (untyped) configuration tables; insertion-ordered because the
 /// crate enables serde_json's `preserve_order` feature.
 pub(crate) type JsonMap = Map<String, Value>;

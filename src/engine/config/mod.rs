@@ -41,6 +41,8 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 use crate::engine::config::discover::{absolutize, parse_toml_ordered, read_config_file};
 use crate::engine::config::env::{env_overrides, expand_env_vars};
 use crate::engine::config::error::JsonMap;

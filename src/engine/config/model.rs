@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::engine::config::error::{ConfigError, JsonMap};
+use crate::engine::config::error::{invalid, ConfigError, JsonMap};
 use crate::engine::config::kinds::{HashAlgorithm, StoreKind, KNOWN_STORE_TYPES};
 
 // ---------------------------------------------------------------------------------------------
@@ -135,6 +135,24 @@ impl Default for MetaxyConfig {
         }
     }
 }
+
+/// Top-level keys of Metaxy's config model (anything else is rejected, pydantic `extra="forbid"`).
+pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
+    "store",
+    "stores",
+    "extend",
+    "entrypoints",
+    "theme",
+    "ext",
+    "hash_truncation_length",
+    "enable_map_datatype",
+    "auto_create_tables",
+    "project",
+    "locked",
+    "sync",
+    "extra_features",
+    "metaxy_lock_path",
+];
 
 /// One configured store as `metaxy-tui list stores` and the TUI's stores screen list it.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,29 +1,16 @@
 //! Validation of the merged raw config into [`MetaxyConfig`], with pydantic's lax-mode coercions.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use serde_json::Value;
 
 use crate::engine::config::error::{invalid, ConfigError, JsonMap};
-use crate::engine::config::kinds::{HashAlgorithm, StoreKind};
-use crate::engine::config::model::{MetaxyConfig, StoreConfig};
+use crate::engine::config::kinds::{HashAlgorithm, StoreKind, KNOWN_STORE_TYPES};
+use crate::engine::config::model::{MetaxyConfig, StoreConfig, TOP_LEVEL_KEYS};
 
-pub(crate) const TOP_LEVEL_KEYS: &[&str] = &[
-    "store",
-    "stores",
-    "extend",
-    "entrypoints",
-    "theme",
-    "ext",
-    "hash_truncation_length",
-    "enable_map_datatype",
-    "auto_create_tables",
-    "project",
-    "locked",
-    "sync",
-    "extra_features",
-    "metaxy_lock_path",
-];
 
 /// Metaxy `_filter_incomplete_stores`: drops stores that are not tables with a `type` key and
 /// records Metaxy's `UserWarning` text.

@@ -7,7 +7,7 @@ use crate::engine::frame::has_column;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
-use crate::engine::store::filter::{apply_filters, ids_unique};
+use crate::engine::store::filter::{apply_filters, chunks_prove_unique, ids_unique, sorted_unique};
 use crate::engine::store::{Columns, LatestScan, MetadataStore};
 
 

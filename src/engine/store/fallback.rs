@@ -155,5 +155,3 @@ impl MetadataStore for FallbackStore {
         self.primary.system_rows()
     }
 }
-
-/// A DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): one table per feature named

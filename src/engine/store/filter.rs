@@ -59,7 +59,7 @@ pub fn ids_unique(df: &DataFrame, id_columns: &[String]) -> Result<bool> {
 
 /// Whether the chunks of `s` (one per data file or row group) prove it unique: each chunk sorted without equal
 /// neighbours and no nulls, and the chunks' value ranges disjoint. `false` = not proven (maybe still unique).
-fn chunks_prove_unique(s: &Series) -> Result<bool> {
+pub(crate) fn chunks_prove_unique(s: &Series) -> Result<bool> {
     let lens: Vec<usize> = s.chunk_lengths().collect();
     if lens.len() < 2 || s.null_count() > 0 {
         return Ok(false);
@@ -84,7 +84,7 @@ fn chunks_prove_unique(s: &Series) -> Result<bool> {
 }
 
 /// `Some(unique)` when `s` is sorted (then uniqueness is "no two equal neighbours"), `None` otherwise.
-fn sorted_unique(s: &Series) -> Result<Option<bool>> {
+pub(crate) fn sorted_unique(s: &Series) -> Result<Option<bool>> {
     let n = s.len();
     if n < 2 || !s.is_sorted(SortOptions::default()).unwrap_or(false) {
         return Ok(None);

@@ -11,7 +11,7 @@ use crate::cli::args::Format;
 use crate::cli::output::table::table;
 use crate::cli::output::{out, out_json};
 use crate::engine::query::json::df_to_json_rows;
-use crate::engine::schema;
+use crate::engine::schema as cols;
 use crate::engine::versioning::resolve::{Increment, ResolveOptions};
 use crate::engine::workspace::Workspace;
 

@@ -7,6 +7,7 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::ops::mutate::check_project;
+use crate::engine::ops::write::{add_system_columns, transaction_timestamp, WriteOptions};
 use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::store::MetadataStore;
 

@@ -18,8 +18,11 @@ use crate::engine::schema as cols;
 use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore};
 use crate::engine::store::count_plan::{CountPlan, IncrementCounts};
 use crate::engine::store::filter::{apply_filters, ids_unique};
-use sql::{latest_rowid_sql, quote_ident, sql_literal, ScanSql};
+use crate::engine::frame::record_batches_to_df;
+use crate::engine::store::common::resolve_local_path;
+use crate::engine::store::duckdb::sql::{latest_rowid_sql, quote_ident, sql_literal, sql_str, ScanSql};
 
+/// A DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): one table per feature named
 pub struct DuckDbStore {
     name: String,
     database: String,

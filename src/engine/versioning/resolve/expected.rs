@@ -532,7 +532,7 @@ fn check_prepared(prepared: &[PreparedDep], j: &[String], key: &FeatureKey) -> R
     // collisions: non-join, non-temp columns present in more than one dep
     if prepared.len() > 1 {
         let mut seen: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for p in &prepared {
+        for p in prepared {
             for c in p.df.get_column_names() {
                 if !c.starts_with("__mx_") && !j.iter().any(|x| x == c.as_str()) {
                     seen.entry(c.to_string())
@@ -553,8 +553,8 @@ fn check_prepared(prepared: &[PreparedDep], j: &[String], key: &FeatureKey) -> R
             ));
         }
     }
-    for p in &prepared {
-        for c in &j {
+    for p in prepared {
+        for c in j {
             if !has_column(&p.df, c) {
                 return Err(plan_err(
                     key,

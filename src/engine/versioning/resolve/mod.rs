@@ -383,7 +383,6 @@ fn collapse_and_mark(
     j: &[String],
     stale_if: &[String],
 ) -> Result<DataFrame> {
-    let on: Vec<Expr> = j.iter().map(|c| col(c.as_str())).collect();
     // expansion deps: collapse current children back to the parent level
     let on: Vec<Expr> = j.iter().map(|c| col(c.as_str())).collect();
     for dep in deps {
@@ -405,7 +404,7 @@ fn collapse_and_mark(
     let has_pred = !stale_if.is_empty();
     if has_pred {
         let mut pred: Option<Expr> = None;
-        for f in &stale_if {
+        for f in stale_if {
             let e = parse_filter(f)?;
             pred = Some(match pred {
                 None => e,
