@@ -17,7 +17,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Backend folders under `engine::store`: only the registry may import them.
-const BACKENDS: [&str; 6] = ["duckdb", "delta", "lance", "postgres", "iceberg", "clickhouse"];
+const BACKENDS: [&str; 6] = [
+    "duckdb",
+    "delta",
+    "lance",
+    "postgres",
+    "iceberg",
+    "clickhouse",
+];
 
 /// Crates the engine must never name.
 const UI_CRATES: [&str; 3] = ["ratatui", "crossterm", "clap"];
@@ -110,7 +117,8 @@ fn referenced_paths(module: &ModPath, text: &str) -> Vec<Vec<String>> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < s.len() {
-        let boundary = i == 0 || !(s[i - 1].is_ascii_alphanumeric() || s[i - 1] == b'_' || s[i - 1] == b':');
+        let boundary =
+            i == 0 || !(s[i - 1].is_ascii_alphanumeric() || s[i - 1] == b'_' || s[i - 1] == b':');
         if boundary {
             // the file's own module, from the crate root
             let mut here: Vec<String> = vec!["engine".into()];
@@ -210,7 +218,10 @@ fn violations(tree: &BTreeMap<ModPath, String>, mod_rs: &BTreeSet<ModPath>) -> V
     let mut rooms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (m, text) in tree {
         let file = if mod_rs.contains(m) || m.is_empty() {
-            format!("src/engine/{}mod.rs", m.iter().map(|p| format!("{p}/")).collect::<String>())
+            format!(
+                "src/engine/{}mod.rs",
+                m.iter().map(|p| format!("{p}/")).collect::<String>()
+            )
         } else {
             format!("src/engine/{}.rs", m.join("/"))
         };
@@ -219,7 +230,9 @@ fn violations(tree: &BTreeMap<ModPath, String>, mod_rs: &BTreeSet<ModPath>) -> V
                 .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
                 .any(|w| w == word);
             if mentions {
-                problems.push(format!("{file} mentions `{word}` (the engine knows no UI crate)"));
+                problems.push(format!(
+                    "{file} mentions `{word}` (the engine knows no UI crate)"
+                ));
             }
         }
         for path in referenced_paths(m, text) {
@@ -253,7 +266,10 @@ fn violations(tree: &BTreeMap<ModPath, String>, mod_rs: &BTreeSet<ModPath>) -> V
     }
     for (what, graph) in [("layers", &layers), ("modules", &rooms)] {
         if let Some(cycle) = find_cycle(graph) {
-            problems.push(format!("import cycle between engine {what}: {}", cycle.join(" -> ")));
+            problems.push(format!(
+                "import cycle between engine {what}: {}",
+                cycle.join(" -> ")
+            ));
         }
     }
     problems
@@ -307,7 +323,11 @@ fn engine_layers_have_no_cycle_no_ui_crate_and_one_backend_registry() {
         assert!(tree.contains_key(&m), "engine::{} not found", m.join("::"));
     }
     let problems = violations(&tree, &mod_rs);
-    assert!(problems.is_empty(), "architecture violations:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "architecture violations:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -316,15 +336,23 @@ fn the_old_flat_layout_is_rejected() {
     // factory's helpers, and the versioning logic imports the DuckDB-only counts
     let (tree, mod_rs) = synthetic(&[
         ("mod.rs", "pub mod store; pub mod delta; pub mod read;"),
-        ("store.rs", "use crate::engine::delta::DeltaStore;\nuse crate::engine::read::cols;"),
-        ("delta.rs", "use crate::engine::store::{\n    resolve_local_path, MetadataStore,\n};"),
+        (
+            "store.rs",
+            "use crate::engine::delta::DeltaStore;\nuse crate::engine::read::cols;",
+        ),
+        (
+            "delta.rs",
+            "use crate::engine::store::{\n    resolve_local_path, MetadataStore,\n};",
+        ),
         ("read.rs", "use crate::engine::store::MetadataStore;"),
     ]);
     let problems = violations(&tree, &mod_rs);
     assert!(
-        problems.iter().any(|p| p.starts_with("import cycle between engine layers")
-            && p.contains("engine::delta")
-            && p.contains("engine::store")),
+        problems
+            .iter()
+            .any(|p| p.starts_with("import cycle between engine layers")
+                && p.contains("engine::delta")
+                && p.contains("engine::store")),
         "{problems:?}"
     );
 }
@@ -364,7 +392,10 @@ fn backend_imports_outside_the_registry_ui_crates_and_the_tui_are_reported() {
         problems[1].contains("imports the backend module engine::store::duckdb::counts"),
         "{problems:?}"
     );
-    assert!(problems[2].contains("imports crate::tui::run"), "{problems:?}");
+    assert!(
+        problems[2].contains("imports crate::tui::run"),
+        "{problems:?}"
+    );
 }
 
 #[test]
@@ -372,7 +403,10 @@ fn paths_in_comments_are_not_imports() {
     let (tree, mod_rs) = synthetic(&[
         ("mod.rs", "pub mod a; pub mod b;"),
         ("a.rs", "use crate::engine::b::X;"),
-        ("b.rs", "//! see [`crate::engine::a`]\n/// [`crate::engine::a::f`]\npub struct X;"),
+        (
+            "b.rs",
+            "//! see [`crate::engine::a`]\n/// [`crate::engine::a::f`]\npub struct X;",
+        ),
     ]);
     assert!(violations(&tree, &mod_rs).is_empty());
 }

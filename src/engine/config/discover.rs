@@ -2,10 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::engine::config::error::{invalid, ConfigError, JsonMap};
-
 
 /// Searches `start` and each parent directory up to the root for a Metaxy config file
 /// (Metaxy `discover_config_with_parents`): `metaxy.toml` wins; `pyproject.toml` counts only if

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::engine::config::error::{invalid, ConfigError, JsonMap};
+use crate::engine::config::error::{ConfigError, JsonMap};
 use crate::engine::config::extend::deep_update;
 use crate::engine::config::model::TOP_LEVEL_KEYS;
 

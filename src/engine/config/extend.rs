@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::engine::config::discover::read_config_file;
-use crate::engine::config::error::{fmt_cycle, invalid, ConfigError, JsonMap};
+use crate::engine::config::error::{invalid, ConfigError, JsonMap};
 
 /// Metaxy `_resolve_extend`: pops `extend`, loads the parent (relative to `base_dir`),
 /// resolves it recursively, and merges `data` on top.
@@ -91,4 +91,3 @@ pub(crate) fn deep_update(base: JsonMap, update: JsonMap) -> JsonMap {
     }
     out
 }
-

@@ -1,7 +1,6 @@
 //! The typed configuration: [`MetaxyConfig`], its stores ([`StoreConfig`], [`StoreSummary`]) and what it answers
 //! once loaded (store lookup, lock file, `config print` JSON).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -182,13 +181,11 @@ impl StoreSummary {
     }
 }
 
-
 pub(crate) fn opt_string(v: &Option<String>) -> Value {
     v.as_ref()
         .map(|s| Value::String(s.clone()))
         .unwrap_or(Value::Null)
 }
-
 
 /// Python `json.dumps(..., ensure_ascii=True)`: escape every non-ASCII char as `\uXXXX`
 /// (UTF-16 surrogate pairs above the BMP). Non-ASCII only occurs inside JSON strings.

@@ -1,6 +1,5 @@
 //! Validation of the merged raw config into [`MetaxyConfig`], with pydantic's lax-mode coercions.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -10,7 +9,6 @@ use serde_json::Value;
 use crate::engine::config::error::{invalid, ConfigError, JsonMap};
 use crate::engine::config::kinds::{HashAlgorithm, StoreKind, KNOWN_STORE_TYPES};
 use crate::engine::config::model::{MetaxyConfig, StoreConfig, TOP_LEVEL_KEYS};
-
 
 /// Metaxy `_filter_incomplete_stores`: drops stores that are not tables with a `type` key and
 /// records Metaxy's `UserWarning` text.
@@ -377,7 +375,10 @@ pub(crate) fn validate_feature_selection(idx: usize, value: &Value) -> Result<Va
 }
 
 /// Validates the fully merged raw dict into a [`MetaxyConfig`] (source/chain/warnings unset).
-pub(crate) fn validate(data: JsonMap, warnings: &mut Vec<String>) -> Result<MetaxyConfig, ConfigError> {
+pub(crate) fn validate(
+    data: JsonMap,
+    warnings: &mut Vec<String>,
+) -> Result<MetaxyConfig, ConfigError> {
     if let Some(extra) = data.keys().find(|k| !TOP_LEVEL_KEYS.contains(&k.as_str())) {
         return Err(ConfigError::UnknownKey { key: extra.clone() });
     }
@@ -470,4 +471,3 @@ pub(crate) fn validate(data: JsonMap, warnings: &mut Vec<String>) -> Result<Meta
     }
     Ok(cfg)
 }
-

@@ -14,7 +14,6 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::hashing::{python_json_dumps_sorted, Sha256Trunc};
 use crate::engine::keys::{FeatureKey, FieldKey};
 
-
 pub use spec::{FeatureDep, FeatureSpec, FieldDeps, FieldSpec, FieldsMapping, Lineage};
 
 /// One pushed row of `metaxy-system/feature_versions` (FORMAT.md §3.1).
@@ -666,4 +665,3 @@ mod tests {
         assert!(is_suffix_match(&k("a/french"), &k("audio/a/french")));
     }
 }
-

@@ -7,9 +7,8 @@ use crate::engine::frame::has_column;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
-use crate::engine::store::filter::{apply_filters, chunks_prove_unique, ids_unique, sorted_unique};
+use crate::engine::store::filter::{apply_filters, chunks_prove_unique, sorted_unique};
 use crate::engine::store::{Columns, LatestScan, MetadataStore};
-
 
 /// Options of a read (Metaxy `read(...)` keyword arguments / `metaxy-tui metadata read` flags).
 #[derive(Debug, Clone, Default)]
@@ -91,7 +90,6 @@ fn latest_timestamps(df: &DataFrame) -> Result<Vec<i64>> {
     }
     Ok(v)
 }
-
 
 /// Keeps, per key, the index with the greatest `(ts, index)`: the latest row, the one stored last among equal
 /// timestamps. `None` when every key occurs once.
@@ -438,4 +436,3 @@ mod keep_latest_tests {
         assert_eq!(rows_of(&out), vec![1, 2]);
     }
 }
-

@@ -12,8 +12,6 @@ use crate::engine::config::{HashAlgorithm, StoreKind};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::graph::PushedFeature;
 use crate::engine::keys::{feature_versions_key, FeatureKey};
-use crate::engine::schema as cols;
-use crate::engine::store::count_plan::{CountPlan, IncrementCounts};
 
 /// Where a feature's metadata was read from (Metaxy's `store_metadata` / `resolved_from`).
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]

@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use crate::engine::error::{EngineError, Result};
-use crate::engine::graph::PushedFeature;
-use crate::engine::store::api::KeyRange;
+use crate::engine::error::Result;
 /// Re-exported for the backends: the decoding lives beside [`crate::engine::store::api::MetadataStore::system_rows`].
 pub use crate::engine::store::api::pushed_rows_from_df;
-
+use crate::engine::store::api::KeyRange;
 
 /// Resolves a store path the way Metaxy does: relative paths against the process CWD, not the config file.
 pub fn resolve_local_path(location: &str, cwd: &Path) -> PathBuf {
@@ -45,9 +43,6 @@ pub fn storage_options(v: Option<&serde_json::Value>) -> HashMap<String, String>
         .unwrap_or_default()
 }
 
-/// Opens a configured store read-only and counts its feature tables (the system table excluded): whether the
-/// store is reachable, for the TUI's stores screen. Errors as [`open_store`] and [`MetadataStore::list_tables`].
-
 /// Whether `location` is an object-store URI (`s3://`, `gs://`, `az://`, `db://`, ...) rather than a local path
 /// (plain, `file://` or `local://`).
 pub fn is_remote(location: &str) -> bool {
@@ -56,7 +51,6 @@ pub fn is_remote(location: &str) -> bool {
         None => false,
     }
 }
-
 
 /// The entries of an id-order index (`index`: the id columns plus a storage-position column, sorted by the ids
 /// then the position) that a keyset scan `range` asks for: beyond `range.bound`, at most `range.limit`, in the
@@ -90,4 +84,3 @@ pub(crate) fn pick_from_index(index: &DataFrame, range: &KeyRange<'_>) -> Result
         lf.limit(range.limit as IdxSize).collect()?
     })
 }
-

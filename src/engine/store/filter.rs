@@ -5,7 +5,6 @@ use polars::prelude::*;
 
 use crate::engine::error::{EngineError, Result};
 
-
 /// Parses a SQL WHERE fragment into a polars expression. Errors with [`EngineError::BadFilter`].
 pub fn parse_filter(sql: &str) -> Result<Expr> {
     if sql.trim().is_empty() {

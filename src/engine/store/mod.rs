@@ -22,7 +22,8 @@ pub use fallback::FallbackStore;
 
 /// A backend's constructor: opens the store of a config (`cwd` resolves relative locations); `for_write` opens it as
 /// the destination of a write (a DuckDB file that does not exist yet is created on the first write).
-pub type Constructor = fn(cfg: &StoreConfig, cwd: &Path, for_write: bool) -> Result<Box<dyn MetadataStore>>;
+pub type Constructor =
+    fn(cfg: &StoreConfig, cwd: &Path, for_write: bool) -> Result<Box<dyn MetadataStore>>;
 
 /// The registry: the constructor of `kind`'s backend. Adding a backend = one line here.
 pub fn backend(kind: StoreKind) -> Constructor {
@@ -39,6 +40,8 @@ pub fn backend(kind: StoreKind) -> Constructor {
     }
 }
 
+/// Opens a configured store read-only and counts its feature tables (the system table excluded): whether the
+/// store is reachable, for the TUI's stores screen. Errors as [`open_store`] and [`MetadataStore::list_tables`].
 pub fn probe_store(cfg: &StoreConfig, cwd: &Path) -> Result<usize> {
     let store = open_store(cfg, cwd)?;
     Ok(store
@@ -100,4 +103,3 @@ fn open_chain(
     path.pop();
     Ok(Box::new(FallbackStore::new(primary, fallbacks)))
 }
-

@@ -6,8 +6,8 @@ use crate::engine::error::Result;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::query::read::{read_feature, ReadOptions};
-use crate::engine::versioning::resolve::{resolve_update, Increment, ResolveOptions};
 use crate::engine::store::MetadataStore;
+use crate::engine::versioning::resolve::{resolve_update, Increment, ResolveOptions};
 
 /// Status category, in Metaxy's words (`missing`, `needs_update`, `up_to_date`, `root_feature`, `error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

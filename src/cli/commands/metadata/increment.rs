@@ -111,7 +111,10 @@ pub fn run(
         out(&increment_table(&inc, title, df, limit)?.to_string())?;
         if title == "Stale" {
             if let Some(c) = &causes {
-                out(&format!("why: {}", crate::engine::versioning::cause::summary_line(c)))?;
+                out(&format!(
+                    "why: {}",
+                    crate::engine::versioning::cause::summary_line(c)
+                ))?;
                 for sc in c {
                     out(&format!(
                         "  {}: {}",

@@ -3,14 +3,13 @@
 
 use polars::prelude::*;
 
-use crate::engine::error::{EngineError, Result};
+use crate::engine::error::Result;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::ops::mutate::check_project;
 use crate::engine::ops::write::{add_system_columns, transaction_timestamp, WriteOptions};
 use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::store::MetadataStore;
-
 
 /// A copy request (Metaxy `dst.copy_metadata(src, features, global_filters, with_feature_history,
 /// with_sample_history)`; CLI `metadata copy`).

@@ -19,14 +19,14 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDef, FeatureGraph, PushedFeature};
 use crate::engine::keys::FeatureKey;
-use crate::engine::query::read::{read_feature, sort_by_columns, ReadOptions};
-use crate::engine::schema as cols;
-use crate::engine::store::filter::apply_filters;
-use crate::engine::versioning::resolve::expected_frame;
-use crate::engine::store::{Columns, MetadataStore};
 use crate::engine::ops::write::{
     add_system_columns, timestamp_lit, transaction_timestamp, WriteOptions,
 };
+use crate::engine::query::read::{read_feature, sort_by_columns, ReadOptions};
+use crate::engine::schema as cols;
+use crate::engine::store::filter::apply_filters;
+use crate::engine::store::{Columns, MetadataStore};
+use crate::engine::versioning::resolve::expected_frame;
 
 // ------------------------------------------------------------------------------------------------------------
 // checks every mutation makes before it plans anything

@@ -2,27 +2,13 @@
 //! column), or per leaf of a flat struct column, over the available cores.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
-use deltalake::logstore::object_store::ObjectStoreExt;
-use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
-use futures::TryStreamExt;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
-use polars::prelude::DataFrame;
-use url::Url;
-
-use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
-use crate::engine::error::{EngineError, Result};
-use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
-use crate::engine::keys::FeatureKey;
-use crate::engine::rt::block_on;
-use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
-use crate::engine::store::common::{is_remote, resolve_local_path, storage_options};
 
 /// Projects a batch read from one data file onto the table schema: columns by name, a null column where the file
 /// predates a schema-merge that added it, and types cast to the table's (string flavours, timestamp zones).
@@ -336,12 +322,7 @@ fn join_leaves(
             let st = a
                 .get(gi)
                 .and_then(|x| x.as_any().downcast_ref::<arrow::array::StructArray>())
-                .ok_or_else(|| {
-                    (
-                        path.to_string(),
-                        "struct leaf did not decode".to_string(),
-                    )
-                })?;
+                .ok_or_else(|| (path.to_string(), "struct leaf did not decode".to_string()))?;
             if nulls.is_none() {
                 nulls = arrow::array::Array::nulls(st).cloned();
             }

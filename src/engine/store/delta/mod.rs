@@ -10,7 +10,6 @@
 //! Reads list the active files of the table's current version from the Delta log and decode them with the arrow
 //! parquet reader (Metaxy writes with delta-rs, which never writes deletion vectors or partitions).
 
-
 mod decode;
 mod write;
 
@@ -18,18 +17,15 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{new_null_array, ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
-use deltalake::logstore::object_store::ObjectStoreExt;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
 use futures::TryStreamExt;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use polars::prelude::DataFrame;
 use url::Url;
 
 use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
 use crate::engine::error::{EngineError, Result};
-use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
+use crate::engine::frame::record_batches_to_df;
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
 use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
@@ -429,7 +425,6 @@ impl DeltaStore {
     }
 }
 
-
 /// File pruning for a feature-version read: `false` only when the file's Delta statistics prove it holds no row
 /// with `metaxy_feature_version == version` (one version in the file, a different one). Statistics may be
 /// missing or truncated prefixes (delta-rs truncates long strings), so anything uncertain keeps the file; the
@@ -480,7 +475,6 @@ fn absolute(path: &Path) -> std::path::PathBuf {
     }
     out
 }
-
 
 impl MetadataStore for DeltaStore {
     fn name(&self) -> &str {
@@ -598,4 +592,3 @@ mod tests {
         ));
     }
 }
-

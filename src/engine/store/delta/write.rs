@@ -1,28 +1,19 @@
 //! Writes to a Delta table (Metaxy's `write_metadata` / `delete` on `DeltaMetadataStore`): appends, soft and hard
 //! deletes, each one Delta commit, with the fault point `delta.before_commit` before it.
 
-use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{new_null_array, ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use deltalake::logstore::object_store::ObjectStoreExt;
-use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore};
-use futures::TryStreamExt;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use deltalake::{DeltaTableBuilder, ObjectStore};
 use polars::prelude::DataFrame;
-use url::Url;
 
-use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
 use crate::engine::keys::FeatureKey;
-use crate::engine::rt::block_on;
-use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
-use crate::engine::store::common::{is_remote, resolve_local_path, storage_options};
 use crate::engine::store::delta::decode::{conform, decode_files};
-use crate::engine::store::delta::{absolute, may_hold_version, without_backtrace, DeltaStore};
+use crate::engine::store::delta::{without_backtrace, DeltaStore};
 
 impl DeltaStore {
     pub(super) fn write_err(&self, key: &FeatureKey, m: impl std::fmt::Display) -> EngineError {

@@ -10,7 +10,6 @@ use crate::engine::store::count_plan::{CountPlan, IncrementCounts, RecipePiece};
 use crate::engine::store::duckdb::sql::{latest_rowid_sql, quote_ident, sql_str};
 use crate::engine::store::duckdb::udf::{ProvenanceTemplate, RawDuckDb, RecipeTok};
 
-
 /// A feature's stored rows as a DuckDB query sees them (for [`count_in_duckdb`]).
 #[derive(Debug, Clone)]
 pub struct SqlRelation {
@@ -385,4 +384,3 @@ mod tests {
         assert!(check("empty", "UBIGINT"));
     }
 }
-

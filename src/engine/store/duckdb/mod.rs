@@ -13,14 +13,13 @@ use polars::prelude::*;
 
 use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
 use crate::engine::error::{EngineError, Result};
-use crate::engine::keys::FeatureKey;
-use crate::engine::schema as cols;
-use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore};
-use crate::engine::store::count_plan::{CountPlan, IncrementCounts};
-use crate::engine::store::filter::{apply_filters, ids_unique};
 use crate::engine::frame::record_batches_to_df;
+use crate::engine::keys::FeatureKey;
+use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore};
 use crate::engine::store::common::resolve_local_path;
-use crate::engine::store::duckdb::sql::{latest_rowid_sql, quote_ident, sql_literal, sql_str, ScanSql};
+use crate::engine::store::duckdb::sql::{
+    latest_rowid_sql, quote_ident, sql_literal, sql_str, ScanSql,
+};
 
 /// A DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): one table per feature named
 pub struct DuckDbStore {
@@ -628,7 +627,8 @@ impl DuckDbStore {
             return Some(db.clone());
         }
         let _t = crate::engine::timing::span(|| format!("duckdb-open-counting {}", path.display()));
-        let db = std::sync::Arc::new(crate::engine::store::duckdb::udf::RawDuckDb::open(path).ok()?);
+        let db =
+            std::sync::Arc::new(crate::engine::store::duckdb::udf::RawDuckDb::open(path).ok()?);
         *g = Some(db.clone());
         Some(db)
     }
@@ -661,4 +661,3 @@ impl DuckDbStore {
         crate::engine::store::duckdb::counts::count_in_duckdb(&db, plan, &relation)
     }
 }
-

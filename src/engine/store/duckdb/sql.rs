@@ -5,7 +5,6 @@ use polars::prelude::*;
 
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::record_batches_to_df;
-use crate::engine::schema as cols;
 use crate::engine::store::api::Columns;
 use crate::engine::store::duckdb::DuckDbStore;
 

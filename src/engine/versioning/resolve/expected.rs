@@ -22,7 +22,12 @@ use crate::engine::versioning::resolve::{join_columns, plan_err, rename_of};
 /// two: the column has no nulls, its values are unique in `left` (`left_unique`: known from the read, else
 /// checked as strictly increasing) and `right` holds the same values in the same order. O(n), no hashing;
 /// `false` for anything else (several join columns, other types), which then takes the hash join.
-fn rows_line_up(left: &DataFrame, right: &DataFrame, on: &[String], left_unique: bool) -> bool {
+pub(super) fn rows_line_up(
+    left: &DataFrame,
+    right: &DataFrame,
+    on: &[String],
+    left_unique: bool,
+) -> bool {
     let [c] = on else {
         return false;
     };
@@ -394,7 +399,11 @@ fn column_list(df: &DataFrame) -> String {
 
 /// Steps 1 to 3 of a dep's preparation: drops the columns not carried through joins, applies the user renames and
 /// the suffix of the four provenance columns, then the dep's static `sql_filters` (after the renames).
-fn rename_and_filter(mut df: DataFrame, dep: &FeatureDep, target: &FeatureKey) -> Result<DataFrame> {
+fn rename_and_filter(
+    mut df: DataFrame,
+    dep: &FeatureDep,
+    target: &FeatureKey,
+) -> Result<DataFrame> {
     // 1. drop columns that are not carried through joins
     let drop: Vec<&str> = SYSTEM_DROP
         .iter()
@@ -441,10 +450,7 @@ fn select_dep_columns(
         Lineage::Expansion { on, .. } => on.clone(),
         _ => vec![],
     };
-    let renamed_ids: Vec<String> = up_ids
-        .iter()
-        .map(|c| rename_of(dep, c))
-        .collect();
+    let renamed_ids: Vec<String> = up_ids.iter().map(|c| rename_of(dep, c)).collect();
     let selected: Option<Vec<String>> = dep.select.as_ref().map(|sel| {
         let mut out: Vec<String> = sel.clone();
         for c in lineage_on.iter().map(|c| rename_of(dep, c)) {
@@ -584,11 +590,11 @@ fn join_prepared(prepared: &[PreparedDep], j: &[String], key: &FeatureKey) -> Re
         if lf.is_none() {
             match eager.take() {
                 None => {
-                    eager = Some((p.df.clone(), same_set(&p.unique_on, &j)));
+                    eager = Some((p.df.clone(), same_set(&p.unique_on, j)));
                     continue;
                 }
                 Some((left, unique))
-                    if !p.dep.optional && rows_line_up(&left, &p.df, &j, unique) =>
+                    if !p.dep.optional && rows_line_up(&left, &p.df, j, unique) =>
                 {
                     let _t = crate::engine::timing::span(|| format!("positional join {key}"));
                     let extra: Vec<Column> =

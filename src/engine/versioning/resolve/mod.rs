@@ -5,21 +5,17 @@
 mod compare;
 mod expected;
 
-use std::collections::BTreeMap;
-
 use polars::prelude::*;
 use serde_json::Value;
 
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDep, FeatureGraph, Lineage};
-use crate::engine::hashing::{check_algorithm, hash_expr, hash_joined_expr, Piece};
 use crate::engine::keys::FeatureKey;
 use crate::engine::query::read::{read_feature, sort_by_columns, ReadOptions};
 use crate::engine::schema as cols;
 use crate::engine::store::filter::parse_filter;
 use crate::engine::store::{Columns, MetadataStore};
-
 
 use compare::compare;
 pub use expected::{expected_frame, samples_expected};
@@ -426,6 +422,7 @@ fn collapse_and_mark(
 
 #[cfg(test)]
 mod tests {
+    use super::expected::rows_line_up;
     use super::*;
 
     fn frame(ids: Vec<Option<u64>>, v: &str) -> DataFrame {
