@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use metaxy_tui::engine::keys::FeatureKey;
-use metaxy_tui::engine::resolve::ResolveOptions;
+use metaxy_tui::engine::versioning::resolve::ResolveOptions;
 use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
 use metaxy_tui::tui::app::{LoadedPage, PageSource, PAGE_ROWS};
 use metaxy_tui::tui::{draw, execute, update, App, Command, Msg, OpenRequest};

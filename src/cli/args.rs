@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::engine::resolve::ResolveOptions;
+use crate::engine::versioning::resolve::ResolveOptions;
 
 /// Top-level arguments: global `--config-file` / `--store` (as in Metaxy's CLI) and an optional command.
 #[derive(Debug, Parser)]
@@ -135,7 +135,7 @@ pub struct GraphDiffArgs {
     #[arg(value_name = "FROM", required = true)]
     pub from: Option<String>,
     /// Newer graph (default: `current`, the newest pushed project version).
-    #[arg(value_name = "TO", default_value = crate::engine::snapshot::CURRENT)]
+    #[arg(value_name = "TO", default_value = crate::engine::graph::snapshot::CURRENT)]
     pub to: String,
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t)]

@@ -56,7 +56,7 @@ pub fn select(ws: &Workspace, sel: &FeatureSelector) -> Result<Vec<FeatureKey>> 
 }
 
 /// [`select`] for mutations: keys are only parsed; the engine's plan checks them (a feature of another project is
-/// refused with its own error, `metaxy_tui::engine::mutate::check_project`).
+/// refused with its own error, `metaxy_tui::engine::ops::mutate::check_project`).
 pub fn select_for_write(ws: &Workspace, sel: &FeatureSelector) -> Result<Vec<FeatureKey>> {
     select_keys(ws, sel, |k| {
         FeatureKey::parse(k).map_err(anyhow::Error::from)

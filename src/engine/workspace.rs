@@ -9,13 +9,13 @@ use polars::prelude::DataFrame;
 
 use crate::engine::config::{MetaxyConfig, StoreConfig};
 use crate::engine::error::{EngineError, Result};
+use crate::engine::graph::snapshot::{resolve_reference, SnapshotError, SnapshotRef};
 use crate::engine::graph::{snapshots, FeatureGraph, PushedFeature, Snapshot};
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::{read_feature, ReadOptions};
-use crate::engine::resolve::{resolve_update, Increment, ResolveOptions};
-use crate::engine::snapshot::{resolve_reference, SnapshotError, SnapshotRef};
-use crate::engine::status::{feature_status, FeatureStatus};
+use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::store::{open_store, open_store_chain, MetadataStore};
+use crate::engine::versioning::resolve::{resolve_update, Increment, ResolveOptions};
+use crate::engine::versioning::status::{feature_status, FeatureStatus};
 
 /// The demo store shipped in `assets/demo/` (a copy of the `duckdb/s02_mutated` fixture written by real Metaxy:
 /// a mutated root with stale, new and orphaned samples downstream).

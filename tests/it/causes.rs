@@ -2,9 +2,9 @@
 //! s02 bumped `audio` of some samples of the root and `frames` of others (the new provenance strings say which:
 //! `audio-v2-...`), s06 soft-deleted `example/stt` rows, which the optional dep of `example/av_report` then lacks.
 
-use metaxy_tui::engine::cause::{stale_causes, summary_line};
 use metaxy_tui::engine::keys::FeatureKey;
-use metaxy_tui::engine::resolve::ResolveOptions;
+use metaxy_tui::engine::versioning::cause::{stale_causes, summary_line};
+use metaxy_tui::engine::versioning::resolve::ResolveOptions;
 
 use crate::common::*;
 

@@ -42,10 +42,10 @@ pub fn all_scenarios() -> Vec<(&'static str, &'static str)> {
 /// document. `mask` is replaced by `<store>`; with `strip_store_info` the backend-specific `store_metadata` is
 /// dropped so stores of different backends can be compared.
 pub fn observe(ws: &Workspace, mask: &str, strip_store_info: bool) -> String {
-    use metaxy_tui::engine::json::df_to_json_rows;
-    use metaxy_tui::engine::read::ReadOptions;
-    use metaxy_tui::engine::resolve::ResolveOptions;
-    use metaxy_tui::engine::status::status_document;
+    use metaxy_tui::engine::query::json::df_to_json_rows;
+    use metaxy_tui::engine::query::read::ReadOptions;
+    use metaxy_tui::engine::versioning::resolve::ResolveOptions;
+    use metaxy_tui::engine::versioning::status::status_document;
     let mut out = String::new();
     for f in &ws.graph.features {
         let key = &f.spec.key;

@@ -1,11 +1,11 @@
 //! Engine conformance against the goldens real Metaxy 0.1.11 computed on the same DuckDB stores (s01-s08):
 //! graph versions, default and raw reads, increments with exact provenance strings, `metadata status` JSON.
 
-use metaxy_tui::engine::json::df_to_json_rows;
 use metaxy_tui::engine::keys::FeatureKey;
-use metaxy_tui::engine::read::ReadOptions;
-use metaxy_tui::engine::resolve::ResolveOptions;
-use metaxy_tui::engine::status::status_document;
+use metaxy_tui::engine::query::json::df_to_json_rows;
+use metaxy_tui::engine::query::read::ReadOptions;
+use metaxy_tui::engine::versioning::resolve::ResolveOptions;
+use metaxy_tui::engine::versioning::status::status_document;
 use serde_json::Value;
 
 use crate::common::*;
@@ -80,7 +80,8 @@ fn graph_versions_match_metaxy() {
                 .map(|c| c.as_str().unwrap().to_string())
                 .collect();
             if !ids.is_empty() {
-                let mut got = metaxy_tui::engine::resolve::join_columns(&ws.graph, &key).unwrap();
+                let mut got =
+                    metaxy_tui::engine::versioning::resolve::join_columns(&ws.graph, &key).unwrap();
                 got.sort();
                 let mut want = ids.clone();
                 want.sort();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use metaxy_tui::engine::keys::FeatureKey;
-use metaxy_tui::engine::read::ReadOptions;
+use metaxy_tui::engine::query::read::ReadOptions;
 use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
 
 use crate::common::*;

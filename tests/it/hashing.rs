@@ -7,10 +7,10 @@ use metaxy_tui::engine::config::{HashAlgorithm, StoreKind};
 use metaxy_tui::engine::error::{EngineError, Result};
 use metaxy_tui::engine::graph::FeatureGraph;
 use metaxy_tui::engine::hashing::{hash_full, hash_str};
-use metaxy_tui::engine::json::df_to_json_rows;
 use metaxy_tui::engine::keys::FeatureKey;
-use metaxy_tui::engine::resolve::expected_frame;
+use metaxy_tui::engine::query::json::df_to_json_rows;
 use metaxy_tui::engine::store::{Columns, MetadataStore};
+use metaxy_tui::engine::versioning::resolve::expected_frame;
 use polars::prelude::*;
 use serde_json::Value;
 

@@ -1,6 +1,7 @@
 //! The integration test binary (one binary links the dependency graph once): engine conformance against Metaxy
 //! fixtures, hash vectors, the real CLI binary, and the TUI end to end in tmux.
 
+mod architecture;
 mod causes;
 mod cli;
 mod cli_mutations;

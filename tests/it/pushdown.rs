@@ -2,7 +2,7 @@
 //! (`scan_latest`, a `QUALIFY` window) against the engine's `keep_latest` on a plain scan, ties and null
 //! timestamps included; projected reads against full reads.
 
-use metaxy_tui::engine::read::{keep_latest, read_feature, sort_by_columns, ReadOptions};
+use metaxy_tui::engine::query::read::{keep_latest, read_feature, sort_by_columns, ReadOptions};
 use metaxy_tui::engine::store::{Columns, LatestScan};
 
 use crate::common::open_copy;
@@ -112,7 +112,7 @@ fn walk_pages(
     opts: &ReadOptions,
     n: usize,
 ) -> Option<(polars::prelude::DataFrame, polars::prelude::DataFrame)> {
-    use metaxy_tui::engine::page::{ids_row, read_page, PageAt, PageRead};
+    use metaxy_tui::engine::query::page::{ids_row, read_page, PageAt, PageRead};
     let ids = ws.graph.require(key).unwrap().spec.id_columns.clone();
     let store = ws.store.as_ref();
     let walk = |backwards: bool| -> Option<polars::prelude::DataFrame> {
@@ -158,7 +158,7 @@ fn walk_pages(
 }
 
 fn check_pages(ws: &metaxy_tui::engine::workspace::Workspace, quick: bool) -> usize {
-    use metaxy_tui::engine::page::count_rows;
+    use metaxy_tui::engine::query::page::count_rows;
     let variants = [
         ReadOptions::default(),
         ReadOptions {
@@ -247,8 +247,8 @@ fn paged_reads_on_lancedb_walk_exactly_the_rows_of_a_full_read() {
 /// increments on every DuckDB fixture, and the fast path is actually taken; other backends never take it.
 #[test]
 fn in_duckdb_counts_equal_the_engine_increments_on_every_fixture() {
-    use metaxy_tui::engine::counts::increment_counts;
-    use metaxy_tui::engine::resolve::{resolve_update, ResolveOptions};
+    use metaxy_tui::engine::versioning::counts::increment_counts;
+    use metaxy_tui::engine::versioning::resolve::{resolve_update, ResolveOptions};
     let mut fast: std::collections::BTreeMap<&str, usize> = Default::default();
     let mut total: std::collections::BTreeMap<&str, usize> = Default::default();
     for (b, s) in crate::common::all_scenarios() {

@@ -10,7 +10,7 @@ use crate::cli::args::{Cli, DescribeCommand, Format};
 use crate::cli::context::{graph_for, open, select};
 use crate::cli::output::table::{align_right, render_rich, rich_table, table_title};
 use crate::cli::output::{out, out_json, warn_mismatches};
-use crate::engine::describe::describe_graph as describe_graph_metrics;
+use crate::engine::graph::describe::describe_graph as describe_graph_metrics;
 use crate::engine::keys::FeatureKey;
 use crate::engine::workspace::Workspace;
 

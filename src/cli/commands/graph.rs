@@ -13,7 +13,7 @@ use crate::cli::args::{
 use crate::cli::context::{graph_for, open};
 use crate::cli::output::graph as render;
 use crate::cli::output::{out, out_json, warn_graph_mismatches};
-use crate::engine::graph_diff::{diff_graphs, DiffStatus};
+use crate::engine::graph::diff::{diff_graphs, DiffStatus};
 use crate::engine::workspace::Workspace;
 
 /// Runs a `graph ...` command.

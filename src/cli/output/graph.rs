@@ -12,8 +12,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::{json, Value};
 
+use crate::engine::graph::diff::{DiffStatus, FeatureDiff, FieldChangeKind, GraphDiff};
 use crate::engine::graph::FeatureGraph;
-use crate::engine::graph_diff::{DiffStatus, FeatureDiff, FieldChangeKind, GraphDiff};
 
 /// Metaxy's `format_hash`: the first `length` characters (all of them when shorter or `length == 0`).
 fn short(hash: &str, length: usize) -> &str {

@@ -5,9 +5,9 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 use polars::prelude::*;
 
-use crate::engine::json::any_to_cell;
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::cols;
+use crate::engine::query::json::any_to_cell;
+use crate::engine::schema as cols;
 use crate::engine::workspace::Workspace;
 
 /// A new table with Metaxy-like box drawing. Width: `$COLUMNS` or 200 when stdout is not a terminal (as rich).

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::cli::args::Format;
 use crate::cli::output::{out, out_json};
-use crate::engine::mutate::{execute_copy, plan_copy, CopyRequest};
+use crate::engine::ops::mutate::{execute_copy, plan_copy, CopyRequest};
 use crate::engine::store::open_store_for_write;
 use crate::engine::workspace::Workspace;
 
@@ -36,7 +36,7 @@ pub fn run(
         }
     }
     let stats = if dry_run {
-        crate::engine::mutate::CopyStats {
+        crate::engine::ops::mutate::CopyStats {
             features_copied: plan.iter().filter(|f| f.rows.height() > 0).count(),
             rows_copied: plan.iter().map(|f| f.rows.height()).sum(),
         }

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::cli::args::Format;
 use crate::cli::output::table::{frame_table, preview_columns};
 use crate::cli::output::{out, out_json};
-use crate::engine::json::df_to_json_rows;
-use crate::engine::mutate::{execute_delete, plan_delete, DeletePlan, DeleteRequest};
+use crate::engine::ops::mutate::{execute_delete, plan_delete, DeletePlan, DeleteRequest};
+use crate::engine::query::json::df_to_json_rows;
 use crate::engine::workspace::Workspace;
 
 /// Asks `question [y/N]` on stderr when stdin is a terminal; `Ok(true)` without asking otherwise.

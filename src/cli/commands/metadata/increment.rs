@@ -10,9 +10,9 @@ use serde_json::{json, Value};
 use crate::cli::args::Format;
 use crate::cli::output::table::table;
 use crate::cli::output::{out, out_json};
-use crate::engine::json::df_to_json_rows;
-use crate::engine::read::cols;
-use crate::engine::resolve::{Increment, ResolveOptions};
+use crate::engine::query::json::df_to_json_rows;
+use crate::engine::schema as cols;
+use crate::engine::versioning::resolve::{Increment, ResolveOptions};
 use crate::engine::workspace::Workspace;
 
 /// The columns of an increment row: id columns present in the frame, remaining join columns, then provenance.
@@ -47,7 +47,7 @@ pub fn run(
     // why each stale sample is stale (which upstream data versions changed); samples files bypass upstream, so
     // causes are only looked up for computed increments
     let causes = if with_causes && opts.samples.is_none() && inc.stale.height() > 0 {
-        Some(crate::engine::cause::stale_causes(
+        Some(crate::engine::versioning::cause::stale_causes(
             ws.store.as_ref(),
             &ws.graph,
             &inc,
@@ -80,7 +80,7 @@ pub fn run(
             "stale_causes": causes.as_ref().map(|c| json!({
                 // causes are looked up for the stale rows shown (all of them without --limit)
                 "samples_examined": c.len(),
-                "summary": crate::engine::cause::summarize(c)
+                "summary": crate::engine::versioning::cause::summarize(c)
                     .into_iter()
                     .map(|(cause, count)| json!({"cause": cause, "count": count}))
                     .collect::<Vec<_>>(),
@@ -111,12 +111,15 @@ pub fn run(
         out(&increment_table(&inc, title, df, limit)?.to_string())?;
         if title == "Stale" {
             if let Some(c) = &causes {
-                out(&format!("why: {}", crate::engine::cause::summary_line(c)))?;
+                out(&format!(
+                    "why: {}",
+                    crate::engine::versioning::cause::summary_line(c)
+                ))?;
                 for sc in c {
                     out(&format!(
                         "  {}: {}",
                         sc.key.join(", "),
-                        crate::engine::cause::cause_text(sc)
+                        crate::engine::versioning::cause::cause_text(sc)
                     ))?;
                 }
             }

@@ -17,8 +17,8 @@ use anyhow::Result;
 
 use crate::cli::args::{Cli, MetadataCommand};
 use crate::cli::context::{open, open_store_named, select, select_for_write};
-use crate::engine::mutate::{CopyRequest, DeleteRequest};
-use crate::engine::read::ReadOptions;
+use crate::engine::ops::mutate::{CopyRequest, DeleteRequest};
+use crate::engine::query::read::ReadOptions;
 
 /// Runs a `metadata ...` command.
 pub fn run(cli: &Cli, cmd: &MetadataCommand) -> Result<ExitCode> {
@@ -51,7 +51,7 @@ pub fn run(cli: &Cli, cmd: &MetadataCommand) -> Result<ExitCode> {
             let ws = open(cli, None)?;
             let mut opts = filters.resolve_options();
             if let Some(path) = samples {
-                opts.samples = Some(crate::engine::samples::load_samples(path)?);
+                opts.samples = Some(crate::engine::versioning::samples::load_samples(path)?);
             }
             increment::run(&ws, feature, &opts, *limit, !*no_causes, *format)
         }

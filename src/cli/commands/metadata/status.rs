@@ -10,8 +10,8 @@ use crate::cli::args::{Format, IncrementFilters};
 use crate::cli::output::table::{align_right, table};
 use crate::cli::output::{out, out_json, warn_mismatches};
 use crate::engine::keys::FeatureKey;
-use crate::engine::resolve::ResolveOptions;
-use crate::engine::status::{status_document, FeatureStatus, StatusCategory};
+use crate::engine::versioning::resolve::ResolveOptions;
+use crate::engine::versioning::status::{status_document, FeatureStatus, StatusCategory};
 use crate::engine::workspace::Workspace;
 
 /// Runs `metadata status` on `keys`; `snapshot` is the historical project version checked against, if any.
@@ -30,7 +30,7 @@ pub fn run(
         .chain(&filters.global_filters)
         .chain(&filters.stale_if)
     {
-        let _ = crate::engine::read::parse_filter(f)?;
+        let _ = crate::engine::store::filter::parse_filter(f)?;
     }
     let opts = ResolveOptions {
         // counts only: the orphaned rows' user columns are never shown

@@ -9,12 +9,12 @@ use serde_json::json;
 use crate::cli::args::Format;
 use crate::cli::output::table::{frame_table, preview_columns};
 use crate::cli::output::{out, out_json};
-use crate::engine::json::df_to_json_rows;
 use crate::engine::keys::FeatureKey;
-use crate::engine::mutate::{execute_write, plan_write};
-use crate::engine::samples::load_samples;
+use crate::engine::ops::mutate::{execute_write, plan_write};
+use crate::engine::ops::write::WriteOptions;
+use crate::engine::query::json::df_to_json_rows;
+use crate::engine::versioning::samples::load_samples;
 use crate::engine::workspace::Workspace;
-use crate::engine::write::WriteOptions;
 
 /// `metadata write KEY --input FILE`.
 pub fn run(
@@ -28,7 +28,7 @@ pub fn run(
     // a feature of another project is refused before the input is read (`plan_write` checks it again, and the
     // pushed version)
     let key = FeatureKey::parse(feature)?;
-    crate::engine::mutate::check_project(&ws.graph, &key)?;
+    crate::engine::ops::mutate::check_project(&ws.graph, &key)?;
     let df = load_samples(input).with_context(|| format!("cannot read {}", input.display()))?;
     let plan = plan_write(
         ws.store.as_ref(),

@@ -4,6 +4,12 @@
 //!
 //! Writes go to the store's own tables only ([`MetadataStore::local`]): fallback stores are never written.
 
+mod copy;
+#[cfg(test)]
+mod tests;
+
+pub use copy::{execute_copy, plan_copy, CopyRequest, CopyStats, FeatureCopy};
+
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
@@ -13,12 +19,14 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDef, FeatureGraph, PushedFeature};
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::{apply_filters, cols, read_feature, sort_by_columns, ReadOptions};
-use crate::engine::resolve::expected_frame;
-use crate::engine::store::{Columns, MetadataStore};
-use crate::engine::write::{
+use crate::engine::ops::write::{
     add_system_columns, timestamp_lit, transaction_timestamp, WriteOptions,
 };
+use crate::engine::query::read::{read_feature, sort_by_columns, ReadOptions};
+use crate::engine::schema as cols;
+use crate::engine::store::filter::apply_filters;
+use crate::engine::store::{Columns, MetadataStore};
+use crate::engine::versioning::resolve::expected_frame;
 
 // ------------------------------------------------------------------------------------------------------------
 // checks every mutation makes before it plans anything
@@ -679,220 +687,4 @@ pub fn execute_rebase(
     )?;
     store.local().append(&plan.feature, &rows)?;
     Ok(rows.height())
-}
-
-// ------------------------------------------------------------------------------------------------------------
-// copy
-
-/// A copy request (Metaxy `dst.copy_metadata(src, features, global_filters, with_feature_history,
-/// with_sample_history)`; CLI `metadata copy`).
-#[derive(Debug, Clone)]
-pub struct CopyRequest {
-    /// Features to copy; `None` = every feature of the graph (Metaxy: the current project's features).
-    pub features: Option<Vec<FeatureKey>>,
-    /// SQL filters applied to every feature's read.
-    pub filters: Vec<String>,
-    /// Copy rows of every feature version (Metaxy's default `True`).
-    pub with_feature_history: bool,
-    /// Copy every row per sample instead of the latest.
-    pub with_sample_history: bool,
-}
-
-impl Default for CopyRequest {
-    fn default() -> Self {
-        Self {
-            features: None,
-            filters: vec![],
-            with_feature_history: true,
-            with_sample_history: false,
-        }
-    }
-}
-
-/// One feature of a copy.
-#[derive(Debug, Clone)]
-pub struct FeatureCopy {
-    /// The feature.
-    pub feature: FeatureKey,
-    /// Rows read from the source (written with `preserve_feature_version=True`).
-    pub rows: DataFrame,
-    /// Why the feature is skipped (not in the source, no rows), as Metaxy logs it.
-    pub skipped: Option<String>,
-}
-
-/// Plans a copy: the rows each feature's source read returns (source store only, no fallback, soft-deleted rows
-/// excluded; the system table is never copied). Each feature must pass [`check_project`]; the rows keep their
-/// stored versions (`preserve_feature_version`), so no version check is needed.
-///
-/// Errors: [`EngineError::ForeignProject`], [`EngineError::UnknownFeature`], read errors.
-pub fn plan_copy(
-    source: &dyn MetadataStore,
-    graph: &FeatureGraph,
-    req: &CopyRequest,
-) -> Result<Vec<FeatureCopy>> {
-    let keys: Vec<FeatureKey> = match &req.features {
-        Some(k) => k.clone(),
-        None => graph.features.iter().map(|f| f.spec.key.clone()).collect(),
-    };
-    let mut out = Vec::with_capacity(keys.len());
-    for key in keys {
-        check_project(graph, &key)?;
-        let rows = read_feature(
-            source.local(),
-            graph,
-            &key,
-            &ReadOptions {
-                with_feature_history: req.with_feature_history,
-                with_sample_history: req.with_sample_history,
-                filters: req.filters.clone(),
-                ..Default::default()
-            },
-        )?;
-        let (rows, skipped) = match rows {
-            None => (
-                DataFrame::empty(),
-                Some(format!("not found in store {:?}", source.local().name())),
-            ),
-            Some(r) if r.height() == 0 => (r, Some("no rows".to_string())),
-            Some(r) => (r, None),
-        };
-        out.push(FeatureCopy {
-            feature: key,
-            rows,
-            skipped,
-        });
-    }
-    Ok(out)
-}
-
-/// Totals of a finished copy (Metaxy's `{"features_copied", "rows_copied"}`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct CopyStats {
-    /// Features with at least one row copied.
-    pub features_copied: usize,
-    /// Rows written.
-    pub rows_copied: usize,
-}
-
-/// Writes a planned copy into `dest` (its own tables), feature by feature, with `preserve_feature_version=True`:
-/// `metaxy_updated_at` re-stamped, `metaxy_materialization_id` reset, everything else as read.
-pub fn execute_copy(
-    dest: &dyn MetadataStore,
-    graph: &FeatureGraph,
-    plan: &[FeatureCopy],
-) -> Result<CopyStats> {
-    let mut stats = CopyStats {
-        features_copied: 0,
-        rows_copied: 0,
-    };
-    for f in plan {
-        if f.skipped.is_some() || f.rows.height() == 0 {
-            continue;
-        }
-        let ts = transaction_timestamp();
-        let rows = add_system_columns(
-            f.rows.clone(),
-            graph,
-            &f.feature,
-            dest.hash_algorithm(),
-            ts,
-            &WriteOptions {
-                preserve_feature_version: true,
-                ..Default::default()
-            },
-        )?;
-        dest.local().append(&f.feature, &rows)?;
-        stats.features_copied += 1;
-        stats.rows_copied += rows.height();
-    }
-    Ok(stats)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::graph_diff::tests::graph;
-
-    fn key(s: &str) -> FeatureKey {
-        FeatureKey::parse(s).unwrap()
-    }
-
-    /// `graph`'s rows as the system table would hold them: recomputed versions stored, pushed by `project`.
-    fn rows(g: &FeatureGraph, project: &str, recorded_at_us: i64) -> Vec<PushedFeature> {
-        g.features
-            .iter()
-            .zip(&g.versions)
-            .map(|(f, v)| PushedFeature {
-                project: project.into(),
-                feature_version: v.feature_version.clone(),
-                recorded_at_us,
-                ..f.pushed.clone()
-            })
-            .collect()
-    }
-
-    #[test]
-    fn features_only_another_project_pushed_are_foreign() {
-        let ours = graph("v1", &[("a/root", &[], &[("x", "1", None)])]);
-        let theirs = graph(
-            "w1",
-            &[
-                ("a/root", &[], &[("x", "1", None)]),
-                ("b/clip", &[], &[("y", "1", None)]),
-            ],
-        );
-        let mut pushed = rows(&ours, "ours", 1);
-        pushed.extend(rows(&theirs, "theirs", 2));
-        // the newest push is theirs, but the config selects ours
-        let g = FeatureGraph::from_rows(&pushed, Some("ours"), None, 8, "dev").unwrap();
-        assert_eq!(g.other_projects_of(&key("b/clip")), ["theirs".to_string()]);
-        // a key both projects pushed is ours
-        assert!(g.other_projects_of(&key("a/root")).is_empty());
-        assert!(check_project(&g, &key("a/root")).is_ok());
-        match check_project(&g, &key("b/clip")) {
-            Err(EngineError::ForeignProject {
-                feature,
-                projects,
-                project,
-            }) => {
-                assert_eq!(feature, "b/clip");
-                assert_eq!(projects, "\"theirs\"");
-                assert_eq!(project, "ours");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            check_project(&g, &key("c/none")),
-            Err(EngineError::UnknownFeature(..))
-        ));
-        // a definition carrying another project (a graph built by hand) is refused too
-        let mut g2 = ours.clone();
-        g2.project = "elsewhere".into();
-        assert!(matches!(
-            check_project(&g2, &key("a/root")),
-            Err(EngineError::ForeignProject { .. })
-        ));
-    }
-
-    #[test]
-    fn a_recomputed_version_other_than_the_stored_one_is_refused() {
-        let g = graph("v1", &[("a/root", &[], &[("x", "1", None)])]);
-        let computed = g.feature_version(&key("a/root")).unwrap().to_string();
-        let mut ok = g.clone();
-        ok.features[0].pushed.feature_version = computed.clone();
-        assert!(check_pushed_version(&ok, &key("a/root")).is_ok());
-        let mut bad = g.clone();
-        bad.features[0].pushed.feature_version = "deadbeef".into();
-        let err = check_pushed_version(&bad, &key("a/root")).unwrap_err();
-        let text = err.to_string();
-        assert!(
-            text.contains(&format!("recomputed from the pushed graph is {computed}")),
-            "{text}"
-        );
-        assert!(
-            text.contains("stores deadbeef for project version v1"),
-            "{text}"
-        );
-        assert!(text.contains("`metaxy push`"), "{text}");
-    }
 }

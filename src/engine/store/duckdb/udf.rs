@@ -1,5 +1,5 @@
 //! A DuckDB database handle of our own, on DuckDB's C API, with the engine's row hash registered in it as a
-//! vectorised scalar function, so that a whole counts-only increment ([`crate::engine::counts`]) runs as one DuckDB
+//! vectorised scalar function, so that a whole counts-only increment ([`crate::engine::versioning::counts`]) runs as one DuckDB
 //! query: DuckDB's parallel scans, aggregates and joins, our hash, and only four numbers back.
 //!
 //! A function is registered per query ([`RawDuckDb::register_provenance`]): `__mx_prov_<n>(VARCHAR, ...) ->
@@ -12,7 +12,7 @@
 //! register Arrow functions, which copy every chunk twice), and no intermediate field hashes leave the function.
 //!
 //! The handle is a second read-only instance on the same file (read-only instances share the file safely). It is
-//! opened lazily by [`crate::engine::store::DuckDbStore`] and dropped before any write to the file.
+//! opened lazily by [`crate::engine::store::duckdb::DuckDbStore`] and dropped before any write to the file.
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::Path;

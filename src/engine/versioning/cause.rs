@@ -16,11 +16,12 @@ use polars::prelude::*;
 use crate::engine::error::Result;
 use crate::engine::graph::{FeatureGraph, Lineage};
 use crate::engine::hashing::hash_str;
-use crate::engine::json::{any_to_cell, any_to_json, by_field_value};
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::{cols, read_feature, ReadOptions};
-use crate::engine::resolve::Increment;
+use crate::engine::query::json::{any_to_cell, any_to_json, by_field_value};
+use crate::engine::query::read::{read_feature, ReadOptions};
+use crate::engine::schema as cols;
 use crate::engine::store::MetadataStore;
+use crate::engine::versioning::resolve::Increment;
 
 /// Most parent-value combinations tried per field of a sample.
 pub const MAX_COMBINATIONS: usize = 256;

@@ -113,7 +113,7 @@ fn depth(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::graph_diff::tests::graph;
+    use crate::engine::graph::diff::tests::graph;
 
     #[test]
     fn metrics_of_a_diamond() {

@@ -13,7 +13,7 @@ use crate::engine::frame::has_column;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::hashing::{check_algorithm, hash_expr};
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::cols;
+use crate::engine::schema as cols;
 
 /// Options of one write (Metaxy `write(feature, df, materialization_id=None, preserve_feature_version=False)`).
 #[derive(Debug, Clone, Default)]

@@ -5,15 +5,15 @@
 //! Why this is exact: in id order every stored row of one sample is adjacent, so the latest-row-per-sample dedup,
 //! the soft-delete removal and the filters can be applied to a page of stored rows on its own, as long as a page
 //! never splits the rows of one sample (the last, possibly incomplete, sample of a full fetch is left for the
-//! next one). The result of walking every page equals [`crate::engine::read::read_feature`]'s frame.
+//! next one). The result of walking every page equals [`crate::engine::query::read::read_feature`]'s frame.
 
 use polars::prelude::*;
 
 use crate::engine::error::Result;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::ReadOptions;
-use crate::engine::read::{apply_read_semantics, read_feature, read_scope, sort_by_columns};
+use crate::engine::query::read::ReadOptions;
+use crate::engine::query::read::{apply_read_semantics, read_feature, read_scope, sort_by_columns};
 use crate::engine::store::{Columns, KeyRange, LatestScan, MetadataStore};
 
 /// Where a page starts.

@@ -6,31 +6,9 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
+use crate::engine::schema as cols;
+use crate::engine::store::filter::{apply_filters, chunks_prove_unique, sorted_unique};
 use crate::engine::store::{Columns, LatestScan, MetadataStore};
-
-/// System column names (FORMAT.md §4.1).
-pub mod cols {
-    /// Struct (or map) of field struct key -> provenance hash.
-    pub const PROVENANCE_BY_FIELD: &str = "metaxy_provenance_by_field";
-    /// Sample-level provenance hash.
-    pub const PROVENANCE: &str = "metaxy_provenance";
-    /// Struct of field -> data version (defaults to provenance).
-    pub const DATA_VERSION_BY_FIELD: &str = "metaxy_data_version_by_field";
-    /// Sample-level data version.
-    pub const DATA_VERSION: &str = "metaxy_data_version";
-    /// Feature version the row was written under.
-    pub const FEATURE_VERSION: &str = "metaxy_feature_version";
-    /// Project version the row was written under.
-    pub const PROJECT_VERSION: &str = "metaxy_project_version";
-    /// Creation timestamp (UTC).
-    pub const CREATED_AT: &str = "metaxy_created_at";
-    /// Last update timestamp (UTC).
-    pub const UPDATED_AT: &str = "metaxy_updated_at";
-    /// Soft-delete timestamp (UTC), null = live.
-    pub const DELETED_AT: &str = "metaxy_deleted_at";
-    /// Orchestration run id.
-    pub const MATERIALIZATION_ID: &str = "metaxy_materialization_id";
-}
 
 /// Options of a read (Metaxy `read(...)` keyword arguments / `metaxy-tui metadata read` flags).
 #[derive(Debug, Clone, Default)]
@@ -52,38 +30,6 @@ pub struct ReadOptions {
     /// (`metaxy_feature_version`, `metaxy_updated_at`, `metaxy_deleted_at`) and every column a filter names are
     /// always read.
     pub columns: Columns,
-}
-
-/// Parses a SQL WHERE fragment into a polars expression. Errors with [`EngineError::BadFilter`].
-pub fn parse_filter(sql: &str) -> Result<Expr> {
-    if sql.trim().is_empty() {
-        return Err(EngineError::BadFilter {
-            filter: sql.to_string(),
-            message: "empty filter".into(),
-        });
-    }
-    polars::sql::sql_expr(sql).map_err(|e| EngineError::BadFilter {
-        filter: sql.to_string(),
-        message: e.to_string(),
-    })
-}
-
-/// Applies SQL filters to a frame; evaluation errors (unknown column, type mismatch) become
-/// [`EngineError::BadFilter`].
-pub fn apply_filters(df: DataFrame, filters: &[String]) -> Result<DataFrame> {
-    let mut out = df;
-    for f in filters {
-        let e = parse_filter(f)?;
-        out = out
-            .lazy()
-            .filter(e)
-            .collect()
-            .map_err(|err| EngineError::BadFilter {
-                filter: f.clone(),
-                message: err.to_string(),
-            })?;
-    }
-    Ok(out)
 }
 
 /// Keeps, per `id_columns`, the row with the greatest `coalesce(metaxy_deleted_at, metaxy_updated_at)`
@@ -143,62 +89,6 @@ fn latest_timestamps(df: &DataFrame) -> Result<Vec<i64>> {
         v.extend_from_slice(arr.values().as_slice());
     }
     Ok(v)
-}
-
-/// Whether every row of `df` has its own value of `id_columns` (nulls count as one value, as in a group-by):
-/// an O(n) check when the single id column is stored sorted, a hash count otherwise.
-pub fn ids_unique(df: &DataFrame, id_columns: &[String]) -> Result<bool> {
-    if df.height() < 2 {
-        return Ok(true);
-    }
-    if let [id] = id_columns {
-        let s = df.column(id)?.as_materialized_series();
-        if let Some(unique) = sorted_unique(s)? {
-            return Ok(unique);
-        }
-        if chunks_prove_unique(s)? {
-            return Ok(true);
-        }
-        return Ok(s.n_unique()? == s.len());
-    }
-    Ok(df.group_by(id_columns)?.get_groups().len() == df.height())
-}
-
-/// Whether the chunks of `s` (one per data file or row group) prove it unique: each chunk sorted without equal
-/// neighbours and no nulls, and the chunks' value ranges disjoint. `false` = not proven (maybe still unique).
-fn chunks_prove_unique(s: &Series) -> Result<bool> {
-    let lens: Vec<usize> = s.chunk_lengths().collect();
-    if lens.len() < 2 || s.null_count() > 0 {
-        return Ok(false);
-    }
-    let mut ranges: Vec<(AnyValue<'static>, AnyValue<'static>)> = Vec::with_capacity(lens.len());
-    let mut off = 0usize;
-    for l in lens {
-        if l == 0 {
-            continue;
-        }
-        let c = s.slice(off as i64, l);
-        off += l;
-        if l > 1 && sorted_unique(&c)? != Some(true) {
-            return Ok(false);
-        }
-        ranges.push((c.get(0)?.into_static(), c.get(l - 1)?.into_static()));
-    }
-    ranges.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    Ok(ranges
-        .windows(2)
-        .all(|w| w[0].1.partial_cmp(&w[1].0) == Some(std::cmp::Ordering::Less)))
-}
-
-/// `Some(unique)` when `s` is sorted (then uniqueness is "no two equal neighbours"), `None` otherwise.
-fn sorted_unique(s: &Series) -> Result<Option<bool>> {
-    let n = s.len();
-    if n < 2 || !s.is_sorted(SortOptions::default()).unwrap_or(false) {
-        return Ok(None);
-    }
-    Ok(Some(
-        !s.slice(1, n - 1).equal_missing(&s.slice(0, n - 1))?.any(),
-    ))
 }
 
 /// Keeps, per key, the index with the greatest `(ts, index)`: the latest row, the one stored last among equal

@@ -1,192 +1,14 @@
-//! Counts-only increments computed in one DuckDB query (`metadata status`): when the target's plan is a plain
-//! one (identity deps without renames, filters or optional deps; no filters, staleness predicates or samples),
-//! the whole of Metaxy's `resolve_update` as far as its counts go (feature-version filter, latest row per id,
-//! soft-delete removal, per-field and sample provenance from the upstream data versions, the comparison) runs
-//! inside DuckDB with the engine's row hash registered as a C-API function ([`crate::engine::duck_udf`]), and
-//! only four numbers come back: new, stale, orphaned and `Materialized`. DuckDB stores run it over their own
-//! tables. Other backends (Delta, LanceDB: the engine's own decode beats DuckDB's parquet reader on Metaxy's
-//! single-row-group files), plans that do not qualify and anything DuckDB fails on use
-//! [`crate::engine::resolve::resolve_update`]; both give the same counts (tested on every DuckDB fixture).
-//! `METAXY_TUI_NO_STORE_COUNTS=1` turns this off.
+//! The counts-only increment of a [`CountPlan`] in one DuckDB query (see [`crate::engine::versioning::counts`]
+//! for when a plan qualifies): feature-version filter, latest row per id, soft-delete removal, per-field and sample
+//! provenance from the upstream data versions and the comparison run inside DuckDB with the engine's row hash
+//! registered as a C-API function ([`super::udf`]); only four numbers come back.
 
-use crate::engine::config::HashAlgorithm;
-use crate::engine::duck_udf::{ProvenanceTemplate, RawDuckDb, RecipeTok};
 use crate::engine::error::Result;
-use crate::engine::graph::{FeatureGraph, Lineage};
 use crate::engine::keys::FeatureKey;
-use crate::engine::resolve::{join_columns, ResolveOptions};
-use crate::engine::store::{latest_rowid_sql, quote_ident, sql_str, MetadataStore};
-
-/// One piece of a field's provenance recipe (FORMAT.md §5.3): the pieces are joined by `|` and hashed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecipePiece {
-    /// A constant (field key, code version, `upstream/key.field`).
-    Lit(String),
-    /// The data version of field `field` (struct key) of dep number `dep`.
-    DataVersion {
-        /// Index into [`CountPlan::deps`].
-        dep: usize,
-        /// Struct key of the upstream field.
-        field: String,
-    },
-}
-
-/// An upstream feature of a [`CountPlan`].
-#[derive(Debug, Clone)]
-pub struct CountDep {
-    /// Upstream feature.
-    pub feature: FeatureKey,
-    /// Its current feature version (rows of other versions are ignored).
-    pub feature_version: String,
-    /// Its id columns (identity lineage: the join columns).
-    pub id_columns: Vec<String>,
-    /// Struct keys of `metaxy_data_version_by_field` the recipes read.
-    pub fields: Vec<String>,
-}
-
-/// What a backend needs to count an increment by itself.
-#[derive(Debug, Clone)]
-pub struct CountPlan {
-    /// Target feature.
-    pub target: FeatureKey,
-    /// Its current feature version.
-    pub feature_version: String,
-    /// Its id columns (equal, as a set, to the join columns).
-    pub id_columns: Vec<String>,
-    /// Join columns.
-    pub join_columns: Vec<String>,
-    /// Upstream features, inner-joined on the join columns.
-    pub deps: Vec<CountDep>,
-    /// Per target field, in sorted struct-key order (the order of the sample provenance): its recipe.
-    pub fields: Vec<(String, Vec<RecipePiece>)>,
-    /// Row hash algorithm.
-    pub algorithm: HashAlgorithm,
-    /// Hash truncation length.
-    pub truncation: usize,
-}
-
-/// The counts of an increment (Metaxy's `metadata status` numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IncrementCounts {
-    /// New samples.
-    pub new: usize,
-    /// Stale samples.
-    pub stale: usize,
-    /// Orphaned samples.
-    pub orphaned: usize,
-    /// Rows of the target's default read (`Materialized`); 0 when it has no table.
-    pub current_rows: usize,
-    /// Whether the target has a table in the (primary) store.
-    pub target_exists: bool,
-}
-
-/// The [`CountPlan`] of `key`, or `None` when the plan or the options need the general engine.
-pub fn count_plan(
-    store: &dyn MetadataStore,
-    graph: &FeatureGraph,
-    key: &FeatureKey,
-    opts: &ResolveOptions,
-) -> Result<Option<CountPlan>> {
-    if opts.skip_comparison
-        || opts.samples.is_some()
-        || !opts.stale_if.is_empty()
-        || !opts.global_filters.is_empty()
-        || !opts.target_filters.is_empty()
-    {
-        return Ok(None);
-    }
-    let def = graph.require(key)?;
-    let spec = &def.spec;
-    if spec.is_root() {
-        return Ok(None);
-    }
-    let j = join_columns(graph, key)?;
-    let same_set =
-        |a: &[String], b: &[String]| a.len() == b.len() && a.iter().all(|c| b.contains(c));
-    if !same_set(&spec.id_columns, &j) {
-        return Ok(None);
-    }
-    let primary = store.local().name().to_string();
-    let mut deps = Vec::new();
-    for d in &spec.deps {
-        let plain = matches!(d.lineage, Lineage::Identity)
-            && d.rename.is_empty()
-            && d.sql_filters.is_empty()
-            && !d.optional;
-        let Some(up) = graph.get(&d.feature) else {
-            return Ok(None);
-        };
-        // (`select` only picks the user columns carried along: it changes no count)
-        // every upstream must come from the primary store (no fallback store involved)
-        if !plain
-            || !same_set(&up.spec.id_columns, &j)
-            || store.source_of(&d.feature)?.as_deref() != Some(primary.as_str())
-        {
-            return Ok(None);
-        }
-        deps.push(CountDep {
-            feature: d.feature.clone(),
-            feature_version: graph
-                .feature_version(&d.feature)
-                .unwrap_or_default()
-                .to_string(),
-            id_columns: up.spec.id_columns.clone(),
-            fields: vec![],
-        });
-    }
-    let mut fields = Vec::new();
-    for (fi, f) in spec.fields.iter().enumerate() {
-        let mut pieces = vec![
-            RecipePiece::Lit(f.key.to_string()),
-            RecipePiece::Lit(f.code_version.clone()),
-        ];
-        for (pk, pf) in graph.parent_fields(key, fi)? {
-            let Some(di) = deps.iter().position(|d| &d.feature == pk) else {
-                return Ok(None);
-            };
-            let sk = pf.struct_key();
-            if !deps[di].fields.contains(&sk) {
-                deps[di].fields.push(sk.clone());
-            }
-            pieces.push(RecipePiece::Lit(format!("{pk}.{pf}")));
-            pieces.push(RecipePiece::DataVersion { dep: di, field: sk });
-        }
-        fields.push((f.key.struct_key(), pieces));
-    }
-    fields.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(Some(CountPlan {
-        target: key.clone(),
-        feature_version: graph.feature_version(key).unwrap_or_default().to_string(),
-        id_columns: spec.id_columns.clone(),
-        join_columns: j,
-        deps,
-        fields,
-        algorithm: store.hash_algorithm(),
-        truncation: graph.truncation,
-    }))
-}
-
-/// The counts of `key`'s increment computed by the store itself, or `None` when the plan does not qualify or the
-/// backend cannot (then use [`crate::engine::resolve::resolve_update`]).
-pub fn increment_counts(
-    store: &dyn MetadataStore,
-    graph: &FeatureGraph,
-    key: &FeatureKey,
-    opts: &ResolveOptions,
-) -> Result<Option<IncrementCounts>> {
-    // METAXY_TUI_NO_STORE_COUNTS=1: always the general engine (for comparisons and benchmarks)
-    if std::env::var_os("METAXY_TUI_NO_STORE_COUNTS").is_some_and(|v| v != "0") {
-        return Ok(None);
-    }
-    let Some(plan) = count_plan(store, graph, key, opts)? else {
-        return Ok(None);
-    };
-    if crate::engine::hashing::check_algorithm(plan.algorithm).is_err() {
-        return Ok(None);
-    }
-    let _t = crate::engine::timing::span(|| format!("counts-in-store {key}"));
-    store.local().increment_counts(&plan)
-}
+use crate::engine::schema as cols;
+use crate::engine::store::count_plan::{CountPlan, IncrementCounts, RecipePiece};
+use crate::engine::store::duckdb::sql::{latest_rowid_sql, quote_ident, sql_str};
+use crate::engine::store::duckdb::udf::{ProvenanceTemplate, RawDuckDb, RecipeTok};
 
 /// A feature's stored rows as a DuckDB query sees them (for [`count_in_duckdb`]).
 #[derive(Debug, Clone)]
@@ -213,7 +35,6 @@ fn latest_read_sql(
     extra: &[String],
     needs: bool,
 ) -> Result<Option<String>> {
-    use crate::engine::read::cols;
     let has = |c: &str| rel.columns.iter().any(|(n, _)| n == c);
     let ts: Vec<&str> = [cols::DELETED_AT, cols::UPDATED_AT]
         .into_iter()
@@ -356,7 +177,6 @@ pub fn count_in_duckdb(
     plan: &CountPlan,
     relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
 ) -> Result<Option<IncrementCounts>> {
-    use crate::engine::read::cols;
     let mut ctes: Vec<String> = Vec::new();
     for (di, d) in plan.deps.iter().enumerate() {
         let Some(rel) = relation(&d.feature)? else {
@@ -536,7 +356,7 @@ mod tests {
                 columns: vec![
                     ("id".into(), ty.into()),
                     (
-                        crate::engine::read::cols::FEATURE_VERSION.into(),
+                        crate::engine::schema::FEATURE_VERSION.into(),
                         "VARCHAR".into(),
                     ),
                 ],

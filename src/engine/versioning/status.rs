@@ -5,9 +5,9 @@ use serde_json::{json, Map, Value};
 use crate::engine::error::Result;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
-use crate::engine::read::{read_feature, ReadOptions};
-use crate::engine::resolve::{resolve_update, Increment, ResolveOptions};
+use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::store::MetadataStore;
+use crate::engine::versioning::resolve::{resolve_update, Increment, ResolveOptions};
 
 /// Status category, in Metaxy's words (`missing`, `needs_update`, `up_to_date`, `root_feature`, `error`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -212,7 +212,7 @@ fn feature_status_inner(
     }
     // counts only: the store may count the increment itself
     let fast = if opts.narrow_target {
-        crate::engine::counts::increment_counts(store, graph, key, opts)?
+        crate::engine::versioning::counts::increment_counts(store, graph, key, opts)?
     } else {
         None
     };

@@ -16,14 +16,12 @@ use lancedb::Connection;
 use polars::prelude::DataFrame;
 
 use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
-use crate::engine::delta::is_remote;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
-use crate::engine::store::{
-    resolve_local_path, storage_options, Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom,
-};
+use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
+use crate::engine::store::common::{is_remote, resolve_local_path, storage_options};
 
 /// A LanceDB metadata store, read-only.
 pub struct LanceStore {
@@ -415,7 +413,7 @@ impl LanceStore {
         let Some(ix) = self.order_index(&table, key, feature_version, ids).await? else {
             return Ok(LatestScan::Unsupported);
         };
-        let picked = crate::engine::store::pick_from_index(&ix, range)?;
+        let picked = crate::engine::store::common::pick_from_index(&ix, range)?;
         let row_ids: Vec<u64> = picked
             .column("_rowid")?
             .u64()?

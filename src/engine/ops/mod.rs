@@ -1,0 +1,5 @@
+//! Operations that change a store: the write pipeline ([`write`]: system columns, provenance) and the mutations
+//! built on it ([`mutate`]: write, delete, rebase, copy).
+
+pub mod mutate;
+pub mod write;

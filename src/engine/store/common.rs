@@ -1,0 +1,86 @@
+//! Helpers shared by the store backends: system-table decoding, local paths, `storage_options`, remote URIs and
+//! the keyset pick over an id-order index. Backends import these from here, never from the registry.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::engine::error::Result;
+/// Re-exported for the backends: the decoding lives beside [`crate::engine::store::api::MetadataStore::system_rows`].
+pub use crate::engine::store::api::pushed_rows_from_df;
+use crate::engine::store::api::KeyRange;
+
+/// Resolves a store path the way Metaxy does: relative paths against the process CWD, not the config file.
+pub fn resolve_local_path(location: &str, cwd: &Path) -> PathBuf {
+    let stripped = location
+        .strip_prefix("file://")
+        .or_else(|| location.strip_prefix("local://"))
+        .unwrap_or(location);
+    let p = Path::new(stripped);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        cwd.join(p)
+    }
+}
+
+/// Decodes a `storage_options` table (Delta `storage_options`, LanceDB `connect_kwargs.storage_options`) into the
+/// string map delta-rs and lance take; non-string values are rendered as JSON (`true`, `3`).
+pub fn storage_options(v: Option<&serde_json::Value>) -> HashMap<String, String> {
+    v.and_then(|v| v.as_object())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let s = match v {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    (k.clone(), s)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether `location` is an object-store URI (`s3://`, `gs://`, `az://`, `db://`, ...) rather than a local path
+/// (plain, `file://` or `local://`).
+pub fn is_remote(location: &str) -> bool {
+    match location.split_once("://") {
+        Some((scheme, _)) => !matches!(scheme, "file" | "local"),
+        None => false,
+    }
+}
+
+/// The entries of an id-order index (`index`: the id columns plus a storage-position column, sorted by the ids
+/// then the position) that a keyset scan `range` asks for: beyond `range.bound`, at most `range.limit`, in the
+/// scan's order (descending: reversed). Shared by the backends without an ordered scan of their own (Delta,
+/// LanceDB), which then fetch the rows at those positions.
+pub(crate) fn pick_from_index(index: &DataFrame, range: &KeyRange<'_>) -> Result<DataFrame> {
+    use polars::prelude::*;
+    let mut lf = index.clone().lazy();
+    if let Some(b) = range.bound {
+        // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
+        let mut cond: Option<Expr> = None;
+        for c in range.id_columns.iter().rev() {
+            let v = lit(b.column(c)?.as_materialized_series().clone());
+            let beyond = if range.descending {
+                col(c.as_str()).lt(v.clone())
+            } else {
+                col(c.as_str()).gt(v.clone())
+            };
+            cond = Some(match cond {
+                None => beyond,
+                Some(rest) => beyond.or(col(c.as_str()).eq(v).and(rest)),
+            });
+        }
+        if let Some(c) = cond {
+            lf = lf.filter(c);
+        }
+    }
+    Ok(if range.descending {
+        lf.tail(range.limit as IdxSize).collect()?.reverse()
+    } else {
+        lf.limit(range.limit as IdxSize).collect()?
+    })
+}

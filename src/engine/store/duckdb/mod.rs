@@ -1,0 +1,663 @@
+//! The DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): [`DuckDbStore`]. Its SQL pieces are in
+//! [`sql`], the counts-only increment query in [`counts`] and the row hash registered in DuckDB in [`udf`].
+
+pub mod counts;
+pub mod sql;
+pub mod udf;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use duckdb::{AccessMode, Config, Connection};
+use polars::prelude::*;
+
+use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::frame::record_batches_to_df;
+use crate::engine::keys::FeatureKey;
+use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore};
+use crate::engine::store::common::resolve_local_path;
+use crate::engine::store::duckdb::sql::{
+    latest_rowid_sql, quote_ident, sql_literal, sql_str, ScanSql,
+};
+
+/// A DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): one table per feature named
+pub struct DuckDbStore {
+    name: String,
+    database: String,
+    /// The database file; `None` for `:memory:`.
+    path: Option<PathBuf>,
+    table_prefix: String,
+    hash_algorithm: HashAlgorithm,
+    /// Map mode: new tables store `*_by_field` columns as `MAP(VARCHAR, VARCHAR)`.
+    map_datatype: bool,
+    /// The read connection (read-only on files); `None` while the file does not exist (a write destination).
+    conn: Mutex<Option<Connection>>,
+    /// A second read-only instance where the row hash is registered (for [`MetadataStore::increment_counts`]);
+    /// opened on first use, closed before every write.
+    counting: Mutex<Option<std::sync::Arc<crate::engine::store::duckdb::udf::RawDuckDb>>>,
+}
+
+impl DuckDbStore {
+    /// Opens the `database` of `cfg` read-only.
+    ///
+    /// Errors: [`EngineError::StoreOpen`] when the file does not exist or is not a DuckDB database, and when the
+    /// hash algorithm is one Metaxy's DuckDB store refuses (`wyhash`, `sha256`, `farmhash`:
+    /// `HashAlgorithmNotSupportedError` in Metaxy).
+    pub fn open(cfg: &StoreConfig, cwd: &Path) -> Result<Self> {
+        Self::open_impl(cfg, cwd, false)
+    }
+
+    /// Like [`DuckDbStore::open`], but a missing database file is not an error: the store reads as empty and the
+    /// first write creates the file.
+    pub fn open_for_write(cfg: &StoreConfig, cwd: &Path) -> Result<Self> {
+        Self::open_impl(cfg, cwd, true)
+    }
+
+    fn open_impl(cfg: &StoreConfig, cwd: &Path, allow_missing: bool) -> Result<Self> {
+        let database = cfg.location()?;
+        let err = |m: String| EngineError::StoreOpen {
+            store: cfg.name.clone(),
+            location: database.clone(),
+            message: m,
+        };
+        if matches!(
+            cfg.hash_algorithm,
+            HashAlgorithm::Wyhash | HashAlgorithm::Sha256 | HashAlgorithm::Farmhash
+        ) {
+            return Err(err(format!(
+                "hash_algorithm {:?} is not supported by Metaxy's DuckDB store (supported: md5, xxhash32, xxhash64, xxh3_64)",
+                cfg.hash_algorithm.as_str()
+            )));
+        }
+        let (path, conn) = if database == ":memory:" {
+            (None, Some(Connection::open_in_memory()?))
+        } else {
+            if database.starts_with("md:") || database.contains("://") {
+                return Err(err(
+                    "remote DuckDB databases (md:, s3://) are not supported yet".into(),
+                ));
+            }
+            let path = resolve_local_path(&database, cwd);
+            if !path.is_file() {
+                if !allow_missing {
+                    return Err(err(format!(
+                        "database file {} does not exist",
+                        path.display()
+                    )));
+                }
+                (Some(path), None)
+            } else {
+                let conn = Self::open_read_only(&path).map_err(err)?;
+                (Some(path), Some(conn))
+            }
+        };
+        let table_prefix = cfg
+            .config
+            .get("table_prefix")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string();
+        Ok(Self {
+            name: cfg.name.clone(),
+            database,
+            path,
+            table_prefix,
+            hash_algorithm: cfg.hash_algorithm,
+            map_datatype: cfg.map_datatype,
+            conn: Mutex::new(conn),
+            counting: Mutex::new(None),
+        })
+    }
+
+    fn open_read_only(path: &Path) -> std::result::Result<Connection, String> {
+        let config = Config::default()
+            .access_mode(AccessMode::ReadOnly)
+            .map_err(|e| e.to_string())?;
+        Connection::open_with_flags(path, config).map_err(|e| e.to_string())
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection of its own to the same database (DuckDB `duckdb_connect` on the shared instance), so that
+    /// reads from several threads run at the same time instead of queueing on the shared connection's lock.
+    fn reader(&self) -> Result<Option<Connection>> {
+        let guard = self.conn();
+        let Some(c) = guard.as_ref() else {
+            return Ok(None);
+        };
+        let conn = c.try_clone()?;
+        // strings as Arrow views: the layout polars uses, so they move into polars without a copy
+        let _ = conn.execute_batch("SET produce_arrow_string_view = true");
+        Ok(Some(conn))
+    }
+
+    /// A reader connection, the table name and the scan's SQL pieces for `key`; `None` when the table does not
+    /// exist.
+    fn open_scan(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<(Connection, String, ScanSql)>> {
+        if !self.has_feature(key)? {
+            return Ok(None);
+        }
+        let table = self.table_name(key);
+        let Some(conn) = self.reader()? else {
+            return Ok(None);
+        };
+        let q = ScanSql::new(&conn, &table, feature_version, columns)?;
+        Ok(Some((conn, table, q)))
+    }
+
+    fn write_err(&self, table: &str, m: impl std::fmt::Display) -> EngineError {
+        EngineError::Write {
+            store: self.name.clone(),
+            table: table.to_string(),
+            message: m.to_string(),
+        }
+    }
+
+    /// Runs `f` inside one read-write transaction (committed when `f` succeeds, rolled back otherwise). The
+    /// read-only connection is closed first (one DuckDB instance per file and process) and reopened afterwards, so
+    /// later reads see the change. Creates the database file when it does not exist.
+    fn with_write_transaction<T>(
+        &self,
+        table: &str,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
+        let mut guard = self.conn();
+        let Some(path) = self.path.clone() else {
+            let conn = guard
+                .as_ref()
+                .ok_or_else(|| self.write_err(table, "in-memory database is closed"))?;
+            return Self::transaction(conn, f);
+        };
+        drop(guard.take());
+        drop(
+            self.counting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take(),
+        );
+        if let Some(parent) = path.parent() {
+            if !parent.as_os_str().is_empty() && !parent.is_dir() {
+                std::fs::create_dir_all(parent)?;
+            }
+        }
+        let result = match Connection::open(&path) {
+            Ok(rw) => {
+                let r = Self::transaction(&rw, f);
+                drop(rw);
+                r
+            }
+            Err(e) => Err(self.write_err(
+                table,
+                format!(
+                    "cannot open {} for writing: {e} (is another process writing to it?)",
+                    path.display()
+                ),
+            )),
+        };
+        *guard = if path.is_file() {
+            Self::open_read_only(&path).ok()
+        } else {
+            None
+        };
+        result
+    }
+
+    fn transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        conn.execute_batch("BEGIN TRANSACTION")?;
+        match f(conn) {
+            Ok(v) => {
+                crate::engine::fault::point("duckdb.before_commit");
+                conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// `(name, DuckDB type)` of every column of `table` (empty when the table does not exist).
+    fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>> {
+        let mut stmt = conn.prepare(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+        )?;
+        let rows = stmt.query_map([table], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+}
+
+impl MetadataStore for DuckDbStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn kind(&self) -> StoreKind {
+        StoreKind::DuckDb
+    }
+    fn display(&self) -> String {
+        "DuckDBMetadataStore(backend=duckdb)".into()
+    }
+    fn class_path(&self) -> &'static str {
+        "metaxy.ext.duckdb.metadata_store.DuckDBMetadataStore"
+    }
+    fn hash_algorithm(&self) -> HashAlgorithm {
+        self.hash_algorithm
+    }
+    fn location(&self) -> String {
+        self.database.clone()
+    }
+    fn table_name(&self, key: &FeatureKey) -> String {
+        format!("{}{}", self.table_prefix, key.table_name())
+    }
+    fn local(&self) -> &dyn MetadataStore {
+        self
+    }
+    fn has_feature(&self, key: &FeatureKey) -> Result<bool> {
+        let t = self.table_name(key);
+        Ok(self.list_tables()?.contains(&t))
+    }
+    fn list_tables(&self) -> Result<Vec<String>> {
+        let guard = self.conn();
+        let Some(conn) = guard.as_ref() else {
+            return Ok(vec![]);
+        };
+        let mut stmt = conn.prepare(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = current_schema() ORDER BY table_name",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+    }
+    fn scan(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+    ) -> Result<Option<DataFrame>> {
+        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
+            return Ok(None);
+        };
+        q.run(&conn, &table, "").map(Some)
+    }
+
+    fn increment_counts(
+        &self,
+        plan: &crate::engine::store::count_plan::CountPlan,
+    ) -> Result<Option<crate::engine::store::count_plan::IncrementCounts>> {
+        self.counts_in_duckdb(plan)
+    }
+
+    fn scan_latest(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        id_columns: &[String],
+    ) -> Result<LatestScan> {
+        use crate::engine::schema as cols;
+        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
+            return Ok(LatestScan::Missing);
+        };
+        let conn = &conn;
+        let has = |c: &str| q.table_columns.iter().any(|(n, _)| n == c);
+        let ts: Vec<&str> = [cols::DELETED_AT, cols::UPDATED_AT]
+            .into_iter()
+            .filter(|c| has(c))
+            .collect();
+        if id_columns.is_empty() || !id_columns.iter().all(|c| has(c)) || ts.is_empty() {
+            return Ok(LatestScan::Unsupported);
+        }
+        let ids: Vec<String> = id_columns.iter().map(|c| quote_ident(c)).collect();
+        let distinct = if ids.len() == 1 {
+            ids[0].clone()
+        } else {
+            format!("({})", ids.join(", "))
+        };
+        // one row per id already (the usual case): a plain scan, checked in the engine (O(n) when stored in id
+        // order). DuckDB's HyperLogLog estimate sends tables with many duplicates straight to the dedup query.
+        let approx_sql = format!(
+            "SELECT approx_count_distinct({distinct}) >= 0.9 * count(*) FROM {}{}",
+            quote_ident(&table),
+            q.where_sql
+        );
+        let likely_unique: Option<bool> = {
+            let t = crate::engine::timing::span(|| format!("duckdb-approx-distinct {table}"));
+            let r = conn
+                .prepare(&approx_sql)
+                .and_then(|mut st| match &q.version {
+                    Some(v) => st.query_row([v], |r| r.get::<_, Option<bool>>(0)),
+                    None => st.query_row([], |r| r.get::<_, Option<bool>>(0)),
+                });
+            drop(t);
+            r.ok().map(|v| v.unwrap_or(true))
+        };
+        match likely_unique {
+            None => return Ok(LatestScan::Unsupported),
+            Some(false) => {}
+            Some(true) => {
+                let df = q.run(conn, &table, "")?;
+                let _t = crate::engine::timing::span(|| format!("unique-check {table}"));
+                if crate::engine::store::filter::ids_unique(&df, id_columns)? {
+                    return Ok(LatestScan::Rows(df));
+                }
+            }
+        }
+        let version_sql = match &q.version {
+            Some(v) => format!(" WHERE metaxy_feature_version = {}", sql_str(v)),
+            None => String::new(),
+        };
+        let latest = format!(
+            "{} {}",
+            if q.where_sql.is_empty() {
+                " WHERE"
+            } else {
+                " AND"
+            },
+            latest_rowid_sql(&quote_ident(&table), &version_sql, &ids, &ts)
+        );
+        match q.run(conn, &table, &latest) {
+            Ok(df) => Ok(LatestScan::Rows(df)),
+            // a table DuckDB cannot order this way (odd timestamp types): dedup in the engine
+            Err(EngineError::CorruptTable { .. }) => Ok(LatestScan::Unsupported),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn scan_ordered(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        range: &KeyRange<'_>,
+    ) -> Result<LatestScan> {
+        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
+            return Ok(LatestScan::Missing);
+        };
+        let conn = &conn;
+        let ids = range.id_columns;
+        if ids.is_empty()
+            || !ids
+                .iter()
+                .all(|c| q.table_columns.iter().any(|(n, _)| n == c))
+        {
+            return Ok(LatestScan::Unsupported);
+        }
+        let (dir, op) = if range.descending {
+            ("DESC", "<")
+        } else {
+            ("ASC", ">")
+        };
+        let mut tail = String::new();
+        if let Some(b) = range.bound {
+            let mut lits = vec![];
+            for c in ids {
+                let Some(l) = b
+                    .column(c)
+                    .ok()
+                    .and_then(|s| s.get(0).ok())
+                    .and_then(|v| sql_literal(&v))
+                else {
+                    return Ok(LatestScan::Unsupported);
+                };
+                lits.push(l);
+            }
+            // lexicographic (a, b) > (x, y): a > x OR (a = x AND b > y)
+            let mut cond = String::new();
+            for (c, l) in ids.iter().zip(&lits).rev() {
+                let c = quote_ident(c);
+                cond = if cond.is_empty() {
+                    format!("{c} {op} {l}")
+                } else {
+                    format!("({c} {op} {l} OR ({c} = {l} AND {cond}))")
+                };
+            }
+            tail.push_str(if q.where_sql.is_empty() {
+                " WHERE "
+            } else {
+                " AND "
+            });
+            tail.push_str(&cond);
+        }
+        let order: Vec<String> = ids
+            .iter()
+            .map(|c| format!("{} {dir}", quote_ident(c)))
+            .chain([format!("rowid {dir}")])
+            .collect();
+        tail.push_str(&format!(
+            " ORDER BY {} LIMIT {}",
+            order.join(", "),
+            range.limit
+        ));
+        q.run(conn, &table, &tail).map(LatestScan::Rows)
+    }
+
+    fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {
+        if !self.has_feature(key)? {
+            return Ok(None);
+        }
+        let table = self.table_name(key);
+        let guard = self.conn();
+        let Some(conn) = guard.as_ref() else {
+            return Ok(None);
+        };
+        let has_version = Self::table_columns(conn, &table)?
+            .iter()
+            .any(|(c, _)| c == crate::engine::schema::FEATURE_VERSION);
+        if !has_version {
+            return Ok(Some(vec![]));
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT CAST(metaxy_feature_version AS VARCHAR), count(*) FROM {} WHERE metaxy_feature_version IS NOT NULL GROUP BY 1 ORDER BY 2 DESC",
+            quote_ident(&table)
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+        })?;
+        Ok(Some(rows.collect::<std::result::Result<Vec<_>, _>>()?))
+    }
+
+    fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
+        let table = self.table_name(key);
+        // DuckDB reads the rows from a Parquet file written by polars (struct, timestamptz and string types map
+        // one to one); the file lives only for the duration of the call.
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let tmp = std::env::temp_dir().join(format!(
+            "metaxy-tui-append-{}-{}.parquet",
+            std::process::id(),
+            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        struct Cleanup(PathBuf);
+        impl Drop for Cleanup {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+        let _cleanup = Cleanup(tmp.clone());
+        {
+            let file = std::fs::File::create(&tmp)?;
+            let mut frame = df.clone();
+            ParquetWriter::new(file)
+                .finish(&mut frame)
+                .map_err(|e| self.write_err(&table, e))?;
+        }
+        let source = format!("read_parquet({})", sql_str(&tmp.display().to_string()));
+        // `MAP {'audio': "c"."audio", ...}`: a struct column as the MAP Metaxy's Map mode stores
+        let map_expr = |name: &str, members: &[Field]| {
+            let q = quote_ident(name);
+            let entries: Vec<String> = members
+                .iter()
+                .map(|m| {
+                    format!(
+                        "{}: {q}.{}",
+                        sql_str(m.name().as_str()),
+                        quote_ident(m.name().as_str())
+                    )
+                })
+                .collect();
+            format!(
+                "CASE WHEN {q} IS NULL THEN NULL ELSE MAP {{{}}} END AS {q}",
+                entries.join(", ")
+            )
+        };
+        self.with_write_transaction(&table, |conn| {
+            let existing = Self::table_columns(conn, &table)?;
+            if existing.is_empty() {
+                let select: Vec<String> = df
+                    .columns()
+                    .iter()
+                    .map(|c| match c.dtype() {
+                        DataType::Struct(m)
+                            if self.map_datatype && crate::engine::frame::is_by_field(c.name()) =>
+                        {
+                            map_expr(c.name().as_str(), m)
+                        }
+                        _ => quote_ident(c.name().as_str()),
+                    })
+                    .collect();
+                conn.execute_batch(&format!(
+                    "CREATE TABLE {} AS SELECT {} FROM {source}",
+                    quote_ident(&table),
+                    select.join(", ")
+                ))
+                .map_err(|e| self.write_err(&table, e))?;
+                return Ok(());
+            }
+            let mut select = Vec::with_capacity(df.width());
+            let mut unknown = vec![];
+            for c in df.columns() {
+                let name = c.name().as_str();
+                let Some((_, ty)) = existing.iter().find(|(n, _)| n == name) else {
+                    unknown.push(name.to_string());
+                    continue;
+                };
+                let q = quote_ident(name);
+                match (ty.starts_with("MAP("), c.dtype()) {
+                    // Map mode (`enable_map_datatype`): the table stores a MAP, the engine a struct
+                    (true, DataType::Struct(members)) => select.push(map_expr(name, members)),
+                    _ => select.push(q),
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(EngineError::Schema {
+                    feature: key.to_string(),
+                    message: format!(
+                        "table {table} has no column(s) {} (DuckDB tables are not migrated automatically)",
+                        unknown.join(", ")
+                    ),
+                });
+            }
+            conn.execute_batch(&format!(
+                "INSERT INTO {} BY NAME SELECT {} FROM {source}",
+                quote_ident(&table),
+                select.join(", ")
+            ))
+            .map_err(|e| EngineError::Schema {
+                feature: key.to_string(),
+                message: format!("DuckDB refused the rows for {table}: {e}"),
+            })?;
+            Ok(())
+        })
+    }
+
+    fn delete_rows(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        filters: &[String],
+    ) -> Result<usize> {
+        let table = self.table_name(key);
+        if !self.has_feature(key)? {
+            return Err(EngineError::FeatureNotFound {
+                feature: key.to_string(),
+                store: self.name.clone(),
+                table,
+            });
+        }
+        self.with_write_transaction(&table, |conn| {
+            let mut sql = format!("SELECT rowid AS __mx_rowid, * FROM {}", quote_ident(&table));
+            if let Some(v) = feature_version {
+                sql.push_str(&format!(" WHERE metaxy_feature_version = {}", sql_str(v)));
+            }
+            let mut stmt = conn.prepare(&sql)?;
+            let arrow = stmt.query_arrow([])?;
+            let schema = arrow.get_schema();
+            let batches: Vec<_> = arrow.collect();
+            let df = record_batches_to_df(&schema, &batches)?;
+            let matched = crate::engine::store::filter::apply_filters(df, filters)?;
+            if matched.height() == 0 {
+                return Ok(0);
+            }
+            let ids: Vec<String> = matched
+                .column("__mx_rowid")?
+                .cast(&DataType::Int64)?
+                .i64()?
+                .into_no_null_iter()
+                .map(|v| v.to_string())
+                .collect();
+            let n = conn
+                .execute(
+                    &format!(
+                        "DELETE FROM {} WHERE rowid IN (SELECT unnest(CAST(? AS BIGINT[])))",
+                        quote_ident(&table)
+                    ),
+                    [format!("[{}]", ids.join(","))],
+                )
+                .map_err(|e| self.write_err(&table, e))?;
+            Ok(n)
+        })
+    }
+}
+
+impl DuckDbStore {
+    /// The second read-only instance for counts (opened on first use); `None` for in-memory databases, files
+    /// not created yet, or when DuckDB refuses it.
+    fn counting_db(&self) -> Option<std::sync::Arc<crate::engine::store::duckdb::udf::RawDuckDb>> {
+        let path = self.path.as_ref().filter(|p| p.is_file())?;
+        let mut g = self.counting.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(db) = g.as_ref() {
+            return Some(db.clone());
+        }
+        let _t = crate::engine::timing::span(|| format!("duckdb-open-counting {}", path.display()));
+        let db =
+            std::sync::Arc::new(crate::engine::store::duckdb::udf::RawDuckDb::open(path).ok()?);
+        *g = Some(db.clone());
+        Some(db)
+    }
+
+    /// [`MetadataStore::increment_counts`] for DuckDB: the counts query of [`crate::engine::versioning::counts`] over the
+    /// feature tables themselves (storage order = `rowid`), on a second read-only instance of the file.
+    fn counts_in_duckdb(
+        &self,
+        plan: &crate::engine::store::count_plan::CountPlan,
+    ) -> Result<Option<crate::engine::store::count_plan::IncrementCounts>> {
+        use crate::engine::store::duckdb::counts::SqlRelation;
+        let Some(conn) = self.reader()? else {
+            return Ok(None);
+        };
+        let Some(db) = self.counting_db() else {
+            return Ok(None);
+        };
+        let tables = self.list_tables()?;
+        let relation = |key: &FeatureKey| -> Result<Option<SqlRelation>> {
+            let table = self.table_name(key);
+            if !tables.contains(&table) {
+                return Ok(None);
+            }
+            Ok(Some(SqlRelation {
+                source: quote_ident(&table),
+                columns: Self::table_columns(&conn, &table)?,
+                name: table,
+            }))
+        };
+        crate::engine::store::duckdb::counts::count_in_duckdb(&db, plan, &relation)
+    }
+}
