@@ -26,5 +26,6 @@ pub mod snapshot;
 pub mod status;
 pub mod store;
 pub mod timing;
+pub mod view_ops;
 pub mod workspace;
 pub mod write;

@@ -21,7 +21,9 @@ use crate::tui::dialog::{
     version_choices, DeleteDialog, DeleteStage, Dialog, DialogAction, PickerEntry, RebaseDialog,
     RebaseStage, WriteDialog, WriteStage,
 };
-use crate::tui::view::{StatusReport, TableData};
+use crate::tui::msg::{Command, JobResult, Msg};
+use crate::tui::tasks::Job;
+use crate::tui::view::TableData;
 
 /// How long a toast stays in the status bar, in ticks (~100 ms each).
 pub const TOAST_TICKS: usize = 60;
@@ -536,9 +538,10 @@ pub enum HistoryRebase {
 }
 
 /// Which pane receives movement keys.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Focus {
     /// The feature list (left).
+    #[default]
     List,
     /// The table of the current tab (right).
     Details,
@@ -655,461 +658,160 @@ fn n_last(p: &PagedTable) -> usize {
     p.total.unwrap_or(p.table.end()).saturating_sub(1)
 }
 
+/// State of the features screen's left pane: the feature list, its filter and the selection.
+#[derive(Default)]
+pub struct FeaturesScreen {
+    /// Features of `ws.graph.features`, in graph order, with their statuses.
+    pub entries: Vec<FeatureEntry>,
+    /// Selected feature index (into `entries`). While any feature is visible, it is one of them.
+    pub selected: usize,
+    /// The feature-list filter (`/`): a fuzzy query on feature keys; empty for none.
+    pub filter: String,
+    /// The filter being typed (`Some` while the one-line input has the keyboard).
+    pub filter_input: Option<TextArea<'static>>,
+    /// The lines of the feature list in display order: the features matching [`FeaturesScreen::filter`].
+    pub visible: Vec<VisibleFeature>,
+    /// First visible line of the feature list (maintained by draw).
+    pub list_offset: StdCell<usize>,
+    /// Focused pane.
+    pub focus: Focus,
+    /// Feature to reselect after a reload.
+    pub(crate) reselect: Option<FeatureKey>,
+    /// The status computation was cancelled with Esc (features without a status stay unknown until `r`).
+    pub statuses_cancelled: bool,
+    /// `ws.graph.mismatches().len()` of the opened workspace (stored vs recomputed versions).
+    pub mismatches: usize,
+}
+
+/// State of the features screen's right pane: the tabs, their reads, views, filters and scroll.
+pub struct Details {
+    /// Active right-pane tab.
+    pub tab: Tab,
+    /// Scroll state per tab (reset when the selection changes).
+    pub nav: [TableNav; 5],
+    /// Default reads per feature (`Ready(None)`: the store has no table for it).
+    pub metadata: HashMap<FeatureKey, Load<Option<Box<PagedTable>>>>,
+    /// The feature whose read is running (at most one at a time; the latest selection wins).
+    pub read_in_flight: Option<FeatureKey>,
+    /// How the Metadata tab reads rows.
+    pub view: TableView,
+    /// Bumped when [`Details::view`] changes; reads of an older view are dropped.
+    pub view_generation: u64,
+    /// The SQL filter being typed (`f`).
+    pub sql_input: Option<TextArea<'static>>,
+    /// Filters applied before, newest last (Up / Down in the filter input).
+    pub sql_history: Vec<String>,
+    /// Position in [`Details::sql_history`] while browsing it.
+    pub(crate) sql_history_pos: Option<usize>,
+    /// SQL filter of the increment tabs (New / Stale / Orphaned), applied to every feature's increment.
+    pub inc_filter: Option<String>,
+    /// Filtered increment tables per feature (while [`Details::inc_filter`] is set).
+    pub inc_filtered: HashMap<FeatureKey, Load<crate::tui::view::IncrementTables>>,
+    /// Whether the SQL input edits the increment filter (else the Metadata filter).
+    pub(crate) sql_for_increment: bool,
+    /// Rows of the Metadata tab marked with `x` (positions in the read) with the SQL predicate selecting each,
+    /// for a delete of those samples.
+    pub marked: std::collections::BTreeMap<usize, Option<String>>,
+    /// Columns of the Metadata table hidden with the column picker (`s`), by name, for every feature.
+    pub hidden_columns: std::collections::BTreeSet<String>,
+    /// Widest a table column is drawn (`<` / `>`), in cells.
+    pub column_width: u16,
+}
+
+impl Default for Details {
+    fn default() -> Self {
+        Self {
+            tab: Tab::Metadata,
+            nav: Default::default(),
+            metadata: HashMap::new(),
+            read_in_flight: None,
+            view: TableView::default(),
+            view_generation: 0,
+            sql_input: None,
+            sql_history: vec![],
+            sql_history_pos: None,
+            inc_filter: None,
+            inc_filtered: HashMap::new(),
+            sql_for_increment: false,
+            marked: Default::default(),
+            hidden_columns: Default::default(),
+            column_width: crate::tui::view::MAX_COLUMN_WIDTH,
+        }
+    }
+}
+
+/// State of the graph screen.
+#[derive(Debug, Default)]
+pub struct GraphScreen {
+    /// Scroll of the graph drawing (columns, rows; maintained by draw to keep the selection visible).
+    pub scroll: StdCell<(usize, usize)>,
+    /// Key prefixes collapsed into one node (`c` / `C`).
+    pub collapsed: std::collections::BTreeSet<String>,
+}
+
+/// State of the stores screen.
+#[derive(Debug, Default)]
+pub struct StoresScreen {
+    /// Cursor in the list.
+    pub cursor: usize,
+    /// Whether each configured store can be opened (by name): `Ready(what it holds)` or `Failed(why not)`.
+    pub probes: HashMap<String, Load<String>>,
+    /// The store picked here (opened instead of the configured default from then on).
+    pub picked: Option<String>,
+}
+
+/// What is drawn over the screens and has the keyboard first.
+#[derive(Default)]
+pub struct Overlay {
+    /// The open dialog (delete, rebase, write, error popup, ...).
+    pub dialog: Option<Dialog>,
+    /// The open command palette.
+    pub palette: Option<Palette>,
+    /// Help overlay visible.
+    pub help: bool,
+}
+
+/// Where the TUI runs: what it opens and the process's working directory.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// What is being opened (shown while opening and on errors), e.g. `demo store` or a directory.
+    pub source: String,
+    /// Directory the write dialog's file picker starts in (the process's working directory).
+    pub cwd: std::path::PathBuf,
+}
+
 /// Everything the TUI knows. [`update`] changes it, `draw` paints it.
 pub struct App {
     /// Bumped by every (re)load; background results from older generations are dropped.
     pub generation: u64,
     /// The workspace.
     pub ws: WorkspaceState,
-    /// Features of `ws.graph.features`, in graph order, with their statuses.
-    pub features: Vec<FeatureEntry>,
-    /// Selected feature index (into `features`). While any feature is visible, it is one of them.
-    pub selected: usize,
-    /// The feature-list filter (`/`): a fuzzy query on feature keys; empty for none.
-    pub filter: String,
-    /// The filter being typed (`Some` while the one-line input has the keyboard).
-    pub filter_input: Option<TextArea<'static>>,
-    /// The lines of the feature list in display order: the features matching [`App::filter`].
-    pub visible: Vec<VisibleFeature>,
-    /// First visible line of the feature list (maintained by draw).
-    pub list_offset: StdCell<usize>,
-    /// Active right-pane tab.
-    pub tab: Tab,
-    /// Focused pane.
-    pub focus: Focus,
-    /// Help overlay visible.
-    pub show_help: bool,
-    /// Spinner frame counter ([`Msg::Tick`]).
-    pub tick: usize,
-    /// Default reads per feature (`Ready(None)`: the store has no table for it).
-    pub metadata: HashMap<FeatureKey, Load<Option<Box<PagedTable>>>>,
-    /// The feature whose read is running (at most one at a time; the latest selection wins).
-    pub read_in_flight: Option<FeatureKey>,
-    /// Scroll state per tab (reset when the selection changes).
-    pub nav: [TableNav; 5],
-    /// Set by `q` / Ctrl-C.
-    pub should_quit: bool,
-    /// What is being opened (shown while opening and on errors), e.g. `demo store` or a directory.
-    pub source: String,
-    /// `ws.graph.mismatches().len()` of the opened workspace (stored vs recomputed versions).
-    pub mismatches: usize,
-    /// Feature to reselect after a reload.
-    reselect: Option<FeatureKey>,
-    /// The open dialog (delete, rebase, error popup): it has the keyboard.
-    pub dialog: Option<Dialog>,
-    /// The last toast (finished write, failure), until it times out.
-    pub toast: Option<Toast>,
-    /// Rows of the Metadata tab marked with `x` (positions in the read) with the SQL predicate selecting each,
-    /// for a delete of those samples.
-    pub marked: std::collections::BTreeMap<usize, Option<String>>,
-    /// Directory the write dialog's file picker starts in (the process's working directory).
-    pub cwd: std::path::PathBuf,
+    /// What is opened, and from where.
+    pub env: Env,
     /// The top-level screen.
     pub screen: Screen,
-    /// Scroll of the graph drawing (columns, rows; maintained by draw to keep the selection visible).
-    pub graph_scroll: StdCell<(usize, usize)>,
+    /// The feature list (left pane of the features screen).
+    pub features: FeaturesScreen,
+    /// The tabs of the selected feature (right pane of the features screen).
+    pub details: Details,
+    /// The graph screen.
+    pub graph: GraphScreen,
     /// The history screen.
     pub history: HistoryState,
-    /// How the Metadata tab reads rows.
-    pub view: TableView,
-    /// Bumped when [`App::view`] changes; reads of an older view are dropped.
-    pub view_generation: u64,
-    /// The SQL filter being typed (`f`).
-    pub sql_input: Option<TextArea<'static>>,
-    /// Filters applied before, newest last (Up / Down in the filter input).
-    pub sql_history: Vec<String>,
-    /// Position in [`App::sql_history`] while browsing it.
-    sql_history_pos: Option<usize>,
-    /// The status computation was cancelled with Esc (features without a status stay unknown until `r`).
-    pub statuses_cancelled: bool,
-    /// SQL filter of the increment tabs (New / Stale / Orphaned), applied to every feature's increment.
-    pub inc_filter: Option<String>,
-    /// Filtered increment tables per feature (while [`App::inc_filter`] is set).
-    pub inc_filtered: HashMap<FeatureKey, Load<crate::tui::view::IncrementTables>>,
-    /// Whether the SQL input edits the increment filter (else the Metadata filter).
-    sql_for_increment: bool,
+    /// The stores screen.
+    pub stores: StoresScreen,
+    /// Dialog, palette and help.
+    pub overlay: Overlay,
+    /// The last toast (finished write, failure), until it times out.
+    pub toast: Option<Toast>,
+    /// Spinner frame counter ([`Msg::Tick`]).
+    pub tick: usize,
+    /// Set by `q` / Ctrl-C.
+    pub should_quit: bool,
     /// Clickable areas of the last frame.
     pub areas: StdCell<Areas>,
-    /// The open command palette.
-    pub palette: Option<Palette>,
-    /// Key prefixes collapsed into one node on the graph screen (`c` / `C`).
-    pub graph_collapsed: std::collections::BTreeSet<String>,
-    /// Columns of the Metadata table hidden with the column picker (`s`), by name, for every feature.
-    pub hidden_columns: std::collections::BTreeSet<String>,
-    /// Widest a table column is drawn (`<` / `>`), in cells.
-    pub column_width: u16,
-    /// Cursor in the stores screen's list.
-    pub stores_cursor: usize,
-    /// Whether each configured store can be opened (by name): `Ready(what it holds)` or `Failed(why not)`.
-    pub store_probes: HashMap<String, Load<String>>,
-    /// The store picked on the stores screen (opened instead of the configured default from then on).
-    pub store_override: Option<String>,
-}
-
-/// Everything that can happen to the [`App`].
-pub enum Msg {
-    /// A key press.
-    Key(KeyEvent),
-    /// A mouse event (wheel scrolls the pane under the pointer, a click selects a feature, a tab or a row).
-    Mouse(MouseEvent),
-    /// Timer tick (~100 ms): advances the spinner.
-    Tick,
-    /// `Workspace::open` finished.
-    Opened {
-        /// Generation of the request.
-        generation: u64,
-        /// The workspace or the error message.
-        result: Result<Arc<Workspace>, String>,
-    },
-    /// One feature's status (with its increment) was computed.
-    Status {
-        /// Generation of the request.
-        generation: u64,
-        /// The status and its rendered increment tables.
-        report: Box<StatusReport>,
-    },
-    /// A feature's default read finished.
-    Metadata {
-        /// Generation of the request.
-        generation: u64,
-        /// The feature read.
-        key: FeatureKey,
-        /// The first page (`None`: no table in the store) or the error message.
-        result: Result<Option<Box<LoadedPage>>, String>,
-        /// [`App::view_generation`] of the request.
-        view: u64,
-    },
-    /// A configured store was opened (or could not be).
-    StoreProbed {
-        /// Generation of the request.
-        generation: u64,
-        /// The store name.
-        name: String,
-        /// What it holds (`3 feature tables`), or why it cannot be opened.
-        result: Result<String, String>,
-    },
-    /// A page of the Metadata tab was fetched.
-    Page {
-        /// Generation of the request.
-        generation: u64,
-        /// [`App::view_generation`] of the request.
-        view: u64,
-        /// The feature.
-        key: FeatureKey,
-        /// Which page.
-        fetch: Fetch,
-        /// The page or the error message.
-        result: Result<Box<LoadedPage>, String>,
-    },
-    /// The rows of the Metadata tab's read were counted.
-    RowCount {
-        /// Generation of the request.
-        generation: u64,
-        /// [`App::view_generation`] of the request.
-        view: u64,
-        /// The feature.
-        key: FeatureKey,
-        /// Rows, or the error message.
-        result: Result<usize, String>,
-    },
-    /// A delete plan was computed.
-    DeletePlanned {
-        /// Generation of the request.
-        generation: u64,
-        /// The plan or the error message.
-        result: Result<Arc<DeletePlan>, String>,
-    },
-    /// A rebase plan was computed.
-    RebasePlanned {
-        /// Generation of the request.
-        generation: u64,
-        /// The plan or the error message.
-        result: Result<Arc<RebasePlan>, String>,
-    },
-    /// Stored rows per feature version of a feature (for the rebase picker).
-    VersionCounts {
-        /// Generation of the request.
-        generation: u64,
-        /// The feature.
-        key: FeatureKey,
-        /// `(feature version, rows)`.
-        counts: Vec<(String, usize)>,
-    },
-    /// A directory was listed for the write dialog's file picker.
-    DirListed {
-        /// The directory.
-        dir: std::path::PathBuf,
-        /// Its entries, or the error message.
-        result: Result<Vec<PickerEntry>, String>,
-    },
-    /// A write was prepared from a file: the plan and how many of its samples are already stored.
-    WritePlanned {
-        /// Generation of the request.
-        generation: u64,
-        /// The plan and the count, or the error message.
-        result: Result<(Arc<WritePlan>, usize), String>,
-    },
-    /// A feature's increment was filtered.
-    IncrementFiltered {
-        /// Generation of the request.
-        generation: u64,
-        /// The feature.
-        key: FeatureKey,
-        /// The filter it was computed for.
-        filter: String,
-        /// The filtered tables, or the error message.
-        result: Result<Box<crate::tui::view::IncrementTables>, String>,
-    },
-    /// An export finished: a toast text, or the error message.
-    Exported {
-        /// Generation of the request.
-        generation: u64,
-        /// What was written, or the error.
-        result: Result<String, String>,
-    },
-    /// Stored rows per feature and feature version (for the history screen).
-    RowsPerVersion {
-        /// Generation of the request.
-        generation: u64,
-        /// Feature key -> `(feature version, rows)`.
-        counts: HashMap<String, Vec<(String, usize)>>,
-    },
-    /// A write (delete, rebase) finished: a toast text, or the error message.
-    Mutated {
-        /// Generation of the request.
-        generation: u64,
-        /// What was done, or the error.
-        result: Result<String, String>,
-    },
-}
-
-/// Slow work for the runtime to start on a blocking task; each reports back with a [`Msg`].
-#[derive(Clone)]
-pub enum Command {
-    /// Open the workspace of the run request; reports [`Msg::Opened`].
-    Open {
-        /// Generation to tag the result with.
-        generation: u64,
-    },
-    /// Open the workspace of the run request on another configured store; reports [`Msg::Opened`].
-    SwitchStore {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The store name (`--store`).
-        store: String,
-    },
-    /// Open every configured store of the workspace's config and list its tables; reports one
-    /// [`Msg::StoreProbed`] per store.
-    ProbeStores {
-        /// Generation to tag results with.
-        generation: u64,
-        /// The workspace (its config).
-        ws: Arc<Workspace>,
-    },
-    /// Compute every feature's status in graph order; reports one [`Msg::Status`] per feature.
-    ComputeStatuses {
-        /// Generation to tag results with (the task stops early when a newer generation starts).
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-    },
-    /// Default read of one feature; reports [`Msg::Metadata`].
-    ReadMetadata {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// Feature to read.
-        key: FeatureKey,
-        /// How to read and sort.
-        view: TableView,
-        /// [`App::view_generation`] to tag the result with.
-        view_generation: u64,
-    },
-    /// Fetch a page of the Metadata tab; reports [`Msg::Page`].
-    FetchPage {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// [`App::view_generation`] to tag the result with.
-        view_generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The feature.
-        key: FeatureKey,
-        /// How to read.
-        view: TableView,
-        /// Which page.
-        fetch: Fetch,
-        /// How to read it.
-        request: PageRequest,
-    },
-    /// Count the rows of the Metadata tab's read (only the columns its semantics need); reports
-    /// [`Msg::RowCount`].
-    CountRows {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// [`App::view_generation`] to tag the result with.
-        view_generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The feature.
-        key: FeatureKey,
-        /// How to read.
-        view: TableView,
-    },
-    /// Copy text to the clipboard (OSC 52, done by the UI thread: it owns the terminal).
-    Copy(String),
-    /// Stop the running status computation of this generation after the feature in progress.
-    CancelStatuses {
-        /// Generation of the computation.
-        generation: u64,
-    },
-    /// Filter a feature's increment with a SQL filter; reports [`Msg::IncrementFiltered`].
-    FilterIncrement {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace (for the stale causes).
-        ws: Arc<Workspace>,
-        /// The increment.
-        inc: Box<crate::engine::resolve::Increment>,
-        /// SQL filter.
-        filter: String,
-    },
-    /// Export one frame of an increment (new / stale / orphaned, filtered); reports [`Msg::Exported`].
-    ExportIncrement {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The frame.
-        rows: polars::prelude::DataFrame,
-        /// What it is, for the toast (`new samples of example/crop`).
-        what: String,
-        /// Output file.
-        path: std::path::PathBuf,
-    },
-    /// Export a feature's rows as the Metadata tab reads them; reports [`Msg::Mutated`]-like toast via
-    /// [`Msg::Exported`].
-    Export {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// Feature.
-        key: FeatureKey,
-        /// View (read options, filter, sort).
-        view: TableView,
-        /// Output file (`.parquet`, `.csv`, `.ndjson`).
-        path: std::path::PathBuf,
-    },
-    /// Plan a delete (reads only); reports [`Msg::DeletePlanned`].
-    PlanDelete {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The request.
-        request: DeleteRequest,
-    },
-    /// Perform a delete plan; reports [`Msg::Mutated`].
-    ExecuteDelete {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The confirmed plan.
-        plan: Arc<DeletePlan>,
-    },
-    /// Count stored rows per feature version; reports [`Msg::VersionCounts`].
-    CountVersions {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The feature.
-        key: FeatureKey,
-    },
-    /// Plan a rebase (reads only); reports [`Msg::RebasePlanned`].
-    PlanRebase {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The feature.
-        key: FeatureKey,
-        /// Source feature version.
-        from: String,
-    },
-    /// List a directory; reports [`Msg::DirListed`].
-    ListDir {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The directory.
-        dir: std::path::PathBuf,
-    },
-    /// Read a file and prepare the write; reports [`Msg::WritePlanned`].
-    PlanWrite {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The feature.
-        key: FeatureKey,
-        /// The input file.
-        path: std::path::PathBuf,
-    },
-    /// Perform a write plan; reports [`Msg::Mutated`].
-    ExecuteWrite {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The confirmed plan.
-        plan: Arc<WritePlan>,
-    },
-    /// Count stored rows per feature version of every feature; reports [`Msg::RowsPerVersion`].
-    CountAllVersions {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-    },
-    /// Perform a rebase plan; reports [`Msg::Mutated`].
-    ExecuteRebase {
-        /// Generation to tag the result with.
-        generation: u64,
-        /// The workspace.
-        ws: Arc<Workspace>,
-        /// The confirmed plan.
-        plan: Arc<RebasePlan>,
-    },
-}
-
-impl Command {
-    /// The generation a command's results are tagged with.
-    pub fn generation(&self) -> u64 {
-        match self {
-            Command::Open { generation }
-            | Command::SwitchStore { generation, .. }
-            | Command::ProbeStores { generation, .. }
-            | Command::ComputeStatuses { generation, .. }
-            | Command::ReadMetadata { generation, .. }
-            | Command::FetchPage { generation, .. }
-            | Command::CountRows { generation, .. }
-            | Command::PlanDelete { generation, .. }
-            | Command::ExecuteDelete { generation, .. }
-            | Command::CountVersions { generation, .. }
-            | Command::PlanRebase { generation, .. }
-            | Command::ExecuteRebase { generation, .. }
-            | Command::ListDir { generation, .. }
-            | Command::PlanWrite { generation, .. }
-            | Command::ExecuteWrite { generation, .. }
-            | Command::CountAllVersions { generation, .. }
-            | Command::Export { generation, .. }
-            | Command::FilterIncrement { generation, .. }
-            | Command::ExportIncrement { generation, .. } => *generation,
-            Command::Copy(_) => 0,
-            Command::CancelStatuses { generation } => *generation,
-        }
-    }
+    /// Cancellation tokens of the background jobs of the current generation.
+    pub tasks: crate::tui::tasks::Running,
 }
 
 impl App {
@@ -1119,75 +821,64 @@ impl App {
         Self {
             generation: 0,
             ws: WorkspaceState::Opening,
-            features: vec![],
-            selected: 0,
-            filter: String::new(),
-            filter_input: None,
-            visible: vec![],
-            list_offset: StdCell::new(0),
-            tab: Tab::Metadata,
-            focus: Focus::List,
-            show_help: false,
-            tick: 0,
-            metadata: HashMap::new(),
-            read_in_flight: None,
-            nav: Default::default(),
-            should_quit: false,
-            source: source.into(),
-            mismatches: 0,
-            reselect: None,
-            dialog: None,
-            toast: None,
-            marked: Default::default(),
-            graph_collapsed: Default::default(),
-            hidden_columns: Default::default(),
-            column_width: crate::tui::view::MAX_COLUMN_WIDTH,
-            stores_cursor: 0,
-            store_probes: HashMap::new(),
-            store_override: None,
-            cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
+            env: Env {
+                source: source.into(),
+                cwd: std::env::current_dir().unwrap_or_else(|_| std::path::PathBuf::from("/")),
+            },
             screen: Screen::Features,
-            graph_scroll: StdCell::new((0, 0)),
+            features: FeaturesScreen::default(),
+            details: Details::default(),
+            graph: GraphScreen::default(),
             history: HistoryState::default(),
-            view: TableView::default(),
-            view_generation: 0,
-            sql_input: None,
-            sql_history: vec![],
-            sql_history_pos: None,
+            stores: StoresScreen::default(),
+            overlay: Overlay::default(),
+            toast: None,
+            tick: 0,
+            should_quit: false,
             areas: StdCell::new(Areas::default()),
-            palette: None,
-            statuses_cancelled: false,
-            inc_filter: None,
-            inc_filtered: HashMap::new(),
-            sql_for_increment: false,
+            tasks: Default::default(),
         }
     }
 
     /// Starts (or restarts) opening the workspace: a new generation, everything loaded so far dropped.
     pub fn start(&mut self) -> Vec<Command> {
         self.generation += 1;
-        self.reselect = self
+        // jobs of the previous generation: their results would be dropped anyway
+        self.tasks.cancel_all();
+        self.features.reselect = self
             .selected_entry()
             .map(|e| e.key.clone())
-            .or(self.reselect.take());
+            .or(self.features.reselect.take());
         self.ws = WorkspaceState::Opening;
-        self.features.clear();
-        self.visible.clear();
-        self.metadata.clear();
-        self.read_in_flight = None;
+        self.features.entries.clear();
+        self.features.visible.clear();
+        self.details.metadata.clear();
+        self.details.read_in_flight = None;
         self.reset_nav();
         self.history = HistoryState::default();
-        self.inc_filtered.clear();
-        self.statuses_cancelled = false;
-        self.store_probes.clear();
-        match &self.store_override {
-            Some(store) => vec![Command::SwitchStore {
-                generation: self.generation,
+        self.details.inc_filtered.clear();
+        self.features.statuses_cancelled = false;
+        self.stores.probes.clear();
+        let job = match &self.stores.picked {
+            Some(store) => Job::SwitchStore {
                 store: store.clone(),
-            }],
-            None => vec![Command::Open {
-                generation: self.generation,
-            }],
+            },
+            None => Job::Open,
+        };
+        vec![self.task(job)]
+    }
+
+    /// A background job of the current generation, with a cancellation token of its own (the status
+    /// computation's is kept for Esc).
+    pub(crate) fn task(&mut self, job: Job) -> Command {
+        let cancel = self.tasks.token();
+        if matches!(job, Job::ComputeStatuses { .. }) {
+            self.tasks.statuses = Some(cancel.clone());
+        }
+        Command::Task {
+            generation: self.generation,
+            cancel,
+            job,
         }
     }
 
@@ -1201,15 +892,18 @@ impl App {
 
     /// The selected feature line (`None` when no feature is visible, e.g. nothing matches the filter).
     pub fn selected_entry(&self) -> Option<&FeatureEntry> {
-        if self.visible.is_empty() {
+        if self.features.visible.is_empty() {
             return None;
         }
-        self.features.get(self.selected)
+        self.features.entries.get(self.features.selected)
     }
 
     /// Position of the selected feature in [`App::visible`].
     pub fn selected_position(&self) -> Option<usize> {
-        self.visible.iter().position(|v| v.index == self.selected)
+        self.features
+            .visible
+            .iter()
+            .position(|v| v.index == self.features.selected)
     }
 
     /// The current spinner frame.
@@ -1219,21 +913,25 @@ impl App {
 
     /// Statuses computed so far.
     pub fn statuses_done(&self) -> usize {
-        self.features.iter().filter(|f| f.report.is_some()).count()
+        self.features
+            .entries
+            .iter()
+            .filter(|f| f.report.is_some())
+            .count()
     }
 
     /// The table the current tab shows, if it is loaded.
     pub fn current_table(&self) -> Option<&TableData> {
         let e = self.selected_entry()?;
-        match self.tab {
-            Tab::Metadata => match self.metadata.get(&e.key)? {
+        match self.details.tab {
+            Tab::Metadata => match self.details.metadata.get(&e.key)? {
                 Load::Ready(Some(p)) => Some(&p.table),
                 _ => None,
             },
             Tab::Detail => None,
             tab => {
-                let t = if self.inc_filter.is_some() {
-                    match self.inc_filtered.get(&e.key)? {
+                let t = if self.details.inc_filter.is_some() {
+                    match self.details.inc_filtered.get(&e.key)? {
                         Load::Ready(t) => t,
                         _ => return None,
                     }
@@ -1250,13 +948,13 @@ impl App {
     }
 
     fn reset_nav(&mut self) {
-        self.nav = Default::default();
-        self.marked.clear();
+        self.details.nav = Default::default();
+        self.details.marked.clear();
     }
 
     /// Shows an error popup.
     pub fn error_popup(&mut self, title: impl Into<String>, message: impl Into<String>) {
-        self.dialog = Some(Dialog::Error {
+        self.overlay.dialog = Some(Dialog::Error {
             title: title.into(),
             message: message.into(),
         });
@@ -1289,12 +987,12 @@ impl App {
             return vec![];
         }
         let mut filter = String::new();
-        if self.tab == Tab::Metadata {
+        if self.details.tab == Tab::Metadata {
             if let Some(t) = self.current_table() {
-                let preds: Vec<String> = if !self.marked.is_empty() {
-                    self.marked.values().flatten().cloned().collect()
-                } else if self.focus == Focus::Details {
-                    t.row_filter(t.clamp(self.nav[0].cursor))
+                let preds: Vec<String> = if !self.details.marked.is_empty() {
+                    self.details.marked.values().flatten().cloned().collect()
+                } else if self.features.focus == Focus::Details {
+                    t.row_filter(t.clamp(self.details.nav[0].cursor))
                         .into_iter()
                         .collect()
                 } else {
@@ -1311,7 +1009,7 @@ impl App {
                 };
             }
         }
-        self.dialog = Some(Dialog::Delete(Box::new(DeleteDialog::new(key, &filter))));
+        self.overlay.dialog = Some(Dialog::Delete(Box::new(DeleteDialog::new(key, &filter))));
         vec![]
     }
 
@@ -1342,18 +1040,14 @@ impl App {
             .to_string();
         let versions = version_choices(&ws.pushed, &key, &current);
         let cursor = versions.iter().position(|v| !v.current).unwrap_or(0);
-        self.dialog = Some(Dialog::Rebase(RebaseDialog {
+        self.overlay.dialog = Some(Dialog::Rebase(RebaseDialog {
             feature: key.clone(),
             current,
             versions,
             cursor,
             stage: RebaseStage::Pick,
         }));
-        vec![Command::CountVersions {
-            generation: self.generation,
-            ws,
-            key,
-        }]
+        vec![self.task(Job::CountVersions { ws, key })]
     }
 
     /// What `R` on the history screen would do: the selected feature (of the feature list) at the project version
@@ -1441,19 +1135,14 @@ impl App {
                     .iter()
                     .position(|v| v.feature_version == from)
                     .unwrap_or(0);
-                self.dialog = Some(Dialog::Rebase(RebaseDialog {
+                self.overlay.dialog = Some(Dialog::Rebase(RebaseDialog {
                     feature: key.clone(),
                     current,
                     versions,
                     cursor,
                     stage: RebaseStage::Planning,
                 }));
-                vec![Command::PlanRebase {
-                    generation: self.generation,
-                    ws,
-                    key,
-                    from,
-                }]
+                vec![self.task(Job::PlanRebase { ws, key, from })]
             }
         }
     }
@@ -1467,16 +1156,13 @@ impl App {
             self.error_popup("Cannot write", m);
             return vec![];
         }
-        let dir = self.cwd.clone();
-        self.dialog = Some(Dialog::Write(Box::new(WriteDialog::new(key, dir.clone()))));
-        vec![Command::ListDir {
-            generation: self.generation,
-            dir,
-        }]
+        let dir = self.env.cwd.clone();
+        self.overlay.dialog = Some(Dialog::Write(Box::new(WriteDialog::new(key, dir.clone()))));
+        vec![self.task(Job::ListDir { dir })]
     }
 
     fn on_dialog_key(&mut self, key: KeyEvent) -> Vec<Command> {
-        let Some(dialog) = self.dialog.as_mut() else {
+        let Some(dialog) = self.overlay.dialog.as_mut() else {
             return vec![];
         };
         let action = dialog.on_key(key);
@@ -1485,44 +1171,37 @@ impl App {
         match (action, ws) {
             (DialogAction::None, _) => vec![],
             (DialogAction::Close, _) => {
-                self.dialog = None;
+                self.overlay.dialog = None;
                 vec![]
             }
             (_, None) => {
-                self.dialog = None;
+                self.overlay.dialog = None;
                 vec![]
             }
-            (DialogAction::PlanDelete(request), Some(ws)) => vec![Command::PlanDelete {
-                generation,
-                ws,
-                request,
-            }],
-            (DialogAction::ExecuteDelete(plan), Some(ws)) => vec![Command::ExecuteDelete {
-                generation,
-                ws,
-                plan,
-            }],
+            (DialogAction::PlanDelete(request), Some(ws)) => {
+                vec![self.task(Job::PlanDelete { ws, request })]
+            }
+            (DialogAction::ExecuteDelete(plan), Some(ws)) => {
+                vec![self.task(Job::ExecuteDelete { ws, plan })]
+            }
             (DialogAction::PlanRebase(from), Some(ws)) => {
-                let Some(Dialog::Rebase(r)) = &self.dialog else {
+                let Some(Dialog::Rebase(r)) = &self.overlay.dialog else {
                     return vec![];
                 };
-                vec![Command::PlanRebase {
-                    generation,
+                vec![self.task(Job::PlanRebase {
                     ws,
                     key: r.feature.clone(),
                     from,
-                }]
+                })]
             }
-            (DialogAction::ExecuteRebase(plan), Some(ws)) => vec![Command::ExecuteRebase {
-                generation,
-                ws,
-                plan,
-            }],
-            (DialogAction::ListDir(dir), Some(_)) => vec![Command::ListDir { generation, dir }],
+            (DialogAction::ExecuteRebase(plan), Some(ws)) => {
+                vec![self.task(Job::ExecuteRebase { ws, plan })]
+            }
+            (DialogAction::ListDir(dir), Some(_)) => vec![self.task(Job::ListDir { dir })],
             (DialogAction::HideColumns(cols), _) => {
-                self.dialog = None;
-                self.hidden_columns = cols.into_iter().collect();
-                self.nav[Tab::Metadata.index()].col = 0;
+                self.overlay.dialog = None;
+                self.details.hidden_columns = cols.into_iter().collect();
+                self.details.nav[Tab::Metadata.index()].col = 0;
                 vec![]
             }
             (DialogAction::Copy(text), _) => {
@@ -1530,45 +1209,42 @@ impl App {
                 vec![Command::Copy(text)]
             }
             (DialogAction::PlanWrite(path), Some(ws)) => {
-                let Some(Dialog::Write(w)) = &self.dialog else {
+                let Some(Dialog::Write(w)) = &self.overlay.dialog else {
                     return vec![];
                 };
-                vec![Command::PlanWrite {
-                    generation,
+                vec![self.task(Job::PlanWrite {
                     ws,
                     key: w.feature.clone(),
                     path,
-                }]
+                })]
             }
-            (DialogAction::ExecuteWrite(plan), Some(ws)) => vec![Command::ExecuteWrite {
-                generation,
-                ws,
-                plan,
-            }],
+            (DialogAction::ExecuteWrite(plan), Some(ws)) => {
+                vec![self.task(Job::ExecuteWrite { ws, plan })]
+            }
             (DialogAction::Export(path), Some(ws)) => {
-                let Some(Dialog::Export { feature, .. }) = &self.dialog else {
+                let Some(Dialog::Export { feature, .. }) = &self.overlay.dialog else {
                     return vec![];
                 };
                 let path = if path.is_absolute() {
                     path
                 } else {
-                    self.cwd.join(path)
+                    self.env.cwd.join(path)
                 };
-                if matches!(self.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
+                if matches!(self.details.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
                     let Some(inc) = self
                         .selected_entry()
                         .and_then(|e| e.report.as_ref())
                         .and_then(|r| r.status.increment.clone())
                     else {
-                        self.dialog = None;
+                        self.overlay.dialog = None;
                         return vec![];
                     };
-                    let frame = match self.tab {
+                    let frame = match self.details.tab {
                         Tab::New => inc.new,
                         Tab::Stale => inc.stale,
                         _ => inc.orphaned,
                     };
-                    let rows = match &self.inc_filter {
+                    let rows = match &self.details.inc_filter {
                         None => frame,
                         Some(f) => {
                             match crate::engine::read::apply_filters(frame, std::slice::from_ref(f))
@@ -1581,32 +1257,33 @@ impl App {
                             }
                         }
                     };
-                    return vec![Command::ExportIncrement {
-                        generation,
+                    return vec![self.task(Job::ExportIncrement {
                         rows,
-                        what: format!("{} samples of {feature}", self.tab.label().to_lowercase()),
+                        what: format!(
+                            "{} samples of {feature}",
+                            self.details.tab.label().to_lowercase()
+                        ),
                         path,
-                    }];
+                    })];
                 }
-                vec![Command::Export {
-                    generation,
+                vec![self.task(Job::Export {
                     ws,
                     key: feature.clone(),
-                    view: self.view.clone(),
+                    view: self.details.view.clone(),
                     path,
-                }]
+                })]
             }
         }
     }
 
     /// Selects the feature at position `pos` of the visible list (clamped; nothing when none is visible).
     fn select(&mut self, pos: usize) -> Vec<Command> {
-        let Some(last) = self.visible.len().checked_sub(1) else {
+        let Some(last) = self.features.visible.len().checked_sub(1) else {
             return vec![];
         };
-        let i = self.visible[pos.min(last)].index;
-        if i != self.selected {
-            self.selected = i;
+        let i = self.features.visible[pos.min(last)].index;
+        if i != self.features.selected {
+            self.features.selected = i;
             self.reset_nav();
         }
         let mut c = self.want_metadata();
@@ -1617,7 +1294,7 @@ impl App {
     /// Starts the default read of the selected feature when the Metadata tab shows it and it is not loaded yet
     /// (one read at a time; when it finishes, the then-selected feature is considered again).
     fn want_metadata(&mut self) -> Vec<Command> {
-        if self.tab != Tab::Metadata || self.read_in_flight.is_some() {
+        if self.details.tab != Tab::Metadata || self.details.read_in_flight.is_some() {
             return vec![];
         }
         let Some(ws) = self.workspace().cloned() else {
@@ -1626,50 +1303,49 @@ impl App {
         let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
             return vec![];
         };
-        if self.metadata.contains_key(&key) {
+        if self.details.metadata.contains_key(&key) {
             return vec![];
         }
-        self.metadata.insert(key.clone(), Load::Loading);
-        self.read_in_flight = Some(key.clone());
-        vec![Command::ReadMetadata {
-            generation: self.generation,
+        self.details.metadata.insert(key.clone(), Load::Loading);
+        self.details.read_in_flight = Some(key.clone());
+        vec![self.task(Job::ReadMetadata {
             ws,
             key,
-            view: self.view.clone(),
-            view_generation: self.view_generation,
-        }]
+            view: self.details.view.clone(),
+            view_generation: self.details.view_generation,
+        })]
     }
 
     /// Applies a new view: drops every loaded read and reads the selected feature again.
     fn set_view(&mut self, view: TableView) -> Vec<Command> {
-        if view == self.view {
+        if view == self.details.view {
             return vec![];
         }
-        self.view = view;
-        self.view_generation += 1;
-        self.metadata.clear();
-        self.read_in_flight = None;
-        self.nav[Tab::Metadata.index()] = TableNav::default();
-        self.marked.clear();
+        self.details.view = view;
+        self.details.view_generation += 1;
+        self.details.metadata.clear();
+        self.details.read_in_flight = None;
+        self.details.nav[Tab::Metadata.index()] = TableNav::default();
+        self.details.marked.clear();
         self.want_metadata()
     }
 
     /// Keys of the Metadata tab's view: `f` filter, `F` / `A` / `D` toggles, `o` / `O` sort, `y` copy the row,
     /// `e` export. `None` when the key is not one of them.
     fn on_view_key(&mut self, key: KeyEvent) -> Option<Vec<Command>> {
-        if matches!(self.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
+        if matches!(self.details.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
             return self.on_increment_view_key(key);
         }
-        if self.tab != Tab::Metadata {
+        if self.details.tab != Tab::Metadata {
             return None;
         }
-        let mut v = self.view.clone();
+        let mut v = self.details.view.clone();
         match key.code {
             KeyCode::Char('f') => {
-                self.sql_input = Some(crate::tui::dialog::line_input(
-                    self.view.filter.as_deref().unwrap_or(""),
+                self.details.sql_input = Some(crate::tui::dialog::line_input(
+                    self.details.view.filter.as_deref().unwrap_or(""),
                 ));
-                self.sql_history_pos = None;
+                self.details.sql_history_pos = None;
                 return Some(vec![]);
             }
             KeyCode::Char('F') => v.with_feature_history = !v.with_feature_history,
@@ -1694,11 +1370,11 @@ impl App {
                         .map(|h| (h.clone(), false)),
                 };
             }
-            KeyCode::Char('y') if self.focus == Focus::Details => {
+            KeyCode::Char('y') if self.features.focus == Focus::Details => {
                 let Some(t) = self.current_table() else {
                     return Some(vec![]);
                 };
-                let c = t.clamp(self.nav[0].cursor);
+                let c = t.clamp(self.details.nav[0].cursor);
                 let Some(row) = t.row(c) else {
                     return Some(vec![]);
                 };
@@ -1723,9 +1399,14 @@ impl App {
                     .headers
                     .iter()
                     .enumerate()
-                    .map(|(i, h)| (h.clone(), i < t.frozen || !self.hidden_columns.contains(h)))
+                    .map(|(i, h)| {
+                        (
+                            h.clone(),
+                            i < t.frozen || !self.details.hidden_columns.contains(h),
+                        )
+                    })
                     .collect();
-                self.dialog = Some(Dialog::Columns {
+                self.overlay.dialog = Some(Dialog::Columns {
                     items,
                     frozen: t.frozen,
                     cursor: t.frozen.min(t.headers.len().saturating_sub(1)),
@@ -1736,7 +1417,7 @@ impl App {
                 let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
                     return Some(vec![]);
                 };
-                self.dialog = Some(Dialog::Export {
+                self.overlay.dialog = Some(Dialog::Export {
                     feature: key.clone(),
                     path: Box::new(crate::tui::dialog::line_input(&format!(
                         "{}.parquet",
@@ -1751,13 +1432,13 @@ impl App {
     }
 
     fn on_palette_key(&mut self, key: KeyEvent) -> Vec<Command> {
-        let Some(p) = self.palette.as_mut() else {
+        let Some(p) = self.overlay.palette.as_mut() else {
             return vec![];
         };
         let matches = palette_matches(&crate::tui::dialog::input_text(&p.input));
         match key.code {
             KeyCode::Esc => {
-                self.palette = None;
+                self.overlay.palette = None;
                 vec![]
             }
             KeyCode::Down => {
@@ -1772,7 +1453,7 @@ impl App {
                 let chosen = matches
                     .get(p.cursor.min(matches.len().saturating_sub(1)))
                     .copied();
-                self.palette = None;
+                self.overlay.palette = None;
                 match chosen {
                     Some(i) => self.on_builtin_key(KeyEvent::new(
                         KeyCode::Char(PALETTE[i].2),
@@ -1790,7 +1471,7 @@ impl App {
     }
 
     fn on_mouse(&mut self, m: MouseEvent) -> Vec<Command> {
-        if self.dialog.is_some() || self.show_help || self.palette.is_some() {
+        if self.overlay.dialog.is_some() || self.overlay.help || self.overlay.palette.is_some() {
             return vec![];
         }
         let a = self.areas.get();
@@ -1807,19 +1488,19 @@ impl App {
                 };
                 if self.screen == Screen::Features {
                     if inside(a.list) {
-                        self.focus = Focus::List;
+                        self.features.focus = Focus::List;
                     } else if inside(a.table) {
-                        self.focus = Focus::Details;
+                        self.features.focus = Focus::Details;
                     }
                 }
                 self.on_builtin_key(key(code))
             }
             MouseEventKind::Down(MouseButton::Left) if self.screen == Screen::Features => {
                 if inside(a.list) && a.list_item_height > 0 {
-                    self.focus = Focus::List;
-                    let pos =
-                        self.list_offset.get() + ((m.row - a.list.y) / a.list_item_height) as usize;
-                    if pos < self.visible.len() {
+                    self.features.focus = Focus::List;
+                    let pos = self.features.list_offset.get()
+                        + ((m.row - a.list.y) / a.list_item_height) as usize;
+                    if pos < self.features.visible.len() {
                         return self.select(pos);
                     }
                 } else if inside(a.tabs) {
@@ -1833,13 +1514,13 @@ impl App {
                         x += w;
                     }
                 } else if inside(a.table) {
-                    self.focus = Focus::Details;
+                    self.features.focus = Focus::Details;
                     if m.row > a.table.y {
-                        let nav = &mut self.nav[self.tab.index()];
+                        let nav = &mut self.details.nav[self.details.tab.index()];
                         nav.cursor = nav.offset.get() + (m.row - a.table.y - 1) as usize;
-                        let c = self.nav[self.tab.index()].cursor;
+                        let c = self.details.nav[self.details.tab.index()].cursor;
                         let c = self.current_table().map(|t| t.clamp(c)).unwrap_or(0);
-                        self.nav[self.tab.index()].cursor = c;
+                        self.details.nav[self.details.tab.index()].cursor = c;
                     }
                 }
                 vec![]
@@ -1861,7 +1542,7 @@ impl App {
             Screen::Features => {
                 if let Some(e) = self.selected_entry() {
                     b.push(e.key.to_string());
-                    b.push(self.tab.label().to_lowercase());
+                    b.push(self.details.tab.label().to_lowercase());
                 }
             }
         }
@@ -1873,11 +1554,11 @@ impl App {
     fn on_increment_view_key(&mut self, key: KeyEvent) -> Option<Vec<Command>> {
         match key.code {
             KeyCode::Char('f') => {
-                self.sql_input = Some(crate::tui::dialog::line_input(
-                    self.inc_filter.as_deref().unwrap_or(""),
+                self.details.sql_input = Some(crate::tui::dialog::line_input(
+                    self.details.inc_filter.as_deref().unwrap_or(""),
                 ));
-                self.sql_for_increment = true;
-                self.sql_history_pos = None;
+                self.details.sql_for_increment = true;
+                self.details.sql_history_pos = None;
                 Some(vec![])
             }
             KeyCode::Char('e') => {
@@ -1885,9 +1566,9 @@ impl App {
                 let name = format!(
                     "{}.{}.parquet",
                     e.key.table_name(),
-                    self.tab.label().to_lowercase()
+                    self.details.tab.label().to_lowercase()
                 );
-                self.dialog = Some(Dialog::Export {
+                self.overlay.dialog = Some(Dialog::Export {
                     feature: e.key.clone(),
                     path: Box::new(crate::tui::dialog::line_input(&name)),
                 });
@@ -1899,7 +1580,7 @@ impl App {
 
     /// Starts filtering the selected feature's increment when a filter is set and it is not filtered yet.
     fn want_inc_filter(&mut self) -> Vec<Command> {
-        let Some(filter) = self.inc_filter.clone() else {
+        let Some(filter) = self.details.inc_filter.clone() else {
             return vec![];
         };
         let Some(ws) = self.workspace().cloned() else {
@@ -1908,67 +1589,68 @@ impl App {
         let Some(e) = self.selected_entry() else {
             return vec![];
         };
-        if self.inc_filtered.contains_key(&e.key) {
+        if self.details.inc_filtered.contains_key(&e.key) {
             return vec![];
         }
         let Some(inc) = e.report.as_ref().and_then(|r| r.status.increment.clone()) else {
             return vec![];
         };
         let key = e.key.clone();
-        self.inc_filtered.insert(key, Load::Loading);
-        vec![Command::FilterIncrement {
-            generation: self.generation,
+        self.details.inc_filtered.insert(key, Load::Loading);
+        vec![self.task(Job::FilterIncrement {
             ws,
             inc: Box::new(inc),
             filter,
-        }]
+        })]
     }
 
     /// A key while the SQL filter input has the keyboard: Enter applies (empty = no filter), Esc cancels, Up /
     /// Down recall earlier filters.
     fn on_sql_key(&mut self, key: KeyEvent) -> Vec<Command> {
-        let Some(input) = self.sql_input.as_mut() else {
+        let Some(input) = self.details.sql_input.as_mut() else {
             return vec![];
         };
         match key.code {
             KeyCode::Esc => {
-                self.sql_input = None;
-                self.sql_for_increment = false;
+                self.details.sql_input = None;
+                self.details.sql_for_increment = false;
                 vec![]
             }
             KeyCode::Enter => {
                 let text = crate::tui::dialog::input_text(input).trim().to_string();
-                self.sql_input = None;
-                if !text.is_empty() && self.sql_history.last() != Some(&text) {
-                    self.sql_history.push(text.clone());
+                self.details.sql_input = None;
+                if !text.is_empty() && self.details.sql_history.last() != Some(&text) {
+                    self.details.sql_history.push(text.clone());
                 }
-                if std::mem::take(&mut self.sql_for_increment) {
+                if std::mem::take(&mut self.details.sql_for_increment) {
                     let f = (!text.is_empty()).then_some(text);
-                    if f != self.inc_filter {
-                        self.inc_filter = f;
-                        self.inc_filtered.clear();
-                        self.nav[self.tab.index()] = TableNav::default();
+                    if f != self.details.inc_filter {
+                        self.details.inc_filter = f;
+                        self.details.inc_filtered.clear();
+                        self.details.nav[self.details.tab.index()] = TableNav::default();
                     }
                     return self.want_inc_filter();
                 }
-                let mut v = self.view.clone();
+                let mut v = self.details.view.clone();
                 v.filter = (!text.is_empty()).then_some(text);
                 self.set_view(v)
             }
             KeyCode::Up | KeyCode::Down => {
-                if self.sql_history.is_empty() {
+                if self.details.sql_history.is_empty() {
                     return vec![];
                 }
-                let last = self.sql_history.len() - 1;
-                let pos = match (self.sql_history_pos, key.code) {
+                let last = self.details.sql_history.len() - 1;
+                let pos = match (self.details.sql_history_pos, key.code) {
                     (None, KeyCode::Up) => Some(last),
                     (None, _) => None,
                     (Some(p), KeyCode::Up) => Some(p.saturating_sub(1)),
                     (Some(p), _) if p >= last => None,
                     (Some(p), _) => Some(p + 1),
                 };
-                self.sql_history_pos = pos;
-                let text = pos.map(|p| self.sql_history[p].clone()).unwrap_or_default();
+                self.details.sql_history_pos = pos;
+                let text = pos
+                    .map(|p| self.details.sql_history[p].clone())
+                    .unwrap_or_default();
                 *input = crate::tui::dialog::line_input(&text);
                 vec![]
             }
@@ -1980,7 +1662,7 @@ impl App {
     }
 
     fn set_tab(&mut self, tab: Tab) -> Vec<Command> {
-        self.tab = tab;
+        self.details.tab = tab;
         let mut c = self.want_metadata();
         c.extend(self.want_inc_filter());
         c
@@ -1991,10 +1673,10 @@ impl App {
             return vec![];
         }
         // remapped keys (assets/tui-config.toml) stand for the built-in ones, except while text is typed
-        let typing = self.dialog.is_some()
-            || self.palette.is_some()
-            || self.sql_input.is_some()
-            || self.filter_input.is_some();
+        let typing = self.overlay.dialog.is_some()
+            || self.overlay.palette.is_some()
+            || self.details.sql_input.is_some()
+            || self.features.filter_input.is_some();
         let key = if typing {
             key
         } else {
@@ -2014,20 +1696,20 @@ impl App {
                 self.should_quit = true;
                 return vec![];
             }
-            _ if self.dialog.is_some() => return self.on_dialog_key(key),
-            _ if self.palette.is_some() => return self.on_palette_key(key),
-            _ if self.sql_input.is_some() => return self.on_sql_key(key),
-            _ if self.filter_input.is_some() => return self.on_filter_key(key),
+            _ if self.overlay.dialog.is_some() => return self.on_dialog_key(key),
+            _ if self.overlay.palette.is_some() => return self.on_palette_key(key),
+            _ if self.details.sql_input.is_some() => return self.on_sql_key(key),
+            _ if self.features.filter_input.is_some() => return self.on_filter_key(key),
             KeyCode::Char('q') => {
                 self.should_quit = true;
                 return vec![];
             }
             KeyCode::Char('?') => {
-                self.show_help = !self.show_help;
+                self.overlay.help = !self.overlay.help;
                 return vec![];
             }
-            KeyCode::Char(':') if !self.show_help => {
-                self.palette = Some(Palette {
+            KeyCode::Char(':') if !self.overlay.help => {
+                self.overlay.palette = Some(Palette {
                     input: crate::tui::dialog::line_input(""),
                     cursor: 0,
                 });
@@ -2035,9 +1717,9 @@ impl App {
             }
             _ => {}
         }
-        if self.show_help {
+        if self.overlay.help {
             if matches!(key.code, KeyCode::Esc | KeyCode::Enter) {
-                self.show_help = false;
+                self.overlay.help = false;
             }
             return vec![];
         }
@@ -2074,7 +1756,7 @@ impl App {
         if self.screen == Screen::History {
             return self.on_history_key(key);
         }
-        if self.features.is_empty() {
+        if self.features.entries.is_empty() {
             return vec![];
         }
         if !ctrl {
@@ -2084,17 +1766,18 @@ impl App {
         }
         match key.code {
             KeyCode::Char('<') => {
-                self.column_width = self.column_width.saturating_sub(4).max(4);
+                self.details.column_width = self.details.column_width.saturating_sub(4).max(4);
                 self.toast(
-                    format!("columns at most {} cells wide", self.column_width),
+                    format!("columns at most {} cells wide", self.details.column_width),
                     false,
                 );
                 return vec![];
             }
             KeyCode::Char('>') => {
-                self.column_width = (self.column_width + 4).min(crate::tui::view::WIDEST_COLUMN);
+                self.details.column_width =
+                    (self.details.column_width + 4).min(crate::tui::view::WIDEST_COLUMN);
                 self.toast(
-                    format!("columns at most {} cells wide", self.column_width),
+                    format!("columns at most {} cells wide", self.details.column_width),
                     false,
                 );
                 return vec![];
@@ -2102,14 +1785,14 @@ impl App {
             KeyCode::Char('d') if !ctrl => return self.open_delete(),
             KeyCode::Char('R') => return self.open_rebase(),
             KeyCode::Char('w') if !ctrl => return self.open_write(),
-            KeyCode::Tab => return self.set_tab(self.tab.next()),
-            KeyCode::BackTab => return self.set_tab(self.tab.prev()),
+            KeyCode::Tab => return self.set_tab(self.details.tab.next()),
+            KeyCode::BackTab => return self.set_tab(self.details.tab.prev()),
             KeyCode::Char(c @ '1'..='5') => {
                 return self.set_tab(Tab::ALL[c as usize - '1' as usize])
             }
             _ => {}
         }
-        match self.focus {
+        match self.features.focus {
             Focus::List => self.on_list_key(key, ctrl),
             Focus::Details => self.on_details_key(key, ctrl),
         }
@@ -2172,18 +1855,15 @@ impl App {
         let current = ws.store.name().to_string();
         let rows = self.store_rows();
         if let Some(i) = rows.iter().position(|r| r.name == current) {
-            self.stores_cursor = i;
+            self.stores.cursor = i;
         }
-        if !self.store_probes.is_empty() {
+        if !self.stores.probes.is_empty() {
             return vec![];
         }
         for r in rows.iter().filter(|r| r.supported) {
-            self.store_probes.insert(r.name.clone(), Load::Loading);
+            self.stores.probes.insert(r.name.clone(), Load::Loading);
         }
-        vec![Command::ProbeStores {
-            generation: self.generation,
-            ws,
-        }]
+        vec![self.task(Job::ProbeStores { ws })]
     }
 
     /// Keys of the stores screen: move, Enter opens the store under the cursor (statuses recomputed), Esc back.
@@ -2193,15 +1873,15 @@ impl App {
         match key.code {
             KeyCode::Esc => self.screen = Screen::Features,
             KeyCode::Char('j') | KeyCode::Down => {
-                self.stores_cursor = (self.stores_cursor + 1).min(last)
+                self.stores.cursor = (self.stores.cursor + 1).min(last)
             }
             KeyCode::Char('k') | KeyCode::Up => {
-                self.stores_cursor = self.stores_cursor.saturating_sub(1)
+                self.stores.cursor = self.stores.cursor.saturating_sub(1)
             }
-            KeyCode::Char('g') | KeyCode::Home => self.stores_cursor = 0,
-            KeyCode::Char('G') | KeyCode::End => self.stores_cursor = last,
+            KeyCode::Char('g') | KeyCode::Home => self.stores.cursor = 0,
+            KeyCode::Char('G') | KeyCode::End => self.stores.cursor = last,
             KeyCode::Enter => {
-                let Some(r) = rows.get(self.stores_cursor.min(last)) else {
+                let Some(r) = rows.get(self.stores.cursor.min(last)) else {
                     return vec![];
                 };
                 if !r.supported {
@@ -2211,7 +1891,7 @@ impl App {
                     );
                     return vec![];
                 }
-                if let Some(Load::Failed(e)) = self.store_probes.get(&r.name) {
+                if let Some(Load::Failed(e)) = self.stores.probes.get(&r.name) {
                     self.error_popup(format!("Cannot open {}", r.name), e.clone());
                     return vec![];
                 }
@@ -2221,7 +1901,7 @@ impl App {
                     return vec![];
                 }
                 // the selected feature stays selected when the other store's graph has it
-                self.store_override = Some(r.name.clone());
+                self.stores.picked = Some(r.name.clone());
                 return self.start();
             }
             _ => {}
@@ -2249,10 +1929,7 @@ impl App {
         if self.history.rows.is_some() {
             return vec![];
         }
-        vec![Command::CountAllVersions {
-            generation: self.generation,
-            ws,
-        }]
+        vec![self.task(Job::CountAllVersions { ws })]
     }
 
     /// Recomputes the history diff: base (marked, or the version pushed before the cursor's) → cursor.
@@ -2317,7 +1994,7 @@ impl App {
 
     /// The status line of feature `i` as the graph and the list show it (`⚠ 5 new · 10 stale · 5 orphaned`).
     pub fn node_status(&self, i: usize) -> String {
-        match self.features.get(i).and_then(|e| e.report.as_ref()) {
+        match self.features.entries.get(i).and_then(|e| e.report.as_ref()) {
             None => format!("{} computing…", self.spinner()),
             Some(r) => format!(
                 "{} {}",
@@ -2332,7 +2009,7 @@ impl App {
         &self,
         graph: &crate::engine::graph::FeatureGraph,
     ) -> crate::tui::graph_view::GraphModel {
-        crate::tui::graph_view::GraphModel::new(graph, &self.graph_collapsed)
+        crate::tui::graph_view::GraphModel::new(graph, &self.graph.collapsed)
             .unwrap_or_else(|_| crate::tui::graph_view::GraphModel::features(graph))
     }
 
@@ -2349,7 +2026,7 @@ impl App {
         let mut counts: Vec<(&'static str, usize)> = vec![];
         let mut pending = 0;
         for &f in members {
-            match self.features.get(f).and_then(|e| e.report.as_ref()) {
+            match self.features.entries.get(f).and_then(|e| e.report.as_ref()) {
                 None => pending += 1,
                 Some(r) => {
                     let icon = r.status.status.icon();
@@ -2371,22 +2048,31 @@ impl App {
     /// collapsed node it is in.
     fn toggle_collapse(&mut self, ws: &Workspace) {
         let model = self.graph_model(&ws.graph);
-        let node = model.node_of.get(self.selected).copied().unwrap_or(0);
+        let node = model
+            .node_of
+            .get(self.features.selected)
+            .copied()
+            .unwrap_or(0);
         if let Some(p) = model.prefix.get(node).cloned().flatten() {
-            self.graph_collapsed.remove(&p);
+            self.graph.collapsed.remove(&p);
             return;
         }
-        let Some(key) = self.features.get(self.selected).map(|e| e.key.clone()) else {
+        let Some(key) = self
+            .features
+            .entries
+            .get(self.features.selected)
+            .map(|e| e.key.clone())
+        else {
             return;
         };
         let Some(p) = crate::tui::graph_view::prefix_of(&key) else {
             self.toast(format!("{key} has no key prefix to collapse"), true);
             return;
         };
-        let mut next = self.graph_collapsed.clone();
+        let mut next = self.graph.collapsed.clone();
         next.insert(p);
         match crate::tui::graph_view::GraphModel::new(&ws.graph, &next) {
-            Ok(_) => self.graph_collapsed = next,
+            Ok(_) => self.graph.collapsed = next,
             Err(e) => self.toast(e, true),
         }
     }
@@ -2394,12 +2080,12 @@ impl App {
     /// `C` on the graph screen: expands everything when anything is collapsed, else collapses every top-level key
     /// prefix shared by two or more features (skipping those that would draw a cycle).
     fn toggle_collapse_all(&mut self, ws: &Workspace) {
-        if !self.graph_collapsed.is_empty() {
-            self.graph_collapsed.clear();
+        if !self.graph.collapsed.is_empty() {
+            self.graph.collapsed.clear();
             return;
         }
         let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
-        for e in &self.features {
+        for e in &self.features.entries {
             if let Some(p) = crate::tui::graph_view::prefix_of(&e.key) {
                 let top = p.split('/').next().unwrap_or(&p).to_string();
                 *counts.entry(top).or_default() += 1;
@@ -2410,10 +2096,10 @@ impl App {
             if n < 2 {
                 continue;
             }
-            let mut next = self.graph_collapsed.clone();
+            let mut next = self.graph.collapsed.clone();
             next.insert(p.clone());
             if crate::tui::graph_view::GraphModel::new(&ws.graph, &next).is_ok() {
-                self.graph_collapsed = next;
+                self.graph.collapsed = next;
             } else {
                 skipped.push(p);
             }
@@ -2436,7 +2122,7 @@ impl App {
         let Some(ws) = self.workspace().cloned() else {
             return vec![];
         };
-        if self.features.is_empty() {
+        if self.features.entries.is_empty() {
             return vec![];
         }
         let dir = match key.code {
@@ -2450,19 +2136,23 @@ impl App {
             let model = self.graph_model(&ws.graph);
             let status = |i: usize| self.group_status(&model, i);
             let lay = crate::tui::graph_view::layout(&model, &status);
-            let from = model.node_of.get(self.selected).copied().unwrap_or(0);
+            let from = model
+                .node_of
+                .get(self.features.selected)
+                .copied()
+                .unwrap_or(0);
             if let Some(n) = lay.neighbour(from, dx, dy) {
                 if let Some(f) = lay.nodes[n]
                     .feature
                     .and_then(|m| model.members[m].first().copied())
                 {
                     // keep the feature list's filter consistent: a hidden feature clears the filter
-                    if !self.visible.iter().any(|v| v.index == f) {
-                        self.filter.clear();
-                        self.visible = filter_features(&self.features, "");
+                    if !self.features.visible.iter().any(|v| v.index == f) {
+                        self.features.filter.clear();
+                        self.features.visible = filter_features(&self.features.entries, "");
                     }
-                    if f != self.selected {
-                        self.selected = f;
+                    if f != self.features.selected {
+                        self.features.selected = f;
                         self.reset_nav();
                     }
                     return self.want_metadata();
@@ -2477,14 +2167,14 @@ impl App {
             }
             KeyCode::Enter => {
                 self.screen = Screen::Features;
-                self.focus = Focus::Details;
+                self.features.focus = Focus::Details;
                 self.want_metadata()
             }
             KeyCode::Char('/') => {
-                let mut input = TextArea::new(vec![self.filter.clone()]);
+                let mut input = TextArea::new(vec![self.features.filter.clone()]);
                 input.set_cursor_line_style(Style::new());
                 input.move_cursor(tui_textarea::CursorMove::End);
-                self.filter_input = Some(input);
+                self.features.filter_input = Some(input);
                 vec![]
             }
             KeyCode::Char('d') => self.open_delete(),
@@ -2503,31 +2193,33 @@ impl App {
     }
 
     fn on_list_key(&mut self, key: KeyEvent, ctrl: bool) -> Vec<Command> {
-        let last = self.visible.len().saturating_sub(1);
+        let last = self.features.visible.len().saturating_sub(1);
         let s = self.selected_position().unwrap_or(0);
         match key.code {
             KeyCode::Char('/') => {
-                let mut input = TextArea::new(vec![self.filter.clone()]);
+                let mut input = TextArea::new(vec![self.features.filter.clone()]);
                 input.set_cursor_line_style(Style::new());
                 input.move_cursor(tui_textarea::CursorMove::End);
-                self.filter_input = Some(input);
+                self.features.filter_input = Some(input);
                 vec![]
             }
-            KeyCode::Esc if !self.filter.is_empty() => self.set_filter(String::new()),
+            KeyCode::Esc if !self.features.filter.is_empty() => self.set_filter(String::new()),
             KeyCode::Esc
-                if !self.statuses_cancelled && self.statuses_done() < self.features.len() =>
+                if !self.features.statuses_cancelled
+                    && self.statuses_done() < self.features.entries.len() =>
             {
-                self.statuses_cancelled = true;
+                self.features.statuses_cancelled = true;
                 self.toast(
                     format!(
                         "status computation cancelled after {}/{} features (r restarts)",
                         self.statuses_done(),
-                        self.features.len()
+                        self.features.entries.len()
                     ),
                     false,
                 );
-                vec![Command::CancelStatuses {
+                vec![Command::Cancel {
                     generation: self.generation,
+                    token: self.tasks.statuses.clone().unwrap_or_default(),
                 }]
             }
             KeyCode::Char('j') | KeyCode::Down => self.select(s.saturating_add(1)),
@@ -2539,7 +2231,7 @@ impl App {
             KeyCode::Char('d') if ctrl => self.select(s.saturating_add(LIST_PAGE / 2)),
             KeyCode::Char('u') if ctrl => self.select(s.saturating_sub(LIST_PAGE / 2)),
             KeyCode::Enter | KeyCode::Char('l') | KeyCode::Right => {
-                self.focus = Focus::Details;
+                self.features.focus = Focus::Details;
                 vec![]
             }
             _ => vec![],
@@ -2552,22 +2244,22 @@ impl App {
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         match key.code {
             KeyCode::Esc => {
-                self.filter_input = None;
+                self.features.filter_input = None;
                 return self.set_filter(String::new());
             }
             KeyCode::Enter => {
-                self.filter_input = None;
+                self.features.filter_input = None;
                 return vec![];
             }
             KeyCode::Char('m') if ctrl && !alt => {
-                self.filter_input = None;
+                self.features.filter_input = None;
                 return vec![];
             }
             // one line, no tabs: keys that would insert a newline or a tab do nothing
             KeyCode::Tab | KeyCode::BackTab | KeyCode::Char('\n' | '\r' | '\t') => return vec![],
             _ => {}
         }
-        let Some(input) = self.filter_input.as_mut() else {
+        let Some(input) = self.features.filter_input.as_mut() else {
             return vec![];
         };
         input.input(key);
@@ -2586,13 +2278,13 @@ impl App {
     /// Applies a filter query: recomputes the visible lines and, when the query changed, selects the best match
     /// (an empty query keeps the selection).
     fn set_filter(&mut self, query: String) -> Vec<Command> {
-        if query == self.filter {
+        if query == self.features.filter {
             return vec![];
         }
-        self.filter = query;
-        self.visible = filter_features(&self.features, &self.filter);
-        self.list_offset.set(0);
-        if self.filter.is_empty() {
+        self.features.filter = query;
+        self.features.visible = filter_features(&self.features.entries, &self.features.filter);
+        self.features.list_offset.set(0);
+        if self.features.filter.is_empty() {
             return self.want_metadata();
         }
         self.select(0)
@@ -2601,20 +2293,20 @@ impl App {
     /// Keeps the selection on a visible feature: the first visible one when the selected one is filtered out.
     fn fix_selection(&mut self) {
         if self.selected_position().is_none() {
-            if let Some(v) = self.visible.first() {
-                self.selected = v.index;
+            if let Some(v) = self.features.visible.first() {
+                self.features.selected = v.index;
             }
         }
     }
 
     fn on_details_key(&mut self, key: KeyEvent, ctrl: bool) -> Vec<Command> {
         if key.code == KeyCode::Esc {
-            self.focus = Focus::List;
+            self.features.focus = Focus::List;
             return vec![];
         }
         if key.code == KeyCode::Enter {
             if let Some(t) = self.current_table() {
-                let c = t.clamp(self.nav[self.tab.index()].cursor);
+                let c = t.clamp(self.details.nav[self.details.tab.index()].cursor);
                 if let Some(row) = t.row(c) {
                     let fields = t
                         .headers
@@ -2626,8 +2318,8 @@ impl App {
                         .selected_entry()
                         .map(|e| e.key.to_string())
                         .unwrap_or_default();
-                    self.dialog = Some(Dialog::RowDetail {
-                        title: format!("{feature} · {} · row {}", self.tab.label(), c + 1),
+                    self.overlay.dialog = Some(Dialog::RowDetail {
+                        title: format!("{feature} · {} · row {}", self.details.tab.label(), c + 1),
                         fields,
                         scroll: 0,
                     });
@@ -2637,7 +2329,7 @@ impl App {
         }
         let loaded = self.current_table().is_some();
         // loaded rows (a window of the read on the Metadata tab) and the read's last row
-        let (first_row, last_row, total) = if self.tab == Tab::Detail {
+        let (first_row, last_row, total) = if self.details.tab == Tab::Detail {
             // the Detail tab scrolls by line
             (0, 99, 100)
         } else {
@@ -2653,7 +2345,7 @@ impl App {
         };
         let last_of_all = total.saturating_sub(1);
         let mut jump = None;
-        let nav = &mut self.nav[self.tab.index()];
+        let nav = &mut self.details.nav[self.details.tab.index()];
         let page = nav.page.get().max(1);
         let last_col = if loaded { nav.max_col.get() } else { 0 };
         let c = nav.cursor.clamp(first_row, last_row);
@@ -2675,24 +2367,25 @@ impl App {
             }
             KeyCode::Char('h') | KeyCode::Left => nav.col = nav.col.min(last_col).saturating_sub(1),
             KeyCode::Char('l') | KeyCode::Right => nav.col = (nav.col + 1).min(last_col),
-            KeyCode::Char('x') if self.tab == Tab::Metadata && loaded && rows > 0 => {
+            KeyCode::Char('x') if self.details.tab == Tab::Metadata && loaded && rows > 0 => {
                 nav.cursor = (c + 1).min(last_row);
                 let pred = self.current_table().and_then(|t| t.row_filter(c));
-                if self.marked.remove(&c).is_none() {
-                    self.marked.insert(c, pred);
+                if self.details.marked.remove(&c).is_none() {
+                    self.details.marked.insert(c, pred);
                 }
             }
             KeyCode::Char('0') => nav.col = 0,
             KeyCode::Char('$') => nav.col = last_col,
             _ => {}
         }
-        if self.tab != Tab::Metadata {
+        if self.details.tab != Tab::Metadata {
             return vec![];
         }
         if matches!(key.code, KeyCode::Char('g') | KeyCode::Home) {
             // a `G` still waiting for the count is overridden
             let key = self.selected_entry().map(|e| e.key.clone());
-            if let Some(Load::Ready(Some(p))) = key.and_then(|k| self.metadata.get_mut(&k)) {
+            if let Some(Load::Ready(Some(p))) = key.and_then(|k| self.details.metadata.get_mut(&k))
+            {
                 p.pending_end = false;
             }
         }
@@ -2709,7 +2402,7 @@ impl App {
         let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
             return vec![];
         };
-        let Some(Load::Ready(Some(p))) = self.metadata.get_mut(&key) else {
+        let Some(Load::Ready(Some(p))) = self.details.metadata.get_mut(&key) else {
             return vec![];
         };
         if p.at_end {
@@ -2719,7 +2412,7 @@ impl App {
             p.pending_end = true;
             return vec![];
         }
-        self.nav[Tab::Metadata.index()].cursor = last;
+        self.details.nav[Tab::Metadata.index()].cursor = last;
         self.fetch_page(Fetch::Last)
     }
 
@@ -2732,7 +2425,7 @@ impl App {
         let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
             return vec![];
         };
-        let Some(Load::Ready(Some(p))) = self.metadata.get_mut(&key) else {
+        let Some(Load::Ready(Some(p))) = self.details.metadata.get_mut(&key) else {
             return vec![];
         };
         // a jump wins over a running next / previous fetch (whose result is then dropped)
@@ -2744,30 +2437,29 @@ impl App {
             return vec![];
         };
         p.fetching = Some(fetch);
-        vec![Command::FetchPage {
-            generation: self.generation,
-            view_generation: self.view_generation,
+        vec![self.task(Job::FetchPage {
+            view_generation: self.details.view_generation,
             ws,
             key,
-            view: self.view.clone(),
+            view: self.details.view.clone(),
             fetch,
             request,
-        }]
+        })]
     }
 
     /// Fetches the next (previous) page when the Metadata cursor is within a page ([`PAGE_ROWS`], at least three
     /// screens) of the last (first) loaded row, so that the page arrives before the cursor gets there.
     fn want_page(&mut self) -> Vec<Command> {
-        if self.tab != Tab::Metadata {
+        if self.details.tab != Tab::Metadata {
             return vec![];
         }
         let Some(Load::Ready(Some(p))) = self
             .selected_entry()
-            .and_then(|e| self.metadata.get(&e.key))
+            .and_then(|e| self.details.metadata.get(&e.key))
         else {
             return vec![];
         };
-        let nav = &self.nav[Tab::Metadata.index()];
+        let nav = &self.details.nav[Tab::Metadata.index()];
         let margin = PAGE_ROWS.max(3 * nav.page.get());
         let c = p.table.clamp(nav.cursor);
         if !p.at_end && c + margin >= p.table.end() {
@@ -2786,7 +2478,7 @@ impl App {
                 vec![]
             }
             Ok(ws) => {
-                self.features = ws
+                self.features.entries = ws
                     .graph
                     .features
                     .iter()
@@ -2795,20 +2487,18 @@ impl App {
                         report: None,
                     })
                     .collect();
-                let keep = self.reselect.take();
-                self.selected = keep
-                    .and_then(|k| self.features.iter().position(|f| f.key == k))
+                let keep = self.features.reselect.take();
+                self.features.selected = keep
+                    .and_then(|k| self.features.entries.iter().position(|f| f.key == k))
                     .unwrap_or(0);
-                self.visible = filter_features(&self.features, &self.filter);
+                self.features.visible =
+                    filter_features(&self.features.entries, &self.features.filter);
                 self.fix_selection();
-                self.mismatches = ws.graph.mismatches().len();
+                self.features.mismatches = ws.graph.mismatches().len();
                 self.ws = WorkspaceState::Ready(ws.clone());
                 let mut cmds = vec![];
-                if !self.features.is_empty() {
-                    cmds.push(Command::ComputeStatuses {
-                        generation: self.generation,
-                        ws,
-                    });
+                if !self.features.entries.is_empty() {
+                    cmds.push(self.task(Job::ComputeStatuses { ws }));
                 }
                 cmds.extend(self.want_metadata());
                 if self.screen == Screen::History {
@@ -2840,10 +2530,19 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::DeletePlanned { generation, result } if generation == app.generation => {
+        Msg::Done { generation, result } if generation == app.generation => on_done(app, result),
+        // a result of an older generation (before a reload): drop it
+        Msg::Done { .. } => vec![],
+    }
+}
+
+/// Applies the result of a background job of the current generation.
+fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
+    match result {
+        JobResult::DeletePlanned { result } => {
             let graph = app.workspace().map(|w| w.graph.clone());
             // dropped when the dialog was cancelled meanwhile
-            if let (Some(Dialog::Delete(d)), Some(graph)) = (app.dialog.as_mut(), graph) {
+            if let (Some(Dialog::Delete(d)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
                 if matches!(d.stage, DeleteStage::Planning) {
                     match result {
                         Ok(plan) => {
@@ -2861,9 +2560,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::RebasePlanned { generation, result } if generation == app.generation => {
+        JobResult::RebasePlanned { result } => {
             let graph = app.workspace().map(|w| w.graph.clone());
-            if let (Some(Dialog::Rebase(r)), Some(graph)) = (app.dialog.as_mut(), graph) {
+            if let (Some(Dialog::Rebase(r)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
                 if matches!(r.stage, RebaseStage::Planning) {
                     match result {
                         Ok(plan) => {
@@ -2884,12 +2583,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::VersionCounts {
-            generation,
-            key,
-            counts,
-        } if generation == app.generation => {
-            if let Some(Dialog::Rebase(r)) = app.dialog.as_mut() {
+        JobResult::VersionCounts { key, counts } => {
+            if let Some(Dialog::Rebase(r)) = app.overlay.dialog.as_mut() {
                 if r.feature == key {
                     for v in r.versions.iter_mut() {
                         v.rows = Some(
@@ -2904,8 +2599,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::DirListed { dir, result } => {
-            if let Some(Dialog::Write(w)) = app.dialog.as_mut() {
+        JobResult::DirListed { dir, result } => {
+            if let Some(Dialog::Write(w)) = app.overlay.dialog.as_mut() {
                 if w.dir == dir && matches!(w.stage, WriteStage::Pick) {
                     w.entries = Some(result);
                     w.cursor = 0;
@@ -2913,9 +2608,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::WritePlanned { generation, result } if generation == app.generation => {
+        JobResult::WritePlanned { result } => {
             let graph = app.workspace().map(|w| w.graph.clone());
-            if let (Some(Dialog::Write(w)), Some(graph)) = (app.dialog.as_mut(), graph) {
+            if let (Some(Dialog::Write(w)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
                 if matches!(w.stage, WriteStage::Planning) {
                     match result {
                         Ok((plan, existing)) => {
@@ -2933,39 +2628,40 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::IncrementFiltered {
-            generation,
+        JobResult::IncrementFiltered {
             key,
             filter,
             result,
-        } if generation == app.generation => {
-            if app.inc_filter.as_ref() == Some(&filter) {
+        } => {
+            if app.details.inc_filter.as_ref() == Some(&filter) {
                 match result {
                     Ok(t) => {
-                        app.inc_filtered.insert(key, Load::Ready(*t));
+                        app.details.inc_filtered.insert(key, Load::Ready(*t));
                     }
                     Err(e) => {
-                        app.inc_filtered.insert(key, Load::Failed(e.clone()));
+                        app.details
+                            .inc_filtered
+                            .insert(key, Load::Failed(e.clone()));
                         app.error_popup("Bad increment filter", e);
                     }
                 }
             }
             vec![]
         }
-        Msg::Exported { generation, result } if generation == app.generation => {
-            app.dialog = None;
+        JobResult::Exported { result } => {
+            app.overlay.dialog = None;
             match result {
                 Ok(text) => app.toast(text, false),
                 Err(e) => app.error_popup("Export failed", e),
             }
             vec![]
         }
-        Msg::RowsPerVersion { generation, counts } if generation == app.generation => {
+        JobResult::RowsPerVersion { counts } => {
             app.history.rows = Some(counts);
             vec![]
         }
-        Msg::Mutated { generation, result } if generation == app.generation => {
-            app.dialog = None;
+        JobResult::Mutated { result } => {
+            app.overlay.dialog = None;
             match result {
                 Ok(text) => {
                     app.toast(text, false);
@@ -2978,10 +2674,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
                 }
             }
         }
-        Msg::Opened { generation, result } if generation == app.generation => app.on_opened(result),
-        Msg::Status { generation, report } if generation == app.generation => {
+        JobResult::Opened { result } => app.on_opened(result),
+        JobResult::Status { report } => {
             if let Some(e) = app
                 .features
+                .entries
                 .iter_mut()
                 .find(|e| e.key == report.status.feature_key)
             {
@@ -2989,19 +2686,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             }
             vec![]
         }
-        Msg::Metadata { view, .. } | Msg::Page { view, .. } | Msg::RowCount { view, .. }
-            if view != app.view_generation =>
+        JobResult::Metadata { view, .. }
+        | JobResult::Page { view, .. }
+        | JobResult::RowCount { view, .. }
+            if view != app.details.view_generation =>
         {
             vec![]
         }
-        Msg::Metadata {
-            generation,
-            key,
-            result,
-            ..
-        } if generation == app.generation => {
-            if app.read_in_flight.as_ref() == Some(&key) {
-                app.read_in_flight = None;
+        JobResult::Metadata { key, result, .. } => {
+            if app.details.read_in_flight.as_ref() == Some(&key) {
+                app.details.read_in_flight = None;
             }
             let mut cmds = vec![];
             let counted = match &result {
@@ -3010,16 +2704,15 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             };
             if !counted {
                 if let Some(ws) = app.workspace().cloned() {
-                    cmds.push(Command::CountRows {
-                        generation: app.generation,
-                        view_generation: app.view_generation,
+                    cmds.push(app.task(Job::CountRows {
+                        view_generation: app.details.view_generation,
                         ws,
                         key: key.clone(),
-                        view: app.view.clone(),
-                    });
+                        view: app.details.view.clone(),
+                    }));
                 }
             }
-            app.metadata.insert(
+            app.details.metadata.insert(
                 key,
                 match result {
                     Ok(p) => Load::Ready(p.map(|p| Box::new(PagedTable::new(*p)))),
@@ -3030,12 +2723,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             cmds.extend(app.want_page());
             cmds
         }
-        Msg::StoreProbed {
-            generation,
-            name,
-            result,
-        } if generation == app.generation => {
-            app.store_probes.insert(
+        JobResult::StoreProbed { name, result } => {
+            app.stores.probes.insert(
                 name,
                 match result {
                     Ok(s) => Load::Ready(s),
@@ -3044,14 +2733,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             );
             vec![]
         }
-        Msg::Page {
-            generation,
-            key,
-            fetch,
-            result,
-            ..
-        } if generation == app.generation => {
-            let Some(Load::Ready(Some(p))) = app.metadata.get_mut(&key) else {
+        JobResult::Page {
+            key, fetch, result, ..
+        } => {
+            let Some(Load::Ready(Some(p))) = app.details.metadata.get_mut(&key) else {
                 return vec![];
             };
             // a jump was asked for meanwhile: this page is not next to the loaded rows any more
@@ -3067,20 +2752,15 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
                 }
             }
             if matches!(fetch, Fetch::Last) {
-                app.nav[Tab::Metadata.index()].cursor = p.table.end().saturating_sub(1);
+                app.details.nav[Tab::Metadata.index()].cursor = p.table.end().saturating_sub(1);
             }
             if matches!(fetch, Fetch::First) {
-                app.nav[Tab::Metadata.index()].cursor = 0;
+                app.details.nav[Tab::Metadata.index()].cursor = 0;
             }
             app.want_page()
         }
-        Msg::RowCount {
-            generation,
-            key,
-            result,
-            ..
-        } if generation == app.generation => {
-            let Some(Load::Ready(Some(p))) = app.metadata.get_mut(&key) else {
+        JobResult::RowCount { key, result, .. } => {
+            let Some(Load::Ready(Some(p))) = app.details.metadata.get_mut(&key) else {
                 return vec![];
             };
             match result {
@@ -3094,26 +2774,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
             if std::mem::take(&mut p.pending_end) {
                 let last = n_last(p);
                 let on_it = app.selected_entry().map(|e| &e.key) == Some(&key);
-                if on_it && app.tab == Tab::Metadata {
+                if on_it && app.details.tab == Tab::Metadata {
                     return app.jump_to_end(last);
                 }
             }
             vec![]
         }
-        // a result of an older generation (before a reload): drop it
-        Msg::Opened { .. }
-        | Msg::Status { .. }
-        | Msg::Metadata { .. }
-        | Msg::Page { .. }
-        | Msg::RowCount { .. }
-        | Msg::StoreProbed { .. }
-        | Msg::DeletePlanned { .. }
-        | Msg::RebasePlanned { .. }
-        | Msg::VersionCounts { .. }
-        | Msg::WritePlanned { .. }
-        | Msg::RowsPerVersion { .. }
-        | Msg::Exported { .. }
-        | Msg::IncrementFiltered { .. }
-        | Msg::Mutated { .. } => vec![],
     }
 }

@@ -178,7 +178,7 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
             let [p, f] = Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(i);
             frame.render_widget(Paragraph::new("> ").fg(accent()), p);
             frame.render_widget(path.as_ref(), f);
-            let what = app.view.describe().unwrap_or_else(|| {
+            let what = app.details.view.describe().unwrap_or_else(|| {
                 "the default read (current version, latest per sample, live)".into()
             });
             frame.render_widget(

@@ -5,8 +5,8 @@
 //! match on the key). Right: the selected feature's default read (`Metadata` tab) and its increment (`New`, `Stale`
 //! with per-field provenance diffs, `Orphaned`). Bottom: the store, project version, hash algorithm and warnings.
 //!
-//! Architecture (Elm-style, like csvlens / gitui / television): [`app::App`] holds all state, [`app::Msg`]
-//! describes everything that happens, the pure [`app::update`] applies a message and returns [`app::Command`]s
+//! Architecture (Elm-style, like csvlens / gitui / television): [`app::App`] holds all state, [`msg::Msg`]
+//! describes everything that happens, the pure [`app::update`] applies a message and returns [`msg::Command`]s
 //! (slow work), [`draw`] paints an `&App`. The runtime runs commands on tokio blocking tasks, which report back
 //! through a channel, so opening the store, computing statuses and reading tables never block drawing.
 
@@ -14,8 +14,10 @@ pub mod app;
 pub mod dialog;
 mod dialog_ui;
 pub mod graph_view;
+pub mod msg;
 mod runtime;
 pub mod settings;
+pub mod tasks;
 mod ui;
 pub mod view;
 
@@ -24,8 +26,10 @@ mod tests;
 
 use crate::engine::workspace::OpenOptions;
 
-pub use app::{update, App, Command, Msg, Tab};
-pub use runtime::{execute, open_workspace, run_to_idle, source_label};
+pub use app::{update, App, Tab};
+pub use msg::{Command, JobResult, Msg};
+pub use runtime::{run_to_idle, source_label};
+pub use tasks::{execute, open_workspace, CancelToken, Job};
 pub use ui::{draw, HELP};
 
 /// What the TUI should open.

@@ -86,13 +86,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     let bar = Paragraph::new(status_lines).style(Style::new().bg(Color::Rgb(30, 30, 30)));
     frame.render_widget(bar, status);
-    if let Some(d) = &app.dialog {
+    if let Some(d) = &app.overlay.dialog {
         crate::tui::dialog_ui::draw_dialog(frame, body, app, d);
     }
-    if let Some(p) = &app.palette {
+    if let Some(p) = &app.overlay.palette {
         draw_palette(frame, body, p);
     }
-    if app.show_help {
+    if app.overlay.help {
         draw_help(frame, area);
     }
 }
@@ -112,19 +112,22 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App) {
                 Span::raw(c.clone())
             });
         }
-        left.push(Span::raw(format!(" · {} features", app.features.len())).fg(muted()));
+        left.push(Span::raw(format!(" · {} features", app.features.entries.len())).fg(muted()));
         let done = app.statuses_done();
-        if done < app.features.len() && app.statuses_cancelled {
+        if done < app.features.entries.len() && app.features.statuses_cancelled {
             left.push(Span::styled(
-                format!(" · statuses {done}/{} (cancelled)", app.features.len()),
+                format!(
+                    " · statuses {done}/{} (cancelled)",
+                    app.features.entries.len()
+                ),
                 Style::new().fg(muted()),
             ));
-        } else if done < app.features.len() {
+        } else if done < app.features.entries.len() {
             left.push(Span::styled(
                 format!(
                     " · {} statuses {done}/{}",
                     app.spinner(),
-                    app.features.len()
+                    app.features.entries.len()
                 ),
                 Style::new().fg(Color::Yellow),
             ));
@@ -172,7 +175,7 @@ fn draw_opening(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(app.spinner(), Style::new().fg(accent())),
             Span::raw(" Opening the metadata store…"),
         ]),
-        Line::from(app.source.clone()).fg(muted()),
+        Line::from(app.env.source.clone()).fg(muted()),
     ];
     let r = centered(area, area.width, 2);
     frame.render_widget(
@@ -195,7 +198,7 @@ fn draw_failed(frame: &mut Frame, area: Rect, app: &App, err: &str) {
     let mut lines = vec![
         Line::from(vec![
             Span::raw("Source: ").fg(muted()),
-            Span::raw(app.source.clone()),
+            Span::raw(app.env.source.clone()),
         ]),
         Line::default(),
     ];
@@ -217,7 +220,7 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     use crate::tui::graph_view::{blit, layout, paint, relatives, Emphasis};
     let title = Line::from(vec![
         Span::raw(" Feature graph ").bold(),
-        Span::raw(format!("· {} features ", app.features.len())).fg(muted()),
+        Span::raw(format!("· {} features ", app.features.entries.len())).fg(muted()),
     ]);
     let block = pane_block(title, true).title_bottom(
         Line::from(format!(
@@ -232,7 +235,7 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    if app.features.is_empty() {
+    if app.features.entries.is_empty() {
         frame.render_widget(
             Paragraph::new("The graph has no features.").fg(muted()),
             inner,
@@ -257,16 +260,16 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         };
         model.members[n]
             .iter()
-            .filter_map(|&f| app.features.get(f).and_then(|e| e.report.as_ref()))
+            .filter_map(|&f| app.features.entries.get(f).and_then(|e| e.report.as_ref()))
             .map(|r| r.status.status)
             .max_by_key(|&c| rank(c))
             .map(status_color)
             .unwrap_or_else(muted)
     };
-    let (up, down) = relatives(&ws.graph, app.selected);
+    let (up, down) = relatives(&ws.graph, app.features.selected);
     let emphasis = |n: usize| {
         let m = &model.members[n];
-        if m.contains(&app.selected) {
+        if m.contains(&app.features.selected) {
             Emphasis::Selected
         } else if m.iter().any(|f| up.contains(f)) {
             Emphasis::Upstream
@@ -279,10 +282,10 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     let lay = layout(&model, &status);
     let grid = paint(&model, &lay, &status, &color, &emphasis);
     // keep the selected box visible
-    let (mut sx, mut sy) = app.graph_scroll.get();
+    let (mut sx, mut sy) = app.graph.scroll.get();
     if let Some(n) = model
         .node_of
-        .get(app.selected)
+        .get(app.features.selected)
         .and_then(|&n| lay.nodes.get(n))
     {
         let x0 = lay.layer_x[n.layer];
@@ -299,12 +302,13 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
             sy = (n.y + 4).saturating_sub(h);
         }
     }
-    app.graph_scroll.set((sx, sy));
+    app.graph.scroll.set((sx, sy));
     blit(frame.buffer_mut(), canvas_area, &grid, sx, sy);
     if let Some(l) = legend_area {
         let sel = app
             .features
-            .get(app.selected)
+            .entries
+            .get(app.features.selected)
             .map(|e| e.key.to_string())
             .unwrap_or_default();
         let mut spans = vec![
@@ -329,7 +333,7 @@ fn draw_graph_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         }
         frame.render_widget(Paragraph::new(Line::from(spans)), l);
     }
-    if let Some(input) = &app.filter_input {
+    if let Some(input) = &app.features.filter_input {
         let r = Rect {
             y: area.y + area.height.saturating_sub(2),
             height: 1,
@@ -380,7 +384,7 @@ fn draw_stores_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) 
     ])
     .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
     let mut lines = vec![header];
-    let cursor = app.stores_cursor.min(rows.len().saturating_sub(1));
+    let cursor = app.stores.cursor.min(rows.len().saturating_sub(1));
     for (i, r) in rows.iter().enumerate() {
         let open = r.name == ws.store.name();
         let mark = if open { "▶" } else { " " };
@@ -395,7 +399,7 @@ fn draw_stores_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) 
                 Style::new().fg(muted()),
             )
         } else {
-            match app.store_probes.get(&r.name) {
+            match app.stores.probes.get(&r.name) {
                 None => ("not checked".to_string(), Style::new().fg(muted())),
                 Some(Load::Loading) => (
                     format!("{} opening…", app.spinner()),
@@ -648,7 +652,7 @@ const SINGLE_PANE_WIDTH: u16 = 60;
 
 fn draw_main(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     if area.width < SINGLE_PANE_WIDTH {
-        match app.focus {
+        match app.features.focus {
             Focus::List => draw_list(frame, area, app, list_width(app, area.width).1),
             Focus::Details => draw_details(frame, area, app, ws),
         }
@@ -663,7 +667,7 @@ fn draw_main(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
 
 fn entry_status(app: &App, e: &FeatureEntry) -> (String, String, Style) {
     match &e.report {
-        None if app.statuses_cancelled => (
+        None if app.features.statuses_cancelled => (
             "·".to_string(),
             "cancelled (r)".into(),
             Style::new().fg(muted()),
@@ -688,12 +692,14 @@ fn entry_status(app: &App, e: &FeatureEntry) -> (String, String, Style) {
 fn list_width(app: &App, total: u16) -> (u16, bool) {
     let keyw = app
         .features
+        .entries
         .iter()
         .map(|f| text_width(&f.key.to_string()))
         .max()
         .unwrap_or(8);
     let statw = app
         .features
+        .entries
         .iter()
         .map(|f| text_width(&entry_status(app, f).1))
         .max()
@@ -725,22 +731,25 @@ fn pane_block(title: Line<'_>, focused: bool) -> Block<'_> {
 }
 
 fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
-    let focused = app.focus == Focus::List;
-    let title = if app.filter.is_empty() && app.filter_input.is_none() {
-        Line::from(format!(" Features ({}) ", app.features.len())).bold()
+    let focused = app.features.focus == Focus::List;
+    let title = if app.features.filter.is_empty() && app.features.filter_input.is_none() {
+        Line::from(format!(" Features ({}) ", app.features.entries.len())).bold()
     } else {
         Line::from(vec![
             Span::raw(format!(
                 " Features ({}/{}) ",
-                app.visible.len(),
-                app.features.len()
+                app.features.visible.len(),
+                app.features.entries.len()
             ))
             .bold(),
-            Span::styled(format!("/{} ", app.filter), Style::new().fg(Color::Yellow)),
+            Span::styled(
+                format!("/{} ", app.features.filter),
+                Style::new().fg(Color::Yellow),
+            ),
         ])
     };
     let block = pane_block(title, focused);
-    if app.features.is_empty() {
+    if app.features.entries.is_empty() {
         let p = Paragraph::new("The pushed graph has no features.")
             .fg(muted())
             .block(block)
@@ -750,7 +759,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let list_area = match &app.filter_input {
+    let list_area = match &app.features.filter_input {
         Some(input) if inner.height > 0 => {
             let [list_area, input_area] =
                 Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
@@ -762,7 +771,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
         }
         _ => inner,
     };
-    if app.visible.is_empty() {
+    if app.features.visible.is_empty() {
         frame.render_widget(
             Paragraph::new("no feature matches")
                 .fg(muted())
@@ -773,6 +782,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
     }
     let keyw = app
         .features
+        .entries
         .iter()
         .map(|f| f.key.to_string().chars().count())
         .max()
@@ -781,10 +791,11 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
         .fg(Color::Yellow)
         .add_modifier(Modifier::BOLD | Modifier::UNDERLINED);
     let items: Vec<ListItem> = app
+        .features
         .visible
         .iter()
         .map(|v| {
-            let e = &app.features[v.index];
+            let e = &app.features.entries[v.index];
             let (icon, text, style) = entry_status(app, e);
             let mut line = vec![Span::styled(icon, style), Span::raw(" ")];
             line.extend(highlighted(
@@ -815,10 +826,10 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, two_line: bool) {
         .highlight_style(highlight)
         .highlight_symbol("▌");
     let mut state = ListState::default()
-        .with_offset(app.list_offset.get())
+        .with_offset(app.features.list_offset.get())
         .with_selected(app.selected_position());
     frame.render_stateful_widget(list, list_area, &mut state);
-    app.list_offset.set(state.offset());
+    app.features.list_offset.set(state.offset());
     let mut a = app.areas.get();
     a.list = list_area;
     a.list_item_height = if two_line { 2 } else { 1 };
@@ -874,7 +885,10 @@ fn tab_title(app: &App, tab: Tab) -> String {
                 Tab::Stale => s.stale,
                 _ => s.orphaned,
             };
-            let shown = match (&app.inc_filter, app.inc_filtered.get(&e.key)) {
+            let shown = match (
+                &app.details.inc_filter,
+                app.details.inc_filtered.get(&e.key),
+            ) {
                 (Some(_), Some(Load::Ready(t))) => Some(match tab {
                     Tab::New => t.new.total_rows,
                     Tab::Stale => t.stale.total_rows,
@@ -892,7 +906,7 @@ fn tab_title(app: &App, tab: Tab) -> String {
 }
 
 fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
-    let focused = app.focus == Focus::Details;
+    let focused = app.features.focus == Focus::Details;
     let [tabs_area, pane] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let titles: Vec<Line> = Tab::ALL
@@ -900,7 +914,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         .map(|t| Line::from(tab_title(app, *t)))
         .collect();
     let tabs = Tabs::new(titles)
-        .select(app.tab.index())
+        .select(app.details.tab.index())
         .style(Style::new().fg(muted()))
         .highlight_style(Style::new().fg(Color::Black).bg(accent()).bold())
         .divider("│");
@@ -920,7 +934,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     let title = Line::from(vec![
         Span::raw(" "),
         Span::raw(key.clone()).bold(),
-        Span::raw(format!(" · {} ", app.tab.label())),
+        Span::raw(format!(" · {} ", app.details.tab.label())),
     ]);
     let mut block = pane_block(title, focused);
     let inner = block.inner(pane);
@@ -936,10 +950,10 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         (None, inner)
     };
 
-    if app.tab == Tab::Detail {
+    if app.details.tab == Tab::Detail {
         frame.render_widget(block, pane);
         let lines = detail_lines(app, ws, entry);
-        let start = app.nav[Tab::Detail.index()]
+        let start = app.details.nav[Tab::Detail.index()]
             .cursor
             .min(lines.len().saturating_sub(1));
         frame.render_widget(
@@ -950,7 +964,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     }
     let table: Option<&TableData> = app.current_table();
     if let Some(t) = table {
-        let nav = &app.nav[app.tab.index()];
+        let nav = &app.details.nav[app.details.tab.index()];
         let (start, end) = nav.visible_in(
             t.start,
             t.rows.len(),
@@ -984,8 +998,8 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
             range.push_str(&format!("· {} hidden ", sc.hidden));
         }
         block = block.title(Line::from(range).right_aligned());
-        if matches!(app.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
-            if let Some(f) = &app.inc_filter {
+        if matches!(app.details.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
+            if let Some(f) = &app.details.inc_filter {
                 block = block.title_bottom(
                     Line::from(format!(" filter: {f} "))
                         .fg(Color::Magenta)
@@ -993,8 +1007,8 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
                 );
             }
         }
-        if app.tab == Tab::Metadata {
-            if let Some(d) = app.view.describe() {
+        if app.details.tab == Tab::Metadata {
+            if let Some(d) = app.details.view.describe() {
                 block = block.title_bottom(
                     Line::from(format!(" {d} "))
                         .fg(Color::Magenta)
@@ -1002,7 +1016,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
                 );
             }
         }
-        if app.tab == Tab::Stale && t.total_rows > 0 {
+        if app.details.tab == Tab::Stale && t.total_rows > 0 {
             block = block.title_bottom(Line::from(vec![
                 Span::raw(" "),
                 Span::styled("old → new", Style::new().fg(Color::Yellow).bold()),
@@ -1013,7 +1027,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         }
     }
     frame.render_widget(block, pane);
-    if let (Some(input), Some(i)) = (&app.sql_input, info_area) {
+    if let (Some(input), Some(i)) = (&app.details.sql_input, info_area) {
         let r = Rect { y: i.y + 1, ..i };
         let [p, f] = Layout::horizontal([Constraint::Length(6), Constraint::Min(1)]).areas(r);
         frame.render_widget(Paragraph::new("WHERE ").fg(Color::Yellow).bold(), p);
@@ -1021,9 +1035,9 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     }
     if let Some(i) = info_area {
         frame.render_widget(Paragraph::new(info_line(ws, entry)), i);
-        if app.tab == Tab::Stale {
-            let summary = if app.inc_filter.is_some() {
-                match app.inc_filtered.get(&entry.key) {
+        if app.details.tab == Tab::Stale {
+            let summary = if app.details.inc_filter.is_some() {
+                match app.details.inc_filtered.get(&entry.key) {
                     Some(Load::Ready(t)) => t.cause_summary.as_ref(),
                     _ => None,
                 }
@@ -1045,7 +1059,7 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
     if let Some(t) = table {
         draw_table(frame, body, t, app, focused);
         if t.rows.is_empty() {
-            let msg = match app.tab {
+            let msg = match app.details.tab {
                 Tab::Metadata => "No rows in the default read.".to_string(),
                 tab => format!("✓ No {} samples.", tab.label().to_lowercase()),
             };
@@ -1054,8 +1068,8 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
         }
         return;
     }
-    let msg: Vec<Line> = match app.tab {
-        Tab::Metadata => match app.metadata.get(&entry.key) {
+    let msg: Vec<Line> = match app.details.tab {
+        Tab::Metadata => match app.details.metadata.get(&entry.key) {
             None | Some(Load::Loading) => vec![spinner_line(app, &format!("Reading {key}…"))],
             Some(Load::Failed(e)) => error_lines(&format!("Reading {key} failed:"), e),
             Some(Load::Ready(_)) => vec![
@@ -1064,10 +1078,10 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
                 Line::from("Nothing has been written for this feature yet.").fg(muted()),
             ],
         },
-        _ if app.inc_filter.is_some()
+        _ if app.details.inc_filter.is_some()
             && entry.report.as_ref().is_some_and(|r| r.status.increment.is_some()) =>
         {
-            match app.inc_filtered.get(&entry.key) {
+            match app.details.inc_filtered.get(&entry.key) {
                 Some(Load::Failed(e)) => error_lines("Filtering the increment failed:", e),
                 _ => vec![spinner_line(app, &format!("Filtering the increment of {key}…"))],
             }
@@ -1373,14 +1387,14 @@ pub struct ShownColumns {
 }
 
 /// The columns `t` shows on the current tab: every column but those hidden with the column picker (Metadata tab;
-/// id columns always stay), each at most `app.column_width` wide.
+/// id columns always stay), each at most `app.details.column_width` wide.
 pub fn shown_columns(t: &TableData, app: &App) -> ShownColumns {
-    let cap = app.column_width.max(1) as usize;
-    let hide = app.tab == Tab::Metadata;
+    let cap = app.details.column_width.max(1) as usize;
+    let hide = app.details.tab == Tab::Metadata;
     let mut idx = vec![];
     let mut hidden = 0;
     for (c, h) in t.headers.iter().enumerate() {
-        if hide && c >= t.frozen && app.hidden_columns.contains(h) {
+        if hide && c >= t.frozen && app.details.hidden_columns.contains(h) {
             hidden += 1;
             continue;
         }
@@ -1454,7 +1468,7 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
     let mut a = app.areas.get();
     a.table = area;
     app.areas.set(a);
-    let nav = &app.nav[app.tab.index()];
+    let nav = &app.details.nav[app.details.tab.index()];
     let sc = shown_columns(t, app);
     let (c0, c1, _) = visible_columns(&sc, nav.col, area.width);
     // (header index, shown width)
@@ -1494,7 +1508,7 @@ fn draw_table(frame: &mut Frame, area: Rect, t: &TableData, app: &App, focused: 
             spans.push(Span::styled(fit(&cell.text, w), cell_style(cell.kind)));
             spans.push(Span::raw("  "));
         }
-        let marked = app.tab == Tab::Metadata && app.marked.contains_key(&i);
+        let marked = app.details.tab == Tab::Metadata && app.details.marked.contains_key(&i);
         if marked {
             spans.insert(0, Span::raw("✚ ").fg(Color::Magenta).bold());
         }
@@ -1533,7 +1547,7 @@ pub fn pretty_path(s: &str) -> String {
 fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
     let mut lines = store_bar_lines(app, width);
     let mut extra: Vec<Span<'static>> = vec![];
-    if let Some(task) = app.dialog.as_ref().and_then(|d| d.busy()) {
+    if let Some(task) = app.overlay.dialog.as_ref().and_then(|d| d.busy()) {
         extra.push(Span::styled(
             format!(" {} {task}… ", app.spinner()),
             Style::new().fg(Color::Yellow),
@@ -1547,9 +1561,12 @@ fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
         };
         extra.push(Span::styled(format!(" {} ", t.text), style));
     }
-    if !app.marked.is_empty() {
+    if !app.details.marked.is_empty() {
         extra.push(Span::styled(
-            format!(" {} row(s) marked (d: delete them) ", app.marked.len()),
+            format!(
+                " {} row(s) marked (d: delete them) ",
+                app.details.marked.len()
+            ),
             Style::new().fg(Color::Magenta),
         ));
     }
@@ -1583,7 +1600,7 @@ fn store_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
                 Span::raw("hash ").fg(muted()),
                 Span::raw(ws.store.hash_algorithm().as_str()),
             ];
-            let mm = app.mismatches;
+            let mm = app.features.mismatches;
             if mm > 0 {
                 project.push(sep());
                 project.push(Span::styled(
