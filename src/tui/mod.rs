@@ -11,15 +11,16 @@
 //! through a channel, so opening the store, computing statuses and reading tables never block drawing.
 
 pub mod app;
-pub mod dialog;
-mod dialog_ui;
-pub mod graph_view;
+pub mod dialogs;
+pub mod draw;
 pub mod msg;
+mod prelude;
 mod runtime;
+pub mod screens;
 pub mod settings;
 pub mod tasks;
-mod ui;
 pub mod view;
+pub mod widgets;
 
 #[cfg(test)]
 mod tests;
@@ -27,10 +28,11 @@ mod tests;
 use crate::engine::workspace::OpenOptions;
 
 pub use app::{update, App, Tab};
+pub use dialogs::help::HELP;
+pub use draw::draw;
 pub use msg::{Command, JobResult, Msg};
 pub use runtime::{run_to_idle, source_label};
 pub use tasks::{execute, open_workspace, CancelToken, Job};
-pub use ui::{draw, HELP};
 
 /// What the TUI should open.
 #[derive(Debug, Clone, Default)]

@@ -12,7 +12,7 @@ use crate::engine::keys::FeatureKey;
 use crate::engine::mutate::{DeletePlan, RebasePlan, WritePlan};
 use crate::engine::workspace::Workspace;
 use crate::tui::app::{Fetch, LoadedPage};
-use crate::tui::dialog::PickerEntry;
+use crate::tui::dialogs::PickerEntry;
 use crate::tui::tasks::{CancelToken, Job};
 use crate::tui::view::StatusReport;
 

@@ -22,7 +22,7 @@ use crate::engine::workspace::Workspace;
 use crate::tui::app::{update, App};
 use crate::tui::msg::{Command, JobResult, Msg};
 use crate::tui::tasks::{execute, Job};
-use crate::tui::{ui, OpenRequest};
+use crate::tui::OpenRequest;
 
 /// Spinner / timer period.
 const TICK: Duration = Duration::from_millis(100);
@@ -171,7 +171,7 @@ fn event_loop(
             terminal.clear()?;
             last_screen = app.screen;
         }
-        terminal.draw(|f| ui::draw(f, &app))?;
+        terminal.draw(|f| crate::tui::draw::draw(f, &app))?;
         let timeout = TICK.saturating_sub(last_tick.elapsed()).min(POLL);
         if event::poll(timeout)? {
             loop {

@@ -15,8 +15,8 @@ use crate::engine::workspace::{OpenOptions, Workspace};
 use crate::tui::app::{update, App, Focus, Load, Tab, WorkspaceState};
 use crate::tui::msg::{Command, JobResult, Msg};
 use crate::tui::tasks::Job;
-use crate::tui::ui::fit;
 use crate::tui::view::{by_field_value, stale_table, CellKind, StatusReport};
+use crate::tui::widgets::table::fit;
 use crate::tui::{draw, execute, OpenRequest};
 
 /// The demo workspace, opened once (`open_demo` writes its cache file non-atomically across threads).
@@ -1351,7 +1351,7 @@ fn a_rebase_that_would_stamp_an_unpushed_feature_version_is_an_error_popup() {
     let before = raw_rows(&ws, "example/crop");
     press(&mut app, &ws, ch('R'));
     // pick the old version 34d75856 (the stored deadbeef is listed first)
-    let Some(crate::tui::dialog::Dialog::Rebase(r)) = &app.overlay.dialog else {
+    let Some(crate::tui::dialogs::Dialog::Rebase(r)) = &app.overlay.dialog else {
         panic!("{}", render(&app, 120, 24));
     };
     let at = r
@@ -2154,7 +2154,7 @@ fn metadata_tab_pages_a_big_feature() {
     press(&mut app, &ws, ch('G'));
     press(&mut app, &ws, ch('d'));
     match &app.overlay.dialog {
-        Some(crate::tui::dialog::Dialog::Delete(d)) => {
+        Some(crate::tui::dialogs::Dialog::Delete(d)) => {
             let f = d.filter.lines().join(" ");
             assert!(f.contains(&uid_at(0)), "{f}");
         }
@@ -2191,7 +2191,7 @@ fn graph_screen_collapses_key_prefixes() {
 /// Collapsing a prefix that a path leaves and re-enters would draw a cycle: refused with the prefix named.
 #[test]
 fn collapsing_a_prefix_that_would_draw_a_cycle_is_refused() {
-    use crate::tui::graph_view::GraphModel;
+    use crate::tui::screens::graph::layout::GraphModel;
     let mut g: crate::engine::graph::FeatureGraph = (*demo().graph).clone();
     let rename = |k: &FeatureKey| -> FeatureKey {
         let to = match k.to_string().as_str() {
@@ -2329,7 +2329,7 @@ fn stores_screen_lists_probes_and_switches_stores() {
     assert!(cmds.is_empty());
     assert!(matches!(
         app.overlay.dialog,
-        Some(crate::tui::dialog::Dialog::Error { .. })
+        Some(crate::tui::dialogs::Dialog::Error { .. })
     ));
     let _ = update(&mut app, key(KeyCode::Esc));
     // Enter on prod: prod's graph and statuses

@@ -5,6 +5,6 @@ use crate::tui::msg::JobResult;
 
 /// Lists `dir`; reports [`JobResult::DirListed`].
 pub(super) fn list(dir: std::path::PathBuf, emit: &mut Emit<'_>) {
-    let result = guarded(|| crate::tui::dialog::list_dir(&dir));
+    let result = guarded(|| crate::tui::dialogs::list_dir(&dir));
     emit(JobResult::DirListed { dir, result });
 }
