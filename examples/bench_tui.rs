@@ -145,15 +145,7 @@ fn main() {
     let cmds = app.start();
     let open = cmds
         .into_iter()
-        .find(|c| {
-            matches!(
-                c,
-                Command::Task {
-                    job: Job::Open { .. },
-                    ..
-                }
-            )
-        })
+        .find(|c| matches!(c, Command::Task { job: Job::Open, .. }))
         .unwrap();
     let Command::Task {
         generation,

@@ -555,118 +555,19 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
     }
 }
 
-/// Applies the result of a background job of the current generation.
+/// Applies the result of a background job of the current generation: dialog results to the dialogs, reads to the
+/// details pane, the rest here.
 fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
     match result {
-        JobResult::DeletePlanned { result } => {
-            let graph = app.workspace().map(|w| w.graph.clone());
-            // dropped when the dialog was cancelled meanwhile
-            if let (Some(Dialog::Delete(d)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
-                if matches!(d.stage, DeleteStage::Planning) {
-                    match result {
-                        Ok(plan) => {
-                            let lines = crate::tui::dialogs::delete_preview_lines(&plan, &graph);
-                            d.stage = DeleteStage::Preview {
-                                plan,
-                                scroll: 0,
-                                confirm: Box::new(crate::tui::dialogs::line_input("")),
-                                lines,
-                            }
-                        }
-                        Err(e) => app.error_popup("Cannot plan the delete", e),
-                    }
-                }
-            }
-            vec![]
-        }
-        JobResult::RebasePlanned { result } => {
-            let graph = app.workspace().map(|w| w.graph.clone());
-            if let (Some(Dialog::Rebase(r)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
-                if matches!(r.stage, RebaseStage::Planning) {
-                    match result {
-                        Ok(plan) => {
-                            let ids = graph
-                                .get(&plan.feature)
-                                .map(|d| d.spec.id_columns.clone())
-                                .unwrap_or_default();
-                            let lines = crate::tui::dialogs::rebase_preview_lines(&plan, &ids);
-                            r.stage = RebaseStage::Preview {
-                                plan,
-                                scroll: 0,
-                                lines,
-                            }
-                        }
-                        Err(e) => app.error_popup("Cannot plan the rebase", e),
-                    }
-                }
-            }
-            vec![]
-        }
-        JobResult::VersionCounts { key, counts } => {
-            if let Some(Dialog::Rebase(r)) = app.overlay.dialog.as_mut() {
-                if r.feature == key {
-                    for v in r.versions.iter_mut() {
-                        v.rows = Some(
-                            counts
-                                .iter()
-                                .find(|(fv, _)| *fv == v.feature_version)
-                                .map(|(_, n)| *n)
-                                .unwrap_or(0),
-                        );
-                    }
-                }
-            }
-            vec![]
-        }
-        JobResult::DirListed { dir, result } => {
-            if let Some(Dialog::Write(w)) = app.overlay.dialog.as_mut() {
-                if w.dir == dir && matches!(w.stage, WriteStage::Pick) {
-                    w.entries = Some(result);
-                    w.cursor = 0;
-                }
-            }
-            vec![]
-        }
-        JobResult::WritePlanned { result } => {
-            let graph = app.workspace().map(|w| w.graph.clone());
-            if let (Some(Dialog::Write(w)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
-                if matches!(w.stage, WriteStage::Planning) {
-                    match result {
-                        Ok((plan, existing)) => {
-                            let lines = crate::tui::dialogs::write_preview_lines(&plan, &graph);
-                            w.stage = WriteStage::Preview {
-                                plan,
-                                existing,
-                                scroll: 0,
-                                lines,
-                            }
-                        }
-                        Err(e) => app.error_popup("Cannot prepare the write", e),
-                    }
-                }
-            }
-            vec![]
-        }
-        JobResult::IncrementFiltered {
-            key,
-            filter,
-            result,
-        } => {
-            if app.details.inc_filter.as_ref() == Some(&filter) {
-                match result {
-                    Ok(t) => {
-                        app.details.inc_filtered.insert(key, Load::Ready(*t));
-                    }
-                    Err(e) => {
-                        app.details
-                            .inc_filtered
-                            .insert(key, Load::Failed(e.clone()));
-                        app.error_popup("Bad increment filter", e);
-                    }
-                }
-            }
-            vec![]
-        }
+        r @ (JobResult::DeletePlanned { .. }
+        | JobResult::RebasePlanned { .. }
+        | JobResult::VersionCounts { .. }
+        | JobResult::DirListed { .. }
+        | JobResult::WritePlanned { .. }) => crate::tui::dialogs::on_done(app, r),
+        r @ (JobResult::Metadata { .. }
+        | JobResult::Page { .. }
+        | JobResult::RowCount { .. }
+        | JobResult::IncrementFiltered { .. }) => crate::tui::screens::details::on_done(app, r),
         JobResult::Exported { result } => {
             app.overlay.dialog = None;
             match result {
@@ -705,43 +606,6 @@ fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
             }
             vec![]
         }
-        JobResult::Metadata { view, .. }
-        | JobResult::Page { view, .. }
-        | JobResult::RowCount { view, .. }
-            if view != app.details.view_generation =>
-        {
-            vec![]
-        }
-        JobResult::Metadata { key, result, .. } => {
-            if app.details.read_in_flight.as_ref() == Some(&key) {
-                app.details.read_in_flight = None;
-            }
-            let mut cmds = vec![];
-            let counted = match &result {
-                Ok(Some(p)) => p.total.is_some() || p.at_end,
-                _ => true,
-            };
-            if !counted {
-                if let Some(ws) = app.workspace().cloned() {
-                    cmds.push(app.task(Job::CountRows {
-                        view_generation: app.details.view_generation,
-                        ws,
-                        key: key.clone(),
-                        view: app.details.view.clone(),
-                    }));
-                }
-            }
-            app.details.metadata.insert(
-                key,
-                match result {
-                    Ok(p) => Load::Ready(p.map(|p| Box::new(PagedTable::new(*p)))),
-                    Err(e) => Load::Failed(e),
-                },
-            );
-            cmds.extend(app.want_metadata());
-            cmds.extend(app.want_page());
-            cmds
-        }
         JobResult::StoreProbed { name, result } => {
             app.stores.probes.insert(
                 name,
@@ -750,53 +614,6 @@ fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
                     Err(e) => Load::Failed(e),
                 },
             );
-            vec![]
-        }
-        JobResult::Page {
-            key, fetch, result, ..
-        } => {
-            let Some(Load::Ready(Some(p))) = app.details.metadata.get_mut(&key) else {
-                return vec![];
-            };
-            // a jump was asked for meanwhile: this page is not next to the loaded rows any more
-            if p.fetching != Some(fetch) {
-                return vec![];
-            }
-            match result {
-                Ok(page) => p.apply(fetch, *page),
-                Err(e) => {
-                    p.fetching = None;
-                    app.error_popup(format!("Reading {key} failed"), e);
-                    return vec![];
-                }
-            }
-            if matches!(fetch, Fetch::Last) {
-                app.details.nav[Tab::Metadata.index()].cursor = p.table.end().saturating_sub(1);
-            }
-            if matches!(fetch, Fetch::First) {
-                app.details.nav[Tab::Metadata.index()].cursor = 0;
-            }
-            app.want_page()
-        }
-        JobResult::RowCount { key, result, .. } => {
-            let Some(Load::Ready(Some(p))) = app.details.metadata.get_mut(&key) else {
-                return vec![];
-            };
-            match result {
-                Ok(n) => p.set_total(n),
-                Err(e) => {
-                    p.table.counting = false;
-                    app.toast(format!("counting the rows of {key} failed: {e}"), true);
-                    return vec![];
-                }
-            }
-            if std::mem::take(&mut p.pending_end) {
-                let last = n_last(p);
-                let on_it = app.selected_entry().map(|e| &e.key) == Some(&key);
-                if on_it && app.details.tab == Tab::Metadata {
-                    return app.jump_to_end(last);
-                }
-            }
             vec![]
         }
     }

@@ -384,3 +384,100 @@ impl App {
         }
     }
 }
+
+/// Applies a plan, a count or a listing to the open dialog (dropped when the dialog was closed meanwhile).
+pub(crate) fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
+    match result {
+        JobResult::DeletePlanned { result } => {
+            let graph = app.workspace().map(|w| w.graph.clone());
+            // dropped when the dialog was cancelled meanwhile
+            if let (Some(Dialog::Delete(d)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
+                if matches!(d.stage, DeleteStage::Planning) {
+                    match result {
+                        Ok(plan) => {
+                            let lines = crate::tui::dialogs::delete_preview_lines(&plan, &graph);
+                            d.stage = DeleteStage::Preview {
+                                plan,
+                                scroll: 0,
+                                confirm: Box::new(crate::tui::dialogs::line_input("")),
+                                lines,
+                            }
+                        }
+                        Err(e) => app.error_popup("Cannot plan the delete", e),
+                    }
+                }
+            }
+            vec![]
+        }
+        JobResult::RebasePlanned { result } => {
+            let graph = app.workspace().map(|w| w.graph.clone());
+            if let (Some(Dialog::Rebase(r)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
+                if matches!(r.stage, RebaseStage::Planning) {
+                    match result {
+                        Ok(plan) => {
+                            let ids = graph
+                                .get(&plan.feature)
+                                .map(|d| d.spec.id_columns.clone())
+                                .unwrap_or_default();
+                            let lines = crate::tui::dialogs::rebase_preview_lines(&plan, &ids);
+                            r.stage = RebaseStage::Preview {
+                                plan,
+                                scroll: 0,
+                                lines,
+                            }
+                        }
+                        Err(e) => app.error_popup("Cannot plan the rebase", e),
+                    }
+                }
+            }
+            vec![]
+        }
+        JobResult::VersionCounts { key, counts } => {
+            if let Some(Dialog::Rebase(r)) = app.overlay.dialog.as_mut() {
+                if r.feature == key {
+                    for v in r.versions.iter_mut() {
+                        v.rows = Some(
+                            counts
+                                .iter()
+                                .find(|(fv, _)| *fv == v.feature_version)
+                                .map(|(_, n)| *n)
+                                .unwrap_or(0),
+                        );
+                    }
+                }
+            }
+            vec![]
+        }
+        JobResult::DirListed { dir, result } => {
+            if let Some(Dialog::Write(w)) = app.overlay.dialog.as_mut() {
+                if w.dir == dir && matches!(w.stage, WriteStage::Pick) {
+                    w.entries = Some(result);
+                    w.cursor = 0;
+                }
+            }
+            vec![]
+        }
+        JobResult::WritePlanned { result } => {
+            let graph = app.workspace().map(|w| w.graph.clone());
+            if let (Some(Dialog::Write(w)), Some(graph)) = (app.overlay.dialog.as_mut(), graph) {
+                if matches!(w.stage, WriteStage::Planning) {
+                    match result {
+                        Ok((plan, existing)) => {
+                            let lines = crate::tui::dialogs::write_preview_lines(&plan, &graph);
+                            w.stage = WriteStage::Preview {
+                                plan,
+                                existing,
+                                scroll: 0,
+                                lines,
+                            }
+                        }
+                        Err(e) => app.error_popup("Cannot prepare the write", e),
+                    }
+                }
+            }
+            vec![]
+        }
+        // routed elsewhere by `crate::tui::app::update`
+        _ => vec![],
+    }
+}

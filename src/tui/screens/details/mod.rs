@@ -207,3 +207,116 @@ impl TableNav {
         (off, (off + height).min(total))
     }
 }
+
+/// Applies a read of the details pane: first page, further page, row count, filtered increment (reads of an
+/// older view are dropped).
+pub(crate) fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
+    match result {
+        JobResult::Metadata { view, .. }
+        | JobResult::Page { view, .. }
+        | JobResult::RowCount { view, .. }
+            if view != app.details.view_generation =>
+        {
+            vec![]
+        }
+        JobResult::Metadata { key, result, .. } => {
+            if app.details.read_in_flight.as_ref() == Some(&key) {
+                app.details.read_in_flight = None;
+            }
+            let mut cmds = vec![];
+            let counted = match &result {
+                Ok(Some(p)) => p.total.is_some() || p.at_end,
+                _ => true,
+            };
+            if !counted {
+                if let Some(ws) = app.workspace().cloned() {
+                    cmds.push(app.task(Job::CountRows {
+                        view_generation: app.details.view_generation,
+                        ws,
+                        key: key.clone(),
+                        view: app.details.view.clone(),
+                    }));
+                }
+            }
+            app.details.metadata.insert(
+                key,
+                match result {
+                    Ok(p) => Load::Ready(p.map(|p| Box::new(PagedTable::new(*p)))),
+                    Err(e) => Load::Failed(e),
+                },
+            );
+            cmds.extend(app.want_metadata());
+            cmds.extend(app.want_page());
+            cmds
+        }
+        JobResult::IncrementFiltered {
+            key,
+            filter,
+            result,
+        } => {
+            if app.details.inc_filter.as_ref() == Some(&filter) {
+                match result {
+                    Ok(t) => {
+                        app.details.inc_filtered.insert(key, Load::Ready(*t));
+                    }
+                    Err(e) => {
+                        app.details
+                            .inc_filtered
+                            .insert(key, Load::Failed(e.clone()));
+                        app.error_popup("Bad increment filter", e);
+                    }
+                }
+            }
+            vec![]
+        }
+        JobResult::Page {
+            key, fetch, result, ..
+        } => {
+            let Some(Load::Ready(Some(p))) = app.details.metadata.get_mut(&key) else {
+                return vec![];
+            };
+            // a jump was asked for meanwhile: this page is not next to the loaded rows any more
+            if p.fetching != Some(fetch) {
+                return vec![];
+            }
+            match result {
+                Ok(page) => p.apply(fetch, *page),
+                Err(e) => {
+                    p.fetching = None;
+                    app.error_popup(format!("Reading {key} failed"), e);
+                    return vec![];
+                }
+            }
+            if matches!(fetch, Fetch::Last) {
+                app.details.nav[Tab::Metadata.index()].cursor = p.table.end().saturating_sub(1);
+            }
+            if matches!(fetch, Fetch::First) {
+                app.details.nav[Tab::Metadata.index()].cursor = 0;
+            }
+            app.want_page()
+        }
+        JobResult::RowCount { key, result, .. } => {
+            let Some(Load::Ready(Some(p))) = app.details.metadata.get_mut(&key) else {
+                return vec![];
+            };
+            match result {
+                Ok(n) => p.set_total(n),
+                Err(e) => {
+                    p.table.counting = false;
+                    app.toast(format!("counting the rows of {key} failed: {e}"), true);
+                    return vec![];
+                }
+            }
+            if std::mem::take(&mut p.pending_end) {
+                let last = n_last(p);
+                let on_it = app.selected_entry().map(|e| &e.key) == Some(&key);
+                if on_it && app.details.tab == Tab::Metadata {
+                    return app.jump_to_end(last);
+                }
+            }
+            vec![]
+        }
+        // routed elsewhere by `crate::tui::app::update`
+        _ => vec![],
+    }
+}
