@@ -31,7 +31,7 @@ use metaxy_tui::engine::keys::FeatureKey;
 use metaxy_tui::engine::versioning::resolve::ResolveOptions;
 use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
 use metaxy_tui::tui::app::{LoadedPage, PageSource, PAGE_ROWS};
-use metaxy_tui::tui::{draw, execute, update, App, Command, Msg, OpenRequest};
+use metaxy_tui::tui::{draw, execute, update, App, Command, Job, JobResult, Msg, OpenRequest};
 use polars::prelude::*;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -68,14 +68,21 @@ impl Worker {
         std::thread::spawn(move || {
             let req = OpenRequest::default();
             for cmd in rx {
-                if let Command::Open { generation } = cmd {
-                    let _ = tx.send(Msg::Opened {
+                if let Command::Task {
+                    generation,
+                    job: Job::Open,
+                    ..
+                } = cmd
+                {
+                    let _ = tx.send(Msg::Done {
                         generation,
-                        result: Ok(wsc.clone()),
+                        result: JobResult::Opened {
+                            result: Ok(wsc.clone()),
+                        },
                     });
                     continue;
                 }
-                execute(&req, cmd, |m| tx.send(m).is_ok(), || true);
+                execute(&req, cmd, |m| tx.send(m).is_ok());
             }
         });
         Self { to, from, ws }
@@ -107,7 +114,7 @@ impl Worker {
 
 fn table_of(app: &App) -> Option<&metaxy_tui::tui::app::PagedTable> {
     let e = app.selected_entry()?;
-    match app.metadata.get(&e.key)? {
+    match app.details.metadata.get(&e.key)? {
         metaxy_tui::tui::app::Load::Ready(Some(p)) => Some(p),
         _ => None,
     }
@@ -138,22 +145,37 @@ fn main() {
     let cmds = app.start();
     let open = cmds
         .into_iter()
-        .find(|c| matches!(c, Command::Open { .. }))
+        .find(|c| matches!(c, Command::Task { job: Job::Open, .. }))
         .unwrap();
-    let Command::Open { generation } = open else {
+    let Command::Task {
+        generation,
+        job: Job::Open,
+        ..
+    } = open
+    else {
         unreachable!()
     };
     let cmds = update(
         &mut app,
-        Msg::Opened {
+        Msg::Done {
             generation,
-            result: Ok(worker.ws.clone()),
+            result: JobResult::Opened {
+                result: Ok(worker.ws.clone()),
+            },
         },
     );
     // statuses of a big store take long: keep only the first read, drop the status computation here
     let status_cmds: Vec<Command> = cmds
         .iter()
-        .filter(|c| matches!(c, Command::ComputeStatuses { .. }))
+        .filter(|c| {
+            matches!(
+                c,
+                Command::Task {
+                    job: Job::ComputeStatuses { .. },
+                    ..
+                }
+            )
+        })
         .cloned()
         .collect();
     let mut term = Terminal::new(TestBackend::new(200, 50)).unwrap();
@@ -161,18 +183,18 @@ fn main() {
     let feature = match (&store, arg("--feature")) {
         (_, Some(k)) => FeatureKey::parse(&k).expect("feature key"),
         (Some(_), None) => ws.graph.features.last().unwrap().spec.key.clone(),
-        (None, None) => app.features[0].key.clone(),
+        (None, None) => app.features.entries[0].key.clone(),
     };
     // select the feature (reads of the features passed on the way are dropped)
     while app.selected_entry().map(|e| &e.key) != Some(&feature) {
         let _ = update(&mut app, key(KeyCode::Down));
     }
     let generation = app.generation;
-    let view = app.view_generation;
+    let view = app.details.view_generation;
     let t0 = Instant::now();
     if store.is_some() {
-        app.metadata.remove(&feature);
-        app.read_in_flight = None;
+        app.details.metadata.remove(&feature);
+        app.details.read_in_flight = None;
         // re-enter the tab: the first page is read on the worker
         let cmds = update(&mut app, key(KeyCode::Char('2')));
         drop(cmds);
@@ -219,11 +241,13 @@ fn main() {
         };
         let cmds = update(
             &mut app,
-            Msg::Metadata {
+            Msg::Done {
                 generation,
-                key: feature.clone(),
-                result: Ok(Some(Box::new(page))),
-                view,
+                result: JobResult::Metadata {
+                    key: feature.clone(),
+                    result: Ok(Some(Box::new(page))),
+                    view,
+                },
             },
         );
         worker.send(cmds);
@@ -253,18 +277,19 @@ fn main() {
         term.draw(|f| draw(f, &app)).unwrap();
         frames.push(t.elapsed());
         let p = table_of(&app).unwrap();
-        if !p.at_end && app.nav[0].cursor + 1 >= p.table.end() {
+        if !p.at_end && app.details.nav[0].cursor + 1 >= p.table.end() {
             waits += 1;
             // a user would see the cursor stop at the last loaded row until the page arrives
             worker.wait(&mut app, |a| {
-                table_of(a)
-                    .is_some_and(|p| p.fetching.is_none() || a.nav[0].cursor + 1 < p.table.end())
+                table_of(a).is_some_and(|p| {
+                    p.fetching.is_none() || a.details.nav[0].cursor + 1 < p.table.end()
+                })
             });
         }
         // a fast typist: ~60 page-downs per second
         std::thread::sleep(Duration::from_millis(16));
     }
-    let scrolled = app.nav[0].cursor;
+    let scrolled = app.details.nav[0].cursor;
     report(
         &format!("draw, paging down a {total}-row Metadata table"),
         frames,

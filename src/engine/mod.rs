@@ -26,16 +26,3 @@ pub mod store;
 pub mod timing;
 pub mod versioning;
 pub mod workspace;
-
-// TEMP-ALIAS: old paths for src/tui, removed when the TUI house lands. Nothing outside src/tui uses them.
-pub use graph::{describe, diff as graph_diff, snapshot};
-pub use ops::{mutate, write};
-pub use query::{json, page};
-pub use versioning::{cause, counts, resolve, samples, status};
-/// TEMP-ALIAS: old path `engine::read` for src/tui (the read semantics, the column names as `read::cols` and the
-/// filters), removed when the TUI house lands.
-pub mod read {
-    pub use super::query::read::*;
-    pub use super::schema as cols;
-    pub use super::store::filter::{apply_filters, ids_unique, parse_filter};
-}

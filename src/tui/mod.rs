@@ -5,28 +5,34 @@
 //! match on the key). Right: the selected feature's default read (`Metadata` tab) and its increment (`New`, `Stale`
 //! with per-field provenance diffs, `Orphaned`). Bottom: the store, project version, hash algorithm and warnings.
 //!
-//! Architecture (Elm-style, like csvlens / gitui / television): [`app::App`] holds all state, [`app::Msg`]
-//! describes everything that happens, the pure [`app::update`] applies a message and returns [`app::Command`]s
+//! Architecture (Elm-style, like csvlens / gitui / television): [`app::App`] holds all state, [`msg::Msg`]
+//! describes everything that happens, the pure [`app::update`] applies a message and returns [`msg::Command`]s
 //! (slow work), [`draw`] paints an `&App`. The runtime runs commands on tokio blocking tasks, which report back
 //! through a channel, so opening the store, computing statuses and reading tables never block drawing.
 
 pub mod app;
-pub mod dialog;
-mod dialog_ui;
-pub mod graph_view;
+pub mod dialogs;
+pub mod draw;
+pub mod msg;
+mod prelude;
 mod runtime;
+pub mod screens;
 pub mod settings;
-mod ui;
+pub mod tasks;
 pub mod view;
+pub mod widgets;
 
 #[cfg(test)]
 mod tests;
 
 use crate::engine::workspace::OpenOptions;
 
-pub use app::{update, App, Command, Msg, Tab};
-pub use runtime::{execute, open_workspace, run_to_idle, source_label};
-pub use ui::{draw, HELP};
+pub use app::{update, App, Tab};
+pub use dialogs::help::HELP;
+pub use draw::draw;
+pub use msg::{Command, JobResult, Msg};
+pub use runtime::{run_to_idle, source_label};
+pub use tasks::{execute, open_workspace, CancelToken, Job};
 
 /// What the TUI should open.
 #[derive(Debug, Clone, Default)]

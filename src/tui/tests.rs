@@ -10,11 +10,13 @@ use ratatui::style::Color;
 use ratatui::Terminal;
 
 use crate::engine::keys::FeatureKey;
-use crate::engine::resolve::ResolveOptions;
+use crate::engine::versioning::resolve::ResolveOptions;
 use crate::engine::workspace::{OpenOptions, Workspace};
-use crate::tui::app::{update, App, Command, Focus, Load, Msg, Tab, WorkspaceState};
-use crate::tui::ui::fit;
+use crate::tui::app::{update, App, Focus, Load, Tab, WorkspaceState};
+use crate::tui::msg::{Command, JobResult, Msg};
+use crate::tui::tasks::Job;
 use crate::tui::view::{by_field_value, stale_table, CellKind, StatusReport};
+use crate::tui::widgets::table::fit;
 use crate::tui::{draw, execute, OpenRequest};
 
 /// The demo workspace, opened once (`open_demo` writes its cache file non-atomically across threads).
@@ -64,6 +66,7 @@ fn demo_app() -> App {
 
 fn feature_index(app: &App, key: &str) -> usize {
     app.features
+        .entries
         .iter()
         .position(|f| f.key.to_string() == key)
         .unwrap()
@@ -77,14 +80,21 @@ fn select(app: &mut App, key: &str) {
         let cmds = update(app, ch('j'));
         pump(app, cmds);
     }
-    assert_eq!(app.selected, i);
+    assert_eq!(app.features.selected, i);
 }
 
 #[test]
 fn loading_state_shows_a_spinner() {
     let mut app = App::new("metaxy.toml discovered from /work/project");
     let cmds = app.start();
-    assert!(matches!(cmds.as_slice(), [Command::Open { generation: 1 }]));
+    assert!(matches!(
+        cmds.as_slice(),
+        [Command::Task {
+            generation: 1,
+            job: Job::Open,
+            ..
+        }]
+    ));
     let out = render(&app, 80, 12);
     assert!(out.contains("⠋ Opening the metadata store…"), "{out}");
     insta::assert_snapshot!("loading", out);
@@ -100,25 +110,37 @@ fn feature_list_streams_statuses() {
     let generation = app.generation;
     let cmds = update(
         &mut app,
-        Msg::Opened {
+        Msg::Done {
             generation,
-            result: Ok(ws.clone()),
+            result: JobResult::Opened {
+                result: Ok(ws.clone()),
+            },
         },
     );
-    assert!(cmds
-        .iter()
-        .any(|c| matches!(c, Command::ComputeStatuses { .. })));
-    assert!(cmds
-        .iter()
-        .any(|c| matches!(c, Command::ReadMetadata { .. })));
+    assert!(cmds.iter().any(|c| matches!(
+        c,
+        Command::Task {
+            job: Job::ComputeStatuses { .. },
+            ..
+        }
+    )));
+    assert!(cmds.iter().any(|c| matches!(
+        c,
+        Command::Task {
+            job: Job::ReadMetadata { .. },
+            ..
+        }
+    )));
     // feed the first three statuses, computed synchronously, as the status task would
     for f in ws.graph.features.iter().take(3) {
         let status = ws.status(&f.spec.key, &ResolveOptions::default());
         update(
             &mut app,
-            Msg::Status {
+            Msg::Done {
                 generation,
-                report: Box::new(StatusReport::build(status)),
+                result: JobResult::Status {
+                    report: Box::new(StatusReport::build(status)),
+                },
             },
         );
     }
@@ -191,7 +213,7 @@ fn metadata_tab_shows_the_default_read() {
     select(&mut app, "example/crop");
     let crop = FeatureKey::parse("example/crop").unwrap();
     assert!(matches!(
-        app.metadata.get(&crop),
+        app.details.metadata.get(&crop),
         Some(Load::Ready(Some(_)))
     ));
     let out = render(&app, 120, 30);
@@ -204,15 +226,15 @@ fn metadata_tab_shows_the_default_read() {
 
     // focus the table, move down a page and scroll right
     let _ = update(&mut app, key(KeyCode::Enter));
-    assert_eq!(app.focus, Focus::Details);
+    assert_eq!(app.features.focus, Focus::Details);
     let _ = update(&mut app, key(KeyCode::PageDown));
     let _ = update(&mut app, ch('l'));
     let out = render(&app, 120, 30);
     insta::assert_snapshot!("metadata_crop_scrolled", out);
-    assert!(app.nav[0].cursor > 0);
-    assert_eq!(app.nav[0].col, 1);
+    assert!(app.details.nav[0].cursor > 0);
+    assert_eq!(app.details.nav[0].col, 1);
     let _ = update(&mut app, key(KeyCode::Esc));
-    assert_eq!(app.focus, Focus::List);
+    assert_eq!(app.features.focus, Focus::List);
 }
 
 #[test]
@@ -220,7 +242,7 @@ fn stale_tab_shows_per_field_provenance_diffs() {
     let mut app = demo_app();
     select(&mut app, "example/crop");
     let _ = update(&mut app, ch('3'));
-    assert_eq!(app.tab, Tab::Stale);
+    assert_eq!(app.details.tab, Tab::Stale);
     let out = render(&app, 120, 30);
     assert!(out.contains("3 Stale (10)"), "{out}");
     assert!(out.contains("2 New (5)"), "{out}");
@@ -318,14 +340,14 @@ fn new_and_orphaned_tabs_list_samples() {
     }
     let _ = update(&mut app, key(KeyCode::Tab));
     let _ = update(&mut app, key(KeyCode::Tab));
-    assert_eq!(app.tab, Tab::Orphaned);
+    assert_eq!(app.details.tab, Tab::Orphaned);
     let out = render(&app, 120, 30);
     for id in ["s000000", "s000008", "s000030", "s000038", "s000042"] {
         assert!(out.contains(id), "{id}: {out}");
     }
     insta::assert_snapshot!("orphaned_crop", out);
     let _ = update(&mut app, key(KeyCode::BackTab));
-    assert_eq!(app.tab, Tab::Stale);
+    assert_eq!(app.details.tab, Tab::Stale);
     // up-to-date feature: empty increment tab
     select(&mut app, "example/face_detection");
     let out = render(&app, 120, 30);
@@ -336,7 +358,7 @@ fn new_and_orphaned_tabs_list_samples() {
 fn help_overlay_lists_every_key() {
     let mut app = demo_app();
     let _ = update(&mut app, ch('?'));
-    assert!(app.show_help);
+    assert!(app.overlay.help);
     let out = render(&app, 120, 30);
     for (_, keys) in crate::tui::HELP {
         for (k, _) in *keys {
@@ -346,9 +368,9 @@ fn help_overlay_lists_every_key() {
     insta::assert_snapshot!("help", out);
     // movement keys do nothing while help is open; Esc closes it
     let _ = update(&mut app, ch('j'));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.features.selected, 0);
     let _ = update(&mut app, key(KeyCode::Esc));
-    assert!(!app.show_help);
+    assert!(!app.overlay.help);
 }
 
 #[test]
@@ -368,27 +390,27 @@ fn error_screen_when_the_store_is_missing() {
     let cmds = app.start();
     let mut msgs = vec![];
     for c in cmds {
-        execute(
-            &req,
-            c,
-            |m| {
-                msgs.push(m);
-                true
-            },
-            || true,
-        );
+        execute(&req, c, |m| {
+            msgs.push(m);
+            true
+        });
     }
     let tmp = dir.path().display().to_string();
     for m in msgs {
         let m = match m {
-            Msg::Opened {
+            Msg::Done {
                 generation,
-                result: Err(e),
-            } => Msg::Opened {
+                result: JobResult::Opened { result: Err(e) },
+            } => Msg::Done {
                 generation,
-                result: Err(e.replace(&tmp, "<tmp>")),
+                result: JobResult::Opened {
+                    result: Err(e.replace(&tmp, "<tmp>")),
+                },
             },
-            Msg::Opened { result: Ok(_), .. } => panic!("opening a missing store succeeded"),
+            Msg::Done {
+                result: JobResult::Opened { result: Ok(_), .. },
+                ..
+            } => panic!("opening a missing store succeeded"),
             other => other,
         };
         let _ = update(&mut app, m);
@@ -405,7 +427,14 @@ fn error_screen_when_the_store_is_missing() {
     let _ = update(&mut app, key(KeyCode::Enter));
     assert!(!app.should_quit);
     let cmds = update(&mut app, ch('r'));
-    assert!(matches!(cmds.as_slice(), [Command::Open { generation: 2 }]));
+    assert!(matches!(
+        cmds.as_slice(),
+        [Command::Task {
+            generation: 2,
+            job: Job::Open,
+            ..
+        }]
+    ));
     let _ = update(&mut app, ch('q'));
     assert!(app.should_quit);
 }
@@ -426,9 +455,16 @@ fn reload_drops_results_of_older_generations_and_keeps_the_selection() {
     let mut app = demo_app();
     select(&mut app, "example/stt");
     let cmds = update(&mut app, ch('r'));
-    assert!(matches!(cmds.as_slice(), [Command::Open { generation: 2 }]));
+    assert!(matches!(
+        cmds.as_slice(),
+        [Command::Task {
+            generation: 2,
+            job: Job::Open,
+            ..
+        }]
+    ));
     assert!(matches!(app.ws, WorkspaceState::Opening));
-    assert!(app.features.is_empty());
+    assert!(app.features.entries.is_empty());
     // a late result of generation 1 is ignored
     let ws = demo();
     let late = ws.status(
@@ -437,21 +473,28 @@ fn reload_drops_results_of_older_generations_and_keeps_the_selection() {
     );
     let _ = update(
         &mut app,
-        Msg::Status {
+        Msg::Done {
             generation: 1,
-            report: Box::new(StatusReport::build(late)),
+            result: JobResult::Status {
+                report: Box::new(StatusReport::build(late)),
+            },
         },
     );
     let _ = update(
         &mut app,
-        Msg::Opened {
+        Msg::Done {
             generation: 1,
-            result: Err("stale".into()),
+            result: JobResult::Opened {
+                result: Err("stale".into()),
+            },
         },
     );
     assert!(matches!(app.ws, WorkspaceState::Opening));
     pump(&mut app, cmds);
-    assert_eq!(app.features[app.selected].key.to_string(), "example/stt");
+    assert_eq!(
+        app.features.entries[app.features.selected].key.to_string(),
+        "example/stt"
+    );
     assert_eq!(app.statuses_done(), 7);
 }
 
@@ -462,14 +505,24 @@ fn one_metadata_read_at_a_time_latest_selection_wins() {
     let _ = app.start();
     let cmds = update(
         &mut app,
-        Msg::Opened {
+        Msg::Done {
             generation: 1,
-            result: Ok(ws.clone()),
+            result: JobResult::Opened {
+                result: Ok(ws.clone()),
+            },
         },
     );
     let reads: Vec<_> = cmds
         .iter()
-        .filter(|c| matches!(c, Command::ReadMetadata { .. }))
+        .filter(|c| {
+            matches!(
+                c,
+                Command::Task {
+                    job: Job::ReadMetadata { .. },
+                    ..
+                }
+            )
+        })
         .collect();
     assert_eq!(reads.len(), 1);
     // move twice while the first read is running: no new reads yet
@@ -481,15 +534,20 @@ fn one_metadata_read_at_a_time_latest_selection_wins() {
     let video = FeatureKey::parse("example/video").unwrap();
     let cmds = update(
         &mut app,
-        Msg::Metadata {
+        Msg::Done {
             generation: 1,
-            key: video,
-            result: Ok(None),
-            view: 0,
+            result: JobResult::Metadata {
+                key: video,
+                result: Ok(None),
+                view: 0,
+            },
         },
     );
     match cmds.as_slice() {
-        [Command::ReadMetadata { key, .. }] => {
+        [Command::Task {
+            job: Job::ReadMetadata { key, .. },
+            ..
+        }] => {
             assert_eq!(key.to_string(), "example/face_detection")
         }
         _ => panic!("expected one read"),
@@ -498,11 +556,13 @@ fn one_metadata_read_at_a_time_latest_selection_wins() {
     let fd = FeatureKey::parse("example/face_detection").unwrap();
     let cmds = update(
         &mut app,
-        Msg::Metadata {
+        Msg::Done {
             generation: 1,
-            key: fd,
-            result: Err("boom: corrupt table".into()),
-            view: 0,
+            result: JobResult::Metadata {
+                key: fd,
+                result: Err("boom: corrupt table".into()),
+                view: 0,
+            },
         },
     );
     assert!(cmds.is_empty());
@@ -516,23 +576,29 @@ fn one_metadata_read_at_a_time_latest_selection_wins() {
     let _ = update(&mut app, ch('k'));
     // back on the Metadata tab the read of crop starts
     let cmds = update(&mut app, ch('1'));
-    assert!(matches!(cmds.as_slice(), [Command::ReadMetadata { .. }]));
+    assert!(matches!(
+        cmds.as_slice(),
+        [Command::Task {
+            job: Job::ReadMetadata { .. },
+            ..
+        }]
+    ));
 }
 
 #[test]
 fn list_navigation_clamps() {
     let mut app = demo_app();
     let _ = update(&mut app, ch('k'));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.features.selected, 0);
     let _ = update(&mut app, ch('G'));
-    assert_eq!(app.selected, 6);
+    assert_eq!(app.features.selected, 6);
     let _ = update(&mut app, key(KeyCode::Down));
-    assert_eq!(app.selected, 6);
+    assert_eq!(app.features.selected, 6);
     let _ = update(&mut app, key(KeyCode::PageUp));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.features.selected, 0);
     let _ = update(&mut app, key(KeyCode::End));
     let _ = update(&mut app, key(KeyCode::Home));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.features.selected, 0);
 }
 
 #[test]
@@ -546,19 +612,22 @@ fn table_navigation_clamps() {
         let _ = update(&mut app, ch('j'));
         let _ = update(&mut app, ch('l'));
     }
-    assert_eq!(app.nav[2].cursor, 9);
+    assert_eq!(app.details.nav[2].cursor, 9);
     assert_eq!(
-        app.nav[2].col, 0,
+        app.details.nav[2].col, 0,
         "every column fits in 230 cells: no horizontal scroll"
     );
     // 96 cells: sample_uid (frozen) + the diff columns + the cause column do not fit
     render(&app, 96, 30);
-    let max = app.nav[2].max_col.get();
+    let max = app.details.nav[2].max_col.get();
     assert!(max >= 1);
     for _ in 0..10 {
         let _ = update(&mut app, ch('l'));
     }
-    assert_eq!(app.nav[2].col, max, "clamped to the last useful scroll");
+    assert_eq!(
+        app.details.nav[2].col, max,
+        "clamped to the last useful scroll"
+    );
     let out = render(&app, 96, 30);
     assert!(out.contains(" of 5 "), "{out}");
     assert!(
@@ -572,12 +641,15 @@ fn table_navigation_clamps() {
     );
     let _ = update(&mut app, ch('g'));
     let _ = update(&mut app, ch('0'));
-    assert_eq!((app.nav[2].cursor, app.nav[2].col), (0, 0));
+    assert_eq!((app.details.nav[2].cursor, app.details.nav[2].col), (0, 0));
     let _ = update(&mut app, ch('G'));
     let _ = update(&mut app, ch('$'));
-    assert_eq!((app.nav[2].cursor, app.nav[2].col), (9, max));
+    assert_eq!(
+        (app.details.nav[2].cursor, app.details.nav[2].col),
+        (9, max)
+    );
     let _ = update(&mut app, key(KeyCode::Left));
-    assert_eq!(app.nav[2].col, max - 1);
+    assert_eq!(app.details.nav[2].col, max - 1);
     render(&app, 120, 30);
     // a short viewport keeps the cursor visible
     let out = render(&app, 120, 12);
@@ -594,9 +666,11 @@ fn tiny_terminals_do_not_panic() {
     let _ = failed.start();
     let _ = update(
         &mut failed,
-        Msg::Opened {
+        Msg::Done {
             generation: 1,
-            result: Err("a long error message ".repeat(20)),
+            result: JobResult::Opened {
+                result: Err("a long error message ".repeat(20)),
+            },
         },
     );
     for tab in ['1', '2', '3', '4'] {
@@ -618,9 +692,9 @@ fn tiny_terminals_do_not_panic() {
             render(&app, w, h);
             render(&loading, w, h);
             render(&failed, w, h);
-            app.show_help = true;
+            app.overlay.help = true;
             render(&app, w, h);
-            app.show_help = false;
+            app.overlay.help = false;
         }
         let _ = update(&mut app, key(KeyCode::Esc));
     }
@@ -654,16 +728,18 @@ fn error_statuses_and_version_mismatches_are_shown() {
     let _ = app.start();
     let _ = update(
         &mut app,
-        Msg::Opened {
+        Msg::Done {
             generation: 1,
-            result: Ok(ws.clone()),
+            result: JobResult::Opened {
+                result: Ok(ws.clone()),
+            },
         },
     );
     for f in &ws.graph.features {
         let mut st = ws.status(&f.spec.key, &ResolveOptions::default());
         if f.spec.key.to_string() == "example/crop" {
-            st = crate::engine::status::FeatureStatus {
-                status: crate::engine::status::StatusCategory::Error,
+            st = crate::engine::versioning::status::FeatureStatus {
+                status: crate::engine::versioning::status::StatusCategory::Error,
                 error_message: Some(
                     "corrupt or unexpected table example__crop: missing id column sample_uid"
                         .into(),
@@ -677,13 +753,15 @@ fn error_statuses_and_version_mismatches_are_shown() {
         }
         let _ = update(
             &mut app,
-            Msg::Status {
+            Msg::Done {
                 generation: 1,
-                report: Box::new(StatusReport::build(st)),
+                result: JobResult::Status {
+                    report: Box::new(StatusReport::build(st)),
+                },
             },
         );
     }
-    app.mismatches = 2;
+    app.features.mismatches = 2;
     select(&mut app, "example/crop");
     let _ = update(&mut app, ch('3'));
     let out = render(&app, 120, 30);
@@ -717,9 +795,10 @@ fn type_keys(app: &mut App, s: &str) {
 }
 
 fn visible_keys(app: &App) -> Vec<String> {
-    app.visible
+    app.features
+        .visible
         .iter()
-        .map(|v| app.features[v.index].key.to_string())
+        .map(|v| app.features.entries[v.index].key.to_string())
         .collect()
 }
 
@@ -734,11 +813,11 @@ fn selected_key(app: &App) -> String {
 fn filter_typing_narrows_the_list_live() {
     let mut app = demo_app();
     type_keys(&mut app, "/");
-    assert!(app.filter_input.is_some());
+    assert!(app.features.filter_input.is_some());
     type_keys(&mut app, "c");
     assert!(visible_keys(&app).len() > 1, "{:?}", visible_keys(&app));
     type_keys(&mut app, "ro");
-    assert_eq!(app.filter, "cro");
+    assert_eq!(app.features.filter, "cro");
     assert_eq!(visible_keys(&app), ["example/crop"]);
     assert_eq!(selected_key(&app), "example/crop");
     let out = render(&app, 120, 30);
@@ -765,9 +844,9 @@ fn filter_typing_narrows_the_list_live() {
     assert_eq!(marked, "cro");
     // Enter keeps the filter and gives the keyboard back to the list
     let _ = update(&mut app, key(KeyCode::Enter));
-    assert!(app.filter_input.is_none());
-    assert_eq!(app.focus, Focus::List);
-    assert_eq!(app.filter, "cro");
+    assert!(app.features.filter_input.is_none());
+    assert_eq!(app.features.focus, Focus::List);
+    assert_eq!(app.features.filter, "cro");
     let out = render(&app, 120, 30);
     assert!(out.contains("Features (1/7) /cro"), "{out}");
     assert!(!out.contains("│/cro"), "input closed: {out}");
@@ -778,7 +857,12 @@ fn filter_sorts_by_score_and_keeps_graph_order_on_ties() {
     let mut app = demo_app();
     type_keys(&mut app, "/ex");
     // every key starts with "example/": equal scores, graph order
-    let all: Vec<String> = app.features.iter().map(|f| f.key.to_string()).collect();
+    let all: Vec<String> = app
+        .features
+        .entries
+        .iter()
+        .map(|f| f.key.to_string())
+        .collect();
     assert_eq!(visible_keys(&app), all);
     let _ = update(&mut app, key(KeyCode::Esc));
     type_keys(&mut app, "/sum");
@@ -811,7 +895,10 @@ fn filter_navigation_stays_within_matches() {
     assert!(out.contains(&format!("{} · Metadata", matches[0])), "{out}");
     // the selected feature's read was loaded
     let sel = app.selected_entry().unwrap().key.clone();
-    assert!(matches!(app.metadata.get(&sel), Some(Load::Ready(_))));
+    assert!(matches!(
+        app.details.metadata.get(&sel),
+        Some(Load::Ready(_))
+    ));
 }
 
 #[test]
@@ -820,9 +907,9 @@ fn esc_cancels_or_clears_the_filter() {
     // Esc while typing: cancelled and cleared, the selection stays
     type_keys(&mut app, "/cro");
     let _ = update(&mut app, key(KeyCode::Esc));
-    assert!(app.filter_input.is_none());
-    assert_eq!(app.filter, "");
-    assert_eq!(app.visible.len(), 7);
+    assert!(app.features.filter_input.is_none());
+    assert_eq!(app.features.filter, "");
+    assert_eq!(app.features.visible.len(), 7);
     assert_eq!(selected_key(&app), "example/crop");
     assert!(render(&app, 120, 30).contains("Features (7) "));
     // Esc in the list with an active filter clears it
@@ -831,24 +918,24 @@ fn esc_cancels_or_clears_the_filter() {
     assert_eq!(visible_keys(&app), ["example/stt"]);
     // Esc in the table goes back to the list and keeps the filter
     let _ = update(&mut app, key(KeyCode::Enter));
-    assert_eq!(app.focus, Focus::Details);
+    assert_eq!(app.features.focus, Focus::Details);
     let _ = update(&mut app, key(KeyCode::Esc));
-    assert_eq!(app.focus, Focus::List);
-    assert_eq!(app.filter, "stt");
+    assert_eq!(app.features.focus, Focus::List);
+    assert_eq!(app.features.filter, "stt");
     let _ = update(&mut app, key(KeyCode::Esc));
-    assert_eq!(app.filter, "");
-    assert_eq!(app.visible.len(), 7);
+    assert_eq!(app.features.filter, "");
+    assert_eq!(app.features.visible.len(), 7);
     assert_eq!(selected_key(&app), "example/stt");
     // `/` reopens the input; Backspace and Ctrl-W edit it
     type_keys(&mut app, "/video");
     let _ = update(&mut app, key(KeyCode::Backspace));
-    assert_eq!(app.filter, "vide");
+    assert_eq!(app.features.filter, "vide");
     let _ = update(
         &mut app,
         Msg::Key(KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL)),
     );
-    assert_eq!(app.filter, "");
-    assert_eq!(app.visible.len(), 7);
+    assert_eq!(app.features.filter, "");
+    assert_eq!(app.features.visible.len(), 7);
 }
 
 #[test]
@@ -858,20 +945,22 @@ fn keys_typed_into_the_filter_trigger_no_binding() {
     for c in ['q', '?', '1', '3', 'r', 'j', 'G', 'l'] {
         let cmds = update(&mut app, ch(c));
         assert!(
-            !cmds.iter().any(|c| matches!(c, Command::Open { .. })),
+            !cmds
+                .iter()
+                .any(|c| matches!(c, Command::Task { job: Job::Open, .. })),
             "{c} reloaded"
         );
         pump(&mut app, cmds);
     }
     assert!(!app.should_quit);
-    assert!(!app.show_help);
-    assert_eq!(app.tab, Tab::Metadata);
+    assert!(!app.overlay.help);
+    assert_eq!(app.details.tab, Tab::Metadata);
     assert_eq!(app.generation, 1);
-    assert_eq!(app.focus, Focus::List);
-    assert_eq!(app.filter, "q?13rjGl");
+    assert_eq!(app.features.focus, Focus::List);
+    assert_eq!(app.features.filter, "q?13rjGl");
     let _ = update(&mut app, key(KeyCode::Tab));
-    assert_eq!(app.tab, Tab::Metadata);
-    assert!(app.filter_input.is_some());
+    assert_eq!(app.details.tab, Tab::Metadata);
+    assert!(app.features.filter_input.is_some());
     // Ctrl-C still quits
     let _ = update(
         &mut app,
@@ -885,7 +974,7 @@ fn no_match_renders_and_navigation_does_not_panic() {
     let mut app = demo_app();
     select(&mut app, "example/crop");
     type_keys(&mut app, "/zzz");
-    assert!(app.visible.is_empty());
+    assert!(app.features.visible.is_empty());
     assert!(app.selected_entry().is_none());
     let out = render(&app, 120, 30);
     assert!(out.contains("Features (0/7) /zzz"), "{out}");
@@ -919,7 +1008,7 @@ fn no_match_renders_and_navigation_does_not_panic() {
     for _ in 0..3 {
         let _ = update(&mut app, key(KeyCode::Backspace));
     }
-    assert_eq!(app.filter, "");
+    assert_eq!(app.features.filter, "");
     assert_eq!(selected_key(&app), "example/crop");
     for (w, h) in [(40, 10), (20, 3), (1, 1)] {
         render(&app, w, h);
@@ -1054,7 +1143,7 @@ fn ctrl(c: char) -> Msg {
 fn live_rows(ws: &Workspace, key: &str) -> usize {
     ws.read(
         &FeatureKey::parse(key).unwrap(),
-        &crate::engine::read::ReadOptions::default(),
+        &crate::engine::query::read::ReadOptions::default(),
     )
     .unwrap()
     .map(|d| d.height())
@@ -1064,7 +1153,7 @@ fn live_rows(ws: &Workspace, key: &str) -> usize {
 fn raw_rows(ws: &Workspace, key: &str) -> usize {
     ws.read(
         &FeatureKey::parse(key).unwrap(),
-        &crate::engine::read::ReadOptions {
+        &crate::engine::query::read::ReadOptions {
             with_feature_history: true,
             with_sample_history: true,
             include_soft_deleted: true,
@@ -1086,7 +1175,7 @@ fn soft_delete_of_marked_rows_is_previewed_cancellable_and_confirmed() {
     press(&mut app, &ws, key(KeyCode::Enter));
     press(&mut app, &ws, ch('x'));
     press(&mut app, &ws, ch('x'));
-    assert_eq!(app.marked.len(), 2);
+    assert_eq!(app.details.marked.len(), 2);
     let out = render_masked(&app, 120, 24);
     assert!(out.contains("2 row(s) marked"), "{out}");
     press(&mut app, &ws, ch('d'));
@@ -1107,13 +1196,16 @@ fn soft_delete_of_marked_rows_is_previewed_cancellable_and_confirmed() {
     insta::assert_snapshot!("delete_preview_soft", out);
     // cancel at the confirmation: nothing written
     press(&mut app, &ws, key(KeyCode::Esc));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(live_rows(&ws, "example/stt"), before);
     // again, and confirm
     press(&mut app, &ws, ch('d'));
     press(&mut app, &ws, key(KeyCode::Enter));
     press(&mut app, &ws, ch('y'));
-    assert!(app.dialog.is_none(), "dialog closes after the write");
+    assert!(
+        app.overlay.dialog.is_none(),
+        "dialog closes after the write"
+    );
     let toast = app.toast.clone().expect("a toast reports the write");
     assert_eq!(toast.text, "✓ soft deleted 2 row(s) in 1 feature(s)");
     assert_eq!(live_rows(&ws, "example/stt"), before - 2);
@@ -1149,11 +1241,11 @@ fn hard_delete_needs_the_feature_key_typed() {
     insta::assert_snapshot!("delete_preview_hard", out);
     // Enter and y do nothing until the key is typed
     press(&mut app, &ws, key(KeyCode::Enter));
-    assert!(app.dialog.is_some());
+    assert!(app.overlay.dialog.is_some());
     assert_eq!(raw_rows(&ws, "example/face_detection"), raw_before);
     type_in(&mut app, &ws, "example/face_detection");
     press(&mut app, &ws, key(KeyCode::Enter));
-    assert!(app.dialog.is_none(), "{}", render(&app, 120, 24));
+    assert!(app.overlay.dialog.is_none(), "{}", render(&app, 120, 24));
     assert_eq!(raw_rows(&ws, "example/face_detection"), raw_before - 2);
 }
 
@@ -1205,7 +1297,7 @@ fn rebase_is_picked_previewed_cancellable_and_confirmed() {
     assert!(out.contains("provenance 15833910 → 19925021"), "{out}");
     insta::assert_snapshot!("rebase_preview", out);
     press(&mut app, &ws, key(KeyCode::Esc));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(
         live_rows(&ws, "example/crop"),
         0,
@@ -1214,7 +1306,7 @@ fn rebase_is_picked_previewed_cancellable_and_confirmed() {
     press(&mut app, &ws, ch('R'));
     press(&mut app, &ws, key(KeyCode::Enter));
     press(&mut app, &ws, ch('y'));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(live_rows(&ws, "example/crop"), 50);
     assert!(app
         .toast
@@ -1235,7 +1327,7 @@ fn rebase_of_a_root_feature_is_an_error_popup() {
     assert!(out.contains("root feature"), "{out}");
     insta::assert_snapshot!("rebase_root_error", out);
     press(&mut app, &ws, key(KeyCode::Esc));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
 }
 
 #[test]
@@ -1255,7 +1347,7 @@ fn a_rebase_that_would_stamp_an_unpushed_feature_version_is_an_error_popup() {
     let before = raw_rows(&ws, "example/crop");
     press(&mut app, &ws, ch('R'));
     // pick the old version 34d75856 (the stored deadbeef is listed first)
-    let Some(crate::tui::dialog::Dialog::Rebase(r)) = &app.dialog else {
+    let Some(crate::tui::dialogs::Dialog::Rebase(r)) = &app.overlay.dialog else {
         panic!("{}", render(&app, 120, 24));
     };
     let at = r
@@ -1273,7 +1365,7 @@ fn a_rebase_that_would_stamp_an_unpushed_feature_version_is_an_error_popup() {
     assert!(out.contains("deadbeef"), "{out}");
     insta::assert_snapshot!("rebase_unpushed_version_error", out);
     press(&mut app, &ws, key(KeyCode::Enter));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(raw_rows(&ws, "example/crop"), before, "nothing written");
 }
 
@@ -1290,7 +1382,7 @@ fn a_bad_delete_filter_is_an_error_popup_not_a_write() {
     assert!(out.contains("Cannot plan the delete"), "{out}");
     assert!(out.contains("no_such_column"), "{out}");
     press(&mut app, &ws, key(KeyCode::Enter));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(raw_rows(&ws, "example/stt"), before);
 }
 
@@ -1306,7 +1398,7 @@ fn write_from_a_picked_file_is_previewed_cancellable_and_confirmed() {
     .unwrap();
     std::fs::write(inputs.join("notes.txt"), "not offered").unwrap();
     let mut app = app_on(&ws);
-    app.cwd = tmp.path().to_path_buf();
+    app.env.cwd = tmp.path().to_path_buf();
     let before = live_rows(&ws, "example/video");
     press(&mut app, &ws, ch('w'));
     let out = render_masked(&app, 120, 24);
@@ -1332,14 +1424,14 @@ fn write_from_a_picked_file_is_previewed_cancellable_and_confirmed() {
     insta::assert_snapshot!("write_preview", masked);
     // cancel: nothing written
     press(&mut app, &ws, key(KeyCode::Esc));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(live_rows(&ws, "example/video"), before);
     // again, confirmed
     press(&mut app, &ws, ch('w'));
     type_in(&mut app, &ws, "inputs/new_videos.csv");
     press(&mut app, &ws, key(KeyCode::Enter));
     press(&mut app, &ws, ch('y'));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(
         live_rows(&ws, "example/video"),
         before + 1,
@@ -1419,7 +1511,7 @@ fn graph_screen_draws_the_dag_with_statuses_and_highlights() {
     );
     let _ = update(&mut app, key(KeyCode::Enter));
     assert_eq!(app.screen, crate::tui::app::Screen::Features);
-    assert_eq!(app.focus, Focus::Details);
+    assert_eq!(app.features.focus, Focus::Details);
 }
 
 #[test]
@@ -1500,7 +1592,7 @@ fn history_screen_rebases_the_selected_feature_from_the_cursor_version() {
     let out = render_masked(&app, 150, 30);
     assert!(out.contains("Nothing to rebase"), "{out}");
     press(&mut app, &ws, key(KeyCode::Enter));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     // the first pushed version: crop was 34d75856 there
     press(&mut app, &ws, ch('j'));
     let out = render_masked(&app, 150, 30);
@@ -1523,7 +1615,7 @@ fn history_screen_rebases_the_selected_feature_from_the_cursor_version() {
     insta::assert_snapshot!("history_rebase_preview", out);
     // cancelled: nothing written, still on the history screen
     press(&mut app, &ws, key(KeyCode::Esc));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(app.screen, crate::tui::app::Screen::History);
     assert_eq!(
         live_rows(&ws, "example/crop"),
@@ -1533,7 +1625,7 @@ fn history_screen_rebases_the_selected_feature_from_the_cursor_version() {
     // again, confirmed
     press(&mut app, &ws, ch('R'));
     press(&mut app, &ws, ch('y'));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     assert_eq!(live_rows(&ws, "example/crop"), 50);
     assert!(
         app.toast
@@ -1564,7 +1656,7 @@ fn detail_tab_shows_the_definition() {
     let mut app = demo_app();
     select(&mut app, "example/av_report");
     let _ = update(&mut app, ch('5'));
-    assert_eq!(app.tab, Tab::Detail);
+    assert_eq!(app.details.tab, Tab::Detail);
     let out = render(&app, 180, 40);
     for needle in [
         "example_overview.features.AVReport",
@@ -1588,7 +1680,7 @@ fn detail_tab_shows_the_definition() {
 fn metadata_view_filters_toggles_sorts_copies_and_exports() {
     let (tmp, ws) = fixture_copy("duckdb", "s06_soft_delete");
     let mut app = app_on(&ws);
-    app.cwd = tmp.path().to_path_buf();
+    app.env.cwd = tmp.path().to_path_buf();
     select_in(&mut app, &ws, "example/stt");
     let rows = |app: &App| {
         app.current_table()
@@ -1643,7 +1735,10 @@ fn metadata_view_filters_toggles_sorts_copies_and_exports() {
     press(&mut app, &ws, key(KeyCode::Enter));
     // sort by the first column, then descending
     press(&mut app, &ws, ch('o'));
-    assert_eq!(app.view.sort, Some(("sample_uid".to_string(), false)));
+    assert_eq!(
+        app.details.view.sort,
+        Some(("sample_uid".to_string(), false))
+    );
     press(&mut app, &ws, ch('O'));
     let first = app.current_table().unwrap().rows[0][0].text.clone();
     assert_eq!(
@@ -1688,7 +1783,7 @@ fn command_palette_runs_commands_by_fuzzy_name() {
     insta::assert_snapshot!("palette_hist", out);
     let cmds = update(&mut app, key(KeyCode::Enter));
     pump(&mut app, cmds);
-    assert!(app.palette.is_none());
+    assert!(app.overlay.palette.is_none());
     assert_eq!(app.screen, crate::tui::app::Screen::History);
     // Esc closes without running anything; no match runs nothing
     let _ = update(&mut app, ch('H'));
@@ -1700,7 +1795,7 @@ fn command_palette_runs_commands_by_fuzzy_name() {
     assert_eq!(app.screen, crate::tui::app::Screen::Features);
     let _ = update(&mut app, ch(':'));
     let _ = update(&mut app, key(KeyCode::Esc));
-    assert!(app.palette.is_none());
+    assert!(app.overlay.palette.is_none());
     assert!(!app.should_quit);
 }
 
@@ -1746,7 +1841,7 @@ fn mouse_selects_features_tabs_and_rows_and_scrolls() {
         mouse(MouseEventKind::Down(MouseButton::Left), col, 1),
     );
     pump(&mut app, cmds);
-    assert_eq!(app.tab, Tab::Stale);
+    assert_eq!(app.details.tab, Tab::Stale);
     // a click into the table focuses it and picks the row; the wheel moves the cursor
     let out = render(&app, 160, 30);
     let (_, row) = out
@@ -1760,11 +1855,11 @@ fn mouse_selects_features_tabs_and_rows_and_scrolls() {
         &mut app,
         mouse(MouseEventKind::Down(MouseButton::Left), 100, row),
     );
-    assert_eq!(app.focus, Focus::Details);
-    assert_eq!(app.nav[Tab::Stale.index()].cursor, 1);
+    assert_eq!(app.features.focus, Focus::Details);
+    assert_eq!(app.details.nav[Tab::Stale.index()].cursor, 1);
     render(&app, 160, 30);
     let _ = update(&mut app, mouse(MouseEventKind::ScrollDown, 100, row));
-    assert_eq!(app.nav[Tab::Stale.index()].cursor, 2);
+    assert_eq!(app.details.nav[Tab::Stale.index()].cursor, 2);
     // breadcrumbs follow
     assert_eq!(app.breadcrumbs(), ["store demo", "example/stt", "stale"]);
     assert!(render(&app, 160, 30).contains("store demo › example/stt › stale"));
@@ -1774,7 +1869,7 @@ fn mouse_selects_features_tabs_and_rows_and_scrolls() {
 fn increment_tabs_filter_and_export() {
     let (tmp, ws) = fixture_copy("duckdb", "s02_mutated");
     let mut app = app_on(&ws);
-    app.cwd = tmp.path().to_path_buf();
+    app.env.cwd = tmp.path().to_path_buf();
     select_in(&mut app, &ws, "example/crop");
     press(&mut app, &ws, ch('3'));
     press(&mut app, &ws, ch('f'));
@@ -1834,15 +1929,10 @@ fn an_empty_store_without_a_pushed_graph_explains_what_to_do() {
     let cmds = app.start();
     let mut msgs = vec![];
     for c in cmds {
-        execute(
-            &req,
-            c,
-            |m| {
-                msgs.push(m);
-                true
-            },
-            || true,
-        );
+        execute(&req, c, |m| {
+            msgs.push(m);
+            true
+        });
     }
     for m in msgs {
         update(&mut app, m);
@@ -1867,9 +1957,11 @@ fn esc_cancels_the_status_computation() {
     let generation = app.generation;
     let _ = update(
         &mut app,
-        Msg::Opened {
+        Msg::Done {
             generation,
-            result: Ok(ws.clone()),
+            result: JobResult::Opened {
+                result: Ok(ws.clone()),
+            },
         },
     );
     // two statuses arrive, then Esc
@@ -1877,17 +1969,17 @@ fn esc_cancels_the_status_computation() {
         let status = ws.status(&f.spec.key, &ResolveOptions::default());
         update(
             &mut app,
-            Msg::Status {
+            Msg::Done {
                 generation,
-                report: Box::new(StatusReport::build(status)),
+                result: JobResult::Status {
+                    report: Box::new(StatusReport::build(status)),
+                },
             },
         );
     }
     let cmds = update(&mut app, key(KeyCode::Esc));
-    assert!(
-        matches!(cmds.as_slice(), [Command::CancelStatuses { generation: g }] if *g == generation)
-    );
-    assert!(app.statuses_cancelled);
+    assert!(matches!(cmds.as_slice(), [Command::Cancel { generation: g, .. }] if *g == generation));
+    assert!(app.features.statuses_cancelled);
     let out = render(&app, 120, 20);
     assert!(out.contains("statuses 2/7 (cancelled)"), "{out}");
     assert!(out.contains("cancelled (r)"), "{out}");
@@ -1900,7 +1992,7 @@ fn esc_cancels_the_status_computation() {
     // a second Esc does nothing more; r restarts everything
     assert!(update(&mut app, key(KeyCode::Esc)).is_empty());
     let cmds = update(&mut app, ch('r'));
-    assert!(!app.statuses_cancelled);
+    assert!(!app.features.statuses_cancelled);
     pump(&mut app, cmds);
     assert_eq!(app.statuses_done(), 7);
 }
@@ -1922,7 +2014,7 @@ fn enter_on_a_row_shows_every_column_in_full() {
     let cmds = update(&mut app, ch('y'));
     assert!(matches!(cmds.as_slice(), [Command::Copy(t)] if t.contains("s000010")));
     let _ = update(&mut app, key(KeyCode::Esc));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
 }
 
 /// A fixture copy whose `example/video` has 12,050 samples (12,000 generated), 40 of them with a newer row and
@@ -1967,7 +2059,7 @@ fn big_video_app() -> (tempfile::TempDir, Arc<Workspace>, App, FeatureKey) {
 
 fn metadata_table(app: &App) -> &crate::tui::app::PagedTable {
     let e = app.selected_entry().unwrap();
-    match app.metadata.get(&e.key) {
+    match app.details.metadata.get(&e.key) {
         Some(Load::Ready(Some(p))) => p,
         _ => panic!("no table"),
     }
@@ -1981,7 +2073,7 @@ fn metadata_tab_pages_a_big_feature() {
     use crate::tui::app::{PageSource, PAGE_ROWS, WINDOW_ROWS};
     let (_tmp, ws, mut app, video) = big_video_app();
     let full = ws
-        .read(&video, &crate::engine::read::ReadOptions::default())
+        .read(&video, &crate::engine::query::read::ReadOptions::default())
         .unwrap()
         .unwrap();
     assert_eq!(full.height(), 12_040);
@@ -1994,7 +2086,7 @@ fn metadata_tab_pages_a_big_feature() {
             .unwrap()
             .to_string()
     };
-    assert_eq!(app.tab, Tab::Metadata);
+    assert_eq!(app.details.tab, Tab::Metadata);
     let p = metadata_table(&app);
     assert!(matches!(p.source, PageSource::Store), "keyset pages");
     assert_eq!(p.total, Some(12_040), "counted in the background");
@@ -2005,19 +2097,19 @@ fn metadata_tab_pages_a_big_feature() {
         p.table.rows.len()
     );
     press(&mut app, &ws, key(KeyCode::Enter));
-    assert_eq!(app.focus, Focus::Details);
+    assert_eq!(app.features.focus, Focus::Details);
     let out = render(&app, 120, 30);
     assert!(out.contains("rows 1-"), "{out}");
     assert!(out.contains("of 12040"), "{out}");
     // scroll down page by page through 7,000 rows
-    while app.nav[0].cursor < 7_000 {
+    while app.details.nav[0].cursor < 7_000 {
         press(&mut app, &ws, key(KeyCode::PageDown));
         let _ = render(&app, 120, 30);
     }
     let p = metadata_table(&app);
     assert!(p.table.rows.len() <= WINDOW_ROWS, "{}", p.table.rows.len());
     assert!(p.table.start > 0, "far rows were dropped");
-    let c = app.nav[0].cursor;
+    let c = app.details.nav[0].cursor;
     assert_eq!(p.table.row(c).unwrap()[0].text, uid_at(c));
     let out = render(&app, 120, 30);
     assert!(out.contains(&uid_at(c)), "{out}");
@@ -2029,7 +2121,7 @@ fn metadata_tab_pages_a_big_feature() {
     // G: the last page
     press(&mut app, &ws, ch('G'));
     let t = &metadata_table(&app).table;
-    assert_eq!(app.nav[0].cursor, 12_039);
+    assert_eq!(app.details.nav[0].cursor, 12_039);
     assert_eq!(t.end(), 12_040);
     assert_eq!(t.row(12_039).unwrap()[0].text, uid_at(12_039));
     let out = render_masked(&app, 120, 30);
@@ -2041,7 +2133,7 @@ fn metadata_tab_pages_a_big_feature() {
         let _ = render(&app, 120, 30);
     }
     let t = &metadata_table(&app).table;
-    let c = app.nav[0].cursor;
+    let c = app.details.nav[0].cursor;
     assert!(t.start < 12_040 - PAGE_ROWS, "{}", t.start);
     for i in t.start..t.end() {
         assert_eq!(t.row(i).unwrap()[0].text, uid_at(i), "row {i}");
@@ -2050,15 +2142,15 @@ fn metadata_tab_pages_a_big_feature() {
     // g: the first page again
     press(&mut app, &ws, ch('g'));
     let t = &metadata_table(&app).table;
-    assert_eq!((app.nav[0].cursor, t.start), (0, 0));
+    assert_eq!((app.details.nav[0].cursor, t.start), (0, 0));
     assert_eq!(t.row(0).unwrap()[0].text, uid_at(0));
     // a mark survives scrolling away and back, and feeds the delete filter
     press(&mut app, &ws, ch('x'));
-    assert_eq!(app.marked.len(), 1);
+    assert_eq!(app.details.marked.len(), 1);
     press(&mut app, &ws, ch('G'));
     press(&mut app, &ws, ch('d'));
-    match &app.dialog {
-        Some(crate::tui::dialog::Dialog::Delete(d)) => {
+    match &app.overlay.dialog {
+        Some(crate::tui::dialogs::Dialog::Delete(d)) => {
             let f = d.filter.lines().join(" ");
             assert!(f.contains(&uid_at(0)), "{f}");
         }
@@ -2074,7 +2166,7 @@ fn graph_screen_collapses_key_prefixes() {
     select(&mut app, "example/crop");
     let _ = update(&mut app, ch('v'));
     let _ = update(&mut app, ch('c'));
-    assert_eq!(app.graph_collapsed.len(), 1);
+    assert_eq!(app.graph.collapsed.len(), 1);
     let out = render(&app, 160, 40);
     assert!(out.contains("example/* (7)"), "{out}");
     assert!(!out.contains("example/video"), "{out}");
@@ -2084,7 +2176,7 @@ fn graph_screen_collapses_key_prefixes() {
     let _ = update(&mut app, ch('l'));
     assert_eq!(selected_key(&app), "example/crop");
     let _ = update(&mut app, ch('c'));
-    assert!(app.graph_collapsed.is_empty());
+    assert!(app.graph.collapsed.is_empty());
     assert!(render(&app, 160, 40).contains("example/crop"));
     let _ = update(&mut app, ch('C'));
     assert!(render(&app, 160, 40).contains("example/* (7)"));
@@ -2095,7 +2187,7 @@ fn graph_screen_collapses_key_prefixes() {
 /// Collapsing a prefix that a path leaves and re-enters would draw a cycle: refused with the prefix named.
 #[test]
 fn collapsing_a_prefix_that_would_draw_a_cycle_is_refused() {
-    use crate::tui::graph_view::GraphModel;
+    use crate::tui::screens::graph::layout::GraphModel;
     let mut g: crate::engine::graph::FeatureGraph = (*demo().graph).clone();
     let rename = |k: &FeatureKey| -> FeatureKey {
         let to = match k.to_string().as_str() {
@@ -2141,7 +2233,7 @@ fn column_picker_hides_columns_and_widths_change() {
     let _ = update(&mut app, ch(' '));
     assert!(render(&app, 140, 30).contains("Columns · 13 of 15 shown"));
     let _ = update(&mut app, key(KeyCode::Enter));
-    assert!(app.dialog.is_none());
+    assert!(app.overlay.dialog.is_none());
     let out = render(&app, 140, 30);
     assert!(out.contains("2 hidden"), "{out}");
     assert!(!out.contains("videos/s0000"), "{out}");
@@ -2150,38 +2242,33 @@ fn column_picker_hides_columns_and_widths_change() {
     let _ = update(&mut app, ch('s'));
     let _ = update(&mut app, ch('a'));
     let _ = update(&mut app, key(KeyCode::Esc));
-    assert_eq!(app.hidden_columns.len(), 2);
+    assert_eq!(app.details.hidden_columns.len(), 2);
     // all shown again
     let _ = update(&mut app, ch('s'));
     let _ = update(&mut app, ch('a'));
     let _ = update(&mut app, key(KeyCode::Enter));
-    assert!(app.hidden_columns.is_empty());
+    assert!(app.details.hidden_columns.is_empty());
     // narrower columns: provenance structs get cut at 8 cells
     for _ in 0..10 {
         let _ = update(&mut app, ch('<'));
     }
-    assert_eq!(app.column_width, 8);
+    assert_eq!(app.details.column_width, 8);
     let out = render(&app, 140, 30);
     assert!(out.contains("videos/…"), "{out}");
     for _ in 0..60 {
         let _ = update(&mut app, ch('>'));
     }
-    assert_eq!(app.column_width, crate::tui::view::WIDEST_COLUMN);
+    assert_eq!(app.details.column_width, crate::tui::view::WIDEST_COLUMN);
 }
 
 /// Runs commands through [`execute`] with a real open request (store switches open real stores).
 fn pump_req(app: &mut App, mut cmds: Vec<Command>, req: &OpenRequest) {
     while let Some(cmd) = cmds.pop() {
         let mut msgs = vec![];
-        execute(
-            req,
-            cmd,
-            |m| {
-                msgs.push(m);
-                true
-            },
-            || true,
-        );
+        execute(req, cmd, |m| {
+            msgs.push(m);
+            true
+        });
         for m in msgs {
             cmds.extend(update(app, m));
         }
@@ -2230,31 +2317,43 @@ fn stores_screen_lists_probes_and_switches_stores() {
     let rows = app.store_rows();
     let broken = rows.iter().position(|r| r.name == "broken").unwrap();
     let prod = rows.iter().position(|r| r.name == "prod").unwrap();
-    while app.stores_cursor != broken {
-        let k = if app.stores_cursor < broken { 'j' } else { 'k' };
+    while app.stores.cursor != broken {
+        let k = if app.stores.cursor < broken { 'j' } else { 'k' };
         let _ = update(&mut app, ch(k));
     }
     let cmds = update(&mut app, key(KeyCode::Enter));
     assert!(cmds.is_empty());
     assert!(matches!(
-        app.dialog,
-        Some(crate::tui::dialog::Dialog::Error { .. })
+        app.overlay.dialog,
+        Some(crate::tui::dialogs::Dialog::Error { .. })
     ));
     let _ = update(&mut app, key(KeyCode::Esc));
     // Enter on prod: prod's graph and statuses
-    while app.stores_cursor != prod {
-        let k = if app.stores_cursor < prod { 'j' } else { 'k' };
+    while app.stores.cursor != prod {
+        let k = if app.stores.cursor < prod { 'j' } else { 'k' };
         let _ = update(&mut app, ch(k));
     }
     let cmds = update(&mut app, key(KeyCode::Enter));
-    assert!(matches!(cmds.as_slice(), [Command::SwitchStore { .. }]));
+    assert!(matches!(
+        cmds.as_slice(),
+        [Command::Task {
+            job: Job::SwitchStore { .. },
+            ..
+        }]
+    ));
     pump_req(&mut app, cmds, &req);
     assert_eq!(app.workspace().unwrap().store.name(), "prod");
     assert_eq!(app.screen, crate::tui::app::Screen::Features);
-    assert!(app.features.iter().all(|f| f.report.is_some()));
+    assert!(app.features.entries.iter().all(|f| f.report.is_some()));
     // r reloads prod, not the default store
     let cmds = update(&mut app, ch('r'));
-    assert!(matches!(cmds.as_slice(), [Command::SwitchStore { .. }]));
+    assert!(matches!(
+        cmds.as_slice(),
+        [Command::Task {
+            job: Job::SwitchStore { .. },
+            ..
+        }]
+    ));
 }
 
 /// A sort by a column reads the view once and pages it from memory: the same window rules, positions exact in
@@ -2270,7 +2369,7 @@ fn metadata_tab_pages_a_sorted_read_from_memory() {
     assert!(matches!(p.source, PageSource::Memory(_)));
     assert_eq!(p.total, Some(12_040));
     let full = ws
-        .read(&video, &crate::engine::read::ReadOptions::default())
+        .read(&video, &crate::engine::query::read::ReadOptions::default())
         .unwrap()
         .unwrap();
     let ids = full.column("sample_uid").unwrap().str().unwrap();
@@ -2282,13 +2381,13 @@ fn metadata_tab_pages_a_sorted_read_from_memory() {
         }
         assert!(t.rows.len() <= WINDOW_ROWS);
     };
-    while app.nav[0].cursor < 9_000 {
+    while app.details.nav[0].cursor < 9_000 {
         press(&mut app, &ws, key(KeyCode::PageDown));
         let _ = render(&app, 120, 30);
     }
     check(&app);
     assert!(metadata_table(&app).table.start > 0);
-    while app.nav[0].cursor > 100 {
+    while app.details.nav[0].cursor > 100 {
         press(&mut app, &ws, key(KeyCode::PageUp));
         let _ = render(&app, 120, 30);
     }
@@ -2296,7 +2395,7 @@ fn metadata_tab_pages_a_sorted_read_from_memory() {
     assert_eq!(metadata_table(&app).table.start, 0);
     press(&mut app, &ws, ch('G'));
     check(&app);
-    assert_eq!(app.nav[0].cursor, 12_039);
+    assert_eq!(app.details.nav[0].cursor, 12_039);
 }
 
 /// The page before a window that starts less than a page from the top is only the rows above it.
@@ -2344,7 +2443,7 @@ fn jump_to_end_waits_for_the_count_and_g_cancels_it() {
     // as if the count were still running
     let k = video.clone();
     let reset = |app: &mut App| {
-        if let Some(Load::Ready(Some(p))) = app.metadata.get_mut(&k) {
+        if let Some(Load::Ready(Some(p))) = app.details.metadata.get_mut(&k) {
             p.total = None;
             p.table.counting = true;
         }
@@ -2358,21 +2457,29 @@ fn jump_to_end_waits_for_the_count_and_g_cancels_it() {
     // G again, then the count arrives: the last page is fetched
     let _ = update(&mut app, ch('G'));
     let generation = app.generation;
-    let view = app.view_generation;
+    let view = app.details.view_generation;
     let cmds = update(
         &mut app,
-        Msg::RowCount {
+        Msg::Done {
             generation,
-            view,
-            key: video.clone(),
-            result: Ok(12_040),
+            result: JobResult::RowCount {
+                view,
+                key: video.clone(),
+                result: Ok(12_040),
+            },
         },
     );
     assert!(
-        matches!(cmds.as_slice(), [Command::FetchPage { .. }]),
+        matches!(
+            cmds.as_slice(),
+            [Command::Task {
+                job: Job::FetchPage { .. },
+                ..
+            }]
+        ),
         "the last page"
     );
     pump_with(&mut app, cmds, ws.clone());
-    assert_eq!(app.nav[0].cursor, 12_039);
+    assert_eq!(app.details.nav[0].cursor, 12_039);
     assert_eq!(metadata_table(&app).table.end(), 12_040);
 }

@@ -4,12 +4,12 @@
 
 use polars::prelude::DataFrame;
 
-use crate::engine::cause::SampleCause;
 use crate::engine::error::Result;
-use crate::engine::json::any_to_cell;
-use crate::engine::read::cols;
-use crate::engine::resolve::Increment;
-use crate::engine::status::FeatureStatus;
+use crate::engine::query::json::any_to_cell;
+use crate::engine::schema as cols;
+use crate::engine::versioning::cause::SampleCause;
+use crate::engine::versioning::resolve::Increment;
+use crate::engine::versioning::status::FeatureStatus;
 
 /// At most this many rows of a frame are turned into display strings; the table title still reports the full
 /// count (`rows 1-20 of 1200000 (first 20000 loaded)`).
@@ -237,13 +237,13 @@ pub fn frame_table(df: &DataFrame, front: &[String]) -> Result<TableData> {
     let ids: Vec<String> = front.iter().filter(|c| has(df, c)).cloned().collect();
     if !ids.is_empty() {
         t.row_filters = (0..n)
-            .map(|r| crate::engine::mutate::row_predicate(df, r, &ids))
+            .map(|r| crate::engine::ops::mutate::row_predicate(df, r, &ids))
             .collect();
     }
     Ok(t)
 }
 
-pub use crate::engine::json::by_field_value;
+pub use crate::engine::query::json::by_field_value;
 
 fn headers_for(inc: &Increment, df: &DataFrame) -> Vec<String> {
     let mut h = inc.key_columns(df);
@@ -305,10 +305,10 @@ pub fn stale_table(inc: &Increment) -> Result<TableData> {
     stale_table_with_causes(inc, None)
 }
 
-pub use crate::engine::cause::cause_text;
+pub use crate::engine::versioning::cause::cause_text;
 
 /// The Stale tab with a trailing `cause` column (which upstream data versions changed, from
-/// [`crate::engine::cause::stale_causes`]) when `causes` are given.
+/// [`crate::engine::versioning::cause::stale_causes`]) when `causes` are given.
 pub fn stale_table_with_causes(
     inc: &Increment,
     causes: Option<&[SampleCause]>,
@@ -376,7 +376,7 @@ impl IncrementTables {
             orphaned: provenance_table(inc, &inc.orphaned)?,
             cause_summary: causes
                 .filter(|c| !c.is_empty())
-                .map(crate::engine::cause::summary_line),
+                .map(crate::engine::versioning::cause::summary_line),
         })
     }
 }
@@ -421,11 +421,12 @@ impl StatusReport {
         let Some(inc) = status.increment.as_ref().filter(|i| i.stale.height() > 0) else {
             return Self::build(status);
         };
-        let causes = crate::engine::cause::stale_causes(store, graph, inc, Some(MAX_TABLE_ROWS));
+        let causes =
+            crate::engine::versioning::cause::stale_causes(store, graph, inc, Some(MAX_TABLE_ROWS));
         let (tables, render_error, summary) = match &causes {
             Ok(c) => match IncrementTables::build_with_causes(inc, Some(c)) {
                 Ok(t) => {
-                    let mut line = crate::engine::cause::summary_line(c);
+                    let mut line = crate::engine::versioning::cause::summary_line(c);
                     if inc.stale.height() > c.len() {
                         line = format!("first {} of {}: {line}", c.len(), inc.stale.height());
                     }

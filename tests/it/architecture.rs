@@ -338,7 +338,7 @@ fn the_old_flat_layout_is_rejected() {
         ("mod.rs", "pub mod store; pub mod delta; pub mod read;"),
         (
             "store.rs",
-            "use crate::engine::delta::DeltaStore;\nuse crate::engine::read::cols;",
+            "use crate::engine::delta::DeltaStore;\nuse crate::engine::schema;",
         ),
         (
             "delta.rs",

@@ -46,13 +46,8 @@ pub fn run(
     let inc = ws.increment(&key, opts)?;
     // why each stale sample is stale (which upstream data versions changed); samples files bypass upstream, so
     // causes are only looked up for computed increments
-    let causes = if with_causes && opts.samples.is_none() && inc.stale.height() > 0 {
-        Some(crate::engine::versioning::cause::stale_causes(
-            ws.store.as_ref(),
-            &ws.graph,
-            &inc,
-            limit,
-        )?)
+    let causes = if with_causes && opts.samples.is_none() {
+        crate::engine::query::view::causes_of_stale(ws, &inc, limit)?
     } else {
         None
     };

@@ -13,9 +13,9 @@ use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 
 /// Rows of a node box (border, key, status, border).
-const BOX_H: usize = 4;
+pub(crate) const BOX_H: usize = 4;
 /// Empty rows between boxes of one column.
-const V_GAP: usize = 1;
+pub(crate) const V_GAP: usize = 1;
 
 /// A positioned node: a feature box, or a dummy waypoint of an edge that spans several layers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -213,7 +213,7 @@ impl GraphModel {
     }
 }
 
-fn label_width(model: &GraphModel, i: usize, status: &dyn Fn(usize) -> String) -> usize {
+pub(crate) fn label_width(model: &GraphModel, i: usize, status: &dyn Fn(usize) -> String) -> usize {
     crate::tui::view::text_width(&model.labels[i]).max(crate::tui::view::text_width(&status(i)))
         as usize
 }
@@ -355,12 +355,12 @@ pub enum Emphasis {
     Other,
 }
 
-const N: u8 = 1;
-const S: u8 = 2;
-const E: u8 = 4;
-const W: u8 = 8;
+pub(crate) const N: u8 = 1;
+pub(crate) const S: u8 = 2;
+pub(crate) const E: u8 = 4;
+pub(crate) const W: u8 = 8;
 
-fn line_char(d: u8) -> char {
+pub(crate) fn line_char(d: u8) -> char {
     match d {
         x if x == E | W || x == E || x == W => '─',
         x if x == N | S || x == N || x == S => '│',
@@ -623,7 +623,7 @@ pub fn relatives(graph: &FeatureGraph, sel: usize) -> (BTreeSet<usize>, BTreeSet
         }
     }
     let down: BTreeSet<usize> =
-        crate::engine::mutate::downstream(graph, &graph.features[sel].spec.key)
+        crate::engine::ops::mutate::downstream(graph, &graph.features[sel].spec.key)
             .iter()
             .filter_map(|k| index.get(k).copied())
             .collect();
