@@ -199,6 +199,49 @@ pub fn present_columns(df: &DataFrame, columns: Option<&[String]>) -> Vec<String
     }
 }
 
+/// `df` with every struct `*_by_field` column (`metaxy_provenance_by_field`, `metaxy_data_version_by_field`)
+/// completed to carry at least the struct members `members` (field keys as
+/// [`crate::engine::keys::FeatureKey::struct_key`] spells them): a missing member is added as an all-null `String` member after the existing ones, and rows whose
+/// struct is null stay null. Columns that are absent or not structs, and structs that already have every member,
+/// are left alone (no copy).
+///
+/// Why: a Map-mode table (`enable_map_datatype = true`) is read as a struct with one member per key that occurs
+/// in the rows read (see `map_like_to_struct`), so a frame with no rows, or whose maps all lack a key, has fewer
+/// members than the feature has fields; a Struct-mode table always has them all from its schema. Completing makes
+/// both modes look alike, as in Metaxy, where a missing key simply reads as null.
+/// Errors: polars failures rebuilding the struct.
+pub fn complete_by_field_members(mut df: DataFrame, members: &[String]) -> Result<DataFrame> {
+    let targets: Vec<String> = df
+        .columns()
+        .iter()
+        .filter(|c| is_by_field(c.name()))
+        .filter_map(|c| match c.dtype() {
+            DataType::Struct(fields) => members
+                .iter()
+                .any(|m| !fields.iter().any(|f| f.name().as_str() == m))
+                .then(|| c.name().to_string()),
+            _ => None,
+        })
+        .collect();
+    for name in targets {
+        let series = df.column(&name)?.as_materialized_series().rechunk();
+        let ca = series.struct_()?;
+        let len = ca.len();
+        let mut parts = ca.fields_as_series();
+        for m in members {
+            if !parts.iter().any(|p| p.name().as_str() == m) {
+                parts.push(Series::full_null(m.as_str().into(), len, &DataType::String));
+            }
+        }
+        let completed = StructChunked::from_series(name.as_str().into(), len, parts.iter())?
+            .rechunk()
+            .into_owned()
+            .with_outer_validity(series.rechunk_validity());
+        df.with_column(completed.into_series())?;
+    }
+    Ok(df)
+}
+
 /// Converts one polars-arrow array to arrow-rs through the C data interface (zero-copy).
 fn polars_to_arrow_array(
     name: &str,
