@@ -490,7 +490,11 @@ mod tests {
     fn field(df: &DataFrame, name: &str) -> Vec<Option<String>> {
         let s = df.column("metaxy_data_version_by_field").unwrap();
         let f = s.struct_().unwrap().field_by_name(name).unwrap();
-        f.str().unwrap().iter().map(|v| v.map(str::to_string)).collect()
+        f.str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
     }
 
     #[test]
