@@ -199,6 +199,49 @@ pub fn present_columns(df: &DataFrame, columns: Option<&[String]>) -> Vec<String
     }
 }
 
+/// `df` with every struct `*_by_field` column (`metaxy_provenance_by_field`, `metaxy_data_version_by_field`)
+/// completed to carry at least the struct members `members` (field keys as
+/// [`crate::engine::keys::FeatureKey::struct_key`] spells them): a missing member is added as an all-null `String` member after the existing ones, and rows whose
+/// struct is null stay null. Columns that are absent or not structs, and structs that already have every member,
+/// are left alone (no copy).
+///
+/// Why: a Map-mode table (`enable_map_datatype = true`) is read as a struct with one member per key that occurs
+/// in the rows read (see `map_like_to_struct`), so a frame with no rows, or whose maps all lack a key, has fewer
+/// members than the feature has fields; a Struct-mode table always has them all from its schema. Completing makes
+/// both modes look alike, as in Metaxy, where a missing key simply reads as null.
+/// Errors: polars failures rebuilding the struct.
+pub fn complete_by_field_members(mut df: DataFrame, members: &[String]) -> Result<DataFrame> {
+    let targets: Vec<String> = df
+        .columns()
+        .iter()
+        .filter(|c| is_by_field(c.name()))
+        .filter_map(|c| match c.dtype() {
+            DataType::Struct(fields) => members
+                .iter()
+                .any(|m| !fields.iter().any(|f| f.name().as_str() == m))
+                .then(|| c.name().to_string()),
+            _ => None,
+        })
+        .collect();
+    for name in targets {
+        let series = df.column(&name)?.as_materialized_series().rechunk();
+        let ca = series.struct_()?;
+        let len = ca.len();
+        let mut parts = ca.fields_as_series();
+        for m in members {
+            if !parts.iter().any(|p| p.name().as_str() == m) {
+                parts.push(Series::full_null(m.as_str().into(), len, &DataType::String));
+            }
+        }
+        let completed = StructChunked::from_series(name.as_str().into(), len, parts.iter())?
+            .rechunk()
+            .into_owned()
+            .with_outer_validity(series.rechunk_validity());
+        df.with_column(completed.into_series().into_column())?;
+    }
+    Ok(df)
+}
+
 /// Converts one polars-arrow array to arrow-rs through the C data interface (zero-copy).
 fn polars_to_arrow_array(
     name: &str,
@@ -405,4 +448,106 @@ pub fn batch_with_map_columns(
         cols,
         &opts,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{MapBuilder, StringBuilder};
+    use arrow::datatypes::{Field as ArrowField, Schema};
+
+    /// A one-column batch `metaxy_data_version_by_field: map<string, string>` with the given rows.
+    fn map_batch(rows: &[Option<&[(&str, &str)]>]) -> RecordBatch {
+        let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
+        for row in rows {
+            match row {
+                Some(entries) => {
+                    for (k, v) in *entries {
+                        b.keys().append_value(k);
+                        b.values().append_value(v);
+                    }
+                    b.append(true).unwrap();
+                }
+                None => b.append(false).unwrap(),
+            }
+        }
+        let arr: ArrowArrayRef = Arc::new(b.finish());
+        let schema = Arc::new(Schema::new(vec![ArrowField::new(
+            "metaxy_data_version_by_field",
+            arr.data_type().clone(),
+            true,
+        )]));
+        RecordBatch::try_new(schema, vec![arr]).unwrap()
+    }
+
+    fn members(df: &DataFrame) -> Vec<String> {
+        match df.column("metaxy_data_version_by_field").unwrap().dtype() {
+            DataType::Struct(f) => f.iter().map(|f| f.name().to_string()).collect(),
+            other => panic!("not a struct: {other}"),
+        }
+    }
+
+    fn field(df: &DataFrame, name: &str) -> Vec<Option<String>> {
+        let s = df.column("metaxy_data_version_by_field").unwrap();
+        let f = s.struct_().unwrap().field_by_name(name).unwrap();
+        f.str()
+            .unwrap()
+            .iter()
+            .map(|v| v.map(str::to_string))
+            .collect()
+    }
+
+    #[test]
+    fn a_map_frame_without_rows_gets_every_field_as_a_struct_member() {
+        let batch = map_batch(&[]);
+        let df = record_batches_to_df(&batch.schema(), &[]).unwrap();
+        assert!(members(&df).is_empty(), "no rows, no keys");
+        let fields = vec!["audio".to_string(), "frames".to_string()];
+        let df = complete_by_field_members(df, &fields).unwrap();
+        assert_eq!(members(&df), fields);
+        assert_eq!(df.height(), 0);
+        // what the resolver does with an upstream frame: look every field up by name
+        let out = df
+            .lazy()
+            .select([col("metaxy_data_version_by_field")
+                .struct_()
+                .field_by_name("frames")
+                .cast(DataType::String)])
+            .collect()
+            .unwrap();
+        assert_eq!(out.height(), 0);
+    }
+
+    #[test]
+    fn a_key_missing_from_every_row_reads_as_null_and_null_maps_stay_null() {
+        let batch = map_batch(&[Some(&[("audio", "a1")]), None, Some(&[("audio", "a3")])]);
+        let df = record_batches_to_df(&batch.schema(), std::slice::from_ref(&batch)).unwrap();
+        assert_eq!(members(&df), vec!["audio"]);
+        let fields = vec!["audio".to_string(), "frames".to_string()];
+        let df = complete_by_field_members(df, &fields).unwrap();
+        assert_eq!(members(&df), fields);
+        assert_eq!(
+            field(&df, "audio"),
+            vec![Some("a1".into()), None, Some("a3".into())]
+        );
+        assert_eq!(field(&df, "frames"), vec![None, None, None]);
+        let c = df.column("metaxy_data_version_by_field").unwrap();
+        assert_eq!(c.null_count(), 1, "the null map is still a null struct");
+        assert!(c.as_materialized_series().is_null().get(1).unwrap());
+    }
+
+    #[test]
+    fn complete_structs_and_other_columns_are_left_alone() {
+        let batch = map_batch(&[Some(&[("frames", "f1"), ("audio", "a1")])]);
+        let df = record_batches_to_df(&batch.schema(), std::slice::from_ref(&batch)).unwrap();
+        let df = df
+            .lazy()
+            .with_column(lit("x").alias("path"))
+            .collect()
+            .unwrap();
+        let before = df.clone();
+        let df = complete_by_field_members(df, &["audio".to_string()]).unwrap();
+        assert!(df.equals_missing(&before));
+        assert_eq!(members(&df), vec!["frames", "audio"], "order kept");
+    }
 }

@@ -28,14 +28,29 @@ pub const BACKENDS: [&str; 3] = ["duckdb", "delta", "lancedb"];
 
 /// Every store real Metaxy wrote in the standard fixture layout (`expected/graph.json`, `reads_index.json`, ...),
 /// as (directory, scenario) pairs under `tests/fixtures`: the eight scenarios of each backend, plus the
-/// `s02_mutated` state written in Map mode (`enable_map_datatype = true`) on each backend.
+/// `s02_mutated` (`map_mode/`) and `s04_version_bump` (`map_mode_bump/`: graph v2 pushed, nothing re-materialised,
+/// so crop and its downstream have no row of their new version) states written in Map mode
+/// (`enable_map_datatype = true`) on each backend.
 pub fn all_scenarios() -> Vec<(&'static str, &'static str)> {
     let mut v: Vec<(&str, &str)> = BACKENDS
         .iter()
         .flat_map(|b| SCENARIOS.iter().map(move |s| (*b, *s)))
         .collect();
-    v.extend(BACKENDS.iter().map(|b| ("map_mode", *b)));
+    for group in MAP_MODE_GROUPS {
+        v.extend(BACKENDS.iter().map(|b| (group, *b)));
+    }
     v
+}
+
+/// The Map-mode fixture groups (`tests/fixtures/<group>/<backend>/`); their Struct twins: [`map_mode_twin`].
+pub const MAP_MODE_GROUPS: [&str; 2] = ["map_mode", "map_mode_bump"];
+
+/// The Struct-mode scenario `group` (one of [`MAP_MODE_GROUPS`]) mirrors.
+pub fn map_mode_twin(group: &str) -> &'static str {
+    match group {
+        "map_mode_bump" => "s04_version_bump",
+        _ => "s02_mutated",
+    }
 }
 
 /// Everything a user sees of a store, as text: default reads of every feature (rows sorted) and the status

@@ -1,5 +1,6 @@
-//! Engine conformance against the goldens real Metaxy 0.1.11 computed on the same DuckDB stores (s01-s08):
-//! graph versions, default and raw reads, increments with exact provenance strings, `metadata status` JSON.
+//! Engine conformance against the goldens real Metaxy 0.1.11 computed on the same stores (s01-s08 on DuckDB,
+//! Delta and LanceDB, plus the Map-mode stores `map_mode/` and `map_mode_bump/`): graph versions, default and raw
+//! reads, increments with exact provenance strings, `metadata status` JSON.
 
 use metaxy_tui::engine::keys::FeatureKey;
 use metaxy_tui::engine::query::json::df_to_json_rows;
@@ -439,14 +440,16 @@ fn copied_store_without_system_table_reads_like_metaxy() {
 
 #[test]
 fn same_content_gives_identical_results_on_every_backend() {
-    // every scenario, and the Map-mode stores against their Struct twins (s02_mutated)
+    // every scenario, and the Map-mode stores against their Struct twins (s02_mutated, s04_version_bump)
     let mut pairs: Vec<(&str, &str, &str, &str)> = vec![];
     for s in SCENARIOS {
         pairs.push(("duckdb", s, "delta", s));
         pairs.push(("duckdb", s, "lancedb", s));
     }
-    for b in BACKENDS {
-        pairs.push(("map_mode", b, b, "s02_mutated"));
+    for group in MAP_MODE_GROUPS {
+        for b in BACKENDS {
+            pairs.push((group, b, b, map_mode_twin(group)));
+        }
     }
     for (b1, s1, b2, s2) in pairs {
         let w1 = open_scenario_in(b1, s1);

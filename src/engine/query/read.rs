@@ -3,7 +3,7 @@
 use polars::prelude::*;
 
 use crate::engine::error::{EngineError, Result};
-use crate::engine::frame::has_column;
+use crate::engine::frame::{complete_by_field_members, has_column};
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
@@ -304,7 +304,9 @@ pub(crate) fn apply_read_semantics(
 /// Reads `key` from `store` with Metaxy's semantics, in order: (1) current feature version of `graph` unless
 /// `with_feature_history` (or the given `feature_version`); (2) latest row per id column set unless
 /// `with_sample_history`; (3) drop soft-deleted unless `include_soft_deleted`; (4) SQL filters. Rows are sorted by
-/// id columns. `Ok(None)` when the store has no table for `key` (Metaxy raises `FeatureNotFoundError`).
+/// id columns. The `*_by_field` structs carry every field of the feature (a Map-mode frame with no rows, or whose
+/// maps lack a key, gets null members, like Struct mode). `Ok(None)` when the store has no table for `key`
+/// (Metaxy raises `FeatureNotFoundError`).
 pub fn read_feature(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -346,6 +348,9 @@ pub fn read_feature(
         opts,
         deduped,
     )?;
+    // Map-mode tables read as structs of the keys present in the rows: give them every field, as in Struct mode
+    let fields: Vec<String> = def.spec.fields.iter().map(|f| f.key.struct_key()).collect();
+    df = complete_by_field_members(df, &fields)?;
     if opts.unsorted {
         return Ok(Some(df));
     }
