@@ -1130,6 +1130,7 @@ impl MetadataStore for DeltaStore {
             display: self.display(),
             table_name: None,
             uri: Some(self.feature_uri(key)),
+            identifier: None,
         }
     }
     fn has_feature(&self, key: &FeatureKey) -> Result<bool> {

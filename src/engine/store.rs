@@ -19,6 +19,8 @@ use crate::engine::graph::PushedFeature;
 use crate::engine::keys::{feature_versions_key, FeatureKey};
 use crate::engine::lance::LanceStore;
 
+pub mod iceberg;
+
 /// Where a feature's metadata was read from (Metaxy's `store_metadata` / `resolved_from`).
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
 pub struct ResolvedFrom {
@@ -35,6 +37,9 @@ pub struct ResolvedFrom {
     /// Table URI (Delta stores).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// `<namespace>.<table_name>` (Iceberg stores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
 }
 
 impl ResolvedFrom {
@@ -43,6 +48,7 @@ impl ResolvedFrom {
         self.table_name
             .clone()
             .or_else(|| self.uri.clone())
+            .or_else(|| self.identifier.clone())
             .unwrap_or_else(|| self.display.clone())
     }
 }
@@ -259,6 +265,7 @@ pub trait MetadataStore: Send + Sync {
             display: self.display(),
             table_name: Some(self.table_name(key)),
             uri: None,
+            identifier: None,
         }
     }
 
@@ -489,6 +496,7 @@ pub fn open_store(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore
         StoreKind::DuckDb => Box::new(DuckDbStore::open(cfg, cwd)?),
         StoreKind::Delta => Box::new(DeltaStore::open(cfg, cwd)?),
         StoreKind::LanceDb => Box::new(LanceStore::open(cfg, cwd)?),
+        StoreKind::Iceberg => Box::new(iceberg::IcebergStore::open(cfg, cwd)?),
     })
 }
 

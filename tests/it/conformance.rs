@@ -257,7 +257,7 @@ fn status_json_matches_metaxy_cli() {
             .collect();
         let got = status_document(&statuses, None);
         // Metaxy's captures print absolute store paths with the fixtures root replaced by `<fixtures>`
-        let root = fixtures().display().to_string();
+        let root = fixtures_root_of(b).display().to_string();
         let got: Value = serde_json::from_str(
             &serde_json::to_string(&got)
                 .unwrap()
