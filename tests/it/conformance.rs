@@ -443,8 +443,9 @@ fn same_content_gives_identical_results_on_every_backend() {
     for s in SCENARIOS {
         pairs.push(("duckdb", s, "delta", s));
         pairs.push(("duckdb", s, "lancedb", s));
+        pairs.push(("duckdb", s, "iceberg", s));
     }
-    for b in BACKENDS {
+    for b in MAP_MODE_BACKENDS {
         pairs.push(("map_mode", b, b, "s02_mutated"));
     }
     for (b1, s1, b2, s2) in pairs {

@@ -150,13 +150,13 @@ impl IcebergStore {
             fields.extend(new_fields);
             Some(
                 IcebergSchema::builder()
-                    .with_schema_id(current.schema_id() + 1)
+                    .with_schema_id(md.schemas_iter().map(|s| s.schema_id()).max().unwrap_or(0) + 1)
                     .with_fields(fields)
                     .build()
                     .map_err(|e| self.schema_err(key, e))?,
             )
         };
-        let target = new_schema.as_ref().unwrap_or(&current);
+        let target = new_schema.as_ref().unwrap_or(current.as_ref());
         let arrow_target = Arc::new(
             iceberg::arrow::schema_to_arrow_schema(target).map_err(|e| self.schema_err(key, e))?,
         );
@@ -284,7 +284,7 @@ impl IcebergStore {
         let removed: HashSet<&str> = change.removed.iter().map(|f| f.data_file.file_path()).collect();
         let mut out: Vec<ManifestFile> = vec![];
         let mut n = 0;
-        let mut new_manifest = |n: &mut usize| -> iceberg::Result<ManifestWriterBuilder> {
+        let new_manifest = |n: &mut usize| -> iceberg::Result<ManifestWriterBuilder> {
             let path = format!("{meta_dir}/{commit_uuid}-m{n}.avro");
             *n += 1;
             Ok(ManifestWriterBuilder::new(io.new_output(path)?, Some(snapshot_id), schema.clone(), spec.clone()))
@@ -304,12 +304,12 @@ impl IcebergStore {
             }
             let mut w = new_manifest(&mut n).map_err(werr)?.build_v2_data();
             for f in files {
-                if removed.contains(f.data_file.file_path()) {
+                let r = if removed.contains(f.data_file.file_path()) {
                     w.add_delete_file(f.data_file.clone(), f.sequence_number, f.file_sequence_number)
                 } else {
                     w.add_existing_file(f.data_file.clone(), f.snapshot_id, f.sequence_number, f.file_sequence_number)
-                }
-                .map_err(werr)?;
+                };
+                r.map_err(werr)?;
             }
             out.push(w.write_manifest_file().await.map_err(werr)?);
         }
@@ -325,7 +325,7 @@ impl IcebergStore {
         list.close().await.map_err(werr)?;
         let summary = Summary {
             operation: change.operation,
-            additional_properties: summary_props(&change),
+            additional_properties: summary_props(&change, &live),
         };
         let snapshot = Snapshot::builder()
             .with_snapshot_id(snapshot_id)
@@ -354,7 +354,7 @@ impl IcebergStore {
         let loc = MetadataLocation::from_str(&old_location)
             .map_err(werr)?
             .with_new_metadata(&new_md);
-        new_md.write_to(io, &loc).map_err(werr)?;
+        new_md.write_to(io, &loc).await.map_err(werr)?;
         crate::engine::fault::point("iceberg.before_commit");
         let swapped = self
             .catalog
@@ -492,20 +492,41 @@ impl IcebergStore {
     }
 }
 
-/// Snapshot summary counts (`added-data-files`, `added-records`, `deleted-data-files`, `deleted-records`).
-fn summary_props(c: &Change) -> HashMap<String, String> {
+/// Snapshot summary counts (`added-*`, `deleted-*`, and the `total-*` of the new snapshot, from `live`: the live
+/// files before the commit), as pyiceberg's summaries (its next commit adds to these totals).
+fn summary_props(c: &Change, live: &[LiveFile]) -> HashMap<String, String> {
     let mut p = HashMap::new();
-    let rows = |fs: &mut dyn Iterator<Item = &DataFile>| fs.map(|f| f.record_count()).sum::<u64>();
+    let removed: HashSet<&str> = c.removed.iter().map(|f| f.data_file.file_path()).collect();
+    let after = live
+        .iter()
+        .map(|f| &f.data_file)
+        .filter(|f| !removed.contains(f.file_path()))
+        .chain(c.added.iter());
+    let (mut files, mut records, mut size) = (0u64, 0u64, 0u64);
+    for f in after {
+        files += 1;
+        records += f.record_count();
+        size += f.file_size_in_bytes();
+    }
+    for (k, v) in [
+        ("total-data-files", files),
+        ("total-records", records),
+        ("total-files-size", size),
+        ("total-delete-files", 0),
+        ("total-position-deletes", 0),
+        ("total-equality-deletes", 0),
+    ] {
+        p.insert(k.to_string(), v.to_string());
+    }
     if !c.added.is_empty() {
+        let rows: u64 = c.added.iter().map(|f| f.record_count()).sum();
         p.insert("added-data-files".into(), c.added.len().to_string());
-        p.insert("added-records".into(), rows(&mut c.added.iter()).to_string());
+        p.insert("added-records".into(), rows.to_string());
     }
     if !c.removed.is_empty() {
+        let rows: u64 = c.removed.iter().map(|f| f.data_file.record_count()).sum();
         p.insert("deleted-data-files".into(), c.removed.len().to_string());
-        p.insert(
-            "deleted-records".into(),
-            rows(&mut c.removed.iter().map(|f| &f.data_file)).to_string(),
-        );
+        p.insert("deleted-records".into(), rows.to_string());
     }
     p
 }
@@ -524,4 +545,97 @@ fn new_snapshot_id(md: &iceberg::spec::TableMetadata) -> i64 {
 /// A new UUID in its text form (file names of one commit).
 fn uuid_v4() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
+    use crate::engine::rt::block_on;
+    use crate::engine::store::{Columns, MetadataStore};
+    use polars::prelude::*;
+
+    fn store(dir: &std::path::Path) -> IcebergStore {
+        let mut config = serde_json::Map::new();
+        config.insert("warehouse".into(), serde_json::Value::String("wh".into()));
+        let cfg = StoreConfig {
+            name: "dev".into(),
+            type_path: super::super::CLASS_PATH.into(),
+            kind: StoreKind::Iceberg,
+            deprecated_type: false,
+            config,
+            hash_algorithm: HashAlgorithm::Xxhash32,
+            fallback_stores: vec![],
+            map_datatype: false,
+        };
+        IcebergStore::open(&cfg, dir).unwrap()
+    }
+
+    fn rows(ids: &[&str], version: &str) -> DataFrame {
+        df!(
+            "sample_uid" => ids,
+            "metaxy_feature_version" => vec![version; ids.len()],
+            "n" => (0..ids.len() as u32).collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn appends_evolve_deletes_and_refuses_a_stale_commit() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path());
+        let key = FeatureKey::parse("t/x").unwrap();
+        assert!(!s.has_feature(&key).unwrap());
+        s.append(&key, &rows(&["a", "b"], "v1")).unwrap();
+        assert!(tmp.path().join("wh/catalog.db").is_file());
+        assert!(tmp.path().join("wh/metaxy/t__x/metadata").is_dir());
+        // a new column is added to the schema; older rows read it as null
+        let more = rows(&["c"], "v2")
+            .lazy()
+            .with_column(lit("extra").alias("note"))
+            .collect()
+            .unwrap();
+        s.append(&key, &more).unwrap();
+        let all = s.scan(&key, None, &Columns::All).unwrap().unwrap();
+        assert_eq!(all.height(), 3);
+        assert_eq!(all.column("note").unwrap().null_count(), 2);
+        // append order is kept; the version predicate prunes
+        let ids: Vec<String> = all
+            .column("sample_uid")
+            .unwrap()
+            .str()
+            .unwrap()
+            .into_no_null_iter()
+            .map(str::to_string)
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        let v2 = s
+            .scan(&key, Some("v2"), &Columns::Only(vec!["sample_uid".into()]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((v2.height(), v2.width()), (1, 1));
+        // a commit prepared on a table state another writer has moved on from is refused
+        let stale = block_on(s.load(&key)).unwrap().unwrap();
+        s.append(&key, &rows(&["d"], "v1")).unwrap();
+        let err = block_on(s.commit(
+            &key,
+            &stale,
+            Change {
+                added: vec![],
+                removed: vec![],
+                new_schema: None,
+                operation: Operation::Append,
+            },
+        ))
+        .unwrap_err();
+        assert!(err.to_string().contains("another writer"), "{err}");
+        // hard delete: copy-on-write, only matching rows go
+        let n = s
+            .delete_rows(&key, Some("v1"), &["sample_uid IN ('a', 'd')".to_string()])
+            .unwrap();
+        assert_eq!(n, 2);
+        let left = s.scan(&key, None, &Columns::All).unwrap().unwrap();
+        assert_eq!(left.height(), 2);
+        assert_eq!(s.list_tables().unwrap(), ["t__x"]);
+    }
 }
