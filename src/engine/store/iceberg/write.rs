@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, RecordBatch};
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::{DataType as ArrowDataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
 use iceberg::spec::{
     DataFile, DataFileFormat, ListType, ManifestFile, ManifestListWriter, ManifestWriterBuilder,
@@ -323,9 +323,10 @@ impl IcebergStore {
         );
         list.add_manifests(out.into_iter()).map_err(werr)?;
         list.close().await.map_err(werr)?;
+        let additional_properties = summary_props(&change, &live);
         let summary = Summary {
             operation: change.operation,
-            additional_properties: summary_props(&change, &live),
+            additional_properties,
         };
         let snapshot = Snapshot::builder()
             .with_snapshot_id(snapshot_id)
@@ -605,8 +606,8 @@ mod tests {
             .unwrap()
             .str()
             .unwrap()
-            .into_no_null_iter()
-            .map(str::to_string)
+            .iter()
+            .map(|v| v.unwrap().to_string())
             .collect();
         assert_eq!(ids, ["a", "b", "c"]);
         let v2 = s
