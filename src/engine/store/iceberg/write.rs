@@ -354,6 +354,7 @@ impl IcebergStore {
             .metadata;
         let loc = MetadataLocation::from_str(&old_location)
             .map_err(werr)?
+            .with_next_version()
             .with_new_metadata(&new_md);
         new_md.write_to(io, &loc).await.map_err(werr)?;
         crate::engine::fault::point("iceberg.before_commit");
@@ -630,6 +631,18 @@ mod tests {
         ))
         .unwrap_err();
         assert!(err.to_string().contains("another writer"), "{err}");
+        // every commit wrote a new metadata file (none rewritten in place)
+        let metadata = std::fs::read_dir(tmp.path().join("wh/metaxy/t__x/metadata"))
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".metadata.json")
+            })
+            .count();
+        assert_eq!(metadata, 5, "create + 3 appends + the refused commit's unpublished file");
         // hard delete: copy-on-write, only matching rows go
         let n = s
             .delete_rows(&key, Some("v1"), &["sample_uid IN ('a', 'd')".to_string()])
