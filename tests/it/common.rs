@@ -280,24 +280,29 @@ fn relocate_warehouse(wh: &std::path::Path) {
             .connect()
             .await
             .unwrap();
-        let rows = sqlx::query("SELECT table_namespace, table_name, metadata_location FROM iceberg_tables")
-            .fetch_all(&mut c)
-            .await
-            .unwrap();
-        let Some(r) = rows.first() else {
-            return None;
-        };
+        let rows = sqlx::query(
+            "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let r = rows.first()?;
         let (ns, t, loc): (String, String, String) = (r.get(0), r.get(1), r.get(2));
         let tail = format!("{}/{t}/metadata/", ns.replace('.', "/"));
-        let old = format!("{}/", &loc[..loc.find(&tail).unwrap()].trim_end_matches('/'));
+        let old = format!(
+            "{}/",
+            &loc[..loc.find(&tail).unwrap()].trim_end_matches('/')
+        );
         if old != new {
             for col in ["metadata_location", "previous_metadata_location"] {
-                sqlx::query(&format!("UPDATE iceberg_tables SET {col} = replace({col}, ?, ?)"))
-                    .bind(&old)
-                    .bind(&new)
-                    .execute(&mut c)
-                    .await
-                    .unwrap();
+                sqlx::query(&format!(
+                    "UPDATE iceberg_tables SET {col} = replace({col}, ?, ?)"
+                ))
+                .bind(&old)
+                .bind(&new)
+                .execute(&mut c)
+                .await
+                .unwrap();
             }
         }
         Some(old)
@@ -327,11 +332,17 @@ fn relocate_avro(bytes: &[u8], old: &str, new: &str) -> Vec<u8> {
     use apache_avro::types::Value;
     fn fix(v: Value, old: &str, new: &str) -> Value {
         match v {
-            Value::String(s) if s.starts_with(old) => Value::String(format!("{new}{}", &s[old.len()..])),
-            Value::Record(fs) => Value::Record(fs.into_iter().map(|(k, v)| (k, fix(v, old, new))).collect()),
+            Value::String(s) if s.starts_with(old) => {
+                Value::String(format!("{new}{}", &s[old.len()..]))
+            }
+            Value::Record(fs) => {
+                Value::Record(fs.into_iter().map(|(k, v)| (k, fix(v, old, new))).collect())
+            }
             Value::Union(i, b) => Value::Union(i, Box::new(fix(*b, old, new))),
             Value::Array(a) => Value::Array(a.into_iter().map(|v| fix(v, old, new)).collect()),
-            Value::Map(m) => Value::Map(m.into_iter().map(|(k, v)| (k, fix(v, old, new))).collect()),
+            Value::Map(m) => {
+                Value::Map(m.into_iter().map(|(k, v)| (k, fix(v, old, new))).collect())
+            }
             other => other,
         }
     }

@@ -61,10 +61,7 @@ impl CatalogLocation {
                 ))
             }
             Some(w) if w.starts_with("file://") => w.trim_end_matches('/').to_string(),
-            Some(w) => format!(
-                "file://{}",
-                super::absolute(&cwd.join(w)).display().to_string()
-            ),
+            Some(w) => format!("file://{}", super::absolute(&cwd.join(w)).display()),
             None => default_uri,
         };
         Ok(Self {
@@ -169,8 +166,10 @@ mod tests {
         let c = CatalogLocation::from_config(wh, "metaxy", None, Path::new("/cwd")).unwrap();
         assert_eq!(c.db_path, PathBuf::from("/w/store/catalog.db"));
         assert_eq!(c.warehouse_uri, "file:///w/store");
-        let props = serde_json::json!({"type": "sql", "uri": "sqlite:///cat.db", "warehouse": "file:///x"});
-        let c = CatalogLocation::from_config(wh, "n", props.as_object(), Path::new("/cwd")).unwrap();
+        let props =
+            serde_json::json!({"type": "sql", "uri": "sqlite:///cat.db", "warehouse": "file:///x"});
+        let c =
+            CatalogLocation::from_config(wh, "n", props.as_object(), Path::new("/cwd")).unwrap();
         assert_eq!(c.db_path, PathBuf::from("/cwd/cat.db"));
         assert_eq!(c.warehouse_uri, "file:///x");
         assert_eq!(c.name, "n");
@@ -178,7 +177,8 @@ mod tests {
         let c = CatalogLocation::from_config(wh, "n", abs.as_object(), Path::new("/cwd")).unwrap();
         assert_eq!(c.db_path, PathBuf::from("/abs/c.db"));
         let rest = serde_json::json!({"type": "rest", "uri": "http://localhost:8181"});
-        let e = CatalogLocation::from_config(wh, "n", rest.as_object(), Path::new("/")).unwrap_err();
+        let e =
+            CatalogLocation::from_config(wh, "n", rest.as_object(), Path::new("/")).unwrap_err();
         assert!(e.contains("\"rest\" is not supported"), "{e}");
         let pg = serde_json::json!({"uri": "postgresql://u@h/db"});
         assert!(CatalogLocation::from_config(wh, "n", pg.as_object(), Path::new("/")).is_err());

@@ -96,7 +96,9 @@ fn may_hold_version(f: &DataFile, field_id: Option<i32>, version: Option<&str>) 
 pub(super) fn engine_schema(schema: &Schema) -> SchemaRef {
     fn conv(dt: &ArrowDataType) -> ArrowDataType {
         match dt {
-            ArrowDataType::Timestamp(u, Some(_)) => ArrowDataType::Timestamp(*u, Some("UTC".into())),
+            ArrowDataType::Timestamp(u, Some(_)) => {
+                ArrowDataType::Timestamp(*u, Some("UTC".into()))
+            }
             ArrowDataType::Struct(fs) => ArrowDataType::Struct(
                 fs.iter()
                     .map(|f| Arc::new(plain(f)))
@@ -173,7 +175,8 @@ impl IcebergStore {
         columns: &Columns,
     ) -> Result<DataFrame> {
         let ischema = table.metadata().current_schema().clone();
-        let full = iceberg::arrow::schema_to_arrow_schema(&ischema).map_err(|e| self.corrupt(key, e))?;
+        let full =
+            iceberg::arrow::schema_to_arrow_schema(&ischema).map_err(|e| self.corrupt(key, e))?;
         let out_schema = columns.project_schema(&engine_schema(&full));
         let (_, files) = live_files(table).await.map_err(|e| self.corrupt(key, e))?;
         let fv_id = ischema.field_id_by_name(FEATURE_VERSION);

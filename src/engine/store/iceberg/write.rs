@@ -8,7 +8,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::{DataType as ArrowDataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit};
+use arrow::datatypes::{
+    DataType as ArrowDataType, Field, Schema as ArrowSchema, SchemaRef, TimeUnit,
+};
 use iceberg::spec::{
     DataFile, DataFileFormat, ListType, ManifestFile, ManifestListWriter, ManifestWriterBuilder,
     NestedField, NestedFieldRef, Operation, Schema as IcebergSchema, Snapshot, SnapshotReference,
@@ -41,7 +43,9 @@ fn storable(dt: &ArrowDataType) -> ArrowDataType {
         D::Int8 | D::Int16 | D::UInt8 | D::UInt16 => D::Int32,
         D::UInt32 | D::UInt64 => D::Int64,
         D::Float16 => D::Float32,
-        D::Timestamp(_, tz) => D::Timestamp(TimeUnit::Microsecond, tz.as_ref().map(|_| "UTC".into())),
+        D::Timestamp(_, tz) => {
+            D::Timestamp(TimeUnit::Microsecond, tz.as_ref().map(|_| "UTC".into()))
+        }
         D::Date64 => D::Date32,
         D::Binary | D::BinaryView | D::LargeBinary => D::LargeBinary,
         D::Struct(fs) => D::Struct(
@@ -50,15 +54,19 @@ fn storable(dt: &ArrowDataType) -> ArrowDataType {
                 .collect::<Vec<_>>()
                 .into(),
         ),
-        D::List(f) | D::LargeList(f) | D::ListView(f) | D::LargeListView(f) => {
-            D::List(Arc::new(Field::new(f.name(), storable(f.data_type()), true)))
-        }
+        D::List(f) | D::LargeList(f) | D::ListView(f) | D::LargeListView(f) => D::List(Arc::new(
+            Field::new(f.name(), storable(f.data_type()), true),
+        )),
         o => o.clone(),
     }
 }
 
 /// The Iceberg field of an Arrow field, every field optional, ids taken from `next_id`.
-fn iceberg_field(name: &str, dt: &ArrowDataType, next_id: &mut i32) -> iceberg::Result<NestedFieldRef> {
+fn iceberg_field(
+    name: &str,
+    dt: &ArrowDataType,
+    next_id: &mut i32,
+) -> iceberg::Result<NestedFieldRef> {
     *next_id += 1;
     let id = *next_id;
     let ty = iceberg_type(dt, next_id)?;
@@ -78,14 +86,18 @@ fn iceberg_type(dt: &ArrowDataType, next_id: &mut i32) -> iceberg::Result<Type> 
             *next_id += 1;
             let id = *next_id;
             let element = iceberg_type(f.data_type(), next_id)?;
-            Type::List(ListType::new(Arc::new(NestedField::list_element(id, element, false))))
+            Type::List(ListType::new(Arc::new(NestedField::list_element(
+                id, element, false,
+            ))))
         }
         other => iceberg::arrow::arrow_type_to_type(other)?,
     })
 }
 
 /// `batch` with every column [`storable`] (cast; structs member-wise).
-fn storable_batch(batch: &RecordBatch) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
+fn storable_batch(
+    batch: &RecordBatch,
+) -> std::result::Result<RecordBatch, arrow::error::ArrowError> {
     let fields: Vec<Field> = batch
         .schema()
         .fields()
@@ -100,7 +112,9 @@ fn storable_batch(batch: &RecordBatch) -> std::result::Result<RecordBatch, arrow
 fn missing_struct_members(batch: &RecordBatch, table: &ArrowSchema) -> Vec<String> {
     let mut out = vec![];
     for f in batch.schema().fields() {
-        if let (ArrowDataType::Struct(have), Ok(t)) = (f.data_type(), table.field_with_name(f.name())) {
+        if let (ArrowDataType::Struct(have), Ok(t)) =
+            (f.data_type(), table.field_with_name(f.name()))
+        {
             if let ArrowDataType::Struct(want) = t.data_type() {
                 for m in have {
                     if !want.iter().any(|w| w.name() == m.name()) {
@@ -126,7 +140,8 @@ impl IcebergStore {
     /// One append snapshot (Metaxy's `_write_feature`), creating the namespace and table when missing and adding
     /// the frame's new columns to the schema (by name, as pyiceberg's `union_by_name`).
     pub(super) async fn append_async(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
-        let batch = storable_batch(&df_to_record_batch(df)?).map_err(|e| self.schema_err(key, e))?;
+        let batch =
+            storable_batch(&df_to_record_batch(df)?).map_err(|e| self.schema_err(key, e))?;
         let table = match self.load(key).await? {
             Some(t) => t,
             None => self.create_table(key, &batch.schema()).await?,
@@ -168,9 +183,7 @@ impl IcebergStore {
             ));
         }
         let batch = conform(&batch, &arrow_target).map_err(|e| self.schema_err(key, e))?;
-        let added = self
-            .write_data_files(key, &table, target, &[batch])
-            .await?;
+        let added = self.write_data_files(key, &table, target, &[batch]).await?;
         self.commit(
             key,
             &table,
@@ -198,7 +211,11 @@ impl IcebergStore {
             .await?
             .ok_or_else(|| self.write_err(key, "the catalog cannot be created"))?;
         let ns = NamespaceIdent::new(self.namespace.clone());
-        if !cat.namespace_exists(&ns).await.map_err(|e| self.write_err(key, e))? {
+        if !cat
+            .namespace_exists(&ns)
+            .await
+            .map_err(|e| self.write_err(key, e))?
+        {
             cat.create_namespace(&ns, HashMap::new())
                 .await
                 .map_err(|e| self.write_err(key, e))?;
@@ -206,7 +223,10 @@ impl IcebergStore {
         let mut next_id = 0;
         let mut fields = vec![];
         for f in schema.fields() {
-            fields.push(iceberg_field(f.name(), f.data_type(), &mut next_id).map_err(|e| self.schema_err(key, e))?);
+            fields.push(
+                iceberg_field(f.name(), f.data_type(), &mut next_id)
+                    .map_err(|e| self.schema_err(key, e))?,
+            );
         }
         let ischema = IcebergSchema::builder()
             .with_fields(fields)
@@ -276,18 +296,32 @@ impl IcebergStore {
             .to_string();
         let snapshot_id = new_snapshot_id(md);
         let seq = md.next_sequence_number();
-        let schema = Arc::new(change.new_schema.clone().unwrap_or_else(|| (**md.current_schema()).clone()));
+        let schema = Arc::new(
+            change
+                .new_schema
+                .clone()
+                .unwrap_or_else(|| (**md.current_schema()).clone()),
+        );
         let spec = (**md.default_partition_spec()).clone();
         let meta_dir = format!("{}/metadata", md.location().trim_end_matches('/'));
         let commit_uuid = uuid_v4();
         let (manifests, live) = live_files(table).await.map_err(werr)?;
-        let removed: HashSet<&str> = change.removed.iter().map(|f| f.data_file.file_path()).collect();
+        let removed: HashSet<&str> = change
+            .removed
+            .iter()
+            .map(|f| f.data_file.file_path())
+            .collect();
         let mut out: Vec<ManifestFile> = vec![];
         let mut n = 0;
         let new_manifest = |n: &mut usize| -> iceberg::Result<ManifestWriterBuilder> {
             let path = format!("{meta_dir}/{commit_uuid}-m{n}.avro");
             *n += 1;
-            Ok(ManifestWriterBuilder::new(io.new_output(path)?, Some(snapshot_id), schema.clone(), spec.clone()))
+            Ok(ManifestWriterBuilder::new(
+                io.new_output(path)?,
+                Some(snapshot_id),
+                schema.clone(),
+                spec.clone(),
+            ))
         };
         if !change.added.is_empty() {
             let mut w = new_manifest(&mut n).map_err(werr)?.build_v2_data();
@@ -298,16 +332,28 @@ impl IcebergStore {
         }
         for (i, m) in manifests.iter().enumerate() {
             let files: Vec<&LiveFile> = live.iter().filter(|f| f.manifest == i).collect();
-            if !files.iter().any(|f| removed.contains(f.data_file.file_path())) {
+            if !files
+                .iter()
+                .any(|f| removed.contains(f.data_file.file_path()))
+            {
                 out.push(m.clone());
                 continue;
             }
             let mut w = new_manifest(&mut n).map_err(werr)?.build_v2_data();
             for f in files {
                 let r = if removed.contains(f.data_file.file_path()) {
-                    w.add_delete_file(f.data_file.clone(), f.sequence_number, f.file_sequence_number)
+                    w.add_delete_file(
+                        f.data_file.clone(),
+                        f.sequence_number,
+                        f.file_sequence_number,
+                    )
                 } else {
-                    w.add_existing_file(f.data_file.clone(), f.snapshot_id, f.sequence_number, f.file_sequence_number)
+                    w.add_existing_file(
+                        f.data_file.clone(),
+                        f.snapshot_id,
+                        f.sequence_number,
+                        f.file_sequence_number,
+                    )
                 };
                 r.map_err(werr)?;
             }
@@ -316,7 +362,11 @@ impl IcebergStore {
         let list_path = format!("{meta_dir}/snap-{snapshot_id}-0-{commit_uuid}.avro");
         let parent = md.current_snapshot().map(|s| s.snapshot_id());
         let mut list = ManifestListWriter::v2(
-            io.new_output(&list_path).map_err(werr)?.writer().await.map_err(werr)?,
+            io.new_output(&list_path)
+                .map_err(werr)?
+                .writer()
+                .await
+                .map_err(werr)?,
             snapshot_id,
             parent,
             seq,
@@ -332,7 +382,11 @@ impl IcebergStore {
             .with_snapshot_id(snapshot_id)
             .with_parent_snapshot_id(parent)
             .with_sequence_number(seq)
-            .with_timestamp_ms(chrono::Utc::now().timestamp_millis().max(md.last_updated_ms()))
+            .with_timestamp_ms(
+                chrono::Utc::now()
+                    .timestamp_millis()
+                    .max(md.last_updated_ms()),
+            )
             .with_manifest_list(list_path)
             .with_summary(summary)
             .with_schema_id(schema.schema_id())
@@ -346,7 +400,10 @@ impl IcebergStore {
             .and_then(|b| {
                 b.set_ref(
                     "main",
-                    SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
+                    SnapshotReference::new(
+                        snapshot_id,
+                        SnapshotRetention::branch(None, None, None),
+                    ),
                 )
             })
             .and_then(|b| b.build())
@@ -360,7 +417,12 @@ impl IcebergStore {
         crate::engine::fault::point("iceberg.before_commit");
         let swapped = self
             .catalog
-            .swap_metadata_location(&self.namespace, &key.table_name(), &old_location, &loc.to_string())
+            .swap_metadata_location(
+                &self.namespace,
+                &key.table_name(),
+                &old_location,
+                &loc.to_string(),
+            )
             .await
             .map_err(|m| self.write_err(key, m))?;
         if !swapped {
@@ -402,7 +464,8 @@ impl IcebergStore {
                 .with_row_index("__mx_idx".into(), None)?;
             let mut cand = df.lazy();
             if let Some(v) = feature_version {
-                cand = cand.filter(col(crate::engine::read::cols::FEATURE_VERSION).eq(lit(v.to_string())));
+                cand = cand
+                    .filter(col(crate::engine::read::cols::FEATURE_VERSION).eq(lit(v.to_string())));
             }
             let matched = crate::engine::read::apply_filters(cand.collect()?, filters)?;
             if matched.height() == 0 {
@@ -413,7 +476,10 @@ impl IcebergStore {
             for i in matched.column("__mx_idx")?.idx()?.into_no_null_iter() {
                 keep[i as usize] = false;
             }
-            let rest = arrow::compute::filter_record_batch(&batch, &arrow::array::BooleanArray::from(keep))?;
+            let rest = arrow::compute::filter_record_batch(
+                &batch,
+                &arrow::array::BooleanArray::from(keep),
+            )?;
             if rest.num_rows() > 0 {
                 kept.push(rest);
             }
@@ -423,7 +489,11 @@ impl IcebergStore {
             return Ok(0);
         }
         let added = self.write_data_files(key, &table, &ischema, &kept).await?;
-        let operation = if added.is_empty() { Operation::Delete } else { Operation::Overwrite };
+        let operation = if added.is_empty() {
+            Operation::Delete
+        } else {
+            Operation::Overwrite
+        };
         self.commit(
             key,
             &table,
@@ -488,7 +558,11 @@ impl IcebergStore {
                 })
                 .collect();
             let opts = arrow::array::RecordBatchOptions::new().with_row_count(Some(b.num_rows()));
-            out.push(RecordBatch::try_new_with_options(Arc::clone(full), cols?, &opts)?);
+            out.push(RecordBatch::try_new_with_options(
+                Arc::clone(full),
+                cols?,
+                &opts,
+            )?);
         }
         Ok(arrow::compute::concat_batches(full, &out)?)
     }
@@ -642,7 +716,10 @@ mod tests {
                     .ends_with(".metadata.json")
             })
             .count();
-        assert_eq!(metadata, 5, "create + 3 appends + the refused commit's unpublished file");
+        assert_eq!(
+            metadata, 5,
+            "create + 3 appends + the refused commit's unpublished file"
+        );
         // hard delete: copy-on-write, only matching rows go
         let n = s
             .delete_rows(&key, Some("v1"), &["sample_uid IN ('a', 'd')".to_string()])
