@@ -23,8 +23,11 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The three backends every scenario was written to by real Metaxy.
-pub const BACKENDS: [&str; 3] = ["duckdb", "delta", "lancedb"];
+/// The backends every scenario was written to by real Metaxy.
+pub const BACKENDS: [&str; 4] = ["duckdb", "delta", "lancedb", "iceberg"];
+
+/// The backends written in Map mode too (`tests/fixtures/map_mode/<backend>`).
+pub const MAP_MODE_BACKENDS: [&str; 3] = ["duckdb", "delta", "lancedb"];
 
 /// Every store real Metaxy wrote in the standard fixture layout (`expected/graph.json`, `reads_index.json`, ...),
 /// as (directory, scenario) pairs under `tests/fixtures`: the eight scenarios of each backend, plus the
@@ -37,7 +40,7 @@ pub fn all_scenarios() -> Vec<(&'static str, &'static str)> {
         .flat_map(|b| SCENARIOS.iter().map(move |s| (*b, *s)))
         .collect();
     for group in MAP_MODE_GROUPS {
-        v.extend(BACKENDS.iter().map(|b| (group, *b)));
+        v.extend(MAP_MODE_BACKENDS.iter().map(|b| (group, *b)));
     }
     v
 }
@@ -106,9 +109,48 @@ pub fn scenario_dir(s: &str) -> PathBuf {
     scenario_dir_in("duckdb", s)
 }
 
-/// Directory of a scenario of `backend`.
+/// Directory of a scenario of `backend`. Iceberg fixtures hold absolute paths (catalog rows, metadata, manifests):
+/// their directory is a relocated copy ([`relocate_iceberg`]) under [`fixtures_root_of`], made once per process.
 pub fn scenario_dir_in(backend: &str, s: &str) -> PathBuf {
-    fixtures().join(backend).join(s)
+    if backend != "iceberg" {
+        return fixtures().join(backend).join(s);
+    }
+    static DONE: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let dir = fixtures_root_of("iceberg").join("iceberg").join(s);
+    let mut done = DONE.lock().unwrap_or_else(|p| p.into_inner());
+    if !done.iter().any(|d| d == s) {
+        let _ = std::fs::remove_dir_all(&dir);
+        copy_dir(&fixtures().join("iceberg").join(s), &dir);
+        done.push(s.to_string());
+    }
+    dir
+}
+
+/// The directory whose `<backend>/<scenario>` is a scenario's directory ([`scenario_dir_in`]): `tests/fixtures`, or
+/// for Iceberg this process's relocated copies (`<target tmp>/iceberg-fixtures-<pid>`; directories of processes
+/// that are gone are removed).
+pub fn fixtures_root_of(backend: &str) -> PathBuf {
+    if backend != "iceberg" {
+        return fixtures();
+    }
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        if let Ok(entries) = std::fs::read_dir(&base) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if let Some(pid) = name.strip_prefix("iceberg-fixtures-") {
+                    if !std::path::Path::new("/proc").join(pid).exists() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
+        let root = base.join(format!("iceberg-fixtures-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::canonicalize(root).unwrap()
+    })
+    .clone()
 }
 
 /// Opens a DuckDB scenario the way a user would from inside its directory.
@@ -204,18 +246,132 @@ pub fn extra_capture(scenario: &str, name: &str) -> (i32, String, String) {
     )
 }
 
-/// Copies a directory tree.
+/// Copies a directory tree; Iceberg warehouses in it (`store*/catalog.db`) are relocated to their new place.
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    copy_tree(from, to);
+    relocate_iceberg(to);
+}
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
         let t = to.join(e.file_name());
         if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &t);
+            copy_tree(&e.path(), &t);
         } else {
             std::fs::copy(e.path(), t).unwrap();
         }
     }
+}
+
+/// Rewrites the absolute paths of every Iceberg warehouse directly under `dir` (a directory holding `catalog.db`)
+/// to the warehouse's current place: the catalog's `metadata_location` columns, the metadata JSON files, and the
+/// paths inside manifest lists and manifests (Avro files re-encoded with their schema and metadata). The old
+/// warehouse path is read from the catalog (`file://<old>/<namespace>/<table>/metadata/...`).
+pub fn relocate_iceberg(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let wh = e.path();
+        if wh.join("catalog.db").is_file() {
+            relocate_warehouse(&std::fs::canonicalize(&wh).unwrap());
+        }
+    }
+}
+
+fn relocate_warehouse(wh: &std::path::Path) {
+    use sqlx::{ConnectOptions, Row};
+    let db = wh.join("catalog.db");
+    let new = format!("file://{}/", wh.display());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let old = rt.block_on(async {
+        let mut c = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&db)
+            .connect()
+            .await
+            .unwrap();
+        let rows = sqlx::query(
+            "SELECT table_namespace, table_name, metadata_location FROM iceberg_tables",
+        )
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        let r = rows.first()?;
+        let (ns, t, loc): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let tail = format!("{}/{t}/metadata/", ns.replace('.', "/"));
+        let old = format!(
+            "{}/",
+            &loc[..loc.find(&tail).unwrap()].trim_end_matches('/')
+        );
+        if old != new {
+            for col in ["metadata_location", "previous_metadata_location"] {
+                sqlx::query(&format!(
+                    "UPDATE iceberg_tables SET {col} = replace({col}, ?, ?)"
+                ))
+                .bind(&old)
+                .bind(&new)
+                .execute(&mut c)
+                .await
+                .unwrap();
+            }
+        }
+        Some(old)
+    });
+    let Some(old) = old.filter(|o| *o != new) else {
+        return;
+    };
+    let mut stack = vec![wh.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let name = p.to_string_lossy().to_string();
+            if p.is_dir() {
+                stack.push(p);
+            } else if name.ends_with(".metadata.json") {
+                let t = std::fs::read_to_string(&p).unwrap();
+                std::fs::write(&p, t.replace(&old, &new)).unwrap();
+            } else if name.ends_with(".avro") {
+                std::fs::write(&p, relocate_avro(&std::fs::read(&p).unwrap(), &old, &new)).unwrap();
+            }
+        }
+    }
+}
+
+/// An Avro container file with every string value starting with `old` rewritten to start with `new`.
+fn relocate_avro(bytes: &[u8], old: &str, new: &str) -> Vec<u8> {
+    use apache_avro::types::Value;
+    fn fix(v: Value, old: &str, new: &str) -> Value {
+        match v {
+            Value::String(s) if s.starts_with(old) => {
+                Value::String(format!("{new}{}", &s[old.len()..]))
+            }
+            Value::Record(fs) => {
+                Value::Record(fs.into_iter().map(|(k, v)| (k, fix(v, old, new))).collect())
+            }
+            Value::Union(i, b) => Value::Union(i, Box::new(fix(*b, old, new))),
+            Value::Array(a) => Value::Array(a.into_iter().map(|v| fix(v, old, new)).collect()),
+            Value::Map(m) => {
+                Value::Map(m.into_iter().map(|(k, v)| (k, fix(v, old, new))).collect())
+            }
+            other => other,
+        }
+    }
+    let reader = apache_avro::Reader::new(bytes).unwrap();
+    let schema = reader.writer_schema().clone();
+    let meta = reader.user_metadata().clone();
+    let mut w = apache_avro::Writer::new(&schema, Vec::new());
+    for (k, v) in meta {
+        w.add_user_metadata(k, v).unwrap();
+    }
+    for v in reader {
+        w.append(fix(v.unwrap(), old, new)).unwrap();
+    }
+    w.into_inner().unwrap()
 }
 
 /// Opens a copy of scenario `s` of backend `b` in `tmp` (so a test may damage it).

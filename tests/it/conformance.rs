@@ -259,7 +259,7 @@ fn status_json_matches_metaxy_cli() {
             .collect();
         let got = status_document(&statuses, None);
         // Metaxy's captures print absolute store paths with the fixtures root replaced by `<fixtures>`
-        let root = fixtures().display().to_string();
+        let root = fixtures_root_of(b).display().to_string();
         let got: Value = serde_json::from_str(
             &serde_json::to_string(&got)
                 .unwrap()
@@ -445,9 +445,10 @@ fn same_content_gives_identical_results_on_every_backend() {
     for s in SCENARIOS {
         pairs.push(("duckdb", s, "delta", s));
         pairs.push(("duckdb", s, "lancedb", s));
+        pairs.push(("duckdb", s, "iceberg", s));
     }
     for group in MAP_MODE_GROUPS {
-        for b in BACKENDS {
+        for b in MAP_MODE_BACKENDS {
             pairs.push((group, b, b, map_mode_twin(group)));
         }
     }

@@ -93,6 +93,7 @@ fn a_write_killed_before_its_commit_leaves_the_store_as_it_was() {
         ("duckdb", "duckdb.before_commit"),
         ("delta", "delta.before_commit"),
         ("lancedb", "lance.before_commit"),
+        ("iceberg", "iceberg.before_commit"),
     ] {
         for args in [&SOFT[..], &HARD[..], &WRITE[..]] {
             let tmp = tempfile::tempdir().unwrap();

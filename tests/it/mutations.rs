@@ -470,6 +470,8 @@ fn copy_across_backends_matches_metaxy_s08() {
         ("duckdb", "delta"),
         ("delta", "lancedb"),
         ("lancedb", "duckdb"),
+        ("duckdb", "iceberg"),
+        ("iceberg", "delta"),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         copy_dir(&scenario_dir_in(src, "s07_hard_delete"), tmp.path());
@@ -482,6 +484,11 @@ fn copy_across_backends_matches_metaxy_s08() {
             "delta" => (
                 "metaxy.ext.polars.handlers.delta.DeltaMetadataStore",
                 "root_path",
+                "${METAXY_FIXTURE_DIR:-.}/store_archive",
+            ),
+            "iceberg" => (
+                "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore",
+                "warehouse",
                 "${METAXY_FIXTURE_DIR:-.}/store_archive",
             ),
             _ => (

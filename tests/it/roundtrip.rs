@@ -260,7 +260,7 @@ fn map_mode_writes_are_read_back_by_metaxy() {
     use metaxy_tui::engine::query::json::df_to_json_rows;
     use metaxy_tui::engine::query::read::ReadOptions;
     use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
-    for b in BACKENDS {
+    for b in MAP_MODE_BACKENDS {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();
         copy_dir(&fixtures().join("map_mode").join(b), dir);
@@ -432,4 +432,43 @@ fn metaxy_reads_rows_we_wrote_and_sees_them_as_new_downstream() {
         assert_eq!(inc.new.height(), 1, "{b}");
         assert_eq!(inc.stale.height(), 1, "{b}");
     }
+}
+
+#[test]
+fn an_iceberg_store_we_create_by_copy_from_duckdb_is_read_by_metaxy() {
+    // DuckDB s07 dev -> a new Iceberg store (catalog, namespace and tables created by us): Metaxy's raw rows of the
+    // Iceberg store = its archive goldens of the DuckDB copy (s08)
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(&scenario_dir_in("duckdb", "s07_hard_delete"), dir);
+    let mut toml = std::fs::read_to_string(dir.join("metaxy.toml")).unwrap();
+    toml.push_str(
+        "\n[stores.archive]\ntype = \"metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore\"\n\n\
+         [stores.archive.config]\nwarehouse = \"${METAXY_FIXTURE_DIR:-.}/store_archive\"\n",
+    );
+    std::fs::write(dir.join("metaxy.toml"), toml).unwrap();
+    tui(
+        dir,
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "dev",
+            "--to",
+            "archive",
+        ],
+    );
+    assert!(dir.join("store_archive/catalog.db").is_file());
+    let exp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &scenario_dir_in("duckdb", "s08_copy").join("expected/archive_raw"),
+        &exp.path().join("raw"),
+    );
+    metaxy_check(
+        dir,
+        exp.path(),
+        &["--store", "archive", "--check", "raw"],
+        "duckdb -> new iceberg store copy",
+    );
 }

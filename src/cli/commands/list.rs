@@ -164,7 +164,7 @@ fn store_info(s: &StoreConfig, cwd: &Path) -> String {
     let location = s.location().unwrap_or_default();
     match s.kind {
         StoreKind::DuckDb => format!("{}(backend=duckdb)", s.kind.display_name()),
-        StoreKind::Delta => {
+        StoreKind::Delta | StoreKind::Iceberg => {
             let local = location.starts_with("file://")
                 || location.starts_with("local://")
                 || !location.contains("://");
@@ -177,7 +177,12 @@ fn store_info(s: &StoreConfig, cwd: &Path) -> String {
             } else {
                 location.trim_end_matches('/').to_string()
             };
-            format!("{}(path={root})", s.kind.display_name())
+            let key = if s.kind == StoreKind::Delta {
+                "path"
+            } else {
+                "warehouse"
+            };
+            format!("{}({key}={root})", s.kind.display_name())
         }
         StoreKind::LanceDb => format!(
             "{}(path={})",

@@ -20,6 +20,8 @@ pub enum StoreKind {
     Delta,
     /// `metaxy.ext.lancedb.LanceDBMetadataStore`
     LanceDb,
+    /// `metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore`
+    Iceberg,
 }
 
 /// Every accepted store `type` string as `(type_path, kind, deprecated)`, canonical first.
@@ -72,11 +74,26 @@ pub const KNOWN_STORE_TYPES: &[(&str, StoreKind, bool)] = &[
         StoreKind::LanceDb,
         true,
     ),
+    (
+        "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore",
+        StoreKind::Iceberg,
+        false,
+    ),
+    (
+        "metaxy.ext.metadata_stores.iceberg.IcebergMetadataStore",
+        StoreKind::Iceberg,
+        true,
+    ),
 ];
 
 impl StoreKind {
     /// All supported kinds.
-    pub const ALL: [StoreKind; 3] = [StoreKind::DuckDb, StoreKind::Delta, StoreKind::LanceDb];
+    pub const ALL: [StoreKind; 4] = [
+        StoreKind::DuckDb,
+        StoreKind::Delta,
+        StoreKind::LanceDb,
+        StoreKind::Iceberg,
+    ];
 
     /// Python class name, as printed by `metaxy list stores` (e.g. `"DuckDBMetadataStore"`).
     pub fn display_name(&self) -> &'static str {
@@ -84,6 +101,7 @@ impl StoreKind {
             StoreKind::DuckDb => "DuckDBMetadataStore",
             StoreKind::Delta => "DeltaMetadataStore",
             StoreKind::LanceDb => "LanceDBMetadataStore",
+            StoreKind::Iceberg => "IcebergMetadataStore",
         }
     }
 
@@ -93,6 +111,7 @@ impl StoreKind {
             StoreKind::DuckDb => "metaxy.ext.duckdb.DuckDBMetadataStore",
             StoreKind::Delta => "metaxy.ext.polars.handlers.delta.DeltaMetadataStore",
             StoreKind::LanceDb => "metaxy.ext.lancedb.LanceDBMetadataStore",
+            StoreKind::Iceberg => "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore",
         }
     }
 
@@ -103,6 +122,7 @@ impl StoreKind {
             StoreKind::DuckDb => "database",
             StoreKind::Delta => "root_path",
             StoreKind::LanceDb => "uri",
+            StoreKind::Iceberg => "warehouse",
         }
     }
 

@@ -29,6 +29,9 @@ pub struct ResolvedFrom {
     /// Table URI (Delta stores).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uri: Option<String>,
+    /// `<namespace>.<table_name>` (Iceberg stores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
 }
 
 impl ResolvedFrom {
@@ -37,6 +40,7 @@ impl ResolvedFrom {
         self.table_name
             .clone()
             .or_else(|| self.uri.clone())
+            .or_else(|| self.identifier.clone())
             .unwrap_or_else(|| self.display.clone())
     }
 }
@@ -253,6 +257,7 @@ pub trait MetadataStore: Send + Sync {
             display: self.display(),
             table_name: Some(self.table_name(key)),
             uri: None,
+            identifier: None,
         }
     }
 

@@ -84,3 +84,12 @@ pub(crate) fn pick_from_index(index: &DataFrame, range: &KeyRange<'_>) -> Result
         lf.limit(range.limit as IdxSize).collect()?
     })
 }
+
+/// The message of a backend error without the backtrace the delta kernel appends when `RUST_BACKTRACE` is set
+/// (it would flood status tables and error popups).
+pub fn without_backtrace(message: &str) -> String {
+    match message.find("\n   0: ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}

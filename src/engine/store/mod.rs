@@ -10,6 +10,7 @@ pub mod delta;
 pub mod duckdb;
 pub mod fallback;
 pub mod filter;
+pub mod iceberg;
 pub mod lance;
 
 use std::path::Path;
@@ -37,6 +38,7 @@ pub fn backend(kind: StoreKind) -> Constructor {
         },
         StoreKind::Delta => |cfg, cwd, _| Ok(Box::new(delta::DeltaStore::open(cfg, cwd)?)),
         StoreKind::LanceDb => |cfg, cwd, _| Ok(Box::new(lance::LanceStore::open(cfg, cwd)?)),
+        StoreKind::Iceberg => |cfg, cwd, _| Ok(Box::new(iceberg::IcebergStore::open(cfg, cwd)?)),
     }
 }
 

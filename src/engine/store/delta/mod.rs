@@ -449,14 +449,7 @@ fn may_hold_version(stats: Option<&str>, version: Option<&str>) -> bool {
     min != max || v == min || v.starts_with(min)
 }
 
-/// The message of a backend error without the backtrace the delta kernel appends when `RUST_BACKTRACE` is set
-/// (it would flood status tables and error popups).
-pub fn without_backtrace(message: &str) -> String {
-    match message.find("\n   0: ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
+pub use crate::engine::store::common::without_backtrace;
 
 /// Makes `path` absolute and lexically normal (Python's `Path.resolve()` for paths that may not exist yet).
 fn absolute(path: &Path) -> std::path::PathBuf {
@@ -508,6 +501,7 @@ impl MetadataStore for DeltaStore {
             display: self.display(),
             table_name: None,
             uri: Some(self.feature_uri(key)),
+            identifier: None,
         }
     }
     fn has_feature(&self, key: &FeatureKey) -> Result<bool> {

@@ -509,6 +509,7 @@ impl MetadataStore for LanceStore {
             display: self.display(),
             table_name: None,
             uri: None,
+            identifier: None,
         }
     }
     fn has_feature(&self, key: &FeatureKey) -> Result<bool> {
