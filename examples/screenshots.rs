@@ -171,7 +171,10 @@ fn fixture(scenario: &str, tmp: &Path) -> Arc<Workspace> {
 fn main() {
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("screenshots");
     std::fs::create_dir_all(&out).unwrap();
-    let tmp = std::env::temp_dir().join(format!("metaxy-tui-screenshots-{}", std::process::id()));
+    // a fixed name (not the process id): the path is drawn in the store bar, and screenshots must regenerate
+    // byte-identical
+    let tmp = std::env::temp_dir().join("metaxy-tui-screenshots");
+    let _ = std::fs::remove_dir_all(&tmp);
     use KeyCode::*;
 
     // the demo store: feature list, stale tab with causes, graph

@@ -25,4 +25,5 @@ pub mod schema;
 pub mod store;
 pub mod timing;
 pub mod versioning;
+pub mod view;
 pub mod workspace;

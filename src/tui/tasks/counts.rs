@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 
 use super::{guarded, no_table, CancelToken, Emit};
 use crate::engine::keys::FeatureKey;
-use crate::engine::query::view::count_view_rows;
+use crate::engine::view::count_view_rows;
 use crate::engine::workspace::Workspace;
 use crate::tui::app::TableView;
 use crate::tui::msg::JobResult;

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use super::{guarded, no_table, Emit};
 use crate::engine::keys::FeatureKey;
-use crate::engine::query::view::view_rows;
 use crate::engine::versioning::samples::export_frame;
+use crate::engine::view::view_rows;
 use crate::engine::workspace::Workspace;
 use crate::tui::app::TableView;
 use crate::tui::msg::JobResult;

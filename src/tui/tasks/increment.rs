@@ -2,8 +2,8 @@
 //! its stale samples.
 
 use super::{guarded, Emit};
-use crate::engine::query::view::{causes_of_stale, filter_increment};
 use crate::engine::versioning::resolve::Increment;
+use crate::engine::view::{causes_of_stale, filter_increment};
 use crate::engine::workspace::Workspace;
 use crate::tui::msg::JobResult;
 use crate::tui::view::{IncrementTables, MAX_TABLE_ROWS};

@@ -69,7 +69,7 @@ pub(super) fn execute_rebase(ws: &Workspace, plan: &RebasePlan, emit: &mut Emit<
 /// the plan and how many of its samples are already stored.
 pub(super) fn plan_write(ws: &Workspace, key: &FeatureKey, path: &Path, emit: &mut Emit<'_>) {
     let result = guarded(|| {
-        crate::engine::query::view::plan_file_write(ws, key, path)
+        crate::engine::view::plan_file_write(ws, key, path)
             .map(|(plan, existing)| (Arc::new(plan), existing))
             .map_err(|e| e.to_string())
     });

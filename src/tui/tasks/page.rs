@@ -1,13 +1,13 @@
 //! Jobs `ReadMetadata` / `FetchPage`: pages of the Metadata tab, rendered for drawing. Keyset pages come from the
 //! store when it has an ordered scan and the view keeps Metaxy's id order; otherwise the whole read is held in
-//! memory and pages are slices of it (see `crate::engine::query::view`).
+//! memory and pages are slices of it (see `crate::engine::view`).
 
 use std::sync::Arc;
 
 use super::{guarded, Emit};
 use crate::engine::keys::FeatureKey;
 use crate::engine::query::page::PageRead;
-use crate::engine::query::view::{first_page, id_columns, keyset_page, FirstPage};
+use crate::engine::view::{first_page, id_columns, keyset_page, FirstPage};
 use crate::engine::workspace::Workspace;
 use crate::tui::app::{Fetch, LoadedPage, PageRequest, PageSource, TableView, PAGE_ROWS};
 use crate::tui::msg::JobResult;

@@ -47,7 +47,7 @@ pub fn run(
     // why each stale sample is stale (which upstream data versions changed); samples files bypass upstream, so
     // causes are only looked up for computed increments
     let causes = if with_causes && opts.samples.is_none() {
-        crate::engine::query::view::causes_of_stale(ws, &inc, limit)?
+        crate::engine::view::causes_of_stale(ws, &inc, limit)?
     } else {
         None
     };
