@@ -21,6 +21,9 @@
 //! without an ordered scan); with a DuckDB store, pages are keyset reads from the store and the table is never
 //! read whole.
 
+// unwrap is allowed here: a benchmark on the demo store or a given one; a failure should abort loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -257,9 +260,17 @@ fn main() {
             t0.elapsed().as_secs_f64() * 1000.0
         );
     }
-    let total = table_of(&app).unwrap().table.total_rows;
-    let _ = update(&mut app, key(KeyCode::Enter));
-    term.draw(|f| draw(f, &app)).unwrap();
+    bench_paging(&worker, &mut app, &mut term);
+
+    bench_under_load(&ws, &worker, &mut app, &mut term, status_cmds);
+}
+
+/// Pages down through the open Metadata table (pages fetched on the worker meanwhile), then jumps to the last
+/// row; prints the frame and input times.
+fn bench_paging(worker: &Worker, app: &mut App, term: &mut Terminal<TestBackend>) {
+    let total = table_of(app).unwrap().table.total_rows;
+    let _ = update(app, key(KeyCode::Enter));
+    term.draw(|f| draw(f, app)).unwrap();
 
     // page down through the table, pages fetched on the worker meanwhile
     let mut frames = vec![];
@@ -268,19 +279,19 @@ fn main() {
     let presses = 1_500usize;
     let t_scroll = Instant::now();
     for _ in 0..presses {
-        worker.drain(&mut app);
+        worker.drain(app);
         let t = Instant::now();
-        let cmds = update(&mut app, key(KeyCode::PageDown));
+        let cmds = update(app, key(KeyCode::PageDown));
         inputs.push(t.elapsed());
         worker.send(cmds);
         let t = Instant::now();
-        term.draw(|f| draw(f, &app)).unwrap();
+        term.draw(|f| draw(f, app)).unwrap();
         frames.push(t.elapsed());
-        let p = table_of(&app).unwrap();
+        let p = table_of(app).unwrap();
         if !p.at_end && app.details.nav[0].cursor + 1 >= p.table.end() {
             waits += 1;
             // a user would see the cursor stop at the last loaded row until the page arrives
-            worker.wait(&mut app, |a| {
+            worker.wait(app, |a| {
                 table_of(a).is_some_and(|p| {
                     p.fetching.is_none() || a.details.nav[0].cursor + 1 < p.table.end()
                 })
@@ -300,17 +311,27 @@ fn main() {
         t_scroll.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let cmds = update(&mut app, key(KeyCode::Char('G')));
+    let cmds = update(app, key(KeyCode::Char('G')));
     worker.send(cmds);
-    worker.wait(&mut app, |a| {
+    worker.wait(app, |a| {
         table_of(a).is_some_and(|p| p.at_end && p.fetching.is_none())
     });
-    term.draw(|f| draw(f, &app)).unwrap();
+    term.draw(|f| draw(f, app)).unwrap();
     println!(
         "G (jump to the last row, last page fetched): {:.1} ms",
         t.elapsed().as_secs_f64() * 1000.0
     );
+}
 
+/// Moves the cursor while feature statuses are recomputed on another thread, then draws the feature graph
+/// screen; prints the frame and input times.
+fn bench_under_load(
+    ws: &Arc<Workspace>,
+    worker: &Worker,
+    app: &mut App,
+    term: &mut Terminal<TestBackend>,
+    status_cmds: Vec<Command>,
+) {
     // while statuses (increments) are recomputed on another thread
     let stop = Arc::new(AtomicBool::new(false));
     let bg = {
@@ -335,10 +356,10 @@ fn main() {
     let started = Instant::now();
     let mut i = 0;
     while i < 400 || started.elapsed() < Duration::from_secs(3) {
-        worker.drain(&mut app);
+        worker.drain(app);
         let t = Instant::now();
         let cmds = update(
-            &mut app,
+            app,
             key(if i % 2 == 0 {
                 KeyCode::Up
             } else {
@@ -348,7 +369,7 @@ fn main() {
         inputs.push(t.elapsed());
         worker.send(cmds);
         let t = Instant::now();
-        term.draw(|f| draw(f, &app)).unwrap();
+        term.draw(|f| draw(f, app)).unwrap();
         frames.push(t.elapsed());
         std::thread::sleep(Duration::from_millis(5));
         i += 1;
@@ -361,11 +382,11 @@ fn main() {
     );
     report("update, cursor move, increments computed meanwhile", inputs);
     println!("  (background: {statuses} feature status(es) computed during the measurement)");
-    let _ = update(&mut app, key(KeyCode::Char('v')));
+    let _ = update(app, key(KeyCode::Char('v')));
     let mut frames = vec![];
     for _ in 0..200 {
         let t = Instant::now();
-        term.draw(|f| draw(f, &app)).unwrap();
+        term.draw(|f| draw(f, app)).unwrap();
         frames.push(t.elapsed());
     }
     report("draw, feature graph screen", frames);

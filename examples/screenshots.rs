@@ -7,6 +7,9 @@
 //! cargo run --example screenshots            # writes screenshots/*.png (needs fonts-dejavu-core)
 //! ```
 
+// unwrap is allowed here: a developer tool that renders fixed demo screens: a failure should abort loudly.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,6 +1,9 @@
 //! The integration test binary (one binary links the dependency graph once): engine conformance against Metaxy
 //! fixtures, hash vectors, the real CLI binary, and the TUI end to end in tmux.
 
+// unwrap is allowed here: test helpers outside #[test] fns (fixtures, tmux, CLI runs) panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
 mod architecture;
 mod causes;
 mod cli;

@@ -230,81 +230,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
     let color = if d.hard { Color::Red } else { Color::Yellow };
     let w = area.width.saturating_sub(4).clamp(20, 110);
     match &d.stage {
-        DeleteStage::Form | DeleteStage::Planning => {
-            let inner = popup(
-                frame,
-                area,
-                w,
-                15,
-                format!("Delete from {}", d.feature),
-                color,
-            );
-            let [label, input, opts, note, hint] = Layout::vertical([
-                Constraint::Length(1),
-                Constraint::Length(1),
-                Constraint::Length(4),
-                Constraint::Min(1),
-                Constraint::Length(1),
-            ])
-            .areas(inner);
-            frame.render_widget(
-                Paragraph::new("Filter (SQL WHERE; empty = every row of the selected versions):")
-                    .fg(muted()),
-                label,
-            );
-            let [prompt, field] =
-                Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
-            frame.render_widget(Paragraph::new("> ").fg(accent()), prompt);
-            frame.render_widget(&d.filter, field);
-            let onoff = |b: bool| if b { "yes" } else { "no" };
-            let opt = |k: &str, name: &str, v: String, hint: &str| {
-                Line::from(vec![
-                    Span::raw(format!("{k:<5}")).fg(Color::Yellow).bold(),
-                    Span::raw(format!("{name:<22}")),
-                    Span::raw(v).bold(),
-                    Span::raw(format!("  {hint}")).fg(muted()),
-                ])
-            };
-            let lines = vec![
-                Line::default(),
-                opt(
-                    "Tab",
-                    "mode",
-                    mode.to_string(),
-                    if d.hard {
-                        "physically removes stored rows"
-                    } else {
-                        "appends tombstones (metaxy_deleted_at)"
-                    },
-                ),
-                opt(
-                    "^F",
-                    "all feature versions",
-                    onoff(d.with_feature_history).to_string(),
-                    "no = only rows of the current feature version",
-                ),
-                opt(
-                    "^D",
-                    "cascade downstream",
-                    onoff(d.cascade).to_string(),
-                    "also delete these samples in downstream features",
-                ),
-            ];
-            frame.render_widget(Paragraph::new(lines), opts);
-            let note_text = if matches!(d.stage, DeleteStage::Planning) {
-                Line::from(vec![
-                    Span::raw(app.spinner()).fg(accent()),
-                    Span::raw(" counting the rows that would be deleted…"),
-                ])
-            } else {
-                Line::from("Nothing is written until you confirm the preview.").fg(muted())
-            };
-            frame.render_widget(Paragraph::new(vec![Line::default(), note_text]), note);
-            frame.render_widget(
-                Paragraph::new(key_hint(&[("Enter", "preview"), ("Esc", "cancel")])),
-                hint,
-            );
-        }
+        DeleteStage::Form | DeleteStage::Planning => draw_form(frame, area, app, d, w),
         DeleteStage::Preview {
             plan,
             scroll,
@@ -322,38 +248,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
             ])
             .areas(inner);
             let total = plan.total_rows();
-            let features = plan.features.iter().filter(|f| f.rows.height() > 0).count();
-            let filt = input_text(&d.filter);
-            let head = if total == 0 {
-                Line::from("No row matches: nothing would be deleted.").bold()
-            } else {
-                Line::from(format!(
-                    "{total} row(s) in {features} feature(s) will be {}.",
-                    if d.hard {
-                        "physically removed"
-                    } else {
-                        "soft-deleted (tombstones appended)"
-                    }
-                ))
-                .bold()
-                .fg(color)
-            };
-            let sub = Line::from(format!(
-                "filter: {}   versions: {}   cascade: {}",
-                if filt.trim().is_empty() {
-                    "(none)"
-                } else {
-                    filt.trim()
-                },
-                if d.with_feature_history {
-                    "all"
-                } else {
-                    "current"
-                },
-                if d.cascade { "yes" } else { "no" },
-            ))
-            .fg(muted());
-            frame.render_widget(Paragraph::new(vec![head, sub]), summary);
+            frame.render_widget(Paragraph::new(preview_summary(d, plan)), summary);
             frame.render_widget(
                 Paragraph::new(preview_rows(
                     lines,
@@ -363,56 +258,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
                 )),
                 rows,
             );
-            let mut f = vec![];
-            if total == 0 {
-                f.push(key_hint(&[("Enter/Esc", "close")]));
-            } else if d.hard {
-                let [label, field] = Layout::horizontal([
-                    Constraint::Length(40.min(footer.width)),
-                    Constraint::Min(1),
-                ])
-                .areas(Rect {
-                    height: 1,
-                    ..footer
-                });
-                frame.render_widget(
-                    Paragraph::new(format!("Type {} to confirm: ", d.feature)).fg(Color::Red),
-                    label,
-                );
-                frame.render_widget(confirm.as_ref(), field);
-                let ok = d.confirmed();
-                f.push(Line::default());
-                f.push(key_hint(&[
-                    (
-                        "Enter",
-                        if ok {
-                            "delete for good"
-                        } else {
-                            "(type the key first)"
-                        },
-                    ),
-                    ("↑↓ PgUp PgDn", "scroll"),
-                    ("Esc", "cancel"),
-                ]));
-            } else {
-                f.push(key_hint(&[
-                    ("y/Enter", "delete"),
-                    ("j k PgUp PgDn", "scroll"),
-                    ("n/Esc", "cancel"),
-                ]));
-            }
-            if !(total > 0 && d.hard) {
-                frame.render_widget(Paragraph::new(f), footer);
-            } else {
-                frame.render_widget(
-                    Paragraph::new(f),
-                    Rect {
-                        y: footer.y + 1,
-                        height: footer.height.saturating_sub(1),
-                        ..footer
-                    },
-                );
-            }
+            draw_preview_footer(frame, d, confirm, footer, total);
         }
         DeleteStage::Running => {
             let inner = popup(frame, area, 60, 5, format!("{mode} delete"), color);
@@ -428,6 +274,181 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
                 inner,
             );
         }
+    }
+}
+
+/// The form and planning stages: filter input, the three options, a note (or the planning spinner) and hints.
+fn draw_form(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog, w: u16) {
+    let mode = if d.hard { "hard" } else { "soft" };
+    let color = if d.hard { Color::Red } else { Color::Yellow };
+    let inner = popup(
+        frame,
+        area,
+        w,
+        15,
+        format!("Delete from {}", d.feature),
+        color,
+    );
+    let [label, input, opts, note, hint] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(4),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(
+        Paragraph::new("Filter (SQL WHERE; empty = every row of the selected versions):")
+            .fg(muted()),
+        label,
+    );
+    let [prompt, field] =
+        Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
+    frame.render_widget(Paragraph::new("> ").fg(accent()), prompt);
+    frame.render_widget(&d.filter, field);
+    let onoff = |b: bool| if b { "yes" } else { "no" };
+    let opt = |k: &str, name: &str, v: String, hint: &str| {
+        Line::from(vec![
+            Span::raw(format!("{k:<5}")).fg(Color::Yellow).bold(),
+            Span::raw(format!("{name:<22}")),
+            Span::raw(v).bold(),
+            Span::raw(format!("  {hint}")).fg(muted()),
+        ])
+    };
+    let lines = vec![
+        Line::default(),
+        opt(
+            "Tab",
+            "mode",
+            mode.to_string(),
+            if d.hard {
+                "physically removes stored rows"
+            } else {
+                "appends tombstones (metaxy_deleted_at)"
+            },
+        ),
+        opt(
+            "^F",
+            "all feature versions",
+            onoff(d.with_feature_history).to_string(),
+            "no = only rows of the current feature version",
+        ),
+        opt(
+            "^D",
+            "cascade downstream",
+            onoff(d.cascade).to_string(),
+            "also delete these samples in downstream features",
+        ),
+    ];
+    frame.render_widget(Paragraph::new(lines), opts);
+    let note_text = if matches!(d.stage, DeleteStage::Planning) {
+        Line::from(vec![
+            Span::raw(app.spinner()).fg(accent()),
+            Span::raw(" counting the rows that would be deleted…"),
+        ])
+    } else {
+        Line::from("Nothing is written until you confirm the preview.").fg(muted())
+    };
+    frame.render_widget(Paragraph::new(vec![Line::default(), note_text]), note);
+    frame.render_widget(
+        Paragraph::new(key_hint(&[("Enter", "preview"), ("Esc", "cancel")])),
+        hint,
+    );
+}
+
+/// The two summary lines of the preview: how many rows would be deleted, then the filter and options.
+fn preview_summary(d: &DeleteDialog, plan: &DeletePlan) -> Vec<Line<'static>> {
+    let color = if d.hard { Color::Red } else { Color::Yellow };
+    let total = plan.total_rows();
+    let features = plan.features.iter().filter(|f| f.rows.height() > 0).count();
+    let filt = input_text(&d.filter);
+    let head = if total == 0 {
+        Line::from("No row matches: nothing would be deleted.").bold()
+    } else {
+        Line::from(format!(
+            "{total} row(s) in {features} feature(s) will be {}.",
+            if d.hard {
+                "physically removed"
+            } else {
+                "soft-deleted (tombstones appended)"
+            }
+        ))
+        .bold()
+        .fg(color)
+    };
+    let sub = Line::from(format!(
+        "filter: {}   versions: {}   cascade: {}",
+        if filt.trim().is_empty() {
+            "(none)"
+        } else {
+            filt.trim()
+        },
+        if d.with_feature_history {
+            "all"
+        } else {
+            "current"
+        },
+        if d.cascade { "yes" } else { "no" },
+    ))
+    .fg(muted());
+    vec![head, sub]
+}
+
+/// The preview footer: the typed confirmation of a hard delete (when rows would go) and the key hints.
+fn draw_preview_footer(
+    frame: &mut Frame,
+    d: &DeleteDialog,
+    confirm: &TextArea<'static>,
+    footer: Rect,
+    total: usize,
+) {
+    let mut f = vec![];
+    if total == 0 {
+        f.push(key_hint(&[("Enter/Esc", "close")]));
+    } else if d.hard {
+        let [label, field] =
+            Layout::horizontal([Constraint::Length(40.min(footer.width)), Constraint::Min(1)])
+                .areas(Rect {
+                    height: 1,
+                    ..footer
+                });
+        frame.render_widget(
+            Paragraph::new(format!("Type {} to confirm: ", d.feature)).fg(Color::Red),
+            label,
+        );
+        frame.render_widget(confirm, field);
+        let ok = d.confirmed();
+        f.push(Line::default());
+        f.push(key_hint(&[
+            (
+                "Enter",
+                if ok {
+                    "delete for good"
+                } else {
+                    "(type the key first)"
+                },
+            ),
+            ("↑↓ PgUp PgDn", "scroll"),
+            ("Esc", "cancel"),
+        ]));
+    } else {
+        f.push(key_hint(&[
+            ("y/Enter", "delete"),
+            ("j k PgUp PgDn", "scroll"),
+            ("n/Esc", "cancel"),
+        ]));
+    }
+    if !(total > 0 && d.hard) {
+        frame.render_widget(Paragraph::new(f), footer);
+    } else {
+        frame.render_widget(
+            Paragraph::new(f),
+            Rect {
+                y: footer.y + 1,
+                height: footer.height.saturating_sub(1),
+                ..footer
+            },
+        );
     }
 }
 

@@ -213,79 +213,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
         RebaseStage::Pick | RebaseStage::Planning => {
             let h = (r.versions.len() as u16 + 8).min(area.height.saturating_sub(2));
             let inner = popup(frame, area, w, h, title, accent());
-            let [label, list, note, hint] = Layout::vertical([
-                Constraint::Length(2),
-                Constraint::Min(1),
-                Constraint::Length(2),
-                Constraint::Length(1),
-            ])
-            .areas(inner);
-            frame.render_widget(
-                Paragraph::new(vec![
-                    Line::from(
-                        "Recompute provenance of the rows stored under this feature version:",
-                    ),
-                    Line::from(format!(
-                        "  {:<20} {:<16} {:<20} {:>8}",
-                        "feature version", "project version", "pushed at", "rows"
-                    ))
-                    .fg(muted()),
-                ]),
-                label,
-            );
-            let lines: Vec<Line> = r
-                .versions
-                .iter()
-                .enumerate()
-                .map(|(i, v)| {
-                    let rows = v
-                        .rows
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| app.spinner().to_string());
-                    let name = if v.current {
-                        format!("{} (current)", v.feature_version)
-                    } else {
-                        v.feature_version.clone()
-                    };
-                    let text = format!(
-                        "{} {:<20} {:<16} {:<20} {:>8}",
-                        if i == r.cursor { ">" } else { " " },
-                        name,
-                        v.project_version,
-                        v.recorded_at,
-                        rows
-                    );
-                    let l = Line::from(text);
-                    if i == r.cursor {
-                        l.bold().fg(Color::Black).bg(accent())
-                    } else if v.current {
-                        l.fg(muted())
-                    } else {
-                        l
-                    }
-                })
-                .collect();
-            frame.render_widget(Paragraph::new(lines), list);
-            let n = if matches!(r.stage, RebaseStage::Planning) {
-                Line::from(vec![
-                    Span::raw(app.spinner()).fg(accent()),
-                    Span::raw(" recomputing provenance under the current graph…"),
-                ])
-            } else if r.versions.iter().all(|v| v.current) {
-                Line::from("Only the current feature version was ever pushed: nothing to rebase.")
-                    .fg(muted())
-            } else {
-                Line::from("Nothing is written until you confirm the preview.").fg(muted())
-            };
-            frame.render_widget(Paragraph::new(n), note);
-            frame.render_widget(
-                Paragraph::new(key_hint(&[
-                    ("j k", "pick"),
-                    ("Enter", "preview"),
-                    ("Esc", "cancel"),
-                ])),
-                hint,
-            );
+            draw_pick(frame, inner, app, r);
         }
         RebaseStage::Preview {
             plan,
@@ -357,6 +285,81 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
             );
         }
     }
+}
+
+/// The pick and planning stages inside the popup: the stored feature versions, a note and the key hints.
+fn draw_pick(frame: &mut Frame, inner: Rect, app: &App, r: &RebaseDialog) {
+    let [label, list, note, hint] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(1),
+        Constraint::Length(2),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::from("Recompute provenance of the rows stored under this feature version:"),
+            Line::from(format!(
+                "  {:<20} {:<16} {:<20} {:>8}",
+                "feature version", "project version", "pushed at", "rows"
+            ))
+            .fg(muted()),
+        ]),
+        label,
+    );
+    let lines: Vec<Line> = r
+        .versions
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let rows = v
+                .rows
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| app.spinner().to_string());
+            let name = if v.current {
+                format!("{} (current)", v.feature_version)
+            } else {
+                v.feature_version.clone()
+            };
+            let text = format!(
+                "{} {:<20} {:<16} {:<20} {:>8}",
+                if i == r.cursor { ">" } else { " " },
+                name,
+                v.project_version,
+                v.recorded_at,
+                rows
+            );
+            let l = Line::from(text);
+            if i == r.cursor {
+                l.bold().fg(Color::Black).bg(accent())
+            } else if v.current {
+                l.fg(muted())
+            } else {
+                l
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), list);
+    let n = if matches!(r.stage, RebaseStage::Planning) {
+        Line::from(vec![
+            Span::raw(app.spinner()).fg(accent()),
+            Span::raw(" recomputing provenance under the current graph…"),
+        ])
+    } else if r.versions.iter().all(|v| v.current) {
+        Line::from("Only the current feature version was ever pushed: nothing to rebase.")
+            .fg(muted())
+    } else {
+        Line::from("Nothing is written until you confirm the preview.").fg(muted())
+    };
+    frame.render_widget(Paragraph::new(n), note);
+    frame.render_widget(
+        Paragraph::new(key_hint(&[
+            ("j k", "pick"),
+            ("Enter", "preview"),
+            ("Esc", "cancel"),
+        ])),
+        hint,
+    );
 }
 
 impl App {

@@ -267,85 +267,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
     match &d.stage {
         WriteStage::Pick | WriteStage::Planning => {
             let inner = popup(frame, area, w, h, title, accent());
-            let [dir, input, list, note, hint] = Layout::vertical([
-                Constraint::Length(1),
-                Constraint::Length(1),
-                Constraint::Min(1),
-                Constraint::Length(1),
-                Constraint::Length(1),
-            ])
-            .areas(inner);
-            frame.render_widget(
-                Paragraph::new(Line::from(vec![
-                    Span::raw("in ").fg(muted()),
-                    Span::raw(crate::tui::widgets::status_bar::pretty_path(
-                        &d.dir.display().to_string(),
-                    )),
-                ])),
-                dir,
-            );
-            let [prompt, field] =
-                Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
-            frame.render_widget(Paragraph::new("> ").fg(accent()), prompt);
-            frame.render_widget(&d.filter, field);
-            let lines: Vec<Line> = match &d.entries {
-                None => vec![Line::from(format!("{} listing…", app.spinner())).fg(muted())],
-                Some(Err(e)) => vec![Line::from(e.clone()).fg(Color::Red)],
-                Some(Ok(_)) => {
-                    let vis = d.visible();
-                    let height = list.height as usize;
-                    let cursor = d.cursor.min(vis.len().saturating_sub(1));
-                    let start = cursor.saturating_sub(height.saturating_sub(1));
-                    if vis.is_empty() {
-                        vec![Line::from("no .parquet, .csv or .ndjson file here").fg(muted())]
-                    } else {
-                        vis.iter()
-                            .enumerate()
-                            .skip(start)
-                            .take(height)
-                            .map(|(i, e)| {
-                                let name = if e.is_dir {
-                                    format!("{}/", e.name)
-                                } else {
-                                    e.name.clone()
-                                };
-                                let l = Line::from(format!(
-                                    "{} {}",
-                                    if i == cursor { ">" } else { " " },
-                                    name
-                                ));
-                                if i == cursor {
-                                    l.bold().fg(Color::Black).bg(accent())
-                                } else if e.is_dir {
-                                    l.fg(Color::Blue)
-                                } else {
-                                    l
-                                }
-                            })
-                            .collect()
-                    }
-                }
-            };
-            frame.render_widget(Paragraph::new(lines), list);
-            let n = if matches!(d.stage, WriteStage::Planning) {
-                Line::from(vec![
-                    Span::raw(app.spinner()).fg(accent()),
-                    Span::raw(" reading the file and filling the system columns…"),
-                ])
-            } else {
-                Line::from("Rows need the id columns and metaxy_provenance_by_field (CSV: metaxy_provenance_by_field.<field>).").fg(muted())
-            };
-            frame.render_widget(Paragraph::new(n), note);
-            frame.render_widget(
-                Paragraph::new(key_hint(&[
-                    ("↑↓", "pick"),
-                    ("Enter", "open / preview"),
-                    ("type", "filter or path"),
-                    ("⌫", "parent"),
-                    ("Esc", "cancel"),
-                ])),
-                hint,
-            );
+            draw_pick(frame, inner, app, d);
         }
         WriteStage::Preview {
             plan,
@@ -354,67 +276,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
             lines,
         } => {
             let inner = popup(frame, area, w, h, title, accent());
-            let [summary, rows, footer] = Layout::vertical([
-                Constraint::Length(3),
-                Constraint::Min(1),
-                Constraint::Length(1),
-            ])
-            .areas(inner);
-            let n = plan.rows.height();
-            let file = d
-                .file
-                .as_ref()
-                .map(|p| crate::tui::widgets::status_bar::pretty_path(&p.display().to_string()))
-                .unwrap_or_default();
-            let head = Line::from(format!(
-                "{n} row(s) from {file} will be appended: {} new sample(s), {existing} already stored (the new rows supersede them).",
-                n.saturating_sub(*existing)
-            ))
-            .bold();
-            let sub = Line::from(format!(
-                "feature version {} · project version {} · created/updated at {}",
-                plan.rows
-                    .column(crate::engine::schema::FEATURE_VERSION)
-                    .ok()
-                    .and_then(|c| c
-                        .get(0)
-                        .ok()
-                        .map(|v| crate::engine::query::json::any_to_cell(&v)))
-                    .unwrap_or_default(),
-                plan.rows
-                    .column(crate::engine::schema::PROJECT_VERSION)
-                    .ok()
-                    .and_then(|c| c
-                        .get(0)
-                        .ok()
-                        .map(|v| crate::engine::query::json::any_to_cell(&v)))
-                    .unwrap_or_default(),
-                plan.timestamp.format("%Y-%m-%d %H:%M:%S UTC"),
-            ))
-            .fg(muted());
-            frame.render_widget(
-                Paragraph::new(vec![head, sub]).wrap(Wrap { trim: false }),
-                summary,
-            );
-            frame.render_widget(
-                Paragraph::new(preview_rows(
-                    lines,
-                    *scroll,
-                    rows.height as usize,
-                    rows.width as usize,
-                )),
-                rows,
-            );
-            let hint = if n == 0 {
-                key_hint(&[("Enter/Esc", "close")])
-            } else {
-                key_hint(&[
-                    ("y/Enter", "write"),
-                    ("j k PgUp PgDn", "scroll"),
-                    ("n/Esc", "cancel"),
-                ])
-            };
-            frame.render_widget(Paragraph::new(hint), footer);
+            draw_preview(frame, inner, d, plan, *existing, *scroll, lines);
         }
         WriteStage::Running => {
             let inner = popup(frame, area, 60, 5, "Write".into(), accent());
@@ -430,6 +292,170 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &WriteDialog) {
             );
         }
     }
+}
+
+/// The pick and planning stages inside the popup: directory, filter input, file list, a note and hints.
+fn draw_pick(frame: &mut Frame, inner: Rect, app: &App, d: &WriteDialog) {
+    let [dir, input, list, note, hint] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::raw("in ").fg(muted()),
+            Span::raw(crate::tui::widgets::status_bar::pretty_path(
+                &d.dir.display().to_string(),
+            )),
+        ])),
+        dir,
+    );
+    let [prompt, field] =
+        Layout::horizontal([Constraint::Length(2), Constraint::Min(1)]).areas(input);
+    frame.render_widget(Paragraph::new("> ").fg(accent()), prompt);
+    frame.render_widget(&d.filter, field);
+    let lines = pick_lines(app, d, list.height as usize);
+    frame.render_widget(Paragraph::new(lines), list);
+    let n = if matches!(d.stage, WriteStage::Planning) {
+        Line::from(vec![
+            Span::raw(app.spinner()).fg(accent()),
+            Span::raw(" reading the file and filling the system columns…"),
+        ])
+    } else {
+        Line::from("Rows need the id columns and metaxy_provenance_by_field (CSV: metaxy_provenance_by_field.<field>).").fg(muted())
+    };
+    frame.render_widget(Paragraph::new(n), note);
+    frame.render_widget(
+        Paragraph::new(key_hint(&[
+            ("↑↓", "pick"),
+            ("Enter", "open / preview"),
+            ("type", "filter or path"),
+            ("⌫", "parent"),
+            ("Esc", "cancel"),
+        ])),
+        hint,
+    );
+}
+
+/// The file list of the pick stage, scrolled to keep the cursor visible in `height` rows.
+fn pick_lines(app: &App, d: &WriteDialog, height: usize) -> Vec<Line<'static>> {
+    match &d.entries {
+        None => vec![Line::from(format!("{} listing…", app.spinner())).fg(muted())],
+        Some(Err(e)) => vec![Line::from(e.clone()).fg(Color::Red)],
+        Some(Ok(_)) => {
+            let vis = d.visible();
+            let cursor = d.cursor.min(vis.len().saturating_sub(1));
+            let start = cursor.saturating_sub(height.saturating_sub(1));
+            if vis.is_empty() {
+                vec![Line::from("no .parquet, .csv or .ndjson file here").fg(muted())]
+            } else {
+                vis.iter()
+                    .enumerate()
+                    .skip(start)
+                    .take(height)
+                    .map(|(i, e)| {
+                        let name = if e.is_dir {
+                            format!("{}/", e.name)
+                        } else {
+                            e.name.clone()
+                        };
+                        let l =
+                            Line::from(format!("{} {}", if i == cursor { ">" } else { " " }, name));
+                        if i == cursor {
+                            l.bold().fg(Color::Black).bg(accent())
+                        } else if e.is_dir {
+                            l.fg(Color::Blue)
+                        } else {
+                            l
+                        }
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// The preview stage inside the popup: summary, the rows to append and the key hints.
+fn draw_preview(
+    frame: &mut Frame,
+    inner: Rect,
+    d: &WriteDialog,
+    plan: &WritePlan,
+    existing: usize,
+    scroll: usize,
+    lines: &[PreviewLine],
+) {
+    let [summary, rows, footer] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    let n = plan.rows.height();
+    let [head, sub] = preview_summary(d, plan, existing);
+    frame.render_widget(
+        Paragraph::new(vec![head, sub]).wrap(Wrap { trim: false }),
+        summary,
+    );
+    frame.render_widget(
+        Paragraph::new(preview_rows(
+            lines,
+            scroll,
+            rows.height as usize,
+            rows.width as usize,
+        )),
+        rows,
+    );
+    let hint = if n == 0 {
+        key_hint(&[("Enter/Esc", "close")])
+    } else {
+        key_hint(&[
+            ("y/Enter", "write"),
+            ("j k PgUp PgDn", "scroll"),
+            ("n/Esc", "cancel"),
+        ])
+    };
+    frame.render_widget(Paragraph::new(hint), footer);
+}
+
+/// The two summary lines of the preview: rows, file and new samples, then the versions and timestamp.
+fn preview_summary(d: &WriteDialog, plan: &WritePlan, existing: usize) -> [Line<'static>; 2] {
+    let n = plan.rows.height();
+    let file = d
+        .file
+        .as_ref()
+        .map(|p| crate::tui::widgets::status_bar::pretty_path(&p.display().to_string()))
+        .unwrap_or_default();
+    let head = Line::from(format!(
+        "{n} row(s) from {file} will be appended: {} new sample(s), {existing} already stored (the new rows supersede them).",
+        n.saturating_sub(existing)
+    ))
+    .bold();
+    let sub = Line::from(format!(
+        "feature version {} · project version {} · created/updated at {}",
+        plan.rows
+            .column(crate::engine::schema::FEATURE_VERSION)
+            .ok()
+            .and_then(|c| c
+                .get(0)
+                .ok()
+                .map(|v| crate::engine::query::json::any_to_cell(&v)))
+            .unwrap_or_default(),
+        plan.rows
+            .column(crate::engine::schema::PROJECT_VERSION)
+            .ok()
+            .and_then(|c| c
+                .get(0)
+                .ok()
+                .map(|v| crate::engine::query::json::any_to_cell(&v)))
+            .unwrap_or_default(),
+        plan.timestamp.format("%Y-%m-%d %H:%M:%S UTC"),
+    ))
+    .fg(muted());
+    [head, sub]
 }
 
 impl App {

@@ -99,69 +99,100 @@ pub(crate) fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Worksp
     }
     let table: Option<&TableData> = app.current_table();
     if let Some(t) = table {
-        let nav = &app.details.nav[app.details.tab.index()];
-        let (start, end) = nav.visible_in(
-            t.start,
-            t.rows.len(),
-            body.height.saturating_sub(1) as usize,
-        );
-        let sc = shown_columns(t, app);
-        nav.max_col.set(max_scroll(&sc, body.width));
-        let of = if t.counting {
-            format!("≥{} (counting…)", t.total_rows)
-        } else {
-            t.total_rows.to_string()
-        };
-        let mut range = if t.rows.is_empty() {
-            format!(" rows 0 of {of} ")
-        } else {
-            format!(" rows {}-{} of {of} ", start + 1, end)
-        };
-        if t.truncated() {
-            range = format!("{}(first {} loaded) ", range, t.rows.len());
-        }
-        let (c0, c1, ctotal) = visible_columns(&sc, nav.col, body.width);
-        if c0 > 0 || c1 < ctotal {
-            let first = if c0 == 0 { 1 } else { sc.frozen + c0 + 1 };
-            range.push_str(&format!(
-                "· cols {first}-{} of {} ",
-                sc.frozen + c1,
-                sc.idx.len()
-            ));
-        }
-        if sc.hidden > 0 {
-            range.push_str(&format!("· {} hidden ", sc.hidden));
-        }
-        block = block.title(Line::from(range).right_aligned());
-        if matches!(app.details.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
-            if let Some(f) = &app.details.inc_filter {
-                block = block.title_bottom(
-                    Line::from(format!(" filter: {f} "))
-                        .fg(Color::Magenta)
-                        .left_aligned(),
-                );
-            }
-        }
-        if app.details.tab == Tab::Metadata {
-            if let Some(d) = app.details.view.describe() {
-                block = block.title_bottom(
-                    Line::from(format!(" {d} "))
-                        .fg(Color::Magenta)
-                        .left_aligned(),
-                );
-            }
-        }
-        if app.details.tab == Tab::Stale && t.total_rows > 0 {
-            block = block.title_bottom(Line::from(vec![
-                Span::raw(" "),
-                Span::styled("old → new", Style::new().fg(Color::Yellow).bold()),
-                Span::raw(" changed provenance · "),
-                Span::styled("dimmed", Style::new().fg(muted())),
-                Span::raw(" unchanged "),
-            ]));
-        }
+        block = table_block(block, app, t, body);
     }
     frame.render_widget(block, pane);
+    draw_info_area(frame, app, ws, entry, info_area);
+    if let Some(t) = table {
+        draw_table(frame, body, t, app, focused);
+        if t.rows.is_empty() {
+            let msg = match app.details.tab {
+                Tab::Metadata => "No rows in the default read.".to_string(),
+                tab => format!("✓ No {} samples.", tab.label().to_lowercase()),
+            };
+            let [_, m] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(body);
+            frame.render_widget(Paragraph::new(msg).fg(Color::Green), m);
+        }
+        return;
+    }
+    let msg = no_table_lines(app, entry, &key);
+    frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: false }), body);
+}
+/// The pane block of a table tab with its titles: the visible row and column range, the active filter or
+/// view, and the legend of the Stale tab.
+fn table_block<'a>(mut block: Block<'a>, app: &App, t: &TableData, body: Rect) -> Block<'a> {
+    let nav = &app.details.nav[app.details.tab.index()];
+    let (start, end) = nav.visible_in(
+        t.start,
+        t.rows.len(),
+        body.height.saturating_sub(1) as usize,
+    );
+    let sc = shown_columns(t, app);
+    nav.max_col.set(max_scroll(&sc, body.width));
+    let of = if t.counting {
+        format!("≥{} (counting…)", t.total_rows)
+    } else {
+        t.total_rows.to_string()
+    };
+    let mut range = if t.rows.is_empty() {
+        format!(" rows 0 of {of} ")
+    } else {
+        format!(" rows {}-{} of {of} ", start + 1, end)
+    };
+    if t.truncated() {
+        range = format!("{}(first {} loaded) ", range, t.rows.len());
+    }
+    let (c0, c1, ctotal) = visible_columns(&sc, nav.col, body.width);
+    if c0 > 0 || c1 < ctotal {
+        let first = if c0 == 0 { 1 } else { sc.frozen + c0 + 1 };
+        range.push_str(&format!(
+            "· cols {first}-{} of {} ",
+            sc.frozen + c1,
+            sc.idx.len()
+        ));
+    }
+    if sc.hidden > 0 {
+        range.push_str(&format!("· {} hidden ", sc.hidden));
+    }
+    block = block.title(Line::from(range).right_aligned());
+    if matches!(app.details.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
+        if let Some(f) = &app.details.inc_filter {
+            block = block.title_bottom(
+                Line::from(format!(" filter: {f} "))
+                    .fg(Color::Magenta)
+                    .left_aligned(),
+            );
+        }
+    }
+    if app.details.tab == Tab::Metadata {
+        if let Some(d) = app.details.view.describe() {
+            block = block.title_bottom(
+                Line::from(format!(" {d} "))
+                    .fg(Color::Magenta)
+                    .left_aligned(),
+            );
+        }
+    }
+    if app.details.tab == Tab::Stale && t.total_rows > 0 {
+        block = block.title_bottom(Line::from(vec![
+            Span::raw(" "),
+            Span::styled("old → new", Style::new().fg(Color::Yellow).bold()),
+            Span::raw(" changed provenance · "),
+            Span::styled("dimmed", Style::new().fg(muted())),
+            Span::raw(" unchanged "),
+        ]));
+    }
+    block
+}
+
+/// The info line above the table (and the SQL input or, on the Stale tab, the cause summary under it).
+fn draw_info_area(
+    frame: &mut Frame,
+    app: &App,
+    ws: &Workspace,
+    entry: &FeatureEntry,
+    info_area: Option<Rect>,
+) {
     if let (Some(input), Some(i)) = (&app.details.sql_input, info_area) {
         let r = Rect { y: i.y + 1, ..i };
         let [p, f] = Layout::horizontal([Constraint::Length(6), Constraint::Min(1)]).areas(r);
@@ -191,19 +222,11 @@ pub(crate) fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Worksp
             }
         }
     }
-    if let Some(t) = table {
-        draw_table(frame, body, t, app, focused);
-        if t.rows.is_empty() {
-            let msg = match app.details.tab {
-                Tab::Metadata => "No rows in the default read.".to_string(),
-                tab => format!("✓ No {} samples.", tab.label().to_lowercase()),
-            };
-            let [_, m] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(body);
-            frame.render_widget(Paragraph::new(msg).fg(Color::Green), m);
-        }
-        return;
-    }
-    let msg: Vec<Line> = match app.details.tab {
+}
+
+/// What the body shows when the tab has no table yet: loading, failure, missing table or root feature.
+fn no_table_lines(app: &App, entry: &FeatureEntry, key: &str) -> Vec<Line<'static>> {
+    match app.details.tab {
         Tab::Metadata => match app.details.metadata.get(&entry.key) {
             None | Some(Load::Loading) => vec![spinner_line(app, &format!("Reading {key}…"))],
             Some(Load::Failed(e)) => error_lines(&format!("Reading {key} failed:"), e),
@@ -239,23 +262,16 @@ pub(crate) fn draw_details(frame: &mut Frame, area: Rect, app: &App, ws: &Worksp
             ],
             Some(r) => error_lines("Rendering the increment failed:", r.render_error.as_deref().unwrap_or("no increment")),
         },
-    };
-    frame.render_widget(Paragraph::new(msg).wrap(Wrap { trim: false }), body);
+    }
 }
 /// The Detail tab: everything the pushed definition says about a feature, plus where its rows come from.
 pub(crate) fn detail_lines(app: &App, ws: &Workspace, entry: &FeatureEntry) -> Vec<Line<'static>> {
-    use crate::engine::graph::{FieldsMapping, Lineage};
     let key = &entry.key;
     let Some(def) = ws.graph.get(key) else {
         return vec![Line::from("Not in the graph.").fg(Color::Red)];
     };
-    let head = |s: &str| Line::from(s.to_string()).bold().fg(accent());
-    let kv = |k: &str, v: String| {
-        Line::from(vec![
-            Span::raw(format!("  {k:<20}")).fg(muted()),
-            Span::raw(v),
-        ])
-    };
+    let head = section_head;
+    let kv = kv_line;
     let v = ws.graph.versions_of(key);
     let mut out = vec![head("Feature")];
     out.push(kv("key", key.to_string()));
@@ -304,6 +320,57 @@ pub(crate) fn detail_lines(app: &App, ws: &Workspace, entry: &FeatureEntry) -> V
     }
     out.push(Line::default());
     out.push(head("Fields"));
+    field_lines(ws, key, def, v, &mut out);
+    out.push(Line::default());
+    out.push(head("Dependencies"));
+    if def.spec.deps.is_empty() {
+        out.push(
+            Line::from("  none: a root feature (its provenance comes from its producer)")
+                .fg(muted()),
+        );
+    }
+    for d in &def.spec.deps {
+        dep_lines(d, &mut out);
+    }
+    let children = ws.graph.children(key);
+    out.push(Line::default());
+    out.push(head("Downstream"));
+    out.push(Line::from(if children.is_empty() {
+        "  none (a leaf feature)".to_string()
+    } else {
+        format!(
+            "  {}",
+            children
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }));
+    out
+}
+
+/// A section heading of the Detail tab.
+fn section_head(s: &str) -> Line<'static> {
+    Line::from(s.to_string()).bold().fg(accent())
+}
+
+/// A `key  value` line of the Detail tab (key padded to 20 columns, muted).
+fn kv_line(k: &str, v: String) -> Line<'static> {
+    Line::from(vec![
+        Span::raw(format!("  {k:<20}")).fg(muted()),
+        Span::raw(v),
+    ])
+}
+
+/// The Fields section of the Detail tab: per field its code version, field version and parent fields.
+fn field_lines(
+    ws: &Workspace,
+    key: &FeatureKey,
+    def: &crate::engine::graph::FeatureDef,
+    v: Option<&crate::engine::graph::FeatureVersions>,
+    out: &mut Vec<Line<'static>>,
+) {
     for (fi, f) in def.spec.fields.iter().enumerate() {
         let fv = v
             .and_then(|v| {
@@ -335,92 +402,73 @@ pub(crate) fn detail_lines(app: &App, ws: &Workspace, entry: &FeatureEntry) -> V
             .fg(Color::Magenta),
         ]));
     }
-    out.push(Line::default());
-    out.push(head("Dependencies"));
-    if def.spec.deps.is_empty() {
-        out.push(
-            Line::from("  none: a root feature (its provenance comes from its producer)")
-                .fg(muted()),
-        );
-    }
-    for d in &def.spec.deps {
-        let lineage = match &d.lineage {
-            Lineage::Identity => "1:1".to_string(),
-            Lineage::Aggregation { on } => format!(
-                "N:1 on {}",
-                on.clone()
-                    .map(|o| o.join(", "))
-                    .unwrap_or_else(|| "id columns".into())
-            ),
-            Lineage::Expansion { on, .. } => format!("1:N on {}", on.join(", ")),
-        };
-        let mapping = match &d.fields_mapping {
-            FieldsMapping::Default {
-                match_suffix,
-                exclude_fields,
-            } => {
-                let mut m = "default".to_string();
-                if *match_suffix {
-                    m.push_str(", suffix match");
-                }
-                if !exclude_fields.is_empty() {
-                    m.push_str(&format!(
-                        ", excluding {}",
-                        exclude_fields
-                            .iter()
-                            .map(|f| f.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
-                }
-                m
+}
+
+/// The lines of one dependency in the Detail tab: upstream key, lineage, selected and renamed columns, filters
+/// and the fields mapping.
+fn dep_lines(d: &crate::engine::graph::FeatureDep, out: &mut Vec<Line<'static>>) {
+    use crate::engine::graph::{FieldsMapping, Lineage};
+    let kv = kv_line;
+    let lineage = match &d.lineage {
+        Lineage::Identity => "1:1".to_string(),
+        Lineage::Aggregation { on } => format!(
+            "N:1 on {}",
+            on.clone()
+                .map(|o| o.join(", "))
+                .unwrap_or_else(|| "id columns".into())
+        ),
+        Lineage::Expansion { on, .. } => format!("1:N on {}", on.join(", ")),
+    };
+    let mapping = match &d.fields_mapping {
+        FieldsMapping::Default {
+            match_suffix,
+            exclude_fields,
+        } => {
+            let mut m = "default".to_string();
+            if *match_suffix {
+                m.push_str(", suffix match");
             }
-            other => format!("{other:?}").to_lowercase(),
-        };
-        out.push(Line::from(vec![
-            Span::raw(format!("  {}", d.feature)).bold(),
-            Span::raw(if d.optional { "  (optional)" } else { "" }).fg(Color::Yellow),
-        ]));
-        out.push(kv("  lineage", lineage));
+            if !exclude_fields.is_empty() {
+                m.push_str(&format!(
+                    ", excluding {}",
+                    exclude_fields
+                        .iter()
+                        .map(|f| f.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            m
+        }
+        other => format!("{other:?}").to_lowercase(),
+    };
+    out.push(Line::from(vec![
+        Span::raw(format!("  {}", d.feature)).bold(),
+        Span::raw(if d.optional { "  (optional)" } else { "" }).fg(Color::Yellow),
+    ]));
+    out.push(kv("  lineage", lineage));
+    out.push(kv(
+        "  select",
+        match &d.select {
+            None => "all columns".into(),
+            Some(c) if c.is_empty() => "ids and system columns only".into(),
+            Some(c) => c.join(", "),
+        },
+    ));
+    if !d.rename.is_empty() {
         out.push(kv(
-            "  select",
-            match &d.select {
-                None => "all columns".into(),
-                Some(c) if c.is_empty() => "ids and system columns only".into(),
-                Some(c) => c.join(", "),
-            },
-        ));
-        if !d.rename.is_empty() {
-            out.push(kv(
-                "  rename",
-                d.rename
-                    .iter()
-                    .map(|(a, b)| format!("{a} → {b}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ));
-        }
-        if !d.sql_filters.is_empty() {
-            out.push(kv("  filters", d.sql_filters.join(" AND ")));
-        }
-        out.push(kv("  fields mapping", mapping));
-    }
-    let children = ws.graph.children(key);
-    out.push(Line::default());
-    out.push(head("Downstream"));
-    out.push(Line::from(if children.is_empty() {
-        "  none (a leaf feature)".to_string()
-    } else {
-        format!(
-            "  {}",
-            children
+            "  rename",
+            d.rename
                 .iter()
-                .map(|c| c.to_string())
+                .map(|(a, b)| format!("{a} → {b}"))
                 .collect::<Vec<_>>()
-                .join(", ")
-        )
-    }));
-    out
+                .join(", "),
+        ));
+    }
+    if !d.sql_filters.is_empty() {
+        out.push(kv("  filters", d.sql_filters.join(" AND ")));
+    }
+    out.push(kv("  fields mapping", mapping));
 }
 pub(crate) fn spinner_line(app: &App, text: &str) -> Line<'static> {
     Line::from(vec![

@@ -4,13 +4,18 @@
 use crate::tui::prelude::*;
 
 pub(crate) fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: &Workspace) {
-    use crate::engine::graph::diff::{DiffStatus, FieldChangeKind};
-    let snaps = ws.history();
-    let h = &app.history;
-    let current = ws.graph.project_version.clone();
     let left_w = 52.min(area.width / 2).max(20);
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(area);
+    draw_versions_pane(frame, left, app, ws);
+    draw_diff_pane(frame, right, app);
+}
+
+/// The left pane: the pushed project versions (cursor, base, current) and what `R` does for the selected feature.
+fn draw_versions_pane(frame: &mut Frame, left: Rect, app: &App, ws: &Workspace) {
+    let snaps = ws.history();
+    let h = &app.history;
+    let current = ws.graph.project_version.clone();
     // pushed project versions
     let block = pane_block(
         Line::from(format!(" Pushed project versions ({}) ", snaps.len())).bold(),
@@ -89,7 +94,12 @@ pub(crate) fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: 
         });
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
 
+/// The right pane: the graph diff between the base and the selected version, scrolled by `h.scroll`.
+fn draw_diff_pane(frame: &mut Frame, right: Rect, app: &App) {
+    use crate::engine::graph::diff::DiffStatus;
+    let h = &app.history;
     // the diff
     let title = match &h.diff {
         Some(Ok(d)) if d.from_project_version == d.to_project_version => {
@@ -135,73 +145,82 @@ pub(crate) fn draw_history_screen(frame: &mut Frame, area: Rect, app: &App, ws: 
                         .unwrap_or_else(|| "0".into()),
                 }
             };
-            for f in &d.features {
-                let (mark, color) = match f.status {
-                    DiffStatus::Added => ("+", Color::Green),
-                    DiffStatus::Removed => ("-", Color::Red),
-                    DiffStatus::Changed => ("~", Color::Yellow),
-                    DiffStatus::Unchanged if f.version_changed() => ("·", Color::Cyan),
-                    DiffStatus::Unchanged => ("=", muted()),
-                };
-                let versions = match (&f.old_version, &f.new_version) {
-                    (Some(a), Some(b)) if a != b => format!("{a} → {b}"),
-                    (Some(a), Some(_)) => a.clone(),
-                    (None, Some(b)) => format!("(new) {b}"),
-                    (Some(a), None) => format!("{a} (removed)"),
-                    (None, None) => String::new(),
-                };
-                let rows = if f.old_version == f.new_version {
-                    rows_of(&f.key, &f.new_version)
-                } else {
-                    format!(
-                        "{} → {}",
-                        rows_of(&f.key, &f.old_version),
-                        rows_of(&f.key, &f.new_version)
-                    )
-                };
-                let note = match f.status {
-                    DiffStatus::Unchanged if f.version_changed() => "  (upstream changed)",
-                    _ => "",
-                };
-                out.push(Line::from(vec![
-                    Span::styled(format!("{mark} "), Style::new().fg(color).bold()),
-                    Span::styled(format!("{:<28}", f.key), Style::new().fg(color)),
-                    Span::raw(format!(" {versions:<21}")),
-                    Span::raw(format!(" rows {rows}")).fg(muted()),
-                    Span::raw(note).fg(muted()),
-                ]));
-                for c in &f.field_changes {
-                    let (k, v) = match c.kind {
-                        FieldChangeKind::Added => (
-                            "+",
-                            format!("(new) {}", c.new_version.clone().unwrap_or_default()),
-                        ),
-                        FieldChangeKind::Removed => (
-                            "-",
-                            format!("{} (removed)", c.old_version.clone().unwrap_or_default()),
-                        ),
-                        FieldChangeKind::Changed => (
-                            "~",
-                            format!(
-                                "{} → {}",
-                                c.old_version.clone().unwrap_or_default(),
-                                c.new_version.clone().unwrap_or_default()
-                            ),
-                        ),
-                    };
-                    let code = f
-                        .fields
-                        .iter()
-                        .find(|fv| fv.key == c.field)
-                        .map(|fv| format!("  code_version {}", fv.code_version))
-                        .unwrap_or_default();
-                    out.push(
-                        Line::from(format!("      {k} field {:<16} {v}{code}", c.field)).fg(color),
-                    );
-                }
-            }
+            feature_diff_lines(&mut out, d, &rows_of);
         }
     }
     let start = h.scroll.min(out.len().saturating_sub(1));
     frame.render_widget(Paragraph::new(out.split_off(start)), inner);
+}
+
+/// One line per feature of `d` (status mark, key, versions, stored rows) and one per changed field, appended to
+/// `out`; `rows_of(key, version)` gives the stored row count shown for a feature version.
+fn feature_diff_lines(
+    out: &mut Vec<Line<'static>>,
+    d: &crate::engine::graph::diff::GraphDiff,
+    rows_of: &dyn Fn(&str, &Option<String>) -> String,
+) {
+    use crate::engine::graph::diff::{DiffStatus, FieldChangeKind};
+    for f in &d.features {
+        let (mark, color) = match f.status {
+            DiffStatus::Added => ("+", Color::Green),
+            DiffStatus::Removed => ("-", Color::Red),
+            DiffStatus::Changed => ("~", Color::Yellow),
+            DiffStatus::Unchanged if f.version_changed() => ("·", Color::Cyan),
+            DiffStatus::Unchanged => ("=", muted()),
+        };
+        let versions = match (&f.old_version, &f.new_version) {
+            (Some(a), Some(b)) if a != b => format!("{a} → {b}"),
+            (Some(a), Some(_)) => a.clone(),
+            (None, Some(b)) => format!("(new) {b}"),
+            (Some(a), None) => format!("{a} (removed)"),
+            (None, None) => String::new(),
+        };
+        let rows = if f.old_version == f.new_version {
+            rows_of(&f.key, &f.new_version)
+        } else {
+            format!(
+                "{} → {}",
+                rows_of(&f.key, &f.old_version),
+                rows_of(&f.key, &f.new_version)
+            )
+        };
+        let note = match f.status {
+            DiffStatus::Unchanged if f.version_changed() => "  (upstream changed)",
+            _ => "",
+        };
+        out.push(Line::from(vec![
+            Span::styled(format!("{mark} "), Style::new().fg(color).bold()),
+            Span::styled(format!("{:<28}", f.key), Style::new().fg(color)),
+            Span::raw(format!(" {versions:<21}")),
+            Span::raw(format!(" rows {rows}")).fg(muted()),
+            Span::raw(note).fg(muted()),
+        ]));
+        for c in &f.field_changes {
+            let (k, v) = match c.kind {
+                FieldChangeKind::Added => (
+                    "+",
+                    format!("(new) {}", c.new_version.clone().unwrap_or_default()),
+                ),
+                FieldChangeKind::Removed => (
+                    "-",
+                    format!("{} (removed)", c.old_version.clone().unwrap_or_default()),
+                ),
+                FieldChangeKind::Changed => (
+                    "~",
+                    format!(
+                        "{} → {}",
+                        c.old_version.clone().unwrap_or_default(),
+                        c.new_version.clone().unwrap_or_default()
+                    ),
+                ),
+            };
+            let code = f
+                .fields
+                .iter()
+                .find(|fv| fv.key == c.field)
+                .map(|fv| format!("  code_version {}", fv.code_version))
+                .unwrap_or_default();
+            out.push(Line::from(format!("      {k} field {:<16} {v}{code}", c.field)).fg(color));
+        }
+    }
 }
