@@ -169,6 +169,8 @@ pub enum StoreKind {
     Delta,
     /// `metaxy.ext.lancedb.LanceDBMetadataStore`
     LanceDb,
+    /// `metaxy.ext.postgresql.PostgreSQLMetadataStore`
+    Postgres,
 }
 
 /// Every accepted store `type` string as `(type_path, kind, deprecated)`, canonical first.
@@ -221,11 +223,31 @@ pub const KNOWN_STORE_TYPES: &[(&str, StoreKind, bool)] = &[
         StoreKind::LanceDb,
         true,
     ),
+    (
+        "metaxy.ext.postgresql.PostgreSQLMetadataStore",
+        StoreKind::Postgres,
+        false,
+    ),
+    (
+        "metaxy.ext.postgresql.metadata_store.PostgreSQLMetadataStore",
+        StoreKind::Postgres,
+        false,
+    ),
+    (
+        "metaxy.ext.metadata_stores.postgresql.PostgreSQLMetadataStore",
+        StoreKind::Postgres,
+        true,
+    ),
 ];
 
 impl StoreKind {
     /// All supported kinds.
-    pub const ALL: [StoreKind; 3] = [StoreKind::DuckDb, StoreKind::Delta, StoreKind::LanceDb];
+    pub const ALL: [StoreKind; 4] = [
+        StoreKind::DuckDb,
+        StoreKind::Delta,
+        StoreKind::LanceDb,
+        StoreKind::Postgres,
+    ];
 
     /// Python class name, as printed by `metaxy list stores` (e.g. `"DuckDBMetadataStore"`).
     pub fn display_name(&self) -> &'static str {
@@ -233,6 +255,7 @@ impl StoreKind {
             StoreKind::DuckDb => "DuckDBMetadataStore",
             StoreKind::Delta => "DeltaMetadataStore",
             StoreKind::LanceDb => "LanceDBMetadataStore",
+            StoreKind::Postgres => "PostgreSQLMetadataStore",
         }
     }
 
@@ -242,16 +265,19 @@ impl StoreKind {
             StoreKind::DuckDb => "metaxy.ext.duckdb.DuckDBMetadataStore",
             StoreKind::Delta => "metaxy.ext.polars.handlers.delta.DeltaMetadataStore",
             StoreKind::LanceDb => "metaxy.ext.lancedb.LanceDBMetadataStore",
+            StoreKind::Postgres => "metaxy.ext.postgresql.PostgreSQLMetadataStore",
         }
     }
 
     /// Name of the required config key holding the store location:
-    /// DuckDB `database`, Delta `root_path`, LanceDB `uri`.
+    /// DuckDB `database`, Delta `root_path`, LanceDB `uri`, PostgreSQL `connection_string` (which may be replaced by
+    /// `connection_params`: the store then has no location string).
     pub fn location_key(&self) -> &'static str {
         match self {
             StoreKind::DuckDb => "database",
             StoreKind::Delta => "root_path",
             StoreKind::LanceDb => "uri",
+            StoreKind::Postgres => "connection_string",
         }
     }
 

@@ -4,6 +4,8 @@
 //! (version filter, dedup, soft deletes) live in [`crate::engine::read`] and are shared by every backend, so Delta
 //! Lake and LanceDB only need to implement [`MetadataStore`] (table naming, existence, scan, system table).
 
+pub mod postgres;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -489,6 +491,7 @@ pub fn open_store(cfg: &StoreConfig, cwd: &Path) -> Result<Box<dyn MetadataStore
         StoreKind::DuckDb => Box::new(DuckDbStore::open(cfg, cwd)?),
         StoreKind::Delta => Box::new(DeltaStore::open(cfg, cwd)?),
         StoreKind::LanceDb => Box::new(LanceStore::open(cfg, cwd)?),
+        StoreKind::Postgres => Box::new(postgres::PostgresStore::open(cfg, cwd)?),
     })
 }
 
