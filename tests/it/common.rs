@@ -159,13 +159,18 @@ pub fn multiset(rows: &[Value], keys: &[String]) -> Vec<String> {
 }
 
 /// Runs the real `metaxy-tui` binary in `dir` with a clean Metaxy environment.
+/// (The PostgreSQL database of a PostgreSQL scenario is named by `METAXY_FIXTURE_PG`, see [`scenario_env`].)
 pub fn run_binary(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let pg = scenario_env(dir)
+        .into_iter()
+        .filter(|(k, _)| k != "METAXY_FIXTURE_DIR");
     std::process::Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
         .args(args)
         .current_dir(dir)
         .env_remove("METAXY_CONFIG")
         .env_remove("METAXY_CONFIG_FILE")
         .env_remove("METAXY_FIXTURE_DIR")
+        .envs(pg)
         .output()
         .expect("binary runs")
 }

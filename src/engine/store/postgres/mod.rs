@@ -32,8 +32,8 @@ use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
 use crate::engine::store::{Columns, KeyRange, LatestScan, MetadataStore};
 
-/// Metaxy's canonical class path of this store.
-pub const CLASS_PATH: &str = "metaxy.ext.postgresql.PostgreSQLMetadataStore";
+/// The class path Metaxy reports for this store (`resolved_from.type`: the defining module).
+pub const CLASS_PATH: &str = "metaxy.ext.postgresql.metadata_store.PostgreSQLMetadataStore";
 
 /// The columns Metaxy always decodes from JSON (`_METAXY_STRUCT_COLUMNS`).
 const STRUCT_COLUMNS: [&str; 2] = ["metaxy_provenance_by_field", "metaxy_data_version_by_field"];
@@ -167,28 +167,55 @@ impl PostgresStore {
         let query = format!("SELECT {} FROM {from}{tail}", exprs.join(", "));
         let _t = crate::engine::timing::span(|| format!("postgres-copy {table}"));
         let df = block_on(Self::copy_out(&self.client, &query, &fields, table)).map_err(|e| self.read_err(table, &e))??;
-        self.decode_json(df, cols)
+        self.decode_json(df, table, cols)
     }
 
     /// Metaxy's `_get_json_columns_for_struct` + `_parse_json_to_struct_columns`: `*_by_field` columns stored as
     /// json or text, and (with `auto_cast_struct_for_jsonb`) every json/jsonb column, become structs when all their
-    /// values are JSON objects.
-    fn decode_json(&self, mut df: DataFrame, cols: &[PgColumn]) -> Result<DataFrame> {
+    /// values are JSON objects. A `*_by_field` column without any value (an empty read) becomes an all-null struct of
+    /// the keys the table's rows use (Metaxy's `_cast_empty_system_struct_columns` takes the plan's fields).
+    fn decode_json(&self, mut df: DataFrame, table: &str, cols: &[PgColumn]) -> Result<DataFrame> {
         for c in cols {
+            let system = STRUCT_COLUMNS.contains(&c.name.as_str());
             let wanted = match c.ty {
-                PgType::Json { .. } => self.auto_cast || STRUCT_COLUMNS.contains(&c.name.as_str()),
-                PgType::Text => STRUCT_COLUMNS.contains(&c.name.as_str()),
+                PgType::Json { .. } => self.auto_cast || system,
+                PgType::Text => system,
                 _ => false,
             };
             if !wanted {
                 continue;
             }
             let Ok(s) = df.column(&c.name) else { continue };
-            if let Some(decoded) = types::decode_json_objects(s.as_materialized_series()) {
+            let s = s.as_materialized_series();
+            if let Some(decoded) = types::decode_json_objects(s) {
                 df.with_column(decoded.into_column())?;
+            } else if system && s.null_count() == s.len() {
+                let keys = self.json_keys(table, &c.name);
+                if !keys.is_empty() {
+                    let fields = keys
+                        .into_iter()
+                        .map(|k| Field::new(k.into(), DataType::String))
+                        .collect();
+                    let empty = Series::full_null(s.name().clone(), s.len(), &DataType::Struct(fields));
+                    df.with_column(empty.into_column())?;
+                }
             }
         }
         Ok(df)
+    }
+
+    /// The keys of the JSON objects in column `column` of `table` (a sample of its rows), in order of appearance;
+    /// empty when there are none or they cannot be parsed.
+    fn json_keys(&self, table: &str, column: &str) -> Vec<String> {
+        let c = quote_ident(column);
+        let q = format!(
+            "SELECT k FROM (SELECT {c}::jsonb AS j FROM {t} WHERE {c} IS NOT NULL AND jsonb_typeof({c}::jsonb) = 'object' LIMIT 1000) s,
+             jsonb_object_keys(s.j) WITH ORDINALITY AS x(k, i) GROUP BY k ORDER BY min(i), k",
+            t = quote_ident(table)
+        );
+        block_on(self.client.query(&q, &[]))
+            .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -472,7 +499,7 @@ impl PostgresStore {
             sql::version_where(&cols, feature_version)
         );
         let df = Self::copy_out(tx.client(), &query, &fields, table).await.map_err(pg)??;
-        let df = self.decode_json(df, &cols)?;
+        let df = self.decode_json(df, table, &cols)?;
         let matched = crate::engine::read::apply_filters(df, filters)?;
         if matched.height() == 0 {
             return Ok(0);
