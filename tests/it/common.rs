@@ -23,8 +23,9 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The backends every scenario was written to by real Metaxy.
-pub const BACKENDS: [&str; 4] = ["duckdb", "delta", "lancedb", "iceberg"];
+/// The backends every scenario was written to by real Metaxy (PostgreSQL stores are SQL dumps loaded into fresh
+/// databases of the test server, see [`scenario_env`]).
+pub const BACKENDS: [&str; 5] = ["duckdb", "delta", "lancedb", "iceberg", "postgres"];
 
 /// The backends written in Map mode too (`tests/fixtures/map_mode/<backend>`).
 pub const MAP_MODE_BACKENDS: [&str; 3] = ["duckdb", "delta", "lancedb"];
@@ -161,8 +162,7 @@ pub fn open_scenario(s: &str) -> Workspace {
 /// Opens a scenario of `backend` the way a user would from inside its directory.
 pub fn open_scenario_in(b: &str, s: &str) -> Workspace {
     let dir = scenario_dir_in(b, s);
-    let mut env = BTreeMap::new();
-    env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
+    let env = scenario_env(&dir);
     let opts = OpenOptions {
         cwd: dir,
         env,
@@ -213,13 +213,18 @@ pub fn multiset(rows: &[Value], keys: &[String]) -> Vec<String> {
 }
 
 /// Runs the real `metaxy-tui` binary in `dir` with a clean Metaxy environment.
+/// (The PostgreSQL database of a PostgreSQL scenario is named by `METAXY_FIXTURE_PG`, see [`scenario_env`].)
 pub fn run_binary(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let pg = scenario_env(dir)
+        .into_iter()
+        .filter(|(k, _)| k != "METAXY_FIXTURE_DIR");
     std::process::Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
         .args(args)
         .current_dir(dir)
         .env_remove("METAXY_CONFIG")
         .env_remove("METAXY_CONFIG_FILE")
         .env_remove("METAXY_FIXTURE_DIR")
+        .envs(pg)
         .output()
         .expect("binary runs")
 }
@@ -377,12 +382,120 @@ fn relocate_avro(bytes: &[u8], old: &str, new: &str) -> Vec<u8> {
 /// Opens a copy of scenario `s` of backend `b` in `tmp` (so a test may damage it).
 pub fn open_copy(b: &str, s: &str, tmp: &std::path::Path) -> Workspace {
     copy_dir(&scenario_dir_in(b, s), tmp);
-    let mut env = BTreeMap::new();
-    env.insert("METAXY_FIXTURE_DIR".to_string(), tmp.display().to_string());
+    let env = scenario_env(tmp);
     Workspace::open(&OpenOptions {
         cwd: tmp.to_path_buf(),
         env,
         ..Default::default()
     })
     .unwrap_or_else(|e| panic!("{b}/{s}: {e}"))
+}
+
+/// The PostgreSQL test server (`tests/services/postgres.sh start`): `METAXY_TUI_PG_URL`, default
+/// `postgresql://postgres@127.0.0.1:55432`. Panics with how to start it when it cannot be reached: the PostgreSQL
+/// tests never skip.
+pub fn pg_server() -> String {
+    static CHECKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let url = std::env::var("METAXY_TUI_PG_URL")
+                .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:55432".into());
+            let url = url.trim_end_matches('/').to_string();
+            if let Err(e) = pg_exec(&url, "postgres", "SELECT 1") {
+                panic!(
+                    "the PostgreSQL test server is not reachable at {url} ({e}); start it with \
+                     `tests/services/postgres.sh start` (or set METAXY_TUI_PG_URL)"
+                );
+            }
+            // databases left behind by earlier test processes that are gone
+            let stale = pg_query(
+                &url,
+                "SELECT datname FROM pg_database WHERE datname LIKE 'mxt\\_%'",
+            );
+            for db in stale {
+                let pid = db.split('_').nth(1).unwrap_or("");
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = pg_exec(&url, "postgres", &format!("DROP DATABASE IF EXISTS {db}"));
+                }
+            }
+            url
+        })
+        .clone()
+}
+
+fn pg_connect(url: &str, db: &str) -> Result<tokio_postgres::Client, String> {
+    let url = format!("{url}/{db}");
+    metaxy_tui::engine::rt::block_on(async move {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(client)
+    })
+}
+
+/// Runs `sql` (several statements allowed) in database `db` of server `url`.
+pub fn pg_exec(url: &str, db: &str, sql: &str) -> Result<(), String> {
+    let client = pg_connect(url, db)?;
+    metaxy_tui::engine::rt::block_on(client.batch_execute(sql)).map_err(|e| e.to_string())
+}
+
+/// The first column of every row of `sql` in the `postgres` database, as text.
+pub fn pg_query(url: &str, sql: &str) -> Vec<String> {
+    let client = pg_connect(url, "postgres").unwrap();
+    metaxy_tui::engine::rt::block_on(client.simple_query(sql))
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A new empty database on the test server, loaded with the SQL dump `dump` when given; returns its URL.
+pub fn pg_fresh_db(dump: Option<&std::path::Path>) -> String {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let url = pg_server();
+    let db = format!(
+        "mxt_{}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    pg_exec(&url, "postgres", &format!("CREATE DATABASE {db}")).unwrap();
+    if let Some(dump) = dump {
+        let sql = std::fs::read_to_string(dump).unwrap();
+        pg_exec(&url, &db, &sql).unwrap_or_else(|e| panic!("{}: {e}", dump.display()));
+    }
+    format!("{url}/{db}")
+}
+
+/// The environment a fixture directory `dir` (a scenario of some backend, or a copy of one) is opened with:
+/// `METAXY_FIXTURE_DIR`, and for PostgreSQL scenarios `METAXY_FIXTURE_PG` / `METAXY_FIXTURE_PG_ARCHIVE` naming
+/// databases loaded from the directory's `store.sql` / `store_archive.sql` (an empty one without it). The
+/// databases are made on the first call for `dir` and shared by later calls for the same directory (so the binary,
+/// the engine and real Metaxy all see one store).
+pub fn scenario_env(dir: &std::path::Path) -> BTreeMap<String, String> {
+    static MADE: std::sync::Mutex<BTreeMap<PathBuf, BTreeMap<String, String>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let mut env = BTreeMap::new();
+    env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
+    let dump = dir.join("store.sql");
+    if !dump.is_file() {
+        return env;
+    }
+    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(e) = made.get(dir) {
+        return e.clone();
+    }
+    env.insert("METAXY_FIXTURE_PG".into(), pg_fresh_db(Some(&dump)));
+    let archive = dir.join("store_archive.sql");
+    env.insert(
+        "METAXY_FIXTURE_PG_ARCHIVE".into(),
+        pg_fresh_db(archive.is_file().then_some(archive.as_path())),
+    );
+    made.insert(dir.to_path_buf(), env.clone());
+    env
 }

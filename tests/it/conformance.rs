@@ -260,10 +260,20 @@ fn status_json_matches_metaxy_cli() {
         let got = status_document(&statuses, None);
         // Metaxy's captures print absolute store paths with the fixtures root replaced by `<fixtures>`
         let root = fixtures_root_of(b).display().to_string();
+        // and PostgreSQL stores by the URL of the database Metaxy wrote (a fresh copy here)
+        let db = if b == "postgres" {
+            (
+                ws.store.location(),
+                format!("postgresql://***:@127.0.0.1:55432/mxfx_{s}"),
+            )
+        } else {
+            (root.clone(), "<fixtures>".into())
+        };
         let got: Value = serde_json::from_str(
             &serde_json::to_string(&got)
                 .unwrap()
-                .replace(&root, "<fixtures>"),
+                .replace(&root, "<fixtures>")
+                .replace(&db.0, &db.1),
         )
         .unwrap();
         let want: Value = serde_json::from_str(&stdout).unwrap();
@@ -273,6 +283,7 @@ fn status_json_matches_metaxy_cli() {
             serde_json::to_string_pretty(&got)
                 .unwrap()
                 .replace(&root, "<fixtures>")
+                .replace(&db.0, &db.1)
                 .trim(),
             stdout.trim(),
             "{b}/{s}: textual JSON"
@@ -364,12 +375,9 @@ fn historical_snapshot_loads_the_old_graph() {
         let mut opts = metaxy_tui::engine::workspace::OpenOptions {
             cwd: scenario_dir_in(b, "s04_version_bump"),
             snapshot: Some("bc37caf4".into()),
+            env: scenario_env(&scenario_dir_in(b, "s04_version_bump")),
             ..Default::default()
         };
-        opts.env.insert(
-            "METAXY_FIXTURE_DIR".into(),
-            scenario_dir_in(b, "s04_version_bump").display().to_string(),
-        );
         let ws = metaxy_tui::engine::workspace::Workspace::open(&opts).unwrap();
         assert_eq!(ws.graph.project_version, "bc37caf4");
         assert_eq!(
@@ -398,13 +406,12 @@ fn copied_store_without_system_table_reads_like_metaxy() {
     for b in BACKENDS {
         // s08: `metaxy metadata copy --all-features --from dev --to archive` copies rows but not the system table
         let dir = scenario_dir_in(b, "s08_copy");
-        let mut opts = metaxy_tui::engine::workspace::OpenOptions {
+        let opts = metaxy_tui::engine::workspace::OpenOptions {
             cwd: dir.clone(),
             store: Some("archive".into()),
+            env: scenario_env(&dir),
             ..Default::default()
         };
-        opts.env
-            .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
         let ws = metaxy_tui::engine::workspace::Workspace::open(&opts).unwrap();
         assert_eq!(ws.graph_source.as_deref(), Some("dev"));
         let index = json(dir.join("expected/archive_index.json"));
@@ -447,6 +454,9 @@ fn same_content_gives_identical_results_on_every_backend() {
         pairs.push(("duckdb", s, "lancedb", s));
         pairs.push(("duckdb", s, "iceberg", s));
     }
+    for s in SCENARIOS {
+        pairs.push(("duckdb", s, "postgres", s));
+    }
     for group in MAP_MODE_GROUPS {
         for b in MAP_MODE_BACKENDS {
             pairs.push((group, b, b, map_mode_twin(group)));
@@ -475,13 +485,12 @@ fn snapshot_references_accept_prefixes_and_latest() {
     for b in BACKENDS {
         let dir = scenario_dir_in(b, "s04_version_bump");
         let open = |r: &str| {
-            let mut opts = metaxy_tui::engine::workspace::OpenOptions {
+            let opts = metaxy_tui::engine::workspace::OpenOptions {
                 cwd: dir.clone(),
                 snapshot: Some(r.into()),
+                env: scenario_env(&dir),
                 ..Default::default()
             };
-            opts.env
-                .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
             metaxy_tui::engine::workspace::Workspace::open(&opts)
         };
         let ws = open("BC37").unwrap();

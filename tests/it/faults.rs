@@ -19,7 +19,7 @@ fn run_killed_at(dir: &Path, failpoint: &str, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
         .args(args)
         .current_dir(dir)
-        .env("METAXY_FIXTURE_DIR", dir)
+        .envs(scenario_env(dir))
         .env("METAXY_TUI_FAILPOINT", failpoint)
         .env_remove("METAXY_CONFIG")
         .output()
@@ -37,12 +37,11 @@ fn run_killed_at(dir: &Path, failpoint: &str, args: &[&str]) {
 }
 
 fn open(dir: &Path) -> Workspace {
-    let mut opts = OpenOptions {
+    let opts = OpenOptions {
         cwd: dir.to_path_buf(),
+        env: scenario_env(dir),
         ..Default::default()
     };
-    opts.env
-        .insert("METAXY_FIXTURE_DIR".into(), dir.display().to_string());
     Workspace::open(&opts).expect("the store opens after the crash")
 }
 
@@ -94,6 +93,7 @@ fn a_write_killed_before_its_commit_leaves_the_store_as_it_was() {
         ("delta", "delta.before_commit"),
         ("lancedb", "lance.before_commit"),
         ("iceberg", "iceberg.before_commit"),
+        ("postgres", "postgres.before_commit"),
     ] {
         for args in [&SOFT[..], &HARD[..], &WRITE[..]] {
             let tmp = tempfile::tempdir().unwrap();
@@ -224,7 +224,7 @@ fn a_large_write_killed_at_random_moments_is_all_or_nothing() {
                     "big.parquet",
                 ])
                 .current_dir(dir)
-                .env("METAXY_FIXTURE_DIR", dir)
+                .envs(scenario_env(dir))
                 .env_remove("METAXY_CONFIG")
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

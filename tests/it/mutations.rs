@@ -4,7 +4,6 @@
 //! store it wrote itself. Timestamps written now (`metaxy_updated_at`, `metaxy_deleted_at`) come from the wall clock
 //! where Metaxy's came from a fixed clock, so their values are not compared (whether `metaxy_deleted_at` is set is).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use metaxy_tui::engine::keys::FeatureKey;
@@ -46,8 +45,7 @@ fn canon(rows: &[Value], keys: &[String]) -> Vec<String> {
 }
 
 fn reopen(dir: &Path, store: Option<&str>) -> Workspace {
-    let mut env = BTreeMap::new();
-    env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
+    let env = scenario_env(dir);
     Workspace::open(&OpenOptions {
         cwd: dir.to_path_buf(),
         env,
@@ -465,13 +463,16 @@ fn fallback_stores_are_never_written() {
 
 #[test]
 fn copy_across_backends_matches_metaxy_s08() {
-    // DuckDB (s07) -> Delta, Delta (s07) -> LanceDB, LanceDB (s07) -> DuckDB: the archive holds Metaxy's rows
+    // DuckDB (s07) -> Delta, Delta (s07) -> LanceDB, LanceDB (s07) -> DuckDB, DuckDB -> PostgreSQL, PostgreSQL ->
+    // Delta: the archive holds Metaxy's rows
     for (src, dst) in [
         ("duckdb", "delta"),
         ("delta", "lancedb"),
         ("lancedb", "duckdb"),
         ("duckdb", "iceberg"),
         ("iceberg", "delta"),
+        ("duckdb", "postgres"),
+        ("postgres", "delta"),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         copy_dir(&scenario_dir_in(src, "s07_hard_delete"), tmp.path());
@@ -491,12 +492,21 @@ fn copy_across_backends_matches_metaxy_s08() {
                 "warehouse",
                 "${METAXY_FIXTURE_DIR:-.}/store_archive",
             ),
+            "postgres" => (
+                "metaxy.ext.postgresql.PostgreSQLMetadataStore",
+                "connection_string",
+                "${METAXY_FIXTURE_PG_ARCHIVE}",
+            ),
             _ => (
                 "metaxy.ext.lancedb.LanceDBMetadataStore",
                 "uri",
                 "${METAXY_FIXTURE_DIR:-.}/store_archive",
             ),
         };
+        if dst == "postgres" {
+            // a DuckDB scenario has no dump: give it an empty PostgreSQL database as its archive
+            std::fs::write(tmp.path().join("store.sql"), "").unwrap();
+        }
         let mut toml = std::fs::read_to_string(tmp.path().join("metaxy.toml")).unwrap();
         toml.push_str(&format!(
             "\n[stores.archive]\ntype = \"{ty}\"\n\n[stores.archive.config]\n{key} = \"{loc}\"\n"

@@ -45,6 +45,7 @@ pub fn metaxy_check(dir: &Path, expected: &Path, extra: &[&str], what: &str) -> 
         .arg(expected)
         .arg("--ignore-timestamps")
         .args(extra)
+        .envs(scenario_env(dir))
         .output()
         .expect("python runs");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
@@ -70,7 +71,7 @@ fn tui(dir: &Path, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
         .args(args)
         .current_dir(dir)
-        .env("METAXY_FIXTURE_DIR", dir)
+        .envs(scenario_env(dir))
         .env_remove("METAXY_CONFIG")
         .env_remove("METAXY_CONFIG_FILE")
         .output()
@@ -221,6 +222,7 @@ pub fn metaxy_dump(dir: &Path, store: &str, out: &Path, what: &str) {
         .arg("--dump")
         .arg(out)
         .args(["--store", store])
+        .envs(scenario_env(dir))
         .output()
         .expect("python runs");
     assert!(
@@ -308,8 +310,7 @@ fn map_mode_writes_are_read_back_by_metaxy() {
         for store in ["dev", "archive"] {
             let out = tempfile::tempdir().unwrap();
             metaxy_dump(dir, store, out.path(), &format!("{b} map mode {store}"));
-            let mut env = std::collections::BTreeMap::new();
-            env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
+            let env = scenario_env(dir);
             let ws = Workspace::open(&OpenOptions {
                 cwd: dir.to_path_buf(),
                 env,
@@ -381,8 +382,7 @@ fn metaxy_reads_rows_we_wrote_and_sees_them_as_new_downstream() {
         );
         let out = tempfile::tempdir().unwrap();
         metaxy_dump(dir, "dev", out.path(), &format!("{b} write"));
-        let mut env = std::collections::BTreeMap::new();
-        env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
+        let env = scenario_env(dir);
         let ws = Workspace::open(&OpenOptions {
             cwd: dir.to_path_buf(),
             env,
@@ -470,5 +470,63 @@ fn an_iceberg_store_we_create_by_copy_from_duckdb_is_read_by_metaxy() {
         exp.path(),
         &["--store", "archive", "--check", "raw"],
         "duckdb -> new iceberg store copy",
+    );
+}
+
+/// A PostgreSQL store created from nothing by `copy` from a DuckDB store (tables made with Metaxy's DDL by us) and
+/// the reverse direction: real Metaxy opens both and reads exactly the rows Metaxy's own copy (s08) produced.
+#[test]
+fn a_postgres_store_made_by_copy_from_duckdb_is_opened_by_metaxy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(&scenario_dir_in("duckdb", "s07_hard_delete"), dir);
+    let url = pg_fresh_db(None);
+    let mut toml = std::fs::read_to_string(dir.join("metaxy.toml")).unwrap();
+    toml.push_str(&format!(
+        "\n[stores.pg]\ntype = \"metaxy.ext.postgresql.PostgreSQLMetadataStore\"\n\n[stores.pg.config]\nconnection_string = \"{url}\"\n\n[stores.back]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n\n[stores.back.config]\ndatabase = \"${{METAXY_FIXTURE_DIR:-.}}/store_back/metadata.duckdb\"\n"
+    ));
+    std::fs::write(dir.join("metaxy.toml"), toml).unwrap();
+    let exp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &scenario_dir_in("duckdb", "s08_copy").join("expected/archive_raw"),
+        &exp.path().join("raw"),
+    );
+    tui(
+        dir,
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "dev",
+            "--to",
+            "pg",
+        ],
+    );
+    metaxy_check(
+        dir,
+        exp.path(),
+        &["--store", "pg", "--check", "raw"],
+        "duckdb -> postgres copy",
+    );
+    // and back: PostgreSQL -> a new DuckDB file
+    std::fs::create_dir_all(dir.join("store_back")).unwrap();
+    tui(
+        dir,
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "pg",
+            "--to",
+            "back",
+        ],
+    );
+    metaxy_check(
+        dir,
+        exp.path(),
+        &["--store", "back", "--check", "raw"],
+        "postgres -> duckdb copy",
     );
 }

@@ -477,7 +477,7 @@ def main(argv=None) -> int:
             raise SetupError(f"--expected {exp} is not a directory")
         out = args.dump.resolve() if args.dump else None
         # a clean, reproducible Metaxy environment: no METAXY_* overrides from the caller
-        for k in [k for k in os.environ if k.startswith("METAXY_")]:
+        for k in [k for k in os.environ if k.startswith("METAXY_") and not k.startswith("METAXY_FIXTURE_")]:
             del os.environ[k]
         os.environ["METAXY_FIXTURE_DIR"] = str(sdir)
         os.chdir(sdir)

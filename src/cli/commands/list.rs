@@ -189,6 +189,12 @@ fn store_info(s: &StoreConfig, cwd: &Path) -> String {
             s.kind.display_name(),
             sanitize_uri(&location)
         ),
+        StoreKind::Postgres => {
+            use crate::engine::store::postgres::conn::ConnSpec;
+            ConnSpec::from_config(s)
+                .map(|c| c.display())
+                .unwrap_or_else(|_| format!("{}(backend=postgres)", s.kind.display_name()))
+        }
     }
 }
 

@@ -22,6 +22,8 @@ pub enum StoreKind {
     LanceDb,
     /// `metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore`
     Iceberg,
+    /// `metaxy.ext.postgresql.PostgreSQLMetadataStore`
+    Postgres,
 }
 
 /// Every accepted store `type` string as `(type_path, kind, deprecated)`, canonical first.
@@ -84,15 +86,31 @@ pub const KNOWN_STORE_TYPES: &[(&str, StoreKind, bool)] = &[
         StoreKind::Iceberg,
         true,
     ),
+    (
+        "metaxy.ext.postgresql.PostgreSQLMetadataStore",
+        StoreKind::Postgres,
+        false,
+    ),
+    (
+        "metaxy.ext.postgresql.metadata_store.PostgreSQLMetadataStore",
+        StoreKind::Postgres,
+        false,
+    ),
+    (
+        "metaxy.ext.metadata_stores.postgresql.PostgreSQLMetadataStore",
+        StoreKind::Postgres,
+        true,
+    ),
 ];
 
 impl StoreKind {
     /// All supported kinds.
-    pub const ALL: [StoreKind; 4] = [
+    pub const ALL: [StoreKind; 5] = [
         StoreKind::DuckDb,
         StoreKind::Delta,
         StoreKind::LanceDb,
         StoreKind::Iceberg,
+        StoreKind::Postgres,
     ];
 
     /// Python class name, as printed by `metaxy list stores` (e.g. `"DuckDBMetadataStore"`).
@@ -102,6 +120,7 @@ impl StoreKind {
             StoreKind::Delta => "DeltaMetadataStore",
             StoreKind::LanceDb => "LanceDBMetadataStore",
             StoreKind::Iceberg => "IcebergMetadataStore",
+            StoreKind::Postgres => "PostgreSQLMetadataStore",
         }
     }
 
@@ -112,6 +131,7 @@ impl StoreKind {
             StoreKind::Delta => "metaxy.ext.polars.handlers.delta.DeltaMetadataStore",
             StoreKind::LanceDb => "metaxy.ext.lancedb.LanceDBMetadataStore",
             StoreKind::Iceberg => "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore",
+            StoreKind::Postgres => "metaxy.ext.postgresql.PostgreSQLMetadataStore",
         }
     }
 
@@ -123,6 +143,7 @@ impl StoreKind {
             StoreKind::Delta => "root_path",
             StoreKind::LanceDb => "uri",
             StoreKind::Iceberg => "warehouse",
+            StoreKind::Postgres => "connection_string",
         }
     }
 

@@ -12,6 +12,7 @@ pub mod fallback;
 pub mod filter;
 pub mod iceberg;
 pub mod lance;
+pub mod postgres;
 
 use std::path::Path;
 
@@ -39,6 +40,7 @@ pub fn backend(kind: StoreKind) -> Constructor {
         StoreKind::Delta => |cfg, cwd, _| Ok(Box::new(delta::DeltaStore::open(cfg, cwd)?)),
         StoreKind::LanceDb => |cfg, cwd, _| Ok(Box::new(lance::LanceStore::open(cfg, cwd)?)),
         StoreKind::Iceberg => |cfg, cwd, _| Ok(Box::new(iceberg::IcebergStore::open(cfg, cwd)?)),
+        StoreKind::Postgres => |cfg, cwd, _| Ok(Box::new(postgres::PostgresStore::open(cfg, cwd)?)),
     }
 }
 

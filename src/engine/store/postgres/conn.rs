@@ -1,0 +1,227 @@
+//! Connecting to PostgreSQL the way Metaxy's `PostgreSQLMetadataStore` does: `connection_string` (an Ibis /
+//! libpq URL, `postgresql://user:password@host:port/database`) or `connection_params` (Ibis `postgres.connect`
+//! keys `host`, `port` (5432), `database`, `user`, `password`, `schema`), plus the store's display string and
+//! location with credentials masked (Metaxy's `sanitize_uri`).
+
+use std::str::FromStr;
+
+use tokio_postgres::{Client, NoTls};
+
+use crate::engine::config::StoreConfig;
+use crate::engine::error::{EngineError, Result};
+
+/// Where and how to connect, parsed from a store's config.
+#[derive(Clone)]
+pub struct ConnSpec {
+    /// The libpq configuration.
+    pub config: tokio_postgres::Config,
+    /// `connection_string` as configured (`None` with `connection_params`).
+    pub connection_string: Option<String>,
+    /// `connection_params.schema` (tables live in this schema; default the connection's `current_schema()`).
+    pub schema: Option<String>,
+}
+
+/// Metaxy's `sanitize_uri` (urllib based): user and password of a URL replaced by `***` each, a missing password
+/// left empty (`postgresql://***:@host/db` for `postgresql://user@host/db`); strings without a scheme unchanged.
+pub fn sanitize_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_string();
+    };
+    if matches!(scheme, "file" | "local") {
+        return uri.to_string();
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (netloc, tail) = rest.split_at(end);
+    let Some((cred, host)) = netloc.rsplit_once('@') else {
+        return uri.to_string();
+    };
+    let (user, password) = match cred.split_once(':') {
+        Some((u, p)) => (u, p),
+        None => (cred, ""),
+    };
+    if user.is_empty() && password.is_empty() {
+        return uri.to_string();
+    }
+    let u = if user.is_empty() { "" } else { "***" };
+    let p = if password.is_empty() { "" } else { "***" };
+    format!("{scheme}://{u}:{p}@{host}{tail}")
+}
+
+fn open_err(cfg: &StoreConfig, location: &str, m: impl Into<String>) -> EngineError {
+    EngineError::StoreOpen {
+        store: cfg.name.clone(),
+        location: location.to_string(),
+        message: m.into(),
+    }
+}
+
+impl ConnSpec {
+    /// Reads `connection_string` / `connection_params` of `cfg`.
+    ///
+    /// Errors: [`EngineError::StoreOpen`] when neither is given (Metaxy: "Must provide either connection_string or
+    /// connection_params for PostgreSQL") or the string is not a PostgreSQL URL / key-value string.
+    pub fn from_config(cfg: &StoreConfig) -> Result<Self> {
+        let s = cfg
+            .config
+            .get("connection_string")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let params = cfg
+            .config
+            .get("connection_params")
+            .and_then(|v| v.as_object())
+            .cloned();
+        if let Some(s) = s {
+            // SQLAlchemy-style driver suffixes (`postgresql+psycopg://`) are not libpq's
+            let libpq = match s.split_once("://") {
+                Some((scheme, rest)) if scheme.starts_with("postgres") => {
+                    format!("postgresql://{rest}")
+                }
+                _ => s.clone(),
+            };
+            let config = tokio_postgres::Config::from_str(&libpq).map_err(|e| {
+                open_err(
+                    cfg,
+                    &sanitize_uri(&s),
+                    format!("bad connection_string: {e}"),
+                )
+            })?;
+            let schema = params
+                .as_ref()
+                .and_then(|p| p.get("schema"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            return Ok(Self {
+                config,
+                connection_string: Some(s),
+                schema,
+            });
+        }
+        let Some(p) = params else {
+            return Err(open_err(
+                cfg,
+                "postgres",
+                "Must provide either connection_string or connection_params for PostgreSQL",
+            ));
+        };
+        let text = |k: &str| {
+            p.get(k).and_then(|v| match v {
+                serde_json::Value::String(s) => Some(s.clone()),
+                serde_json::Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+        };
+        let mut config = tokio_postgres::Config::new();
+        config.host(text("host").as_deref().unwrap_or("localhost"));
+        let port = text("port").unwrap_or_else(|| "5432".into());
+        config.port(port.parse().map_err(|_| {
+            open_err(
+                cfg,
+                "postgres",
+                format!("bad connection_params.port {port:?}"),
+            )
+        })?);
+        if let Some(u) = text("user") {
+            config.user(&u);
+        }
+        if let Some(pw) = text("password") {
+            config.password(pw);
+        }
+        if let Some(db) = text("database") {
+            config.dbname(&db);
+        }
+        Ok(Self {
+            config,
+            connection_string: None,
+            schema: text("schema"),
+        })
+    }
+
+    /// Metaxy's `display()`: `PostgreSQLMetadataStore(backend=<sanitized connection string>)`, or
+    /// `backend=postgres` with `connection_params`.
+    pub fn display(&self) -> String {
+        let info = match &self.connection_string {
+            Some(s) => sanitize_uri(s),
+            None => "postgres".to_string(),
+        };
+        format!("PostgreSQLMetadataStore(backend={info})")
+    }
+
+    /// Where the store is, for people: the sanitized connection string, or `postgres://host:port/db`.
+    pub fn location(&self) -> String {
+        if let Some(s) = &self.connection_string {
+            return sanitize_uri(s);
+        }
+        let host = match self.config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        format!(
+            "postgres://{host}:{port}/{}",
+            self.config.get_dbname().unwrap_or("")
+        )
+    }
+
+    /// Opens a connection (its driver task runs on the engine's runtime) and prepares the session: UTC, standard
+    /// strings, no synchronized sequential scans (a plain scan then returns rows in storage order, which Metaxy's
+    /// latest-row tie-break relies on), and the configured schema first on the search path.
+    ///
+    /// Errors: the driver's message (server unreachable, authentication, unknown database).
+    pub async fn connect(&self) -> std::result::Result<Client, tokio_postgres::Error> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let mut setup = String::from(
+            "SET TIME ZONE 'UTC'; SET standard_conforming_strings = on; SET synchronize_seqscans = off;",
+        );
+        if let Some(s) = &self.schema {
+            setup.push_str(&format!(
+                " SET search_path TO {}, public;",
+                super::sql::quote_ident(s)
+            ));
+        }
+        client.batch_execute(&setup).await?;
+        Ok(client)
+    }
+}
+
+/// A driver error as one line: the server's message (with its detail) when there is one.
+pub fn pg_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(d) => format!("{} ({d})", db.message()),
+            None => db.message().to_string(),
+        },
+        None => {
+            let mut m = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(s) = src {
+                m.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            m
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_masked_like_metaxy() {
+        assert_eq!(
+            sanitize_uri("postgresql://postgres@127.0.0.1:55432/metaxy"),
+            "postgresql://***:@127.0.0.1:55432/metaxy"
+        );
+        assert_eq!(
+            sanitize_uri("postgresql://u:p@h:5432/db"),
+            "postgresql://***:***@h:5432/db"
+        );
+        assert_eq!(sanitize_uri("postgresql://h/db"), "postgresql://h/db");
+    }
+}
