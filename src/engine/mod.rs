@@ -17,6 +17,7 @@ pub mod fault;
 pub mod frame;
 pub mod graph;
 pub mod hashing;
+pub mod json;
 pub mod keys;
 pub mod ops;
 pub mod query;

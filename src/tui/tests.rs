@@ -2483,3 +2483,37 @@ fn jump_to_end_waits_for_the_count_and_g_cancels_it() {
     assert_eq!(app.details.nav[0].cursor, 12_039);
     assert_eq!(metadata_table(&app).table.end(), 12_040);
 }
+
+/// Issue 16 point 3: `d` `Enter` `Enter` (an empty filter = every row of the feature) deletes nothing; an
+/// unfiltered soft delete goes through only once the feature key is typed.
+#[test]
+fn unfiltered_delete_needs_the_feature_key_typed() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s05_rebased");
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/stt");
+    let before = live_rows(&ws, "example/stt");
+    assert!(before > 0);
+    press(&mut app, &ws, ch('d'));
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render_masked(&app, 120, 24);
+    assert!(out.contains("will be soft-deleted"), "{out}");
+    assert!(out.contains("Type example/stt to confirm"), "{out}");
+    // Enter and y do nothing until the key is typed
+    press(&mut app, &ws, key(KeyCode::Enter));
+    press(&mut app, &ws, ch('y'));
+    assert!(app.overlay.dialog.is_some(), "still waiting for the key");
+    assert_eq!(live_rows(&ws, "example/stt"), before, "nothing deleted");
+    // (y went into the confirmation field, as any key does there)
+    press(&mut app, &ws, key(KeyCode::Backspace));
+    // a wrong key does not confirm either
+    type_in(&mut app, &ws, "example/st");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert_eq!(live_rows(&ws, "example/stt"), before, "nothing deleted");
+    type_in(&mut app, &ws, "t");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(
+        app.overlay.dialog.is_none(),
+        "dialog closes after the write"
+    );
+    assert_eq!(live_rows(&ws, "example/stt"), 0);
+}

@@ -5,7 +5,7 @@
 use polars::prelude::DataFrame;
 
 use crate::engine::error::Result;
-use crate::engine::query::json::any_to_cell;
+use crate::engine::json::any_to_cell;
 use crate::engine::schema as cols;
 use crate::engine::versioning::cause::SampleCause;
 use crate::engine::versioning::resolve::Increment;
@@ -243,7 +243,7 @@ pub fn frame_table(df: &DataFrame, front: &[String]) -> Result<TableData> {
     Ok(t)
 }
 
-pub use crate::engine::query::json::by_field_value;
+pub use crate::engine::json::by_field_value;
 
 fn headers_for(inc: &Increment, df: &DataFrame) -> Vec<String> {
     let mut h = inc.key_columns(df);

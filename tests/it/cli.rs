@@ -892,3 +892,38 @@ connection_string = "clickhouse://localhost:9000/db"
     );
     assert!(plain.ends_with("\nTotal: 4 store(s)\n"));
 }
+
+/// Issue 16 point 4: a feature whose status errors (its data files gone) fails `metadata status`, with and without
+/// `--assert-in-sync`, in both formats, so a CI gate cannot stay green on a broken store. Metaxy 0.1.11 exits 0.
+#[test]
+fn status_exits_1_when_a_feature_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&scenario_dir_in("delta", "s02_mutated"), tmp.path());
+    // a healthy store passes first (status reports needs-update but no error)
+    let ok = run(tmp.path(), &["metadata", "status", "--all-features"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let table = tmp.path().join("store/example/crop.delta");
+    for e in std::fs::read_dir(&table).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "parquet") {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+    for args in [
+        &["metadata", "status", "--all-features"][..],
+        &["metadata", "status", "--all-features", "--format", "json"][..],
+        &["metadata", "status", "example/crop", "--assert-in-sync"][..],
+    ] {
+        let o = run(tmp.path(), args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("feature(s) could not be checked"),
+            "{args:?}: {err}"
+        );
+    }
+}

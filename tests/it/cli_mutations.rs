@@ -267,6 +267,13 @@ fn refused_and_bad_mutations_exit_1_and_leave_the_store_alone() {
         "{}",
         text(&o.stderr)
     );
+    // ours (issue 16 point 3): an unfiltered soft delete needs --yes too (no terminal here to type the key)
+    let o = fails(dir, &["metadata", "delete", "example/stt"]);
+    assert!(
+        text(&o.stderr).contains("requires --yes"),
+        "{}",
+        text(&o.stderr)
+    );
     // a filter on a column that does not exist
     let o = fails(
         dir,

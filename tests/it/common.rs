@@ -61,7 +61,7 @@ pub fn map_mode_twin(group: &str) -> &'static str {
 /// document. `mask` is replaced by `<store>`; with `strip_store_info` the backend-specific `store_metadata` is
 /// dropped so stores of different backends can be compared.
 pub fn observe(ws: &Workspace, mask: &str, strip_store_info: bool) -> String {
-    use metaxy_tui::engine::query::json::df_to_json_rows;
+    use metaxy_tui::engine::json::df_to_json_rows;
     use metaxy_tui::engine::query::read::ReadOptions;
     use metaxy_tui::engine::versioning::resolve::ResolveOptions;
     use metaxy_tui::engine::versioning::status::status_document;

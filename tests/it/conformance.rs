@@ -2,8 +2,8 @@
 //! Delta and LanceDB, plus the Map-mode stores `map_mode/` and `map_mode_bump/`): graph versions, default and raw
 //! reads, increments with exact provenance strings, `metadata status` JSON.
 
+use metaxy_tui::engine::json::df_to_json_rows;
 use metaxy_tui::engine::keys::FeatureKey;
-use metaxy_tui::engine::query::json::df_to_json_rows;
 use metaxy_tui::engine::query::read::ReadOptions;
 use metaxy_tui::engine::versioning::resolve::ResolveOptions;
 use metaxy_tui::engine::versioning::status::status_document;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use metaxy_tui::engine::error::EngineError;
+use metaxy_tui::engine::json::df_to_json_rows;
 use metaxy_tui::engine::keys::FeatureKey;
-use metaxy_tui::engine::query::json::df_to_json_rows;
 use metaxy_tui::engine::query::read::ReadOptions;
 use metaxy_tui::engine::versioning::resolve::ResolveOptions;
 use metaxy_tui::engine::versioning::status::status_document;

@@ -6,13 +6,13 @@
 
 use std::path::Path;
 
+use metaxy_tui::engine::json::df_to_json_rows;
 use metaxy_tui::engine::keys::FeatureKey;
 use metaxy_tui::engine::ops::mutate::{
     execute_copy, execute_delete, execute_rebase, execute_write, plan_copy, plan_delete,
     plan_rebase, plan_write, CopyRequest, DeleteRequest,
 };
 use metaxy_tui::engine::ops::write::WriteOptions;
-use metaxy_tui::engine::query::json::df_to_json_rows;
 use metaxy_tui::engine::query::read::ReadOptions;
 use metaxy_tui::engine::store::open_store_for_write;
 use metaxy_tui::engine::versioning::resolve::ResolveOptions;

@@ -258,8 +258,8 @@ fn canonical(rows: &[Value]) -> Vec<String> {
 
 #[test]
 fn map_mode_writes_are_read_back_by_metaxy() {
+    use metaxy_tui::engine::json::df_to_json_rows;
     use metaxy_tui::engine::keys::FeatureKey;
-    use metaxy_tui::engine::query::json::df_to_json_rows;
     use metaxy_tui::engine::query::read::ReadOptions;
     use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
     for b in MAP_MODE_BACKENDS {
@@ -354,8 +354,8 @@ fn map_mode_writes_are_read_back_by_metaxy() {
 
 #[test]
 fn metaxy_reads_rows_we_wrote_and_sees_them_as_new_downstream() {
+    use metaxy_tui::engine::json::df_to_json_rows;
     use metaxy_tui::engine::keys::FeatureKey;
-    use metaxy_tui::engine::query::json::df_to_json_rows;
     use metaxy_tui::engine::query::read::ReadOptions;
     use metaxy_tui::engine::versioning::resolve::ResolveOptions;
     use metaxy_tui::engine::workspace::{OpenOptions, Workspace};

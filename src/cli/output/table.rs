@@ -5,8 +5,8 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, ContentArrangement, Table};
 use polars::prelude::*;
 
+use crate::engine::json::any_to_cell;
 use crate::engine::keys::FeatureKey;
-use crate::engine::query::json::any_to_cell;
 use crate::engine::schema as cols;
 use crate::engine::workspace::Workspace;
 

@@ -1,6 +1,4 @@
-//! Reads: Metaxy's read semantics over any store ([`read`]), keyset pages of a read ([`page`]) and frame cells
-//! as JSON ([`json`]).
+//! Reads: Metaxy's read semantics over any store ([`read`]) and keyset pages of a read ([`page`]).
 
-pub mod json;
 pub mod page;
 pub mod read;

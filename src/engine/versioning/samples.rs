@@ -111,8 +111,7 @@ pub fn export_frame(df: &mut DataFrame, path: &Path) -> std::result::Result<(), 
             .map_err(err),
         "csv" => {
             // CSV has no nested values: struct columns as their JSON text
-            let rows =
-                crate::engine::query::json::df_to_json_rows(df, None).map_err(|e| e.to_string())?;
+            let rows = crate::engine::json::df_to_json_rows(df, None).map_err(|e| e.to_string())?;
             let mut out = df.clone();
             for c in df.columns() {
                 if matches!(c.dtype(), DataType::Struct(_) | DataType::List(_)) {

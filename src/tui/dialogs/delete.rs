@@ -1,6 +1,6 @@
 //! The delete dialog (`d`): a form (filter, soft / hard, cascade, feature history), the plan computed in the
 //! background and previewed (rows per feature, the rows themselves), then an explicit confirmation (a hard
-//! delete needs the feature key typed).
+//! delete, and a delete without a filter, i.e. of every row of the feature, need the feature key typed).
 
 #[allow(unused_imports)]
 use crate::tui::prelude::*;
@@ -72,11 +72,17 @@ impl DeleteDialog {
         }
     }
 
-    /// Whether the typed confirmation allows a hard delete.
+    /// Whether confirming needs the feature key typed: a hard delete, or a delete without a filter (every row of
+    /// the feature: `d` `Enter` `Enter` must not delete a whole feature, issue 16 point 3).
+    pub fn typed(&self) -> bool {
+        self.hard || input_text(&self.filter).trim().is_empty()
+    }
+
+    /// Whether the typed confirmation (when [`Self::typed`]) allows the delete.
     pub fn confirmed(&self) -> bool {
         match &self.stage {
             DeleteStage::Preview { confirm, .. } => {
-                !self.hard || input_text(confirm).trim() == self.feature.to_string()
+                !self.typed() || input_text(confirm).trim() == self.feature.to_string()
             }
             _ => false,
         }
@@ -137,6 +143,7 @@ pub fn delete_preview_lines(
 /// Keys of the delete dialog in each stage.
 pub fn on_key(d: &mut DeleteDialog, key: KeyEvent) -> DialogAction {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let typed = d.typed();
     match &mut d.stage {
         DeleteStage::Running => DialogAction::None,
         DeleteStage::Planning => match key.code {
@@ -194,13 +201,13 @@ pub fn on_key(d: &mut DeleteDialog, key: KeyEvent) -> DialogAction {
                 if plan.total_rows() == 0 {
                     return DialogAction::Close;
                 }
-                if d.hard && input_text(confirm).trim() != d.feature.to_string() {
+                if typed && input_text(confirm).trim() != d.feature.to_string() {
                     return DialogAction::None;
                 }
                 d.stage = DeleteStage::Running;
                 DialogAction::ExecuteDelete(plan)
             }
-            KeyCode::Char('y') if !d.hard => {
+            KeyCode::Char('y') if !typed => {
                 let plan = plan.clone();
                 if plan.total_rows() == 0 {
                     return DialogAction::Close;
@@ -208,16 +215,16 @@ pub fn on_key(d: &mut DeleteDialog, key: KeyEvent) -> DialogAction {
                 d.stage = DeleteStage::Running;
                 DialogAction::ExecuteDelete(plan)
             }
-            KeyCode::Char('n') if !d.hard => DialogAction::Close,
-            KeyCode::Char('j') if !d.hard => {
+            KeyCode::Char('n') if !typed => DialogAction::Close,
+            KeyCode::Char('j') if !typed => {
                 *scroll += 1;
                 DialogAction::None
             }
-            KeyCode::Char('k') if !d.hard => {
+            KeyCode::Char('k') if !typed => {
                 *scroll = scroll.saturating_sub(1);
                 DialogAction::None
             }
-            _ if d.hard => {
+            _ if typed => {
                 edit_line(confirm.as_mut(), key);
                 DialogAction::None
             }
@@ -240,7 +247,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog) {
             let h = area.height.saturating_sub(2).clamp(8, 30);
             let title = format!("Confirm {mode} delete");
             let inner = popup(frame, area, w, h, title, color);
-            let footer_h = if d.hard { 3 } else { 2 };
+            let footer_h = if d.typed() { 3 } else { 2 };
             let [summary, rows, footer] = Layout::vertical([
                 Constraint::Length(2),
                 Constraint::Min(1),
@@ -394,7 +401,7 @@ fn preview_summary(d: &DeleteDialog, plan: &DeletePlan) -> Vec<Line<'static>> {
     vec![head, sub]
 }
 
-/// The preview footer: the typed confirmation of a hard delete (when rows would go) and the key hints.
+/// The preview footer: the typed confirmation of a hard or unfiltered delete (when rows would go) and the key hints.
 fn draw_preview_footer(
     frame: &mut Frame,
     d: &DeleteDialog,
@@ -405,7 +412,7 @@ fn draw_preview_footer(
     let mut f = vec![];
     if total == 0 {
         f.push(key_hint(&[("Enter/Esc", "close")]));
-    } else if d.hard {
+    } else if d.typed() {
         let [label, field] =
             Layout::horizontal([Constraint::Length(40.min(footer.width)), Constraint::Min(1)])
                 .areas(Rect {
@@ -422,10 +429,12 @@ fn draw_preview_footer(
         f.push(key_hint(&[
             (
                 "Enter",
-                if ok {
+                if !ok {
+                    "(type the key first)"
+                } else if d.hard {
                     "delete for good"
                 } else {
-                    "(type the key first)"
+                    "delete every row"
                 },
             ),
             ("↑↓ PgUp PgDn", "scroll"),
@@ -438,7 +447,7 @@ fn draw_preview_footer(
             ("n/Esc", "cancel"),
         ]));
     }
-    if !(total > 0 && d.hard) {
+    if !(total > 0 && d.typed()) {
         frame.render_widget(Paragraph::new(f), footer);
     } else {
         frame.render_widget(

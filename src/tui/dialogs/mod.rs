@@ -156,11 +156,7 @@ pub struct PreviewLine {
 pub(crate) fn cell(df: &polars::prelude::DataFrame, c: &str, i: usize) -> String {
     df.column(c)
         .ok()
-        .and_then(|s| {
-            s.get(i)
-                .ok()
-                .map(|v| crate::engine::query::json::any_to_cell(&v))
-        })
+        .and_then(|s| s.get(i).ok().map(|v| crate::engine::json::any_to_cell(&v)))
         .unwrap_or_else(|| "-".into())
 }
 

@@ -81,7 +81,7 @@ pub struct RebaseDialog {
 /// Preview lines of a rebase plan: per row the id columns, then per field `old → new` provenance (or `= value`
 /// when unchanged), then the sample provenance `old → new`.
 pub fn rebase_preview_lines(plan: &RebasePlan, ids: &[String]) -> Vec<PreviewLine> {
-    use crate::engine::query::json::{by_field_value, df_to_json_rows};
+    use crate::engine::json::{by_field_value, df_to_json_rows};
     use crate::engine::schema as cols;
     let n = plan.rows.height().min(PREVIEW_ROWS);
     let new_rows = df_to_json_rows(&plan.rows.head(Some(n)), None).unwrap_or_default();

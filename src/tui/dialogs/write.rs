@@ -439,18 +439,12 @@ fn preview_summary(d: &WriteDialog, plan: &WritePlan, existing: usize) -> [Line<
         plan.rows
             .column(crate::engine::schema::FEATURE_VERSION)
             .ok()
-            .and_then(|c| c
-                .get(0)
-                .ok()
-                .map(|v| crate::engine::query::json::any_to_cell(&v)))
+            .and_then(|c| c.get(0).ok().map(|v| crate::engine::json::any_to_cell(&v)))
             .unwrap_or_default(),
         plan.rows
             .column(crate::engine::schema::PROJECT_VERSION)
             .ok()
-            .and_then(|c| c
-                .get(0)
-                .ok()
-                .map(|v| crate::engine::query::json::any_to_cell(&v)))
+            .and_then(|c| c.get(0).ok().map(|v| crate::engine::json::any_to_cell(&v)))
             .unwrap_or_default(),
         plan.timestamp.format("%Y-%m-%d %H:%M:%S UTC"),
     ))

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use crate::cli::args::Format;
 use crate::cli::output::table::{frame_table, preview_columns};
 use crate::cli::output::{out, out_json};
+use crate::engine::json::df_to_json_rows;
 use crate::engine::ops::mutate::{execute_delete, plan_delete, DeletePlan, DeleteRequest};
-use crate::engine::query::json::df_to_json_rows;
 use crate::engine::workspace::Workspace;
 
 /// Asks `question [y/N]` on stderr when stdin is a terminal; `Ok(true)` without asking otherwise.
@@ -26,6 +26,19 @@ fn confirm(question: &str) -> Result<bool> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// Asks for `expected` to be typed on a terminal (stderr prompt); `Ok(false)` when stdin is not a terminal or the
+/// answer differs. Guards a delete of every row of a feature (issue 16 point 3).
+fn confirm_typed(question: &str, expected: &str) -> Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} Type {expected} to confirm: ");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim() == expected)
 }
 
 /// The JSON document of a delete plan (per feature: rows, filters, version, cascade origin, skip reason, warning,
@@ -55,7 +68,8 @@ fn delete_plan_json(plan: &DeletePlan, dry_run: bool, store: &str) -> Result<Val
 }
 
 /// Runs `metadata delete` for `req`: `--dry-run` prints the plan (at most `limit` preview rows per feature in
-/// plain output); a hard delete asks for confirmation on a terminal unless `yes`.
+/// plain output); a hard delete asks for confirmation on a terminal unless `yes`; an unfiltered soft delete needs
+/// `yes` or the feature key typed on a terminal.
 pub fn run(
     ws: &Workspace,
     req: &DeleteRequest,
@@ -76,6 +90,21 @@ pub fn run(
             return Ok(ExitCode::SUCCESS);
         }
         return print_dry_run(ws, req, &plan, limit);
+    }
+    // a soft delete of every row of a feature: `--yes`, or the feature key(s) typed on a terminal (stricter than
+    // Metaxy 0.1.11, which asks nothing)
+    if !hard && req.filters.is_empty() && !yes && plan.total_rows() > 0 {
+        let keys: Vec<String> = req.features.iter().map(|k| k.to_string()).collect();
+        let expected = keys.join(" ");
+        let q = format!(
+            "Soft delete every row ({}) of {} in store {:?}?",
+            plan.total_rows(),
+            expected,
+            ws.store.name()
+        );
+        if !confirm_typed(&q, &expected)? {
+            bail!("Soft deleting every row of a feature requires --yes (or a --filter to restrict the deletion); nothing was deleted.");
+        }
     }
     if hard && !yes && plan.total_rows() > 0 {
         let q = format!(

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::cli::args::Format;
 use crate::cli::output::table::table;
 use crate::cli::output::{out, out_json};
-use crate::engine::query::json::df_to_json_rows;
+use crate::engine::json::df_to_json_rows;
 use crate::engine::schema as cols;
 use crate::engine::versioning::resolve::{Increment, ResolveOptions};
 use crate::engine::workspace::Workspace;

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::cli::args::Format;
 use crate::cli::output::table::frame_table;
 use crate::cli::output::{out, out_json};
-use crate::engine::query::json::df_to_json_rows;
+use crate::engine::json::df_to_json_rows;
 use crate::engine::query::read::ReadOptions;
 use crate::engine::workspace::Workspace;
 

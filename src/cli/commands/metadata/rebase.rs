@@ -9,9 +9,9 @@ use serde_json::{json, Value};
 
 use crate::cli::args::Format;
 use crate::cli::output::out_json;
+use crate::engine::json::df_to_json_rows;
 use crate::engine::keys::FeatureKey;
 use crate::engine::ops::mutate::{execute_rebase, plan_rebase};
-use crate::engine::query::json::df_to_json_rows;
 use crate::engine::workspace::Workspace;
 
 /// `metadata rebase KEY --from V [--to V] [--dry-run]`.

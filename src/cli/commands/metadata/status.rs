@@ -1,6 +1,7 @@
 //! `metadata status`: completeness and freshness of features (Metaxy `metadata status`): per feature the engine's
 //! [`FeatureStatus`] (counts of missing, stale and orphaned samples), as Metaxy's JSON document
-//! ([`status_document`]) or a table; `--assert-in-sync` turns "needs update" into exit code 1.
+//! ([`status_document`]) or a table; `--assert-in-sync` turns "needs update" into exit code 1;
+//! a feature whose status errors always does (unlike Metaxy 0.1.11, which exits 0).
 
 use std::process::ExitCode;
 
@@ -96,13 +97,16 @@ pub fn run(
         }
         align_right(&mut t, &[2, 3, 4, 5]);
         out(&t.to_string())?;
-        let errors = statuses
-            .iter()
-            .filter(|s| s.status == StatusCategory::Error)
-            .count();
-        if errors > 0 {
-            eprintln!("warning: {errors} feature(s) had errors");
-        }
+    }
+    // a feature that could not be checked fails the command (and so a CI gate): a deliberate difference from
+    // Metaxy 0.1.11, which exits 0 (issue 16 point 4)
+    let errors = statuses
+        .iter()
+        .filter(|s| s.status == StatusCategory::Error)
+        .count();
+    if errors > 0 {
+        eprintln!("error: {errors} feature(s) could not be checked (see the table / JSON for why)");
+        return Ok(ExitCode::from(1));
     }
     if assert_in_sync && needs_update {
         eprintln!("metadata is out of sync");

@@ -9,10 +9,10 @@ use serde_json::json;
 use crate::cli::args::Format;
 use crate::cli::output::table::{frame_table, preview_columns};
 use crate::cli::output::{out, out_json};
+use crate::engine::json::df_to_json_rows;
 use crate::engine::keys::FeatureKey;
 use crate::engine::ops::mutate::{execute_write, plan_write};
 use crate::engine::ops::write::WriteOptions;
-use crate::engine::query::json::df_to_json_rows;
 use crate::engine::versioning::samples::load_samples;
 use crate::engine::workspace::Workspace;
 

@@ -208,7 +208,7 @@ pub fn staged_type(ty: PgType, sql_type: &str) -> String {
 }
 
 fn prepare(s: &Series, ty: PgType) -> Result<Enc> {
-    use crate::engine::query::json::any_to_json;
+    use crate::engine::json::any_to_json;
     let cast = |t: &DataType| s.cast(t);
     Ok(match ty {
         PgType::Text | PgType::Json { .. } | PgType::Other => match s.dtype() {

@@ -267,7 +267,7 @@ pub fn resolve_update(
 }
 
 /// One sample of an increment frame as shown to people: the join-column values (rendered with
-/// [`crate::engine::query::json::any_to_cell`]), the per-field provenance hashes in spec field order, and
+/// [`crate::engine::json::any_to_cell`]), the per-field provenance hashes in spec field order, and
 /// `metaxy_provenance`. `None` = null.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvenanceRow {
@@ -302,7 +302,7 @@ impl Increment {
         df: &DataFrame,
         limit: Option<usize>,
     ) -> Result<Vec<ProvenanceRow>> {
-        use crate::engine::query::json::{any_to_cell, any_to_json, by_field_value};
+        use crate::engine::json::{any_to_cell, any_to_json, by_field_value};
         let n = limit.map_or(df.height(), |l| l.min(df.height()));
         let column = |name: &str| -> Result<Option<Series>> {
             Ok(match df.column(name) {
