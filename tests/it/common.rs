@@ -392,15 +392,28 @@ pub fn open_copy(b: &str, s: &str, tmp: &std::path::Path) -> Workspace {
 }
 
 /// The PostgreSQL test server (`tests/services/postgres.sh start`): `METAXY_TUI_PG_URL`, default
-/// `postgresql://postgres@127.0.0.1:55432`. Panics with how to start it when it cannot be reached: the PostgreSQL
-/// tests never skip.
+/// `postgresql://postgres@127.0.0.1:55432`, started with `tests/services/postgres.sh start` when no URL is given and
+/// nothing answers there. Panics with how to start it when it still cannot be reached: the PostgreSQL tests never
+/// skip.
 pub fn pg_server() -> String {
     static CHECKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     CHECKED
         .get_or_init(|| {
-            let url = std::env::var("METAXY_TUI_PG_URL")
-                .unwrap_or_else(|_| "postgresql://postgres@127.0.0.1:55432".into());
+            let given = std::env::var("METAXY_TUI_PG_URL").ok();
+            let url = given
+                .clone()
+                .unwrap_or_else(|| "postgresql://postgres@127.0.0.1:55432".into());
             let url = url.trim_end_matches('/').to_string();
+            // no server given and none running: start the throwaway one (as `.ci/run` does), so a bare
+            // `cargo test` works on a fresh machine with Debian's `postgresql` package
+            if given.is_none() && pg_exec(&url, "postgres", "SELECT 1").is_err() {
+                let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/services/postgres.sh");
+                let _ = std::process::Command::new("bash")
+                    .arg(script)
+                    .arg("start")
+                    .status();
+            }
             if let Err(e) = pg_exec(&url, "postgres", "SELECT 1") {
                 panic!(
                     "the PostgreSQL test server is not reachable at {url} ({e}); start it with \
