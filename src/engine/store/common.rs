@@ -93,3 +93,32 @@ pub fn without_backtrace(message: &str) -> String {
         None => message.to_string(),
     }
 }
+
+/// A quoted SQL identifier (`"a""b"`), as DuckDB and PostgreSQL both read it.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// A SQL string literal (`'it''s'`; PostgreSQL sessions keep `standard_conforming_strings` on).
+pub fn sql_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The SQL literal of an id value (strings, integers, booleans); `None` for other types.
+pub fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {
+    use polars::prelude::AnyValue as V;
+    Some(match v {
+        V::String(s) => sql_str(s),
+        V::StringOwned(s) => sql_str(s),
+        V::Boolean(b) => b.to_string(),
+        V::Int8(_)
+        | V::Int16(_)
+        | V::Int32(_)
+        | V::Int64(_)
+        | V::UInt8(_)
+        | V::UInt16(_)
+        | V::UInt32(_)
+        | V::UInt64(_) => v.to_string(),
+        _ => return None,
+    })
+}

@@ -6,6 +6,7 @@ use polars::prelude::*;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::record_batches_to_df;
 use crate::engine::store::api::Columns;
+pub use crate::engine::store::common::{quote_ident, sql_literal, sql_str};
 use crate::engine::store::duckdb::DuckDbStore;
 
 /// The pieces of a DuckDB feature-table scan: projection and feature-version filter.
@@ -116,33 +117,4 @@ pub(crate) fn latest_rowid_sql(
         "rowid IN (SELECT arg_max(rowid, {key}) FROM {source}{where_sql} GROUP BY {})",
         ids.join(", ")
     )
-}
-
-/// A DuckDB literal of an id value (strings, integers, booleans), `None` for other types.
-pub(crate) fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {
-    use polars::prelude::AnyValue as V;
-    Some(match v {
-        V::String(s) => sql_str(s),
-        V::StringOwned(s) => sql_str(s),
-        V::Boolean(b) => b.to_string(),
-        V::Int8(_)
-        | V::Int16(_)
-        | V::Int32(_)
-        | V::Int64(_)
-        | V::UInt8(_)
-        | V::UInt16(_)
-        | V::UInt32(_)
-        | V::UInt64(_) => v.to_string(),
-        _ => return None,
-    })
-}
-
-/// A DuckDB string literal.
-pub(crate) fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// A quoted DuckDB identifier.
-pub(crate) fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
 }

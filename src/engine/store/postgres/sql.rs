@@ -2,39 +2,9 @@
 //! the feature-version predicate, the latest-row-per-id query and keyset bounds of ordered scans. Text ids
 //! compare and sort under `COLLATE "C"` (byte order: the order polars and the other backends use).
 
-use polars::prelude::AnyValue;
-
 use super::types::{PgColumn, PgType};
 use crate::engine::store::api::Columns;
-
-/// A quoted identifier (`"a""b"`).
-pub fn quote_ident(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-/// A string literal (`standard_conforming_strings` is on in every session this store opens).
-pub fn sql_str(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// The literal of an id value (strings, integers, booleans); `None` for other types.
-pub fn literal(v: &AnyValue<'_>) -> Option<String> {
-    use AnyValue as V;
-    Some(match v {
-        V::String(s) => sql_str(s),
-        V::StringOwned(s) => sql_str(s),
-        V::Boolean(b) => b.to_string(),
-        V::Int8(_)
-        | V::Int16(_)
-        | V::Int32(_)
-        | V::Int64(_)
-        | V::UInt8(_)
-        | V::UInt16(_)
-        | V::UInt32(_)
-        | V::UInt64(_) => v.to_string(),
-        _ => return None,
-    })
-}
+pub use crate::engine::store::common::{quote_ident, sql_literal as literal, sql_str};
 
 /// The columns of `table` a scan with `columns` returns (table order): their select expressions and how each
 /// arrives in the COPY stream.
