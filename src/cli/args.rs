@@ -352,6 +352,22 @@ pub enum MetadataCommand {
         #[arg(long, value_enum, default_value_t)]
         format: Format,
     },
+    /// Drop features' metadata (Metaxy's `drop_feature_metadata`): each feature's whole table goes (every feature
+    /// version, every row); the system table (pushed graph) stays. Delta keeps an empty table, as Metaxy does.
+    Drop {
+        /// Feature keys (e.g. example/crop).
+        #[arg(required = true, value_name = "KEY")]
+        features: Vec<String>,
+        /// Confirm without prompting (required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Show what would be dropped (stored rows per feature version) without dropping.
+        #[arg(long)]
+        dry_run: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Recompute provenance of a feature's rows from one feature version under another (Metaxy `metadata
     /// rebase`), keeping user columns and `metaxy_created_at`.
     Rebase {

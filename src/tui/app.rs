@@ -480,6 +480,7 @@ impl App {
                 return vec![];
             }
             KeyCode::Char('d') if !ctrl => return self.open_delete(),
+            KeyCode::Char('X') => return self.open_drop(),
             KeyCode::Char('R') => return self.open_rebase(),
             KeyCode::Char('w') if !ctrl => return self.open_write(),
             KeyCode::Tab => return self.set_tab(self.details.tab.next()),
@@ -560,6 +561,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
 fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
     match result {
         r @ (JobResult::DeletePlanned { .. }
+        | JobResult::DropPlanned { .. }
         | JobResult::RebasePlanned { .. }
         | JobResult::VersionCounts { .. }
         | JobResult::DirListed { .. }

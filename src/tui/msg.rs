@@ -86,6 +86,11 @@ pub enum JobResult {
         /// The plan or the error message.
         result: Result<Arc<DeletePlan>, String>,
     },
+    /// A drop plan was computed.
+    DropPlanned {
+        /// The plan or the error message.
+        result: Result<Arc<crate::engine::ops::drop::DropPlan>, String>,
+    },
     /// A rebase plan was computed.
     RebasePlanned {
         /// The plan or the error message.
@@ -129,7 +134,7 @@ pub enum JobResult {
         /// Feature key -> `(feature version, rows)`.
         counts: HashMap<String, Vec<(String, usize)>>,
     },
-    /// A write (delete, rebase) finished: a toast text, or the error message.
+    /// A write (delete, drop, rebase) finished: a toast text, or the error message.
     Mutated {
         /// What was done, or the error.
         result: Result<String, String>,

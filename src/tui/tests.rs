@@ -1250,6 +1250,68 @@ fn hard_delete_needs_the_feature_key_typed() {
 }
 
 #[test]
+fn drop_shows_rows_per_version_and_needs_the_feature_key_typed() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s05_rebased");
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let mut app = app_on(&ws);
+    select_in(&mut app, &ws, "example/crop");
+    // from the delete form: ^X switches to the drop dialog
+    press(&mut app, &ws, ch('d'));
+    let out = render_masked(&app, 120, 24);
+    assert!(out.contains("^X drop the whole table instead"), "{out}");
+    press(&mut app, &ws, ctrl('x'));
+    let out = render_masked(&app, 120, 24);
+    assert!(out.contains("Drop the metadata of example/crop"), "{out}");
+    assert!(
+        out.contains("The whole table goes: 100 row(s) in 2 feature version(s)."),
+        "{out}"
+    );
+    assert!(out.contains("ea834040 (current)"), "{out}");
+    assert!(out.contains("34d75856"), "{out}");
+    assert!(out.contains("Type example/crop to confirm"), "{out}");
+    insta::assert_snapshot!("drop_preview", out);
+    // Enter does nothing until the key is typed; Esc cancels
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.overlay.dialog.is_some());
+    press(&mut app, &ws, key(KeyCode::Esc));
+    assert!(app.overlay.dialog.is_none());
+    assert!(
+        ws.store.has_feature(&crop).unwrap(),
+        "cancelled: nothing dropped"
+    );
+    // from the palette, typed wrong then right
+    press(&mut app, &ws, ch(':'));
+    type_in(&mut app, &ws, "drop table");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    type_in(&mut app, &ws, "example/cro");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.overlay.dialog.is_some(), "a wrong key does not drop");
+    assert!(ws.store.has_feature(&crop).unwrap());
+    type_in(&mut app, &ws, "p");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.overlay.dialog.is_none(), "{}", render(&app, 120, 24));
+    assert_eq!(
+        app.toast.as_ref().map(|t| t.text.clone()).as_deref(),
+        Some("✓ dropped the table of example/crop (100 row(s))")
+    );
+    assert!(!ws.store.has_feature(&crop).unwrap());
+    assert!(ws
+        .store
+        .has_feature(&FeatureKey::parse("example/video").unwrap())
+        .unwrap());
+    assert!(!ws.store.system_rows().unwrap().is_empty());
+    // `X` on a feature without a table: nothing to drop
+    press(&mut app, &ws, ch('X'));
+    let out = render_masked(&app, 120, 24);
+    assert!(
+        out.contains("Nothing to drop: no table example__crop"),
+        "{out}"
+    );
+    press(&mut app, &ws, key(KeyCode::Enter));
+    assert!(app.overlay.dialog.is_none());
+}
+
+#[test]
 fn cascade_delete_previews_downstream_features() {
     let (_tmp, ws) = fixture_copy("duckdb", "s05_rebased");
     let mut app = app_on(&ws);

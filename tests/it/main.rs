@@ -10,6 +10,7 @@ mod cli;
 mod cli_mutations;
 mod common;
 mod conformance;
+mod drop;
 mod fallback;
 mod faults;
 mod hashing;

@@ -1,5 +1,6 @@
 //! Operations that change a store: the write pipeline ([`write`]: system columns, provenance) and the mutations
-//! built on it ([`mutate`]: write, delete, rebase, copy).
+//! built on it ([`mutate`]: write, delete, rebase, copy; [`drop`]: drop a feature's whole table).
 
+pub mod drop;
 pub mod mutate;
 pub mod write;

@@ -304,6 +304,32 @@ pub trait MetadataStore: Send + Sync {
         )))
     }
 
+    /// Drops `key`'s table from this store (Metaxy's `drop_feature_metadata`, the backend's `_drop_feature`): DuckDB
+    /// and PostgreSQL `DROP TABLE`, LanceDB `drop_table` (the `.lance` directory is removed), Iceberg the catalog's
+    /// `drop_table` (the catalog row goes; data and metadata files stay, as pyiceberg's SQL catalog leaves them);
+    /// Delta commits a delete of every row and **keeps the empty table** (Metaxy calls `DeltaTable.delete()`), so
+    /// [`MetadataStore::has_feature`] stays true there, as Metaxy's does. One transaction / commit. No other table
+    /// (the system table included) is touched; callers refuse system keys
+    /// ([`crate::engine::ops::drop::plan_drop`]).
+    ///
+    /// Returns `false` (and changes nothing) when the table does not exist, as Metaxy's drop is a no-op then.
+    ///
+    /// Errors: [`EngineError::InvalidOperation`] for stores that cannot be written (the default), [`EngineError::Write`]
+    /// for backend failures (the store is left as it was).
+    fn drop_feature(&self, key: &FeatureKey) -> Result<bool> {
+        Err(EngineError::InvalidOperation(format!(
+            "store {:?} cannot be written (table {})",
+            self.name(),
+            self.table_name(key)
+        )))
+    }
+
+    /// Whether [`MetadataStore::drop_feature`] keeps an empty table instead of removing it (Delta, as Metaxy's
+    /// `DeltaMetadataStore._drop_feature`: a delete-all commit). `false` by default.
+    fn drop_keeps_empty_table(&self) -> bool {
+        false
+    }
+
     /// Stored rows of `key`'s own table per `metaxy_feature_version` (every row: history and tombstones
     /// included), most rows first; `Ok(None)` when the table does not exist. Backends that can count without
     /// loading the table override this (DuckDB counts in SQL).

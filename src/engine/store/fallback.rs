@@ -151,6 +151,12 @@ impl MetadataStore for FallbackStore {
     ) -> Result<usize> {
         self.primary.delete_rows(key, feature_version, filters)
     }
+    fn drop_feature(&self, key: &FeatureKey) -> Result<bool> {
+        self.primary.drop_feature(key)
+    }
+    fn drop_keeps_empty_table(&self) -> bool {
+        self.primary.drop_keeps_empty_table()
+    }
     fn system_rows(&self) -> Result<Vec<PushedFeature>> {
         self.primary.system_rows()
     }

@@ -1,6 +1,7 @@
 //! The delete dialog (`d`): a form (filter, soft / hard, cascade, feature history), the plan computed in the
 //! background and previewed (rows per feature, the rows themselves), then an explicit confirmation (a hard
-//! delete, and a delete without a filter, i.e. of every row of the feature, need the feature key typed).
+//! delete, and a delete without a filter, i.e. of every row of the feature, need the feature key typed). `^X` in
+//! the form switches to the drop dialog ([`super::drop`]: the whole table).
 
 #[allow(unused_imports)]
 use crate::tui::prelude::*;
@@ -168,6 +169,7 @@ pub fn on_key(d: &mut DeleteDialog, key: KeyEvent) -> DialogAction {
                 d.cascade = !d.cascade;
                 DialogAction::None
             }
+            KeyCode::Char('x') if ctrl => DialogAction::OpenDrop(d.feature.clone()),
             _ => {
                 edit_line(&mut d.filter, key);
                 DialogAction::None
@@ -358,7 +360,11 @@ fn draw_form(frame: &mut Frame, area: Rect, app: &App, d: &DeleteDialog, w: u16)
     };
     frame.render_widget(Paragraph::new(vec![Line::default(), note_text]), note);
     frame.render_widget(
-        Paragraph::new(key_hint(&[("Enter", "preview"), ("Esc", "cancel")])),
+        Paragraph::new(key_hint(&[
+            ("Enter", "preview"),
+            ("^X", "drop the whole table instead"),
+            ("Esc", "cancel"),
+        ])),
         hint,
     );
 }

@@ -76,6 +76,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("R", "rebase from an older feature version"),
             ("w", "write rows from a file"),
             ("Tab ^F ^D", "delete form: hard, versions, cascade"),
+            ("X  ^X", "drop the whole table (^X: from d)"),
             ("y  Enter", "confirm (hard: type the key first)"),
             ("Esc  n", "cancel: nothing is written"),
         ],

@@ -1,10 +1,11 @@
-//! The dialogs: one file per dialog with its state, keys and painting. Delete, rebase and write confirm before
+//! The dialogs: one file per dialog with its state, keys and painting. Delete, drop, rebase and write confirm before
 //! they write (rainfrog / gitui style): the plan is computed in the background and shown, and only an explicit
 //! confirmation writes. Esc cancels at any point before the write starts; a running write cannot be
 //! interrupted (one transaction / commit per feature) and reports back with a toast.
 
 pub mod columns;
 pub mod delete;
+pub mod drop;
 pub mod export;
 pub mod help;
 pub mod palette;
@@ -14,6 +15,7 @@ pub mod write;
 
 pub use crate::tui::widgets::input::{edit_line, input_text, line_input};
 pub use delete::{delete_preview_lines, DeleteDialog, DeleteStage};
+pub use drop::{drop_preview_lines, DropDialog, DropStage};
 pub use palette::{palette_matches, Palette, PALETTE};
 pub use rebase::{rebase_preview_lines, version_choices, RebaseDialog, RebaseStage, VersionChoice};
 pub use write::{
@@ -28,6 +30,8 @@ use crate::tui::prelude::*;
 pub enum Dialog {
     /// Delete.
     Delete(Box<DeleteDialog>),
+    /// Drop a feature's whole table.
+    Drop(Box<DropDialog>),
     /// Rebase.
     Rebase(RebaseDialog),
     /// Write rows from a file.
@@ -76,6 +80,10 @@ pub enum DialogAction {
     PlanDelete(DeleteRequest),
     /// Perform the shown delete plan.
     ExecuteDelete(Arc<DeletePlan>),
+    /// Leave the delete form for the drop dialog of this feature.
+    OpenDrop(FeatureKey),
+    /// Perform the shown drop plan.
+    ExecuteDrop(Arc<crate::engine::ops::drop::DropPlan>),
     /// Compute the rebase plan from this version.
     PlanRebase(String),
     /// Perform the shown rebase plan.
@@ -101,6 +109,11 @@ impl Dialog {
             Dialog::Delete(d) => match d.stage {
                 DeleteStage::Planning => Some("planning delete"),
                 DeleteStage::Running => Some("deleting"),
+                _ => None,
+            },
+            Dialog::Drop(d) => match d.stage {
+                DropStage::Planning => Some("counting rows to drop"),
+                DropStage::Running => Some("dropping"),
                 _ => None,
             },
             Dialog::Rebase(r) => match r.stage {
@@ -134,6 +147,7 @@ impl Dialog {
             } => columns::on_key(items, *frozen, cursor, key),
             Dialog::RowDetail { scroll, fields, .. } => row_detail::on_key(fields, scroll, key),
             Dialog::Delete(d) => delete::on_key(d, key),
+            Dialog::Drop(d) => drop::on_key(d, key),
             Dialog::Write(w) => w.on_key(key),
             Dialog::Export { path, .. } => export::on_key(path, key),
             Dialog::Rebase(r) => rebase::on_key(r, key),
@@ -215,6 +229,7 @@ pub fn draw_dialog(frame: &mut Frame, area: Rect, app: &App, dialog: &Dialog) {
             cursor,
         } => columns::draw(frame, area, items, *frozen, *cursor),
         Dialog::Delete(d) => delete::draw(frame, area, app, d),
+        Dialog::Drop(d) => drop::draw(frame, area, app, d),
         Dialog::Rebase(r) => rebase::draw(frame, area, app, r),
         Dialog::Write(w) => write::draw(frame, area, app, w),
         Dialog::Export { feature, path } => export::draw(frame, area, app, feature, path),
@@ -291,6 +306,10 @@ impl App {
             }
             (DialogAction::ExecuteDelete(plan), Some(ws)) => {
                 vec![self.task(Job::ExecuteDelete { ws, plan })]
+            }
+            (DialogAction::OpenDrop(key), Some(_)) => self.open_drop_for(key),
+            (DialogAction::ExecuteDrop(plan), Some(ws)) => {
+                vec![self.task(Job::ExecuteDrop { ws, plan })]
             }
             (DialogAction::PlanRebase(from), Some(ws)) => {
                 let Some(Dialog::Rebase(r)) = &self.overlay.dialog else {
@@ -406,6 +425,23 @@ pub(crate) fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
                             }
                         }
                         Err(e) => app.error_popup("Cannot plan the delete", e),
+                    }
+                }
+            }
+            vec![]
+        }
+        JobResult::DropPlanned { result } => {
+            if let Some(Dialog::Drop(d)) = app.overlay.dialog.as_mut() {
+                if matches!(d.stage, DropStage::Planning) {
+                    match result {
+                        Ok(plan) => {
+                            d.stage = DropStage::Preview {
+                                plan,
+                                scroll: 0,
+                                confirm: Box::new(crate::tui::dialogs::line_input("")),
+                            }
+                        }
+                        Err(e) => app.error_popup("Cannot plan the drop", e),
                     }
                 }
             }

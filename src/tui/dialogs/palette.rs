@@ -17,6 +17,7 @@ pub const PALETTE: &[(&str, &str, char)] = &[
     ("stores", "every configured store; open another", 'S'),
     ("reload", "re-open the store and recompute statuses", 'r'),
     ("delete", "delete rows of the selected feature", 'd'),
+    ("drop table", "drop the selected feature's whole table", 'X'),
     (
         "rebase",
         "rebase the selected feature from an older version",

@@ -180,6 +180,21 @@ pub enum Job {
         /// The confirmed plan.
         plan: Arc<crate::engine::ops::mutate::DeletePlan>,
     },
+    /// Plan dropping a feature's table (counts its stored rows per feature version); reports
+    /// [`JobResult::DropPlanned`].
+    PlanDrop {
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+    },
+    /// Perform a drop plan; reports [`JobResult::Mutated`].
+    ExecuteDrop {
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The confirmed plan.
+        plan: Arc<crate::engine::ops::drop::DropPlan>,
+    },
     /// Count stored rows per feature version; reports [`JobResult::VersionCounts`].
     CountVersions {
         /// The workspace.
@@ -288,6 +303,8 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
         } => export::view(&ws, &key, &view, &path, emit),
         Job::PlanDelete { ws, request } => mutate::plan_delete(&ws, &request, emit),
         Job::ExecuteDelete { ws, plan } => mutate::execute_delete(&ws, &plan, emit),
+        Job::PlanDrop { ws, key } => mutate::plan_drop(&ws, &key, emit),
+        Job::ExecuteDrop { ws, plan } => mutate::execute_drop(&ws, &plan, emit),
         Job::CountVersions { ws, key } => counts::versions(&ws, key, emit),
         Job::PlanRebase { ws, key, from } => mutate::plan_rebase(&ws, &key, &from, emit),
         Job::CountAllVersions { ws } => counts::all_versions(&ws, cancel, emit),

@@ -1,4 +1,4 @@
-//! Jobs that plan and perform writes: delete, rebase and write of a samples file (plans only read; each
+//! Jobs that plan and perform writes: delete, drop, rebase and write of a samples file (plans only read; each
 //! execution reports a toast text or the error, the store left as it was).
 
 use std::path::Path;
@@ -31,6 +31,43 @@ pub(super) fn execute_delete(ws: &Workspace, plan: &DeletePlan, emit: &mut Emit<
         Ok(format!(
             "✓ {mode} deleted {total} row(s) in {features} feature(s)"
         ))
+    });
+    emit(JobResult::Mutated { result });
+}
+
+/// Plans dropping `key`'s table (reads only: its stored rows per feature version); reports
+/// [`JobResult::DropPlanned`].
+pub(super) fn plan_drop(ws: &Workspace, key: &FeatureKey, emit: &mut Emit<'_>) {
+    let result = guarded(|| {
+        crate::engine::ops::drop::plan_drop(ws.store.as_ref(), &ws.graph, std::slice::from_ref(key))
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    });
+    emit(JobResult::DropPlanned { result });
+}
+
+/// Performs a confirmed drop plan; reports [`JobResult::Mutated`].
+pub(super) fn execute_drop(
+    ws: &Workspace,
+    plan: &crate::engine::ops::drop::DropPlan,
+    emit: &mut Emit<'_>,
+) {
+    let result = guarded(|| {
+        let done = crate::engine::ops::drop::execute_drop(ws.store.as_ref(), plan)
+            .map_err(|e| e.to_string())?;
+        let total: usize = done.iter().map(|(_, n)| n).sum();
+        let keys: Vec<String> = plan.dropped().map(|f| f.feature.to_string()).collect();
+        Ok(if plan.keeps_empty_table {
+            format!(
+                "✓ deleted every row of {} ({total} row(s)); the empty Delta table stays",
+                keys.join(", ")
+            )
+        } else {
+            format!(
+                "✓ dropped the table of {} ({total} row(s))",
+                keys.join(", ")
+            )
+        })
     });
     emit(JobResult::Mutated { result });
 }

@@ -30,7 +30,7 @@ fn confirm(question: &str) -> Result<bool> {
 
 /// Asks for `expected` to be typed on a terminal (stderr prompt); `Ok(false)` when stdin is not a terminal or the
 /// answer differs. Guards a delete of every row of a feature (issue 16 point 3).
-fn confirm_typed(question: &str, expected: &str) -> Result<bool> {
+pub(super) fn confirm_typed(question: &str, expected: &str) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Ok(false);
     }

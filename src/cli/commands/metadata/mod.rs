@@ -1,10 +1,11 @@
 //! `metadata ...`: one module per subcommand. Reads (`status`, `increment`, `read`) call the workspace's engine
-//! queries; mutations (`write`, `delete`, `rebase`, `copy`) plan first with the engine's `plan_*` (which only
+//! queries; mutations (`write`, `delete`, `drop`, `rebase`, `copy`) plan first with the engine's `plan_*` (which only
 //! reads), print the plan for `--dry-run`, and otherwise execute it. [`run`] turns the parsed options into the
 //! engine's request types and calls the subcommand's module.
 
 mod copy;
 mod delete;
+mod drop;
 mod increment;
 mod read;
 mod rebase;
@@ -113,6 +114,19 @@ pub fn run(cli: &Cli, cmd: &MetadataCommand) -> Result<ExitCode> {
                 cascade: *cascade,
             };
             delete::run(&ws, &req, *dry_run, *yes, *limit, *format)
+        }
+        MetadataCommand::Drop {
+            features,
+            yes,
+            dry_run,
+            format,
+        } => {
+            let ws = open(cli, None)?;
+            let keys = features
+                .iter()
+                .map(|k| crate::engine::keys::FeatureKey::parse(k))
+                .collect::<std::result::Result<Vec<_>, _>>()?;
+            drop::run(&ws, &keys, *dry_run, *yes, *format)
         }
         MetadataCommand::Rebase {
             feature,

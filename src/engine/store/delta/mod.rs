@@ -551,6 +551,16 @@ impl MetadataStore for DeltaStore {
         }
         block_on(self.delete_async(key, feature_version, filters))
     }
+    fn drop_feature(&self, key: &FeatureKey) -> Result<bool> {
+        if !self.has_feature(key)? {
+            return Ok(false);
+        }
+        block_on(self.drop_async(key))?;
+        Ok(true)
+    }
+    fn drop_keeps_empty_table(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

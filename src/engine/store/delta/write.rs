@@ -269,6 +269,38 @@ impl DeltaStore {
             .map_err(|e| self.write_err(key, e))?;
         Ok(deleted)
     }
+
+    /// Metaxy's `DeltaMetadataStore._drop_feature`: `DeltaTable.delete()` without a predicate, i.e. one `DELETE`
+    /// commit removing every active data file (no file is read or rewritten); the table, its log and its schema
+    /// stay, so the feature still exists with no rows. A table without data files gets no commit.
+    pub(super) async fn drop_async(&self, key: &FeatureKey) -> Result<()> {
+        use deltalake::kernel::transaction::CommitBuilder;
+        use deltalake::kernel::Action;
+        use deltalake::protocol::DeltaOperation;
+        let table = self.open_table(key).await?;
+        let state = table
+            .snapshot()
+            .map_err(|e| self.corrupt(key, e.to_string()))?;
+        let actions: Vec<Action> = state
+            .log_data()
+            .into_iter()
+            .map(|f| Action::Remove(f.remove_action(true)))
+            .collect();
+        if actions.is_empty() {
+            return Ok(());
+        }
+        crate::engine::fault::point("delta.before_commit");
+        CommitBuilder::default()
+            .with_actions(actions)
+            .build(
+                Some(state),
+                table.log_store(),
+                DeltaOperation::Delete { predicate: None },
+            )
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        Ok(())
+    }
 }
 
 /// Prepares a batch for an append to an existing table: the table's columns cast to the table's types (string

@@ -615,6 +615,22 @@ impl MetadataStore for DuckDbStore {
             Ok(n)
         })
     }
+
+    /// `DROP TABLE` in one transaction (Metaxy's Ibis `_drop_feature`), when the table exists.
+    fn drop_feature(&self, key: &FeatureKey) -> Result<bool> {
+        let table = self.table_name(key);
+        if !self.has_feature(key)? {
+            return Ok(false);
+        }
+        self.with_write_transaction(&table, |conn| {
+            if Self::table_columns(conn, &table)?.is_empty() {
+                return Ok(false);
+            }
+            conn.execute_batch(&format!("DROP TABLE {}", quote_ident(&table)))
+                .map_err(|e| self.write_err(&table, e))?;
+            Ok(true)
+        })
+    }
 }
 
 impl DuckDbStore {

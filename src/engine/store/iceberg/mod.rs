@@ -191,6 +191,29 @@ impl IcebergStore {
             .map_err(|e| self.corrupt(key, e))
     }
 
+    /// [`MetadataStore::drop_feature`]: the catalog's `drop_table` (Metaxy `catalog.drop_table(identifier)`): the
+    /// table's catalog row is deleted; its data and metadata files stay on disk (pyiceberg's SQL catalog does not
+    /// purge them either). `false` when the catalog has no such table.
+    async fn drop_async(&self, key: &FeatureKey) -> Result<bool> {
+        use iceberg::Catalog;
+        let Some(cat) = self.catalog(false).await? else {
+            return Ok(false);
+        };
+        let ident = self.table_ident(key);
+        if !cat
+            .table_exists(&ident)
+            .await
+            .map_err(|e| self.open_err(e.to_string()))?
+        {
+            return Ok(false);
+        }
+        crate::engine::fault::point("iceberg.before_commit");
+        cat.drop_table(&ident)
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        Ok(true)
+    }
+
     async fn table_names(&self) -> Result<Vec<String>> {
         use iceberg::Catalog;
         let Some(cat) = self.catalog(false).await? else {
@@ -332,5 +355,8 @@ impl MetadataStore for IcebergStore {
         filters: &[String],
     ) -> Result<usize> {
         block_on(self.delete_async(key, feature_version, filters))
+    }
+    fn drop_feature(&self, key: &FeatureKey) -> Result<bool> {
+        block_on(self.drop_async(key))
     }
 }

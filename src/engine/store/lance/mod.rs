@@ -283,6 +283,20 @@ impl LanceStore {
         Ok(staged.num_deleted_rows as usize)
     }
 
+    /// [`MetadataStore::drop_feature`]: lancedb's `drop_table` (Metaxy's `conn.drop_table`): the table's directory
+    /// is removed. The table's cached id-order indexes go with it (a table created again restarts its versions).
+    async fn drop_async(&self, key: &FeatureKey) -> Result<()> {
+        let conn = self.conn_for_write()?;
+        conn.drop_table(key.table_name(), &[])
+            .await
+            .map_err(|e| self.write_err(key, e))?;
+        if let Ok(mut c) = self.order_cache.lock() {
+            let prefix = format!("{}@", key.table_name());
+            c.retain(|k, _| !k.starts_with(&prefix));
+        }
+        Ok(())
+    }
+
     fn err(&self, m: impl Into<String>) -> EngineError {
         EngineError::StoreOpen {
             store: self.name.clone(),
@@ -558,6 +572,13 @@ impl MetadataStore for LanceStore {
             });
         }
         block_on(self.delete_async(key, feature_version, filters))
+    }
+    fn drop_feature(&self, key: &FeatureKey) -> Result<bool> {
+        if !self.has_feature(key)? {
+            return Ok(false);
+        }
+        block_on(self.drop_async(key))?;
+        Ok(true)
     }
 }
 

@@ -409,6 +409,9 @@ impl MetadataStore for PostgresStore {
         }
         block_on(self.delete_async(&table, feature_version, filters))
     }
+    fn drop_feature(&self, key: &FeatureKey) -> Result<bool> {
+        block_on(self.drop_async(&self.table_name(key)))
+    }
 }
 
 impl PostgresStore {
@@ -522,6 +525,27 @@ impl PostgresStore {
         })?;
         crate::engine::fault::point("postgres.before_commit");
         tx.commit().await.map_err(pg)
+    }
+
+    /// [`MetadataStore::drop_feature`]: `DROP TABLE` of the table in the connection's current schema (Metaxy's Ibis
+    /// `drop_table`), in one transaction on a new connection; `false` when there is no such table.
+    async fn drop_async(&self, table: &str) -> Result<bool> {
+        let pg = |e: tokio_postgres::Error| self.write_err(table, pg_message(&e));
+        let mut client = self.spec.connect().await.map_err(pg)?;
+        let tx = client.transaction().await.map_err(pg)?;
+        if Self::columns_of(tx.client(), table)
+            .await
+            .map_err(pg)?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        tx.batch_execute(&format!("DROP TABLE {}", quote_ident(table)))
+            .await
+            .map_err(pg)?;
+        crate::engine::fault::point("postgres.before_commit");
+        tx.commit().await.map_err(pg)?;
+        Ok(true)
     }
 
     /// [`MetadataStore::delete_rows`]: in one transaction holding a lock that blocks other writers, the rows of
