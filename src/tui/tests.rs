@@ -1263,7 +1263,7 @@ fn drop_shows_rows_per_version_and_needs_the_feature_key_typed() {
     let out = render_masked(&app, 120, 24);
     assert!(out.contains("Drop the metadata of example/crop"), "{out}");
     assert!(
-        out.contains("The whole table goes: 100 row(s) in 2 feature version(s)."),
+        out.contains("The whole table goes: 120 row(s) in 2 feature version(s)."),
         "{out}"
     );
     assert!(out.contains("ea834040 (current)"), "{out}");
@@ -1292,7 +1292,7 @@ fn drop_shows_rows_per_version_and_needs_the_feature_key_typed() {
     assert!(app.overlay.dialog.is_none(), "{}", render(&app, 120, 24));
     assert_eq!(
         app.toast.as_ref().map(|t| t.text.clone()).as_deref(),
-        Some("✓ dropped the table of example/crop (100 row(s))")
+        Some("✓ dropped the table of example/crop (120 row(s))")
     );
     assert!(!ws.store.has_feature(&crop).unwrap());
     assert!(ws

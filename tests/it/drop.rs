@@ -321,7 +321,7 @@ fn drop_refuses_system_tables_and_reports_features_without_a_table() {
         ],
     );
     let doc: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["dropped"][FEATURE].as_u64(), Some(100), "{doc}");
+    assert_eq!(doc["dropped"][FEATURE].as_u64(), Some(120), "{doc}");
     assert!(doc["dropped"]["example/stt"].as_u64().unwrap() > 0, "{doc}");
     assert_eq!(doc["dropped"]["nobody/here"].as_u64(), Some(0), "{doc}");
     let ws = open(dir);
