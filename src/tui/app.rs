@@ -174,6 +174,7 @@ impl App {
         self.stores.probes.clear();
         self.live.polling = false;
         self.live.refreshing = false;
+        self.live.failed = None;
         self.live.ticks = 0;
         let job = match &self.stores.picked {
             Some(store) => Job::SwitchStore {

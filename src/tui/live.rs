@@ -33,6 +33,10 @@ pub struct LiveRefresh {
     /// Some read of this process is waiting for another process's write lock right now (reported by the
     /// runtime, [`Msg::LockWait`]).
     pub lock_wait: bool,
+    /// The marker that started the running refresh.
+    pub(crate) pending: Option<String>,
+    /// The marker of a store whose refresh failed (not busy): not retried until the store changes again.
+    pub(crate) failed: Option<Option<String>>,
 }
 
 impl Default for LiveRefresh {
@@ -44,6 +48,8 @@ impl Default for LiveRefresh {
             refreshing: false,
             retry: false,
             lock_wait: false,
+            pending: None,
+            failed: None,
         }
     }
 }
@@ -89,7 +95,9 @@ impl App {
         let Some(ws) = self.workspace() else {
             return vec![];
         };
-        if marker != ws.marker || self.live.retry {
+        let changed = marker != ws.marker && self.live.failed.as_ref() != Some(&marker);
+        if changed || self.live.retry {
+            self.live.pending = marker;
             return self.refresh();
         }
         vec![]
@@ -135,12 +143,14 @@ impl App {
             }
             Err(e) => {
                 self.live.retry = false;
+                self.live.failed = Some(self.live.pending.take());
                 self.toast(format!("live refresh failed: {e}"), true);
                 return vec![];
             }
             Ok(ws) => ws,
         };
         self.live.retry = false;
+        self.live.failed = None;
         let selected = self.selected_entry().map(|e| e.key.clone());
         let mut old_reports: HashMap<FeatureKey, Box<StatusReport>> = self
             .features
