@@ -15,6 +15,7 @@ mod faults;
 mod hashing;
 mod locking;
 mod mutations;
+mod pg_tls;
 mod pushdown;
 mod roundtrip;
 mod s3;
