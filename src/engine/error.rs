@@ -97,6 +97,16 @@ pub enum EngineError {
         table: String,
         message: String,
     },
+    /// Another process holds the store locked for writing (a DuckDB file lock) and kept it locked for the whole
+    /// retry window: nothing was read or written. Transient: the same call succeeds once the write ends. The
+    /// message contains [`BUSY_MARK`], so that callers that only see the text can tell it apart.
+    #[error("store {store:?} busy (being written by another process): {location} stayed locked for {waited_s} s; it is readable again when that write ends")]
+    Busy {
+        store: String,
+        location: String,
+        /// Seconds spent retrying.
+        waited_s: u64,
+    },
     /// DuckDB reported an error.
     #[error("duckdb: {0}")]
     DuckDb(#[from] duckdb::Error),
@@ -112,6 +122,22 @@ pub enum EngineError {
     /// I/O failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// A phrase every [`EngineError::Busy`] message contains (see [`is_busy_message`]).
+pub const BUSY_MARK: &str = "busy (being written by another process)";
+
+/// Whether an error message (an [`EngineError`] turned into text) reports a store busy with another process's
+/// write ([`EngineError::Busy`]): a transient condition to retry, not a failure to show.
+pub fn is_busy_message(message: &str) -> bool {
+    message.contains(BUSY_MARK)
+}
+
+impl EngineError {
+    /// Whether this is [`EngineError::Busy`].
+    pub fn is_busy(&self) -> bool {
+        matches!(self, EngineError::Busy { .. })
+    }
 }
 
 /// Engine result alias.

@@ -65,6 +65,9 @@ pub struct Workspace {
     pub snapshot: Option<String>,
     /// When the store has no pushed graph: the configured store the graph was read from instead.
     pub graph_source: Option<String>,
+    /// The store's [`MetadataStore::change_marker`] taken just before the workspace read the store: a later,
+    /// different marker means the store changed since (live refresh).
+    pub marker: Option<String>,
 }
 
 impl Workspace {
@@ -119,6 +122,7 @@ impl Workspace {
         let store_config = config.store_config(opts.store.as_deref())?.clone();
         let store: Arc<dyn MetadataStore> =
             Arc::from(open_store_chain(&config, &store_config.name, &opts.cwd)?);
+        let marker = store.change_marker();
         let mut pushed = store.system_rows()?;
         let mut graph_source = None;
         if pushed.is_empty() {
@@ -172,6 +176,7 @@ impl Workspace {
             demo,
             snapshot,
             graph_source,
+            marker,
         })
     }
 

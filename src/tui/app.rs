@@ -122,6 +122,8 @@ pub struct App {
     pub areas: StdCell<Areas>,
     /// Cancellation tokens of the background jobs of the current generation.
     pub tasks: crate::tui::tasks::Running,
+    /// Live refresh and the store-busy note ([`crate::tui::live`]).
+    pub live: crate::tui::live::LiveRefresh,
 }
 
 impl App {
@@ -147,6 +149,7 @@ impl App {
             should_quit: false,
             areas: StdCell::new(Areas::default()),
             tasks: Default::default(),
+            live: Default::default(),
         }
     }
 
@@ -169,6 +172,10 @@ impl App {
         self.details.inc_filtered.clear();
         self.features.statuses_cancelled = false;
         self.stores.probes.clear();
+        self.live.polling = false;
+        self.live.refreshing = false;
+        self.live.failed = None;
+        self.live.ticks = 0;
         let job = match &self.stores.picked {
             Some(store) => Job::SwitchStore {
                 store: store.clone(),
@@ -423,6 +430,9 @@ impl App {
         if key.code == KeyCode::Char('r') && !ctrl {
             return self.start();
         }
+        if key.code == KeyCode::Char('a') && !ctrl {
+            return self.toggle_live();
+        }
         if key.code == KeyCode::Char('v') && !ctrl {
             self.screen = match self.screen {
                 Screen::Graph => Screen::Features,
@@ -497,6 +507,9 @@ impl App {
     }
 
     pub(crate) fn on_opened(&mut self, result: Result<Arc<Workspace>, String>) -> Vec<Command> {
+        if self.live.refreshing {
+            return self.on_refreshed(result);
+        }
         match result {
             Err(e) => {
                 self.ws = WorkspaceState::Failed(e);
@@ -548,6 +561,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
                     app.toast = None;
                 }
             }
+            app.live_tick()
+        }
+        Msg::LockWait(waiting) => {
+            app.live.lock_wait = waiting;
             vec![]
         }
         Msg::Done { generation, result } if generation == app.generation => on_done(app, result),
@@ -559,6 +576,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Command> {
 /// Applies the result of a background job of the current generation: dialog results to the dialogs, reads to the
 /// details pane, the rest here.
 fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
+    let Some(result) = app.absorb_busy(result) else {
+        return vec![];
+    };
     match result {
         r @ (JobResult::DeletePlanned { .. }
         | JobResult::DropPlanned { .. }
@@ -597,6 +617,7 @@ fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
             }
         }
         JobResult::Opened { result } => app.on_opened(result),
+        JobResult::StoreChecked { marker } => app.on_store_checked(marker),
         JobResult::Status { report } => {
             if let Some(e) = app
                 .features

@@ -13,6 +13,7 @@
 pub mod app;
 pub mod dialogs;
 pub mod draw;
+pub mod live;
 pub mod msg;
 mod prelude;
 mod runtime;

@@ -22,8 +22,11 @@ pub enum Msg {
     Key(KeyEvent),
     /// A mouse event (wheel scrolls the pane under the pointer, a click selects a feature, a tab or a row).
     Mouse(MouseEvent),
-    /// Timer tick (~100 ms): advances the spinner.
+    /// Timer tick (~100 ms): advances the spinner and the live-refresh poll ([`crate::tui::live`]).
     Tick,
+    /// Whether some store read of this process is waiting, right now, for a lock another process holds (sent
+    /// by the runtime when it changes; [`crate::engine::store::lock_waits`]).
+    LockWait(bool),
     /// A background job finished (or reported one of several results).
     Done {
         /// [`crate::tui::App::generation`] when the job was started; results of older generations are dropped.
@@ -133,6 +136,11 @@ pub enum JobResult {
     RowsPerVersion {
         /// Feature key -> `(feature version, rows)`.
         counts: HashMap<String, Vec<(String, usize)>>,
+    },
+    /// The store's change marker was read (live refresh).
+    StoreChecked {
+        /// [`crate::engine::store::MetadataStore::change_marker`] now.
+        marker: Option<String>,
     },
     /// A write (delete, drop, rebase) finished: a toast text, or the error message.
     Mutated {

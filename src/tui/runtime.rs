@@ -189,6 +189,10 @@ fn event_loop(
             cmds.extend(update(&mut app, m));
         }
         if last_tick.elapsed() >= TICK {
+            let waiting = crate::engine::store::lock_waits() > 0;
+            if waiting != app.live.lock_wait {
+                cmds.extend(update(&mut app, Msg::LockWait(waiting)));
+            }
             cmds.extend(update(&mut app, Msg::Tick));
             last_tick = Instant::now();
         }

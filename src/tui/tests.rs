@@ -2579,3 +2579,155 @@ fn unfiltered_delete_needs_the_feature_key_typed() {
     );
     assert_eq!(live_rows(&ws, "example/stt"), 0);
 }
+
+/// Live refresh (issue 16): a poll every `POLL_TICKS` ticks; an unchanged marker does nothing, a changed one
+/// reopens the store in place: old statuses stay until recomputed, the selected feature and the table cursor
+/// are kept.
+#[test]
+fn live_refresh_polls_and_reloads_in_place_keeping_the_cursor() {
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    pump(&mut app, cmds);
+    for _ in 0..3 {
+        let cmds = update(&mut app, ch('j'));
+        pump(&mut app, cmds);
+    }
+    assert_eq!(app.features.focus, Focus::Details);
+    assert_eq!(app.details.nav[Tab::Metadata.index()].cursor, 3);
+    let generation = app.generation;
+    let mut polls = vec![];
+    for _ in 0..crate::tui::live::POLL_TICKS {
+        polls.extend(update(&mut app, Msg::Tick));
+    }
+    assert!(matches!(
+        polls.as_slice(),
+        [Command::Task {
+            job: Job::PollStore { .. },
+            ..
+        }]
+    ));
+    pump(&mut app, polls);
+    assert_eq!(
+        app.generation, generation,
+        "an unchanged store is not reloaded"
+    );
+
+    let cmds = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::StoreChecked {
+                marker: Some("changed".into()),
+            },
+        },
+    );
+    assert!(app.live.refreshing);
+    assert!(matches!(app.ws, WorkspaceState::Ready(_)));
+    assert_eq!(app.statuses_done(), app.features.entries.len());
+    assert!(render(&app, 160, 30).contains("refreshing"));
+    pump(&mut app, cmds);
+    assert!(!app.live.refreshing);
+    assert_eq!(app.generation, generation + 1);
+    assert_eq!(
+        app.selected_entry().map(|e| e.key.to_string()).as_deref(),
+        Some("example/crop")
+    );
+    assert_eq!(app.details.nav[Tab::Metadata.index()].cursor, 3);
+    assert_eq!(app.features.focus, Focus::Details);
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    assert!(matches!(
+        app.details.metadata.get(&crop),
+        Some(Load::Ready(Some(_)))
+    ));
+    assert_eq!(app.statuses_done(), app.features.entries.len());
+}
+
+/// `L` turns live refresh off (no polls, shown in the status bar) and on again.
+#[test]
+fn live_refresh_toggles_with_a() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch('a'));
+    assert!(!app.live.enabled);
+    let mut cmds = vec![];
+    for _ in 0..3 * crate::tui::live::POLL_TICKS {
+        cmds.extend(update(&mut app, Msg::Tick));
+    }
+    assert!(cmds.is_empty(), "no poll while live refresh is off");
+    assert!(render(&app, 160, 30).contains("(live refresh off)"));
+    let _ = update(&mut app, ch('a'));
+    assert!(app.live.enabled);
+    assert!(!render(&app, 160, 30).contains("(live refresh off)"));
+}
+
+/// A store busy with another process's write is transient: no error popup, no failed screen, a status-bar note,
+/// and the open (or a refresh) is retried.
+#[test]
+fn a_busy_store_is_retried_not_reported_as_an_error() {
+    let busy = crate::engine::error::EngineError::Busy {
+        store: "dev".into(),
+        location: "/x/metadata.duckdb".into(),
+        waited_s: 5,
+    }
+    .to_string();
+    // the first open finds the store busy: still opening, retried after a poll period
+    let mut app = App::new("metaxy.toml discovered from /work/project");
+    let _ = app.start();
+    let generation = app.generation;
+    let cmds = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::Opened {
+                result: Err(busy.clone()),
+            },
+        },
+    );
+    assert!(cmds.is_empty());
+    assert!(matches!(app.ws, WorkspaceState::Opening));
+    assert!(render(&app, 120, 20).contains("store busy (being written), retrying"));
+    let mut cmds = vec![];
+    for _ in 0..crate::tui::live::POLL_TICKS {
+        cmds.extend(update(&mut app, Msg::Tick));
+    }
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::Task { job: Job::Open, .. })));
+    pump(&mut app, cmds);
+    assert!(matches!(app.ws, WorkspaceState::Ready(_)));
+    assert!(!app.live.busy());
+
+    // a read that gave up on a busy store: no popup, the note, a refresh at the next poll
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let generation = app.generation;
+    let view = app.details.view_generation;
+    let _ = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::Metadata {
+                key: crop,
+                result: Err(busy),
+                view,
+            },
+        },
+    );
+    assert!(app.overlay.dialog.is_none());
+    assert!(render(&app, 160, 30).contains("store busy (being written), retrying"));
+    let mut cmds = vec![];
+    for _ in 0..crate::tui::live::POLL_TICKS {
+        cmds.extend(update(&mut app, Msg::Tick));
+    }
+    pump(&mut app, cmds);
+    assert_eq!(
+        app.generation,
+        generation + 1,
+        "refreshed after the busy read"
+    );
+    assert!(!app.live.busy());
+    // the runtime's lock-wait note
+    let _ = update(&mut app, Msg::LockWait(true));
+    assert!(render(&app, 160, 30).contains("store busy (being written), retrying"));
+    let _ = update(&mut app, Msg::LockWait(false));
+    assert!(!app.live.busy());
+}

@@ -14,6 +14,7 @@ mod drop;
 mod fallback;
 mod faults;
 mod hashing;
+mod locking;
 mod mutations;
 mod pg_tls;
 mod pushdown;

@@ -630,3 +630,83 @@ fn remapped_keys_and_a_broken_settings_file() {
     tmux.wait_for("the feature list", |s| s.contains("Features (7)"));
     quit_and_check_restored(&tmux);
 }
+
+/// Issue 16: with the TUI open on a DuckDB store, real Metaxy (another process) writes the store and succeeds (the
+/// TUI holds no lock while idle); the TUI notices the change by itself (live refresh) and shows the new statuses
+/// and rows, with the selected feature and the table cursor kept.
+#[test]
+fn tui_open_never_blocks_a_metaxy_write_and_refreshes_live() {
+    require_tmux();
+    let python = crate::roundtrip::metaxy_python();
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s02_mutated");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s02_mutated");
+    copy_dir(&fixture, &dir);
+    let tmux = Tmux::start(
+        tmp.path(),
+        &dir,
+        Path::new(env!("CARGO_BIN_EXE_metaxy-tui")),
+        160,
+        45,
+    );
+    tmux.wait_for("all feature statuses", |s| {
+        s.contains("example/av_report") && !s.contains("computing…") && !s.contains("statuses ")
+    });
+    // example/crop selected, its rows shown, the cursor moved down into the table
+    tmux.send(&["j"]);
+    tmux.wait_for("the metadata of example/crop", |s| {
+        s.contains("example/crop · Metadata") && s.contains("rows 1-")
+    });
+    tmux.send(&["Enter", "j", "j", "j", "Enter"]);
+    let before = tmux.wait_for("the 4th row's detail", |s| {
+        s.contains("example/crop · Metadata · row 4") && s.contains("s000003")
+    });
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the row detail to close", |s| !s.contains("· row 4"));
+    assert!(
+        line_with(&before, "⚠ example/crop").contains("5 new · 10 stale · 5 orphaned"),
+        "{before}"
+    );
+    assert!(
+        line_with(&before, "✓ example/face_detection").contains("up to date"),
+        "{before}"
+    );
+
+    // real Metaxy writes example/crop's increment while the TUI is open (and idle)
+    let out = std::process::Command::new(&python)
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/roundtrip/mx_pipeline_step.py"))
+        .arg(&dir)
+        .output()
+        .expect("python runs");
+    assert!(
+        out.status.success(),
+        "Metaxy could not write the store the TUI has open:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "wrote 15");
+
+    // the TUI refreshes by itself: new statuses, new rows, same feature, same cursor row
+    let after = tmux.wait_for("the refreshed statuses", |s| {
+        s.contains("0 new · 0 stale · 5 orphaned") && s.contains("⚠ example/face_detection")
+    });
+    assert!(
+        line_with(&after, "example/crop").contains("0 new · 0 stale · 5 orphaned"),
+        "{after}"
+    );
+    assert!(
+        line_with(&after, "example/face_detection").contains("5 new · 5 stale · 0 orphaned"),
+        "{after}"
+    );
+    let after = tmux.wait_for("the new rows of example/crop", |s| s.contains("of 55"));
+    assert!(after.contains("example/crop · Metadata"), "{after}");
+    assert!(!after.contains("busy"), "{after}");
+    // the cursor stayed on the 4th row
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the 4th row's detail after the refresh", |s| {
+        s.contains("example/crop · Metadata · row 4") && s.contains("sample_uid  s000003")
+    });
+    tmux.send(&["Escape"]);
+    quit_and_check_restored(&tmux);
+}

@@ -367,6 +367,16 @@ pub trait MetadataStore: Send + Sync {
         ))
     }
 
+    /// A cheap token that changes whenever the store's contents change (a write by this process or any other),
+    /// for live refresh: compared between two polls, a different token means "read again". Must not open the
+    /// store or take a lock (it is polled every few seconds while a writer may be running). `None`: the backend
+    /// cannot tell cheaply (the default; PostgreSQL and remote object stores), so changes go unnoticed until a
+    /// reload. DuckDB: the file's and WAL's size and mtime; Delta: the `_delta_log` of every table; LanceDB: the
+    /// `_versions` of every table; Iceberg: the SQLite catalog file (every commit moves a `metadata_location`).
+    fn change_marker(&self) -> Option<String> {
+        None
+    }
+
     /// Rows of the `metaxy-system/feature_versions` table (empty when it does not exist).
     fn system_rows(&self) -> Result<Vec<PushedFeature>> {
         let key = feature_versions_key();

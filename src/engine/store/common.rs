@@ -25,6 +25,71 @@ pub fn resolve_local_path(location: &str, cwd: &Path) -> PathBuf {
     }
 }
 
+/// `len:mtime_ns` of a file (`-` when it does not exist): part of a [`crate::engine::store::MetadataStore::change_marker`].
+pub fn file_marker(path: &Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let ns = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            format!("{}:{ns}", m.len())
+        }
+        Err(_) => "-".into(),
+    }
+}
+
+/// A change marker of a local directory of tables ([`crate::engine::store::MetadataStore::change_marker`]): for
+/// every table directory (name ending in `table_suffix`, found up to 8 levels below `root`) its `log_dir` child
+/// (Delta `_delta_log`, Lance `_versions`): number of entries, first and last entry name and the directory's
+/// mtime. Only those small directories are listed, never the data files. `None` when `root` is not a local
+/// directory.
+pub fn table_logs_marker(root: &Path, table_suffix: &str, log_dir: &str) -> Option<String> {
+    fn walk(dir: &Path, suffix: &str, log: &str, depth: usize, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let mut dirs: Vec<PathBuf> = rd
+            .flatten()
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            let name = d.file_name().map(|n| n.to_string_lossy().into_owned());
+            if name.as_deref().is_some_and(|n| n.ends_with(suffix)) {
+                let logs = d.join(log);
+                let mut names: Vec<String> = std::fs::read_dir(&logs)
+                    .map(|rd| {
+                        rd.flatten()
+                            .map(|e| e.file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                names.sort();
+                out.push(format!(
+                    "{}:{}:{}:{}:{}",
+                    d.display(),
+                    names.len(),
+                    names.first().map(String::as_str).unwrap_or(""),
+                    names.last().map(String::as_str).unwrap_or(""),
+                    file_marker(&logs)
+                ));
+            } else if depth < 8 {
+                walk(&d, suffix, log, depth + 1, out);
+            }
+        }
+    }
+    if !root.is_dir() {
+        return None;
+    }
+    let mut out = vec![file_marker(root)];
+    walk(root, table_suffix, log_dir, 0, &mut out);
+    Some(out.join("|"))
+}
+
 /// Decodes a `storage_options` table (Delta `storage_options`, LanceDB `connect_kwargs.storage_options`) into the
 /// string map delta-rs and lance take; non-string values are rendered as JSON (`true`, `3`).
 pub fn storage_options(v: Option<&serde_json::Value>) -> HashMap<String, String> {

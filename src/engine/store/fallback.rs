@@ -160,4 +160,17 @@ impl MetadataStore for FallbackStore {
     fn system_rows(&self) -> Result<Vec<PushedFeature>> {
         self.primary.system_rows()
     }
+    /// The primary's marker and every fallback's (`None` when none of them can tell).
+    fn change_marker(&self) -> Option<String> {
+        let parts: Vec<Option<String>> = std::iter::once(self.primary.change_marker())
+            .chain(self.fallbacks.iter().map(|f| f.change_marker()))
+            .collect();
+        parts.iter().any(Option::is_some).then(|| {
+            parts
+                .iter()
+                .map(|p| p.as_deref().unwrap_or("?"))
+                .collect::<Vec<_>>()
+                .join("||")
+        })
+    }
 }

@@ -20,6 +20,7 @@ use crate::engine::config::{MetaxyConfig, StoreConfig, StoreKind};
 use crate::engine::error::{EngineError, Result};
 
 pub use api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
+pub use duckdb::lease::lock_waits;
 pub use fallback::FallbackStore;
 
 /// A backend's constructor: opens the store of a config (`cwd` resolves relative locations); `for_write` opens it as

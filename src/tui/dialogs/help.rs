@@ -12,6 +12,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             (":", "command palette (fuzzy)"),
             ("q  Ctrl-C", "quit"),
             ("r", "reload: reopen store, recompute status"),
+            ("a", "live refresh on / off (auto reload)"),
             ("Tab  Shift-Tab", "next / previous tab"),
             ("1 … 5", "Metadata New Stale Orphaned Detail"),
             ("v", "feature graph drawing (Esc back)"),

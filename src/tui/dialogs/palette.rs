@@ -16,6 +16,7 @@ pub const PALETTE: &[(&str, &str, char)] = &[
     ("history", "pushed versions and graph diffs", 'H'),
     ("stores", "every configured store; open another", 'S'),
     ("reload", "re-open the store and recompute statuses", 'r'),
+    ("live refresh", "toggle: reload when the store changes", 'a'),
     ("delete", "delete rows of the selected feature", 'd'),
     ("drop table", "drop the selected feature's whole table", 'X'),
     (

@@ -19,6 +19,7 @@ mod increment;
 mod mutate;
 mod open;
 mod page;
+mod poll;
 mod probe;
 mod statuses;
 
@@ -237,6 +238,11 @@ pub enum Job {
         /// The workspace.
         ws: Arc<Workspace>,
     },
+    /// Read the store's change marker (live refresh; no lock taken); reports [`JobResult::StoreChecked`].
+    PollStore {
+        /// The workspace (its store).
+        ws: Arc<Workspace>,
+    },
     /// Perform a rebase plan; reports [`JobResult::Mutated`].
     ExecuteRebase {
         /// The workspace.
@@ -312,6 +318,7 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
         Job::PlanWrite { ws, key, path } => mutate::plan_write(&ws, &key, &path, emit),
         Job::ExecuteWrite { ws, plan } => mutate::execute_write(&ws, &plan, emit),
         Job::ExecuteRebase { ws, plan } => mutate::execute_rebase(&ws, &plan, emit),
+        Job::PollStore { ws } => poll::poll(&ws, emit),
     }
 }
 

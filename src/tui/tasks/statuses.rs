@@ -9,7 +9,8 @@ use crate::tui::msg::JobResult;
 use crate::tui::view::StatusReport;
 
 /// Reports one [`JobResult::Status`] per feature; stops before the next feature once `cancel` is cancelled. A
-/// feature whose computation fails (or panics) reports an error status.
+/// feature whose computation fails (or panics) reports an error status; one that failed because the store is busy
+/// with another process's write ends the job (the UI retries later).
 pub(super) fn compute(ws: &Workspace, cancel: &CancelToken, emit: &mut Emit<'_>) {
     for f in &ws.graph.features {
         if cancel.cancelled() {
@@ -24,9 +25,16 @@ pub(super) fn compute(ws: &Workspace, cancel: &CancelToken, emit: &mut Emit<'_>)
             ))
         })
         .unwrap_or_else(|e| StatusReport::build(FeatureStatus::error(key, e)));
+        // a store busy with another process's write: the next features would wait for it too; the UI retries
+        let busy = report
+            .status
+            .error_message
+            .as_deref()
+            .is_some_and(crate::engine::error::is_busy_message);
         if !emit(JobResult::Status {
             report: Box::new(report),
-        }) {
+        }) || busy
+        {
             return;
         }
     }

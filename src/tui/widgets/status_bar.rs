@@ -31,6 +31,12 @@ pub(crate) fn status_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             Style::new().fg(Color::Yellow),
         ));
     }
+    if app.live.busy() {
+        extra.push(Span::styled(
+            format!(" {} store busy (being written), retrying ", app.spinner()),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     if let Some(t) = &app.toast {
         let style = if t.error {
             Style::new().fg(Color::White).bg(Color::Red).bold()
@@ -67,6 +73,12 @@ pub(crate) fn store_bar_lines(app: &App, width: u16) -> Vec<Line<'static>> {
             }
             store.push(Span::raw("store ").fg(muted()));
             store.push(Span::raw(pretty_path(&ws.describe_store())));
+            // live refresh (crate::tui::live): on is the quiet default; off and a running refresh are shown
+            if !app.live.enabled {
+                store.push(Span::raw(" (live refresh off)").fg(muted()));
+            } else if app.live.refreshing {
+                store.push(Span::raw(format!(" {} refreshing", app.spinner())).fg(Color::Yellow));
+            }
             let mut project: Vec<Span<'static>> = vec![
                 Span::raw("project ").fg(muted()),
                 Span::raw(format!(

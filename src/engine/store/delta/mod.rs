@@ -488,6 +488,12 @@ impl MetadataStore for DeltaStore {
     fn location(&self) -> String {
         self.root_uri.clone()
     }
+    /// The `_delta_log` of every table under a local root (a new commit is a new log file); `None` for object
+    /// stores.
+    fn change_marker(&self) -> Option<String> {
+        let root = self.root_url.to_file_path().ok()?;
+        crate::engine::store::common::table_logs_marker(&root, ".delta", "_delta_log")
+    }
     fn table_name(&self, key: &FeatureKey) -> String {
         self.relative_table_path(key)
     }

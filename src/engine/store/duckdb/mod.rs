@@ -1,14 +1,16 @@
 //! The DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): [`DuckDbStore`]. Its SQL pieces are in
-//! [`sql`], the counts-only increment query in [`counts`] and the row hash registered in DuckDB in [`udf`].
+//! [`sql`], the counts-only increment query in [`counts`], the row hash registered in DuckDB in [`udf`], and how a
+//! file is opened per operation (never held open while idle, so other processes can write it) in [`lease`].
 
 pub mod counts;
+pub mod lease;
 pub mod sql;
 pub mod udf;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use duckdb::{AccessMode, Config, Connection};
+use duckdb::Connection;
 use polars::prelude::*;
 
 use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
@@ -16,10 +18,12 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::record_batches_to_df;
 use crate::engine::keys::FeatureKey;
 use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore};
-use crate::engine::store::common::resolve_local_path;
+use crate::engine::store::common::{file_marker, resolve_local_path};
+use crate::engine::store::duckdb::lease::{ReadLease, WriteGate};
 use crate::engine::store::duckdb::sql::{
     latest_rowid_sql, quote_ident, sql_literal, sql_str, ScanSql,
 };
+use crate::engine::store::duckdb::udf::RawDuckDb;
 
 /// A DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): one table per feature named
 pub struct DuckDbStore {
@@ -31,19 +35,44 @@ pub struct DuckDbStore {
     hash_algorithm: HashAlgorithm,
     /// Map mode: new tables store `*_by_field` columns as `MAP(VARCHAR, VARCHAR)`.
     map_datatype: bool,
-    /// The read connection (read-only on files); `None` while the file does not exist (a write destination).
-    conn: Mutex<Option<Connection>>,
-    /// A second read-only instance where the row hash is registered (for [`MetadataStore::increment_counts`]);
-    /// opened on first use, closed before every write.
-    counting: Mutex<Option<std::sync::Arc<crate::engine::store::duckdb::udf::RawDuckDb>>>,
+    /// The database of a `:memory:` store (it lives as long as the store). File stores hold no connection: every
+    /// operation opens the file and closes it again ([`lease`]), so that an idle store never blocks a writer.
+    memory: Option<Mutex<Connection>>,
+}
+
+/// The connection of one read operation.
+enum Reader {
+    /// A file: a lease on the shared read-only instance.
+    File(ReadLease),
+    /// A connection of its own to the in-memory database.
+    Memory(Connection),
+}
+
+impl Reader {
+    fn conn(&self) -> &Connection {
+        match self {
+            Reader::File(l) => l.conn(),
+            Reader::Memory(c) => c,
+        }
+    }
+
+    /// The instance through the C API (files only).
+    fn raw(&self) -> Option<&RawDuckDb> {
+        match self {
+            Reader::File(l) => Some(l.raw()),
+            Reader::Memory(_) => None,
+        }
+    }
 }
 
 impl DuckDbStore {
-    /// Opens the `database` of `cfg` read-only.
+    /// Opens the `database` of `cfg` read-only. The file is opened once to check it and closed again: no
+    /// connection stays open (see [`lease`]).
     ///
     /// Errors: [`EngineError::StoreOpen`] when the file does not exist or is not a DuckDB database, and when the
     /// hash algorithm is one Metaxy's DuckDB store refuses (`wyhash`, `sha256`, `farmhash`:
-    /// `HashAlgorithmNotSupportedError` in Metaxy).
+    /// `HashAlgorithmNotSupportedError` in Metaxy); [`EngineError::Busy`] when another process kept it locked for
+    /// writing during the whole retry window.
     pub fn open(cfg: &StoreConfig, cwd: &Path) -> Result<Self> {
         Self::open_impl(cfg, cwd, false)
     }
@@ -70,8 +99,8 @@ impl DuckDbStore {
                 cfg.hash_algorithm.as_str()
             )));
         }
-        let (path, conn) = if database == ":memory:" {
-            (None, Some(Connection::open_in_memory()?))
+        let (path, memory) = if database == ":memory:" {
+            (None, Some(Mutex::new(Connection::open_in_memory()?)))
         } else {
             if database.starts_with("md:") || database.contains("://") {
                 return Err(err(
@@ -88,8 +117,13 @@ impl DuckDbStore {
                 }
                 (Some(path), None)
             } else {
-                let conn = Self::open_read_only(&path).map_err(err)?;
-                (Some(path), Some(conn))
+                // checks that the file is a DuckDB database; closed again right away
+                match ReadLease::acquire(&cfg.name, &path) {
+                    Ok(_) => {}
+                    Err(EngineError::StoreOpen { message, .. }) => return Err(err(message)),
+                    Err(e) => return Err(e),
+                }
+                (Some(path), None)
             }
         };
         let table_prefix = cfg
@@ -105,52 +139,52 @@ impl DuckDbStore {
             table_prefix,
             hash_algorithm: cfg.hash_algorithm,
             map_datatype: cfg.map_datatype,
-            conn: Mutex::new(conn),
-            counting: Mutex::new(None),
+            memory,
         })
     }
 
-    fn open_read_only(path: &Path) -> std::result::Result<Connection, String> {
-        let config = Config::default()
-            .access_mode(AccessMode::ReadOnly)
-            .map_err(|e| e.to_string())?;
-        Connection::open_with_flags(path, config).map_err(|e| e.to_string())
+    /// The connection of one read operation (its own connection, so that reads from several threads run at the
+    /// same time): a [`ReadLease`] on the file, or a connection to the in-memory database. `None` while the file
+    /// does not exist (a write destination). Dropping it closes the file when no other read uses it.
+    ///
+    /// Errors: [`EngineError::Busy`] when another process keeps the file locked for writing.
+    fn reader(&self) -> Result<Option<Reader>> {
+        if let Some(m) = &self.memory {
+            let c = m.lock().unwrap_or_else(|p| p.into_inner()).try_clone()?;
+            let _ = c.execute_batch("SET produce_arrow_string_view = true");
+            return Ok(Some(Reader::Memory(c)));
+        }
+        match &self.path {
+            Some(p) if p.is_file() => Ok(Some(Reader::File(ReadLease::acquire(&self.name, p)?))),
+            _ => Ok(None),
+        }
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Option<Connection>> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    /// Table names of the database `conn` is connected to.
+    fn tables(conn: &Connection) -> Result<Vec<String>> {
+        let mut stmt = conn.prepare(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = current_schema() ORDER BY table_name",
+        )?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 
-    /// A connection of its own to the same database (DuckDB `duckdb_connect` on the shared instance), so that
-    /// reads from several threads run at the same time instead of queueing on the shared connection's lock.
-    fn reader(&self) -> Result<Option<Connection>> {
-        let guard = self.conn();
-        let Some(c) = guard.as_ref() else {
-            return Ok(None);
-        };
-        let conn = c.try_clone()?;
-        // strings as Arrow views: the layout polars uses, so they move into polars without a copy
-        let _ = conn.execute_batch("SET produce_arrow_string_view = true");
-        Ok(Some(conn))
-    }
-
-    /// A reader connection, the table name and the scan's SQL pieces for `key`; `None` when the table does not
-    /// exist.
+    /// A reader, the table name and the scan's SQL pieces for `key`; `None` when the table does not exist.
     fn open_scan(
         &self,
         key: &FeatureKey,
         feature_version: Option<&str>,
         columns: &Columns,
-    ) -> Result<Option<(Connection, String, ScanSql)>> {
-        if !self.has_feature(key)? {
-            return Ok(None);
-        }
-        let table = self.table_name(key);
-        let Some(conn) = self.reader()? else {
+    ) -> Result<Option<(Reader, String, ScanSql)>> {
+        let Some(reader) = self.reader()? else {
             return Ok(None);
         };
-        let q = ScanSql::new(&conn, &table, feature_version, columns)?;
-        Ok(Some((conn, table, q)))
+        let table = self.table_name(key);
+        if !Self::tables(reader.conn())?.contains(&table) {
+            return Ok(None);
+        }
+        let q = ScanSql::new(reader.conn(), &table, feature_version, columns)?;
+        Ok(Some((reader, table, q)))
     }
 
     fn write_err(&self, table: &str, m: impl std::fmt::Display) -> EngineError {
@@ -161,52 +195,40 @@ impl DuckDbStore {
         }
     }
 
-    /// Runs `f` inside one read-write transaction (committed when `f` succeeds, rolled back otherwise). The
-    /// read-only connection is closed first (one DuckDB instance per file and process) and reopened afterwards, so
-    /// later reads see the change. Creates the database file when it does not exist.
+    /// Runs `f` inside one read-write transaction (committed when `f` succeeds, rolled back otherwise) on a
+    /// read-write instance of the file opened for this write alone and closed right after it ([`WriteGate`]: no
+    /// read of this process has the file open meanwhile; a lock held by another process is retried for
+    /// [`lease::RETRY_TOTAL`]). Creates the database file when it does not exist.
+    ///
+    /// Errors: [`EngineError::Busy`] when another process keeps the file locked; [`EngineError::Write`] when it
+    /// cannot be opened otherwise; `f`'s errors.
     fn with_write_transaction<T>(
         &self,
         table: &str,
         f: impl FnOnce(&Connection) -> Result<T>,
     ) -> Result<T> {
-        let mut guard = self.conn();
         let Some(path) = self.path.clone() else {
-            let conn = guard
-                .as_ref()
-                .ok_or_else(|| self.write_err(table, "in-memory database is closed"))?;
-            return Self::transaction(conn, f);
+            let Some(m) = &self.memory else {
+                return Err(self.write_err(table, "in-memory database is closed"));
+            };
+            return Self::transaction(&m.lock().unwrap_or_else(|p| p.into_inner()), f);
         };
-        drop(guard.take());
-        drop(
-            self.counting
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take(),
-        );
         if let Some(parent) = path.parent() {
             if !parent.as_os_str().is_empty() && !parent.is_dir() {
                 std::fs::create_dir_all(parent)?;
             }
         }
-        let result = match Connection::open(&path) {
-            Ok(rw) => {
-                let r = Self::transaction(&rw, f);
-                drop(rw);
-                r
-            }
-            Err(e) => Err(self.write_err(
+        let gate = WriteGate::acquire(&path);
+        let rw = gate.open(&self.name).map_err(|e| match e {
+            e @ EngineError::Busy { .. } => e,
+            e => self.write_err(
                 table,
-                format!(
-                    "cannot open {} for writing: {e} (is another process writing to it?)",
-                    path.display()
-                ),
-            )),
-        };
-        *guard = if path.is_file() {
-            Self::open_read_only(&path).ok()
-        } else {
-            None
-        };
+                format!("cannot open {} for writing: {e}", path.display()),
+            ),
+        })?;
+        let result = Self::transaction(&rw, f);
+        drop(rw);
+        drop(gate);
         result
     }
 
@@ -267,15 +289,21 @@ impl MetadataStore for DuckDbStore {
         Ok(self.list_tables()?.contains(&t))
     }
     fn list_tables(&self) -> Result<Vec<String>> {
-        let guard = self.conn();
-        let Some(conn) = guard.as_ref() else {
-            return Ok(vec![]);
-        };
-        let mut stmt = conn.prepare(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = current_schema() ORDER BY table_name",
-        )?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
+        match self.reader()? {
+            Some(r) => Self::tables(r.conn()),
+            None => Ok(vec![]),
+        }
+    }
+    /// The database file's and its write-ahead log's size and modification time (no DuckDB open, no lock).
+    fn change_marker(&self) -> Option<String> {
+        let path = self.path.as_ref()?;
+        let mut wal = path.clone().into_os_string();
+        wal.push(".wal");
+        Some(format!(
+            "{}|{}",
+            file_marker(path),
+            file_marker(Path::new(&wal))
+        ))
     }
     fn scan(
         &self,
@@ -283,10 +311,10 @@ impl MetadataStore for DuckDbStore {
         feature_version: Option<&str>,
         columns: &Columns,
     ) -> Result<Option<DataFrame>> {
-        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
+        let Some((reader, table, q)) = self.open_scan(key, feature_version, columns)? else {
             return Ok(None);
         };
-        q.run(&conn, &table, "").map(Some)
+        q.run(reader.conn(), &table, "").map(Some)
     }
 
     fn increment_counts(
@@ -304,10 +332,10 @@ impl MetadataStore for DuckDbStore {
         id_columns: &[String],
     ) -> Result<LatestScan> {
         use crate::engine::schema as cols;
-        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
+        let Some((reader, table, q)) = self.open_scan(key, feature_version, columns)? else {
             return Ok(LatestScan::Missing);
         };
-        let conn = &conn;
+        let conn = reader.conn();
         let has = |c: &str| q.table_columns.iter().any(|(n, _)| n == c);
         let ts: Vec<&str> = [cols::DELETED_AT, cols::UPDATED_AT]
             .into_iter()
@@ -379,10 +407,10 @@ impl MetadataStore for DuckDbStore {
         columns: &Columns,
         range: &KeyRange<'_>,
     ) -> Result<LatestScan> {
-        let Some((conn, table, q)) = self.open_scan(key, feature_version, columns)? else {
+        let Some((reader, table, q)) = self.open_scan(key, feature_version, columns)? else {
             return Ok(LatestScan::Missing);
         };
-        let conn = &conn;
+        let conn = reader.conn();
         let ids = range.id_columns;
         if ids.is_empty()
             || !ids
@@ -441,14 +469,14 @@ impl MetadataStore for DuckDbStore {
     }
 
     fn rows_per_feature_version(&self, key: &FeatureKey) -> Result<Option<Vec<(String, usize)>>> {
-        if !self.has_feature(key)? {
-            return Ok(None);
-        }
         let table = self.table_name(key);
-        let guard = self.conn();
-        let Some(conn) = guard.as_ref() else {
+        let Some(reader) = self.reader()? else {
             return Ok(None);
         };
+        let conn = reader.conn();
+        if !Self::tables(conn)?.contains(&table) {
+            return Ok(None);
+        }
         let has_version = Self::table_columns(conn, &table)?
             .iter()
             .any(|(c, _)| c == crate::engine::schema::FEATURE_VERSION);
@@ -634,35 +662,22 @@ impl MetadataStore for DuckDbStore {
 }
 
 impl DuckDbStore {
-    /// The second read-only instance for counts (opened on first use); `None` for in-memory databases, files
-    /// not created yet, or when DuckDB refuses it.
-    fn counting_db(&self) -> Option<std::sync::Arc<crate::engine::store::duckdb::udf::RawDuckDb>> {
-        let path = self.path.as_ref().filter(|p| p.is_file())?;
-        let mut g = self.counting.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(db) = g.as_ref() {
-            return Some(db.clone());
-        }
-        let _t = crate::engine::timing::span(|| format!("duckdb-open-counting {}", path.display()));
-        let db =
-            std::sync::Arc::new(crate::engine::store::duckdb::udf::RawDuckDb::open(path).ok()?);
-        *g = Some(db.clone());
-        Some(db)
-    }
-
     /// [`MetadataStore::increment_counts`] for DuckDB: the counts query of [`crate::engine::versioning::counts`] over the
-    /// feature tables themselves (storage order = `rowid`), on a second read-only instance of the file.
+    /// feature tables themselves (storage order = `rowid`), on the read-only instance of the read's lease (where the
+    /// row hash is registered for the query). `Ok(None)` for in-memory databases and files not created yet.
     fn counts_in_duckdb(
         &self,
         plan: &crate::engine::store::count_plan::CountPlan,
     ) -> Result<Option<crate::engine::store::count_plan::IncrementCounts>> {
         use crate::engine::store::duckdb::counts::SqlRelation;
-        let Some(conn) = self.reader()? else {
+        let Some(reader) = self.reader()? else {
             return Ok(None);
         };
-        let Some(db) = self.counting_db() else {
+        let Some(db) = reader.raw() else {
             return Ok(None);
         };
-        let tables = self.list_tables()?;
+        let conn = reader.conn();
+        let tables = Self::tables(conn)?;
         let relation = |key: &FeatureKey| -> Result<Option<SqlRelation>> {
             let table = self.table_name(key);
             if !tables.contains(&table) {
@@ -670,10 +685,10 @@ impl DuckDbStore {
             }
             Ok(Some(SqlRelation {
                 source: quote_ident(&table),
-                columns: Self::table_columns(&conn, &table)?,
+                columns: Self::table_columns(conn, &table)?,
                 name: table,
             }))
         };
-        crate::engine::store::duckdb::counts::count_in_duckdb(&db, plan, &relation)
+        crate::engine::store::duckdb::counts::count_in_duckdb(db, plan, &relation)
     }
 }

@@ -11,8 +11,8 @@
 //! result straight into DuckDB's vector: no Arrow conversion on either side (duckdb-rs only lets outside code
 //! register Arrow functions, which copy every chunk twice), and no intermediate field hashes leave the function.
 //!
-//! The handle is a second read-only instance on the same file (read-only instances share the file safely). It is
-//! opened lazily by [`crate::engine::store::duckdb::DuckDbStore`] and dropped before any write to the file.
+//! The handle is the read-only instance a [`crate::engine::store::duckdb::lease::ReadLease`] holds while reads of
+//! the file are in progress; the duckdb-rs connections of those reads are opened on it too.
 
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::Path;
@@ -99,6 +99,11 @@ impl RawDuckDb {
             }
             Ok(RawDuckDb { db })
         }
+    }
+
+    /// The C API handle (for `duckdb::Connection::open_from_raw`; valid while `self` lives).
+    pub(crate) fn raw(&self) -> ffi::duckdb_database {
+        self.db
     }
 
     /// Registers a provenance function computing `template` and returns its SQL name (`__mx_prov_<n>`, unique in

@@ -308,6 +308,22 @@ impl MetadataStore for IcebergStore {
     fn location(&self) -> String {
         self.warehouse.clone()
     }
+    /// The SQLite catalog file and its journals (every commit moves a table's `metadata_location` there).
+    fn change_marker(&self) -> Option<String> {
+        use crate::engine::store::common::file_marker;
+        let db = &self.catalog.db_path;
+        let side = |suffix: &str| {
+            let mut p = db.clone().into_os_string();
+            p.push(suffix);
+            file_marker(Path::new(&p))
+        };
+        Some(format!(
+            "{}|{}|{}",
+            file_marker(db),
+            side("-wal"),
+            side("-journal")
+        ))
+    }
     fn table_name(&self, key: &FeatureKey) -> String {
         key.table_name()
     }

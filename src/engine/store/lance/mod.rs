@@ -507,6 +507,18 @@ impl MetadataStore for LanceStore {
     fn hash_algorithm(&self) -> HashAlgorithm {
         self.hash_algorithm
     }
+    /// The `_versions` of every table under a local directory (a new Lance version is a new manifest); `None`
+    /// for object stores.
+    fn change_marker(&self) -> Option<String> {
+        if is_remote(&self.target) {
+            return None;
+        }
+        crate::engine::store::common::table_logs_marker(
+            Path::new(&self.target),
+            ".lance",
+            "_versions",
+        )
+    }
     fn location(&self) -> String {
         sanitize_uri(&self.uri)
     }
