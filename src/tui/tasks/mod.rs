@@ -20,6 +20,7 @@ mod mutate;
 mod open;
 mod page;
 mod probe;
+mod sql;
 mod statuses;
 
 pub use open::open_workspace;
@@ -222,6 +223,15 @@ pub enum Job {
         /// The workspace.
         ws: Arc<Workspace>,
     },
+    /// Run one query of the SQL console; reports [`JobResult::SqlProgress`] lines and one [`JobResult::SqlDone`].
+    RunSql {
+        /// The workspace (its store).
+        ws: Arc<Workspace>,
+        /// The query text.
+        query: String,
+        /// Stops the query (Esc).
+        cancel: crate::engine::sql::SqlCancel,
+    },
     /// Perform a rebase plan; reports [`JobResult::Mutated`].
     ExecuteRebase {
         /// The workspace.
@@ -295,6 +305,7 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
         Job::PlanWrite { ws, key, path } => mutate::plan_write(&ws, &key, &path, emit),
         Job::ExecuteWrite { ws, plan } => mutate::execute_write(&ws, &plan, emit),
         Job::ExecuteRebase { ws, plan } => mutate::execute_rebase(&ws, &plan, emit),
+        Job::RunSql { ws, query, cancel } => sql::run(&ws, &query, &cancel, emit),
     }
 }
 
