@@ -44,9 +44,17 @@ fn sql_views_equal_metaxy_reads_and_raw_tables_on_every_backend() {
                 let out = sql(&ws, &format!("SELECT * FROM \"{k}\""))
                     .unwrap_or_else(|e| panic!("{b}/{s} {k}: {e}"));
                 let got = df_to_json_rows(&out.frame, None).unwrap();
-                assert_eq!(got.len() as u64, read["count"].as_u64().unwrap(), "{b}/{s} {k} count");
+                assert_eq!(
+                    got.len() as u64,
+                    read["count"].as_u64().unwrap(),
+                    "{b}/{s} {k} count"
+                );
                 let keys = row_keys(exp);
-                assert_eq!(multiset(&got, &keys), multiset(exp, &keys), "{b}/{s} {k}: view rows differ");
+                assert_eq!(
+                    multiset(&got, &keys),
+                    multiset(exp, &keys),
+                    "{b}/{s} {k}: view rows differ"
+                );
 
                 let raw = &entry["raw_table"];
                 let exp = json(dir.join(raw["file"].as_str().unwrap()));
@@ -54,9 +62,17 @@ fn sql_views_equal_metaxy_reads_and_raw_tables_on_every_backend() {
                 let out = sql(&ws, &format!("SELECT * FROM raw.\"{k}\""))
                     .unwrap_or_else(|e| panic!("{b}/{s} raw {k}: {e}"));
                 let got = df_to_json_rows(&out.frame, None).unwrap();
-                assert_eq!(got.len() as u64, raw["count"].as_u64().unwrap(), "{b}/{s} raw {k} count");
+                assert_eq!(
+                    got.len() as u64,
+                    raw["count"].as_u64().unwrap(),
+                    "{b}/{s} raw {k} count"
+                );
                 let keys = row_keys(exp);
-                assert_eq!(multiset(&got, &keys), multiset(exp, &keys), "{b}/{s} raw {k}: rows differ");
+                assert_eq!(
+                    multiset(&got, &keys),
+                    multiset(exp, &keys),
+                    "{b}/{s} raw {k}: rows differ"
+                );
                 checked += 1;
             }
         }
@@ -74,10 +90,16 @@ fn sql_increment_views_equal_metaxy_increments_on_every_backend() {
             for e in std::fs::read_dir(&dir).unwrap() {
                 let exp = json(e.unwrap().path());
                 let k = exp["feature"].as_str().unwrap();
-                for (name, kind) in [("added", "new"), ("changed", "stale"), ("removed", "orphaned")] {
+                for (name, kind) in [
+                    ("added", "new"),
+                    ("changed", "stale"),
+                    ("removed", "orphaned"),
+                ] {
                     let out = sql(
                         &ws,
-                        &format!("SELECT * EXCLUDE (kind) FROM increment.\"{k}\" WHERE kind = '{kind}'"),
+                        &format!(
+                            "SELECT * EXCLUDE (kind) FROM increment.\"{k}\" WHERE kind = '{kind}'"
+                        ),
                     )
                     .unwrap_or_else(|e| panic!("{b}/{s} {k}: {e}"));
                     let exp_rows = exp[name].as_array().unwrap();
@@ -166,7 +188,10 @@ fn sql_refuses_everything_but_a_query_and_leaves_the_store_byte_identical() {
         let ws = open_copy(b, "s06_soft_delete", tmp.path());
         let before = snapshot(tmp.path());
         let cwd = std::env::current_dir().unwrap();
-        let cwd_before: Vec<_> = std::fs::read_dir(&cwd).unwrap().map(|e| e.unwrap().path()).collect();
+        let cwd_before: Vec<_> = std::fs::read_dir(&cwd)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         for q in REFUSED {
             match sql(&ws, q) {
                 Ok(o) => panic!("{b}: {q:?} ran: {:?}", o.frame),
@@ -178,14 +203,24 @@ fn sql_refuses_everything_but_a_query_and_leaves_the_store_byte_identical() {
             }
         }
         // the refusals name what was refused
-        let m = sql(&ws, "DROP VIEW \"example/crop\"").unwrap_err().to_string();
+        let m = sql(&ws, "DROP VIEW \"example/crop\"")
+            .unwrap_err()
+            .to_string();
         assert!(m.starts_with("refused:") && m.contains("DROP"), "{m}");
-        let m = sql(&ws, "SELECT * FROM read_csv('metaxy.toml')").unwrap_err().to_string();
+        let m = sql(&ws, "SELECT * FROM read_csv('metaxy.toml')")
+            .unwrap_err()
+            .to_string();
         assert!(m.contains("disabled"), "{m}");
         drop(ws);
         assert!(before == snapshot(tmp.path()), "{b}: the store changed");
-        let cwd_after: Vec<_> = std::fs::read_dir(&cwd).unwrap().map(|e| e.unwrap().path()).collect();
-        assert_eq!(cwd_before, cwd_after, "{b}: a file appeared in the working directory");
+        let cwd_after: Vec<_> = std::fs::read_dir(&cwd)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(
+            cwd_before, cwd_after,
+            "{b}: a file appeared in the working directory"
+        );
     }
 }
 
@@ -201,7 +236,10 @@ fn sql_cli_refuses_a_copy_and_creates_no_file() {
         let out = run_binary(tmp.path(), &["sql", q]);
         assert_eq!(out.status.code(), Some(1), "{q}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.starts_with("error: ") && err.lines().count() == 1, "{err}");
+        assert!(
+            err.starts_with("error: ") && err.lines().count() == 1,
+            "{err}"
+        );
     }
     assert!(before == snapshot(tmp.path()), "files changed");
 }
@@ -216,11 +254,18 @@ fn sql_result_exported_to_parquet_reads_back_equal() {
         let ws = open_scenario_in(b, "s06_soft_delete");
         let expected = sql(&ws, q).unwrap().frame;
         let out = run_binary(tmp.path(), &["sql", q, "-o", "crop.parquet"]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let file = std::fs::File::open(tmp.path().join("crop.parquet")).unwrap();
         let back = ParquetReader::new(file).finish().unwrap();
         assert_eq!(back.height(), 50, "{b}");
-        assert!(back.equals_missing(&expected), "{b}: {back:?}\n{expected:?}");
+        assert!(
+            back.equals_missing(&expected),
+            "{b}: {back:?}\n{expected:?}"
+        );
         // JSON on stdout: the same rows
         let out = run_binary(tmp.path(), &["sql", q, "--format", "json"]);
         let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -234,13 +279,24 @@ fn sql_result_exported_to_parquet_reads_back_equal() {
 #[test]
 fn sql_projection_reads_only_the_named_columns_and_cancel_stops() {
     let ws = open_scenario_in("delta", "s06_soft_delete");
-    let out = sql(&ws, "SELECT sample_uid FROM \"example/crop\" WHERE sample_uid LIKE 's%'").unwrap();
+    let out = sql(
+        &ws,
+        "SELECT sample_uid FROM \"example/crop\" WHERE sample_uid LIKE 's%'",
+    )
+    .unwrap();
     assert_eq!(out.frame.get_column_names(), vec!["sample_uid"]);
     assert_eq!(out.frame.height(), 50);
     let cancel = SqlCancel::default();
     cancel.cancel();
     let e = run_sql(&ws, "SELECT 1", None, &cancel, &mut |_| {}).unwrap_err();
     assert_eq!(e.to_string(), "sql: cancelled");
-    let out = run_sql(&ws, "SELECT * FROM range(10)", Some(3), &SqlCancel::default(), &mut |_| {}).unwrap();
+    let out = run_sql(
+        &ws,
+        "SELECT * FROM range(10)",
+        Some(3),
+        &SqlCancel::default(),
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!((out.frame.height(), out.truncated), (3, true));
 }

@@ -35,7 +35,11 @@ pub fn run(
     }
     if let (Some(path), SqlFormat::Parquet | SqlFormat::Csv) = (output, format) {
         // export_frame picks the format from the extension: write to a name that says it, then rename
-        let ext = if format == SqlFormat::Parquet { "parquet" } else { "csv" };
+        let ext = if format == SqlFormat::Parquet {
+            "parquet"
+        } else {
+            "csv"
+        };
         let tmp = path.with_extension(format!("sql-out.{ext}"));
         export_frame(&mut result.frame, &tmp).map_err(anyhow::Error::msg)?;
         std::fs::rename(&tmp, path)?;

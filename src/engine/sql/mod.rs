@@ -37,7 +37,12 @@ impl SqlCancel {
     /// Asks the query to stop; [`run_sql`] then fails with [`EngineError::Sql`] `"cancelled"`.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::SeqCst);
-        if let Some(h) = self.handle.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(h) = self
+            .handle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             h.interrupt();
         }
     }
@@ -120,7 +125,11 @@ pub fn run_sql(
     progress("running query");
     *cancel.handle.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn.interrupt_handle());
     let result = query(&conn, sql, limit);
-    cancel.handle.lock().unwrap_or_else(|p| p.into_inner()).take();
+    cancel
+        .handle
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
     cancel.check()?;
     let (frame, truncated) = result?;
     Ok(SqlOutput {

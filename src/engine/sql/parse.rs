@@ -90,8 +90,10 @@ fn walk(v: &Value, out: &mut Parsed) {
         Value::Object(m) => {
             let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("");
             if s("type") == "BASE_TABLE" {
-                out.tables
-                    .insert((s("schema_name").to_lowercase(), s("table_name").to_lowercase()));
+                out.tables.insert((
+                    s("schema_name").to_lowercase(),
+                    s("table_name").to_lowercase(),
+                ));
             }
             if s("class") == "STAR" {
                 out.columns = None;
@@ -101,7 +103,12 @@ fn walk(v: &Value, out: &mut Parsed) {
                     out.columns.as_mut(),
                     m.get("column_names").and_then(Value::as_array),
                 ) {
-                    cols.extend(names.iter().filter_map(Value::as_str).map(str::to_lowercase));
+                    cols.extend(
+                        names
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_lowercase),
+                    );
                 }
             }
             m.values().for_each(|x| walk(x, out));

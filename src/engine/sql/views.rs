@@ -67,7 +67,10 @@ pub(crate) fn define(
         )?,
     };
     let df = df.ok_or_else(|| {
-        EngineError::Sql(format!("feature {key} has no table in store {:?}", ws.store.name()))
+        EngineError::Sql(format!(
+            "feature {key} has no table in store {:?}",
+            ws.store.name()
+        ))
     })?;
     load_frame(conn, kind.schema(), &key.to_string(), &df)
 }
@@ -75,7 +78,12 @@ pub(crate) fn define(
 /// Metaxy's default read of `table` (an attached DuckDB table) as SQL: rows of the current feature version, the
 /// latest per id (the greatest `coalesce(metaxy_deleted_at, metaxy_updated_at)`, null oldest, then the row stored
 /// last: [`crate::engine::query::read::keep_latest`]), soft-deleted ones dropped; ordered by the id columns.
-fn read_view_sql(conn: &Connection, ws: &Workspace, key: &FeatureKey, table: &str) -> Result<String> {
+fn read_view_sql(
+    conn: &Connection,
+    ws: &Workspace,
+    key: &FeatureKey,
+    table: &str,
+) -> Result<String> {
     let def = ws.graph.require(key)?;
     let present: Vec<String> = {
         let mut stmt = conn.prepare(
@@ -94,7 +102,11 @@ fn read_view_sql(conn: &Connection, ws: &Workspace, key: &FeatureKey, table: &st
     }
     let version_where = match ws.graph.feature_version(key) {
         Some(v) if has(cols::FEATURE_VERSION) => {
-            format!(" WHERE {} = {}", quote_ident(cols::FEATURE_VERSION), sql_str(v))
+            format!(
+                " WHERE {} = {}",
+                quote_ident(cols::FEATURE_VERSION),
+                sql_str(v)
+            )
         }
         _ => String::new(),
     };
@@ -127,13 +139,20 @@ fn read_view_sql(conn: &Connection, ws: &Workspace, key: &FeatureKey, table: &st
 fn define_increment(conn: &Connection, ws: &Workspace, key: &FeatureKey, name: &str) -> Result<()> {
     let inc = ws.increment(key, &ResolveOptions::default())?;
     let mut parts = vec![];
-    for (kind, df) in [("new", &inc.new), ("stale", &inc.stale), ("orphaned", &inc.orphaned)] {
+    for (kind, df) in [
+        ("new", &inc.new),
+        ("stale", &inc.stale),
+        ("orphaned", &inc.orphaned),
+    ] {
         if df.width() == 0 {
             continue;
         }
         let tmp = format!("__mx_{kind}");
         load_frame(conn, "main", &tmp, df)?;
-        parts.push(format!("SELECT '{kind}' AS kind, * FROM main.{}", quote_ident(&tmp)));
+        parts.push(format!(
+            "SELECT '{kind}' AS kind, * FROM main.{}",
+            quote_ident(&tmp)
+        ));
     }
     let body = if parts.is_empty() {
         "SELECT NULL::VARCHAR AS kind WHERE false".to_string()
@@ -149,13 +168,24 @@ fn define_increment(conn: &Connection, ws: &Workspace, key: &FeatureKey, name: &
 
 /// Creates table `schema."name"` with `df`'s columns and appends its rows (Arrow record batches through DuckDB's
 /// appender).
-pub(crate) fn load_frame(conn: &Connection, schema: &str, name: &str, df: &DataFrame) -> Result<()> {
+pub(crate) fn load_frame(
+    conn: &Connection,
+    schema: &str,
+    name: &str,
+    df: &DataFrame,
+) -> Result<()> {
     let batch = df_to_record_batch(df)?;
     let columns = batch
         .schema()
         .fields()
         .iter()
-        .map(|f| Ok(format!("{} {}", quote_ident(f.name()), duckdb_type(f.data_type())?)))
+        .map(|f| {
+            Ok(format!(
+                "{} {}",
+                quote_ident(f.name()),
+                duckdb_type(f.data_type())?
+            ))
+        })
         .collect::<Result<Vec<_>>>()?;
     let columns = if columns.is_empty() {
         "__mx_none BOOLEAN".to_string()
@@ -203,14 +233,20 @@ fn duckdb_type(t: &arrow::datatypes::DataType) -> Result<String> {
         A::Timestamp(TimeUnit::Millisecond, None) => "TIMESTAMP_MS".into(),
         A::Timestamp(TimeUnit::Microsecond, None) => "TIMESTAMP".into(),
         A::Timestamp(TimeUnit::Nanosecond, None) => "TIMESTAMP_NS".into(),
-        A::Decimal32(p, s) | A::Decimal64(p, s) | A::Decimal128(p, s) => format!("DECIMAL({p}, {s})"),
+        A::Decimal32(p, s) | A::Decimal64(p, s) | A::Decimal128(p, s) => {
+            format!("DECIMAL({p}, {s})")
+        }
         A::List(f) | A::LargeList(f) => format!("{}[]", duckdb_type(f.data_type())?),
         A::FixedSizeList(f, n) => format!("{}[{n}]", duckdb_type(f.data_type())?),
         A::Struct(fields) => format!(
             "STRUCT({})",
             fields
                 .iter()
-                .map(|f| Ok(format!("{} {}", quote_ident(f.name()), duckdb_type(f.data_type())?)))
+                .map(|f| Ok(format!(
+                    "{} {}",
+                    quote_ident(f.name()),
+                    duckdb_type(f.data_type())?
+                )))
                 .collect::<Result<Vec<_>>>()?
                 .join(", ")
         ),

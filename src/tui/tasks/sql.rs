@@ -14,10 +14,13 @@ pub(super) fn run(ws: &Workspace, query: &str, cancel: &SqlCancel, emit: &mut Em
     let started = Instant::now();
     let result = guarded(|| {
         let out = run_sql(ws, query, Some(RESULT_ROWS), cancel, &mut |p: &str| {
-            emit(JobResult::SqlProgress { text: p.to_string() });
+            emit(JobResult::SqlProgress {
+                text: p.to_string(),
+            });
         })
         .map_err(|e| e.to_string())?;
-        SqlResult::build(out, query, started.elapsed().as_millis() as u64).map_err(|e| e.to_string())
+        SqlResult::build(out, query, started.elapsed().as_millis() as u64)
+            .map_err(|e| e.to_string())
     });
     emit(JobResult::SqlDone {
         result: result.map(Box::new),

@@ -21,9 +21,11 @@ pub(crate) fn draw_console(frame: &mut Frame, area: Rect, app: &App, ws: &Worksp
         Span::raw(format!("· store {} ", ws.store.name())).fg(muted()),
     ]);
     let block = pane_block(title, c.focus == ConsoleFocus::Editor).title_bottom(
-        Line::from(" F5 / Ctrl-R run · Ctrl-P/N history · Tab results · Esc cancel / back ")
-            .fg(muted())
-            .right_aligned(),
+        Line::from(
+            " F5 / Ctrl-R run · Ctrl-P/N history · Ctrl-L clear · Tab results · Esc cancel / back ",
+        )
+        .fg(muted())
+        .right_aligned(),
     );
     let inner = block.inner(top);
     frame.render_widget(block, top);
@@ -51,10 +53,7 @@ pub(crate) fn draw_console(frame: &mut Frame, area: Rect, app: &App, ws: &Worksp
             inner,
         ),
         (None, Some(r)) => draw_result(frame, inner, c, r, focused, app.details.column_width),
-        (None, None) => frame.render_widget(
-            Paragraph::new("no query run yet").fg(muted()),
-            inner,
-        ),
+        (None, None) => frame.render_widget(Paragraph::new("no query run yet").fg(muted()), inner),
     }
 }
 
@@ -82,7 +81,10 @@ fn status_line(app: &App, c: &SqlConsole) -> Line<'static> {
             }
             if let Some((col, desc)) = c.sort {
                 let name = r.table.headers.get(col).cloned().unwrap_or_default();
-                s.push_str(&format!(" · sorted by {name} {}", if desc { "↓" } else { "↑" }));
+                s.push_str(&format!(
+                    " · sorted by {name} {}",
+                    if desc { "↓" } else { "↑" }
+                ));
             }
             Line::from(vec![
                 Span::raw(s).fg(Color::Green),

@@ -1,5 +1,6 @@
-//! Keys of the SQL console: the editor (typing, F5 / Ctrl-R runs, Ctrl-P / Ctrl-N recall, Tab to the results, Esc
-//! cancels a running query or leaves), the result table (move, scroll columns, sort, row detail, export).
+//! Keys of the SQL console: the editor (typing, F5 / Ctrl-R runs, Ctrl-P / Ctrl-N recall, Ctrl-L clears, Tab to the
+//! results, Esc cancels a running query or leaves), the result table (move, scroll columns, sort, row detail,
+//! export).
 
 #[allow(unused_imports)]
 use crate::tui::prelude::*;
@@ -99,6 +100,10 @@ impl App {
                 c.history_pos = Some(pos);
                 let q = c.history[pos].clone();
                 c.set_query(&q);
+            }
+            KeyCode::Char('l') if ctrl => {
+                c.history_pos = None;
+                c.set_query("");
             }
             KeyCode::Char('n') if ctrl => {
                 let Some(p) = c.history_pos else {
