@@ -155,6 +155,7 @@ fn query(conn: &Connection, sql: &str, limit: Option<usize>) -> Result<(DataFram
                 break;
             }
             let keep = (max - rows).min(b.num_rows());
+            truncated |= keep < b.num_rows();
             rows += keep;
             batches.push(b.slice(0, keep));
         } else {

@@ -118,18 +118,27 @@ fn walk(v: &Value, out: &mut Parsed) {
     }
 }
 
-/// The statement's first keyword, upper-cased, for the refusal message (`CREATE`, `COPY`, ...).
+/// The first keyword of the first statement that is not a query, upper-cased, for the refusal message (`CREATE`,
+/// `COPY`, ...; statements split at `;`, which is good enough for a message).
 fn statement_word(sql: &str) -> String {
-    let word: String = sql
-        .trim_start()
-        .chars()
-        .take_while(|c| c.is_ascii_alphabetic())
+    const QUERY: [&str; 5] = ["SELECT", "WITH", "FROM", "VALUES", "TABLE"];
+    let words: Vec<String> = sql
+        .split(';')
+        .map(|part| {
+            part.trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect::<String>()
+                .to_uppercase()
+        })
+        .filter(|w| !w.is_empty())
         .collect();
-    if word.is_empty() {
-        "this statement".into()
-    } else {
-        word.to_uppercase()
-    }
+    words
+        .iter()
+        .find(|w| !QUERY.contains(&w.as_str()))
+        .or(words.first())
+        .cloned()
+        .unwrap_or_else(|| "this statement".into())
 }
 
 /// The first line of a DuckDB error message (the rest is a `LINE 1: ...` excerpt with a caret).
