@@ -52,7 +52,7 @@ pub(crate) fn parse(conn: &Connection, sql: &str) -> Result<Parsed> {
         return Err(EngineError::SqlRefused("the query is empty".into()));
     }
     let json: String = conn
-        .query_row("SELECT json_serialize_sql(?)", [sql], |r| r.get(0))
+        .query_row("SELECT json_serialize_sql(?::VARCHAR)", [sql], |r| r.get(0))
         .map_err(|e| EngineError::Sql(first_line(&e.to_string())))?;
     let v: Value = serde_json::from_str(&json)?;
     if v.get("error").and_then(Value::as_bool) == Some(true) {
