@@ -190,6 +190,20 @@ fn main() {
     shot(&app, "stale_causes", &out);
     keys(&mut app, &ws, &[Esc, Char('v')]);
     shot(&app, "graph", &out);
+    // the SQL console (`Q`): the increment of example/crop next to its stored rows
+    keys(&mut app, &ws, &[Esc, Char('Q')]);
+    let ctrl_l = KeyEvent::new(Char('l'), KeyModifiers::CONTROL);
+    let cmds = update(&mut app, Msg::Key(ctrl_l));
+    pump(&mut app, cmds, &ws);
+    let query = "SELECT i.kind, i.sample_uid, c.metaxy_provenance AS stored, i.metaxy_provenance AS expected\n\
+                 FROM increment.\"example/crop\" i LEFT JOIN \"example/crop\" c USING (sample_uid)\n\
+                 ORDER BY i.kind, i.sample_uid";
+    for c in query.chars() {
+        let k = if c == '\n' { Enter } else { Char(c) };
+        keys(&mut app, &ws, &[k]);
+    }
+    keys(&mut app, &ws, &[F(5)]);
+    shot(&app, "sql_console", &out);
 
     // a store after a code version bump: history diff, rebase preview, delete preview
     let ws = fixture("s04_version_bump", &tmp);

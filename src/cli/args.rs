@@ -78,6 +78,36 @@ pub enum Command {
     /// Show the resolved Metaxy configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run one read-only SQL query over the store: every feature is a view named by its key with Metaxy's read
+    /// semantics (`"example/crop"`), `raw."example/crop"` holds every stored row and `increment."example/crop"` the
+    /// increment (`kind`: new / stale / orphaned). Anything but a query (DDL, DML, COPY, ATTACH, INSTALL, PRAGMA,
+    /// file-reading functions) is refused.
+    Sql {
+        /// The query, e.g. `SELECT count(*) FROM "example/crop"`.
+        query: String,
+        /// Output format (`parquet` needs `-o`; default: from the `-o` extension, else plain).
+        #[arg(long, short = 'f', value_enum)]
+        format: Option<SqlFormat>,
+        /// Write the result to this file instead of stdout.
+        #[arg(long = "output", short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Keep at most N result rows.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+}
+
+/// Output formats of `sql`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlFormat {
+    /// A table.
+    Plain,
+    /// A JSON array of row objects.
+    Json,
+    /// CSV with a header (struct and list values as JSON text).
+    Csv,
+    /// Parquet (with `-o FILE` only).
+    Parquet,
 }
 
 /// `graph ...`

@@ -70,6 +70,13 @@ pub enum EngineError {
     /// without confirmation, unknown feature version, ...).
     #[error("{0}")]
     InvalidOperation(String),
+    /// A SQL text that is not one read-only query (DDL, DML, COPY, ATTACH, INSTALL, PRAGMA, SET, several
+    /// statements, a reference to an internal function), refused before anything ran ([`crate::engine::sql`]).
+    #[error("refused: {0}")]
+    SqlRefused(String),
+    /// A SQL query failed in DuckDB (syntax, binding, an unknown feature, a refused file access, an interrupt).
+    #[error("sql: {0}")]
+    Sql(String),
     /// A mutation addressed a feature that only another Metaxy project pushed to this store: its rows must be
     /// written through that project's config, not through this one (the cross-project write protection Metaxy had
     /// before 0.1.0, `MetadataStore._validate_project_write`; 0.1.11 dropped it, we keep refusing). `projects`

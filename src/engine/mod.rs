@@ -9,7 +9,8 @@
 //! * [`query`]: Metaxy's read semantics, keyset pages, JSON cells;
 //! * [`versioning`]: increments (`resolve_update`), their causes, statuses, counts and samples;
 //! * [`ops`]: writes and mutations (delete, rebase, copy, write);
-//! * [`workspace`]: a project opened once (config, graph, stores) for the CLI and the TUI.
+//! * [`workspace`]: a project opened once (config, graph, stores) for the CLI and the TUI;
+//! * [`view`] and [`sql`]: reads the TUI and the CLI share, and SQL over a store (top layer).
 
 pub mod config;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod ops;
 pub mod query;
 pub mod rt;
 pub mod schema;
+pub mod sql;
 pub mod store;
 pub mod timing;
 pub mod versioning;

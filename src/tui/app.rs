@@ -110,6 +110,8 @@ pub struct App {
     pub history: HistoryState,
     /// The stores screen.
     pub stores: StoresScreen,
+    /// The SQL console.
+    pub console: crate::tui::screens::sql::SqlConsole,
     /// Dialog, palette and help.
     pub overlay: Overlay,
     /// The last toast (finished write, failure), until it times out.
@@ -143,6 +145,7 @@ impl App {
             graph: GraphScreen::default(),
             history: HistoryState::default(),
             stores: StoresScreen::default(),
+            console: Default::default(),
             overlay: Overlay::default(),
             toast: None,
             tick: 0,
@@ -362,6 +365,7 @@ impl App {
             Screen::Graph => b.push("feature graph".into()),
             Screen::History => b.push("history".into()),
             Screen::Stores => b.push("stores".into()),
+            Screen::Sql => b.push("sql".into()),
             Screen::Features => {
                 if let Some(e) = self.selected_entry() {
                     b.push(e.key.to_string());
@@ -380,7 +384,8 @@ impl App {
         let typing = self.overlay.dialog.is_some()
             || self.overlay.palette.is_some()
             || self.details.sql_input.is_some()
-            || self.features.filter_input.is_some();
+            || self.features.filter_input.is_some()
+            || self.screen == Screen::Sql;
         let key = if typing {
             key
         } else {
@@ -404,6 +409,9 @@ impl App {
             _ if self.overlay.palette.is_some() => return self.on_palette_key(key),
             _ if self.details.sql_input.is_some() => return self.on_sql_key(key),
             _ if self.features.filter_input.is_some() => return self.on_filter_key(key),
+            _ if self.screen == Screen::Sql && self.workspace().is_some() => {
+                return self.on_console_key(key)
+            }
             KeyCode::Char('q') => {
                 self.should_quit = true;
                 return vec![];
@@ -446,6 +454,9 @@ impl App {
                 return vec![];
             }
             return self.open_history();
+        }
+        if key.code == KeyCode::Char('Q') {
+            return self.open_console();
         }
         if key.code == KeyCode::Char('S') {
             if self.screen == Screen::Stores {
@@ -597,6 +608,9 @@ fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
                 Err(e) => app.error_popup("Export failed", e),
             }
             vec![]
+        }
+        r @ (JobResult::SqlProgress { .. } | JobResult::SqlDone { .. }) => {
+            crate::tui::screens::sql::on_done(app, r)
         }
         JobResult::RowsPerVersion { counts } => {
             app.history.rows = Some(counts);

@@ -142,6 +142,16 @@ pub enum JobResult {
         /// [`crate::engine::store::MetadataStore::change_marker`] now.
         marker: Option<String>,
     },
+    /// What a running SQL console query is doing (`reading example/crop (1/2)`, `running query`).
+    SqlProgress {
+        /// The progress line.
+        text: String,
+    },
+    /// A SQL console query finished.
+    SqlDone {
+        /// The result (rows as a table), or the error message.
+        result: Result<Box<crate::tui::screens::sql::SqlResult>, String>,
+    },
     /// A write (delete, drop, rebase) finished: a toast text, or the error message.
     Mutated {
         /// What was done, or the error.

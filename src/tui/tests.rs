@@ -2731,3 +2731,93 @@ fn a_busy_store_is_retried_not_reported_as_an_error() {
     let _ = update(&mut app, Msg::LockWait(false));
     assert!(!app.live.busy());
 }
+
+/// The SQL console on the demo store: `Q` opens it with an example query on the selected feature, F5 runs the
+/// query in the background (the views of the engine's `run_sql`), the result is a table; Tab, `o` sorts, Enter shows
+/// a row; a refused statement shows its error in place; Ctrl-P recalls the earlier query; Esc leaves.
+#[test]
+fn sql_console_runs_queries_shows_errors_in_place_and_recalls_history() {
+    let mut app = demo_app();
+    let cmds = update(&mut app, ch('Q'));
+    pump(&mut app, cmds);
+    assert_eq!(app.screen, crate::tui::screens::Screen::Sql);
+    assert!(
+        app.console.query().contains("\"example/video\""),
+        "{}",
+        app.console.query()
+    );
+    app.console.set_query(
+        "SELECT kind, sample_uid, metaxy_provenance\nFROM increment.\"example/crop\"\nORDER BY kind, sample_uid",
+    );
+    let cmds = update(&mut app, key(KeyCode::F(5)));
+    assert!(
+        app.console.running.is_some(),
+        "the query runs in the background"
+    );
+    assert!(render(&app, 120, 30).contains("Esc cancels"));
+    pump(&mut app, cmds);
+    assert!(app.console.running.is_none());
+    let r = app.console.result.as_ref().expect("a result");
+    assert_eq!(r.frame.height(), 20, "5 new, 10 stale, 5 orphaned");
+    assert_eq!(r.views, vec!["increment.\"example/crop\""]);
+    // the time taken is not stable: mask it
+    let masked = |s: String| {
+        regex::Regex::new(r"in \d+ ms")
+            .unwrap()
+            .replace(&s, "in N ms")
+            .into_owned()
+    };
+    insta::assert_snapshot!("sql_console", masked(render(&app, 120, 30)));
+
+    // Tab to the results, sort by the first column descending, row detail
+    for m in [key(KeyCode::Tab), ch('O')] {
+        let cmds = update(&mut app, m);
+        pump(&mut app, cmds);
+    }
+    assert_eq!(app.console.sort, Some((0, true)));
+    let first = &app.console.result.as_ref().unwrap().table.rows[0][0].text;
+    assert_eq!(first, "stale");
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    pump(&mut app, cmds);
+    assert!(matches!(
+        app.overlay.dialog,
+        Some(crate::tui::dialogs::Dialog::RowDetail { .. })
+    ));
+    let cmds = update(&mut app, key(KeyCode::Esc));
+    pump(&mut app, cmds);
+
+    // a write is refused, in place
+    let cmds = update(&mut app, key(KeyCode::Esc));
+    pump(&mut app, cmds);
+    assert_eq!(
+        app.console.focus,
+        crate::tui::screens::sql::ConsoleFocus::Editor
+    );
+    app.console.set_query("DROP VIEW \"example/crop\"");
+    let cmds = update(&mut app, key(KeyCode::F(5)));
+    pump(&mut app, cmds);
+    let e = app.console.error.clone().expect("an error");
+    assert!(e.starts_with("refused:"), "{e}");
+    assert!(render(&app, 120, 30).contains("refused: only read-only queries"));
+
+    // history: Ctrl-P twice recalls the first query
+    for _ in 0..2 {
+        let cmds = update(
+            &mut app,
+            Msg::Key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL)),
+        );
+        pump(&mut app, cmds);
+    }
+    assert!(
+        app.console.query().starts_with("SELECT kind"),
+        "{}",
+        app.console.query()
+    );
+    // typed keys go to the editor (q does not quit)
+    let cmds = update(&mut app, ch('q'));
+    pump(&mut app, cmds);
+    assert!(!app.should_quit);
+    let cmds = update(&mut app, key(KeyCode::Esc));
+    pump(&mut app, cmds);
+    assert_eq!(app.screen, crate::tui::screens::Screen::Features);
+}

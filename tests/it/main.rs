@@ -21,4 +21,5 @@ mod pushdown;
 mod roundtrip;
 mod s3;
 mod samples;
+mod sql;
 mod tui_e2e;

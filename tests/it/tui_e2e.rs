@@ -710,3 +710,54 @@ fn tui_open_never_blocks_a_metaxy_write_and_refreshes_live() {
     tmux.send(&["Escape"]);
     quit_and_check_restored(&tmux);
 }
+
+/// The SQL console in the real binary: `:` palette, `sql`, a query typed and run with F5, the result table, a
+/// refused statement shown in place, then Esc back and `q`.
+#[test]
+fn tui_sql_console_runs_a_query_and_refuses_a_write() {
+    require_tmux();
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s02_mutated");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s02_mutated");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
+    copy_dir(&fixture.join("store"), &dir.join("store"));
+    let tmux = Tmux::start(
+        tmp.path(),
+        &dir,
+        Path::new(env!("CARGO_BIN_EXE_metaxy-tui")),
+        160,
+        45,
+    );
+    tmux.wait_for("the feature list", |s| s.contains("example/av_report"));
+    tmux.send(&[":"]);
+    tmux.wait_for("the palette", |s| s.contains("SQL console over the store"));
+    tmux.send(&["-l", "sql"]);
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the SQL console", |s| s.contains("F5 / Ctrl-R run"));
+    // Ctrl-L clears the editor
+    tmux.send(&["C-l"]);
+    tmux.send(&[
+        "-l",
+        "SELECT kind, count(*) AS samples FROM increment.\"example/crop\" GROUP BY kind ORDER BY kind",
+    ]);
+    tmux.send(&["F5"]);
+    let screen = tmux.wait_for("the result", |s| s.contains("3 row(s) in"));
+    for (kind, n) in [("new", "5"), ("orphaned", "5"), ("stale", "10")] {
+        let line = line_with(&screen, &format!("{kind} "));
+        assert!(line.contains(n), "{kind}: {line:?}\n{screen}");
+    }
+    tmux.send(&["C-l"]);
+    tmux.send(&["-l", "COPY \"example/crop\" TO 'leak.csv'"]);
+    tmux.send(&["F5"]);
+    tmux.wait_for("the refusal", |s| {
+        s.contains("refused: only read-only queries")
+    });
+    assert!(!dir.join("leak.csv").exists());
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the features screen", |s| {
+        s.contains("example/video · Metadata")
+    });
+    quit_and_check_restored(&tmux);
+}

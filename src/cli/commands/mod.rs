@@ -7,6 +7,7 @@ mod graph;
 mod history;
 mod list;
 mod metadata;
+mod sql;
 
 use std::process::ExitCode;
 
@@ -39,5 +40,11 @@ fn execute_inner(cli: &Cli) -> Result<ExitCode> {
         Command::History { limit, format } => history::run(cli, *limit, *format),
         Command::Config(c) => config::run(cli, c),
         Command::Metadata(c) => metadata::run(cli, c),
+        Command::Sql {
+            query,
+            format,
+            output,
+            limit,
+        } => sql::run(cli, query, *format, output.as_deref(), *limit),
     }
 }

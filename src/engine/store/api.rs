@@ -261,6 +261,12 @@ pub trait MetadataStore: Send + Sync {
         }
     }
 
+    /// The DuckDB database file this store reads (DuckDB stores on a local file; `None` for every other store, a
+    /// fallback chain and `:memory:`): what the SQL console attaches read-only to query tables in place.
+    fn duckdb_file(&self) -> Option<std::path::PathBuf> {
+        None
+    }
+
     /// Name of the store a feature's rows come from: this store, or the fallback store that has it.
     fn source_of(&self, _key: &FeatureKey) -> Result<Option<String>> {
         Ok(Some(self.name().to_string()))

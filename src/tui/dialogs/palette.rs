@@ -15,6 +15,7 @@ pub const PALETTE: &[(&str, &str, char)] = &[
     ("graph", "draw the feature graph", 'v'),
     ("history", "pushed versions and graph diffs", 'H'),
     ("stores", "every configured store; open another", 'S'),
+    ("sql", "SQL console over the store (features as views)", 'Q'),
     ("reload", "re-open the store and recompute statuses", 'r'),
     ("live refresh", "toggle: reload when the store changes", 'a'),
     ("delete", "delete rows of the selected feature", 'd'),

@@ -21,6 +21,7 @@ mod open;
 mod page;
 mod poll;
 mod probe;
+mod sql;
 mod statuses;
 
 pub use open::open_workspace;
@@ -243,6 +244,15 @@ pub enum Job {
         /// The workspace (its store).
         ws: Arc<Workspace>,
     },
+    /// Run one query of the SQL console; reports [`JobResult::SqlProgress`] lines and one [`JobResult::SqlDone`].
+    RunSql {
+        /// The workspace (its store).
+        ws: Arc<Workspace>,
+        /// The query text.
+        query: String,
+        /// Stops the query (Esc).
+        cancel: crate::engine::sql::SqlCancel,
+    },
     /// Perform a rebase plan; reports [`JobResult::Mutated`].
     ExecuteRebase {
         /// The workspace.
@@ -319,6 +329,7 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
         Job::ExecuteWrite { ws, plan } => mutate::execute_write(&ws, &plan, emit),
         Job::ExecuteRebase { ws, plan } => mutate::execute_rebase(&ws, &plan, emit),
         Job::PollStore { ws } => poll::poll(&ws, emit),
+        Job::RunSql { ws, query, cancel } => sql::run(&ws, &query, &cancel, emit),
     }
 }
 

@@ -278,6 +278,9 @@ impl MetadataStore for DuckDbStore {
     fn location(&self) -> String {
         self.database.clone()
     }
+    fn duckdb_file(&self) -> Option<PathBuf> {
+        self.path.clone().filter(|p| p.is_file())
+    }
     fn table_name(&self, key: &FeatureKey) -> String {
         format!("{}{}", self.table_prefix, key.table_name())
     }

@@ -1,0 +1,263 @@
+//! The views a query names, defined on the in-memory DuckDB connection of [`super::run_sql`]: on a DuckDB store
+//! as SQL over the store's tables (attached read-only, queried in place), on every other store as tables filled
+//! from the engine's own reads (the columns the query mentions only), and for increments from `resolve_update`.
+
+use duckdb::Connection;
+use polars::prelude::DataFrame;
+
+use crate::engine::error::{EngineError, Result};
+use crate::engine::frame::df_to_record_batch;
+use crate::engine::keys::FeatureKey;
+use crate::engine::query::read::{read_feature, ReadOptions};
+use crate::engine::schema as cols;
+use crate::engine::sql::parse::ViewKind;
+use crate::engine::store::common::{quote_ident, sql_str};
+use crate::engine::store::Columns;
+use crate::engine::versioning::resolve::ResolveOptions;
+use crate::engine::workspace::Workspace;
+
+/// The catalog name the DuckDB store file is attached under (read-only).
+pub const STORE_CATALOG: &str = "store";
+
+/// Defines view `kind."key"` on `conn`. `columns` is the projection for scans of non-DuckDB stores;
+/// `attached` says whether the store's DuckDB file is attached as [`STORE_CATALOG`].
+///
+/// Errors: [`EngineError::Sql`] when the store has no table for the feature; read, increment and DuckDB errors.
+pub(crate) fn define(
+    conn: &Connection,
+    ws: &Workspace,
+    key: &FeatureKey,
+    kind: ViewKind,
+    columns: &Columns,
+    attached: bool,
+) -> Result<()> {
+    let name = format!("{}.{}", kind.schema(), quote_ident(&key.to_string()));
+    if kind == ViewKind::Increment {
+        return define_increment(conn, ws, key, &name);
+    }
+    if !ws.store.has_feature(key)? {
+        return Err(EngineError::Sql(format!(
+            "feature {key} has no table in store {:?}",
+            ws.store.name()
+        )));
+    }
+    if attached {
+        let table = format!(
+            "{STORE_CATALOG}.main.{}",
+            quote_ident(&ws.store.table_name(key))
+        );
+        let body = match kind {
+            ViewKind::Raw => format!("SELECT * FROM {table}"),
+            _ => read_view_sql(conn, ws, key, &table)?,
+        };
+        conn.execute_batch(&format!("CREATE VIEW {name} AS {body}"))?;
+        return Ok(());
+    }
+    let df = match kind {
+        ViewKind::Raw => ws.store.scan(key, None, columns)?,
+        _ => read_feature(
+            ws.store.as_ref(),
+            &ws.graph,
+            key,
+            &ReadOptions {
+                columns: columns.clone(),
+                unsorted: true,
+                ..Default::default()
+            },
+        )?,
+    };
+    let df = df.ok_or_else(|| {
+        EngineError::Sql(format!(
+            "feature {key} has no table in store {:?}",
+            ws.store.name()
+        ))
+    })?;
+    load_frame(conn, kind.schema(), &key.to_string(), &df)
+}
+
+/// Metaxy's default read of `table` (an attached DuckDB table) as SQL: rows of the current feature version, the
+/// latest per id (the greatest `coalesce(metaxy_deleted_at, metaxy_updated_at)`, null oldest, then the row stored
+/// last: [`crate::engine::query::read::keep_latest`]), soft-deleted ones dropped; ordered by the id columns.
+fn read_view_sql(
+    conn: &Connection,
+    ws: &Workspace,
+    key: &FeatureKey,
+    table: &str,
+) -> Result<String> {
+    let def = ws.graph.require(key)?;
+    let present: Vec<String> = {
+        let mut stmt = conn.prepare(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' AND table_name = ?",
+        )?;
+        let rows = stmt.query_map([STORE_CATALOG, &ws.store.table_name(key)], |r| r.get(0))?;
+        rows.collect::<std::result::Result<_, _>>()?
+    };
+    let has = |c: &str| present.iter().any(|p| p == c);
+    let ids: Vec<String> = def.spec.id_columns.iter().map(|c| quote_ident(c)).collect();
+    if let Some(missing) = def.spec.id_columns.iter().find(|c| !has(c)) {
+        return Err(EngineError::CorruptTable {
+            table: ws.store.table_name(key),
+            message: format!("missing id column {missing}"),
+        });
+    }
+    let version_where = match ws.graph.feature_version(key) {
+        Some(v) if has(cols::FEATURE_VERSION) => {
+            format!(
+                " WHERE {} = {}",
+                quote_ident(cols::FEATURE_VERSION),
+                sql_str(v)
+            )
+        }
+        _ => String::new(),
+    };
+    let ts: Vec<String> = [cols::DELETED_AT, cols::UPDATED_AT]
+        .into_iter()
+        .filter(|c| has(c))
+        .map(quote_ident)
+        .collect();
+    let order_key = if ts.is_empty() {
+        "rowid::HUGEINT".to_string()
+    } else {
+        format!(
+            "(coalesce(epoch_us(coalesce({}))::HUGEINT, -4611686018427387904) * 18446744073709551616 + rowid)",
+            ts.join(", ")
+        )
+    };
+    let live = if has(cols::DELETED_AT) {
+        format!(" AND {} IS NULL", quote_ident(cols::DELETED_AT))
+    } else {
+        String::new()
+    };
+    Ok(format!(
+        "SELECT * FROM {table} WHERE rowid IN (SELECT arg_max(rowid, {order_key}) FROM {table}{version_where} GROUP BY {ids}){live} ORDER BY {ids}",
+        ids = ids.join(", ")
+    ))
+}
+
+/// `increment."key"`: `resolve_update` with default options, as one table of `kind` (`new` / `stale` /
+/// `orphaned`) plus the union of the three frames' columns (by name; a column a frame lacks is null).
+fn define_increment(conn: &Connection, ws: &Workspace, key: &FeatureKey, name: &str) -> Result<()> {
+    let inc = ws.increment(key, &ResolveOptions::default())?;
+    let mut parts = vec![];
+    for (kind, df) in [
+        ("new", &inc.new),
+        ("stale", &inc.stale),
+        ("orphaned", &inc.orphaned),
+    ] {
+        if df.width() == 0 {
+            continue;
+        }
+        let tmp = format!("__mx_{kind}");
+        load_frame(conn, "main", &tmp, df)?;
+        parts.push(format!(
+            "SELECT '{kind}' AS kind, * FROM main.{}",
+            quote_ident(&tmp)
+        ));
+    }
+    let body = if parts.is_empty() {
+        "SELECT NULL::VARCHAR AS kind WHERE false".to_string()
+    } else {
+        parts.join(" UNION ALL BY NAME ")
+    };
+    conn.execute_batch(&format!("CREATE TABLE {name} AS {body}"))?;
+    for kind in ["new", "stale", "orphaned"] {
+        conn.execute_batch(&format!("DROP TABLE IF EXISTS main.\"__mx_{kind}\""))?;
+    }
+    Ok(())
+}
+
+/// Creates table `schema."name"` with `df`'s columns and appends its rows (Arrow record batches through DuckDB's
+/// appender).
+pub(crate) fn load_frame(
+    conn: &Connection,
+    schema: &str,
+    name: &str,
+    df: &DataFrame,
+) -> Result<()> {
+    let batch = df_to_record_batch(df)?;
+    let columns = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(format!(
+                "{} {}",
+                quote_ident(f.name()),
+                duckdb_type(f.data_type())?
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let columns = if columns.is_empty() {
+        "__mx_none BOOLEAN".to_string()
+    } else {
+        columns.join(", ")
+    };
+    conn.execute_batch(&format!(
+        "CREATE TABLE {}.{} ({columns})",
+        quote_ident(schema),
+        quote_ident(name)
+    ))?;
+    if batch.num_columns() > 0 && batch.num_rows() > 0 {
+        let mut app = conn.appender_to_db(name, schema)?;
+        app.append_record_batch(batch)?;
+        app.flush()?;
+    }
+    Ok(())
+}
+
+/// The DuckDB column type an Arrow type is appended as.
+///
+/// Errors: [`EngineError::Sql`] for Arrow types the appender does not take.
+fn duckdb_type(t: &arrow::datatypes::DataType) -> Result<String> {
+    use arrow::datatypes::{DataType as A, TimeUnit};
+    Ok(match t {
+        A::Null => "VARCHAR".into(),
+        A::Boolean => "BOOLEAN".into(),
+        A::Int8 => "TINYINT".into(),
+        A::Int16 => "SMALLINT".into(),
+        A::Int32 => "INTEGER".into(),
+        A::Int64 => "BIGINT".into(),
+        A::UInt8 => "UTINYINT".into(),
+        A::UInt16 => "USMALLINT".into(),
+        A::UInt32 => "UINTEGER".into(),
+        A::UInt64 => "UBIGINT".into(),
+        A::Float16 | A::Float32 => "FLOAT".into(),
+        A::Float64 => "DOUBLE".into(),
+        A::Utf8 | A::LargeUtf8 | A::Utf8View => "VARCHAR".into(),
+        A::Binary | A::LargeBinary | A::BinaryView | A::FixedSizeBinary(_) => "BLOB".into(),
+        A::Date32 | A::Date64 => "DATE".into(),
+        A::Time32(_) | A::Time64(_) => "TIME".into(),
+        A::Duration(_) | A::Interval(_) => "INTERVAL".into(),
+        A::Timestamp(_, Some(_)) => "TIMESTAMPTZ".into(),
+        A::Timestamp(TimeUnit::Second, None) => "TIMESTAMP_S".into(),
+        A::Timestamp(TimeUnit::Millisecond, None) => "TIMESTAMP_MS".into(),
+        A::Timestamp(TimeUnit::Microsecond, None) => "TIMESTAMP".into(),
+        A::Timestamp(TimeUnit::Nanosecond, None) => "TIMESTAMP_NS".into(),
+        A::Decimal32(p, s) | A::Decimal64(p, s) | A::Decimal128(p, s) => {
+            format!("DECIMAL({p}, {s})")
+        }
+        A::List(f) | A::LargeList(f) => format!("{}[]", duckdb_type(f.data_type())?),
+        A::FixedSizeList(f, n) => format!("{}[{n}]", duckdb_type(f.data_type())?),
+        A::Struct(fields) => format!(
+            "STRUCT({})",
+            fields
+                .iter()
+                .map(|f| Ok(format!(
+                    "{} {}",
+                    quote_ident(f.name()),
+                    duckdb_type(f.data_type())?
+                )))
+                .collect::<Result<Vec<_>>>()?
+                .join(", ")
+        ),
+        A::Map(entries, _) => match entries.data_type() {
+            A::Struct(kv) if kv.len() == 2 => format!(
+                "MAP({}, {})",
+                duckdb_type(kv[0].data_type())?,
+                duckdb_type(kv[1].data_type())?
+            ),
+            other => return Err(EngineError::Sql(format!("unsupported map entries {other}"))),
+        },
+        other => return Err(EngineError::Sql(format!("unsupported column type {other}"))),
+    })
+}
