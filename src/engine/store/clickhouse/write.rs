@@ -244,7 +244,7 @@ impl ClickHouseStore {
             names.join(", ")
         );
         let block = (df.height() + 1).max(1_048_449).to_string();
-        crate::engine::fault::point("clickhouse.before_insert");
+        crate::engine::fault::point("clickhouse.before_commit");
         let _t = crate::engine::timing::span(|| format!("clickhouse-insert {table}"));
         block_on(self.conn.request(
             &insert,
@@ -287,7 +287,7 @@ impl ClickHouseStore {
                 .select(table, cols, &Columns::Only(vec![]), &sql::where_clause(&preds), &[])?
                 .height();
             if n > 0 {
-                crate::engine::fault::point("clickhouse.before_delete");
+                crate::engine::fault::point("clickhouse.before_commit");
                 match preds.is_empty() {
                     true => exec(&format!("TRUNCATE TABLE {qt}"))?,
                     false => exec(&format!("DELETE FROM {qt}{}", sql::where_clause(&preds)))?,
@@ -318,7 +318,7 @@ impl ClickHouseStore {
             .iter()
             .map(|(p, o)| format!("(_part = {} AND _part_offset IN ({}))", sql::ch_str(p), o.join(", ")))
             .collect();
-        crate::engine::fault::point("clickhouse.before_delete");
+        crate::engine::fault::point("clickhouse.before_commit");
         exec(&format!("DELETE FROM {qt} WHERE {}", cond.join(" OR ")))?;
         Ok(matched.height())
     }
