@@ -570,7 +570,12 @@ pub fn ch_server() -> String {
             for db in stale.lines() {
                 let pid = db.split('_').nth(1).unwrap_or("");
                 if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = ch_exec(&url, "default", &format!("DROP DATABASE IF EXISTS `{db}`"), None);
+                    let _ = ch_exec(
+                        &url,
+                        "default",
+                        &format!("DROP DATABASE IF EXISTS `{db}`"),
+                        None,
+                    );
                 }
             }
             url

@@ -441,3 +441,50 @@ fn paged_reads_on_clickhouse_walk_exactly_the_rows_of_a_full_read() {
     let checked = check_pages(&ws, false);
     assert!(checked >= 20, "{checked}");
 }
+
+/// The counts computed by one ClickHouse query (hashes in SQL with ClickHouse's own functions) equal the general
+/// engine's increments on every ClickHouse fixture feature the query accepts, and the query is actually taken.
+#[test]
+fn in_clickhouse_counts_equal_the_engine_increments_on_every_fixture() {
+    use metaxy_tui::engine::versioning::counts::increment_counts;
+    use metaxy_tui::engine::versioning::resolve::{resolve_update, ResolveOptions};
+    let (mut fast, mut total) = (0, 0);
+    for s in crate::common::SCENARIOS {
+        let ws = crate::common::open_scenario_in("clickhouse", s);
+        let opts = ResolveOptions {
+            narrow_target: true,
+            ..Default::default()
+        };
+        for key in ws.graph.topological_order() {
+            if ws.graph.require(&key).unwrap().spec.is_root() {
+                continue;
+            }
+            total += 1;
+            let Some(c) = increment_counts(ws.store.as_ref(), &ws.graph, &key, &opts).unwrap()
+            else {
+                continue;
+            };
+            let inc = resolve_update(
+                ws.store.as_ref(),
+                &ws.graph,
+                &key,
+                &ResolveOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                (c.new, c.stale, c.orphaned, c.current_rows, c.target_exists),
+                (
+                    inc.new.height(),
+                    inc.stale.height(),
+                    inc.orphaned.height(),
+                    inc.current_rows,
+                    inc.target_exists
+                ),
+                "clickhouse {s} {key}"
+            );
+            fast += 1;
+        }
+    }
+    eprintln!("took the in-ClickHouse path: {fast} of {total}");
+    assert!(fast >= 24, "{fast} of {total} took the in-ClickHouse path");
+}

@@ -551,7 +551,15 @@ fn a_clickhouse_store_made_by_copy_from_duckdb_is_opened_by_metaxy() {
     );
     tui(
         dir,
-        &["metadata", "copy", "--all-features", "--from", "dev", "--to", "ch"],
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "dev",
+            "--to",
+            "ch",
+        ],
     );
     metaxy_check(
         dir,
@@ -563,7 +571,15 @@ fn a_clickhouse_store_made_by_copy_from_duckdb_is_opened_by_metaxy() {
     std::fs::create_dir_all(dir.join("store_back")).unwrap();
     tui(
         dir,
-        &["metadata", "copy", "--all-features", "--from", "ch", "--to", "back"],
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "ch",
+            "--to",
+            "back",
+        ],
     );
     metaxy_check(
         dir,

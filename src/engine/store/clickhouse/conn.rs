@@ -127,17 +127,13 @@ impl ConnSpec {
     /// `clickhouse+https`, `http`, `https`); default port 8123 (8443 with TLS), database `default`.
     pub fn from_url(s: &str) -> std::result::Result<Self, String> {
         let u = url::Url::parse(s).map_err(|e| format!("bad connection_string: {e}"))?;
-        let secure_param = u
-            .query_pairs()
-            .any(|(k, v)| k == "secure" && truthy(&v));
+        let secure_param = u.query_pairs().any(|(k, v)| k == "secure" && truthy(&v));
         let secure = match u.scheme() {
             "clickhouse" | "clickhouse+http" | "http" => secure_param,
             "clickhouse+https" | "clickhouses" | "https" => true,
-            other => {
-                return Err(format!(
-                    "bad connection_string: scheme {other:?} is not clickhouse://, http:// or https://"
-                ))
-            }
+            other => return Err(format!(
+                "bad connection_string: scheme {other:?} is not clickhouse://, http:// or https://"
+            )),
         };
         let host = u
             .host_str()
@@ -280,7 +276,11 @@ impl Conn {
             .and_then(|v| v.trim().parse::<u32>().ok());
         let bytes = resp.bytes().await.map_err(|e| ChError {
             code: 0,
-            message: format!("reading the answer of {}: {}", self.spec.base_url, transport(&e)),
+            message: format!(
+                "reading the answer of {}: {}",
+                self.spec.base_url,
+                transport(&e)
+            ),
         })?;
         if !status.is_success() || code.is_some() {
             return Err(ChError {
@@ -327,7 +327,10 @@ mod tests {
         assert_eq!(c.base_url, "https://h:8443");
         assert_eq!(c.user, "default");
         let c = ConnSpec::from_url("https://h").unwrap();
-        assert_eq!((c.base_url.as_str(), c.database.as_str()), ("https://h:8443", "default"));
+        assert_eq!(
+            (c.base_url.as_str(), c.database.as_str()),
+            ("https://h:8443", "default")
+        );
         assert!(ConnSpec::from_url("postgresql://h/db").is_err());
         assert_eq!(
             one_line("Code: 60. DB::Exception: Table x does not exist. (UNKNOWN_TABLE) (version 26.9.2.1)\n"),

@@ -9,11 +9,12 @@
 //!
 //! Everything goes through ClickHouse's HTTP interface ([`conn`]): reads are one `SELECT <needed columns> ... FORMAT
 //! ArrowStream` each, decoded by arrow-rs; the feature-version filter, the latest-row dedup and keyset pages run in
-//! ClickHouse. Writes are one `INSERT ... FORMAT ArrowStream` per feature ([`write`]); hard deletes are ClickHouse
+//! ClickHouse, and so do the increment counts of `metadata status` ([`counts`]). Writes are one `INSERT ... FORMAT ArrowStream` per feature ([`write`]); hard deletes are ClickHouse
 //! lightweight `DELETE`s, as Metaxy's. Nothing is written unless [`MetadataStore::append`] /
 //! [`MetadataStore::delete_rows`] is called.
 
 pub mod conn;
+pub mod counts;
 pub mod sql;
 pub mod write;
 
@@ -97,7 +98,11 @@ impl ClickHouseStore {
     fn read_err(&self, table: &str, e: &ChError) -> EngineError {
         EngineError::CorruptTable {
             table: table.to_string(),
-            message: format!("ClickHouse ({}): {}", self.conn.spec().location(), e.message),
+            message: format!(
+                "ClickHouse ({}): {}",
+                self.conn.spec().location(),
+                e.message
+            ),
         }
     }
 
@@ -116,11 +121,7 @@ impl ClickHouseStore {
             })?;
         Ok(v.get("data")
             .and_then(|d| d.as_array())
-            .map(|rows| {
-                rows.iter()
-                    .filter_map(|r| r.as_array().cloned())
-                    .collect()
-            })
+            .map(|rows| rows.iter().filter_map(|r| r.as_array().cloned()).collect())
             .unwrap_or_default())
     }
 
@@ -164,7 +165,10 @@ impl ClickHouseStore {
             let n = rows
                 .first()
                 .and_then(|r| r.first())
-                .and_then(|v| v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok())))
+                .and_then(|v| {
+                    v.as_u64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                })
                 .unwrap_or(0);
             return Ok(DataFrame::new(n as usize, vec![])?);
         }
@@ -220,7 +224,9 @@ impl ClickHouseStore {
 
     /// The storage-order `ORDER BY` tail plus the feature-version predicate of a plain scan.
     fn scan_tail(cols: &[ChColumn], feature_version: Option<&str>) -> String {
-        let preds: Vec<String> = sql::version_pred(cols, feature_version).into_iter().collect();
+        let preds: Vec<String> = sql::version_pred(cols, feature_version)
+            .into_iter()
+            .collect();
         format!(
             "{} ORDER BY {}",
             sql::where_clause(&preds),
@@ -327,8 +333,14 @@ impl MetadataStore for ClickHouseStore {
             return Ok(LatestScan::Unsupported);
         }
         let ids: Vec<String> = id_columns.iter().map(|c| quote_ident(c)).collect();
-        let preds: Vec<String> = sql::version_pred(&tcols, feature_version).into_iter().collect();
-        let tail = format!("{}{}", sql::where_clause(&preds), sql::latest_tail(&ids, &ts));
+        let preds: Vec<String> = sql::version_pred(&tcols, feature_version)
+            .into_iter()
+            .collect();
+        let tail = format!(
+            "{}{}",
+            sql::where_clause(&preds),
+            sql::latest_tail(&ids, &ts)
+        );
         self.select(&table, &tcols, columns, &tail, &[])
             .map(LatestScan::Rows)
     }
@@ -349,7 +361,9 @@ impl MetadataStore for ClickHouseStore {
             return Ok(LatestScan::Unsupported);
         }
         let id_exprs: Vec<String> = ids.iter().map(|c| quote_ident(c)).collect();
-        let mut preds: Vec<String> = sql::version_pred(&tcols, feature_version).into_iter().collect();
+        let mut preds: Vec<String> = sql::version_pred(&tcols, feature_version)
+            .into_iter()
+            .collect();
         if let Some(b) = range.bound {
             let mut lits = vec![];
             for c in ids {
@@ -408,6 +422,13 @@ impl MetadataStore for ClickHouseStore {
                 })
                 .collect(),
         ))
+    }
+
+    fn increment_counts(
+        &self,
+        plan: &crate::engine::store::count_plan::CountPlan,
+    ) -> Result<Option<crate::engine::store::count_plan::IncrementCounts>> {
+        self.counts_in_clickhouse(plan)
     }
 
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {

@@ -12,10 +12,7 @@ use crate::engine::schema;
 use crate::engine::store::api::Columns;
 
 /// The order rows were written in (see the module docs), ascending.
-pub const STORAGE_ORDER: [&str; 2] = [
-    "toUInt64OrZero(splitByChar('_', _part)[2])",
-    "_part_offset",
-];
+pub const STORAGE_ORDER: [&str; 2] = ["toUInt64OrZero(splitByChar('_', _part)[2])", "_part_offset"];
 
 /// A quoted identifier: `` `a\`b` `` (ClickHouse reads backslash escapes inside backticks).
 pub fn quote_ident(s: &str) -> String {
@@ -226,7 +223,11 @@ pub fn latest_tail(ids: &[String], ts: &[&str]) -> String {
     let mut order: Vec<String> = ids.to_vec();
     order.push(format!("{ts_sql} DESC NULLS LAST"));
     order.extend(storage_order("DESC"));
-    format!(" ORDER BY {} LIMIT 1 BY {}", order.join(", "), ids.join(", "))
+    format!(
+        " ORDER BY {} LIMIT 1 BY {}",
+        order.join(", "),
+        ids.join(", ")
+    )
 }
 
 /// Lexicographic keyset bound `(a, b) > (x, y)` (or `<` when descending) over the id expressions `ids` and their
@@ -262,7 +263,10 @@ mod tests {
             name: "c".into(),
             ty: ty.into(),
         };
-        assert_eq!(col("Nullable(DateTime64(6))").read_as(), ReadAs::NaiveTimestamp);
+        assert_eq!(
+            col("Nullable(DateTime64(6))").read_as(),
+            ReadAs::NaiveTimestamp
+        );
         assert_eq!(
             col("Nullable(DateTime64(6, 'UTC'))").read_as(),
             ReadAs::Native
@@ -276,7 +280,11 @@ mod tests {
         assert_eq!(quote_ident("a`b"), "`a\\`b`");
         assert_eq!(ch_str("it's \\"), "'it\\'s \\\\'");
         assert_eq!(
-            keyset_bound(&["a".into(), "b".into()], &["1".into(), "'x'".into()], false),
+            keyset_bound(
+                &["a".into(), "b".into()],
+                &["1".into(), "'x'".into()],
+                false
+            ),
             "(a > 1 OR (a = 1 AND b > 'x'))"
         );
     }

@@ -81,7 +81,9 @@ fn json_text(s: &Series) -> Result<Series> {
     for a in s.iter() {
         v.push(match a {
             AnyValue::Null => None,
-            a => Some(serde_json::to_string(&crate::engine::json::any_to_json(&a))?),
+            a => Some(serde_json::to_string(&crate::engine::json::any_to_json(
+                &a,
+            ))?),
         });
     }
     Ok(StringChunked::from_iter_options(s.name().clone(), v.into_iter()).into_series())
@@ -94,7 +96,12 @@ fn struct_to_map(s: &Series) -> Result<ArrayRef> {
     let fields: Vec<(String, StringChunked)> = ca
         .fields_as_series()
         .iter()
-        .map(|f| Ok((f.name().to_string(), f.cast(&DataType::String)?.str()?.clone())))
+        .map(|f| {
+            Ok((
+                f.name().to_string(),
+                f.cast(&DataType::String)?.str()?.clone(),
+            ))
+        })
         .collect::<Result<_>>()?;
     let nulls = s.is_null();
     let mut b = MapBuilder::new(None, StringBuilder::new(), StringBuilder::new());
@@ -140,8 +147,9 @@ impl ClickHouseStore {
         let is_struct = matches!(s.dtype(), DataType::Struct(_));
         let nested = is_struct || matches!(s.dtype(), DataType::List(_) | DataType::Array(..));
         Ok(match sql::type_name(&target.ty) {
-            "Map" if is_struct
-                && (self.auto_cast || STRUCT_COLUMNS.contains(&target.name.as_str())) =>
+            "Map"
+                if is_struct
+                    && (self.auto_cast || STRUCT_COLUMNS.contains(&target.name.as_str())) =>
             {
                 Shaped::Arrow(struct_to_map(s)?)
             }
@@ -156,7 +164,12 @@ impl ClickHouseStore {
     }
 
     /// The stored columns of `table`, creating the table with Metaxy's DDL for `df` when it does not exist.
-    fn target_columns(&self, key: &FeatureKey, table: &str, df: &DataFrame) -> Result<Vec<ChColumn>> {
+    fn target_columns(
+        &self,
+        key: &FeatureKey,
+        table: &str,
+        df: &DataFrame,
+    ) -> Result<Vec<ChColumn>> {
         if let Some(existing) = self.columns(table)? {
             let unknown: Vec<String> = df
                 .get_column_names()
@@ -223,11 +236,19 @@ impl ClickHouseStore {
         }
         let plain = DataFrame::new(df.height(), polars_cols)?;
         let batch = crate::engine::frame::df_to_record_batch(&plain)?;
-        let mut fields: Vec<arrow::datatypes::FieldRef> = batch.schema().fields().iter().cloned().collect();
+        let mut fields: Vec<arrow::datatypes::FieldRef> =
+            batch.schema().fields().iter().cloned().collect();
         let mut arrays: Vec<ArrayRef> = batch.columns().to_vec();
         for (i, a) in arrow_cols {
             let name = df.columns()[i].name().to_string();
-            fields.insert(i, Arc::new(arrow::datatypes::Field::new(name, a.data_type().clone(), false)));
+            fields.insert(
+                i,
+                Arc::new(arrow::datatypes::Field::new(
+                    name,
+                    a.data_type().clone(),
+                    false,
+                )),
+            );
             arrays.insert(i, a);
         }
         let schema = Arc::new(arrow::datatypes::Schema::new(fields));
@@ -237,7 +258,11 @@ impl ClickHouseStore {
         w.write(&batch)?;
         w.finish()?;
         let body = w.into_inner()?;
-        let names: Vec<String> = schema.fields().iter().map(|f| quote_ident(f.name())).collect();
+        let names: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| quote_ident(f.name()))
+            .collect();
         let insert = format!(
             "INSERT INTO {} ({}) FORMAT ArrowStream",
             quote_ident(table),
@@ -278,13 +303,21 @@ impl ClickHouseStore {
         filters: &[String],
     ) -> Result<usize> {
         let qt = quote_ident(table);
-        let preds: Vec<String> = sql::version_pred(cols, feature_version).into_iter().collect();
+        let preds: Vec<String> = sql::version_pred(cols, feature_version)
+            .into_iter()
+            .collect();
         let exec = |q: &str| {
             block_on(self.conn.request(q, None, &[])).map_err(|e| self.write_err(table, e.message))
         };
         if filters.is_empty() {
             let n = self
-                .select(table, cols, &Columns::Only(vec![]), &sql::where_clause(&preds), &[])?
+                .select(
+                    table,
+                    cols,
+                    &Columns::Only(vec![]),
+                    &sql::where_clause(&preds),
+                    &[],
+                )?
                 .height();
             if n > 0 {
                 crate::engine::fault::point("clickhouse.before_commit");
@@ -311,12 +344,21 @@ impl ClickHouseStore {
         let mut by_part: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         for (p, o) in parts.str()?.iter().zip(offs.u64()?.iter()) {
             if let (Some(p), Some(o)) = (p, o) {
-                by_part.entry(p.to_string()).or_default().push(o.to_string());
+                by_part
+                    .entry(p.to_string())
+                    .or_default()
+                    .push(o.to_string());
             }
         }
         let cond: Vec<String> = by_part
             .iter()
-            .map(|(p, o)| format!("(_part = {} AND _part_offset IN ({}))", sql::ch_str(p), o.join(", ")))
+            .map(|(p, o)| {
+                format!(
+                    "(_part = {} AND _part_offset IN ({}))",
+                    sql::ch_str(p),
+                    o.join(", ")
+                )
+            })
             .collect();
         crate::engine::fault::point("clickhouse.before_commit");
         exec(&format!("DELETE FROM {qt} WHERE {}", cond.join(" OR ")))?;
