@@ -131,9 +131,11 @@ impl ConnSpec {
         let secure = match u.scheme() {
             "clickhouse" | "clickhouse+http" | "http" => secure_param,
             "clickhouse+https" | "clickhouses" | "https" => true,
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "bad connection_string: scheme {other:?} is not clickhouse://, http:// or https://"
-            )),
+            ))
+            }
         };
         let host = u
             .host_str()

@@ -14,6 +14,7 @@ use super::ClickHouseStore;
 use crate::engine::config::HashAlgorithm;
 use crate::engine::error::Result;
 use crate::engine::schema as cols;
+use crate::engine::store::api::MetadataStore;
 use crate::engine::store::count_plan::{CountPlan, IncrementCounts, RecipePiece};
 
 /// `H(x)` of the engine's row hash in ClickHouse SQL, truncated to `trunc` characters; `None` for algorithms
@@ -236,28 +237,30 @@ impl ClickHouseStore {
             Ok(b) => b,
             Err(e) => return Ok(Err(format!("ClickHouse refused the query: {}", e.message))),
         };
-        let v: serde_json::Value = match serde_json::from_slice(&body) {
-            Ok(v) => v,
-            Err(e) => return Ok(Err(format!("unreadable answer: {e}"))),
-        };
-        let n = |i: usize| -> Option<usize> {
-            let x = v.get("data")?.get(0)?.get(i)?;
-            x.as_u64()
-                .or_else(|| x.as_str()?.parse().ok())
-                .map(|x| x as usize)
-        };
-        let (Some(new), Some(stale), Some(orphaned), Some(current)) = (n(0), n(1), n(2), n(3))
-        else {
-            return Ok(Err("unexpected answer shape".into()));
-        };
-        Ok(Ok(IncrementCounts {
-            new,
-            stale,
-            orphaned,
-            current_rows: current,
-            target_exists,
-        }))
+        Ok(parse_counts(&body, target_exists))
     }
+}
+
+/// The four numbers of the counts query's `JSONCompact` answer.
+fn parse_counts(body: &[u8], target_exists: bool) -> std::result::Result<IncrementCounts, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("unreadable answer: {e}"))?;
+    let n = |i: usize| -> Option<usize> {
+        let x = v.get("data")?.get(0)?.get(i)?;
+        x.as_u64()
+            .or_else(|| x.as_str()?.parse().ok())
+            .map(|x| x as usize)
+    };
+    let (Some(new), Some(stale), Some(orphaned), Some(current)) = (n(0), n(1), n(2), n(3)) else {
+        return Err("unexpected answer shape".into());
+    };
+    Ok(IncrementCounts {
+        new,
+        stale,
+        orphaned,
+        current_rows: current,
+        target_exists,
+    })
 }
 
 #[cfg(test)]
