@@ -6,6 +6,8 @@
 //! - `delta.before_commit`: new Parquet data files written, Delta log entry not yet written;
 //! - `lance.before_commit`: new Lance data files (append) or deletion files (delete) written, the manifest of the
 //!   new table version not yet written;
+//! - `clickhouse.before_commit`: a ClickHouse write about to send its one `INSERT` / `DELETE` / `TRUNCATE` (the
+//!   new table of a first write may already exist, empty);
 //! - `write.between_features`: a multi-feature mutation after its first feature's commit.
 //!
 //! Unset (always, outside tests) this is one environment lookup per write.

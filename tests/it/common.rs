@@ -23,9 +23,16 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-/// The backends every scenario was written to by real Metaxy (PostgreSQL stores are SQL dumps loaded into fresh
-/// databases of the test server, see [`scenario_env`]).
-pub const BACKENDS: [&str; 5] = ["duckdb", "delta", "lancedb", "iceberg", "postgres"];
+/// The backends every scenario was written to by real Metaxy (PostgreSQL and ClickHouse stores are dumps loaded
+/// into fresh databases of the test servers, see [`scenario_env`]).
+pub const BACKENDS: [&str; 6] = [
+    "duckdb",
+    "delta",
+    "lancedb",
+    "iceberg",
+    "postgres",
+    "clickhouse",
+];
 
 /// The backends written in Map mode too (`tests/fixtures/map_mode/<backend>`).
 pub const MAP_MODE_BACKENDS: [&str; 3] = ["duckdb", "delta", "lancedb"];
@@ -213,7 +220,8 @@ pub fn multiset(rows: &[Value], keys: &[String]) -> Vec<String> {
 }
 
 /// Runs the real `metaxy-tui` binary in `dir` with a clean Metaxy environment.
-/// (The PostgreSQL database of a PostgreSQL scenario is named by `METAXY_FIXTURE_PG`, see [`scenario_env`].)
+/// (The database of a PostgreSQL / ClickHouse scenario is named by `METAXY_FIXTURE_PG` / `METAXY_FIXTURE_CH`, see
+/// [`scenario_env`].)
 pub fn run_binary(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     let pg = scenario_env(dir)
         .into_iter()
@@ -486,8 +494,9 @@ pub fn pg_fresh_db(dump: Option<&std::path::Path>) -> String {
 }
 
 /// The environment a fixture directory `dir` (a scenario of some backend, or a copy of one) is opened with:
-/// `METAXY_FIXTURE_DIR`, and for PostgreSQL scenarios `METAXY_FIXTURE_PG` / `METAXY_FIXTURE_PG_ARCHIVE` naming
-/// databases loaded from the directory's `store.sql` / `store_archive.sql` (an empty one without it). The
+/// `METAXY_FIXTURE_DIR`; for PostgreSQL scenarios `METAXY_FIXTURE_PG` / `METAXY_FIXTURE_PG_ARCHIVE` naming
+/// databases loaded from the directory's `store.sql` / `store_archive.sql` (an empty one without it); for ClickHouse
+/// scenarios `METAXY_FIXTURE_CH` / `METAXY_FIXTURE_CH_ARCHIVE` from `store.ch.sql` / `store_archive.ch.sql`. The
 /// databases are made on the first call for `dir` and shared by later calls for the same directory (so the binary,
 /// the engine and real Metaxy all see one store).
 pub fn scenario_env(dir: &std::path::Path) -> BTreeMap<String, String> {
@@ -496,19 +505,134 @@ pub fn scenario_env(dir: &std::path::Path) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     env.insert("METAXY_FIXTURE_DIR".to_string(), dir.display().to_string());
     let dump = dir.join("store.sql");
-    if !dump.is_file() {
+    let ch_dump = dir.join("store.ch.sql");
+    if !dump.is_file() && !ch_dump.is_file() {
         return env;
     }
     let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(e) = made.get(dir) {
         return e.clone();
     }
-    env.insert("METAXY_FIXTURE_PG".into(), pg_fresh_db(Some(&dump)));
-    let archive = dir.join("store_archive.sql");
-    env.insert(
-        "METAXY_FIXTURE_PG_ARCHIVE".into(),
-        pg_fresh_db(archive.is_file().then_some(archive.as_path())),
-    );
+    if dump.is_file() {
+        env.insert("METAXY_FIXTURE_PG".into(), pg_fresh_db(Some(&dump)));
+        let archive = dir.join("store_archive.sql");
+        env.insert(
+            "METAXY_FIXTURE_PG_ARCHIVE".into(),
+            pg_fresh_db(archive.is_file().then_some(archive.as_path())),
+        );
+    } else {
+        env.insert("METAXY_FIXTURE_CH".into(), ch_fresh_db(Some(&ch_dump)));
+        let archive = dir.join("store_archive.ch.sql");
+        env.insert(
+            "METAXY_FIXTURE_CH_ARCHIVE".into(),
+            ch_fresh_db(archive.is_file().then_some(archive.as_path())),
+        );
+    }
     made.insert(dir.to_path_buf(), env.clone());
     env
+}
+
+/// The ClickHouse test server (`tests/services/clickhouse.sh start`: ClickHouse 26.9 through chDB behind a loopback
+/// HTTP front): `METAXY_TUI_CH_URL`, default `http://127.0.0.1:18123`, started with the script when no URL is given
+/// and nothing answers there. Panics with how to start it when it still cannot be reached: the ClickHouse tests
+/// never skip. Databases left by earlier test processes that are gone are dropped.
+pub fn ch_server() -> String {
+    static CHECKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CHECKED
+        .get_or_init(|| {
+            let given = std::env::var("METAXY_TUI_CH_URL").ok();
+            let url = given
+                .clone()
+                .unwrap_or_else(|| "http://127.0.0.1:18123".into())
+                .trim_end_matches('/')
+                .to_string();
+            if given.is_none() && ch_exec(&url, "default", "SELECT 1", None).is_err() {
+                let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/services/clickhouse.sh");
+                let _ = std::process::Command::new("bash")
+                    .arg(script)
+                    .arg("start")
+                    .status();
+            }
+            if let Err(e) = ch_exec(&url, "default", "SELECT 1", None) {
+                panic!(
+                    "the ClickHouse test server is not reachable at {url} ({e}); start it with \
+                     `tests/services/clickhouse.sh start` (or set METAXY_TUI_CH_URL)"
+                );
+            }
+            let stale = ch_exec(
+                &url,
+                "default",
+                "SELECT name FROM system.databases WHERE startsWith(name, 'mxt_') FORMAT TSVRaw",
+                None,
+            )
+            .unwrap_or_default();
+            for db in stale.lines() {
+                let pid = db.split('_').nth(1).unwrap_or("");
+                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = ch_exec(
+                        &url,
+                        "default",
+                        &format!("DROP DATABASE IF EXISTS `{db}`"),
+                        None,
+                    );
+                }
+            }
+            url
+        })
+        .clone()
+}
+
+/// Runs one statement in database `db` of the ClickHouse server `url` (with `data` as the body of an `INSERT ...
+/// FORMAT`), through the store's own HTTP client; returns the answer as text.
+pub fn ch_exec(url: &str, db: &str, sql: &str, data: Option<&str>) -> Result<String, String> {
+    use metaxy_tui::engine::store::clickhouse::conn::{Conn, ConnSpec};
+    let spec = ConnSpec::from_url(&format!("{url}/{db}"))?;
+    let conn = Conn::new(spec).map_err(|e| e.message)?;
+    let data = data.map(|d| d.as_bytes().to_vec());
+    metaxy_tui::engine::rt::block_on(conn.request(sql, data, &[]))
+        .map(|b| String::from_utf8_lossy(&b).to_string())
+        .map_err(|e| e.message)
+}
+
+/// Loads a ClickHouse dump (`tests/fixtures/gen/gen_clickhouse.py`: chunks separated by blank lines, each a
+/// `CREATE TABLE` or an `INSERT INTO t FORMAT JSONEachRow` line followed by its rows) into database `db`.
+pub fn ch_load(url: &str, db: &str, dump: &std::path::Path) {
+    let text = std::fs::read_to_string(dump).unwrap();
+    for chunk in text.split("\n\n") {
+        let chunk: String = chunk
+            .lines()
+            .filter(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let chunk = chunk.trim();
+        if chunk.is_empty() {
+            continue;
+        }
+        let res = match chunk.split_once('\n') {
+            Some((head, rows)) if head.starts_with("INSERT INTO") => {
+                ch_exec(url, db, head, Some(&format!("{rows}\n")))
+            }
+            _ => ch_exec(url, db, chunk.trim_end_matches(';'), None),
+        };
+        res.unwrap_or_else(|e| panic!("{}: {e}", dump.display()));
+    }
+}
+
+/// A new empty database on the ClickHouse test server, loaded with the dump `dump` when given; returns the
+/// `clickhouse://` connection string Metaxy and the store take.
+pub fn ch_fresh_db(dump: Option<&std::path::Path>) -> String {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let url = ch_server();
+    let db = format!(
+        "mxt_{}_{}",
+        std::process::id(),
+        SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    ch_exec(&url, "default", &format!("CREATE DATABASE `{db}`"), None).unwrap();
+    if let Some(dump) = dump {
+        ch_load(&url, &db, dump);
+    }
+    let hostport = url.split_once("://").map(|(_, h)| h).unwrap_or(&url);
+    format!("clickhouse://default@{hostport}/{db}")
 }

@@ -261,13 +261,16 @@ fn status_json_matches_metaxy_cli() {
         // Metaxy's captures print absolute store paths with the fixtures root replaced by `<fixtures>`
         let root = fixtures_root_of(b).display().to_string();
         // and PostgreSQL stores by the URL of the database Metaxy wrote (a fresh copy here)
-        let db = if b == "postgres" {
-            (
+        let db = match b {
+            "postgres" => (
                 ws.store.location(),
                 format!("postgresql://***:@127.0.0.1:55432/mxfx_{s}"),
-            )
-        } else {
-            (root.clone(), "<fixtures>".into())
+            ),
+            "clickhouse" => (
+                ws.store.location(),
+                format!("clickhouse://***:@127.0.0.1:18123/mxfx_{s}"),
+            ),
+            _ => (root.clone(), "<fixtures>".into()),
         };
         let got: Value = serde_json::from_str(
             &serde_json::to_string(&got)
@@ -456,6 +459,7 @@ fn same_content_gives_identical_results_on_every_backend() {
     }
     for s in SCENARIOS {
         pairs.push(("duckdb", s, "postgres", s));
+        pairs.push(("duckdb", s, "clickhouse", s));
     }
     for group in MAP_MODE_GROUPS {
         for b in MAP_MODE_BACKENDS {

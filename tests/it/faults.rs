@@ -94,6 +94,7 @@ fn a_write_killed_before_its_commit_leaves_the_store_as_it_was() {
         ("lancedb", "lance.before_commit"),
         ("iceberg", "iceberg.before_commit"),
         ("postgres", "postgres.before_commit"),
+        ("clickhouse", "clickhouse.before_commit"),
     ] {
         for args in [&SOFT[..], &HARD[..], &WRITE[..]] {
             let tmp = tempfile::tempdir().unwrap();

@@ -473,6 +473,8 @@ fn copy_across_backends_matches_metaxy_s08() {
         ("iceberg", "delta"),
         ("duckdb", "postgres"),
         ("postgres", "delta"),
+        ("duckdb", "clickhouse"),
+        ("clickhouse", "delta"),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         copy_dir(&scenario_dir_in(src, "s07_hard_delete"), tmp.path());
@@ -497,6 +499,11 @@ fn copy_across_backends_matches_metaxy_s08() {
                 "connection_string",
                 "${METAXY_FIXTURE_PG_ARCHIVE}",
             ),
+            "clickhouse" => (
+                "metaxy.ext.clickhouse.ClickHouseMetadataStore",
+                "connection_string",
+                "${METAXY_FIXTURE_CH_ARCHIVE}",
+            ),
             _ => (
                 "metaxy.ext.lancedb.LanceDBMetadataStore",
                 "uri",
@@ -506,6 +513,10 @@ fn copy_across_backends_matches_metaxy_s08() {
         if dst == "postgres" {
             // a DuckDB scenario has no dump: give it an empty PostgreSQL database as its archive
             std::fs::write(tmp.path().join("store.sql"), "").unwrap();
+        }
+        if dst == "clickhouse" {
+            // the same with an empty ClickHouse database
+            std::fs::write(tmp.path().join("store.ch.sql"), "").unwrap();
         }
         let mut toml = std::fs::read_to_string(tmp.path().join("metaxy.toml")).unwrap();
         toml.push_str(&format!(

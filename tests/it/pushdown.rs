@@ -74,7 +74,7 @@ fn duckdb_latest_per_id_equals_the_engine_dedup_with_ties_and_null_timestamps() 
 
 #[test]
 fn projected_reads_equal_full_reads_on_every_backend() {
-    for b in ["duckdb", "delta", "lancedb", "postgres"] {
+    for b in ["duckdb", "delta", "lancedb", "postgres", "clickhouse"] {
         let tmp = tempfile::tempdir().unwrap();
         let ws = open_copy(b, "s02_mutated", tmp.path());
         for key in ws.graph.topological_order() {
@@ -369,4 +369,122 @@ fn paged_reads_on_postgres_walk_exactly_the_rows_of_a_full_read() {
     let ws = postgres_with_ties("s06_soft_delete", tmp.path());
     let checked = check_pages(&ws, false);
     assert!(checked >= 20, "{checked}");
+}
+
+/// A copy of ClickHouse fixture `scenario` in `dir` with the same ties as [`duckdb_with_ties`]: every video row
+/// inserted again (a later block) with the same timestamps (the copy, stored last, must win) and five with null
+/// timestamps.
+fn clickhouse_with_ties(
+    scenario: &str,
+    dir: &std::path::Path,
+) -> metaxy_tui::engine::workspace::Workspace {
+    drop(open_copy("clickhouse", scenario, dir));
+    let env = crate::common::scenario_env(dir);
+    let url = &env["METAXY_FIXTURE_CH"];
+    let db = url.rsplit_once('/').unwrap().1;
+    let server = crate::common::ch_server();
+    for q in [
+        "INSERT INTO example__video SELECT * REPLACE (concat(path, '-tie') AS path) FROM example__video \
+         ORDER BY toUInt64OrZero(splitByChar('_', _part)[2]), _part_offset",
+        "INSERT INTO example__video SELECT * REPLACE (concat(path, '-null') AS path, NULL AS metaxy_updated_at, \
+         NULL AS metaxy_deleted_at) FROM example__video WHERE NOT endsWith(path, '-tie') LIMIT 5",
+    ] {
+        crate::common::ch_exec(&server, db, q, None).unwrap();
+    }
+    metaxy_tui::engine::workspace::Workspace::open(&metaxy_tui::engine::workspace::OpenOptions {
+        cwd: dir.to_path_buf(),
+        env,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+/// ClickHouse's latest-row-per-id query (`ORDER BY ids, timestamps DESC, storage order DESC LIMIT 1 BY ids`)
+/// equals the engine's dedup of a plain scan, ties and null timestamps included; the ties go to the row stored
+/// last.
+#[test]
+fn clickhouse_latest_per_id_equals_the_engine_dedup_with_ties_and_null_timestamps() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = clickhouse_with_ties("s02_mutated", tmp.path());
+    let store = ws.store.as_ref();
+    let mut checked = 0;
+    for key in ws.graph.topological_order() {
+        let ids = &ws.graph.require(&key).unwrap().spec.id_columns;
+        let version = ws.graph.feature_version(&key).map(str::to_string);
+        for v in [version.as_deref(), None] {
+            let LatestScan::Rows(pushed) = store.scan_latest(&key, v, &Columns::All, ids).unwrap()
+            else {
+                panic!("{key}: ClickHouse answers the latest-row scan itself");
+            };
+            let plain = store.scan(&key, v, &Columns::All).unwrap().unwrap();
+            let ours = keep_latest(plain, ids).unwrap();
+            let a = sort_by_columns(pushed, ids).unwrap();
+            let b = sort_by_columns(ours, ids).unwrap();
+            assert!(a.equals_missing(&b), "{key} {v:?}:\n{a}\n{b}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "{checked}");
+    let video = metaxy_tui::engine::keys::FeatureKey::parse("example/video").unwrap();
+    let df = read_feature(store, &ws.graph, &video, &ReadOptions::default())
+        .unwrap()
+        .unwrap();
+    let paths = df.column("path").unwrap().str().unwrap();
+    assert!(paths.iter().all(|p| p.unwrap().ends_with("-tie")), "{df}");
+}
+
+/// ClickHouse pages with `ORDER BY ids, storage order LIMIT n` after a keyset bound: the same walk as DuckDB's.
+#[test]
+fn paged_reads_on_clickhouse_walk_exactly_the_rows_of_a_full_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = clickhouse_with_ties("s06_soft_delete", tmp.path());
+    let checked = check_pages(&ws, false);
+    assert!(checked >= 20, "{checked}");
+}
+
+/// The counts computed by one ClickHouse query (hashes in SQL with ClickHouse's own functions) equal the general
+/// engine's increments on every ClickHouse fixture feature the query accepts, and the query is actually taken.
+#[test]
+fn in_clickhouse_counts_equal_the_engine_increments_on_every_fixture() {
+    use metaxy_tui::engine::versioning::counts::increment_counts;
+    use metaxy_tui::engine::versioning::resolve::{resolve_update, ResolveOptions};
+    let (mut fast, mut total) = (0, 0);
+    for s in crate::common::SCENARIOS {
+        let ws = crate::common::open_scenario_in("clickhouse", s);
+        let opts = ResolveOptions {
+            narrow_target: true,
+            ..Default::default()
+        };
+        for key in ws.graph.topological_order() {
+            if ws.graph.require(&key).unwrap().spec.is_root() {
+                continue;
+            }
+            total += 1;
+            let Some(c) = increment_counts(ws.store.as_ref(), &ws.graph, &key, &opts).unwrap()
+            else {
+                continue;
+            };
+            let inc = resolve_update(
+                ws.store.as_ref(),
+                &ws.graph,
+                &key,
+                &ResolveOptions::default(),
+            )
+            .unwrap();
+            assert_eq!(
+                (c.new, c.stale, c.orphaned, c.current_rows, c.target_exists),
+                (
+                    inc.new.height(),
+                    inc.stale.height(),
+                    inc.orphaned.height(),
+                    inc.current_rows,
+                    inc.target_exists
+                ),
+                "clickhouse {s} {key}"
+            );
+            fast += 1;
+        }
+    }
+    eprintln!("took the in-ClickHouse path: {fast} of {total}");
+    assert!(fast >= 24, "{fast} of {total} took the in-ClickHouse path");
 }

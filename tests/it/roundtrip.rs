@@ -530,3 +530,61 @@ fn a_postgres_store_made_by_copy_from_duckdb_is_opened_by_metaxy() {
         "postgres -> duckdb copy",
     );
 }
+
+/// A ClickHouse store created from nothing by `copy` from a DuckDB store (tables made with Metaxy's DDL by us) and
+/// the reverse direction: real Metaxy opens both and reads exactly the rows Metaxy's own copy (s08) produced.
+#[test]
+fn a_clickhouse_store_made_by_copy_from_duckdb_is_opened_by_metaxy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(&scenario_dir_in("duckdb", "s07_hard_delete"), dir);
+    let url = ch_fresh_db(None);
+    let mut toml = std::fs::read_to_string(dir.join("metaxy.toml")).unwrap();
+    toml.push_str(&format!(
+        "\n[stores.ch]\ntype = \"metaxy.ext.clickhouse.ClickHouseMetadataStore\"\n\n[stores.ch.config]\nconnection_string = \"{url}\"\n\n[stores.back]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n\n[stores.back.config]\ndatabase = \"${{METAXY_FIXTURE_DIR:-.}}/store_back/metadata.duckdb\"\n"
+    ));
+    std::fs::write(dir.join("metaxy.toml"), toml).unwrap();
+    let exp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &scenario_dir_in("duckdb", "s08_copy").join("expected/archive_raw"),
+        &exp.path().join("raw"),
+    );
+    tui(
+        dir,
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "dev",
+            "--to",
+            "ch",
+        ],
+    );
+    metaxy_check(
+        dir,
+        exp.path(),
+        &["--store", "ch", "--check", "raw"],
+        "duckdb -> clickhouse copy",
+    );
+    // and back: ClickHouse -> a new DuckDB file
+    std::fs::create_dir_all(dir.join("store_back")).unwrap();
+    tui(
+        dir,
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "ch",
+            "--to",
+            "back",
+        ],
+    );
+    metaxy_check(
+        dir,
+        exp.path(),
+        &["--store", "back", "--check", "raw"],
+        "clickhouse -> duckdb copy",
+    );
+}

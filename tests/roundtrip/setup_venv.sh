@@ -13,8 +13,11 @@ PY="$VENV/bin/python"
 STAMP="$VENV/.metaxy-tui-lock.sha256"
 PYTHON3="${PYTHON3:-python3}"
 
-# The store extras Metaxy 0.1.11 needs for the PostgreSQL and Iceberg stores (../shared/metaxy/BACKENDS.md).
-EXTRAS=(ibis-framework[postgres]==12.0.0 psycopg[binary]==3.3.9 pyiceberg[sql-sqlite]==0.12.0)
+# The store extras Metaxy 0.1.11 needs for the PostgreSQL, Iceberg and ClickHouse stores (../shared/metaxy/BACKENDS.md).
+# ClickHouse: clickhouse-connect[chdb] brings chDB 4.4.0 (the ClickHouse 26.9 engine in-process, ~535 MB), which the
+# test front tests/services/clickhouse.sh serves over ClickHouse's HTTP interface.
+EXTRAS=(ibis-framework[postgres]==12.0.0 psycopg[binary]==3.3.9 pyiceberg[sql-sqlite]==0.12.0
+  ibis-framework[clickhouse]==12.0.0 clickhouse-connect[chdb]==1.12.0 'sqlalchemy>=2.0')
 want="$({ cat "$LOCK"; printf '%s\n' "${EXTRAS[@]}"; } | sha256sum | cut -d' ' -f1)"
 up_to_date() {
   [[ -x "$PY" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]] && "$PY" -c 'import metaxy' >/dev/null 2>&1
@@ -43,7 +46,7 @@ rm -f "$STAMP"
 "$PY" -m pip install --disable-pip-version-check --no-input -q -r "$LOCK" >&2
 "$PY" -m pip install --disable-pip-version-check --no-input -q "${EXTRAS[@]}" >&2
 "$PY" - >&2 <<'PYEOF'
-import metaxy, duckdb, deltalake, lancedb, polars, psycopg, pyiceberg
+import metaxy, duckdb, deltalake, lancedb, polars, psycopg, pyiceberg, clickhouse_connect, chdb
 print(f"setup_venv: metaxy {metaxy.__version__}, duckdb {duckdb.__version__}, polars {polars.__version__}")
 PYEOF
 echo "$want" > "$STAMP"

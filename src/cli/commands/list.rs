@@ -195,6 +195,12 @@ fn store_info(s: &StoreConfig, cwd: &Path) -> String {
                 .map(|c| c.display())
                 .unwrap_or_else(|_| format!("{}(backend=postgres)", s.kind.display_name()))
         }
+        StoreKind::ClickHouse => {
+            use crate::engine::store::clickhouse::conn::ConnSpec;
+            ConnSpec::from_config(s)
+                .map(|c| c.display())
+                .unwrap_or_else(|_| format!("{}(backend=clickhouse)", s.kind.display_name()))
+        }
     }
 }
 

@@ -24,6 +24,8 @@ pub enum StoreKind {
     Iceberg,
     /// `metaxy.ext.postgresql.PostgreSQLMetadataStore`
     Postgres,
+    /// `metaxy.ext.clickhouse.ClickHouseMetadataStore`
+    ClickHouse,
 }
 
 /// Every accepted store `type` string as `(type_path, kind, deprecated)`, canonical first.
@@ -101,16 +103,32 @@ pub const KNOWN_STORE_TYPES: &[(&str, StoreKind, bool)] = &[
         StoreKind::Postgres,
         true,
     ),
+    (
+        "metaxy.ext.clickhouse.ClickHouseMetadataStore",
+        StoreKind::ClickHouse,
+        false,
+    ),
+    (
+        "metaxy.ext.clickhouse.metadata_store.ClickHouseMetadataStore",
+        StoreKind::ClickHouse,
+        false,
+    ),
+    (
+        "metaxy.ext.metadata_stores.clickhouse.ClickHouseMetadataStore",
+        StoreKind::ClickHouse,
+        true,
+    ),
 ];
 
 impl StoreKind {
     /// All supported kinds.
-    pub const ALL: [StoreKind; 5] = [
+    pub const ALL: [StoreKind; 6] = [
         StoreKind::DuckDb,
         StoreKind::Delta,
         StoreKind::LanceDb,
         StoreKind::Iceberg,
         StoreKind::Postgres,
+        StoreKind::ClickHouse,
     ];
 
     /// Python class name, as printed by `metaxy list stores` (e.g. `"DuckDBMetadataStore"`).
@@ -121,6 +139,7 @@ impl StoreKind {
             StoreKind::LanceDb => "LanceDBMetadataStore",
             StoreKind::Iceberg => "IcebergMetadataStore",
             StoreKind::Postgres => "PostgreSQLMetadataStore",
+            StoreKind::ClickHouse => "ClickHouseMetadataStore",
         }
     }
 
@@ -132,6 +151,7 @@ impl StoreKind {
             StoreKind::LanceDb => "metaxy.ext.lancedb.LanceDBMetadataStore",
             StoreKind::Iceberg => "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore",
             StoreKind::Postgres => "metaxy.ext.postgresql.PostgreSQLMetadataStore",
+            StoreKind::ClickHouse => "metaxy.ext.clickhouse.ClickHouseMetadataStore",
         }
     }
 
@@ -143,7 +163,7 @@ impl StoreKind {
             StoreKind::Delta => "root_path",
             StoreKind::LanceDb => "uri",
             StoreKind::Iceberg => "warehouse",
-            StoreKind::Postgres => "connection_string",
+            StoreKind::Postgres | StoreKind::ClickHouse => "connection_string",
         }
     }
 

@@ -187,3 +187,60 @@ pub fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {
         _ => return None,
     })
 }
+
+/// Metaxy's `sanitize_uri` (urllib based): user and password of a URL replaced by `***` each, a missing password
+/// left empty (`postgresql://***:@host/db` for `postgresql://user@host/db`); strings without a scheme unchanged.
+pub fn sanitize_uri(uri: &str) -> String {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return uri.to_string();
+    };
+    if matches!(scheme, "file" | "local") {
+        return uri.to_string();
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (netloc, tail) = rest.split_at(end);
+    let Some((cred, host)) = netloc.rsplit_once('@') else {
+        return uri.to_string();
+    };
+    let (user, password) = match cred.split_once(':') {
+        Some((u, p)) => (u, p),
+        None => (cred, ""),
+    };
+    if user.is_empty() && password.is_empty() {
+        return uri.to_string();
+    }
+    let u = if user.is_empty() { "" } else { "***" };
+    let p = if password.is_empty() { "" } else { "***" };
+    format!("{scheme}://{u}:{p}@{host}{tail}")
+}
+
+/// Metaxy's `_parse_json_to_struct_columns` for one column: when every non-null value is a JSON object (or the
+/// literal `null`), the column decoded to a struct by polars' JSON inference (fields in order of first
+/// appearance); otherwise (or when nothing is decodable) `None`, and the column stays a string column.
+pub fn decode_json_objects(s: &Series) -> Option<Series> {
+    let ca = s.str().ok()?;
+    let mut any = false;
+    for v in ca.iter().flatten() {
+        let t = v.trim();
+        if !(t == "null" || (t.starts_with('{') && t.ends_with('}'))) {
+            return None;
+        }
+        any = true;
+    }
+    if !any {
+        return None;
+    }
+    let mut buf = Vec::with_capacity(ca.len() * 48);
+    for v in ca.iter() {
+        buf.extend_from_slice(b"{\"v\":");
+        buf.extend_from_slice(v.map(str::trim).unwrap_or("null").as_bytes());
+        buf.extend_from_slice(b"}\n");
+    }
+    let df = JsonReader::new(std::io::Cursor::new(buf))
+        .with_json_format(JsonFormat::JsonLines)
+        .infer_schema_len(None)
+        .finish()
+        .ok()?;
+    let out = df.column("v").ok()?.as_materialized_series().clone();
+    matches!(out.dtype(), DataType::Struct(_)).then(|| out.with_name(s.name().clone()))
+}

@@ -4,6 +4,7 @@
 //! [`common`] and [`filter`]; [`FallbackStore`] chains stores.
 
 pub mod api;
+pub mod clickhouse;
 pub mod common;
 pub mod count_plan;
 pub mod delta;
@@ -42,6 +43,9 @@ pub fn backend(kind: StoreKind) -> Constructor {
         StoreKind::LanceDb => |cfg, cwd, _| Ok(Box::new(lance::LanceStore::open(cfg, cwd)?)),
         StoreKind::Iceberg => |cfg, cwd, _| Ok(Box::new(iceberg::IcebergStore::open(cfg, cwd)?)),
         StoreKind::Postgres => |cfg, cwd, _| Ok(Box::new(postgres::PostgresStore::open(cfg, cwd)?)),
+        StoreKind::ClickHouse => {
+            |cfg, cwd, _| Ok(Box::new(clickhouse::ClickHouseStore::open(cfg, cwd)?))
+        }
     }
 }
 

@@ -26,31 +26,8 @@ pub struct ConnSpec {
     pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
-/// Metaxy's `sanitize_uri` (urllib based): user and password of a URL replaced by `***` each, a missing password
-/// left empty (`postgresql://***:@host/db` for `postgresql://user@host/db`); strings without a scheme unchanged.
-pub fn sanitize_uri(uri: &str) -> String {
-    let Some((scheme, rest)) = uri.split_once("://") else {
-        return uri.to_string();
-    };
-    if matches!(scheme, "file" | "local") {
-        return uri.to_string();
-    }
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (netloc, tail) = rest.split_at(end);
-    let Some((cred, host)) = netloc.rsplit_once('@') else {
-        return uri.to_string();
-    };
-    let (user, password) = match cred.split_once(':') {
-        Some((u, p)) => (u, p),
-        None => (cred, ""),
-    };
-    if user.is_empty() && password.is_empty() {
-        return uri.to_string();
-    }
-    let u = if user.is_empty() { "" } else { "***" };
-    let p = if password.is_empty() { "" } else { "***" };
-    format!("{scheme}://{u}:{p}@{host}{tail}")
-}
+/// Re-exported: the masking is shared by the URL-configured backends.
+pub use crate::engine::store::common::sanitize_uri;
 
 /// Applies the TLS options to `config` (its `sslmode`) and builds the rustls configuration they need (`None` for
 /// `sslmode=disable`).

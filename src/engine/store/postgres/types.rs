@@ -120,36 +120,8 @@ pub fn ddl_pg_type(dtype: &DataType) -> PgType {
     }
 }
 
-/// Metaxy's `_parse_json_to_struct_columns` for one column: when every non-null value is a JSON object (or the
-/// literal `null`), the column decoded to a struct by polars' JSON inference (fields in order of first
-/// appearance); otherwise (or when nothing is decodable) `None`, and the column stays a string column.
-pub fn decode_json_objects(s: &Series) -> Option<Series> {
-    let ca = s.str().ok()?;
-    let mut any = false;
-    for v in ca.iter().flatten() {
-        let t = v.trim();
-        if !(t == "null" || (t.starts_with('{') && t.ends_with('}'))) {
-            return None;
-        }
-        any = true;
-    }
-    if !any {
-        return None;
-    }
-    let mut buf = Vec::with_capacity(ca.len() * 48);
-    for v in ca.iter() {
-        buf.extend_from_slice(b"{\"v\":");
-        buf.extend_from_slice(v.map(str::trim).unwrap_or("null").as_bytes());
-        buf.extend_from_slice(b"}\n");
-    }
-    let df = JsonReader::new(std::io::Cursor::new(buf))
-        .with_json_format(JsonFormat::JsonLines)
-        .infer_schema_len(None)
-        .finish()
-        .ok()?;
-    let out = df.column("v").ok()?.as_materialized_series().clone();
-    matches!(out.dtype(), DataType::Struct(_)).then(|| out.with_name(s.name().clone()))
-}
+/// Re-exported: JSON-object columns are decoded the same way by every SQL backend.
+pub use crate::engine::store::common::decode_json_objects;
 
 #[cfg(test)]
 mod tests {
