@@ -452,6 +452,22 @@ impl MetadataStore for ClickHouseStore {
         };
         self.delete(&table, &cols, feature_version, filters)
     }
+
+    /// Metaxy's `ClickHouseMetadataStore` drop (the Ibis `_drop_feature`): `DROP TABLE` of the feature's table when
+    /// it exists; `false` and nothing done when it does not.
+    fn drop_feature(&self, key: &FeatureKey) -> Result<bool> {
+        let table = self.table_name(key);
+        if self.columns(&table)?.is_none() {
+            return Ok(false);
+        }
+        crate::engine::fault::point("clickhouse.before_commit");
+        block_on(
+            self.conn
+                .request(&format!("DROP TABLE {}", quote_ident(&table)), None, &[]),
+        )
+        .map_err(|e| self.write_err(&table, e.message))?;
+        Ok(true)
+    }
 }
 
 /// Whether a ClickHouse error says the table does not exist.
