@@ -15,6 +15,7 @@ mod faults;
 mod hashing;
 mod mutations;
 mod pushdown;
+mod robustness;
 mod roundtrip;
 mod s3;
 mod samples;
