@@ -131,6 +131,38 @@ fn show(v: &AnyValue) -> String {
     }
 }
 
+/// Text timestamps as `Int64` counts of `tu` since the epoch (null where a value does not parse): RFC 3339
+/// (`2024-01-02T03:04:05Z`, `+02:00`), or naive `YYYY-MM-DD[ T]HH:MM:SS[.f]` / `YYYY-MM-DD` taken as UTC. Done here
+/// rather than by polars' deprecated string-to-datetime cast, which prints a warning.
+fn parse_timestamps(s: &Series, tu: TimeUnit) -> PolarsResult<Series> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    let parse = |v: &str| -> Option<i64> {
+        let v = v.trim();
+        let utc = DateTime::parse_from_rfc3339(v)
+            .map(|d| d.naive_utc())
+            .ok()
+            .or_else(|| NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S%.f").ok())
+            .or_else(|| NaiveDateTime::parse_from_str(v, "%Y-%m-%d %H:%M:%S%.f").ok())
+            .or_else(|| {
+                NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                    .ok()
+                    .and_then(|d| d.and_hms_opt(0, 0, 0))
+            })?
+            .and_utc();
+        match tu {
+            TimeUnit::Nanoseconds => utc.timestamp_nanos_opt(),
+            TimeUnit::Microseconds => Some(utc.timestamp_micros()),
+            TimeUnit::Milliseconds => Some(utc.timestamp_millis()),
+        }
+    };
+    let values: Int64Chunked = s
+        .str()?
+        .iter()
+        .map(|v| v.and_then(parse))
+        .collect();
+    Ok(values.with_name(s.name().clone()).into_series())
+}
+
 fn first_true(mask: &BooleanChunked) -> Option<usize> {
     mask.iter().position(|v| v == Some(true))
 }
@@ -309,7 +341,11 @@ fn convert(
             format!("column {name} is a {from}, but the table stores {to}"),
         ));
     }
-    let out = s.cast(to).map_err(|_| {
+    let out = match (from, to) {
+        (DataType::String, DataType::Datetime(tu, _)) => parse_timestamps(s, *tu)?.cast(to),
+        _ => s.cast(to),
+    }
+    .map_err(|_| {
         schema_err(
             key,
             format!("column {name} has type {from}, which does not convert to the table's {to}"),
