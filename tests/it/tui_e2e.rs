@@ -669,8 +669,11 @@ fn tui_unfiltered_delete_needs_the_typed_key_so_d_enter_enter_deletes_nothing() 
     // the second Enter confirms nothing: the key was not typed
     tmux.send(&["Enter"]);
     tmux.send(&["-l", "x"]);
-    let screen = tmux.wait_for("the confirmation still open", |s| {
-        s.contains("to confirm: x")
+    let screen = tmux.wait_for("the confirmation still open, taking the typed x", |s| {
+        s.lines().any(|l| {
+            l.split_once("Type example/video to confirm:")
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with("x "))
+        })
     });
     assert!(screen.contains("will be soft-deleted"), "{screen}");
     assert!(!screen.contains("soft deleted"), "no delete ran:\n{screen}");

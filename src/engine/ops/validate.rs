@@ -36,7 +36,7 @@ pub struct Target {
 
 /// A feature version no row has: scanning for it returns the table's schema without its rows on every backend
 /// (the version is pushed down as a filter or pruned by file statistics).
-const NO_VERSION: &str = "\u{0}metaxy-tui-schema-probe";
+const NO_VERSION: &str = "metaxy-tui-schema-probe (no such version)";
 
 fn schema_err(key: &FeatureKey, m: impl Into<String>) -> EngineError {
     EngineError::Schema {
