@@ -14,6 +14,7 @@ mod fallback;
 mod faults;
 mod hashing;
 mod mutations;
+mod pg_tls;
 mod pushdown;
 mod robustness;
 mod roundtrip;

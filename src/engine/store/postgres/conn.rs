@@ -4,11 +4,14 @@
 //! location with credentials masked (Metaxy's `sanitize_uri`).
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use tokio_postgres::{Client, NoTls};
 
 use crate::engine::config::StoreConfig;
 use crate::engine::error::{EngineError, Result};
+
+use super::tls::{client_config, TlsOptions, TlsPolicy};
 
 /// Where and how to connect, parsed from a store's config.
 #[derive(Clone)]
@@ -19,6 +22,8 @@ pub struct ConnSpec {
     pub connection_string: Option<String>,
     /// `connection_params.schema` (tables live in this schema; default the connection's `current_schema()`).
     pub schema: Option<String>,
+    /// TLS as libpq's `sslmode` / `sslrootcert` ask for ([`super::tls`]); `None`: plain TCP (`sslmode=disable`).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Metaxy's `sanitize_uri` (urllib based): user and password of a URL replaced by `***` each, a missing password
@@ -45,6 +50,25 @@ pub fn sanitize_uri(uri: &str) -> String {
     let u = if user.is_empty() { "" } else { "***" };
     let p = if password.is_empty() { "" } else { "***" };
     format!("{scheme}://{u}:{p}@{host}{tail}")
+}
+
+/// Applies the TLS options to `config` (its `sslmode`) and builds the rustls configuration they need (`None` for
+/// `sslmode=disable`).
+///
+/// Errors: [`EngineError::StoreOpen`] for a bad `sslmode`, client certificates, or an unusable `sslrootcert`.
+fn tls_setup(
+    cfg: &StoreConfig,
+    location: &str,
+    opts: &TlsOptions,
+    config: &mut tokio_postgres::Config,
+) -> Result<Option<Arc<rustls::ClientConfig>>> {
+    let (policy, mode) = opts.policy().map_err(|m| open_err(cfg, location, m))?;
+    config.ssl_mode(mode);
+    if policy == TlsPolicy::Disable {
+        return Ok(None);
+    }
+    let tls = client_config(&policy).map_err(|m| open_err(cfg, location, m))?;
+    Ok(Some(Arc::new(tls)))
 }
 
 fn open_err(cfg: &StoreConfig, location: &str, m: impl Into<String>) -> EngineError {
@@ -79,13 +103,15 @@ impl ConnSpec {
                 }
                 _ => s.clone(),
             };
-            let config = tokio_postgres::Config::from_str(&libpq).map_err(|e| {
+            let (libpq, tls_opts) = TlsOptions::take_from_url(&libpq);
+            let mut config = tokio_postgres::Config::from_str(&libpq).map_err(|e| {
                 open_err(
                     cfg,
                     &sanitize_uri(&s),
                     format!("bad connection_string: {e}"),
                 )
             })?;
+            let tls = tls_setup(cfg, &sanitize_uri(&s), &tls_opts, &mut config)?;
             let schema = params
                 .as_ref()
                 .and_then(|p| p.get("schema"))
@@ -95,6 +121,7 @@ impl ConnSpec {
                 config,
                 connection_string: Some(s),
                 schema,
+                tls,
             });
         }
         let Some(p) = params else {
@@ -130,10 +157,17 @@ impl ConnSpec {
         if let Some(db) = text("database") {
             config.dbname(&db);
         }
+        let tls_opts = TlsOptions {
+            sslmode: text("sslmode"),
+            sslrootcert: text("sslrootcert"),
+            client_cert: text("sslcert").is_some() || text("sslkey").is_some(),
+        };
+        let tls = tls_setup(cfg, "postgres", &tls_opts, &mut config)?;
         Ok(Self {
             config,
             connection_string: None,
             schema: text("schema"),
+            tls,
         })
     }
 
@@ -171,10 +205,23 @@ impl ConnSpec {
     ///
     /// Errors: the driver's message (server unreachable, authentication, unknown database).
     pub async fn connect(&self) -> std::result::Result<Client, tokio_postgres::Error> {
-        let (client, connection) = self.config.connect(NoTls).await?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
+        let client = match &self.tls {
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+            Some(tls) => {
+                let make = tokio_postgres_rustls::MakeRustlsConnect::new((**tls).clone());
+                let (client, connection) = self.config.connect(make).await?;
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+                client
+            }
+        };
         let mut setup = String::from(
             "SET TIME ZONE 'UTC'; SET standard_conforming_strings = on; SET synchronize_seqscans = off;",
         );

@@ -15,6 +15,7 @@
 pub mod conn;
 pub mod copy;
 pub mod sql;
+pub mod tls;
 pub mod types;
 
 use std::path::Path;
