@@ -217,10 +217,7 @@ fn refuses_bad_writes_on(b: &str) {
         assert_eq!(v["rows"][0]["frames"], 1, "{b}: {v}");
     } else {
         let err = one_line_error(dir, &args);
-        assert!(
-            err.contains("has no column(s) extra_col"),
-            "{b}: {err}"
-        );
+        assert!(err.contains("has no column(s) extra_col"), "{b}: {err}");
         assert_eq!(state(b, dir), before, "{b} extra column: the store changed");
     }
 }
@@ -273,14 +270,11 @@ fn a_soft_delete_into_a_text_updated_at_is_refused() {
         ],
     );
     assert!(
-        err.contains("stores metaxy_updated_at as str") && err.contains("Metaxy stores a timestamp"),
+        err.contains("stores metaxy_updated_at as str")
+            && err.contains("Metaxy stores a timestamp"),
         "{err}"
     );
-    std::fs::write(
-        dir.join("ok.csv"),
-        format!("{HEADER}\nz1,/z1,1,a,f\n"),
-    )
-    .unwrap();
+    std::fs::write(dir.join("ok.csv"), format!("{HEADER}\nz1,/z1,1,a,f\n")).unwrap();
     let err = one_line_error(
         dir,
         &["metadata", "write", "example/video", "--input", "ok.csv"],
@@ -302,7 +296,10 @@ fn a_duckdb_write_stages_its_rows_inside_the_store() {
         &["metadata", "write", "example/video", "--input", "ok.csv"],
     );
     assert!(o.status.success(), "{}", text(&o.stderr));
-    assert!(!leftover.exists(), "the dead process's staging file is removed");
+    assert!(
+        !leftover.exists(),
+        "the dead process's staging file is removed"
+    );
     let names: Vec<String> = std::fs::read_dir(dir.join("store"))
         .unwrap()
         .flatten()
@@ -409,7 +406,12 @@ fn corrupt_stores_and_bad_filters_are_one_clean_line() {
     );
     // filters that do not parse or name unknown columns
     let tmp = copy_of("duckdb", "s01_initial");
-    for f in ["sample_uid = ", "nope_col = 1", "sample_uid IN (", "frames + 'a' > 1"] {
+    for f in [
+        "sample_uid = ",
+        "nope_col = 1",
+        "sample_uid IN (",
+        "frames + 'a' > 1",
+    ] {
         let err = one_line_error(
             tmp.path(),
             &["metadata", "read", "example/video", "--filter", f],
@@ -467,31 +469,74 @@ const TOML_VALUES: &[&str] = &[
 fn config_text() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
-        proptest::collection::vec(
-            (0..TOML_KEYS.len(), 0..TOML_VALUES.len()),
-            0..8
-        )
-        .prop_map(|pairs| {
-            pairs
-                .into_iter()
-                .map(|(k, v)| format!("{} = {}\n", TOML_KEYS[k], TOML_VALUES[v]))
-                .collect::<String>()
-        }),
+        proptest::collection::vec((0..TOML_KEYS.len(), 0..TOML_VALUES.len()), 0..8).prop_map(
+            |pairs| {
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| format!("{} = {}\n", TOML_KEYS[k], TOML_VALUES[v]))
+                    .collect::<String>()
+            }
+        ),
     ]
 }
 
 const SQL_TOKENS: &[&str] = &[
-    "sample_uid", "frames", "path", "nope", "=", "<>", "<", ">=", "IN", "(", ")", ",", "'s1'", "'", "1",
-    "1.5", "-", "+", "*", "/", "AND", "OR", "NOT", "NULL", "IS", "LIKE", "'%a'", "BETWEEN", "CAST",
-    "AS", "INT", "VARCHAR", "\"frames\"", "TRUE", "lower(", "coalesce(", "CASE", "WHEN", "THEN", "END",
-    "::", "[", "]", ";", "--", "/*",
+    "sample_uid",
+    "frames",
+    "path",
+    "nope",
+    "=",
+    "<>",
+    "<",
+    ">=",
+    "IN",
+    "(",
+    ")",
+    ",",
+    "'s1'",
+    "'",
+    "1",
+    "1.5",
+    "-",
+    "+",
+    "*",
+    "/",
+    "AND",
+    "OR",
+    "NOT",
+    "NULL",
+    "IS",
+    "LIKE",
+    "'%a'",
+    "BETWEEN",
+    "CAST",
+    "AS",
+    "INT",
+    "VARCHAR",
+    "\"frames\"",
+    "TRUE",
+    "lower(",
+    "coalesce(",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "END",
+    "::",
+    "[",
+    "]",
+    ";",
+    "--",
+    "/*",
 ];
 
 fn filter_text() -> impl Strategy<Value = String> {
     prop_oneof![
         any::<String>(),
-        proptest::collection::vec(0..SQL_TOKENS.len(), 1..10)
-            .prop_map(|t| t.iter().map(|i| SQL_TOKENS[*i]).collect::<Vec<_>>().join(" ")),
+        proptest::collection::vec(0..SQL_TOKENS.len(), 1..10).prop_map(|t| t
+            .iter()
+            .map(|i| SQL_TOKENS[*i])
+            .collect::<Vec<_>>()
+            .join(" ")),
     ]
 }
 

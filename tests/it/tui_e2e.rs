@@ -659,8 +659,13 @@ fn tui_unfiltered_delete_needs_the_typed_key_so_d_enter_enter_deletes_nothing() 
     });
     // `d` on the feature list: the form opens with no filter (every row of the feature)
     tmux.send(&["d"]);
-    let form = tmux.wait_for("the delete form", |s| s.contains("Delete from example/video"));
-    assert!(!form.contains("> sample_uid ="), "no row filter prefilled:\n{form}");
+    let form = tmux.wait_for("the delete form", |s| {
+        s.contains("Delete from example/video")
+    });
+    assert!(
+        !form.contains("> sample_uid ="),
+        "no row filter prefilled:\n{form}"
+    );
     tmux.send(&["Enter"]);
     let preview = tmux.wait_for("the typed-confirmation step", |s| {
         s.contains("Type example/video to confirm")

@@ -155,11 +155,7 @@ fn parse_timestamps(s: &Series, tu: TimeUnit) -> PolarsResult<Series> {
             TimeUnit::Milliseconds => Some(utc.timestamp_millis()),
         }
     };
-    let values: Int64Chunked = s
-        .str()?
-        .iter()
-        .map(|v| v.and_then(parse))
-        .collect();
+    let values: Int64Chunked = s.str()?.iter().map(|v| v.and_then(parse)).collect();
     Ok(values.with_name(s.name().clone()).into_series())
 }
 

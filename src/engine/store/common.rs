@@ -47,7 +47,10 @@ pub fn storage_options(v: Option<&serde_json::Value>) -> HashMap<String, String>
 /// is absent or a table, as Metaxy's pydantic models require (`dict[str, Any]`).
 ///
 /// Errors (as text, one line naming the key): any other value (`storage_options = "nope"`).
-pub fn check_table_key(key: &str, v: Option<&serde_json::Value>) -> std::result::Result<(), String> {
+pub fn check_table_key(
+    key: &str,
+    v: Option<&serde_json::Value>,
+) -> std::result::Result<(), String> {
     let kind = match v {
         None | Some(serde_json::Value::Null) | Some(serde_json::Value::Object(_)) => return Ok(()),
         Some(serde_json::Value::String(_)) => "a string",
@@ -142,18 +145,6 @@ pub fn clean_message(message: &str) -> String {
         .join(" ")
 }
 
-#[cfg(test)]
-mod clean_tests {
-    #[test]
-    fn source_locations_and_lines_are_dropped() {
-        let m = "lance error: Invalid user input: bad, /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lance-14.0.2/src/dataset.rs:812:23\nmore";
-        assert_eq!(
-            super::clean_message(m),
-            "lance error: Invalid user input: bad more"
-        );
-    }
-}
-
 /// A quoted SQL identifier (`"a""b"`), as DuckDB and PostgreSQL both read it.
 pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
@@ -181,4 +172,16 @@ pub fn sql_literal(v: &polars::prelude::AnyValue<'_>) -> Option<String> {
         | V::UInt64(_) => v.to_string(),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod clean_tests {
+    #[test]
+    fn source_locations_and_lines_are_dropped() {
+        let m = "lance error: Invalid user input: bad, /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lance-14.0.2/src/dataset.rs:812:23\nmore";
+        assert_eq!(
+            super::clean_message(m),
+            "lance error: Invalid user input: bad more"
+        );
+    }
 }

@@ -8,10 +8,10 @@ use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::ops::mutate::check_project;
 use crate::engine::ops::validate::{conform_rows, target_of};
-use crate::engine::versioning::samples::RowOrigin;
 use crate::engine::ops::write::{add_system_columns, transaction_timestamp, WriteOptions};
 use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::store::MetadataStore;
+use crate::engine::versioning::samples::RowOrigin;
 
 /// A copy request (Metaxy `dst.copy_metadata(src, features, global_filters, with_feature_history,
 /// with_sample_history)`; CLI `metadata copy`).

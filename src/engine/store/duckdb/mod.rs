@@ -266,7 +266,9 @@ fn append_file(database: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."));
     let stem = format!(
         ".{}.metaxy-tui-append-",
-        db.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        db.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     );
     let _ = std::fs::create_dir_all(&dir);
     if Path::new("/proc/self").exists() {
