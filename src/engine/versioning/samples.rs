@@ -86,7 +86,12 @@ pub fn load_rows(path: &Path) -> Result<(DataFrame, RowOrigin)> {
                 .map_err(|e| bad(one_line(&e.to_string())))?
         }
         "csv" => {
-            let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            let mut text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            // polars reads trailing blank lines as rows of nulls
+            while matches!(text.last(), Some(b'\n' | b'\r')) {
+                text.pop();
+            }
+            text.push(b'\n');
             let (header, starts) = csv_records(&text).map_err(bad)?;
             lines = Some(starts);
             // `metaxy_*` columns are text (hashes such as `0042` must not become integers)
@@ -127,12 +132,13 @@ fn one_line(m: &str) -> String {
 
 /// Splits CSV `text` (RFC 4180: `"` quotes, `""` inside quotes, `\n` or `\r\n` line ends) into records and
 /// checks that every record has as many fields as the header. Returns the header's field names and the 1-based
-/// line each data record starts on; blank lines are skipped.
+/// line each data record starts on; blank lines after the last record are skipped.
 ///
 /// Errors (as text): a record with another field count than the header (`line 3 has 2 fields, the header has
-/// 4`), a quote left open, an empty file.
+/// 4`), a blank line between records, a quote left open, an empty file.
 fn csv_records(text: &[u8]) -> std::result::Result<(Vec<String>, Vec<usize>), String> {
     let mut records: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut blanks: Vec<usize> = Vec::new();
     let mut line = 1usize;
     let mut i = 0usize;
     while i < text.len() {
@@ -186,6 +192,7 @@ fn csv_records(text: &[u8]) -> std::result::Result<(Vec<String>, Vec<usize>), St
             }
         }
         if blank && cur.is_empty() {
+            blanks.push(start);
             continue;
         }
         fields.push(String::from_utf8_lossy(&cur).into_owned());
@@ -194,6 +201,11 @@ fn csv_records(text: &[u8]) -> std::result::Result<(Vec<String>, Vec<usize>), St
     let Some((_, header)) = records.first() else {
         return Err("the file is empty (a CSV needs a header row)".into());
     };
+    // polars reads a blank line between records as a row of nulls: refuse it (trailing blank lines are fine)
+    let last = records.last().map(|(l, _)| *l).unwrap_or(0);
+    if let Some(b) = blanks.iter().find(|b| **b < last) {
+        return Err(format!("line {b} is empty (every line is one record)"));
+    }
     let width = header.len();
     for (l, f) in &records[1..] {
         if f.len() != width {
@@ -317,10 +329,13 @@ mod tests {
     fn ragged_csv_lines_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.csv");
-        std::fs::write(&p, "a,b,c\nx,\"y,\n1\",z\n\nz1,onlytwo\n").unwrap();
+        std::fs::write(&p, "a,b,c\nx,\"y,\n1\",z\nz1,onlytwo\n").unwrap();
         let e = load_samples(&p).unwrap_err().to_string();
-        assert!(e.contains("line 5 has 2 field(s), the header has 3"), "{e}");
-        std::fs::write(&p, "a,b\nx,1\n\ny,\"2\"\r\n").unwrap();
+        assert!(e.contains("line 4 has 2 field(s), the header has 3"), "{e}");
+        std::fs::write(&p, "a,b\nx,1\n\ny,2\n").unwrap();
+        let e = load_samples(&p).unwrap_err().to_string();
+        assert!(e.contains("line 3 is empty"), "{e}");
+        std::fs::write(&p, "a,b\nx,\"1\n2\"\ny,\"2\"\r\n\n").unwrap();
         let (df, origin) = load_rows(&p).unwrap();
         assert_eq!(df.height(), 2);
         assert_eq!(origin.describe(1), format!("line 4 of {}", p.display()));
