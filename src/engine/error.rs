@@ -117,8 +117,8 @@ pub enum EngineError {
     /// DuckDB reported an error.
     #[error("duckdb: {0}")]
     DuckDb(#[from] duckdb::Error),
-    /// Polars reported an error.
-    #[error("polars: {0}")]
+    /// Polars reported an error (shown without the query plan polars appends).
+    #[error("polars: {}", one_line(&.0.to_string()))]
     Polars(#[from] polars::error::PolarsError),
     /// Arrow reported an error.
     #[error("arrow: {0}")]
@@ -145,6 +145,26 @@ impl EngineError {
     pub fn is_busy(&self) -> bool {
         matches!(self, EngineError::Busy { .. })
     }
+}
+
+/// An error text as one line: what precedes a polars plan dump (`Resolved plan until failure:`, `This error
+/// occurred with the following context stack:`), its lines joined by spaces.
+pub fn one_line(message: &str) -> String {
+    let mut m = message;
+    for marker in [
+        "Resolved plan until failure",
+        "This error occurred with the following context stack",
+        "\n\nHint:",
+    ] {
+        if let Some(i) = m.find(marker) {
+            m = &m[..i];
+        }
+    }
+    m.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Engine result alias.

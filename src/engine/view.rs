@@ -15,7 +15,7 @@ use crate::engine::query::read::ReadOptions;
 use crate::engine::store::filter::apply_filters;
 use crate::engine::versioning::cause::{stale_causes, SampleCause};
 use crate::engine::versioning::resolve::Increment;
-use crate::engine::versioning::samples::load_samples;
+use crate::engine::versioning::samples::load_rows;
 use crate::engine::workspace::Workspace;
 
 /// The id columns of `key` in the workspace's graph, in spec order (none for a feature it does not have).
@@ -151,19 +151,24 @@ pub fn view_rows(
 /// Prepares a write of the samples file at `path` to `key` (Metaxy's system columns added, as `write` does) and
 /// counts how many of its samples (by id columns) the store already holds. Returns `(plan, already stored)`.
 ///
-/// Errors: unreadable or malformed samples file, a feature of another project, the engine's read errors.
+/// Errors: unreadable or malformed samples file (a CSV line of the wrong width named by its line), a feature of
+/// another project, rows that do not fit the target table (named by column and line, see
+/// [`crate::engine::ops::validate`]), the engine's read errors.
 pub fn plan_file_write(
     ws: &Workspace,
     key: &FeatureKey,
     path: &std::path::Path,
 ) -> Result<(WritePlan, usize)> {
-    let df = load_samples(path)?;
+    let (df, origin) = load_rows(path)?;
     let plan = plan_write(
         ws.store.as_ref(),
         &ws.graph,
         key,
         df,
-        &WriteOptions::default(),
+        &WriteOptions {
+            origin,
+            ..Default::default()
+        },
     )?;
     let ids = id_columns(ws, key);
     let existing = match ws.read(key, &ReadOptions::default())? {

@@ -87,9 +87,38 @@ impl Workspace {
             .unwrap_or(true)
     }
 
-    /// Opens the embedded demo store (written to a cache directory on first use).
+    /// Opens the embedded demo store, written once to a directory shared by every caller
+    /// (`<temp>/metaxy-tui-demo-<size>`; a fixed path, so drawn paths are the same in every test run). Writes
+    /// made there are seen by every later [`Workspace::open_demo`]: the TUI's `demo` opens
+    /// [`Workspace::open_demo_private`] instead.
     pub fn open_demo(snapshot: Option<String>) -> Result<Self> {
         let dir = std::env::temp_dir().join(format!("metaxy-tui-demo-{}", DEMO_DUCKDB.len()));
+        Self::open_demo_in(dir, snapshot)
+    }
+
+    /// Opens a private copy of the embedded demo store for this process (`<temp>/metaxy-tui-demo-<size>-<pid>`),
+    /// so writes made in one `demo` run never show up in another. Copies left by processes that are gone are
+    /// removed first (where `/proc` tells which processes live).
+    pub fn open_demo_private(snapshot: Option<String>) -> Result<Self> {
+        let base = std::env::temp_dir();
+        let prefix = format!("metaxy-tui-demo-{}-", DEMO_DUCKDB.len());
+        if std::path::Path::new("/proc/self").exists() {
+            if let Ok(entries) = std::fs::read_dir(&base) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    if let Some(pid) = name.strip_prefix(&prefix) {
+                        if !std::path::Path::new("/proc").join(pid).exists() {
+                            let _ = std::fs::remove_dir_all(e.path());
+                        }
+                    }
+                }
+            }
+        }
+        let dir = base.join(format!("{prefix}{}", std::process::id()));
+        Self::open_demo_in(dir, snapshot)
+    }
+
+    fn open_demo_in(dir: PathBuf, snapshot: Option<String>) -> Result<Self> {
         let db = dir.join("metadata.duckdb");
         if std::fs::metadata(&db)
             .map(|m| m.len() as usize != DEMO_DUCKDB.len())

@@ -18,6 +18,7 @@ mod locking;
 mod mutations;
 mod pg_tls;
 mod pushdown;
+mod robustness;
 mod roundtrip;
 mod s3;
 mod samples;

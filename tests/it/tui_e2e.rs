@@ -761,3 +761,65 @@ fn tui_sql_console_runs_a_query_and_refuses_a_write() {
     });
     quit_and_check_restored(&tmux);
 }
+
+#[test]
+fn tui_unfiltered_delete_needs_the_typed_key_so_d_enter_enter_deletes_nothing() {
+    require_tmux();
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s05_rebased");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s05");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
+    copy_dir(&fixture.join("store"), &dir.join("store"));
+    let before = read_count(&dir, "example/video");
+    assert!(before > 0);
+
+    let tmux = Tmux::start(
+        tmp.path(),
+        &dir,
+        Path::new(env!("CARGO_BIN_EXE_metaxy-tui")),
+        150,
+        40,
+    );
+    tmux.wait_for("all feature statuses", |s| {
+        s.contains("example/av_report") && !s.contains("computing…") && !s.contains("statuses ")
+    });
+    tmux.wait_for("example/video selected", |s| {
+        s.contains("example/video · Metadata")
+    });
+    // `d` on the feature list: the form opens with no filter (every row of the feature)
+    tmux.send(&["d"]);
+    let form = tmux.wait_for("the delete form", |s| {
+        s.contains("Delete from example/video")
+    });
+    assert!(
+        !form.contains("> sample_uid ="),
+        "no row filter prefilled:\n{form}"
+    );
+    tmux.send(&["Enter"]);
+    let preview = tmux.wait_for("the typed-confirmation step", |s| {
+        s.contains("Type example/video to confirm")
+    });
+    assert!(preview.contains("will be soft-deleted"), "{preview}");
+    // the second Enter confirms nothing: the key was not typed
+    tmux.send(&["Enter"]);
+    tmux.send(&["-l", "x"]);
+    let screen = tmux.wait_for("the confirmation still open, taking the typed x", |s| {
+        s.lines().any(|l| {
+            l.split_once("Type example/video to confirm:")
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with("x "))
+        })
+    });
+    assert!(screen.contains("will be soft-deleted"), "{screen}");
+    assert!(!screen.contains("soft deleted"), "no delete ran:\n{screen}");
+    assert_eq!(
+        read_count(&dir, "example/video"),
+        before,
+        "d Enter Enter deleted nothing"
+    );
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the dialog to close", |s| !s.contains("to confirm"));
+    quit_and_check_restored(&tmux);
+    assert_eq!(read_count(&dir, "example/video"), before);
+}

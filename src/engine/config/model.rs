@@ -237,7 +237,8 @@ impl MetaxyConfig {
     /// means the default store [`Self::store`]. Mirrors `MetaxyConfig.get_store`'s lookup.
     ///
     /// Errors: [`ConfigError::NoStores`] if no store is configured,
-    /// [`ConfigError::UnknownStore`] (with the configured names) if the name is not configured.
+    /// [`ConfigError::UnknownStore`] (with the configured names) if the name is not configured,
+    /// [`ConfigError::InvalidValue`] naming `stores.<name>.type` when the store was configured without a `type`.
     pub fn store_config(&self, name: Option<&str>) -> Result<&StoreConfig, ConfigError> {
         let name = match name {
             Some(n) if !n.is_empty() => n,
@@ -252,6 +253,19 @@ impl MetaxyConfig {
                     .map(|(p, _, _)| (*p).to_string())
                     .collect(),
             });
+        }
+        let incomplete = format!("Ignoring incomplete store config '{name}':");
+        if !self.stores.iter().any(|s| s.name == name)
+            && self.warnings.iter().any(|w| w.starts_with(&incomplete))
+        {
+            // Metaxy drops a store without `type` with a warning and then cannot find it: name the key instead
+            return Err(invalid(
+                format!("stores.{name}.type"),
+                format!(
+                    "store '{name}' has no 'type' key; set one, e.g. type = \"{}\"",
+                    StoreKind::DuckDb.canonical_type_path()
+                ),
+            ));
         }
         if self.stores.is_empty() {
             return Err(ConfigError::NoStores);

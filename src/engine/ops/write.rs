@@ -14,6 +14,7 @@ use crate::engine::graph::FeatureGraph;
 use crate::engine::hashing::{check_algorithm, hash_expr};
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
+use crate::engine::versioning::samples::RowOrigin;
 
 /// Options of one write (Metaxy `write(feature, df, materialization_id=None, preserve_feature_version=False)`).
 #[derive(Debug, Clone, Default)]
@@ -26,6 +27,8 @@ pub struct WriteOptions {
     pub preserve_feature_version: bool,
     /// A soft delete is in progress: keep the rows' `metaxy_updated_at` (Metaxy `_soft_delete_in_progress`).
     pub keep_updated_at: bool,
+    /// Where the rows came from (a file and its lines), to name a bad row in validation errors.
+    pub origin: RowOrigin,
 }
 
 /// The transaction timestamp of one write/delete call (Metaxy `_shared_transaction_timestamp`): `now` in UTC,

@@ -108,6 +108,39 @@ pub fn storage_options(v: Option<&serde_json::Value>) -> HashMap<String, String>
         .unwrap_or_default()
 }
 
+/// Checks that config key `key` of a store (`storage_options`, `connect_kwargs`, `connect_kwargs.storage_options`)
+/// is absent or a table, as Metaxy's pydantic models require (`dict[str, Any]`).
+///
+/// Errors (as text, one line naming the key): any other value (`storage_options = "nope"`).
+pub fn check_table_key(
+    key: &str,
+    v: Option<&serde_json::Value>,
+) -> std::result::Result<(), String> {
+    let kind = match v {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Object(_)) => return Ok(()),
+        Some(serde_json::Value::String(_)) => "a string",
+        Some(serde_json::Value::Bool(_)) => "a boolean",
+        Some(serde_json::Value::Number(_)) => "a number",
+        Some(serde_json::Value::Array(_)) => "an array",
+    };
+    Err(format!(
+        "config key {key} must be a table (e.g. {key} = {{ KEY = \"value\" }}), got {kind}"
+    ))
+}
+
+/// Refuses a local store directory (`root_path`, `uri`) that is a regular file: `key` names the config key.
+///
+/// Errors (as text, one line): `root_path /x/store is a file, not a directory`.
+pub fn check_local_dir(key: &str, path: &Path) -> std::result::Result<(), String> {
+    if path.exists() && !path.is_dir() {
+        return Err(format!(
+            "{key} {} is a file, not a directory (a store is a directory of tables)",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `location` is an object-store URI (`s3://`, `gs://`, `az://`, `db://`, ...) rather than a local path
 /// (plain, `file://` or `local://`).
 pub fn is_remote(location: &str) -> bool {
@@ -157,6 +190,24 @@ pub fn without_backtrace(message: &str) -> String {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
     }
+}
+
+/// `message` as one clean line for a user: no backtrace, no Rust source locations (Lance and object-store errors
+/// end in `, /root/.cargo/registry/src/.../lance-14.0.2/src/dataset.rs:812:23`), lines joined by spaces.
+pub fn clean_message(message: &str) -> String {
+    static SOURCE: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?:,\s*)?(?:[A-Za-z]:)?(?:[/\\][^\s,:/\\]+)+\.rs:\d+(?::\d+)?").ok()
+    });
+    let m = without_backtrace(message);
+    let m = match SOURCE.as_ref() {
+        Some(re) => re.replace_all(&m, "").into_owned(),
+        None => m,
+    };
+    m.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A quoted SQL identifier (`"a""b"`), as DuckDB and PostgreSQL both read it.
@@ -243,4 +294,16 @@ pub fn decode_json_objects(s: &Series) -> Option<Series> {
         .ok()?;
     let out = df.column("v").ok()?.as_materialized_series().clone();
     matches!(out.dtype(), DataType::Struct(_)).then(|| out.with_name(s.name().clone()))
+}
+
+#[cfg(test)]
+mod clean_tests {
+    #[test]
+    fn source_locations_and_lines_are_dropped() {
+        let m = "lance error: Invalid user input: bad, /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/lance-14.0.2/src/dataset.rs:812:23\nmore";
+        assert_eq!(
+            super::clean_message(m),
+            "lance error: Invalid user input: bad more"
+        );
+    }
 }

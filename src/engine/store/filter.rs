@@ -15,7 +15,7 @@ pub fn parse_filter(sql: &str) -> Result<Expr> {
     }
     polars::sql::sql_expr(sql).map_err(|e| EngineError::BadFilter {
         filter: sql.to_string(),
-        message: e.to_string(),
+        message: crate::engine::error::one_line(&e.to_string()),
     })
 }
 
@@ -31,7 +31,7 @@ pub fn apply_filters(df: DataFrame, filters: &[String]) -> Result<DataFrame> {
             .collect()
             .map_err(|err| EngineError::BadFilter {
                 filter: f.clone(),
-                message: err.to_string(),
+                message: crate::engine::error::one_line(&err.to_string()),
             })?;
     }
     Ok(out)

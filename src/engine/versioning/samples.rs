@@ -17,10 +17,48 @@ use polars::prelude::*;
 use crate::engine::error::{EngineError, Result};
 use crate::engine::schema as cols;
 
+/// Where the rows of a frame about to be written came from, so a bad value is named the way the user sees it:
+/// the 1-based line of a CSV / NDJSON file, the 1-based row of a Parquet file or of a frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RowOrigin {
+    /// A frame built in memory: rows are named `row N`.
+    #[default]
+    Frame,
+    /// A file: rows are named `line L of NAME` when `lines` maps each row to its first line, else `row N of NAME`.
+    File {
+        /// The file as the user named it.
+        name: String,
+        /// The 1-based line each row starts on (CSV, NDJSON), in row order.
+        lines: Option<Vec<usize>>,
+    },
+}
+
+impl RowOrigin {
+    /// How to name the 0-based row `row` in a message (`row 3`, `line 4 of rows.csv`, `row 3 of rows.parquet`).
+    pub fn describe(&self, row: usize) -> String {
+        match self {
+            RowOrigin::Frame => format!("row {}", row + 1),
+            RowOrigin::File {
+                name,
+                lines: Some(lines),
+            } if row < lines.len() => format!("line {} of {name}", lines[row]),
+            RowOrigin::File { name, .. } => format!("row {} of {name}", row + 1),
+        }
+    }
+}
+
 /// Loads a samples file (see the module docs for formats).
 ///
-/// Errors: [`EngineError::BadSamples`] for an unknown extension or an unreadable / malformed file.
+/// Errors: [`EngineError::BadSamples`] for an unknown extension or an unreadable / malformed file (a CSV line
+/// whose field count differs from the header's is named by its line).
 pub fn load_samples(path: &Path) -> Result<DataFrame> {
+    load_rows(path).map(|(df, _)| df)
+}
+
+/// [`load_samples`], also returning where each row came from ([`RowOrigin::File`]; lines for CSV and NDJSON).
+///
+/// Errors: as [`load_samples`].
+pub fn load_rows(path: &Path) -> Result<(DataFrame, RowOrigin)> {
     let bad = |m: String| EngineError::BadSamples(format!("{}: {m}", path.display()));
     let ext = path
         .extension()
@@ -28,21 +66,47 @@ pub fn load_samples(path: &Path) -> Result<DataFrame> {
         .map(str::to_ascii_lowercase)
         .unwrap_or_default();
     let file = || std::fs::File::open(path).map_err(|e| bad(e.to_string()));
+    let mut lines = None;
     let df = match ext.as_str() {
         "parquet" | "pq" => ParquetReader::new(file()?)
             .finish()
-            .map_err(|e| bad(e.to_string()))?,
-        "ndjson" | "jsonl" | "json" => JsonReader::new(file()?)
-            .with_json_format(JsonFormat::JsonLines)
-            .finish()
-            .map_err(|e| bad(e.to_string()))?,
+            .map_err(|e| bad(one_line(&e.to_string())))?,
+        "ndjson" | "jsonl" | "json" => {
+            let text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            lines = Some(
+                text.split(|b| *b == b'\n')
+                    .enumerate()
+                    .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+                    .map(|(i, _)| i + 1)
+                    .collect::<Vec<_>>(),
+            );
+            JsonReader::new(std::io::Cursor::new(text))
+                .with_json_format(JsonFormat::JsonLines)
+                .finish()
+                .map_err(|e| bad(one_line(&e.to_string())))?
+        }
         "csv" => {
+            let mut text = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+            // polars reads trailing blank lines as rows of nulls
+            while matches!(text.last(), Some(b'\n' | b'\r')) {
+                text.pop();
+            }
+            text.push(b'\n');
+            let (header, starts) = csv_records(&text).map_err(bad)?;
+            lines = Some(starts);
+            // `metaxy_*` columns are text (hashes such as `0042` must not become integers)
+            let overwrite: Schema = header
+                .iter()
+                .filter(|n| n.starts_with("metaxy_"))
+                .map(|n| Field::new(n.as_str().into(), DataType::String))
+                .collect();
             let df = CsvReadOptions::default()
                 .with_has_header(true)
-                .try_into_reader_with_file_path(Some(path.to_path_buf()))
-                .and_then(|r| r.finish())
-                .map_err(|e| bad(e.to_string()))?;
-            fold_flat_structs(df).map_err(|e| bad(e.to_string()))?
+                .with_schema_overwrite(Some(std::sync::Arc::new(overwrite)))
+                .into_reader_with_file_handle(std::io::Cursor::new(text))
+                .finish()
+                .map_err(|e| bad(one_line(&e.to_string())))?;
+            fold_flat_structs(df).map_err(|e| bad(one_line(&e.to_string())))?
         }
         other => {
             return Err(bad(format!(
@@ -50,7 +114,109 @@ pub fn load_samples(path: &Path) -> Result<DataFrame> {
             )))
         }
     };
-    Ok(df)
+    // line numbers only when they provably match the rows read
+    let lines = lines.filter(|l| l.len() == df.height());
+    Ok((
+        df,
+        RowOrigin::File {
+            name: path.display().to_string(),
+            lines,
+        },
+    ))
+}
+
+/// The first line of an error message (polars appends plans and hints on further lines).
+fn one_line(m: &str) -> String {
+    m.lines().next().unwrap_or("").trim().to_string()
+}
+
+/// Splits CSV `text` (RFC 4180: `"` quotes, `""` inside quotes, `\n` or `\r\n` line ends) into records and
+/// checks that every record has as many fields as the header. Returns the header's field names and the 1-based
+/// line each data record starts on; blank lines after the last record are skipped.
+///
+/// Errors (as text): a record with another field count than the header (`line 3 has 2 fields, the header has
+/// 4`), a blank line between records, a quote left open, an empty file.
+fn csv_records(text: &[u8]) -> std::result::Result<(Vec<String>, Vec<usize>), String> {
+    let mut records: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut blanks: Vec<usize> = Vec::new();
+    let mut line = 1usize;
+    let mut i = 0usize;
+    while i < text.len() {
+        let start = line;
+        let mut fields: Vec<String> = Vec::new();
+        let mut cur: Vec<u8> = Vec::new();
+        let mut quoted = false;
+        let mut blank = true;
+        loop {
+            let Some(&b) = text.get(i) else {
+                if quoted {
+                    return Err(format!("line {start}: a quoted field is never closed"));
+                }
+                break;
+            };
+            i += 1;
+            if quoted {
+                match b {
+                    b'"' if text.get(i) == Some(&b'"') => {
+                        cur.push(b'"');
+                        i += 1;
+                    }
+                    b'"' => quoted = false,
+                    b'\n' => {
+                        line += 1;
+                        cur.push(b);
+                    }
+                    _ => cur.push(b),
+                }
+                continue;
+            }
+            match b {
+                b'"' => {
+                    quoted = true;
+                    blank = false;
+                }
+                b',' => {
+                    fields.push(String::from_utf8_lossy(&cur).into_owned());
+                    cur.clear();
+                    blank = false;
+                }
+                b'\n' => {
+                    line += 1;
+                    break;
+                }
+                b'\r' if text.get(i) == Some(&b'\n') => {}
+                _ => {
+                    cur.push(b);
+                    blank = false;
+                }
+            }
+        }
+        if blank && cur.is_empty() {
+            blanks.push(start);
+            continue;
+        }
+        fields.push(String::from_utf8_lossy(&cur).into_owned());
+        records.push((start, fields));
+    }
+    let Some((_, header)) = records.first() else {
+        return Err("the file is empty (a CSV needs a header row)".into());
+    };
+    // polars reads a blank line between records as a row of nulls: refuse it (trailing blank lines are fine)
+    let last = records.last().map(|(l, _)| *l).unwrap_or(0);
+    if let Some(b) = blanks.iter().find(|b| **b < last) {
+        return Err(format!("line {b} is empty (every line is one record)"));
+    }
+    let width = header.len();
+    for (l, f) in &records[1..] {
+        if f.len() != width {
+            return Err(format!(
+                "line {l} has {} field(s), the header has {width}",
+                f.len()
+            ));
+        }
+    }
+    let header = header.iter().map(|h| h.trim().to_string()).collect();
+    Ok((header, records[1..].iter().map(|(l, _)| *l).collect()))
 }
 
 /// CSV: casts `metaxy_*` columns to strings and folds `<struct>.<key>` columns into `<struct>` structs.
@@ -157,6 +323,35 @@ mod tests {
         assert_eq!(f.len(), 2);
         assert!(f.iter().all(|m| m.dtype() == &DataType::String));
         assert_eq!(df.get_column_names().len(), 2);
+    }
+
+    #[test]
+    fn ragged_csv_lines_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.csv");
+        std::fs::write(&p, "a,b,c\nx,\"y,\n1\",z\nz1,onlytwo\n").unwrap();
+        let e = load_samples(&p).unwrap_err().to_string();
+        assert!(e.contains("line 4 has 2 field(s), the header has 3"), "{e}");
+        std::fs::write(&p, "a,b\nx,1\n\ny,2\n").unwrap();
+        let e = load_samples(&p).unwrap_err().to_string();
+        assert!(e.contains("line 3 is empty"), "{e}");
+        std::fs::write(&p, "a,b\nx,\"1\n2\"\ny,\"2\"\r\n\n").unwrap();
+        let (df, origin) = load_rows(&p).unwrap();
+        assert_eq!(df.height(), 2);
+        assert_eq!(origin.describe(1), format!("line 4 of {}", p.display()));
+        std::fs::write(&p, "a,b\nx,\"open\n").unwrap();
+        let e = load_samples(&p).unwrap_err().to_string();
+        assert!(e.contains("line 2: a quoted field is never closed"), "{e}");
+    }
+
+    #[test]
+    fn csv_hash_columns_stay_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.csv");
+        std::fs::write(&p, "sample_uid,metaxy_provenance\ns1,0042\n").unwrap();
+        let df = load_samples(&p).unwrap();
+        let v = df.column("metaxy_provenance").unwrap().get(0).unwrap();
+        assert_eq!(v.to_string(), "\"0042\"");
     }
 
     #[test]

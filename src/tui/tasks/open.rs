@@ -11,7 +11,7 @@ use crate::tui::OpenRequest;
 /// Opens the workspace a request asks for (demo or discovered / explicit config).
 pub fn open_workspace(req: &OpenRequest) -> Result<Workspace, String> {
     let r = if req.demo {
-        Workspace::open_demo(req.opts.snapshot.clone())
+        Workspace::open_demo_private(req.opts.snapshot.clone())
     } else {
         Workspace::open(&req.opts)
     };

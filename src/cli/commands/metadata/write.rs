@@ -13,7 +13,7 @@ use crate::engine::json::df_to_json_rows;
 use crate::engine::keys::FeatureKey;
 use crate::engine::ops::mutate::{execute_write, plan_write};
 use crate::engine::ops::write::WriteOptions;
-use crate::engine::versioning::samples::load_samples;
+use crate::engine::versioning::samples::load_rows;
 use crate::engine::workspace::Workspace;
 
 /// `metadata write KEY --input FILE`.
@@ -29,7 +29,8 @@ pub fn run(
     // pushed version)
     let key = FeatureKey::parse(feature)?;
     crate::engine::ops::mutate::check_project(&ws.graph, &key)?;
-    let df = load_samples(input).with_context(|| format!("cannot read {}", input.display()))?;
+    let (df, origin) =
+        load_rows(input).with_context(|| format!("cannot read {}", input.display()))?;
     let plan = plan_write(
         ws.store.as_ref(),
         &ws.graph,
@@ -37,6 +38,7 @@ pub fn run(
         df,
         &WriteOptions {
             materialization_id,
+            origin,
             ..Default::default()
         },
     )?;

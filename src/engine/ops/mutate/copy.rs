@@ -7,9 +7,11 @@ use crate::engine::error::Result;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::ops::mutate::check_project;
+use crate::engine::ops::validate::{conform_rows, target_of};
 use crate::engine::ops::write::{add_system_columns, transaction_timestamp, WriteOptions};
 use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::store::MetadataStore;
+use crate::engine::versioning::samples::RowOrigin;
 
 /// A copy request (Metaxy `dst.copy_metadata(src, features, global_filters, with_feature_history,
 /// with_sample_history)`; CLI `metadata copy`).
@@ -102,7 +104,11 @@ pub struct CopyStats {
 }
 
 /// Writes a planned copy into `dest` (its own tables), feature by feature, with `preserve_feature_version=True`:
-/// `metaxy_updated_at` re-stamped, `metaxy_materialization_id` reset, everything else as read.
+/// `metaxy_updated_at` re-stamped, `metaxy_materialization_id` reset, everything else as read. Every feature's rows
+/// are validated against its destination table first ([`target_of`], [`conform_rows`]), so a feature that cannot
+/// be written stops the copy before anything is written.
+///
+/// Errors: [`EngineError::Schema`] from validation, the destination's write errors.
 pub fn execute_copy(
     dest: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -112,13 +118,19 @@ pub fn execute_copy(
         features_copied: 0,
         rows_copied: 0,
     };
+    let mut ready = Vec::with_capacity(plan.len());
     for f in plan {
         if f.skipped.is_some() || f.rows.height() == 0 {
             continue;
         }
+        let target = target_of(dest, &f.feature)?;
+        let rows = conform_rows(&f.feature, f.rows.clone(), &target, &RowOrigin::Frame)?;
+        ready.push((f, rows));
+    }
+    for (f, rows) in ready {
         let ts = transaction_timestamp();
         let rows = add_system_columns(
-            f.rows.clone(),
+            rows,
             graph,
             &f.feature,
             dest.hash_algorithm(),

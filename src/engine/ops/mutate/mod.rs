@@ -19,6 +19,7 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::has_column;
 use crate::engine::graph::{FeatureDef, FeatureGraph, PushedFeature};
 use crate::engine::keys::FeatureKey;
+use crate::engine::ops::validate::{target_of, validate_input};
 use crate::engine::ops::write::{
     add_system_columns, timestamp_lit, transaction_timestamp, WriteOptions,
 };
@@ -96,11 +97,13 @@ pub struct WritePlan {
 
 /// Plans Metaxy's `write(feature, df, materialization_id)`: checks the feature belongs to the graph's project
 /// ([`check_project`]) and that its recomputed feature version is the pushed one ([`check_pushed_version`]), then
-/// validates `df` and fills the system columns with the current graph's feature and project versions (see
-/// [`add_system_columns`]).
+/// validates `df` against the target table ([`target_of`], [`validate_input`]: null ids or provenance, columns the
+/// backend would refuse, values that do not convert losslessly to the table's types) and fills the system columns
+/// with the current graph's feature and project versions (see [`add_system_columns`]).
 ///
 /// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
-/// [`EngineError::UnknownFeature`], [`EngineError::Schema`].
+/// [`EngineError::UnknownFeature`], [`EngineError::Schema`] (naming the column and the first bad row as
+/// `opts.origin` describes it).
 pub fn plan_write(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -110,6 +113,8 @@ pub fn plan_write(
 ) -> Result<WritePlan> {
     check_project(graph, key)?;
     check_pushed_version(graph, key)?;
+    let target = target_of(store, key)?;
+    let df = validate_input(graph, key, df, &target, &opts.origin)?;
     let ts = transaction_timestamp();
     let rows = add_system_columns(df, graph, key, store.hash_algorithm(), ts, opts)?;
     Ok(WritePlan {
@@ -347,7 +352,8 @@ pub fn downstream(graph: &FeatureGraph, key: &FeatureKey) -> Vec<FeatureKey> {
 ///
 /// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
 /// [`EngineError::UnknownFeature`], [`EngineError::BadFilter`], [`EngineError::InvalidOperation`] for a cascade
-/// over id columns of unsupported types.
+/// over id columns of unsupported types, [`EngineError::Schema`] for a soft delete into a table whose system columns
+/// do not have Metaxy's types ([`target_of`]).
 pub fn plan_delete(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -359,6 +365,10 @@ pub fn plan_delete(
         check_project(graph, key)?;
         if uses_version {
             check_pushed_version(graph, key)?;
+        }
+        if !req.hard {
+            // tombstones go through the same checks as every write (a text metaxy_updated_at is refused)
+            target_of(store, key)?;
         }
     }
     let mut planned: BTreeSet<FeatureKey> = BTreeSet::new();
@@ -378,6 +388,9 @@ pub fn plan_delete(
             check_project(graph, &key)?;
             if uses_version {
                 check_pushed_version(graph, &key)?;
+            }
+            if !req.hard {
+                target_of(store, &key)?;
             }
         }
         let version = (!req.with_feature_history)
@@ -524,8 +537,9 @@ pub struct RebasePlan {
 ///
 /// Errors: [`EngineError::ForeignProject`], [`EngineError::UnpushedFeatureVersion`],
 /// [`EngineError::InvalidOperation`] for a root feature or an unknown target version,
-/// [`EngineError::FeatureNotFound`] when the store has no table for `key` (the CLI treats that as 0 rows), and any
-/// error of reading upstream features under the target graph.
+/// [`EngineError::FeatureNotFound`] when the store has no table for `key` (the CLI treats that as 0 rows),
+/// [`EngineError::Schema`] when its system columns do not have Metaxy's types ([`target_of`]), and any error of
+/// reading upstream features under the target graph.
 pub fn plan_rebase(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -568,6 +582,7 @@ pub fn plan_rebase(
         }
     };
     check_pushed_version(target, key)?;
+    target_of(store, key)?;
     let local = store.local();
     let existing = read_feature(
         local,

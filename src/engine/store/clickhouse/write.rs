@@ -210,7 +210,7 @@ impl ClickHouseStore {
         Ok(cols)
     }
 
-    fn write_err(&self, table: &str, m: impl std::fmt::Display) -> EngineError {
+    pub(super) fn write_err(&self, table: &str, m: impl std::fmt::Display) -> EngineError {
         EngineError::Write {
             table: table.to_string(),
             store: self.name.clone(),

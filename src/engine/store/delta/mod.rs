@@ -29,7 +29,9 @@ use crate::engine::frame::record_batches_to_df;
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
 use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
-use crate::engine::store::common::{is_remote, resolve_local_path, storage_options};
+use crate::engine::store::common::{
+    check_local_dir, check_table_key, is_remote, resolve_local_path, storage_options,
+};
 use decode::{decode_files, decode_rows, string_views};
 
 /// Table layout under `root_path`.
@@ -93,6 +95,7 @@ impl DeltaStore {
                 )))
             }
         };
+        check_table_key("storage_options", cfg.config.get("storage_options")).map_err(err)?;
         let options = storage_options(cfg.config.get("storage_options"));
         let (root_uri, root_url, exists) = if is_remote(&location) {
             let trimmed = location.trim_end_matches('/').to_string();
@@ -100,6 +103,7 @@ impl DeltaStore {
             (trimmed, url, true)
         } else {
             let path = absolute(&resolve_local_path(&location, cwd));
+            check_local_dir("root_path", &path).map_err(err)?;
             let url = Url::from_directory_path(&path)
                 .map_err(|_| err(format!("{} is not an absolute path", path.display())))?;
             let exists = path.is_dir();

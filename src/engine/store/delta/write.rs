@@ -62,7 +62,7 @@ impl DeltaStore {
     pub(super) async fn append_async(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         use deltalake::kernel::engine::arrow_conversion::{TryIntoArrow, TryIntoKernel};
         use deltalake::kernel::{Action, MetadataExt as _, StructType};
-        use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+        use deltalake::writer::{DeltaWriter, RecordBatchWriter};
         let batch = df_to_record_batch(df)?;
         let url = self.table_url(key)?;
         if let Ok(path) = url.to_file_path() {
@@ -133,10 +133,26 @@ impl DeltaStore {
             feature: key.to_string(),
             message: m,
         })?;
-        let mut writer =
-            RecordBatchWriter::for_table(&table).map_err(|e| self.write_err(key, e))?;
+        // the table's columns then the new ones, in Delta's types: the data files carry every column (a writer
+        // made for the table's old schema drops the new columns' values)
+        let merged: StructType = batch
+            .schema()
+            .try_into_kernel()
+            .map_err(|e| self.write_err(key, e))?;
+        let merged_arrow: arrow::datatypes::Schema = (&merged)
+            .try_into_arrow()
+            .map_err(|e: arrow::error::ArrowError| self.write_err(key, e))?;
+        let merged_arrow: SchemaRef = Arc::new(merged_arrow);
+        let batch = conform(&batch, &merged_arrow).map_err(|e| self.write_err(key, e))?;
+        let mut writer = RecordBatchWriter::try_new(
+            url.as_str(),
+            Arc::clone(&merged_arrow),
+            None,
+            Some(self.options.clone()),
+        )
+        .map_err(|e| self.write_err(key, e))?;
         writer
-            .write_with_mode(batch, WriteMode::MergeSchema)
+            .write(batch)
             .await
             .map_err(|e| self.write_err(key, e))?;
         // data files first, then one log entry referencing them (and the merged schema, when it grew)
@@ -150,15 +166,11 @@ impl DeltaStore {
         let state = table
             .snapshot()
             .map_err(|e| self.corrupt(key, e.to_string()))?;
-        let evolved = writer.arrow_schema();
-        if evolved.fields().len() != table_schema.fields().len() {
-            let schema: StructType = evolved
-                .try_into_kernel()
-                .map_err(|e| self.write_err(key, e))?;
+        if merged_arrow.fields().len() != table_schema.fields().len() {
             let metadata = state
                 .metadata()
                 .clone()
-                .with_schema(&schema)
+                .with_schema(&merged)
                 .map_err(|e| self.write_err(key, e))?;
             actions.push(Action::Metadata(metadata));
         }

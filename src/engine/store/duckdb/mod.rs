@@ -108,6 +108,18 @@ impl DuckDbStore {
                 ));
             }
             let path = resolve_local_path(&database, cwd);
+            if path.is_dir() {
+                return Err(err(format!(
+                    "database {} is a directory, not a DuckDB database file",
+                    path.display()
+                )));
+            }
+            if path.exists() && !path.is_file() {
+                return Err(err(format!(
+                    "database {} is not a regular file (a DuckDB database file is needed)",
+                    path.display()
+                )));
+            }
             if !path.is_file() {
                 if !allow_missing {
                     return Err(err(format!(
@@ -257,6 +269,45 @@ impl DuckDbStore {
         })?;
         Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
+}
+
+/// The staging Parquet file of one append: `.<database file>.metaxy-tui-append-<pid>-<n>.parquet` beside the
+/// database file (the system temp dir for `:memory:`). Leftovers of killed processes (their pid is gone) beside the
+/// same database are removed first (only where `/proc` tells which processes live).
+fn append_file(database: Option<&Path>) -> PathBuf {
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pid = std::process::id();
+    let Some(db) = database else {
+        return std::env::temp_dir().join(format!("metaxy-tui-append-{pid}-{seq}.parquet"));
+    };
+    let dir = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let stem = format!(
+        ".{}.metaxy-tui-append-",
+        db.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    );
+    let _ = std::fs::create_dir_all(&dir);
+    if Path::new("/proc/self").exists() {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                let Some(rest) = name.strip_prefix(&stem) else {
+                    continue;
+                };
+                let owner = rest.split('-').next().unwrap_or("");
+                if !owner.is_empty() && !Path::new("/proc").join(owner).exists() {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+    dir.join(format!("{stem}{pid}-{seq}.parquet"))
 }
 
 impl MetadataStore for DuckDbStore {
@@ -499,13 +550,9 @@ impl MetadataStore for DuckDbStore {
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         let table = self.table_name(key);
         // DuckDB reads the rows from a Parquet file written by polars (struct, timestamptz and string types map
-        // one to one); the file lives only for the duration of the call.
-        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let tmp = std::env::temp_dir().join(format!(
-            "metaxy-tui-append-{}-{}.parquet",
-            std::process::id(),
-            SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
+        // one to one); the file lives only for the duration of the call, beside the database file (a killed
+        // write leaves it inside the store, where the next write removes it, never in the system temp dir).
+        let tmp = append_file(self.path.as_deref());
         struct Cleanup(PathBuf);
         impl Drop for Cleanup {
             fn drop(&mut self) {

@@ -21,7 +21,9 @@ use crate::engine::frame::{df_to_record_batch, record_batches_to_df};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
 use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
-use crate::engine::store::common::{is_remote, resolve_local_path, storage_options};
+use crate::engine::store::common::{
+    check_local_dir, check_table_key, clean_message, is_remote, resolve_local_path, storage_options,
+};
 
 /// A LanceDB metadata store, read-only.
 pub struct LanceStore {
@@ -72,13 +74,21 @@ impl LanceStore {
         let err = |m: String| EngineError::StoreOpen {
             store: cfg.name.clone(),
             location: sanitize_uri(&uri),
-            message: m,
+            message: clean_message(&m),
         };
+        check_table_key("connect_kwargs", cfg.config.get("connect_kwargs")).map_err(err)?;
         let kwargs = cfg.config.get("connect_kwargs").and_then(|v| v.as_object());
+        check_table_key(
+            "connect_kwargs.storage_options",
+            kwargs.and_then(|k| k.get("storage_options")),
+        )
+        .map_err(err)?;
         let target = if is_remote(&uri) {
             uri.clone()
         } else {
-            resolve_local_path(&uri, cwd).display().to_string()
+            let path = resolve_local_path(&uri, cwd);
+            check_local_dir("uri", &path).map_err(err)?;
+            path.display().to_string()
         };
         let kwargs = kwargs.cloned();
         let conn = if !is_remote(&uri) && !Path::new(&target).is_dir() {
@@ -149,7 +159,7 @@ impl LanceStore {
         EngineError::Write {
             store: self.name.clone(),
             table: format!("{}.lance", key.table_name()),
-            message: m.to_string(),
+            message: clean_message(&m.to_string()),
         }
     }
 
@@ -301,7 +311,7 @@ impl LanceStore {
         EngineError::StoreOpen {
             store: self.name.clone(),
             location: sanitize_uri(&self.uri),
-            message: m.into(),
+            message: clean_message(&m.into()),
         }
     }
 
@@ -487,7 +497,7 @@ async fn collect_batches(
 fn corrupt_table(key: &FeatureKey, message: String) -> EngineError {
     EngineError::CorruptTable {
         table: format!("{}.lance", key.table_name()),
-        message,
+        message: clean_message(&message),
     }
 }
 
