@@ -129,6 +129,13 @@ pub enum JobResult {
         /// Feature key -> `(feature version, rows)`.
         counts: HashMap<String, Vec<(String, usize)>>,
     },
+    /// A lookup finished.
+    Looked {
+        /// The samples looked up.
+        ids: crate::engine::store::filter::IdFilter,
+        /// The lookup, or the error message.
+        result: Result<Arc<crate::engine::versioning::lookup::Lookup>, String>,
+    },
     /// A write (delete, rebase) finished: a toast text, or the error message.
     Mutated {
         /// What was done, or the error.

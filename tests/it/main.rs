@@ -13,6 +13,7 @@ mod conformance;
 mod fallback;
 mod faults;
 mod hashing;
+mod lookup;
 mod mutations;
 mod pushdown;
 mod roundtrip;

@@ -5,6 +5,7 @@ pub mod details;
 pub mod features;
 pub mod graph;
 pub mod history;
+pub mod lookup;
 pub mod stores;
 
 #[allow(unused_imports)]
@@ -21,4 +22,6 @@ pub enum Screen {
     History,
     /// Every configured store, whether it can be opened; Enter opens one (`S`).
     Stores,
+    /// Where samples are in every feature (`L`).
+    Lookup,
 }

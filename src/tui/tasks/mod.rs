@@ -16,6 +16,7 @@ mod counts;
 mod export;
 mod files;
 mod increment;
+mod lookup;
 mod mutate;
 mod open;
 mod page;
@@ -222,6 +223,13 @@ pub enum Job {
         /// The workspace.
         ws: Arc<Workspace>,
     },
+    /// Look samples up in every feature; reports [`JobResult::Looked`].
+    Lookup {
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The samples.
+        ids: crate::engine::store::filter::IdFilter,
+    },
     /// Perform a rebase plan; reports [`JobResult::Mutated`].
     ExecuteRebase {
         /// The workspace.
@@ -295,6 +303,7 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
         Job::PlanWrite { ws, key, path } => mutate::plan_write(&ws, &key, &path, emit),
         Job::ExecuteWrite { ws, plan } => mutate::execute_write(&ws, &plan, emit),
         Job::ExecuteRebase { ws, plan } => mutate::execute_rebase(&ws, &plan, emit),
+        Job::Lookup { ws, ids } => lookup::run(&ws, ids, emit),
     }
 }
 
