@@ -175,7 +175,7 @@ impl IdFilter {
                 "values".into(),
                 self.rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
             );
-            return text(c).is_in(lit(values).implode(), false);
+            return text(c).is_in(lit(values).implode(false), false);
         }
         let mut out: Option<Expr> = None;
         for r in &self.rows {

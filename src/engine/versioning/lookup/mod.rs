@@ -508,7 +508,7 @@ fn samples_of(
         current
             .column(cols::DELETED_AT)?
             .is_not_null()
-            .into_iter()
+            .iter()
             .map(|b| b.unwrap_or(false))
             .collect()
     } else {
