@@ -222,14 +222,14 @@ fn lookup_causes_and_history_match_the_increment_and_raw_rows() {
     }
 }
 
-/// A composite id of an expansion child reaches its parent upstream (1:N) and the row aggregating it downstream
+/// A composite id of an expansion child reaches its parent upstream (1:N), the parent's other children downstream, and the row aggregating it downstream
 /// (N:1); two samples at once; renamed and missing columns are refused or reported.
 #[test]
 fn lookup_walks_expansion_and_aggregation_from_a_child_id() {
     let ws = open_scenario_in("duckdb", "s02_mutated");
     let ids = parse_ids(&[
         "sample_uid=s000011,chunk_idx=0".to_string(),
-        "sample_uid=s000012,chunk_idx=1".to_string(),
+        "sample_uid=s000013,chunk_idx=1".to_string(),
     ])
     .unwrap();
     let found = lookup(ws.store.as_ref(), &ws.graph, &ids, &LookupOptions::default()).unwrap();
@@ -241,23 +241,31 @@ fn lookup_walks_expansion_and_aggregation_from_a_child_id() {
         chunk_ids,
         vec![
             vec![("sample_uid".into(), "s000011".into()), ("chunk_idx".into(), "0".into())],
-            vec![("sample_uid".into(), "s000012".into()), ("chunk_idx".into(), "1".into())],
+            vec![("sample_uid".into(), "s000013".into()), ("chunk_idx".into(), "1".into())],
         ]
     );
-    let crop = get("example/crop");
-    assert_eq!(crop.reached.as_deref(), Some("upstream of example/chunk (1:N)"));
+    // a child id that does not exist: not stored, its parent (which has other children) not new
+    let missing = parse_ids(&["sample_uid=s000012,chunk_idx=1".to_string()]).unwrap();
+    let m = lookup(ws.store.as_ref(), &ws.graph, &missing, &LookupOptions::default()).unwrap();
+    let mc = m.features.iter().find(|f| f.feature == "example/chunk").unwrap();
+    assert_eq!(mc.samples.len(), 1);
+    assert_eq!(mc.samples[0].state, SampleState::NotStored);
+    let video = get("example/video");
+    assert_eq!(video.reached.as_deref(), Some("upstream of example/chunk (1:N)"));
+    // a sibling: reached from the parent
+    assert_eq!(get("example/crop").reached.as_deref(), Some("downstream of example/video (1:1)"));
     assert_eq!(
-        crop.scope,
+        video.scope,
         Some(IdFilter::new(
             vec!["sample_uid".into()],
-            vec![vec!["s000011".into()], vec!["s000012".into()]]
+            vec![vec!["s000011".into()], vec!["s000013".into()]]
         ))
     );
     let summary = get("example/chunk_summary");
     assert_eq!(summary.reached.as_deref(), Some("downstream of example/chunk (N:1)"));
     assert_eq!(summary.samples.len(), 2);
     // the aggregate's state comes from every chunk of the sample, not only the looked-up one
-    let sample_level = parse_ids(&["sample_uid=s000011".to_string(), "sample_uid=s000012".to_string()]).unwrap();
+    let sample_level = parse_ids(&["sample_uid=s000011".to_string(), "sample_uid=s000013".to_string()]).unwrap();
     let whole = lookup(ws.store.as_ref(), &ws.graph, &sample_level, &LookupOptions::default()).unwrap();
     let whole_summary = whole.features.iter().find(|f| f.feature == "example/chunk_summary").unwrap();
     assert_eq!(summary.samples, whole_summary.samples);

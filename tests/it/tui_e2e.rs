@@ -667,7 +667,7 @@ fn tui_looks_a_sample_up_across_the_graph() {
     assert!(line_with(&screen, "example/crop ").contains("stale"), "{screen}");
     assert!(line_with(&screen, "example/video ").contains("stored"), "{screen}");
     assert!(screen.contains("chunk_idx=0"), "{screen}");
-    assert!(line_with(&screen, "example/chunk_summary").contains("downstream of example/chunk (N:1)"), "{screen}");
+    assert!(line_with(&screen, "example/chunk_summary").contains("up to date"), "{screen}");
     // the crop line: its cause below, its row on Enter
     tmux.send(&["j"]);
     tmux.wait_for("the crop cause", |s| s.contains("stale because example/video.audio"));
@@ -677,12 +677,16 @@ fn tui_looks_a_sample_up_across_the_graph() {
     tmux.wait_for("the stale tab again", |s| s.contains("example/crop · Stale"));
     // typed ids in the palette: a composite id of an expansion child
     tmux.send(&[":"]);
-    tmux.send(&["-l", "lookup sample_uid=s000012,chunk_idx=1"]);
+    tmux.send(&["-l", "lookup sample_uid=s000013,chunk_idx=1"]);
     tmux.send(&["Enter"]);
     let screen = tmux.wait_for("the lookup of a chunk", |s| {
-        s.contains("Lookup · sample_uid=s000012,chunk_idx=1") && s.contains("upstream of example/chunk (1:N)")
+        s.contains("Lookup · sample_uid=s000013,chunk_idx=1") && s.contains("upstream of example/chunk (1:N)")
     });
-    assert!(line_with(&screen, "example/crop ").contains("sample_uid=s000012"), "{screen}");
+    assert!(line_with(&screen, "example/video ").contains("sample_uid=s000013"), "{screen}");
+    assert!(
+        line_with(&screen, "example/chunk_summary").contains("downstream of example/chunk (N:1)"),
+        "{screen}"
+    );
     tmux.send(&["Escape"]);
     tmux.wait_for("the stale tab again", |s| s.contains("example/crop · Stale"));
     quit_and_check_restored(&tmux);

@@ -265,3 +265,58 @@ impl IdFilter {
         self.sql(|_| IdKind::Other)
     }
 }
+
+#[cfg(test)]
+mod lookup_id_filter_tests {
+    use super::*;
+
+    fn f(columns: &[&str], rows: &[&[&str]]) -> IdFilter {
+        IdFilter::new(
+            columns.iter().map(|c| c.to_string()).collect(),
+            rows.iter()
+                .map(|r| r.iter().map(|v| v.to_string()).collect())
+                .collect(),
+        )
+    }
+
+    /// SQL per column kind (text literal, number, cast to text when a value is not a number), composite ids as
+    /// an OR of ANDs, quoting; the engine expression keeps the same rows.
+    #[test]
+    fn lookup_id_filter_sql_expr_and_projection() {
+        let kind = |c: &str| {
+            if c == "chunk_idx" {
+                IdKind::Integer
+            } else {
+                IdKind::Text
+            }
+        };
+        assert_eq!(
+            f(&["sample_uid"], &[&["a"], &["it's"], &["a"]]).sql(kind),
+            "\"sample_uid\" IN ('a', 'it''s')"
+        );
+        assert_eq!(f(&["chunk_idx"], &[&["1"], &["2"]]).sql(kind), "\"chunk_idx\" IN (1, 2)");
+        assert_eq!(
+            f(&["chunk_idx"], &[&["1"], &["x"]]).sql(kind),
+            "CAST(\"chunk_idx\" AS VARCHAR) IN ('1', 'x')"
+        );
+        assert_eq!(
+            f(&["sample_uid", "chunk_idx"], &[&["a", "0"], &["b", "1"]]).sql(kind),
+            "((\"sample_uid\" = 'a' AND \"chunk_idx\" = 0) OR (\"sample_uid\" = 'b' AND \"chunk_idx\" = 1))"
+        );
+        assert_eq!(f(&["sample_uid"], &[]).sql(kind), "FALSE");
+        let df = df!("sample_uid" => ["a", "a", "b", "c"], "chunk_idx" => [0i64, 1, 1, 0]).unwrap();
+        let two = f(&["sample_uid", "chunk_idx"], &[&["a", "1"], &["c", "0"]]);
+        assert_eq!(two.apply(df.clone()).unwrap().height(), 2);
+        // the engine's SQL dialect reads the same filter text
+        let sql = apply_filters(df.clone(), &[two.sql_filter()]).unwrap();
+        assert_eq!(sql.height(), 2);
+        // projection: renamed and dropped columns; matches ignores columns a row lacks
+        let p = two
+            .project(&[("sample_uid".into(), "uid".into())])
+            .unwrap();
+        assert_eq!(p, f(&["uid"], &[&["a"], &["c"]]));
+        assert!(two.project(&[("other".into(), "x".into())]).is_none());
+        assert!(two.matches(&[("sample_uid".into(), "c".into())]));
+        assert!(!two.matches(&[("sample_uid".into(), "b".into())]));
+    }
+}

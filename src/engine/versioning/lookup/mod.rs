@@ -27,7 +27,9 @@ use crate::engine::schema as cols;
 use crate::engine::store::filter::IdFilter;
 use crate::engine::store::{MetadataStore, ResolvedFrom};
 use crate::engine::versioning::cause::{stale_causes, SampleCause};
-use crate::engine::versioning::resolve::{rename_of, resolve_update, Increment, ResolveOptions};
+use crate::engine::versioning::resolve::{
+    join_columns, rename_of, resolve_update, Increment, ResolveOptions,
+};
 
 use scoped::ScopedStore;
 
@@ -375,8 +377,13 @@ fn scoped_increment(
     scope: &IdFilter,
 ) -> Result<(Increment, HashMap<Vec<String>, SampleCause>)> {
     let def = graph.require(key)?;
+    // the target is compared at the join-column level: a 1:N child is read with every sibling of its parent
+    // (Metaxy collapses them), so a child id that does not exist never makes its stored parent look new
+    let j = join_columns(graph, key)?;
+    let on: Vec<(String, String)> = j.iter().map(|c| (c.clone(), c.clone())).collect();
+    let target = scope.project(&on).unwrap_or_else(|| scope.clone());
     let mut scopes: HashMap<FeatureKey, IdFilter> = HashMap::new();
-    scopes.insert(key.clone(), scope.clone());
+    scopes.insert(key.clone(), target);
     for dep in &def.spec.deps {
         let Some(up) = graph.get(&dep.feature) else {
             continue;
@@ -394,11 +401,6 @@ fn scoped_increment(
     let scoped = ScopedStore::new(store, &scopes);
     let mut inc = resolve_update(&scoped, graph, key, &ResolveOptions::default())?;
     // an upstream read whole (it shares no id column with the samples) leaves other samples: narrow
-    let on: Vec<(String, String)> = inc
-        .join_columns
-        .iter()
-        .map(|c| (c.clone(), c.clone()))
-        .collect();
     if let Some(f) = scope.project(&on) {
         let narrow = |df: DataFrame| -> Result<DataFrame> {
             if f.columns.iter().all(|c| has_column(&df, c)) {
