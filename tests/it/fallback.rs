@@ -6,10 +6,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use metaxy_tui::engine::config::MetaxyConfig;
 use metaxy_tui::engine::error::EngineError;
 use metaxy_tui::engine::json::df_to_json_rows;
 use metaxy_tui::engine::keys::FeatureKey;
 use metaxy_tui::engine::query::read::ReadOptions;
+use metaxy_tui::engine::store::api::Columns;
+use metaxy_tui::engine::store::{open_store, open_store_for_write};
 use metaxy_tui::engine::versioning::resolve::ResolveOptions;
 use metaxy_tui::engine::versioning::status::status_document;
 use metaxy_tui::engine::workspace::{OpenOptions, Workspace};
@@ -22,14 +25,16 @@ fn dir() -> PathBuf {
 }
 
 fn open_with(config: &Path) -> metaxy_tui::engine::error::Result<Workspace> {
+    open_in(&dir(), config)
+}
+
+/// Opens `config` (its default store) with `METAXY_FIXTURE_DIR` = `root`.
+fn open_in(root: &Path, config: &Path) -> metaxy_tui::engine::error::Result<Workspace> {
     let mut env = BTreeMap::new();
-    env.insert(
-        "METAXY_FIXTURE_DIR".to_string(),
-        dir().display().to_string(),
-    );
+    env.insert("METAXY_FIXTURE_DIR".to_string(), root.display().to_string());
     Workspace::open(&OpenOptions {
         config_file: Some(config.to_path_buf()),
-        cwd: dir(),
+        cwd: root.to_path_buf(),
         env,
         ..Default::default()
     })
@@ -37,6 +42,25 @@ fn open_with(config: &Path) -> metaxy_tui::engine::error::Result<Workspace> {
 
 fn check(config: &str, expected: &str) {
     let ws = open_with(&dir().join(config)).unwrap();
+    check_reads_and_increments(&ws, config, expected);
+    let exp = |p: &str| json(dir().join(p));
+    // status document, as Metaxy's status function builds it (store paths as `<fixtures>`)
+    let statuses: Vec<_> = ws
+        .graph
+        .features
+        .iter()
+        .map(|f| ws.status(&f.spec.key, &ResolveOptions::default()))
+        .collect();
+    let got = status_document(&statuses, None).to_string();
+    let got: Value =
+        serde_json::from_str(&got.replace(&fixtures().display().to_string(), "<fixtures>"))
+            .unwrap();
+    assert_eq!(got, exp(&format!("{expected}/status_api.json")), "{config}");
+}
+
+/// Reads (rows and the store each feature resolved from) and increments (rows, counts, where upstream came from)
+/// of `ws` equal Metaxy's goldens under `expected/`.
+fn check_reads_and_increments(ws: &Workspace, config: &str, expected: &str) {
     let exp = |p: &str| json(dir().join(p));
     // reads: rows and the store each feature resolved from
     let index = exp(&format!("{expected}/reads_index.json"));
@@ -94,18 +118,6 @@ fn check(config: &str, expected: &str) {
             );
         }
     }
-    // status document, as Metaxy's status function builds it (store paths as `<fixtures>`)
-    let statuses: Vec<_> = ws
-        .graph
-        .features
-        .iter()
-        .map(|f| ws.status(&f.spec.key, &ResolveOptions::default()))
-        .collect();
-    let got = status_document(&statuses, None).to_string();
-    let got: Value =
-        serde_json::from_str(&got.replace(&fixtures().display().to_string(), "<fixtures>"))
-            .unwrap();
-    assert_eq!(got, exp(&format!("{expected}/status_api.json")), "{config}");
 }
 
 #[test]
@@ -116,6 +128,93 @@ fn dev_falls_back_to_prod_like_metaxy() {
 #[test]
 fn chained_fallback_through_delta_staging_like_metaxy() {
     check("metaxy.chain.toml", "expected_chain");
+}
+
+/// The fallback fixture with some of its stores moved to other backends: every stored row of each feature table of
+/// store `name` copied as-is (timestamps included) into a new store of that backend, and the store's section of the
+/// config replaced. Reads and increments through the mixed chain must still equal Metaxy's goldens.
+fn check_mixed(config: &str, expected: &str, moves: &[(&str, &str)]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    copy_dir(&dir(), root);
+    let cfg_path = root.join(config);
+    let mut text = std::fs::read_to_string(&cfg_path).unwrap();
+    let ws = open_in(root, &cfg_path).unwrap();
+    for (name, backend) in moves {
+        let src_cfg = ws.config.stores.iter().find(|s| s.name == *name).unwrap();
+        let src = open_store(src_cfg, root).unwrap();
+        let (store_type, location) = match *backend {
+            "postgres" => (
+                "metaxy.ext.postgresql.PostgreSQLMetadataStore",
+                format!("connection_string = \"{}\"", pg_fresh_db(None)),
+            ),
+            "iceberg" => (
+                "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore",
+                format!("warehouse = \"${{METAXY_FIXTURE_DIR:-.}}/store/{name}_iceberg\""),
+            ),
+            other => panic!("{other}"),
+        };
+        // the section `[stores.<name>]` and its `[stores.<name>.config]`, up to the next store's section
+        let head = format!("[stores.{name}]");
+        let start = text.find(&head).unwrap();
+        let (mut end, mut pos) = (text.len(), start + head.len());
+        while let Some(i) = text[pos..].find("\n[stores.") {
+            let j = pos + i + 1;
+            if !text[j..].starts_with(&format!("[stores.{name}.")) {
+                end = j;
+                break;
+            }
+            pos = j;
+        }
+        let fallbacks = if src_cfg.fallback_stores.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "fallback_stores = [{}]\n",
+                src_cfg
+                    .fallback_stores
+                    .iter()
+                    .map(|f| format!("\"{f}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let section = format!(
+            "[stores.{name}]\ntype = \"{store_type}\"\n\n[stores.{name}.config]\n{location}\n{fallbacks}\n"
+        );
+        text.replace_range(start..end, &section);
+        std::fs::write(&cfg_path, &text).unwrap();
+        let mut env = BTreeMap::new();
+        env.insert("METAXY_FIXTURE_DIR".to_string(), root.display().to_string());
+        let moved = MetaxyConfig::load(Some(&cfg_path), root, &env).unwrap();
+        let dst_cfg = moved.stores.iter().find(|s| s.name == *name).unwrap();
+        assert_ne!(dst_cfg.kind, src_cfg.kind);
+        let dst = open_store_for_write(dst_cfg, root).unwrap();
+        let mut tables = 0;
+        for f in &ws.graph.features {
+            if let Some(df) = src.scan(&f.spec.key, None, &Columns::All).unwrap() {
+                dst.append(&f.spec.key, &df).unwrap();
+                tables += 1;
+            }
+        }
+        assert!(tables > 0, "{name}: nothing to move");
+    }
+    let ws = open_in(root, &cfg_path).unwrap();
+    check_reads_and_increments(&ws, config, expected);
+}
+
+#[test]
+fn dev_duckdb_falls_back_to_prod_postgres_like_metaxy() {
+    check_mixed("metaxy.toml", "expected", &[("prod", "postgres")]);
+}
+
+#[test]
+fn chain_duckdb_iceberg_postgres_like_metaxy() {
+    check_mixed(
+        "metaxy.chain.toml",
+        "expected_chain",
+        &[("staging", "iceberg"), ("prod", "postgres")],
+    );
 }
 
 #[test]

@@ -73,6 +73,7 @@ pub fn run(
                         r["table_name"]
                             .as_str()
                             .or_else(|| r["uri"].as_str())
+                            .or_else(|| r["identifier"].as_str())
                             .or_else(|| r["display"].as_str())
                             .unwrap_or("")
                     ),
