@@ -196,7 +196,11 @@ fn main() {
     keys(&mut app, &ws, &[Esc, Char('v')]);
     shot(&app, "graph", &out);
     // the lookup screen: L on the first stale sample of example/crop, the crop line selected
-    keys(&mut app, &ws, &[Esc, Char('3'), Enter, Char('L'), Char('j')]);
+    keys(
+        &mut app,
+        &ws,
+        &[Esc, Char('3'), Enter, Char('L'), Char('j')],
+    );
     shot(&app, "lookup", &out);
 
     // a store after a code version bump: history diff, rebase preview, delete preview

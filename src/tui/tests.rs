@@ -2538,7 +2538,11 @@ fn lookup_screen_shows_the_sample_in_every_feature() {
     let Some(Load::Ready(l)) = &app.lookup.result else {
         panic!("lookup not done");
     };
-    let crop = l.features.iter().find(|f| f.feature == "example/crop").unwrap();
+    let crop = l
+        .features
+        .iter()
+        .find(|f| f.feature == "example/crop")
+        .unwrap();
     assert_eq!(crop.samples[0].state, SampleState::Stale);
     let out = render(&app, 140, 32);
     assert!(out.contains("Lookup · sample_uid=s000010"), "{out}");
@@ -2562,7 +2566,10 @@ fn lookup_screen_shows_the_sample_in_every_feature() {
     let cmds = update(&mut app, ch('d'));
     pump(&mut app, cmds);
     let out = render(&app, 140, 32);
-    assert!(out.contains("CAST(\"sample_uid\" AS VARCHAR) IN ('s000010')"), "{out}");
+    assert!(
+        out.contains("CAST(\"sample_uid\" AS VARCHAR) IN ('s000010')"),
+        "{out}"
+    );
     let _ = update(&mut app, key(KeyCode::Esc));
     assert!(app.overlay.dialog.is_none());
     // Esc: back where L was pressed

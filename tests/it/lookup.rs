@@ -12,7 +12,9 @@
 use std::collections::BTreeMap;
 
 use metaxy_tui::engine::store::filter::IdFilter;
-use metaxy_tui::engine::versioning::lookup::{lookup, parse_ids, Lookup, LookupOptions, SampleState};
+use metaxy_tui::engine::versioning::lookup::{
+    lookup, parse_ids, Lookup, LookupOptions, SampleState,
+};
 use metaxy_tui::engine::workspace::Workspace;
 use serde_json::Value;
 
@@ -28,7 +30,11 @@ const CASES: [(&str, &[&str]); 2] = [
 ];
 
 fn state_name(s: SampleState) -> String {
-    serde_json::to_value(s).unwrap().as_str().unwrap().to_string()
+    serde_json::to_value(s)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// `coalesce(deleted_at, updated_at)` of a golden row (ISO text, comparable as such: one format everywhere).
@@ -142,17 +148,23 @@ fn lookup_states_and_rows_equal_metaxy_goldens_on_every_backend() {
             let dir = scenario_dir_in(b, scenario);
             for sample in samples {
                 let ids = parse_ids(&[format!("sample_uid={sample}")]).unwrap();
-                let found = lookup(ws.store.as_ref(), &ws.graph, &ids, &LookupOptions::default())
-                    .unwrap_or_else(|e| panic!("{b}/{scenario} {sample}: {e}"));
+                let found = lookup(
+                    ws.store.as_ref(),
+                    &ws.graph,
+                    &ids,
+                    &LookupOptions::default(),
+                )
+                .unwrap_or_else(|e| panic!("{b}/{scenario} {sample}: {e}"));
                 assert_eq!(found.features.len(), ws.graph.features.len());
                 for f in &found.features {
                     let ctx = format!("{b}/{scenario} {sample} {}", f.feature);
                     assert!(f.error.is_none(), "{ctx}: {:?}", f.error);
                     let golden = golden_states(&ws, &dir, &f.feature, sample);
                     let ours = our_states(&found, &f.feature);
-                    let states = |m: &BTreeMap<String, (String, Option<Value>)>| -> Vec<(String, String)> {
-                        m.iter().map(|(k, (s, _))| (k.clone(), s.clone())).collect()
-                    };
+                    let states =
+                        |m: &BTreeMap<String, (String, Option<Value>)>| -> Vec<(String, String)> {
+                            m.iter().map(|(k, (s, _))| (k.clone(), s.clone())).collect()
+                        };
                     assert_eq!(states(&ours), states(&golden), "{ctx}: states");
                     for (id, (state, row)) in &golden {
                         *seen.entry(format!("{state} in {}", f.feature)).or_default() += 1;
@@ -161,7 +173,8 @@ fn lookup_states_and_rows_equal_metaxy_goldens_on_every_backend() {
                         match row {
                             None => assert!(ours_row.is_none(), "{ctx} {id}: unexpected row"),
                             Some(r) => {
-                                let keys: Vec<String> = r.as_object().unwrap().keys().cloned().collect();
+                                let keys: Vec<String> =
+                                    r.as_object().unwrap().keys().cloned().collect();
                                 assert_eq!(
                                     project(ours_row.unwrap(), &keys),
                                     project(r, &keys),
@@ -187,7 +200,10 @@ fn lookup_states_and_rows_equal_metaxy_goldens_on_every_backend() {
         "up_to_date in example/chunk_summary",
         "not_stored in example/chunk_summary",
     ] {
-        assert!(seen.contains_key(s), "no {s} among the chosen samples: {seen:?}");
+        assert!(
+            seen.contains_key(s),
+            "no {s} among the chosen samples: {seen:?}"
+        );
     }
 }
 
@@ -207,16 +223,30 @@ fn lookup_causes_and_history_match_the_increment_and_raw_rows() {
         },
     )
     .unwrap();
-    let crop = found.features.iter().find(|f| f.feature == "example/crop").unwrap();
+    let crop = found
+        .features
+        .iter()
+        .find(|f| f.feature == "example/crop")
+        .unwrap();
     let key = ws.feature("example/crop").unwrap();
     let inc = ws.increment(&key, &Default::default()).unwrap();
-    let causes = metaxy_tui::engine::view::causes_of_stale(&ws, &inc, None).unwrap().unwrap();
+    let causes = metaxy_tui::engine::view::causes_of_stale(&ws, &inc, None)
+        .unwrap()
+        .unwrap();
     let want = causes.iter().find(|c| c.key == ["s000010"]).unwrap();
     assert_eq!(crop.samples.len(), 1);
     assert_eq!(crop.samples[0].cause.as_ref(), Some(want));
     for f in &found.features {
-        let raw = json(dir.join(format!("expected/raw/{}.json", ws.feature(&f.feature).unwrap().table_name())));
-        let n = raw["rows"].as_array().unwrap().iter().filter(|r| r["sample_uid"] == "s000010").count();
+        let raw = json(dir.join(format!(
+            "expected/raw/{}.json",
+            ws.feature(&f.feature).unwrap().table_name()
+        )));
+        let n = raw["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["sample_uid"] == "s000010")
+            .count();
         let ours: usize = f.samples.iter().map(|s| s.history.len()).sum();
         assert_eq!(ours, n, "{}: history rows", f.feature);
     }
@@ -232,28 +262,57 @@ fn lookup_walks_expansion_and_aggregation_from_a_child_id() {
         "sample_uid=s000013,chunk_idx=1".to_string(),
     ])
     .unwrap();
-    let found = lookup(ws.store.as_ref(), &ws.graph, &ids, &LookupOptions::default()).unwrap();
+    let found = lookup(
+        ws.store.as_ref(),
+        &ws.graph,
+        &ids,
+        &LookupOptions::default(),
+    )
+    .unwrap();
     let get = |k: &str| found.features.iter().find(|f| f.feature == k).unwrap();
     let chunk = get("example/chunk");
     assert_eq!(chunk.reached.as_deref(), Some("looked-up ids"));
-    let chunk_ids: Vec<Vec<(String, String)>> = chunk.samples.iter().map(|s| s.ids.clone()).collect();
+    let chunk_ids: Vec<Vec<(String, String)>> =
+        chunk.samples.iter().map(|s| s.ids.clone()).collect();
     assert_eq!(
         chunk_ids,
         vec![
-            vec![("sample_uid".into(), "s000011".into()), ("chunk_idx".into(), "0".into())],
-            vec![("sample_uid".into(), "s000013".into()), ("chunk_idx".into(), "1".into())],
+            vec![
+                ("sample_uid".into(), "s000011".into()),
+                ("chunk_idx".into(), "0".into())
+            ],
+            vec![
+                ("sample_uid".into(), "s000013".into()),
+                ("chunk_idx".into(), "1".into())
+            ],
         ]
     );
     // a child id that does not exist: not stored, its parent (which has other children) not new
     let missing = parse_ids(&["sample_uid=s000012,chunk_idx=1".to_string()]).unwrap();
-    let m = lookup(ws.store.as_ref(), &ws.graph, &missing, &LookupOptions::default()).unwrap();
-    let mc = m.features.iter().find(|f| f.feature == "example/chunk").unwrap();
+    let m = lookup(
+        ws.store.as_ref(),
+        &ws.graph,
+        &missing,
+        &LookupOptions::default(),
+    )
+    .unwrap();
+    let mc = m
+        .features
+        .iter()
+        .find(|f| f.feature == "example/chunk")
+        .unwrap();
     assert_eq!(mc.samples.len(), 1);
     assert_eq!(mc.samples[0].state, SampleState::NotStored);
     let video = get("example/video");
-    assert_eq!(video.reached.as_deref(), Some("upstream of example/chunk (1:N)"));
+    assert_eq!(
+        video.reached.as_deref(),
+        Some("upstream of example/chunk (1:N)")
+    );
     // a sibling: reached from the parent
-    assert_eq!(get("example/crop").reached.as_deref(), Some("downstream of example/video (1:1)"));
+    assert_eq!(
+        get("example/crop").reached.as_deref(),
+        Some("downstream of example/video (1:1)")
+    );
     assert_eq!(
         video.scope,
         Some(IdFilter::new(
@@ -262,17 +321,43 @@ fn lookup_walks_expansion_and_aggregation_from_a_child_id() {
         ))
     );
     let summary = get("example/chunk_summary");
-    assert_eq!(summary.reached.as_deref(), Some("downstream of example/chunk (N:1)"));
+    assert_eq!(
+        summary.reached.as_deref(),
+        Some("downstream of example/chunk (N:1)")
+    );
     assert_eq!(summary.samples.len(), 2);
     // the aggregate's state comes from every chunk of the sample, not only the looked-up one
-    let sample_level = parse_ids(&["sample_uid=s000011".to_string(), "sample_uid=s000013".to_string()]).unwrap();
-    let whole = lookup(ws.store.as_ref(), &ws.graph, &sample_level, &LookupOptions::default()).unwrap();
-    let whole_summary = whole.features.iter().find(|f| f.feature == "example/chunk_summary").unwrap();
+    let sample_level = parse_ids(&[
+        "sample_uid=s000011".to_string(),
+        "sample_uid=s000013".to_string(),
+    ])
+    .unwrap();
+    let whole = lookup(
+        ws.store.as_ref(),
+        &ws.graph,
+        &sample_level,
+        &LookupOptions::default(),
+    )
+    .unwrap();
+    let whole_summary = whole
+        .features
+        .iter()
+        .find(|f| f.feature == "example/chunk_summary")
+        .unwrap();
     assert_eq!(summary.samples, whole_summary.samples);
     // columns no feature has
     let bad = parse_ids(&["nope=1".to_string()]).unwrap();
-    let e = lookup(ws.store.as_ref(), &ws.graph, &bad, &LookupOptions::default()).unwrap_err();
-    assert!(e.to_string().contains("no feature has the id columns nope"), "{e}");
+    let e = lookup(
+        ws.store.as_ref(),
+        &ws.graph,
+        &bad,
+        &LookupOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("no feature has the id columns nope"),
+        "{e}"
+    );
     assert!(parse_ids(&["sample_uid".to_string()]).is_err());
     assert!(parse_ids(&["sample_uid=a".to_string(), "chunk_idx=0".to_string()]).is_err());
 }
@@ -295,40 +380,83 @@ fn lookup_reports_a_feature_absent_from_the_store() {
     })
     .unwrap();
     let ids = parse_ids(&["sample_uid=s000001".to_string()]).unwrap();
-    let found = lookup(ws.store.as_ref(), &ws.graph, &ids, &LookupOptions::default()).unwrap();
-    let stt = found.features.iter().find(|f| f.feature == "example/stt").unwrap();
+    let found = lookup(
+        ws.store.as_ref(),
+        &ws.graph,
+        &ids,
+        &LookupOptions::default(),
+    )
+    .unwrap();
+    let stt = found
+        .features
+        .iter()
+        .find(|f| f.feature == "example/stt")
+        .unwrap();
     assert_eq!(stt.samples.len(), 1);
     assert_eq!(stt.samples[0].state, SampleState::Absent);
-    let av = found.features.iter().find(|f| f.feature == "example/av_report").unwrap();
-    assert!(av.error.as_deref().unwrap_or("").contains("example__stt"), "{:?}", av.error);
+    let av = found
+        .features
+        .iter()
+        .find(|f| f.feature == "example/av_report")
+        .unwrap();
+    assert!(
+        av.error.as_deref().unwrap_or("").contains("example__stt"),
+        "{:?}",
+        av.error
+    );
     assert_eq!(av.samples[0].state, SampleState::Stored);
     assert!(av.samples[0].row.is_some());
 }
 
-/// The id filter pushed into DuckDB's and PostgreSQL's scans keeps exactly the rows the engine's own filter keeps
+/// The id filter pushed into DuckDB's, PostgreSQL's and LanceDB's scans (Delta: the default, filtered in the engine) keeps exactly the rows the engine's own filter keeps
 /// (string and integer id columns, composite ids, a value that is not a number for an integer column).
 #[test]
 fn pushed_id_filters_equal_the_engine_filter() {
     use metaxy_tui::engine::query::read::sort_by_columns;
     use metaxy_tui::engine::store::Columns;
-    for b in ["duckdb", "postgres", "delta"] {
+    for b in ["duckdb", "postgres", "lancedb", "delta"] {
         let ws = open_scenario_in(b, "s02_mutated");
         let key = ws.feature("example/chunk").unwrap();
         let cols = vec!["sample_uid".to_string(), "chunk_idx".to_string()];
         for f in [
-            IdFilter::new(vec!["sample_uid".into()], vec![vec!["s000011".into()], vec!["s000000".into()]]),
-            IdFilter::new(cols.clone(), vec![vec!["s000011".into(), "0".into()], vec!["s000012".into(), "1".into()]]),
+            IdFilter::new(
+                vec!["sample_uid".into()],
+                vec![vec!["s000011".into()], vec!["s000000".into()]],
+            ),
+            IdFilter::new(
+                cols.clone(),
+                vec![
+                    vec!["s000011".into(), "0".into()],
+                    vec!["s000012".into(), "1".into()],
+                ],
+            ),
             IdFilter::new(vec!["chunk_idx".into()], vec![vec!["1".into()]]),
             IdFilter::new(vec!["chunk_idx".into()], vec![vec!["x".into()]]),
             IdFilter::new(vec!["sample_uid".into()], vec![vec!["it's".into()]]),
         ] {
-            let pushed = ws.store.scan_ids(&key, None, &Columns::All, &f).unwrap().unwrap();
+            let pushed = ws
+                .store
+                .scan_ids(&key, None, &Columns::All, &f)
+                .unwrap()
+                .unwrap();
             let all = ws.store.scan(&key, None, &Columns::All).unwrap().unwrap();
             let engine = f.apply(all).unwrap();
-            let by = vec!["sample_uid".to_string(), "chunk_idx".to_string(), "metaxy_updated_at".to_string()];
-            let (a, e) = (sort_by_columns(pushed, &by).unwrap(), sort_by_columns(engine, &by).unwrap());
+            let by = vec![
+                "sample_uid".to_string(),
+                "chunk_idx".to_string(),
+                "metaxy_updated_at".to_string(),
+            ];
+            let (a, e) = (
+                sort_by_columns(pushed, &by).unwrap(),
+                sort_by_columns(engine, &by).unwrap(),
+            );
             assert_eq!(a.height(), e.height(), "{b} {f:?}");
-            assert!(a.select(by.clone()).unwrap().equals_missing(&e.select(by).unwrap()), "{b} {f:?}");
+            assert!(
+                a.select(by.clone())
+                    .unwrap()
+                    .equals_missing(&e.select(by).unwrap()),
+                "{b} {f:?}"
+            );
         }
     }
 }
@@ -337,20 +465,48 @@ fn pushed_id_filters_equal_the_engine_filter() {
 #[test]
 fn cli_lookup_prints_json_and_plain() {
     let dir = scenario_dir_in("duckdb", "s02_mutated");
-    let out = run_binary(&dir, &["metadata", "lookup", "--id", "sample_uid=s000010", "--format", "json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run_binary(
+        &dir,
+        &[
+            "metadata",
+            "lookup",
+            "--id",
+            "sample_uid=s000010",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let ws = open_scenario_in("duckdb", "s02_mutated");
     let ids = parse_ids(&["sample_uid=s000010".to_string()]).unwrap();
-    let found = lookup(ws.store.as_ref(), &ws.graph, &ids, &LookupOptions::default()).unwrap();
+    let found = lookup(
+        ws.store.as_ref(),
+        &ws.graph,
+        &ids,
+        &LookupOptions::default(),
+    )
+    .unwrap();
     assert_eq!(v, serde_json::to_value(&found).unwrap());
-    let crop = v["features"].as_array().unwrap().iter().find(|f| f["feature"] == "example/crop").unwrap();
+    let crop = v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "example/crop")
+        .unwrap();
     assert_eq!(crop["samples"][0]["state"], "stale");
     assert_eq!(crop["samples"][0]["ids"]["sample_uid"], "s000010");
     let out = run_binary(&dir, &["metadata", "lookup", "--id", "sample_uid=s000010"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("example/crop") && text.contains("stale because"), "{text}");
+    assert!(
+        text.contains("example/crop") && text.contains("stale because"),
+        "{text}"
+    );
     let out = run_binary(&dir, &["metadata", "lookup", "--id", "nope=1"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no feature has the id columns nope"));

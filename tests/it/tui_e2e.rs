@@ -655,7 +655,9 @@ fn tui_looks_a_sample_up_across_the_graph() {
         s.contains("example/video · Metadata") && s.contains("rows 1-")
     });
     tmux.send(&["j"]);
-    tmux.wait_for("example/crop selected", |s| s.contains("example/crop · Metadata"));
+    tmux.wait_for("example/crop selected", |s| {
+        s.contains("example/crop · Metadata")
+    });
     tmux.send(&["3"]);
     tmux.wait_for("the stale tab of example/crop", |s| {
         s.contains("example/crop · Stale") && s.contains("s000010")
@@ -664,30 +666,51 @@ fn tui_looks_a_sample_up_across_the_graph() {
     let screen = tmux.wait_for("the lookup of s000010", |s| {
         s.contains("Lookup · sample_uid=s000010") && s.contains("example/chunk_summary")
     });
-    assert!(line_with(&screen, "example/crop ").contains("stale"), "{screen}");
-    assert!(line_with(&screen, "example/video ").contains("stored"), "{screen}");
+    assert!(
+        line_with(&screen, "example/crop ").contains("stale"),
+        "{screen}"
+    );
+    assert!(
+        line_with(&screen, "example/video ").contains("stored"),
+        "{screen}"
+    );
     assert!(screen.contains("chunk_idx=0"), "{screen}");
-    assert!(line_with(&screen, "example/chunk_summary").contains("up to date"), "{screen}");
+    assert!(
+        line_with(&screen, "example/chunk_summary").contains("up to date"),
+        "{screen}"
+    );
     // the crop line: its cause below, its row on Enter
     tmux.send(&["j"]);
-    tmux.wait_for("the crop cause", |s| s.contains("stale because example/video.audio"));
+    tmux.wait_for("the crop cause", |s| {
+        s.contains("stale because example/video.audio")
+    });
     tmux.send(&["Enter"]);
-    tmux.wait_for("the crop row", |s| s.contains("metaxy_provenance_by_field") && s.contains("example/crop · sample_uid=s000010"));
+    tmux.wait_for("the crop row", |s| {
+        s.contains("metaxy_provenance_by_field") && s.contains("example/crop · sample_uid=s000010")
+    });
     tmux.send(&["Escape", "Escape"]);
-    tmux.wait_for("the stale tab again", |s| s.contains("example/crop · Stale"));
+    tmux.wait_for("the stale tab again", |s| {
+        s.contains("example/crop · Stale")
+    });
     // typed ids in the palette: a composite id of an expansion child
     tmux.send(&[":"]);
     tmux.send(&["-l", "lookup sample_uid=s000013,chunk_idx=1"]);
     tmux.send(&["Enter"]);
     let screen = tmux.wait_for("the lookup of a chunk", |s| {
-        s.contains("Lookup · sample_uid=s000013,chunk_idx=1") && s.contains("upstream of example/chunk (1:N)")
+        s.contains("Lookup · sample_uid=s000013,chunk_idx=1")
+            && s.contains("upstream of example/chunk (1:N)")
     });
-    assert!(line_with(&screen, "example/video ").contains("sample_uid=s000013"), "{screen}");
+    assert!(
+        line_with(&screen, "example/video ").contains("sample_uid=s000013"),
+        "{screen}"
+    );
     assert!(
         line_with(&screen, "example/chunk_summary").contains("downstream of example/chunk (N:1)"),
         "{screen}"
     );
     tmux.send(&["Escape"]);
-    tmux.wait_for("the stale tab again", |s| s.contains("example/crop · Stale"));
+    tmux.wait_for("the stale tab again", |s| {
+        s.contains("example/crop · Stale")
+    });
     quit_and_check_restored(&tmux);
 }

@@ -294,7 +294,10 @@ mod lookup_id_filter_tests {
             f(&["sample_uid"], &[&["a"], &["it's"], &["a"]]).sql(kind),
             "\"sample_uid\" IN ('a', 'it''s')"
         );
-        assert_eq!(f(&["chunk_idx"], &[&["1"], &["2"]]).sql(kind), "\"chunk_idx\" IN (1, 2)");
+        assert_eq!(
+            f(&["chunk_idx"], &[&["1"], &["2"]]).sql(kind),
+            "\"chunk_idx\" IN (1, 2)"
+        );
         assert_eq!(
             f(&["chunk_idx"], &[&["1"], &["x"]]).sql(kind),
             "CAST(\"chunk_idx\" AS VARCHAR) IN ('1', 'x')"
@@ -311,9 +314,7 @@ mod lookup_id_filter_tests {
         let sql = apply_filters(df.clone(), &[two.sql_filter()]).unwrap();
         assert_eq!(sql.height(), 2);
         // projection: renamed and dropped columns; matches ignores columns a row lacks
-        let p = two
-            .project(&[("sample_uid".into(), "uid".into())])
-            .unwrap();
+        let p = two.project(&[("sample_uid".into(), "uid".into())]).unwrap();
         assert_eq!(p, f(&["uid"], &[&["a"], &["c"]]));
         assert!(two.project(&[("other".into(), "x".into())]).is_none());
         assert!(two.matches(&[("sample_uid".into(), "c".into())]));

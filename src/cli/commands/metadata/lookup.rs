@@ -16,7 +16,12 @@ use crate::engine::versioning::lookup::{parse_ids, Lookup, LookupOptions, Sample
 use crate::engine::workspace::Workspace;
 
 /// Runs `metadata lookup` for the `--id` values `ids` (one sample each: `column=value[,column=value...]`).
-pub fn run(ws: &Workspace, ids: &[String], with_sample_history: bool, format: Format) -> Result<ExitCode> {
+pub fn run(
+    ws: &Workspace,
+    ids: &[String],
+    with_sample_history: bool,
+    format: Format,
+) -> Result<ExitCode> {
     let ids = parse_ids(ids)?;
     let opts = LookupOptions {
         with_sample_history,
@@ -69,7 +74,10 @@ pub fn plain(found: &Lookup) -> String {
     ]);
     let mut notes = vec![];
     for f in &found.features {
-        let reached = f.reached.clone().unwrap_or_else(|| "no shared id column".into());
+        let reached = f
+            .reached
+            .clone()
+            .unwrap_or_else(|| "no shared id column".into());
         if f.samples.is_empty() {
             t.add_row(vec![
                 f.feature.clone(),
@@ -95,7 +103,12 @@ pub fn plain(found: &Lookup) -> String {
                 reached.clone(),
             ]);
             if let Some(c) = &s.cause {
-                notes.push(format!("{} {}: stale because {}", f.feature, ids.join(","), cause_text(c)));
+                notes.push(format!(
+                    "{} {}: stale because {}",
+                    f.feature,
+                    ids.join(","),
+                    cause_text(c)
+                ));
             }
             for h in &s.history {
                 notes.push(format!(

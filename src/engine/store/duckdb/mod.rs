@@ -319,7 +319,11 @@ impl MetadataStore for DuckDbStore {
             return Ok(Some(q.run(&conn, &table, " LIMIT 0")?));
         }
         let cond = ids.sql(|c| kind(c).unwrap_or(IdKind::Other));
-        let glue = if q.where_sql.is_empty() { " WHERE " } else { " AND " };
+        let glue = if q.where_sql.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        };
         q.run(&conn, &table, &format!("{glue}{cond}")).map(Some)
     }
 

@@ -312,7 +312,11 @@ impl MetadataStore for PostgresStore {
             })
         };
         let version = sql::version_where(&cols, feature_version);
-        let glue = if version.is_empty() { " WHERE " } else { " AND " };
+        let glue = if version.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        };
         let cond = if ids.columns.iter().any(|c| kind(c).is_none()) {
             "FALSE".to_string()
         } else {

@@ -206,7 +206,10 @@ fn lineage_label(l: &Lineage) -> &'static str {
 /// the module docs) and how it was reached. Features sharing no id column are left out.
 ///
 /// Errors: [`EngineError::BadIds`] when no feature has every looked-up column among its id columns.
-pub fn scopes(graph: &FeatureGraph, ids: &IdFilter) -> Result<HashMap<FeatureKey, (IdFilter, String)>> {
+pub fn scopes(
+    graph: &FeatureGraph,
+    ids: &IdFilter,
+) -> Result<HashMap<FeatureKey, (IdFilter, String)>> {
     let order = graph.topological_order();
     let mut out: HashMap<FeatureKey, (IdFilter, String)> = HashMap::new();
     for k in &order {
@@ -262,7 +265,11 @@ pub fn scopes(graph: &FeatureGraph, ids: &IdFilter) -> Result<HashMap<FeatureKey
                 .filter(|(_, r)| def.spec.id_columns.contains(r))
                 .collect();
             if let Some(p) = scope.project(&map) {
-                let how = format!("downstream of {} ({})", dep.feature, lineage_label(&dep.lineage));
+                let how = format!(
+                    "downstream of {} ({})",
+                    dep.feature,
+                    lineage_label(&dep.lineage)
+                );
                 out.insert(k.clone(), (p, how));
                 break;
             }
@@ -334,7 +341,12 @@ fn lookup_feature(
             .rows
             .iter()
             .map(|r| SampleLookup {
-                ids: scope.columns.iter().cloned().zip(r.iter().cloned()).collect(),
+                ids: scope
+                    .columns
+                    .iter()
+                    .cloned()
+                    .zip(r.iter().cloned())
+                    .collect(),
                 state,
                 cause: None,
                 row: None,
@@ -489,7 +501,9 @@ fn samples_of(
         .unwrap_or_else(|| ids.clone());
     let key_set = |df: Option<&DataFrame>| -> Result<HashSet<Vec<String>>> {
         Ok(match df {
-            Some(df) if j.iter().all(|c| has_column(df, c)) => keys_of(df, &j)?.into_iter().collect(),
+            Some(df) if j.iter().all(|c| has_column(df, c)) => {
+                keys_of(df, &j)?.into_iter().collect()
+            }
             _ => HashSet::new(),
         })
     };
@@ -575,7 +589,12 @@ fn samples_of(
     }
     // looked-up samples with nothing at all
     for r in &scope.rows {
-        let pairs: Vec<(String, String)> = scope.columns.iter().cloned().zip(r.iter().cloned()).collect();
+        let pairs: Vec<(String, String)> = scope
+            .columns
+            .iter()
+            .cloned()
+            .zip(r.iter().cloned())
+            .collect();
         let one = IdFilter::new(scope.columns.clone(), vec![r.clone()]);
         if !out.iter().any(|s| one.matches(&s.ids)) {
             out.push(SampleLookup {

@@ -14,9 +14,10 @@ fn state_color(s: SampleState) -> Color {
         SampleState::UpToDate => StatusCategory::UpToDate,
         SampleState::Stored => StatusCategory::RootFeature,
         SampleState::Stale | SampleState::New => StatusCategory::NeedsUpdate,
-        SampleState::Orphaned | SampleState::SoftDeleted | SampleState::NotStored | SampleState::Absent => {
-            StatusCategory::Error
-        }
+        SampleState::Orphaned
+        | SampleState::SoftDeleted
+        | SampleState::NotStored
+        | SampleState::Absent => StatusCategory::Error,
     })
 }
 
@@ -46,7 +47,11 @@ pub(crate) fn draw_lookup_screen(frame: &mut Frame, area: Rect, app: &App) {
         None => return,
         Some(Load::Loading) => {
             frame.render_widget(
-                Paragraph::new(format!(" {} looking up {what} in every feature…", app.spinner())).fg(muted()),
+                Paragraph::new(format!(
+                    " {} looking up {what} in every feature…",
+                    app.spinner()
+                ))
+                .fg(muted()),
                 inner,
             );
             return;
@@ -64,8 +69,20 @@ pub(crate) fn draw_lookup_screen(frame: &mut Frame, area: Rect, app: &App) {
     };
     let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(4)]).areas(inner);
     let lines = lookup_lines(l);
-    let key_w = l.features.iter().map(|f| text_width(&f.feature) as usize).max().unwrap_or(7).max(7);
-    let ids_of = |s: &SampleLookup| s.ids.iter().map(|(c, v)| format!("{c}={v}")).collect::<Vec<_>>().join(",");
+    let key_w = l
+        .features
+        .iter()
+        .map(|f| text_width(&f.feature) as usize)
+        .max()
+        .unwrap_or(7)
+        .max(7);
+    let ids_of = |s: &SampleLookup| {
+        s.ids
+            .iter()
+            .map(|(c, v)| format!("{c}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
     let ids_w = l
         .features
         .iter()
@@ -89,17 +106,40 @@ pub(crate) fn draw_lookup_screen(frame: &mut Frame, area: Rect, app: &App) {
     for (i, line) in lines.iter().enumerate().skip(offset).take(rows_h) {
         let f = &l.features[line.feature];
         let first = i == 0 || lines[i - 1].feature != line.feature;
-        let name = if first { f.feature.clone() } else { String::new() };
-        let reached = f.reached.clone().unwrap_or_else(|| "no shared id column".into());
+        let name = if first {
+            f.feature.clone()
+        } else {
+            String::new()
+        };
+        let reached = f
+            .reached
+            .clone()
+            .unwrap_or_else(|| "no shared id column".into());
         let mut spans = vec![Span::raw(format!(" {name:<key_w$}  ")).bold()];
         match line.sample.and_then(|s| f.samples.get(s)) {
             Some(s) => {
-                spans.push(Span::raw(format!("{:<12}  ", s.state.label())).fg(state_color(s.state)));
+                spans
+                    .push(Span::raw(format!("{:<12}  ", s.state.label())).fg(state_color(s.state)));
                 spans.push(Span::raw(format!("{:<ids_w$}  ", fit(&ids_of(s), ids_w))));
-                spans.push(Span::raw(format!("{:<8}  ", fit(&row_cell(s, cols::FEATURE_VERSION), 8))).fg(muted()));
-                spans.push(Span::raw(format!("{:<20}  ", fit(&row_cell(s, cols::UPDATED_AT), 20))).fg(muted()));
+                spans.push(
+                    Span::raw(format!(
+                        "{:<8}  ",
+                        fit(&row_cell(s, cols::FEATURE_VERSION), 8)
+                    ))
+                    .fg(muted()),
+                );
+                spans.push(
+                    Span::raw(format!("{:<20}  ", fit(&row_cell(s, cols::UPDATED_AT), 20)))
+                        .fg(muted()),
+                );
             }
-            None => spans.push(Span::raw(format!("{:<12}  {:<ids_w$}  {:<8}  {:<20}  ", "-", "", "", "")).fg(muted())),
+            None => spans.push(
+                Span::raw(format!(
+                    "{:<12}  {:<ids_w$}  {:<8}  {:<20}  ",
+                    "-", "", "", ""
+                ))
+                .fg(muted()),
+            ),
         }
         spans.push(Span::raw(reached).fg(muted()));
         let mut ln = Line::from(spans);
@@ -109,7 +149,10 @@ pub(crate) fn draw_lookup_screen(frame: &mut Frame, area: Rect, app: &App) {
         out.push(ln);
     }
     frame.render_widget(Paragraph::new(out), list);
-    frame.render_widget(Paragraph::new(detail_text(app)).wrap(Wrap { trim: true }), detail);
+    frame.render_widget(
+        Paragraph::new(detail_text(app)).wrap(Wrap { trim: true }),
+        detail,
+    );
 }
 
 /// The details of the selected line: stale cause, error, where it was read from.
@@ -125,12 +168,22 @@ fn detail_text(app: &App) -> Vec<Line<'static>> {
     ))
     .fg(muted())];
     if let Some(r) = &f.resolved_from {
-        out.push(Line::from(format!(" read from store {} ({})", r.name, pretty_path(&r.location()))).fg(muted()));
+        out.push(
+            Line::from(format!(
+                " read from store {} ({})",
+                r.name,
+                pretty_path(&r.location())
+            ))
+            .fg(muted()),
+        );
     }
     if let Some(c) = s.and_then(|s| s.cause.as_ref()) {
         out.push(
-            Line::from(format!(" stale because {}", crate::engine::versioning::cause::cause_text(c)))
-                .fg(status_color(StatusCategory::NeedsUpdate)),
+            Line::from(format!(
+                " stale because {}",
+                crate::engine::versioning::cause::cause_text(c)
+            ))
+            .fg(status_color(StatusCategory::NeedsUpdate)),
         );
     }
     if let Some(e) = &f.error {

@@ -93,7 +93,8 @@ impl App {
             return None;
         };
         let lines = lookup_lines(l);
-        let LookupLine { feature, sample } = *lines.get(self.lookup.cursor.min(lines.len().saturating_sub(1)))?;
+        let LookupLine { feature, sample } =
+            *lines.get(self.lookup.cursor.min(lines.len().saturating_sub(1)))?;
         let f = l.features.get(feature)?;
         Some((l, f, sample.and_then(|s| f.samples.get(s))))
     }
@@ -133,13 +134,19 @@ impl App {
         };
         let mut fields: Vec<(String, String)> = vec![("state".into(), s.state.label().into())];
         if let Some(c) = &s.cause {
-            fields.push(("stale because".into(), crate::engine::versioning::cause::cause_text(c)));
+            fields.push((
+                "stale because".into(),
+                crate::engine::versioning::cause::cause_text(c),
+            ));
         }
         if let Some(e) = &f.error {
             fields.push(("error".into(), e.clone()));
         }
         if let Some(r) = &f.resolved_from {
-            fields.push(("resolved_from".into(), format!("{} ({})", r.name, r.location())));
+            fields.push((
+                "resolved_from".into(),
+                format!("{} ({})", r.name, r.location()),
+            ));
         }
         match s.row.as_ref().and_then(|r| r.as_object()) {
             Some(o) => fields.extend(o.iter().map(|(k, v)| (k.clone(), text(v)))),
@@ -175,7 +182,12 @@ impl App {
             Some(i) => {
                 self.features.filter.clear();
                 self.features.visible = filter_features(&self.features.entries, "");
-                let pos = self.features.visible.iter().position(|v| v.index == i).unwrap_or(0);
+                let pos = self
+                    .features
+                    .visible
+                    .iter()
+                    .position(|v| v.index == i)
+                    .unwrap_or(0);
                 self.select(pos)
             }
             None => return vec![],
