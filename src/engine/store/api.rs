@@ -206,7 +206,7 @@ pub trait MetadataStore: Send + Sync {
 
     /// [`MetadataStore::scan`] restricted to the rows whose id columns pass `ids` (a lookup of a few samples), the
     /// filter's columns always returned. Backends push the filter into their scan (DuckDB and PostgreSQL as a SQL
-    /// `WHERE`, LanceDB as its scan predicate); the default scans the projected table and filters in the engine ([`IdFilter::apply`], the
+    /// `WHERE`); the default scans the projected table and filters in the engine ([`IdFilter::apply`], the
     /// reference every pushdown must equal). A table lacking one of the filter's columns has no matching row.
     /// `Ok(None)` when the table does not exist.
     fn scan_ids(

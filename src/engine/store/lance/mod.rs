@@ -313,14 +313,11 @@ impl LanceStore {
             .map_err(|e| corrupt_table(key, e.to_string()))
     }
 
-    /// The rows of `key`'s table (`feature_version` only, when given and the table has the column) passing the
-    /// Lance SQL predicate `only_if`, with the columns `columns` selects.
     async fn read_table(
         &self,
         key: &FeatureKey,
         feature_version: Option<&str>,
         columns: &Columns,
-        only_if: Option<String>,
     ) -> Result<DataFrame> {
         let corrupt = |m: String| corrupt_table(key, m);
         let table = self.open_table(key).await?;
@@ -330,14 +327,10 @@ impl LanceStore {
             query = query.select(lancedb::query::Select::columns(&keep));
         }
         let schema = columns.project_schema(&schema);
-        let mut preds: Vec<String> = only_if.into_iter().collect();
         if let Some(v) = feature_version {
             if schema.field_with_name("metaxy_feature_version").is_ok() {
-                preds.push(version_predicate(v));
+                query = query.only_if(version_predicate(v));
             }
-        }
-        if !preds.is_empty() {
-            query = query.only_if(preds.join(" AND "));
         }
         let stream = query.execute().await.map_err(|e| corrupt(e.to_string()))?;
         let batches = collect_batches(stream, key).await?;
@@ -534,43 +527,7 @@ impl MetadataStore for LanceStore {
         if !self.has_feature(key)? {
             return Ok(None);
         }
-        block_on(self.read_table(key, feature_version, columns, None)).map(Some)
-    }
-    fn scan_ids(
-        &self,
-        key: &FeatureKey,
-        feature_version: Option<&str>,
-        columns: &Columns,
-        ids: &crate::engine::store::filter::IdFilter,
-    ) -> Result<Option<DataFrame>> {
-        use crate::engine::store::filter::IdKind;
-        if !self.has_feature(key)? {
-            return Ok(None);
-        }
-        let mut columns = columns.clone();
-        for c in &ids.columns {
-            columns = columns.with(c);
-        }
-        let schema = block_on(async {
-            let t = self.open_table(key).await?;
-            t.schema()
-                .await
-                .map_err(|e| corrupt_table(key, e.to_string()))
-        })?;
-        let kind = |c: &str| -> Option<IdKind> {
-            use arrow::datatypes::DataType as A;
-            Some(match schema.field_with_name(c).ok()?.data_type() {
-                A::Utf8 | A::LargeUtf8 | A::Utf8View => IdKind::Text,
-                t if t.is_integer() => IdKind::Integer,
-                _ => IdKind::Other,
-            })
-        };
-        let pred = if ids.columns.iter().any(|c| kind(c).is_none()) {
-            "FALSE".to_string()
-        } else {
-            ids.sql(|c| kind(c).unwrap_or(IdKind::Other))
-        };
-        block_on(self.read_table(key, feature_version, &columns, Some(pred))).map(Some)
+        block_on(self.read_table(key, feature_version, columns)).map(Some)
     }
     fn scan_ordered(
         &self,
