@@ -688,7 +688,12 @@ fn tui_looks_a_sample_up_across_the_graph() {
     tmux.wait_for("the crop row", |s| {
         s.contains("metaxy_provenance_by_field") && s.contains("example/crop · sample_uid=s000010")
     });
-    tmux.send(&["Escape", "Escape"]);
+    // one key per send: two ESC bytes in one read decode as a single Esc (crossterm), as a real terminal would
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the lookup again", |s| {
+        s.contains("Lookup · sample_uid=s000010") && !s.contains("metaxy_provenance_by_field")
+    });
+    tmux.send(&["Escape"]);
     tmux.wait_for("the stale tab again", |s| {
         s.contains("example/crop · Stale")
     });
