@@ -5,6 +5,7 @@
 //!
 //! ```sh
 //! cargo run --example screenshots            # writes screenshots/*.png (needs fonts-dejavu-core)
+//! cargo run --example screenshots -- lookup  # only the named ones
 //! ```
 
 // unwrap is allowed here: a developer tool that renders fixed demo screens: a failure should abort loudly.
@@ -138,6 +139,10 @@ fn keys(app: &mut App, ws: &Arc<Workspace>, keys: &[KeyCode]) {
 }
 
 fn shot(app: &App, name: &str, out: &Path) {
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    if !only.is_empty() && !only.iter().any(|n| n == name) {
+        return;
+    }
     let mut t = Terminal::new(TestBackend::new(150, 40)).unwrap();
     t.draw(|f| draw(f, app)).unwrap();
     save_png(t.backend().buffer(), &out.join(format!("{name}.png")));
@@ -204,6 +209,13 @@ fn main() {
     }
     keys(&mut app, &ws, &[F(5)]);
     shot(&app, "sql_console", &out);
+    // the lookup screen: L on the first stale sample of example/crop, the crop line selected
+    keys(
+        &mut app,
+        &ws,
+        &[Esc, Char('3'), Enter, Char('L'), Char('j')],
+    );
+    shot(&app, "lookup", &out);
 
     // a store after a code version bump: history diff, rebase preview, delete preview
     let ws = fixture("s04_version_bump", &tmp);

@@ -326,6 +326,20 @@ pub enum MetadataCommand {
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
     },
+    /// Where samples are in every feature of the graph: their state (up to date, stale and why, new, orphaned,
+    /// soft-deleted, not stored, absent), current row and, optionally, every stored row.
+    Lookup {
+        /// One sample: `column=value`, or a composite id `column=value,column=value` (repeatable: several
+        /// samples, each naming the same columns).
+        #[arg(long = "id", value_name = "COLUMN=VALUE", required = true)]
+        ids: Vec<String>,
+        /// Also list every stored row of each sample (all feature versions, history and soft deletions).
+        #[arg(long)]
+        with_sample_history: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
     /// Append rows from a file (parquet, csv or ndjson) to a feature, system columns filled as Metaxy's
     /// `write()` does (provenance from `metaxy_provenance_by_field`, data versions, current feature and project
     /// versions, one transaction timestamp).

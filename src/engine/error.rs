@@ -55,6 +55,9 @@ pub enum EngineError {
     /// Field-level parent resolution failed (Metaxy raises for a field with no upstream fields).
     #[error("feature {feature}: {message}")]
     Plan { feature: String, message: String },
+    /// The sample ids of a lookup are unusable (`--id` not `column=value`, columns no feature has).
+    #[error("bad sample ids: {0}")]
+    BadIds(String),
     /// A samples frame/file for `resolve_update` is unusable (missing columns, wrong types, unreadable file).
     #[error("bad samples: {0}")]
     BadSamples(String),

@@ -13,7 +13,9 @@ use crate::engine::ops::write::WriteOptions;
 use crate::engine::query::page::{read_page, PageAt, PageRead};
 use crate::engine::query::read::ReadOptions;
 use crate::engine::store::filter::apply_filters;
+use crate::engine::store::filter::IdFilter;
 use crate::engine::versioning::cause::{stale_causes, SampleCause};
+use crate::engine::versioning::lookup::{Lookup, LookupOptions};
 use crate::engine::versioning::resolve::Increment;
 use crate::engine::versioning::samples::load_rows;
 use crate::engine::workspace::Workspace;
@@ -218,4 +220,13 @@ pub fn filter_increment(mut inc: Increment, filter: &str) -> Result<Increment> {
     inc.stale = apply_filters(inc.stale, &f)?;
     inc.orphaned = apply_filters(inc.orphaned, &f)?;
     Ok(inc)
+}
+
+/// Where the samples `ids` are in every feature of the workspace's graph ([`crate::engine::versioning::lookup`]):
+/// the shared call of `metaxy-tui metadata lookup` and the TUI's lookup screen.
+///
+/// Errors: [`crate::engine::error::EngineError::BadIds`] when no feature has the looked-up id columns.
+pub fn lookup(ws: &Workspace, ids: &IdFilter, opts: &LookupOptions) -> Result<Lookup> {
+    let _t = crate::engine::timing::span(|| "lookup".into());
+    crate::engine::versioning::lookup::lookup(ws.store.as_ref(), &ws.graph, ids, opts)
 }

@@ -15,6 +15,7 @@ pub use crate::tui::screens::features::{
 };
 pub use crate::tui::screens::graph::GraphScreen;
 pub use crate::tui::screens::history::{HistoryRebase, HistoryState};
+pub use crate::tui::screens::lookup::{LookupLine, LookupScreen};
 pub use crate::tui::screens::stores::{StoreRow, StoresScreen};
 pub use crate::tui::screens::Screen;
 
@@ -112,6 +113,8 @@ pub struct App {
     pub stores: StoresScreen,
     /// The SQL console.
     pub console: crate::tui::screens::sql::SqlConsole,
+    /// The lookup screen.
+    pub lookup: LookupScreen,
     /// Dialog, palette and help.
     pub overlay: Overlay,
     /// The last toast (finished write, failure), until it times out.
@@ -146,6 +149,7 @@ impl App {
             history: HistoryState::default(),
             stores: StoresScreen::default(),
             console: Default::default(),
+            lookup: LookupScreen::default(),
             overlay: Overlay::default(),
             toast: None,
             tick: 0,
@@ -366,6 +370,7 @@ impl App {
             Screen::History => b.push("history".into()),
             Screen::Stores => b.push("stores".into()),
             Screen::Sql => b.push("sql".into()),
+            Screen::Lookup => b.push("lookup".into()),
             Screen::Features => {
                 if let Some(e) = self.selected_entry() {
                     b.push(e.key.to_string());
@@ -465,6 +470,16 @@ impl App {
             }
             return self.open_stores();
         }
+        if key.code == KeyCode::Char('L') {
+            if self.screen == Screen::Lookup {
+                self.screen = self.lookup.back.take().unwrap_or(Screen::Features);
+                return vec![];
+            }
+            return self.lookup_from_cursor();
+        }
+        if self.screen == Screen::Lookup {
+            return self.on_lookup_key(key);
+        }
         if self.screen == Screen::Stores {
             return self.on_stores_key(key);
         }
@@ -553,6 +568,10 @@ impl App {
                 if self.screen == Screen::History {
                     cmds.extend(self.open_history());
                 }
+                // a reload (after a delete started from the lookup screen) looks the samples up again
+                if let (Screen::Lookup, Some(ids)) = (self.screen, self.lookup.ids.clone()) {
+                    cmds.extend(self.open_lookup(ids));
+                }
                 cmds
             }
         }
@@ -612,6 +631,7 @@ fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
         r @ (JobResult::SqlProgress { .. } | JobResult::SqlDone { .. }) => {
             crate::tui::screens::sql::on_done(app, r)
         }
+        JobResult::Looked { ids, result } => app.on_looked(ids, result),
         JobResult::RowsPerVersion { counts } => {
             app.history.rows = Some(counts);
             vec![]

@@ -75,6 +75,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         WorkspaceState::Ready(ws) if app.screen == Screen::Sql => {
             crate::tui::screens::sql::draw::draw_console(frame, body, app, ws)
         }
+        WorkspaceState::Ready(_) if app.screen == Screen::Lookup => {
+            draw_lookup_screen(frame, body, app)
+        }
         WorkspaceState::Ready(ws) => draw_main(frame, body, app, ws),
     }
     let bar = Paragraph::new(status_lines).style(Style::new().bg(Color::Rgb(30, 30, 30)));

@@ -152,6 +152,13 @@ pub enum JobResult {
         /// The result (rows as a table), or the error message.
         result: Result<Box<crate::tui::screens::sql::SqlResult>, String>,
     },
+    /// A lookup finished.
+    Looked {
+        /// The samples looked up.
+        ids: crate::engine::store::filter::IdFilter,
+        /// The lookup, or the error message.
+        result: Result<Arc<crate::engine::versioning::lookup::Lookup>, String>,
+    },
     /// A write (delete, drop, rebase) finished: a toast text, or the error message.
     Mutated {
         /// What was done, or the error.

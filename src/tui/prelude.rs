@@ -52,6 +52,7 @@ pub(crate) use crate::tui::screens::graph::draw::draw_graph_screen;
 pub(crate) use crate::tui::screens::graph::layout as graph_view;
 pub(crate) use crate::tui::screens::history::draw::draw_history_screen;
 pub(crate) use crate::tui::screens::history::keys::root_rebase_message;
+pub(crate) use crate::tui::screens::lookup::draw::draw_lookup_screen;
 pub(crate) use crate::tui::screens::stores::draw::draw_stores_screen;
 pub(crate) use crate::tui::tasks::Job;
 pub(crate) use crate::tui::view::{text_width, CellKind, StatusReport, TableData};

@@ -2821,3 +2821,71 @@ fn sql_console_runs_queries_shows_errors_in_place_and_recalls_history() {
     pump(&mut app, cmds);
     assert_eq!(app.screen, crate::tui::screens::Screen::Features);
 }
+
+/// `L` on a Stale row opens the lookup screen on that sample: every feature with its state (stale in crop, the
+/// 1:N chunks listed one by one, the N:1 summary), Enter shows the row with its cause, `d` prefills the delete
+/// dialog with the sample's ids, Esc goes back; the palette looks typed ids up.
+#[test]
+fn lookup_screen_shows_the_sample_in_every_feature() {
+    use crate::engine::versioning::lookup::SampleState;
+    use crate::tui::screens::Screen;
+    let mut app = demo_app();
+    select(&mut app, "example/crop");
+    let cmds = update(&mut app, ch('3'));
+    pump(&mut app, cmds);
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    pump(&mut app, cmds);
+    let cmds = update(&mut app, ch('L'));
+    assert_eq!(app.screen, Screen::Lookup);
+    assert!(render(&app, 140, 30).contains("looking up sample_uid=s000010"));
+    pump(&mut app, cmds);
+    let Some(Load::Ready(l)) = &app.lookup.result else {
+        panic!("lookup not done");
+    };
+    let crop = l
+        .features
+        .iter()
+        .find(|f| f.feature == "example/crop")
+        .unwrap();
+    assert_eq!(crop.samples[0].state, SampleState::Stale);
+    let out = render(&app, 140, 32);
+    assert!(out.contains("Lookup · sample_uid=s000010"), "{out}");
+    assert!(out.contains("chunk_idx=1"), "{out}");
+    insta::assert_snapshot!("lookup_s000010", out);
+
+    // the crop line: Enter shows the row and why it is stale
+    let crop_line = crate::tui::screens::lookup::lookup_lines(l)
+        .iter()
+        .position(|x| l.features[x.feature].feature == "example/crop")
+        .unwrap();
+    for _ in 0..crop_line {
+        let _ = update(&mut app, ch('j'));
+    }
+    let _ = update(&mut app, key(KeyCode::Enter));
+    let out = render(&app, 140, 32);
+    assert!(out.contains("stale because"), "{out}");
+    assert!(out.contains("metaxy_provenance_by_field"), "{out}");
+    let _ = update(&mut app, key(KeyCode::Esc));
+    // d: the delete dialog of crop, prefilled with the sample
+    let cmds = update(&mut app, ch('d'));
+    pump(&mut app, cmds);
+    let out = render(&app, 140, 32);
+    assert!(
+        out.contains("CAST(\"sample_uid\" AS VARCHAR) IN ('s000010')"),
+        "{out}"
+    );
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert!(app.overlay.dialog.is_none());
+    // Esc: back where L was pressed
+    let _ = update(&mut app, key(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Features);
+    // the palette: typed ids
+    let _ = update(&mut app, ch(':'));
+    type_keys(&mut app, "lookup sample_uid=s000050");
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    pump(&mut app, cmds);
+    assert_eq!(app.screen, Screen::Lookup);
+    let out = render(&app, 140, 32);
+    assert!(out.contains("sample_uid=s000050"), "{out}");
+    assert!(out.contains("new"), "{out}");
+}

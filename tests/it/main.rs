@@ -15,6 +15,7 @@ mod fallback;
 mod faults;
 mod hashing;
 mod locking;
+mod lookup;
 mod mutations;
 mod pg_tls;
 mod pushdown;

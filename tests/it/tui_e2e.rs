@@ -823,3 +823,92 @@ fn tui_unfiltered_delete_needs_the_typed_key_so_d_enter_enter_deletes_nothing() 
     quit_and_check_restored(&tmux);
     assert_eq!(read_count(&dir, "example/video"), before);
 }
+
+/// The lookup screen in the real binary: `L` on a Stale row of example/crop shows that sample in every feature
+/// (stale in crop with its cause, the chunks of the 1:N expansion, the N:1 summary); Enter shows the row; Esc
+/// goes back; the palette looks typed ids up.
+#[test]
+fn tui_looks_a_sample_up_across_the_graph() {
+    require_tmux();
+    let fixture =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/duckdb/s02_mutated");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s02_mutated");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture.join("metaxy.toml"), dir.join("metaxy.toml")).unwrap();
+    copy_dir(&fixture.join("store"), &dir.join("store"));
+    let tmux = Tmux::start(
+        tmp.path(),
+        &dir,
+        Path::new(env!("CARGO_BIN_EXE_metaxy-tui")),
+        160,
+        45,
+    );
+    tmux.wait_for("the metadata of example/video", |s| {
+        s.contains("example/video · Metadata") && s.contains("rows 1-")
+    });
+    tmux.send(&["j"]);
+    tmux.wait_for("example/crop selected", |s| {
+        s.contains("example/crop · Metadata")
+    });
+    tmux.send(&["3"]);
+    tmux.wait_for("the stale tab of example/crop", |s| {
+        s.contains("example/crop · Stale") && s.contains("s000010")
+    });
+    tmux.send(&["Enter", "L"]);
+    let screen = tmux.wait_for("the lookup of s000010", |s| {
+        s.contains("Lookup · sample_uid=s000010") && s.contains("example/chunk_summary")
+    });
+    assert!(
+        line_with(&screen, "example/crop ").contains("stale"),
+        "{screen}"
+    );
+    assert!(
+        line_with(&screen, "example/video ").contains("stored"),
+        "{screen}"
+    );
+    assert!(screen.contains("chunk_idx=0"), "{screen}");
+    assert!(
+        line_with(&screen, "example/chunk_summary").contains("up to date"),
+        "{screen}"
+    );
+    // the crop line: its cause below, its row on Enter
+    tmux.send(&["j"]);
+    tmux.wait_for("the crop cause", |s| {
+        s.contains("stale because example/video.audio")
+    });
+    tmux.send(&["Enter"]);
+    tmux.wait_for("the crop row", |s| {
+        s.contains("metaxy_provenance_by_field") && s.contains("example/crop · sample_uid=s000010")
+    });
+    // one key per send: two ESC bytes in one read decode as a single Esc (crossterm), as a real terminal would
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the lookup again", |s| {
+        s.contains("Lookup · sample_uid=s000010") && !s.contains("metaxy_provenance_by_field")
+    });
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the stale tab again", |s| {
+        s.contains("example/crop · Stale")
+    });
+    // typed ids in the palette: a composite id of an expansion child
+    tmux.send(&[":"]);
+    tmux.send(&["-l", "lookup sample_uid=s000013,chunk_idx=1"]);
+    tmux.send(&["Enter"]);
+    let screen = tmux.wait_for("the lookup of a chunk", |s| {
+        s.contains("Lookup · sample_uid=s000013,chunk_idx=1")
+            && s.contains("upstream of example/chunk (1:N)")
+    });
+    assert!(
+        line_with(&screen, "example/video ").contains("sample_uid=s000013"),
+        "{screen}"
+    );
+    assert!(
+        line_with(&screen, "example/chunk_summary").contains("downstream of example/chunk (N:1)"),
+        "{screen}"
+    );
+    tmux.send(&["Escape"]);
+    tmux.wait_for("the stale tab again", |s| {
+        s.contains("example/crop · Stale")
+    });
+    quit_and_check_restored(&tmux);
+}

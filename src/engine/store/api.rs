@@ -12,6 +12,7 @@ use crate::engine::config::{HashAlgorithm, StoreKind};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::graph::PushedFeature;
 use crate::engine::keys::{feature_versions_key, FeatureKey};
+use crate::engine::store::filter::IdFilter;
 
 /// Where a feature's metadata was read from (Metaxy's `store_metadata` / `resolved_from`).
 #[derive(Debug, Clone, serde::Serialize, PartialEq)]
@@ -202,6 +203,31 @@ pub trait MetadataStore: Send + Sync {
         feature_version: Option<&str>,
         columns: &Columns,
     ) -> Result<Option<DataFrame>>;
+
+    /// [`MetadataStore::scan`] restricted to the rows whose id columns pass `ids` (a lookup of a few samples), the
+    /// filter's columns always returned. Backends push the filter into their scan (DuckDB and PostgreSQL as a SQL
+    /// `WHERE`); the default scans the projected table and filters in the engine ([`IdFilter::apply`], the
+    /// reference every pushdown must equal). A table lacking one of the filter's columns has no matching row.
+    /// `Ok(None)` when the table does not exist.
+    fn scan_ids(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: &IdFilter,
+    ) -> Result<Option<DataFrame>> {
+        let mut columns = columns.clone();
+        for c in &ids.columns {
+            columns = columns.with(c);
+        }
+        let Some(df) = self.scan(key, feature_version, &columns)? else {
+            return Ok(None);
+        };
+        if ids.columns.iter().any(|c| df.get_column_index(c).is_none()) {
+            return Ok(Some(df.clear()));
+        }
+        ids.apply(df).map(Some)
+    }
 
     /// [`MetadataStore::scan`] with Metaxy's latest-row-per-id dedup ([`crate::engine::query::read::keep_latest`]: the
     /// greatest `coalesce(metaxy_deleted_at, metaxy_updated_at)` per `id_columns`, the row stored last among

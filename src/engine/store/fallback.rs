@@ -98,6 +98,18 @@ impl MetadataStore for FallbackStore {
             None => Ok(None),
         }
     }
+    fn scan_ids(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: &crate::engine::store::filter::IdFilter,
+    ) -> Result<Option<DataFrame>> {
+        match self.find(key)? {
+            Some(s) => s.scan_ids(key, feature_version, columns, ids),
+            None => Ok(None),
+        }
+    }
     fn scan_latest(
         &self,
         key: &FeatureKey,

@@ -92,3 +92,232 @@ pub(crate) fn sorted_unique(s: &Series) -> Result<Option<bool>> {
         !s.slice(1, n - 1).equal_missing(&s.slice(0, n - 1))?.any(),
     ))
 }
+
+/// How a backend stores an id column, for the SQL literal of an [`IdFilter`] value: text compared to a string
+/// literal, integers to a number (so the backend can use its statistics), anything else compared as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// A text column (`VARCHAR`, `text`).
+    Text,
+    /// An integer column.
+    Integer,
+    /// Another type (or unknown): compared through a cast to text.
+    Other,
+}
+
+/// Rows of id values a scan keeps (the samples of a lookup): a row passes when its `columns` hold one of the
+/// value tuples of `rows`, values compared as text (`chunk_idx = 0` matches the text `"0"`). Backends push it into
+/// their scans ([`crate::engine::store::MetadataStore::scan_ids`]); [`IdFilter::apply`] is the engine's own
+/// evaluation, the reference for every pushdown.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdFilter {
+    /// The id columns the values are for.
+    pub columns: Vec<String>,
+    /// Value tuples, one value per column, in `columns` order; no duplicates.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl IdFilter {
+    /// A filter on `columns` keeping rows equal to one of `rows` (duplicates dropped, order kept).
+    pub fn new(columns: Vec<String>, rows: Vec<Vec<String>>) -> Self {
+        let mut out: Vec<Vec<String>> = Vec::with_capacity(rows.len());
+        for r in rows {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        IdFilter { columns, rows: out }
+    }
+
+    /// This filter restricted to the columns `map` names (`(column here, column there)` pairs) and renamed to
+    /// the `there` names: the samples of a related feature. `None` when no column maps (the feature shares no id
+    /// column with these samples).
+    pub fn project(&self, map: &[(String, String)]) -> Option<IdFilter> {
+        let mut idx = vec![];
+        let mut columns = vec![];
+        for (i, c) in self.columns.iter().enumerate() {
+            if let Some((_, to)) = map.iter().find(|(from, _)| from == c) {
+                if !columns.contains(to) {
+                    idx.push(i);
+                    columns.push(to.clone());
+                }
+            }
+        }
+        if columns.is_empty() {
+            return None;
+        }
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| idx.iter().map(|i| r[*i].clone()).collect())
+            .collect();
+        Some(IdFilter::new(columns, rows))
+    }
+
+    /// Whether a row with these `(column, value as text)` pairs passes (columns of the filter the row lacks are
+    /// not checked).
+    pub fn matches(&self, values: &[(String, String)]) -> bool {
+        self.rows.iter().any(|r| {
+            self.columns.iter().zip(r).all(|(c, v)| {
+                values
+                    .iter()
+                    .find(|(k, _)| k == c)
+                    .is_none_or(|(_, x)| x == v)
+            })
+        })
+    }
+
+    /// The filter as a polars expression (a column compared as text).
+    pub fn expr(&self) -> Expr {
+        let text = |c: &str| col(c).cast(DataType::String);
+        if let [c] = self.columns.as_slice() {
+            let values = Series::new(
+                "values".into(),
+                self.rows.iter().map(|r| r[0].as_str()).collect::<Vec<_>>(),
+            );
+            return text(c).is_in(lit(values).implode(false), false);
+        }
+        let mut out: Option<Expr> = None;
+        for r in &self.rows {
+            let mut all: Option<Expr> = None;
+            for (c, v) in self.columns.iter().zip(r) {
+                let e = text(c).eq(lit(v.clone()));
+                all = Some(match all {
+                    None => e,
+                    Some(a) => a.and(e),
+                });
+            }
+            let all = all.unwrap_or(lit(true));
+            out = Some(match out {
+                None => all,
+                Some(o) => o.or(all),
+            });
+        }
+        out.unwrap_or(lit(false))
+    }
+
+    /// The rows of `df` that pass (nulls never do). Errors: a filter column `df` lacks ([`EngineError::Polars`]).
+    pub fn apply(&self, df: DataFrame) -> Result<DataFrame> {
+        Ok(df
+            .lazy()
+            .filter(self.expr().fill_null(lit(false)))
+            .collect()?)
+    }
+
+    /// The filter as a SQL condition for a backend's `WHERE` (DuckDB and PostgreSQL syntax), with each column
+    /// compared as `kind` says it is stored.
+    pub fn sql(&self, kind: impl Fn(&str) -> IdKind) -> String {
+        // the quoting of `store::common` (not imported: the store API imports this module, and `common` the API)
+        let quote_ident = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
+        let sql_str = |v: &str| format!("'{}'", v.replace('\'', "''"));
+        let is_int = |v: &str| v.parse::<i64>().is_ok() || v.parse::<u64>().is_ok();
+        // a column's values are compared the same way: numbers only when every value is one
+        let as_kind = |c: &str, i: usize| -> IdKind {
+            match kind(c) {
+                IdKind::Integer if self.rows.iter().all(|r| is_int(&r[i])) => IdKind::Integer,
+                IdKind::Integer => IdKind::Other,
+                k => k,
+            }
+        };
+        let kinds: Vec<IdKind> = (0..self.columns.len())
+            .map(|i| as_kind(&self.columns[i], i))
+            .collect();
+        let lhs = |i: usize| -> String {
+            let q = quote_ident(&self.columns[i]);
+            match kinds[i] {
+                IdKind::Other => format!("CAST({q} AS VARCHAR)"),
+                _ => q,
+            }
+        };
+        let rhs = |i: usize, v: &str| -> String {
+            match kinds[i] {
+                IdKind::Integer => v.to_string(),
+                _ => sql_str(v),
+            }
+        };
+        if self.rows.is_empty() {
+            return "FALSE".into();
+        }
+        if self.columns.len() == 1 {
+            let values: Vec<String> = self.rows.iter().map(|r| rhs(0, &r[0])).collect();
+            return format!("{} IN ({})", lhs(0), values.join(", "));
+        }
+        let ors: Vec<String> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let ands: Vec<String> = self
+                    .columns
+                    .iter()
+                    .zip(r)
+                    .enumerate()
+                    .map(|(i, (_, v))| format!("{} = {}", lhs(i), rhs(i, v)))
+                    .collect();
+                format!("({})", ands.join(" AND "))
+            })
+            .collect();
+        format!("({})", ors.join(" OR "))
+    }
+
+    /// The filter as a SQL WHERE fragment in the engine's dialect (the `--filter` of reads and deletes): each
+    /// column compared as text, so it works whatever the column's type.
+    pub fn sql_filter(&self) -> String {
+        self.sql(|_| IdKind::Other)
+    }
+}
+
+#[cfg(test)]
+mod lookup_id_filter_tests {
+    use super::*;
+
+    fn f(columns: &[&str], rows: &[&[&str]]) -> IdFilter {
+        IdFilter::new(
+            columns.iter().map(|c| c.to_string()).collect(),
+            rows.iter()
+                .map(|r| r.iter().map(|v| v.to_string()).collect())
+                .collect(),
+        )
+    }
+
+    /// SQL per column kind (text literal, number, cast to text when a value is not a number), composite ids as
+    /// an OR of ANDs, quoting; the engine expression keeps the same rows.
+    #[test]
+    fn lookup_id_filter_sql_expr_and_projection() {
+        let kind = |c: &str| {
+            if c == "chunk_idx" {
+                IdKind::Integer
+            } else {
+                IdKind::Text
+            }
+        };
+        assert_eq!(
+            f(&["sample_uid"], &[&["a"], &["it's"], &["a"]]).sql(kind),
+            "\"sample_uid\" IN ('a', 'it''s')"
+        );
+        assert_eq!(
+            f(&["chunk_idx"], &[&["1"], &["2"]]).sql(kind),
+            "\"chunk_idx\" IN (1, 2)"
+        );
+        assert_eq!(
+            f(&["chunk_idx"], &[&["1"], &["x"]]).sql(kind),
+            "CAST(\"chunk_idx\" AS VARCHAR) IN ('1', 'x')"
+        );
+        assert_eq!(
+            f(&["sample_uid", "chunk_idx"], &[&["a", "0"], &["b", "1"]]).sql(kind),
+            "((\"sample_uid\" = 'a' AND \"chunk_idx\" = 0) OR (\"sample_uid\" = 'b' AND \"chunk_idx\" = 1))"
+        );
+        assert_eq!(f(&["sample_uid"], &[]).sql(kind), "FALSE");
+        let df = df!("sample_uid" => ["a", "a", "b", "c"], "chunk_idx" => [0i64, 1, 1, 0]).unwrap();
+        let two = f(&["sample_uid", "chunk_idx"], &[&["a", "1"], &["c", "0"]]);
+        assert_eq!(two.apply(df.clone()).unwrap().height(), 2);
+        // the engine's SQL dialect reads the same filter text
+        let sql = apply_filters(df.clone(), &[two.sql_filter()]).unwrap();
+        assert_eq!(sql.height(), 2);
+        // projection: renamed and dropped columns; matches ignores columns a row lacks
+        let p = two.project(&[("sample_uid".into(), "uid".into())]).unwrap();
+        assert_eq!(p, f(&["uid"], &[&["a"], &["c"]]));
+        assert!(two.project(&[("other".into(), "x".into())]).is_none());
+        assert!(two.matches(&[("sample_uid".into(), "c".into())]));
+        assert!(!two.matches(&[("sample_uid".into(), "b".into())]));
+    }
+}

@@ -1,9 +1,10 @@
 //! Versioning: Metaxy's `resolve_update` (new, stale and orphaned samples, [`resolve`]), why a sample is stale
-//! ([`cause`]), per-feature statuses ([`status`]), counts-only increments ([`counts`]) and user samples
+//! ([`cause`]), per-feature statuses ([`status`]), per-sample lookups across the graph ([`lookup`]), counts-only increments ([`counts`]) and user samples
 //! ([`samples`]).
 
 pub mod cause;
 pub mod counts;
+pub mod lookup;
 pub mod resolve;
 pub mod samples;
 pub mod status;

@@ -18,6 +18,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("v", "feature graph drawing (Esc back)"),
             ("H", "pushed versions and graph diffs"),
             ("S", "stores: reachable or not, open another"),
+            ("L", "lookup: the cursor row's sample everywhere"),
         ],
     ),
     (
@@ -39,6 +40,10 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("C", "collapse every prefix / expand all"),
             ("Enter", "open the feature's tables"),
         ],
+    ),
+    (
+        "Lookup screen (L)",
+        &[("Enter  d  R", "row · delete it · rebase its feature")],
     ),
     (
         "History screen (H)",

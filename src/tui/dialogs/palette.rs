@@ -18,6 +18,11 @@ pub const PALETTE: &[(&str, &str, char)] = &[
     ("sql", "SQL console over the store (features as views)", 'Q'),
     ("reload", "re-open the store and recompute statuses", 'r'),
     ("live refresh", "toggle: reload when the store changes", 'a'),
+    (
+        "lookup",
+        "the cursor row's sample in every feature; or type: lookup col=value",
+        'L',
+    ),
     ("delete", "delete rows of the selected feature", 'd'),
     ("drop table", "drop the selected feature's whole table", 'X'),
     (
@@ -147,6 +152,14 @@ impl App {
                 vec![]
             }
             KeyCode::Enter => {
+                let typed = crate::tui::dialogs::input_text(&p.input);
+                // `lookup sample_uid=s1 ...`: look those ids up
+                if let Some(rest) = typed.trim().strip_prefix("lookup ") {
+                    if rest.contains('=') {
+                        self.overlay.palette = None;
+                        return self.lookup_typed(rest);
+                    }
+                }
                 let chosen = matches
                     .get(p.cursor.min(matches.len().saturating_sub(1)))
                     .copied();

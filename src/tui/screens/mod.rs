@@ -5,6 +5,7 @@ pub mod details;
 pub mod features;
 pub mod graph;
 pub mod history;
+pub mod lookup;
 pub mod sql;
 pub mod stores;
 
@@ -24,4 +25,6 @@ pub enum Screen {
     Stores,
     /// The SQL console over the open store (`Q`, `:sql`).
     Sql,
+    /// Where samples are in every feature (`L`).
+    Lookup,
 }

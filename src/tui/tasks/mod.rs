@@ -16,6 +16,7 @@ mod counts;
 mod export;
 mod files;
 mod increment;
+mod lookup;
 mod mutate;
 mod open;
 mod page;
@@ -253,6 +254,13 @@ pub enum Job {
         /// Stops the query (Esc).
         cancel: crate::engine::sql::SqlCancel,
     },
+    /// Look samples up in every feature; reports [`JobResult::Looked`].
+    Lookup {
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The samples.
+        ids: crate::engine::store::filter::IdFilter,
+    },
     /// Perform a rebase plan; reports [`JobResult::Mutated`].
     ExecuteRebase {
         /// The workspace.
@@ -330,6 +338,7 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
         Job::ExecuteRebase { ws, plan } => mutate::execute_rebase(&ws, &plan, emit),
         Job::PollStore { ws } => poll::poll(&ws, emit),
         Job::RunSql { ws, query, cancel } => sql::run(&ws, &query, &cancel, emit),
+        Job::Lookup { ws, ids } => lookup::run(&ws, ids, emit),
     }
 }
 

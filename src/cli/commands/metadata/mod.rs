@@ -1,5 +1,5 @@
-//! `metadata ...`: one module per subcommand. Reads (`status`, `increment`, `read`) call the workspace's engine
-//! queries; mutations (`write`, `delete`, `drop`, `rebase`, `copy`) plan first with the engine's `plan_*` (which only
+//! `metadata ...`: one module per subcommand. Reads (`status`, `increment`, `read`, `lookup`) call the workspace's
+//! engine queries; mutations (`write`, `delete`, `drop`, `rebase`, `copy`) plan first with the engine's `plan_*` (which only
 //! reads), print the plan for `--dry-run`, and otherwise execute it. [`run`] turns the parsed options into the
 //! engine's request types and calls the subcommand's module.
 
@@ -7,6 +7,7 @@ mod copy;
 mod delete;
 mod drop;
 mod increment;
+mod lookup;
 mod read;
 mod rebase;
 mod status;
@@ -77,6 +78,11 @@ pub fn run(cli: &Cli, cmd: &MetadataCommand) -> Result<ExitCode> {
             };
             read::run(&ws, feature, &opts, *limit, *format)
         }
+        MetadataCommand::Lookup {
+            ids,
+            with_sample_history,
+            format,
+        } => lookup::run(&open(cli, None)?, ids, *with_sample_history, *format),
         MetadataCommand::Write {
             feature,
             input,

@@ -371,6 +371,45 @@ impl MetadataStore for DuckDbStore {
         q.run(reader.conn(), &table, "").map(Some)
     }
 
+    fn scan_ids(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: &crate::engine::store::filter::IdFilter,
+    ) -> Result<Option<DataFrame>> {
+        use crate::engine::store::filter::IdKind;
+        let mut columns = columns.clone();
+        for c in &ids.columns {
+            columns = columns.with(c);
+        }
+        let Some((conn, table, q)) = self.open_scan(key, feature_version, &columns)? else {
+            return Ok(None);
+        };
+        let kind = |c: &str| -> Option<IdKind> {
+            let (_, ty) = q.table_columns.iter().find(|(n, _)| n == c)?;
+            let ty = ty.to_uppercase();
+            Some(if ty == "VARCHAR" || ty.starts_with("VARCHAR(") {
+                IdKind::Text
+            } else if ty.contains("INT") {
+                IdKind::Integer
+            } else {
+                IdKind::Other
+            })
+        };
+        if ids.columns.iter().any(|c| kind(c).is_none()) {
+            return Ok(Some(q.run(conn.conn(), &table, " LIMIT 0")?));
+        }
+        let cond = ids.sql(|c| kind(c).unwrap_or(IdKind::Other));
+        let glue = if q.where_sql.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        };
+        q.run(conn.conn(), &table, &format!("{glue}{cond}"))
+            .map(Some)
+    }
+
     fn increment_counts(
         &self,
         plan: &crate::engine::store::count_plan::CountPlan,

@@ -288,6 +288,46 @@ impl MetadataStore for PostgresStore {
             .map(Some)
     }
 
+    fn scan_ids(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: &crate::engine::store::filter::IdFilter,
+    ) -> Result<Option<DataFrame>> {
+        use crate::engine::store::filter::IdKind;
+        let table = self.table_name(key);
+        let Some(cols) = self.columns(&table)? else {
+            return Ok(None);
+        };
+        let mut columns = columns.clone();
+        for c in &ids.columns {
+            columns = columns.with(c);
+        }
+        let kind = |c: &str| -> Option<IdKind> {
+            let col = cols.iter().find(|x| x.name == c)?;
+            Some(match col.ty {
+                PgType::Text => IdKind::Text,
+                PgType::Int8 | PgType::Int4 | PgType::Int2 => IdKind::Integer,
+                _ => IdKind::Other,
+            })
+        };
+        let version = sql::version_where(&cols, feature_version);
+        let glue = if version.is_empty() {
+            " WHERE "
+        } else {
+            " AND "
+        };
+        let cond = if ids.columns.iter().any(|c| kind(c).is_none()) {
+            "FALSE".to_string()
+        } else {
+            ids.sql(|c| kind(c).unwrap_or(IdKind::Other))
+        };
+        let tail = format!("{version}{glue}{cond}");
+        self.select(&table, &cols, &columns, &quote_ident(&table), &tail)
+            .map(Some)
+    }
+
     fn scan_latest(
         &self,
         key: &FeatureKey,
