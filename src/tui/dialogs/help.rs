@@ -19,6 +19,7 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
             ("H", "pushed versions and graph diffs"),
             ("S", "stores: reachable or not, open another"),
             ("L", "lookup: the cursor row's sample everywhere"),
+            ("Q", "SQL console over the store (also :sql)"),
         ],
     ),
     (
@@ -42,12 +43,11 @@ pub const HELP: &[(&str, &[(&str, &str)])] = &[
         ],
     ),
     (
-        "Lookup screen (L)",
-        &[("Enter  d  R", "row · delete it · rebase its feature")],
-    ),
-    (
-        "History screen (H)",
-        &[("j k  x  R", "version · diff base · rebase from it")],
+        "Lookup (L) · History (H) screens",
+        &[
+            ("Enter  d  R", "lookup: row · delete it · rebase"),
+            ("j k  x  R", "history: version · diff base · rebase"),
+        ],
     ),
     (
         "Table",
@@ -129,24 +129,55 @@ pub(crate) fn help_lines(groups: &[(&str, &[(&str, &str)])]) -> Vec<Line<'static
     }
     lines
 }
+/// Rows of a run of help groups (each: a title, its keys, a blank line).
+fn group_rows(groups: &[(&str, &[(&str, &str)])]) -> usize {
+    groups.iter().map(|(_, k)| k.len() + 2).sum()
+}
+
+/// The split of [`HELP`] into `n` (1 to 3) runs of whole groups with the smallest tallest run: the indices where
+/// runs 2 and 3 start, and the height of the tallest run.
+fn balanced_split(n: usize) -> (Vec<usize>, usize) {
+    let len = HELP.len();
+    let mut best = (vec![], group_rows(HELP));
+    if n < 2 {
+        return best;
+    }
+    for i in 1..len {
+        if n == 2 {
+            let h = group_rows(&HELP[..i]).max(group_rows(&HELP[i..]));
+            if h < best.1 {
+                best = (vec![i], h);
+            }
+            continue;
+        }
+        for j in i + 1..len {
+            let h = group_rows(&HELP[..i])
+                .max(group_rows(&HELP[i..j]))
+                .max(group_rows(&HELP[j..]));
+            if h < best.1 {
+                best = (vec![i, j], h);
+            }
+        }
+    }
+    best
+}
+
 pub(crate) fn draw_help(frame: &mut Frame, area: Rect) {
-    let rows: usize = HELP.iter().map(|(_, k)| k.len() + 2).sum::<usize>() + 1;
-    // two columns when one would not fit the height and the terminal is wide enough
-    let split = rows + 2 > area.height as usize && area.width >= 110;
-    // the split point that balances the two columns
-    let half = (1..HELP.len())
-        .min_by_key(|&k| {
-            let l: usize = HELP[..k].iter().map(|(_, x)| x.len() + 2).sum();
-            let r: usize = HELP[k..].iter().map(|(_, x)| x.len() + 2).sum();
-            l.max(r)
-        })
-        .unwrap_or(1);
-    let (w, h) = if split {
-        let left: usize = HELP[..half].iter().map(|(_, k)| k.len() + 2).sum();
-        let right: usize = HELP[half..].iter().map(|(_, k)| k.len() + 2).sum();
-        (area.width.min(150), left.max(right) as u16 + 3)
+    // as few columns as fit the height (two from 110 columns of terminal, three from 120)
+    let fits = |h: usize| h + 3 <= area.height as usize;
+    let mut n = 1;
+    let mut split = balanced_split(1);
+    for (cols, min_width) in [(2, 110), (3, 120)] {
+        if fits(split.1) || area.width < min_width {
+            break;
+        }
+        n = cols;
+        split = balanced_split(cols);
+    }
+    let (w, h) = if n == 1 {
+        (76, split.1 as u16 + 3)
     } else {
-        (76, rows as u16 + 2)
+        (area.width.min(75 * n as u16), split.1 as u16 + 3)
     };
     let r = centered(area, w, h);
     frame.render_widget(Clear, r);
@@ -161,12 +192,12 @@ pub(crate) fn draw_help(frame: &mut Frame, area: Rect) {
         );
     let inner = block.inner(r);
     frame.render_widget(block, r);
-    if split {
-        let [a, b] = Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .areas(inner);
-        frame.render_widget(Paragraph::new(help_lines(&HELP[..half])), a);
-        frame.render_widget(Paragraph::new(help_lines(&HELP[half..])), b);
-    } else {
-        frame.render_widget(Paragraph::new(help_lines(HELP)), inner);
+    let mut bounds = vec![0];
+    bounds.extend(split.0.iter().copied());
+    bounds.push(HELP.len());
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, n as u32); n]).split(inner);
+    for (k, a) in areas.iter().enumerate() {
+        let groups = &HELP[bounds[k]..bounds[k + 1]];
+        frame.render_widget(Paragraph::new(help_lines(groups)), *a);
     }
 }
