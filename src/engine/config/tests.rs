@@ -525,13 +525,13 @@ fn store_errors() {
     let e = env(&[]);
     // an unsupported store class does not break loading (Metaxy fails only when it is instantiated) ...
     let cfg = parse(
-            "store = \"x\"\n[stores.x]\ntype = \"metaxy.ext.clickhouse.ClickHouseMetadataStore\"\n[stores.y]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n[stores.y.config]\ndatabase = \"a\"\n",
+            "store = \"x\"\n[stores.x]\ntype = \"metaxy.ext.bigquery.BigQueryMetadataStore\"\n[stores.y]\ntype = \"metaxy.ext.duckdb.DuckDBMetadataStore\"\n[stores.y.config]\ndatabase = \"a\"\n",
             &e,
         )
         .unwrap();
     assert_eq!(cfg.stores.len(), 1);
     assert_eq!(cfg.store_config(Some("y")).unwrap().name, "y");
-    assert!(cfg.warnings.iter().any(|w| w.contains("ClickHouse")));
+    assert!(cfg.warnings.iter().any(|w| w.contains("BigQuery")));
     // ... but selecting it is an error
     let err = cfg.store_config(None).unwrap_err();
     match err {
@@ -541,7 +541,7 @@ fn store_errors() {
             supported,
         } => {
             assert_eq!(store, "x");
-            assert!(type_path.contains("ClickHouse"));
+            assert!(type_path.contains("BigQuery"));
             assert_eq!(supported.len(), KNOWN_STORE_TYPES.len());
         }
         other => panic!("unexpected {other}"),
