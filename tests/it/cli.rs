@@ -847,9 +847,10 @@ type = "metaxy.ext.polars.handlers.delta.DeltaMetadataStore"
 [stores.cold.config]
 root_path = "s3://bucket/metaxy/"
 [stores.ch]
-type = "metaxy.ext.clickhouse.ClickHouseMetadataStore"
+type = "metaxy.ext.bigquery.BigQueryMetadataStore"
 [stores.ch.config]
-connection_string = "clickhouse://localhost:9000/db"
+project_id = "p"
+dataset_id = "d"
 "#,
     )
     .unwrap();
