@@ -58,6 +58,8 @@ pub(crate) fn parse(conn: &Connection, sql: &str) -> Result<Parsed> {
     if v.get("error").and_then(Value::as_bool) == Some(true) {
         let kind = v.get("error_type").and_then(Value::as_str).unwrap_or("");
         let message = v.get("error_message").and_then(Value::as_str).unwrap_or("");
+        // DuckDB's own error type for a statement json_serialize_sql cannot serialize (anything but a SELECT):
+        // the parser's verdict that this is not a query, not unfinished code here
         if kind == "not implemented" {
             return Err(EngineError::SqlRefused(format!(
                 "only read-only queries (SELECT, WITH, FROM ...) run here, not {}",
