@@ -2,7 +2,8 @@
 """Build benchmark stores for `resolve_update` with REAL Metaxy 0.1.11 (the pinned venv of tests/roundtrip).
 
     PY=$(tests/roundtrip/setup_venv.sh | tail -n1)
-    nice -n 19 $PY bench/gen_graphs.py --graph simple|wide --rows N --backend duckdb|delta|postgres|iceberg --out DIR
+    nice -n 19 $PY bench/gen_graphs.py --graph simple|wide --rows N --backend duckdb|delta|postgres|iceberg|clickhouse
+                                       --out DIR
                                        [--hash xxhash64] [--seed 42] [--mutation-fraction 0.1]
                                        [--mutate-append all|changed] [--map-datatype] [--chunk-rows 1000000]
                                        [--force]
@@ -35,6 +36,16 @@ METAXY_BENCH_PG overrides postgresql://postgres@127.0.0.1:55432), named mxbench_
 its catalog and metadata hold absolute paths, so stale/ is rebuilt (same push, same frames) instead of copied. Neither
 has unsigned integers, so there `sample_uid` is Int64 (Metaxy fails on UInt64: `type "uint8" does not exist` on
 PostgreSQL, "cannot safely cast" on Iceberg).
+
+ClickHouse (`--backend clickhouse`): Metaxy's `ClickHouseMetadataStore` (Ibis + clickhouse-connect over HTTP), one
+database per phase on the server of METAXY_BENCH_CH (default clickhouse://default@127.0.0.1:18123, the test engine of
+`tests/services/clickhouse.sh start`: ClickHouse 26.9 in-process via chDB behind an HTTP front), named like the
+PostgreSQL ones. stale/ starts as a copy of new/ made in ClickHouse SQL: per table ClickHouse's own `SHOW CREATE
+TABLE`, then `INSERT ... SELECT *` in storage order (single-threaded), so every row, column type and value (timestamps
+included) is the one Metaxy wrote (checked: row count and the sum of per-row hashes of all columns, per table). `sample_uid` stays UInt64 (Metaxy creates `Nullable(UInt64)`). Metaxy resolves
+there with its native ClickHouse engine (the store's default: hashes and joins in ClickHouse SQL), not with Polars.
+The generator re-executes itself with PYTHONHASHSEED=0 for this backend, as tests/fixtures/gen/gen_clickhouse.py
+does: the column order of the tables Metaxy creates follows Python set order.
 
 DuckDB and Delta stores resolve with Metaxy's Polars versioning engine: the Delta store always does (it rejects a
 `versioning_engine` key), the DuckDB store gets `versioning_engine = "polars"` (the DuckDB native engine needs the `hashfuncs` community extension,
@@ -106,6 +117,16 @@ type = "metaxy.ext.postgresql.PostgreSQLMetadataStore"
 connection_string = "${{METAXY_BENCH_PG:-postgresql://postgres@127.0.0.1:55432}}/{db}"
 hash_algorithm = "{hash}"
 """,
+    # One database per (store, phase) on the ClickHouse server (tests/services/clickhouse.sh); METAXY_BENCH_CH
+    # overrides it. Metaxy's default versioning engine there is the native (ClickHouse SQL) one.
+    "clickhouse": """\
+[stores.dev]
+type = "metaxy.ext.clickhouse.ClickHouseMetadataStore"
+
+[stores.dev.config]
+connection_string = "${{METAXY_BENCH_CH:-clickhouse://default@127.0.0.1:18123}}/{db}"
+hash_algorithm = "{hash}"
+""",
     # pyiceberg's default SQL catalog in SQLite: <warehouse>/catalog.db.
     "iceberg": """\
 [stores.dev]
@@ -119,10 +140,13 @@ hash_algorithm = "{hash}"
 
 PG_SERVER = os.environ.get("METAXY_BENCH_PG", "postgresql://postgres@127.0.0.1:55432")
 PG_BIN = os.environ.get("METAXY_TUI_PG_BIN", "/usr/lib/postgresql/15/bin")
+CH_SERVER = os.environ.get("METAXY_BENCH_CH", "clickhouse://default@127.0.0.1:18123")
+# Variables of this harness (server overrides) that survive the METAXY_* clean-up before Metaxy loads a config.
+KEEP_ENV = ("METAXY_BENCH_PG", "METAXY_BENCH_CH")
 
 
 def pg_db(out: Path, phase: str) -> str:
-    """The PostgreSQL database of one phase of an output dir: `mxbench_<hash of the dir>_<phase>`."""
+    """The PostgreSQL / ClickHouse database of one phase of an output dir: `mxbench_<hash of the dir>_<phase>`."""
     import hashlib
 
     return f"mxbench_{hashlib.sha256(str(out).encode()).hexdigest()[:10]}_{phase}"
@@ -132,6 +156,53 @@ def psql(sql: str) -> None:
     import subprocess
 
     subprocess.run([f"{PG_BIN}/psql", f"{PG_SERVER}/postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql], check=True)
+
+
+def ch(sql: str) -> str:
+    """One statement over ClickHouse's HTTP interface (the server of METAXY_BENCH_CH); returns the response body."""
+    import urllib.parse
+    import urllib.request
+
+    u = urllib.parse.urlsplit(CH_SERVER)
+    scheme = "https" if u.scheme == "https" or "secure=true" in u.query else "http"
+    req = urllib.request.Request(f"{scheme}://{u.hostname}:{u.port or 8123}/?{urllib.parse.urlencode({'query': sql})}",
+                                 data=b"", method="POST")
+    req.add_header("X-ClickHouse-User", urllib.parse.unquote(u.username or "default"))
+    if u.password:
+        req.add_header("X-ClickHouse-Key", urllib.parse.unquote(u.password))
+    with urllib.request.urlopen(req) as r:
+        return r.read().decode()
+
+
+# rows in the order Metaxy's inserts stored them: parts by their first block number, rows by offset in the part
+CH_STORAGE_ORDER = "toUInt64OrZero(splitByChar('_', _part)[2]), _part_offset"
+
+
+def ch_copy_db(src: str, dst: str) -> dict[str, int]:
+    """Copy every table of ClickHouse database `src` into a fresh `dst`: ClickHouse's own `SHOW CREATE TABLE`, then
+    `INSERT ... SELECT *` in storage order, single-threaded. Returns the row count per table; row count and the sum of
+    per-row hashes of every column's text are checked equal between the two."""
+    import re
+
+    ch(f"DROP DATABASE IF EXISTS `{dst}`")
+    ch(f"CREATE DATABASE `{dst}`")
+    rows = {}
+    for t in [t for t in ch(f"SELECT name FROM system.tables WHERE database = '{src}' ORDER BY name FORMAT TSVRaw")
+              .splitlines() if t]:
+        create = ch(f"SHOW CREATE TABLE `{src}`.`{t}` FORMAT TSVRaw").rstrip("\n")
+        create, k = re.subn(rf"^CREATE TABLE `?{re.escape(src)}`?\.", f"CREATE TABLE `{dst}`.", create)
+        if k != 1:
+            raise RuntimeError(f"unexpected SHOW CREATE TABLE for {src}.{t}: {create[:200]}")
+        ch(create)
+        ch(f"INSERT INTO `{dst}`.`{t}` SELECT * FROM `{src}`.`{t}` ORDER BY {CH_STORAGE_ORDER} "
+           "SETTINGS max_threads = 1, max_insert_threads = 1")
+        # exactness: row count and an order-independent sum of per-row hashes of every column's text
+        check = "SELECT count(), sum(cityHash64(formatRow('TabSeparated', *))) FROM `{}`.`{}` FORMAT TSVRaw"
+        got_src, got_dst = (ch(check.format(d, t)).strip() for d in (src, dst))
+        if got_src != got_dst:
+            raise RuntimeError(f"copy of {src}.{t} differs: (rows, row-hash sum) {got_dst}, expected {got_src}")
+        rows[t] = int(got_dst.split()[0])
+    return rows
 
 
 def toml_text(backend: str, hash_algo: str, map_datatype: bool, db: str = "") -> str:
@@ -215,7 +286,7 @@ def load_scenario(sdir: Path):
     from metaxy.config import MetaxyConfig
     from metaxy.models.feature import FeatureGraph
 
-    for k in [k for k in os.environ if k.startswith("METAXY_")]:
+    for k in [k for k in os.environ if k.startswith("METAXY_") and k not in KEEP_ENV]:
         del os.environ[k]
     os.environ["METAXY_FIXTURE_DIR"] = str(sdir)
     cfg = MetaxyConfig.load(sdir / "metaxy.toml", search_parents=False)
@@ -326,8 +397,22 @@ def cached(out: Path, params: dict) -> bool:
         m = json.loads(meta.read_text())
     except Exception:
         return False
-    return m.get("params") == params and m.get("complete") is True and (out / "new").is_dir() \
+    ok = m.get("params") == params and m.get("complete") is True and (out / "new").is_dir() \
         and (out / "stale").is_dir()
+    if ok and params["backend"] == "clickhouse":  # the store lives on the server: its databases must still be there
+        want = sorted(m.get("databases", {}).values())
+        try:
+            have = ch("SELECT name FROM system.databases WHERE name IN ({}) ORDER BY name FORMAT TSVRaw".format(
+                ", ".join(f"'{d}'" for d in want))).split()
+            leaf = ch(f"SELECT count() FROM system.tables WHERE database = '{m['databases']['stale']}' "
+                      f"AND name = '{m['leaf'].replace('/', '__')}' FORMAT TSVRaw").strip()
+        except Exception as e:  # server down or unreachable: say so, then rebuild (which fails loudly if it is down)
+            log(f"cannot check the cached ClickHouse databases ({e})")
+            return False
+        ok = bool(want) and have == want and leaf == "1"
+        if not ok:
+            log(f"cached gen_meta.json, but the ClickHouse databases {want} are missing or incomplete: rebuilding")
+    return ok
 
 
 def main(argv=None) -> int:
@@ -384,6 +469,10 @@ def main(argv=None) -> int:
         for phase in ("new", "stale"):
             psql(f"DROP DATABASE IF EXISTS {pg_db(out, phase)}")
         psql(f"CREATE DATABASE {pg_db(out, 'new')}")
+    if args.backend == "clickhouse":
+        for phase in ("new", "stale"):
+            ch(f"DROP DATABASE IF EXISTS `{pg_db(out, phase)}`")
+        ch(f"CREATE DATABASE `{pg_db(out, 'new')}`")
 
     # ---- phase "new": push + roots --------------------------------------------------------------------------
     cfg, graph = load_scenario(new_dir)
@@ -412,6 +501,11 @@ def main(argv=None) -> int:
     shutil.copytree(new_dir, stale_dir)
     if args.backend == "postgres":  # the store is the database: copy it
         psql(f"CREATE DATABASE {pg_db(out, 'stale')} TEMPLATE {pg_db(out, 'new')}")
+        (stale_dir / "metaxy.toml").write_text(
+            toml_text(args.backend, args.hash, args.map_datatype, pg_db(out, "stale")))
+    copied_rows = None
+    if args.backend == "clickhouse":  # the store is the database: copy its tables in ClickHouse
+        copied_rows = ch_copy_db(pg_db(out, "new"), pg_db(out, "stale"))
         (stale_dir / "metaxy.toml").write_text(
             toml_text(args.backend, args.hash, args.map_datatype, pg_db(out, "stale")))
     lap("copy_new_to_stale", t0)
@@ -467,6 +561,9 @@ def main(argv=None) -> int:
         },
         "chunk_rows": args.chunk_rows,
         "store_write_calls": writes,
+        "databases": ({p: pg_db(out, p) for p in ("new", "stale")} if args.backend in ("postgres", "clickhouse")
+                      else None),
+        "copied_rows_new_to_stale": copied_rows,
         "timings_s": timings,
         "dirs": {"new": str(new_dir), "stale": str(stale_dir)},
     }
@@ -476,6 +573,9 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    if any(a.endswith("clickhouse") for a in sys.argv[1:]) and os.environ.get("PYTHONHASHSEED") != "0":
+        os.environ["PYTHONHASHSEED"] = "0"  # column order of Metaxy-created ClickHouse tables follows set order
+        os.execv(sys.executable, [sys.executable, *sys.argv])
     rc = main()
     sys.stdout.flush()
     sys.stderr.flush()

@@ -12,7 +12,9 @@ the config and imports the feature package into a fresh FeatureGraph, installs t
                 (the paper's measure: resolve_update + collect_to_polars of the parts)
 
 stdout: one JSON object {"import_s", "load_s", "open_s", "resolve_s", "counts": {new, stale, orphaned},
-"maxrss_after_resolve_kb", "digests"?: {new, stale, orphaned}, "id_columns"}. maxrss_after_resolve_kb is the
+"maxrss_after_resolve_kb", "digests"?: {new, stale, orphaned}, "id_columns", "versioning_engine" (the store's
+setting: auto / native / polars), "resolve_warnings" (e.g. Metaxy's PolarsMaterializationWarning when "auto" fell
+back to Polars)}. maxrss_after_resolve_kb is the
 process' peak RSS (getrusage) right after the resolve, before the optional digest. --digest adds the order-independent
 (ids, metaxy_provenance) digests of bench_common.increment_digest (computed after the measurement).
 """
@@ -63,7 +65,7 @@ def main() -> int:
     ap.add_argument("--digest", action="store_true")
     args = ap.parse_args()
     sdir = args.scenario_dir.resolve()
-    for k in [k for k in os.environ if k.startswith("METAXY_")]:
+    for k in [k for k in os.environ if k.startswith("METAXY_") and k not in ("METAXY_BENCH_PG", "METAXY_BENCH_CH")]:
         del os.environ[k]
     os.environ["METAXY_FIXTURE_DIR"] = str(sdir)
     os.chdir(sdir)
@@ -101,10 +103,14 @@ def main() -> int:
             with store.open("r") as st:
                 out["open_s"] = time.perf_counter() - t0
                 t0 = time.perf_counter()
-                inc = st.resolve_update(args.feature)
-                parts = {"new": to_polars(inc.new), "stale": to_polars(inc.stale),
-                         "orphaned": to_polars(inc.orphaned)}
+                with warnings.catch_warnings(record=True) as caught:  # a fallback to Polars warns
+                    warnings.simplefilter("always")
+                    inc = st.resolve_update(args.feature)
+                    parts = {"new": to_polars(inc.new), "stale": to_polars(inc.stale),
+                             "orphaned": to_polars(inc.orphaned)}
                 out["resolve_s"] = time.perf_counter() - t0
+                out["versioning_engine"] = getattr(st, "_versioning_engine", None)
+                out["resolve_warnings"] = sorted({f"{w.category.__name__}: {str(w.message)[:200]}" for w in caught})
             out["maxrss_after_resolve_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             out["counts"] = {k: v.height for k, v in parts.items()}
             out["id_columns"] = ids

@@ -2,7 +2,8 @@
 """Side-by-side benchmark of `resolve_update` increments: real Metaxy 0.1.11 vs metaxy-tui.
 
     PY=$(tests/roundtrip/setup_venv.sh | tail -n1)
-    nice -n 19 $PY bench/run.py --rows 100000,1000000 --graphs simple,wide --backends duckdb,delta \\
+    nice -n 19 $PY bench/run.py --rows 100000,1000000 --graphs simple,wide \\
+        --backends duckdb,delta[,postgres,iceberg,clickhouse] \\
         [--phases new,stale] [--repeat 3] [--ours PATH_TO_metaxy-tui] [--ours-repeat N] [--digest-max-rows 100000] \\
         [--data-dir bench/data] [--results bench/results/latest.json] [--regen] [--gen-arg=--hash=xxhash64 ...]
 
@@ -73,7 +74,9 @@ def parse_int_list(s: str) -> list[int]:
 
 
 def clean_env(sdir: Path) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("METAXY_") and k != "RUST_LOG"}
+    # METAXY_BENCH_PG / METAXY_BENCH_CH (server overrides read by the generated metaxy.toml files) pass through.
+    env = {k: v for k, v in os.environ.items()
+           if (not k.startswith("METAXY_") or k in ("METAXY_BENCH_PG", "METAXY_BENCH_CH")) and k != "RUST_LOG"}
     env["METAXY_FIXTURE_DIR"] = str(sdir)
     env["NO_COLOR"] = "1"
     return env
@@ -197,14 +200,26 @@ def ours_runs(args, sdir: Path, leaf: str, n: int) -> dict:
         f = doc["features"][leaf]
         counts = {"new": f["missing"], "stale": f["stale"], "orphaned": f["orphaned"]}
         inproc = None
+        phases: dict[str, float] = {}  # every `timing <phase> <ms> ms` line (repeated phases summed), in ms
+        declined = [line for line in r["stderr"].splitlines() if line.startswith("timing ") and " declined " in line]
         for line in r["stderr"].splitlines():
             parts = line.split()
             if parts[:3] == ["timing", "status", leaf] and parts[-1] == "ms":
                 inproc = float(parts[-2]) / 1000
+            if len(parts) >= 4 and parts[0] == "timing" and parts[-1] == "ms":
+                try:
+                    ms = float(parts[-2])
+                except ValueError:
+                    continue
+                name = " ".join(parts[1:-2])
+                phases[name] = round(phases.get(name, 0.0) + ms, 3)
+        path = counts_path(phases, leaf)
         runs.append({"inproc_s": inproc, "wall_s": r["wall_s"], "maxrss_kb": r["maxrss_kb"], "user_s": r["user_s"], "sys_s": r["sys_s"],
                      "loadavg_1m_before": la, "counts": counts, "status": f.get("status"),
-                     "store_rows": f.get("store_rows")})
-        log(f"  ours   rep {rep}: {r['wall_s']:.3f} s (in-process {inproc} s), rss {r['maxrss_kb'] / 1024:.0f} MB, counts {counts}")
+                     "store_rows": f.get("store_rows"), "counts_path": path, "declined": declined,
+                     "phases_ms": phases})
+        log(f"  ours   rep {rep}: {r['wall_s']:.3f} s (in-process {inproc} s), rss {r['maxrss_kb'] / 1024:.0f} MB, "
+            f"counts {counts}, path {path}" + (f" ({'; '.join(declined)})" if declined else ""))
     out = {
         "runs": runs,
         "median_s": statistics.median(r["wall_s"] for r in runs),
@@ -213,6 +228,7 @@ def ours_runs(args, sdir: Path, leaf: str, n: int) -> dict:
         "peak_rss_mb": max(r["maxrss_kb"] for r in runs) / 1024,
         "counts": runs[0]["counts"],
         "counts_stable": all(r["counts"] == runs[0]["counts"] for r in runs),
+        "counts_path": ",".join(sorted({r["counts_path"] for r in runs})),
         "digests": None,
     }
     if n <= args.digest_max_rows:
@@ -236,6 +252,19 @@ def ours_runs(args, sdir: Path, leaf: str, n: int) -> dict:
         log(f"  ours   increment (digest): {r['wall_s']:.3f} s, rss {r['maxrss_kb'] / 1024:.0f} MB, "
             f"{len(r['stdout']) / 1e6:.1f} MB JSON")
     return out
+
+
+def counts_path(phases: dict[str, float], leaf: str) -> str:
+    """Which of our paths computed the counts, from the `METAXY_TUI_TIMINGS` phases: `clickhouse` / `duckdb` when
+    the store counted the increment in one query of its own (`clickhouse-counts LEAF` / `duckdb-counts LEAF`),
+    `store` for another backend's in-store counts, `engine` when our general engine did (reads + hashing here)."""
+    if f"clickhouse-counts {leaf}" in phases:
+        return "clickhouse"
+    if f"duckdb-counts {leaf}" in phases:
+        return "duckdb"
+    if f"counts-in-store {leaf}" in phases:
+        return "store"
+    return "engine"
 
 
 def compare(mx_res: dict, ours: dict | None, expected: dict) -> dict:
@@ -293,7 +322,7 @@ def fmt(x, spec=".3f"):
 def markdown(results: list[dict], ours_label: str | None) -> str:
     hdr = ["graph", "N", "backend", "phase", "Metaxy median s", "ours in-process s", "ratio in-process",
            "ours process s", "ratio process", "Metaxy peak RSS MB", "ours peak RSS MB", "increments equal", "check",
-           "Metaxy process s"]
+           "Metaxy process s", "ours counts path"]
     lines = ["| " + " | ".join(hdr) + " |", "|" + "|".join("---" for _ in hdr) + "|"]
     for r in results:
         m, o, c = r["metaxy"], r.get("ours"), r["comparison"]
@@ -305,12 +334,14 @@ def markdown(results: list[dict], ours_label: str | None) -> str:
             r["graph"], f"{r['rows']:,}", r["backend"], r["phase"], fmt(m["median_resolve_s"]),
             fmt(inproc), fmt(ratio_in, ".2f"), fmt(o["median_s"] if o else None), fmt(ratio, ".2f"), fmt(m["peak_rss_mb"], ".0f"),
             fmt(o["peak_rss_mb"] if o else None, ".0f"), eq, c["check"], fmt(m["median_process_s"]),
+            o.get("counts_path", "-") if o else "-",
         ]) + " |")
     notes = ["", "Metaxy s = in-process resolve_update + to_polars of the parts (median); Metaxy process s = whole "
              "process wall clock (Python import, graph, store open included); ours in-process s = the `status LEAF` phase "
              "of `METAXY_TUI_TIMINGS=1 metaxy-tui metadata status LEAF --format json` (reads, dedup, hashing, "
              "comparison: the same work as Metaxy s, start-up and store open excluded); ours process s = that "
-             "process' whole wall clock; ratio = Metaxy s / ours s."]
+             "process' whole wall clock; ratio = Metaxy s / ours s; ours counts path = who computed our counts "
+             "(clickhouse / duckdb: one query inside that database; engine: our own reads and hashing)."]
     if ours_label:
         notes.append(f"ours = {ours_label}")
         if "debug build" in ours_label:
