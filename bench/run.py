@@ -362,6 +362,8 @@ def main() -> int:
     ap.add_argument("--ours-repeat", type=int, default=None,
                     help="repetitions of our side (default: --repeat; e.g. 1 for a debug-build smoke test)")
     ap.add_argument("--ours", default=None, help="path to the metaxy-tui binary (omit: Metaxy side only)")
+    ap.add_argument("--ours-build", choices=["debug", "release"], default=None,
+                    help="what --ours is, for the report (default: guessed from /debug/ or /release/ in its path)")
     ap.add_argument("--digest-max-rows", type=int, default=100_000,
                     help="compare row digests via `metadata increment` up to this N (default 100000)")
     ap.add_argument("--data-dir", type=Path, default=HERE / "data")
@@ -389,7 +391,8 @@ def main() -> int:
         args.ours = str(Path(args.ours).resolve())
         if not os.access(args.ours, os.X_OK):
             ap.error(f"--ours {args.ours} is not executable")
-        build = "debug" if "/debug/" in args.ours else ("release" if "/release/" in args.ours else "unknown")
+        build = args.ours_build or ("debug" if "/debug/" in args.ours else
+                                    ("release" if "/release/" in args.ours else "unknown"))
         st = os.stat(args.ours)
         args.ours_original = args.ours
         args.ours = pin_binary(args.ours)
