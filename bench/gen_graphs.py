@@ -42,8 +42,9 @@ database per phase on the server of METAXY_BENCH_CH (default clickhouse://defaul
 `tests/services/clickhouse.sh start`: ClickHouse 26.9 in-process via chDB behind an HTTP front), named like the
 PostgreSQL ones. stale/ starts as a copy of new/ made in ClickHouse SQL: per table ClickHouse's own `SHOW CREATE
 TABLE`, then `INSERT ... SELECT *` in storage order (single-threaded), so every row, column type and value (timestamps
-included) is the one Metaxy wrote (checked: row count and the sum of per-row hashes of all columns, per table). `sample_uid` stays UInt64 (Metaxy creates `Nullable(UInt64)`). Metaxy resolves
-there with its native ClickHouse engine (the store's default: hashes and joins in ClickHouse SQL), not with Polars.
+included) is the one Metaxy wrote (checked: row count and the sum of per-row hashes of all columns, per table).
+`sample_uid` stays UInt64 (Metaxy creates `Nullable(UInt64)`). A cached DIR whose databases are gone from the server
+is rebuilt. Metaxy resolves there with its native ClickHouse engine (the store's default: hashes and joins in ClickHouse SQL), not with Polars.
 The generator re-executes itself with PYTHONHASHSEED=0 for this backend, as tests/fixtures/gen/gen_clickhouse.py
 does: the column order of the tables Metaxy creates follows Python set order.
 
