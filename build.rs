@@ -63,16 +63,26 @@ fn fetch(dir: &Path, pkg: &str, lib: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Where libduckdb comes from: `DUCKDB_LIB_DIR` (set by `.cargo/config.toml` inside the checkout), else
+/// `<crate>/.duckdb/lib`, so that `cargo install --path <checkout>` run from anywhere finds the same library.
+fn lib_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("DUCKDB_LIB_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")?;
+    Some(PathBuf::from(manifest).join(".duckdb").join("lib"))
+}
+
 fn main() {
     println!("cargo:rerun-if-env-changed=DUCKDB_LIB_DIR");
+    println!("cargo:rerun-if-env-changed=METAXY_TUI_RELOCATABLE");
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var_os("CARGO_FEATURE_BUNDLED").is_some() {
         return;
     }
-    let Some(dir) = std::env::var_os("DUCKDB_LIB_DIR") else {
+    let Some(dir) = lib_dir() else {
         return;
     };
-    let dir = PathBuf::from(dir);
     if let Some((pkg, lib)) = platform() {
         println!("cargo:rerun-if-changed={}", dir.join(lib).display());
         if !dir.join(lib).exists() {
@@ -87,5 +97,28 @@ fn main() {
         }
     }
     let dir = dir.canonicalize().unwrap_or(dir);
-    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+    // libduckdb-sys adds this search path itself when DUCKDB_LIB_DIR is set; without it (cargo install from outside
+    // the checkout) it only asks for `-lduckdb`, so say where the library is.
+    println!("cargo:rustc-link-search=native={}", dir.display());
+    // Run-time search path. The binary always looks next to itself first, then in `../lib` (the layout of the
+    // Python wheel and of a relocatable tarball: bin/metaxy-tui + lib/libduckdb.so). Developer builds (tests,
+    // `cargo run`, `cargo install --path`) also carry the absolute library directory of the checkout;
+    // `METAXY_TUI_RELOCATABLE=1` (scripts/build-wheel.sh) leaves it out so no build-tree path is shipped.
+    let origin = if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("macos") {
+        "@loader_path"
+    } else {
+        "$ORIGIN"
+    };
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{origin}");
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{origin}/../lib");
+    // Release binaries: identical code folding in the linker (lld): merges byte-identical functions, which Rust's
+    // monomorphised generics produce by the thousand (size measured in README "Install").
+    if std::env::var("PROFILE").as_deref() == Ok("release")
+        && std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
+    {
+        println!("cargo:rustc-link-arg-bins=-Wl,--icf=all");
+    }
+    if std::env::var_os("METAXY_TUI_RELOCATABLE").is_none_or(|v| v.is_empty() || v == "0") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+    }
 }

@@ -13,7 +13,7 @@ use crate::engine::versioning::resolve::ResolveOptions;
 #[derive(Debug, Parser)]
 #[command(
     name = "metaxy-tui",
-    version,
+    version = crate::VERSION_LINE,
     about = "Terminal UI and headless CLI for Metaxy metadata stores",
     long_about = "Inspect Metaxy metadata stores: the feature graph, metadata and increments (new / stale / orphaned samples).\n\nWithout a command, opens the terminal UI on the configured default store (or on an embedded demo store when no metaxy.toml is found)."
 )]

@@ -3,14 +3,20 @@
 #[allow(unused_imports)]
 use crate::tui::prelude::*;
 
-/// `s` with the temp directory shown as `$TMPDIR` and the home directory as `~`.
+/// `s` with the home directory shown as `~`, and the temp directory as `$TMPDIR` when the `TMPDIR` environment
+/// variable names it (so the label is one the user can expand in a shell; with `TMPDIR` unset the real path, e.g.
+/// `/tmp`, is shown). Unit tests always use the `$TMPDIR` label, so snapshots are the same whether or not the
+/// machine sets `TMPDIR`.
 pub fn pretty_path(s: &str) -> String {
     let mut out = s.to_string();
-    let tmp = std::env::temp_dir();
-    let tmp = tmp.to_string_lossy();
-    let tmp = tmp.trim_end_matches('/');
-    if tmp.len() > 1 {
-        out = out.replace(tmp, "$TMPDIR");
+    let tmp_is_named = cfg!(test) || std::env::var_os("TMPDIR").is_some_and(|v| !v.is_empty());
+    if tmp_is_named {
+        let tmp = std::env::temp_dir();
+        let tmp = tmp.to_string_lossy();
+        let tmp = tmp.trim_end_matches('/');
+        if tmp.len() > 1 {
+            out = out.replace(tmp, "$TMPDIR");
+        }
     }
     if let Some(home) = std::env::var_os("HOME") {
         let home = home.to_string_lossy().trim_end_matches('/').to_string();
