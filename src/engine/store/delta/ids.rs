@@ -114,7 +114,10 @@ impl Probe {
 
     /// The row filter's mask over `batch` (the pushed id columns): a row passes when its values, as text, are
     /// one of the tuples; nulls never pass.
-    fn mask(&self, batch: &RecordBatch) -> std::result::Result<BooleanArray, arrow::error::ArrowError> {
+    fn mask(
+        &self,
+        batch: &RecordBatch,
+    ) -> std::result::Result<BooleanArray, arrow::error::ArrowError> {
         let mut texts = Vec::with_capacity(self.columns.len());
         for (c, _) in &self.columns {
             let a = batch.column_by_name(c).ok_or_else(|| {
@@ -167,7 +170,9 @@ impl Bounds {
     /// Whether a value with text `v` may lie within the bounds.
     fn may_hold(&self, v: &str) -> bool {
         match self {
-            Bounds::Text(min, max) => v >= min.as_str() && (v <= max.as_str() || v.starts_with(max)),
+            Bounds::Text(min, max) => {
+                v >= min.as_str() && (v <= max.as_str() || v.starts_with(max))
+            }
             Bounds::Int(min, max) => int_value(v).is_some_and(|n| *min <= n && n <= *max),
         }
     }
@@ -193,9 +198,10 @@ fn chunk_bounds(stats: &Statistics, kind: Kind) -> Option<Bounds> {
             std::str::from_utf8(s.min_bytes_opt()?).ok()?.to_string(),
             std::str::from_utf8(s.max_bytes_opt()?).ok()?.to_string(),
         )),
-        (Statistics::Int32(s), Kind::Int) => {
-            Some(Bounds::Int(i64::from(*s.min_opt()?), i64::from(*s.max_opt()?)))
-        }
+        (Statistics::Int32(s), Kind::Int) => Some(Bounds::Int(
+            i64::from(*s.min_opt()?),
+            i64::from(*s.max_opt()?),
+        )),
         (Statistics::Int64(s), Kind::Int) => Some(Bounds::Int(*s.min_opt()?, *s.max_opt()?)),
         _ => None,
     }
@@ -218,7 +224,8 @@ fn read_file(
     // the leaf of each pushed id column (top-level primitives: one leaf each); a file without one holds nulls
     let mut leaves = vec![];
     for (c, _) in &probe.columns {
-        let Some(leaf) = (0..pq.num_columns()).find(|&l| pq.column(l).path().parts() == [c.as_str()])
+        let Some(leaf) =
+            (0..pq.num_columns()).find(|&l| pq.column(l).path().parts() == [c.as_str()])
         else {
             stats.row_groups += meta.metadata().num_row_groups();
             return Ok(vec![]);
@@ -239,11 +246,16 @@ fn read_file(
     if kept.is_empty() {
         return Ok(vec![]);
     }
-    let roots: Vec<usize> = schema.fields().iter().filter_map(|f| root(f.name())).collect();
+    let roots: Vec<usize> = schema
+        .fields()
+        .iter()
+        .filter_map(|f| root(f.name()))
+        .collect();
     let mask = ProjectionMask::roots(pq, roots);
-    let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), meta.clone())
-        .with_projection(mask)
-        .with_row_groups(kept);
+    let mut builder =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(bytes.clone(), meta.clone())
+            .with_projection(mask)
+            .with_row_groups(kept);
     if !probe.columns.is_empty() {
         let id_mask = ProjectionMask::leaves(pq, leaves);
         let p = Arc::clone(probe);
@@ -404,7 +416,10 @@ mod tests {
         let (df, stats) = scan(&one, &Columns::Only(vec!["payload".into()]));
         assert_eq!(df.height(), 2);
         assert_eq!(
-            df.get_column_names_str(),
+            df.get_column_names()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>(),
             ["sample_uid", "payload"],
             "the id columns are added to the projection"
         );
@@ -413,7 +428,12 @@ mod tests {
         // composite ids over two files; a chunk index that no integer prints as never matches
         let two = f(
             &["sample_uid", "chunk_idx"],
-            &[&["s003", "1"], &["s027", "0"], &["s027", "+1"], &["s005", "01"]],
+            &[
+                &["s003", "1"],
+                &["s027", "0"],
+                &["s027", "+1"],
+                &["s005", "01"],
+            ],
         );
         let (df, stats) = scan(&two, &Columns::All);
         assert_eq!((stats.files_read, stats.rows_returned), (2, 2));
@@ -424,23 +444,29 @@ mod tests {
         let (df, stats) = scan(&f(&["sample_uid"], &[&["it's"]]), &Columns::All);
         assert_eq!((df.height(), stats.files_read), (0, 0));
         let (df, stats) = scan(&f(&["sample_uid"], &[&["s0125"]]), &Columns::All);
-        assert_eq!((df.height(), stats.files_read, stats.rows_returned), (0, 1, 0));
+        assert_eq!(
+            (df.height(), stats.files_read, stats.rows_returned),
+            (0, 1, 0)
+        );
         // the integer column alone, and a column the table lacks
         let (df, stats) = scan(&f(&["chunk_idx"], &[&["1"]]), &Columns::All);
         assert_eq!((df.height(), stats.rows_returned), (30, 30));
         let (df, stats) = scan(&f(&["nope"], &[&["1"]]), &Columns::All);
         assert_eq!((df.height(), stats.files_read), (0, 0));
         // through the store trait: the same rows as the engine's filter
-        let got = s.scan_ids(&key, None, &Columns::All, &two).unwrap().unwrap();
+        let got = s
+            .scan_ids(&key, None, &Columns::All, &two)
+            .unwrap()
+            .unwrap();
         assert!(sorted(got).equals_missing(&sorted(two.apply(all).unwrap())));
     }
 
     #[test]
     fn bounds_admit_truncated_statistics() {
-        let t = Bounds::Text("s01".into(), "s02".into());
+        let t = super::Bounds::Text("s01".into(), "s02".into());
         assert!(t.may_hold("s015") && t.may_hold("s02") && t.may_hold("s02x"));
         assert!(!t.may_hold("s00") && !t.may_hold("s03"));
-        let i = Bounds::Int(-2, 5);
+        let i = super::Bounds::Int(-2, 5);
         assert!(i.may_hold("-2") && i.may_hold("5"));
         assert!(!i.may_hold("6") && !i.may_hold("+1") && !i.may_hold("x"));
     }

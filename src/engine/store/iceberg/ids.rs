@@ -210,11 +210,25 @@ mod tests {
             &Columns::Only(vec!["payload".into()]),
         );
         assert_eq!(df.height(), 2);
-        assert_eq!(df.get_column_names_str(), ["sample_uid", "payload"]);
-        assert_eq!((stats.files, stats.files_read, stats.rows_returned), (3, 1, 2));
+        assert_eq!(
+            df.get_column_names()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>(),
+            ["sample_uid", "payload"]
+        );
+        assert_eq!(
+            (stats.files, stats.files_read, stats.rows_returned),
+            (3, 1, 2)
+        );
         let two = f(
             &["sample_uid", "chunk_idx"],
-            &[&["s003", "1"], &["s027", "0"], &["s027", "+1"], &["s005", "01"]],
+            &[
+                &["s003", "1"],
+                &["s027", "0"],
+                &["s027", "+1"],
+                &["s005", "01"],
+            ],
         );
         let (df, stats) = scan(&two, &Columns::All);
         assert_eq!((stats.files_read, stats.rows_returned), (2, 2));
@@ -231,7 +245,10 @@ mod tests {
         assert_eq!((df.height(), stats.files_read), (0, 0));
         let (df, stats) = scan(&f(&["nope"], &[&["1"]]), &Columns::All);
         assert_eq!((df.height(), stats.files_read), (0, 0));
-        let got = s.scan_ids(&key, None, &Columns::All, &two).unwrap().unwrap();
+        let got = s
+            .scan_ids(&key, None, &Columns::All, &two)
+            .unwrap()
+            .unwrap();
         assert!(sorted(got).equals_missing(&sorted(two.apply(all).unwrap())));
     }
 }

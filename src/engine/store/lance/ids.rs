@@ -58,8 +58,7 @@ fn literal(ty: &DataType, v: &str) -> std::result::Result<Option<String>, ()> {
         D::UInt64 => (0, u64::MAX.into()),
         _ => return Err(()),
     };
-    Ok(v
-        .parse::<i128>()
+    Ok(v.parse::<i128>()
         .ok()
         .filter(|n| n.to_string() == v && range.0 <= *n && *n <= range.1)
         .map(|n| n.to_string()))
@@ -181,16 +180,17 @@ mod tests {
         let p = |ids: IdFilter| id_predicate(&ids, &schema);
         assert_eq!(
             p(f(&["sample_uid"], &[&["a"], &["it's"], &["x' OR '1'='1"]])),
-            IdPredicate::Sql(
-                "`sample_uid` IN ('a', 'it''s', 'x'' OR ''1''=''1')".into()
-            )
+            IdPredicate::Sql("`sample_uid` IN ('a', 'it''s', 'x'' OR ''1''=''1')".into())
         );
         assert_eq!(
             p(f(&["sample_uid", "chunk_idx"], &[&["a", "0"], &["b", "-2"], &["c", "+1"]])),
             IdPredicate::Sql("(`sample_uid` = 'a' AND `chunk_idx` = 0) OR (`sample_uid` = 'b' AND `chunk_idx` = -2)".into())
         );
         // values no integer of the column prints as: no row can hold them
-        assert_eq!(p(f(&["chunk_idx"], &[&["x"], &["01"]])), IdPredicate::Nothing);
+        assert_eq!(
+            p(f(&["chunk_idx"], &[&["x"], &["01"]])),
+            IdPredicate::Nothing
+        );
         assert_eq!(p(f(&["small"], &[&["300"]])), IdPredicate::Nothing);
         assert_eq!(
             p(f(&["we`ird"], &[&["\\'"]])),
@@ -256,7 +256,11 @@ mod tests {
         let check = |ids: IdFilter, expect: usize| {
             let (got, stats) =
                 block_on(s.scan_ids_async(&key, Some("v1"), &Columns::All, &ids)).unwrap();
-            assert_eq!((got.height(), stats.rows_returned), (expect, expect), "{ids:?}");
+            assert_eq!(
+                (got.height(), stats.rows_returned),
+                (expect, expect),
+                "{ids:?}"
+            );
             let reference = ids.apply(all.clone()).unwrap();
             assert!(sorted(got).equals_missing(&sorted(reference)), "{ids:?}");
         };
@@ -268,7 +272,12 @@ mod tests {
         check(
             f(
                 &["sample_uid", "chunk_idx"],
-                &[&["s003", "1"], &["it's", "0"], &["s004", "+1"], &["s005", "x"]],
+                &[
+                    &["s003", "1"],
+                    &["it's", "0"],
+                    &["s004", "+1"],
+                    &["s005", "x"],
+                ],
             ),
             2,
         );
@@ -276,10 +285,21 @@ mod tests {
         check(f(&["chunk_idx"], &[&["01"]]), 0);
         // through the store trait; the projection gains the id columns
         let got = s
-            .scan_ids(&key, None, &Columns::Only(vec!["payload".into()]), &f(&["sample_uid"], &[&["it's"]]))
+            .scan_ids(
+                &key,
+                None,
+                &Columns::Only(vec!["payload".into()]),
+                &f(&["sample_uid"], &[&["it's"]]),
+            )
             .unwrap()
             .unwrap();
-        assert_eq!(got.get_column_names_str(), ["sample_uid", "payload"]);
+        assert_eq!(
+            got.get_column_names()
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>(),
+            ["sample_uid", "payload"]
+        );
         assert_eq!(got.height(), 2);
     }
 }
