@@ -408,13 +408,14 @@ fn lookup_reports_a_feature_absent_from_the_store() {
     assert!(av.samples[0].row.is_some());
 }
 
-/// The id filter pushed into DuckDB's and PostgreSQL's scans (Delta: the default, filtered in the engine) keeps exactly the rows the engine's own filter keeps
-/// (string and integer id columns, composite ids, a value that is not a number for an integer column).
+/// The id filter pushed into the scans of DuckDB and PostgreSQL (SQL), Delta (statistics and a parquet row filter),
+/// LanceDB (a Lance SQL filter) and Iceberg (an Iceberg predicate) keeps exactly the rows the engine's own filter
+/// keeps (string and integer id columns, composite ids, a value that is not a number for an integer column).
 #[test]
 fn pushed_id_filters_equal_the_engine_filter() {
     use metaxy_tui::engine::query::read::sort_by_columns;
     use metaxy_tui::engine::store::Columns;
-    for b in ["duckdb", "postgres", "delta"] {
+    for b in ["duckdb", "postgres", "delta", "lancedb", "iceberg"] {
         let ws = open_scenario_in(b, "s02_mutated");
         let key = ws.feature("example/chunk").unwrap();
         let cols = vec!["sample_uid".to_string(), "chunk_idx".to_string()];

@@ -266,6 +266,30 @@ impl IdFilter {
     }
 }
 
+/// What an id-filtered scan read ([`crate::engine::store::MetadataStore::scan_ids`] of the Delta, Iceberg and
+/// LanceDB backends): how far the ids were pushed into the scan, observable without timing. Counts are of one
+/// scan; fields a backend cannot observe stay 0.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdScanStats {
+    /// Data files that may hold the feature version asked for (before the ids prune).
+    pub files: usize,
+    /// Of those, the data files read: the others' statistics prove they hold none of the ids.
+    pub files_read: usize,
+    /// Row groups of the files read.
+    pub row_groups: usize,
+    /// Of those, the row groups decoded: the others' statistics prove they hold none of the ids.
+    pub row_groups_read: usize,
+    /// Rows the backend's scan returned (before the engine re-applies the filter): with the filter evaluated in
+    /// the scan, only the matching ones.
+    pub rows_returned: usize,
+}
+
+/// The integer `v` denotes when compared as text to an integer column: `Some(n)` only when `n` prints as `v`
+/// (`"7"`, `"-3"`; not `"+7"`, `"07"`, `" 7"`), since an [`IdFilter`] compares the column cast to text.
+pub fn int_value(v: &str) -> Option<i64> {
+    v.parse::<i64>().ok().filter(|n| n.to_string() == v)
+}
+
 #[cfg(test)]
 mod lookup_id_filter_tests {
     use super::*;

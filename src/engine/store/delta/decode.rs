@@ -39,6 +39,20 @@ pub(super) fn string_views(schema: &SchemaRef) -> SchemaRef {
     ))
 }
 
+/// The reader metadata of one data file, strings read as views where the file's type allows it (the file's own
+/// types otherwise). Errors: an unreadable footer.
+pub(super) fn view_metadata(
+    bytes: &bytes::Bytes,
+) -> std::result::Result<ArrowReaderMetadata, parquet::errors::ParquetError> {
+    let meta = ArrowReaderMetadata::load(bytes, ArrowReaderOptions::new())?;
+    let views = string_views(meta.schema());
+    ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(views),
+    )
+    .or_else(|_| ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new()))
+}
+
 /// One leaf of a flat struct column: its child position and its arrays, one per row group.
 type LeafArrays = (usize, Vec<ArrayRef>);
 
@@ -162,18 +176,11 @@ pub(super) fn decode_rows(
     schema: &SchemaRef,
     rows: &[usize],
 ) -> std::result::Result<RecordBatch, String> {
-    use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, RowSelection};
+    use parquet::arrow::arrow_reader::RowSelection;
     use parquet::arrow::ProjectionMask;
     let e = |e: parquet::errors::ParquetError| format!("{path}: {e}");
-    let meta = ArrowReaderMetadata::load(bytes, ArrowReaderOptions::new()).map_err(e)?;
+    let meta = view_metadata(bytes).map_err(e)?;
     let file_schema = meta.schema().clone();
-    let views = string_views(&file_schema);
-    let meta = ArrowReaderMetadata::try_new(
-        meta.metadata().clone(),
-        ArrowReaderOptions::new().with_schema(views),
-    )
-    .or_else(|_| ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new()))
-    .map_err(e)?;
     let total: usize = meta
         .metadata()
         .row_groups()
@@ -258,18 +265,8 @@ fn plan_decode(
     let mut tasks: Vec<Task> = Vec::new();
     for (fi, (p, bytes)) in files.iter().enumerate() {
         let err = |e: parquet::errors::ParquetError| (p.clone(), e.to_string());
-        let meta = ArrowReaderMetadata::load(bytes, ArrowReaderOptions::new()).map_err(err)?;
-        // read strings as views where the file's type allows it
+        let meta = view_metadata(bytes).map_err(err)?;
         let file_schema = meta.schema().clone();
-        let views = string_views(&file_schema);
-        let meta = ArrowReaderMetadata::try_new(
-            meta.metadata().clone(),
-            ArrowReaderOptions::new().with_schema(views),
-        )
-        .or_else(|_| {
-            ArrowReaderMetadata::try_new(meta.metadata().clone(), ArrowReaderOptions::new())
-        })
-        .map_err(err)?;
         let pq = meta.parquet_schema();
         let mut leaf_tasks: Vec<Task> = Vec::new();
         for (ci, f) in schema.fields().iter().enumerate() {

@@ -11,6 +11,7 @@
 //! parquet reader (Metaxy writes with delta-rs, which never writes deletion vectors or partitions).
 
 mod decode;
+mod ids;
 mod write;
 
 use std::collections::HashMap;
@@ -530,6 +531,20 @@ impl MetadataStore for DeltaStore {
             return Ok(None);
         }
         block_on(self.read_table(key, feature_version, columns)).map(Some)
+    }
+    /// The ids pushed into the parquet scan: files and row groups pruned by statistics, the membership a row
+    /// filter on the id columns ([`DeltaStore::scan_ids_async`]).
+    fn scan_ids(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: &crate::engine::store::filter::IdFilter,
+    ) -> Result<Option<DataFrame>> {
+        if !self.has_feature(key)? {
+            return Ok(None);
+        }
+        block_on(self.scan_ids_async(key, feature_version, columns, ids)).map(|(df, _)| Some(df))
     }
     fn scan_ordered(
         &self,

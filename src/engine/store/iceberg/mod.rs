@@ -20,6 +20,7 @@
 //! catalogs are refused at open with one line.
 
 mod catalog;
+mod ids;
 mod read;
 mod write;
 
@@ -359,6 +360,24 @@ impl MetadataStore for IcebergStore {
             self.read_table(key, &table, feature_version, columns)
                 .await
                 .map(Some)
+        })
+    }
+    /// The ids pushed into the scan as an Iceberg predicate: files pruned by the crate's planning, row groups and
+    /// rows by its reader ([`IcebergStore::scan_ids_async`]).
+    fn scan_ids(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: &crate::engine::store::filter::IdFilter,
+    ) -> Result<Option<DataFrame>> {
+        block_on(async {
+            let Some(table) = self.load(key).await? else {
+                return Ok(None);
+            };
+            self.scan_ids_async(key, &table, feature_version, columns, ids)
+                .await
+                .map(|(df, _)| Some(df))
         })
     }
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {

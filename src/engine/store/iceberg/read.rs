@@ -17,6 +17,7 @@ use crate::engine::frame::record_batches_to_df;
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema::FEATURE_VERSION;
 use crate::engine::store::api::Columns;
+use crate::engine::store::filter::IdScanStats;
 
 /// One live data file of a snapshot with where it came from: its data sequence number and file sequence number
 /// and the snapshot that added it (kept when a manifest is rewritten).
@@ -164,6 +165,15 @@ pub(super) fn conform_array(
     arrow::compute::cast(a, to)
 }
 
+/// An id filter pushed into an Iceberg read ([`IcebergStore::read_pushed`]): its predicate on the id columns
+/// (unbound) and the data files the crate's scan planning keeps for it (pruned by the files' column bounds).
+pub(super) struct IdPushdown {
+    /// The predicate every returned row satisfies (row groups pruned by it, rows filtered by it in the reader).
+    pub predicate: iceberg::expr::Predicate,
+    /// Paths of the data files that may hold a matching row.
+    pub files: std::collections::HashSet<String>,
+}
+
 impl IcebergStore {
     /// The rows of `table` that may hold `feature_version` (callers re-apply the filter), with the columns
     /// `columns` selects, in append order.
@@ -174,6 +184,23 @@ impl IcebergStore {
         feature_version: Option<&str>,
         columns: &Columns,
     ) -> Result<DataFrame> {
+        Ok(self
+            .read_pushed(key, table, feature_version, columns, None)
+            .await?
+            .0)
+    }
+
+    /// [`IcebergStore::read_table`] restricted by `ids` when given: only its data files are read and only the rows
+    /// satisfying its predicate are returned (append order kept). Also what the read read.
+    pub(super) async fn read_pushed(
+        &self,
+        key: &FeatureKey,
+        table: &Table,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: Option<&IdPushdown>,
+    ) -> Result<(DataFrame, IdScanStats)> {
+        let mut stats = IdScanStats::default();
         let ischema = table.metadata().current_schema().clone();
         let full =
             iceberg::arrow::schema_to_arrow_schema(&ischema).map_err(|e| self.corrupt(key, e))?;
@@ -183,16 +210,24 @@ impl IcebergStore {
         let files: Vec<LiveFile> = files
             .into_iter()
             .filter(|f| may_hold_version(&f.data_file, fv_id, feature_version))
+            .filter(|f| {
+                stats.files += 1;
+                ids.is_none_or(|ids| ids.files.contains(f.data_file.file_path()))
+            })
             .collect();
-        let predicate = match (feature_version, fv_id) {
-            (Some(v), Some(_)) => Some(
-                Reference::new(FEATURE_VERSION)
-                    .equal_to(Datum::string(v))
-                    .bind(ischema.clone(), true)
-                    .map_err(|e| self.corrupt(key, e))?,
-            ),
+        stats.files_read = files.len();
+        let version = match (feature_version, fv_id) {
+            (Some(v), Some(_)) => Some(Reference::new(FEATURE_VERSION).equal_to(Datum::string(v))),
             _ => None,
         };
+        let predicate = match (version, ids.map(|i| i.predicate.clone())) {
+            (Some(v), Some(i)) => Some(v.and(i)),
+            (v, i) => v.or(i),
+        };
+        let predicate = predicate
+            .map(|p| p.bind(ischema.clone(), true))
+            .transpose()
+            .map_err(|e| self.corrupt(key, e))?;
         let project: Vec<i32> = out_schema
             .fields()
             .iter()
@@ -232,8 +267,9 @@ impl IcebergStore {
             .map_err(|e| self.corrupt(key, e))?;
         let mut batches = vec![];
         for b in per_file.into_iter().flatten() {
+            stats.rows_returned += b.num_rows();
             batches.push(conform(&b, &out_schema).map_err(|e| self.corrupt(key, e))?);
         }
-        record_batches_to_df(&out_schema, &batches)
+        Ok((record_batches_to_df(&out_schema, &batches)?, stats))
     }
 }

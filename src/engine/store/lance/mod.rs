@@ -7,6 +7,8 @@
 //! `az://`) or LanceDB Cloud (`db://name`); `connect_kwargs` carries `storage_options`, `api_key`, `region` and
 //! `host_override` as `lancedb.connect` takes them.
 
+mod ids;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -337,29 +339,38 @@ impl LanceStore {
             .map_err(|e| corrupt_table(key, e.to_string()))
     }
 
+    /// The rows of `key`'s table of `feature_version` (when the table has the column), with the columns `columns`
+    /// selects; with `only`, a Lance SQL filter evaluated in the scan too. Also the number of rows returned.
     async fn read_table(
         &self,
         key: &FeatureKey,
         feature_version: Option<&str>,
         columns: &Columns,
-    ) -> Result<DataFrame> {
+        only: Option<&str>,
+    ) -> Result<(DataFrame, usize)> {
         let corrupt = |m: String| corrupt_table(key, m);
         let table = self.open_table(key).await?;
-        let schema = table.schema().await.map_err(|e| corrupt(e.to_string()))?;
+        let full = table.schema().await.map_err(|e| corrupt(e.to_string()))?;
         let mut query = table.query();
-        if let Some(keep) = columns.select(schema.fields().iter().map(|f| f.name().as_str())) {
+        if let Some(keep) = columns.select(full.fields().iter().map(|f| f.name().as_str())) {
             query = query.select(lancedb::query::Select::columns(&keep));
         }
-        let schema = columns.project_schema(&schema);
+        let schema = columns.project_schema(&full);
+        let mut conditions: Vec<String> = vec![];
         if let Some(v) = feature_version {
             if schema.field_with_name("metaxy_feature_version").is_ok() {
-                query = query.only_if(version_predicate(v));
+                conditions.push(version_predicate(v));
             }
+        }
+        conditions.extend(only.map(|o| format!("({o})")));
+        if !conditions.is_empty() {
+            query = query.only_if(conditions.join(" AND "));
         }
         let stream = query.execute().await.map_err(|e| corrupt(e.to_string()))?;
         let batches = collect_batches(stream, key).await?;
+        let rows = batches.iter().map(|b| b.num_rows()).sum();
         let schema = batches.first().map(|b| b.schema()).unwrap_or(schema);
-        record_batches_to_df(&schema, &batches)
+        Ok((record_batches_to_df(&schema, &batches)?, rows))
     }
 }
 
@@ -563,7 +574,20 @@ impl MetadataStore for LanceStore {
         if !self.has_feature(key)? {
             return Ok(None);
         }
-        block_on(self.read_table(key, feature_version, columns)).map(Some)
+        block_on(self.read_table(key, feature_version, columns, None)).map(|(df, _)| Some(df))
+    }
+    /// The ids pushed into the scan as a Lance SQL filter ([`LanceStore::scan_ids_async`]).
+    fn scan_ids(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: &crate::engine::store::filter::IdFilter,
+    ) -> Result<Option<DataFrame>> {
+        if !self.has_feature(key)? {
+            return Ok(None);
+        }
+        block_on(self.scan_ids_async(key, feature_version, columns, ids)).map(|(df, _)| Some(df))
     }
     fn scan_ordered(
         &self,
