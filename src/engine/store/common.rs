@@ -270,6 +270,9 @@ pub fn sanitize_uri(uri: &str) -> String {
 /// appearance); otherwise (or when nothing is decodable) `None`, and the column stays a string column.
 pub fn decode_json_objects(s: &Series) -> Option<Series> {
     let ca = s.str().ok()?;
+    if let Some(fast) = decode_flat_string_objects(ca) {
+        return Some(fast);
+    }
     let mut any = false;
     for v in ca.iter().flatten() {
         let t = v.trim();
@@ -294,6 +297,137 @@ pub fn decode_json_objects(s: &Series) -> Option<Series> {
         .ok()?;
     let out = df.column("v").ok()?.as_materialized_series().clone();
     matches!(out.dtype(), DataType::Struct(_)).then(|| out.with_name(s.name().clone()))
+}
+
+/// The common shape of [`decode_json_objects`] decoded without polars' JSON inference: every value a non-null
+/// JSON object whose values are strings or null (Metaxy's `*_by_field` columns), no key repeated within an object,
+/// every key with at least one string value, no escape sequences. Gives the same struct as the general path
+/// (fields in order of first appearance, String, null where a row lacks the key) in one pass with no per-row
+/// allocation; `None` for anything else, which the general path then decides.
+fn decode_flat_string_objects(ca: &StringChunked) -> Option<Series> {
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
+    /// Collects one object's entries, borrowing keys and values from the input.
+    struct Entries<'a, 'b>(&'b mut Vec<(&'a str, Option<&'a str>)>);
+    impl<'de> DeserializeSeed<'de> for Entries<'de, '_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Entries<'de, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object of strings")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            while let Some(entry) = map.next_entry::<&'de str, Option<&'de str>>()? {
+                self.0.push(entry);
+            }
+            Ok(())
+        }
+    }
+
+    let n = ca.len();
+    let mut keys: Vec<&str> = vec![];
+    let mut cols: Vec<Vec<Option<&str>>> = vec![];
+    let mut last_row: Vec<usize> = vec![];
+    let mut entries = vec![];
+    for (row, v) in ca.iter().enumerate() {
+        let mut de = serde_json::Deserializer::from_str(v?);
+        entries.clear();
+        Entries(&mut entries).deserialize(&mut de).ok()?;
+        de.end().ok()?;
+        for &(k, v) in &entries {
+            let i = match keys.iter().position(|x| *x == k) {
+                Some(i) => {
+                    if last_row[i] == row {
+                        return None;
+                    }
+                    i
+                }
+                None => {
+                    keys.push(k);
+                    cols.push(Vec::with_capacity(n));
+                    last_row.push(usize::MAX);
+                    keys.len() - 1
+                }
+            };
+            let col = &mut cols[i];
+            col.resize(row, None);
+            col.push(v);
+            last_row[i] = row;
+        }
+    }
+    if keys.is_empty() {
+        return None;
+    }
+    let mut fields = Vec::with_capacity(keys.len());
+    for (k, mut col) in keys.into_iter().zip(cols) {
+        if col.iter().all(Option::is_none) {
+            return None;
+        }
+        col.resize(n, None);
+        fields.push(StringChunked::from_iter_options(k.into(), col.into_iter()).into_series());
+    }
+    StructChunked::from_series(ca.name().clone(), n, fields.iter())
+        .ok()
+        .map(IntoSeries::into_series)
+}
+
+#[cfg(test)]
+mod json_tests {
+    use polars::prelude::*;
+
+    /// The general path alone (polars' JSON inference), for comparing with the fast path.
+    fn general(s: &Series) -> Option<Series> {
+        let ca = s.str().ok()?;
+        let mut buf = vec![];
+        for v in ca.iter() {
+            buf.extend_from_slice(b"{\"v\":");
+            buf.extend_from_slice(v.map(str::trim).unwrap_or("null").as_bytes());
+            buf.extend_from_slice(b"}\n");
+        }
+        let df = JsonReader::new(std::io::Cursor::new(buf))
+            .with_json_format(JsonFormat::JsonLines)
+            .infer_schema_len(None)
+            .finish()
+            .ok()?;
+        Some(df.column("v").ok()?.as_materialized_series().clone().with_name(s.name().clone()))
+    }
+
+    #[test]
+    fn the_fast_path_equals_polars_json_inference() {
+        let cases: Vec<Vec<&str>> = vec![
+            vec![r#"{"audio": "a1", "frames": "f1"}"#, r#"{"frames": "f2", "audio": "a2"}"#],
+            vec![r#"{"audio": "a1"}"#, r#"{"audio": "a2", "frames": "f2"}"#, r#" {"frames": null, "audio": "a3"} "#],
+            vec![r#"{"x": "1", "y": "2", "z": "3"}"#, r#"{"z": "9"}"#],
+        ];
+        for case in cases {
+            let s = Series::new("c".into(), case.clone());
+            let fast = super::decode_flat_string_objects(s.str().unwrap()).expect("fast path applies");
+            let slow = general(&s).unwrap();
+            assert_eq!(fast.dtype(), slow.dtype(), "{case:?}");
+            assert!(fast.equals_missing(&slow), "{case:?}: {fast:?} vs {slow:?}");
+            assert_eq!(super::decode_json_objects(&s).unwrap().dtype(), slow.dtype());
+        }
+    }
+
+    #[test]
+    fn other_shapes_are_left_to_the_general_path() {
+        for case in [
+            vec![Some(r#"{"a": 1}"#)],
+            vec![Some(r#"{"a": "x", "a": "y"}"#)],
+            vec![Some(r#"{"a": null}"#)],
+            vec![Some(r#"{"a": "x"}"#), None],
+            vec![Some(r#"{"a": "x"}"#), Some("null")],
+            vec![Some(r#"{"a": "x\"y"}"#)],
+            vec![Some("{}")],
+            vec![Some(r#"{"a": {"b": "c"}}"#)],
+        ] {
+            let s = Series::new("c".into(), case.clone());
+            assert!(super::decode_flat_string_objects(s.str().unwrap()).is_none(), "{case:?}");
+        }
+    }
 }
 
 #[cfg(test)]
