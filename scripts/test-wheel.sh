@@ -85,6 +85,12 @@ $screen"
 tmux -S "$sock" send-keys -t wheel q
 for _ in $(seq 1 40); do
   dead="$(tmux -S "$sock" display-message -p -t wheel '#{pane_dead} #{pane_dead_status}' 2>/dev/null || echo "1 ?")"
+  if [ "$dead" = "1 " ] || [ "$dead" = 1 ]; then
+    # tmux 3.3a can miss the SIGCHLD of a pane's process (dead pane, empty status) until another child of the
+    # server exits: `run-shell true` makes it reap (as tests/it/tui_e2e.rs does).
+    tmux -S "$sock" run-shell true 2>/dev/null || true
+    dead="$(tmux -S "$sock" display-message -p -t wheel '#{pane_dead} #{pane_dead_status}' 2>/dev/null || echo "1 ?")"
+  fi
   [ "${dead%% *}" = 1 ] && break
   sleep 0.25
 done
