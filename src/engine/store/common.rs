@@ -392,23 +392,40 @@ mod json_tests {
             .infer_schema_len(None)
             .finish()
             .ok()?;
-        Some(df.column("v").ok()?.as_materialized_series().clone().with_name(s.name().clone()))
+        Some(
+            df.column("v")
+                .ok()?
+                .as_materialized_series()
+                .clone()
+                .with_name(s.name().clone()),
+        )
     }
 
     #[test]
     fn the_fast_path_equals_polars_json_inference() {
         let cases: Vec<Vec<&str>> = vec![
-            vec![r#"{"audio": "a1", "frames": "f1"}"#, r#"{"frames": "f2", "audio": "a2"}"#],
-            vec![r#"{"audio": "a1"}"#, r#"{"audio": "a2", "frames": "f2"}"#, r#" {"frames": null, "audio": "a3"} "#],
+            vec![
+                r#"{"audio": "a1", "frames": "f1"}"#,
+                r#"{"frames": "f2", "audio": "a2"}"#,
+            ],
+            vec![
+                r#"{"audio": "a1"}"#,
+                r#"{"audio": "a2", "frames": "f2"}"#,
+                r#" {"frames": null, "audio": "a3"} "#,
+            ],
             vec![r#"{"x": "1", "y": "2", "z": "3"}"#, r#"{"z": "9"}"#],
         ];
         for case in cases {
             let s = Series::new("c".into(), case.clone());
-            let fast = super::decode_flat_string_objects(s.str().unwrap()).expect("fast path applies");
+            let fast =
+                super::decode_flat_string_objects(s.str().unwrap()).expect("fast path applies");
             let slow = general(&s).unwrap();
             assert_eq!(fast.dtype(), slow.dtype(), "{case:?}");
             assert!(fast.equals_missing(&slow), "{case:?}: {fast:?} vs {slow:?}");
-            assert_eq!(super::decode_json_objects(&s).unwrap().dtype(), slow.dtype());
+            assert_eq!(
+                super::decode_json_objects(&s).unwrap().dtype(),
+                slow.dtype()
+            );
         }
     }
 
@@ -425,7 +442,10 @@ mod json_tests {
             vec![Some(r#"{"a": {"b": "c"}}"#)],
         ] {
             let s = Series::new("c".into(), case.clone());
-            assert!(super::decode_flat_string_objects(s.str().unwrap()).is_none(), "{case:?}");
+            assert!(
+                super::decode_flat_string_objects(s.str().unwrap()).is_none(),
+                "{case:?}"
+            );
         }
     }
 }
