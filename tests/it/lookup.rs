@@ -409,13 +409,20 @@ fn lookup_reports_a_feature_absent_from_the_store() {
 }
 
 /// The id filter pushed into the scans of DuckDB and PostgreSQL (SQL), Delta (statistics and a parquet row filter),
-/// LanceDB (a Lance SQL filter) and Iceberg (an Iceberg predicate) keeps exactly the rows the engine's own filter
+/// LanceDB (a Lance SQL filter), Iceberg (an Iceberg predicate) and ClickHouse (SQL with backslash escapes) keeps exactly the rows the engine's own filter
 /// keeps (string and integer id columns, composite ids, a value that is not a number for an integer column).
 #[test]
 fn pushed_id_filters_equal_the_engine_filter() {
     use metaxy_tui::engine::query::read::sort_by_columns;
     use metaxy_tui::engine::store::Columns;
-    for b in ["duckdb", "postgres", "delta", "lancedb", "iceberg"] {
+    for b in [
+        "duckdb",
+        "postgres",
+        "delta",
+        "lancedb",
+        "iceberg",
+        "clickhouse",
+    ] {
         let ws = open_scenario_in(b, "s02_mutated");
         let key = ws.feature("example/chunk").unwrap();
         let cols = vec!["sample_uid".to_string(), "chunk_idx".to_string()];
@@ -434,6 +441,10 @@ fn pushed_id_filters_equal_the_engine_filter() {
             IdFilter::new(vec!["chunk_idx".into()], vec![vec!["1".into()]]),
             IdFilter::new(vec!["chunk_idx".into()], vec![vec!["x".into()]]),
             IdFilter::new(vec!["sample_uid".into()], vec![vec!["it's".into()]]),
+            IdFilter::new(
+                vec!["sample_uid".into()],
+                vec![vec!["s\\' OR 1=1 --".into()]],
+            ),
         ] {
             let pushed = ws
                 .store

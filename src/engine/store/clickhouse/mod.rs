@@ -312,6 +312,40 @@ impl MetadataStore for ClickHouseStore {
         self.select(&table, &cols, columns, &tail, &[]).map(Some)
     }
 
+    /// The ids pushed into the `WHERE` ([`sql::id_condition`]: strings and integers compared in ClickHouse), then
+    /// the filter re-applied in the engine ([`crate::engine::store::filter::IdFilter::apply`]) so the rows equal the
+    /// default's exactly; storage order kept.
+    fn scan_ids(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        ids: &crate::engine::store::filter::IdFilter,
+    ) -> Result<Option<DataFrame>> {
+        let table = self.table_name(key);
+        let Some(cols) = self.columns(&table)? else {
+            return Ok(None);
+        };
+        let mut columns = columns.clone();
+        for c in &ids.columns {
+            columns = columns.with(c);
+        }
+        let mut preds: Vec<String> = sql::version_pred(&cols, feature_version)
+            .into_iter()
+            .collect();
+        preds.push(format!("({})", sql::id_condition(&cols, ids)));
+        let tail = format!(
+            "{} ORDER BY {}",
+            sql::where_clause(&preds),
+            sql::storage_order("ASC").join(", ")
+        );
+        let df = self.select(&table, &cols, &columns, &tail, &[])?;
+        if ids.columns.iter().any(|c| df.get_column_index(c).is_none()) {
+            return Ok(Some(df.clear()));
+        }
+        ids.apply(df).map(Some)
+    }
+
     fn scan_latest(
         &self,
         key: &FeatureKey,

@@ -289,3 +289,118 @@ mod tests {
         );
     }
 }
+
+/// The lookup's id filter as a ClickHouse condition that keeps at least the rows [`IdFilter::apply`] keeps (the
+/// caller re-applies it for exactness): string columns compared to escaped literals ([`ch_str`]), integer columns
+/// to the values that print as that integer (a value no integer prints as, `"+1"` or `"01"`, matches no row in the
+/// engine's text comparison, so its sample is dropped), columns of other types left out of the condition.
+/// `0` (no row) when no sample can match or a filter column is missing from `table`.
+pub fn id_condition(table: &[ChColumn], ids: &crate::engine::store::filter::IdFilter) -> String {
+    use crate::engine::store::filter::int_value;
+    #[derive(Clone, Copy)]
+    enum K {
+        Str,
+        Int,
+        Other,
+    }
+    let mut kinds = Vec::with_capacity(ids.columns.len());
+    for c in &ids.columns {
+        let Some(col) = table.iter().find(|x| &x.name == c) else {
+            return "0".into();
+        };
+        let t = base_type(&col.ty);
+        kinds.push(if t == "String" || t.starts_with("FixedString(") {
+            K::Str
+        } else if t.starts_with("Int") || t.starts_with("UInt") {
+            K::Int
+        } else {
+            K::Other
+        });
+    }
+    let mut ors = vec![];
+    for row in &ids.rows {
+        let mut ands = vec![];
+        let mut possible = true;
+        for ((c, v), k) in ids.columns.iter().zip(row).zip(&kinds) {
+            match k {
+                K::Str => ands.push(format!("{} = {}", quote_ident(c), ch_str(v))),
+                K::Int => match int_value(v) {
+                    Some(n) => ands.push(format!("{} = {n}", quote_ident(c))),
+                    None if v.parse::<u64>().ok().is_some_and(|n| n.to_string() == *v) => {
+                        ands.push(format!("{} = {v}", quote_ident(c)))
+                    }
+                    None => possible = false,
+                },
+                K::Other => {}
+            }
+        }
+        if !possible {
+            continue;
+        }
+        if ands.is_empty() {
+            return "1".into();
+        }
+        ors.push(format!("({})", ands.join(" AND ")));
+    }
+    if ors.is_empty() {
+        "0".into()
+    } else {
+        ors.join(" OR ")
+    }
+}
+
+#[cfg(test)]
+mod id_condition_tests {
+    use super::*;
+    use crate::engine::store::filter::IdFilter;
+
+    fn table() -> Vec<ChColumn> {
+        [
+            ("sample_uid", "Nullable(UInt64)"),
+            ("name", "LowCardinality(Nullable(String))"),
+            ("d", "Date"),
+        ]
+        .into_iter()
+        .map(|(n, t)| ChColumn {
+            name: n.into(),
+            ty: t.into(),
+        })
+        .collect()
+    }
+
+    fn f(columns: &[&str], rows: &[&[&str]]) -> IdFilter {
+        IdFilter::new(
+            columns.iter().map(|c| c.to_string()).collect(),
+            rows.iter()
+                .map(|r| r.iter().map(|v| v.to_string()).collect())
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn strings_are_escaped_and_integers_must_print_as_themselves() {
+        let t = table();
+        assert_eq!(
+            id_condition(&t, &f(&["name"], &[&["it's \\ x"]])),
+            r"(`name` = 'it\'s \\ x')"
+        );
+        assert_eq!(
+            id_condition(
+                &t,
+                &f(
+                    &["sample_uid"],
+                    &[&["7"], &["+1"], &["01"], &["18446744073709551615"]]
+                )
+            ),
+            "(`sample_uid` = 7) OR (`sample_uid` = 18446744073709551615)"
+        );
+        assert_eq!(id_condition(&t, &f(&["sample_uid"], &[&["x"]])), "0");
+        assert_eq!(
+            id_condition(&t, &f(&["sample_uid", "name"], &[&["1", "a"], &["2", "b"]])),
+            "(`sample_uid` = 1 AND `name` = 'a') OR (`sample_uid` = 2 AND `name` = 'b')"
+        );
+        // other types are left to the engine; a missing column matches nothing
+        assert_eq!(id_condition(&t, &f(&["d"], &[&["2026-01-01"]])), "1");
+        assert_eq!(id_condition(&t, &f(&["nope"], &[&["1"]])), "0");
+    }
+}
