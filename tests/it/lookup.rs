@@ -440,6 +440,10 @@ fn pushed_id_filters_equal_the_engine_filter() {
             ),
             IdFilter::new(vec!["chunk_idx".into()], vec![vec!["1".into()]]),
             IdFilter::new(vec!["chunk_idx".into()], vec![vec!["x".into()]]),
+            IdFilter::new(
+                vec!["chunk_idx".into()],
+                vec![vec!["+1".into()], vec!["01".into()]],
+            ),
             IdFilter::new(vec!["sample_uid".into()], vec![vec!["it's".into()]]),
             IdFilter::new(
                 vec!["sample_uid".into()],

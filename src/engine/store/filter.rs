@@ -210,7 +210,9 @@ impl IdFilter {
         // the quoting of `store::common` (not imported: the store API imports this module, and `common` the API)
         let quote_ident = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
         let sql_str = |v: &str| format!("'{}'", v.replace('\'', "''"));
-        let is_int = |v: &str| v.parse::<i64>().is_ok() || v.parse::<u64>().is_ok();
+        // only values that print as themselves: "+1" or "01" compare as text (as the engine does), never as 1
+        let is_int =
+            |v: &str| int_value(v).is_some() || v.parse::<u64>().is_ok_and(|n| n.to_string() == v);
         // a column's values are compared the same way: numbers only when every value is one
         let as_kind = |c: &str, i: usize| -> IdKind {
             match kind(c) {
