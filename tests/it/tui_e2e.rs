@@ -709,6 +709,10 @@ fn tui_open_never_blocks_a_metaxy_write_and_refreshes_live() {
         s.contains("example/crop · Metadata · row 4") && s.contains("sample_uid  s000003")
     });
     tmux.send(&["Escape"]);
+    // Esc and q in one read would reach the TUI as Alt+q (which the row detail takes as "close"): wait first
+    tmux.wait_for("the row detail to close after the refresh", |s| {
+        !s.contains("· row 4")
+    });
     quit_and_check_restored(&tmux);
 }
 
