@@ -152,6 +152,10 @@ fn check_mixed(config: &str, expected: &str, moves: &[(&str, &str)]) {
                 "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore",
                 format!("warehouse = \"${{METAXY_FIXTURE_DIR:-.}}/store/{name}_iceberg\""),
             ),
+            "clickhouse" => (
+                "metaxy.ext.clickhouse.ClickHouseMetadataStore",
+                format!("connection_string = \"{}\"", ch_fresh_db(None)),
+            ),
             other => panic!("{other}"),
         };
         // the section `[stores.<name>]` and its `[stores.<name>.config]`, up to the next store's section
@@ -215,6 +219,22 @@ fn chain_duckdb_iceberg_postgres_like_metaxy() {
         "expected_chain",
         &[("staging", "iceberg"), ("prod", "postgres")],
     );
+}
+
+/// A chain across three engines: dev on DuckDB falls back to staging on ClickHouse, then to prod on PostgreSQL
+/// (xxhash32 on all three, every backend's default).
+#[test]
+fn chain_duckdb_clickhouse_postgres_like_metaxy() {
+    check_mixed(
+        "metaxy.chain.toml",
+        "expected_chain",
+        &[("staging", "clickhouse"), ("prod", "postgres")],
+    );
+}
+
+#[test]
+fn dev_duckdb_falls_back_to_prod_clickhouse_like_metaxy() {
+    check_mixed("metaxy.toml", "expected", &[("prod", "clickhouse")]);
 }
 
 #[test]

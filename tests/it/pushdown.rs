@@ -442,6 +442,69 @@ fn paged_reads_on_clickhouse_walk_exactly_the_rows_of_a_full_read() {
     assert!(checked >= 20, "{checked}");
 }
 
+/// A filtered ClickHouse hard delete removes exactly the rows it selected even when ClickHouse merges the table's
+/// parts between the selection and the `DELETE` (rows named by identity, not by `_part`/`_part_offset`, which a
+/// merge renames); rows that differ only by NULL against an empty string are told apart.
+#[test]
+fn clickhouse_filtered_hard_delete_survives_a_merge_between_select_and_delete() {
+    use metaxy_tui::engine::store::clickhouse::ClickHouseStore;
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = clickhouse_with_ties("s06_soft_delete", tmp.path());
+    let env = crate::common::scenario_env(tmp.path());
+    let db = env["METAXY_FIXTURE_CH"]
+        .rsplit_once('/')
+        .unwrap()
+        .1
+        .to_string();
+    let server = crate::common::ch_server();
+    let q = |sql: &str| {
+        crate::common::ch_exec(&server, &db, sql, None)
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    // two more parts: one row with a NULL path, its twin with an empty path
+    for path in ["NULL", "''"] {
+        q(&format!(
+            "INSERT INTO example__video SELECT * REPLACE ({path} AS path) FROM (SELECT * FROM example__video \
+             WHERE endsWith(path, '-null') ORDER BY sample_uid LIMIT 1)"
+        ));
+    }
+    let count = |cond: &str| -> usize {
+        q(&format!(
+            "SELECT countIf({cond}) FROM example__video FORMAT TSVRaw"
+        ))
+        .parse()
+        .unwrap()
+    };
+    let (all, ties) = (count("1"), count("endsWith(path, '-tie')"));
+    let (nulls, empties) = (count("path IS NULL"), count("path = ''"));
+    assert!(
+        ties >= 5 && nulls == 1 && empties == 1,
+        "{all} rows, {ties} ties, {nulls} null paths, {empties} empty paths"
+    );
+    let parts = || {
+        q("SELECT arrayStringConcat(arraySort(groupArray(name)), ',') FROM system.parts \
+           WHERE database = currentDatabase() AND table = 'example__video' AND active FORMAT TSVRaw")
+    };
+    let before = parts();
+    assert!(before.contains(','), "several parts to merge: {before}");
+
+    let store = ClickHouseStore::open(&ws.store_config, tmp.path()).unwrap();
+    let video = metaxy_tui::engine::keys::FeatureKey::parse("example/video").unwrap();
+    let filters = vec!["path IS NULL OR path LIKE '%-tie'".to_string()];
+    let selection = store.hard_delete_selection(&video, None, &filters).unwrap();
+    assert_eq!(selection.rows, ties + 1);
+    q("OPTIMIZE TABLE example__video FINAL");
+    let after = parts();
+    assert_ne!(before, after, "the merge renamed the parts");
+    assert_eq!(store.delete_selection(&selection).unwrap(), ties + 1);
+    assert_eq!(count("1"), all - ties - 1);
+    assert_eq!(count("endsWith(path, '-tie')"), 0);
+    assert_eq!(count("path IS NULL"), 0);
+    assert_eq!(count("path = ''"), 1, "the empty-string twin stays");
+}
+
 /// The counts computed by one ClickHouse query (hashes in SQL with ClickHouse's own functions) equal the general
 /// engine's increments on every ClickHouse fixture feature the query accepts, and the query is actually taken.
 #[test]

@@ -211,8 +211,7 @@ impl IdFilter {
         let quote_ident = |c: &str| format!("\"{}\"", c.replace('"', "\"\""));
         let sql_str = |v: &str| format!("'{}'", v.replace('\'', "''"));
         // only values that print as themselves: "+1" or "01" compare as text (as the engine does), never as 1
-        let is_int =
-            |v: &str| int_value(v).is_some() || v.parse::<u64>().is_ok_and(|n| n.to_string() == v);
+        let is_int = prints_as_integer;
         // a column's values are compared the same way: numbers only when every value is one
         let as_kind = |c: &str, i: usize| -> IdKind {
             match kind(c) {
@@ -290,6 +289,13 @@ pub struct IdScanStats {
 /// (`"7"`, `"-3"`; not `"+7"`, `"07"`, `" 7"`), since an [`IdFilter`] compares the column cast to text.
 pub fn int_value(v: &str) -> Option<i64> {
     v.parse::<i64>().ok().filter(|n| n.to_string() == v)
+}
+
+/// Whether `v` is an integer of the 64-bit signed or unsigned range that prints as itself (`"7"`, `"-3"`,
+/// `"18446744073709551615"`; not `"+7"`, `"07"`, `" 7"`): the one test of every backend's id pushdown for whether an
+/// id value may be compared as a number to an integer column (otherwise it compares as text, as the engine does).
+pub fn prints_as_integer(v: &str) -> bool {
+    int_value(v).is_some() || v.parse::<u64>().is_ok_and(|n| n.to_string() == v)
 }
 
 #[cfg(test)]

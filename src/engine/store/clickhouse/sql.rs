@@ -296,7 +296,7 @@ mod tests {
 /// engine's text comparison, so its sample is dropped), columns of other types left out of the condition.
 /// `0` (no row) when no sample can match or a filter column is missing from `table`.
 pub fn id_condition(table: &[ChColumn], ids: &crate::engine::store::filter::IdFilter) -> String {
-    use crate::engine::store::filter::int_value;
+    use crate::engine::store::filter::prints_as_integer;
     #[derive(Clone, Copy)]
     enum K {
         Str,
@@ -324,13 +324,9 @@ pub fn id_condition(table: &[ChColumn], ids: &crate::engine::store::filter::IdFi
         for ((c, v), k) in ids.columns.iter().zip(row).zip(&kinds) {
             match k {
                 K::Str => ands.push(format!("{} = {}", quote_ident(c), ch_str(v))),
-                K::Int => match int_value(v) {
-                    Some(n) => ands.push(format!("{} = {n}", quote_ident(c))),
-                    None if v.parse::<u64>().ok().is_some_and(|n| n.to_string() == *v) => {
-                        ands.push(format!("{} = {v}", quote_ident(c)))
-                    }
-                    None => possible = false,
-                },
+                // a canonical integer is its own SQL literal
+                K::Int if prints_as_integer(v) => ands.push(format!("{} = {v}", quote_ident(c))),
+                K::Int => possible = false,
                 K::Other => {}
             }
         }

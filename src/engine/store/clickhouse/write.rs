@@ -17,7 +17,7 @@ use super::{ClickHouseStore, STRUCT_COLUMNS};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
-use crate::engine::store::api::Columns;
+use crate::engine::store::api::{Columns, MetadataStore};
 
 /// The ClickHouse type of a new table's column for a polars column (Ibis' mapping, as Metaxy's auto-created tables
 /// show): scalars `Nullable(...)`, structs named `Tuple(...)` of nullable elements, lists `Array(...)`;
@@ -292,9 +292,11 @@ impl ClickHouseStore {
 
     /// [`crate::engine::store::api::MetadataStore::delete_rows`]: without filters one `DELETE ... WHERE
     /// metaxy_feature_version = ...` (or `TRUNCATE TABLE` without a version, as Metaxy's empty-filter delete);
-    /// with filters the rows of the version are read with their place (`_part`, `_part_offset`), the filters
-    /// evaluated by the engine (as previews do), and the matching rows removed by one lightweight `DELETE` of those
-    /// places. Returns the number of rows deleted.
+    /// with filters the rows of the version are read with their identity (a 128-bit SipHash of the whole row's
+    /// text, [`row_identity`]), the filters evaluated by the engine (as previews do), and the matching rows removed
+    /// by one lightweight `DELETE` of those identities. The identity, unlike a place (`_part`, `_part_offset`),
+    /// survives the background merges that can run between the read and the `DELETE`; rows that share it are
+    /// identical in every column, so the filter matches all of them or none. Returns the number of rows deleted.
     pub(super) fn delete(
         &self,
         table: &str,
@@ -328,42 +330,115 @@ impl ClickHouseStore {
             }
             return Ok(n);
         }
+        let selection = self.select_rows(table, cols, preds, filters)?;
+        self.delete_selection(&selection)
+    }
+
+    /// The first phase of a filtered hard delete ([`ClickHouseStore::hard_delete_selection`]): the rows of
+    /// `table` matching `preds` (SQL) and `filters` (evaluated by the engine), as their identities.
+    fn select_rows(
+        &self,
+        table: &str,
+        cols: &[ChColumn],
+        mut preds: Vec<String>,
+        filters: &[String],
+    ) -> Result<RowSelection> {
+        let identity = row_identity(cols);
         let df = self.select(
             table,
             cols,
             &Columns::All,
             &sql::where_clause(&preds),
-            &["_part AS __mx_part", "_part_offset AS __mx_off"],
+            &[&format!("{identity} AS __mx_row")],
         )?;
         let matched = crate::engine::store::filter::apply_filters(df, filters)?;
-        if matched.height() == 0 {
+        let rows = matched.column("__mx_row")?.cast(&DataType::String)?;
+        let identities: std::collections::BTreeSet<String> =
+            rows.str()?.iter().flatten().map(str::to_string).collect();
+        let ids: Vec<String> = identities.iter().map(|h| sql::ch_str(h)).collect();
+        if !ids.is_empty() {
+            preds.push(format!("{identity} IN ({})", ids.join(", ")));
+        }
+        Ok(RowSelection {
+            table: table.to_string(),
+            rows: matched.height(),
+            identities: identities.len(),
+            predicate: preds,
+        })
+    }
+
+    /// Deletes the rows of `selection` (see [`ClickHouseStore::hard_delete_selection`]) with one lightweight
+    /// `DELETE`; nothing is sent for an empty selection. Returns the selection's row count.
+    ///
+    /// Errors: [`EngineError::Write`] when ClickHouse refuses the statement (the table dropped meanwhile, a read-only
+    /// user).
+    pub fn delete_selection(&self, selection: &RowSelection) -> Result<usize> {
+        if selection.rows == 0 {
             return Ok(0);
         }
-        let parts = matched.column("__mx_part")?.cast(&DataType::String)?;
-        let offs = matched.column("__mx_off")?.cast(&DataType::UInt64)?;
-        let mut by_part: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for (p, o) in parts.str()?.iter().zip(offs.u64()?.iter()) {
-            if let (Some(p), Some(o)) = (p, o) {
-                by_part
-                    .entry(p.to_string())
-                    .or_default()
-                    .push(o.to_string());
-            }
-        }
-        let cond: Vec<String> = by_part
-            .iter()
-            .map(|(p, o)| {
-                format!(
-                    "(_part = {} AND _part_offset IN ({}))",
-                    sql::ch_str(p),
-                    o.join(", ")
-                )
-            })
-            .collect();
+        let qt = quote_ident(&selection.table);
+        let query = format!(
+            "DELETE FROM {qt}{}",
+            sql::where_clause(&selection.predicate)
+        );
         crate::engine::fault::point("clickhouse.before_commit");
-        exec(&format!("DELETE FROM {qt} WHERE {}", cond.join(" OR ")))?;
-        Ok(matched.height())
+        // one statement however many rows match: lift the parser's 256 KiB default to the statement's size
+        block_on(self.conn.request(
+            &query,
+            None,
+            &[("max_query_size", (query.len() + 1024).to_string())],
+        ))
+        .map_err(|e| self.write_err(&selection.table, e.message))?;
+        Ok(selection.rows)
     }
+
+    /// The first phase of a filtered hard delete of `key`'s rows (of `feature_version` when given) that match
+    /// `filters` (Metaxy's `filters=`, SQL WHERE fragments): what [`ClickHouseStore::delete_selection`] then
+    /// removes. `delete_rows` with filters is these two calls; split, a caller can count, confirm, then delete
+    /// exactly the rows it counted, even if ClickHouse merged the table's parts in between.
+    ///
+    /// Errors: [`EngineError::FeatureNotFound`] without a table; [`EngineError::BadFilter`] for a filter
+    /// that does not parse or evaluate; ClickHouse errors as read errors.
+    pub fn hard_delete_selection(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        filters: &[String],
+    ) -> Result<RowSelection> {
+        let table = self.table_name(key);
+        let Some(cols) = self.columns(&table)? else {
+            return Err(EngineError::FeatureNotFound {
+                feature: key.to_string(),
+                store: self.name.clone(),
+                table,
+            });
+        };
+        let preds: Vec<String> = sql::version_pred(&cols, feature_version)
+            .into_iter()
+            .collect();
+        self.select_rows(&table, &cols, preds, filters)
+    }
+}
+
+/// Rows of one ClickHouse table picked for a hard delete by [`ClickHouseStore::hard_delete_selection`]: the
+/// version predicate plus `identity IN (...)` of the matching rows ([`row_identity`]).
+#[derive(Debug, Clone)]
+pub struct RowSelection {
+    /// The feature's table.
+    pub table: String,
+    /// How many rows matched when selected.
+    pub rows: usize,
+    /// How many distinct row identities they have (rows identical in every column share one).
+    pub identities: usize,
+    predicate: Vec<String>,
+}
+
+/// The identity of a row of a table with columns `cols`: `hex(sipHash128(toString(tuple(<every column>))))`, 32
+/// hex digits. The text form keeps NULL apart from an empty string and covers every type Metaxy writes (Map,
+/// Tuple, DateTime64); equal identities mean rows equal in every column (up to a 128-bit hash collision).
+pub(super) fn row_identity(cols: &[ChColumn]) -> String {
+    let names: Vec<String> = cols.iter().map(|c| quote_ident(&c.name)).collect();
+    format!("hex(sipHash128(toString(tuple({}))))", names.join(", "))
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ use crate::engine::error::Result;
 use crate::engine::frame::record_batches_to_df;
 use crate::engine::keys::FeatureKey;
 use crate::engine::store::api::Columns;
-use crate::engine::store::filter::{int_value, IdFilter, IdScanStats};
+use crate::engine::store::filter::{int_value, prints_as_integer, IdFilter, IdScanStats};
 
 /// How an id column takes part in the pushdown, by its arrow type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,9 +77,9 @@ impl Probe {
             .collect();
         let mut rows: Vec<Vec<String>> = vec![];
         for r in &ids.rows {
-            let possible = pushed
-                .iter()
-                .all(|&i| !matches!(kinds[i], Kind::Int | Kind::Printed) || printed_int(&r[i]));
+            let possible = pushed.iter().all(|&i| {
+                !matches!(kinds[i], Kind::Int | Kind::Printed) || prints_as_integer(&r[i])
+            });
             let t: Vec<String> = pushed.iter().map(|&i| r[i].clone()).collect();
             if possible && !rows.contains(&t) {
                 rows.push(t);
@@ -149,11 +149,6 @@ impl Probe {
             .collect();
         Ok(out)
     }
-}
-
-/// Whether `v` is the text of an integer (unsigned values beyond `i64` included).
-fn printed_int(v: &str) -> bool {
-    int_value(v).is_some() || v.parse::<u64>().is_ok_and(|n| n.to_string() == v)
 }
 
 /// Statistics of one id column over a region: the smallest and largest value.
