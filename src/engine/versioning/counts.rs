@@ -123,3 +123,87 @@ pub fn increment_counts(
     let _t = crate::engine::timing::span(|| format!("counts-in-store {key}"));
     store.local().increment_counts(&plan)
 }
+
+/// The counts of `key`'s increment when the primary store has no table for `key` yet (Metaxy's first run of a
+/// feature): every expected sample is new, none is stale or orphaned, so only the ids of the upstream join are
+/// needed. Each dep is read through the store (fallbacks included) with its id columns alone, with Metaxy's read
+/// semantics (current feature version, latest row per id, soft-deleted rows dropped), and the deps are inner-joined
+/// on the join columns, as [`crate::engine::versioning::resolve::resolve_update`] joins required deps. No data
+/// version is read and nothing is hashed.
+///
+/// `None` when the target has a table in the primary store, when the plan or the options do not qualify (the same
+/// rules as [`count_plan`]), or when an upstream has no table (the general engine then reports it), and with
+/// `METAXY_TUI_NO_STORE_COUNTS=1`. Errors: reading an upstream fails.
+pub fn absent_target_counts(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    opts: &ResolveOptions,
+) -> Result<Option<IncrementCounts>> {
+    use crate::engine::query::read::{read_feature, ReadOptions};
+    use crate::engine::store::api::Columns;
+    use polars::prelude::*;
+    if std::env::var_os("METAXY_TUI_NO_STORE_COUNTS").is_some_and(|v| v != "0") {
+        return Ok(None);
+    }
+    if store.local().has_feature(key)? {
+        return Ok(None);
+    }
+    let Some(plan) = count_plan(store, graph, key, opts)? else {
+        return Ok(None);
+    };
+    let _t = crate::engine::timing::span(|| format!("absent-target counts {key}"));
+    let j = plan.join_columns.clone();
+    let read = |feature: &FeatureKey| {
+        let ro = ReadOptions {
+            unsorted: true,
+            columns: Columns::Only(j.clone()),
+            ..Default::default()
+        };
+        read_feature(store, graph, feature, &ro)
+    };
+    let frames: Vec<Result<Option<DataFrame>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = plan
+            .deps
+            .iter()
+            .map(|d| s.spawn(|| read(&d.feature)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(crate::engine::error::EngineError::Plan {
+                        feature: key.to_string(),
+                        message: "reading an upstream panicked".into(),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut joined: Option<DataFrame> = None;
+    for f in frames {
+        let Some(df) = f? else {
+            return Ok(None);
+        };
+        let df = df.select(j.iter().map(|c| c.as_str()))?;
+        joined = Some(match joined {
+            None => df,
+            Some(left) => {
+                let on: Vec<Expr> = j.iter().map(|c| col(c.as_str())).collect();
+                left.lazy()
+                    .join(df.lazy(), on.clone(), on, JoinArgs::new(JoinType::Inner))
+                    .collect()?
+            }
+        });
+    }
+    let Some(joined) = joined else {
+        return Ok(None);
+    };
+    Ok(Some(IncrementCounts {
+        new: joined.height(),
+        stale: 0,
+        orphaned: 0,
+        current_rows: 0,
+        target_exists: false,
+    }))
+}

@@ -212,7 +212,11 @@ fn feature_status_inner(
     }
     // counts only: the store may count the increment itself
     let fast = if opts.narrow_target {
-        crate::engine::versioning::counts::increment_counts(store, graph, key, opts)?
+        use crate::engine::versioning::counts::{absent_target_counts, increment_counts};
+        match absent_target_counts(store, graph, key, opts)? {
+            Some(c) => Some(c),
+            None => increment_counts(store, graph, key, opts)?,
+        }
     } else {
         None
     };

@@ -249,3 +249,79 @@ mod tests {
         assert_eq!(sanitize_uri("postgresql://h/db"), "postgresql://h/db");
     }
 }
+
+/// Most read connections a [`ReadPool`] opens (the store's own included).
+pub const MAX_READERS: usize = 4;
+
+/// The read connections of a store: its own, opened with the store, plus up to [`MAX_READERS`]` - 1` more opened
+/// when scans run at the same time (an increment reads the feature and each upstream concurrently). PostgreSQL
+/// serves one statement at a time per connection, so concurrent scans on one connection would run one after
+/// another; on their own connections the server runs them in parallel.
+pub struct ReadPool {
+    spec: ConnSpec,
+    own: Client,
+    own_busy: std::sync::atomic::AtomicBool,
+    idle: std::sync::Mutex<Vec<Client>>,
+    /// Extra connections opened and not closed (idle or in use).
+    extra: std::sync::atomic::AtomicUsize,
+}
+
+impl ReadPool {
+    /// A pool around the store's connection `own` (opened from `spec`).
+    pub fn new(spec: ConnSpec, own: Client) -> Self {
+        Self {
+            spec,
+            own,
+            own_busy: Default::default(),
+            idle: Default::default(),
+            extra: Default::default(),
+        }
+    }
+
+    /// The store's own connection, for short queries (catalog lookups, counts).
+    pub fn own(&self) -> &Client {
+        &self.own
+    }
+
+    /// Runs `f` (which blocks on its query) on a free connection: the store's own when no other scan holds it,
+    /// else an idle extra one, else a new one while fewer than [`MAX_READERS`] are open; past that (or when a new
+    /// connection cannot be opened) on the store's own, where tokio-postgres queues the request.
+    pub fn with<T>(&self, f: impl FnOnce(&Client) -> T) -> T {
+        use std::sync::atomic::Ordering;
+        if !self.own_busy.swap(true, Ordering::AcqRel) {
+            struct Release<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Release<'_> {
+                fn drop(&mut self) {
+                    self.0.store(false, Ordering::Release);
+                }
+            }
+            let _release = Release(&self.own_busy);
+            return f(&self.own);
+        }
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        let client = idle.or_else(|| {
+            if self.extra.fetch_add(1, Ordering::AcqRel) + 1 < MAX_READERS {
+                if let Ok(c) = crate::engine::rt::block_on(self.spec.connect()) {
+                    return Some(c);
+                }
+            }
+            self.extra.fetch_sub(1, Ordering::AcqRel);
+            None
+        });
+        let Some(client) = client else {
+            return f(&self.own);
+        };
+        let out = f(&client);
+        match client.is_closed() {
+            true => {
+                self.extra.fetch_sub(1, Ordering::AcqRel);
+            }
+            false => {
+                if let Ok(mut v) = self.idle.lock() {
+                    v.push(client);
+                }
+            }
+        }
+        out
+    }
+}

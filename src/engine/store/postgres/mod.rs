@@ -39,7 +39,8 @@ pub const CLASS_PATH: &str = "metaxy.ext.postgresql.metadata_store.PostgreSQLMet
 /// The columns Metaxy always decodes from JSON (`_METAXY_STRUCT_COLUMNS`).
 const STRUCT_COLUMNS: [&str; 2] = ["metaxy_provenance_by_field", "metaxy_data_version_by_field"];
 
-/// A PostgreSQL metadata store: a read connection opened with the store, write connections opened per write.
+/// A PostgreSQL metadata store: read connections ([`conn::ReadPool`]: one opened with the store, more for
+/// concurrent scans), write connections opened per write.
 pub struct PostgresStore {
     name: String,
     spec: ConnSpec,
@@ -47,7 +48,7 @@ pub struct PostgresStore {
     hash_algorithm: HashAlgorithm,
     /// `auto_cast_struct_for_jsonb` (default true): user `json`/`jsonb` columns holding objects read as structs.
     auto_cast: bool,
-    client: Client,
+    readers: conn::ReadPool,
 }
 
 impl PostgresStore {
@@ -82,11 +83,11 @@ impl PostgresStore {
             .unwrap_or(true);
         Ok(Self {
             name: cfg.name.clone(),
-            spec,
             table_prefix,
             hash_algorithm: cfg.hash_algorithm,
             auto_cast,
-            client,
+            readers: conn::ReadPool::new(spec.clone(), client),
+            spec,
         })
     }
 
@@ -137,7 +138,7 @@ impl PostgresStore {
     }
 
     fn columns(&self, table: &str) -> Result<Option<Vec<PgColumn>>> {
-        block_on(Self::columns_of(&self.client, table)).map_err(|e| self.read_err(table, &e))
+        block_on(Self::columns_of(self.readers.own(), table)).map_err(|e| self.read_err(table, &e))
     }
 
     /// Runs `COPY (<query>) TO STDOUT (FORMAT binary)` and decodes the stream (fields `fields`).
@@ -171,7 +172,8 @@ impl PostgresStore {
         if exprs.is_empty() {
             // nothing selected: still the right number of rows
             let n: i64 = block_on(
-                self.client
+                self.readers
+                    .own()
                     .query_one(&format!("SELECT count(*) FROM {from}{tail}"), &[]),
             )
             .map_err(|e| self.read_err(table, &e))?
@@ -180,7 +182,9 @@ impl PostgresStore {
         }
         let query = format!("SELECT {} FROM {from}{tail}", exprs.join(", "));
         let _t = crate::engine::timing::span(|| format!("postgres-copy {table}"));
-        let df = block_on(Self::copy_out(&self.client, &query, &fields, table))
+        let df = self
+            .readers
+            .with(|c| block_on(Self::copy_out(c, &query, &fields, table)))
             .map_err(|e| self.read_err(table, &e))??;
         self.decode_json(df, table, cols)
     }
@@ -229,7 +233,7 @@ impl PostgresStore {
              jsonb_object_keys(s.j) WITH ORDINALITY AS x(k, i) GROUP BY k ORDER BY min(i), k",
             t = quote_ident(table)
         );
-        block_on(self.client.query(&q, &[]))
+        block_on(self.readers.own().query(&q, &[]))
             .map(|rows| rows.iter().map(|r| r.get::<_, String>(0)).collect())
             .unwrap_or_default()
     }
@@ -264,7 +268,7 @@ impl MetadataStore for PostgresStore {
         Ok(self.columns(&self.table_name(key))?.is_some())
     }
     fn list_tables(&self) -> Result<Vec<String>> {
-        let rows = block_on(self.client.query(
+        let rows = block_on(self.readers.own().query(
             "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f') ORDER BY 1",
             &[],
@@ -421,7 +425,8 @@ impl MetadataStore for PostgresStore {
             c = quote_ident(v),
             t = quote_ident(&table)
         );
-        let rows = block_on(self.client.query(&q, &[])).map_err(|e| self.read_err(&table, &e))?;
+        let rows =
+            block_on(self.readers.own().query(&q, &[])).map_err(|e| self.read_err(&table, &e))?;
         Ok(Some(
             rows.iter()
                 .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1) as usize))
