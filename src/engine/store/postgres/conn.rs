@@ -232,24 +232,6 @@ pub fn pg_message(e: &tokio_postgres::Error) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_are_masked_like_metaxy() {
-        assert_eq!(
-            sanitize_uri("postgresql://postgres@127.0.0.1:55432/metaxy"),
-            "postgresql://***:@127.0.0.1:55432/metaxy"
-        );
-        assert_eq!(
-            sanitize_uri("postgresql://u:p@h:5432/db"),
-            "postgresql://***:***@h:5432/db"
-        );
-        assert_eq!(sanitize_uri("postgresql://h/db"), "postgresql://h/db");
-    }
-}
-
 /// Most read connections a [`ReadPool`] opens (the store's own included).
 pub const MAX_READERS: usize = 4;
 
@@ -323,5 +305,23 @@ impl ReadPool {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_masked_like_metaxy() {
+        assert_eq!(
+            sanitize_uri("postgresql://postgres@127.0.0.1:55432/metaxy"),
+            "postgresql://***:@127.0.0.1:55432/metaxy"
+        );
+        assert_eq!(
+            sanitize_uri("postgresql://u:p@h:5432/db"),
+            "postgresql://***:***@h:5432/db"
+        );
+        assert_eq!(sanitize_uri("postgresql://h/db"), "postgresql://h/db");
     }
 }
