@@ -1378,6 +1378,54 @@ fn rebase_is_picked_previewed_cancellable_and_confirmed() {
         .contains("rebased 50 row(s)"));
 }
 
+/// `R` on the lookup screen rebases only the looked-up sample's rows: the dialog says so, the preview counts one
+/// row, and after `y` exactly that sample has a row of the current feature version.
+#[test]
+fn rebase_from_the_lookup_screen_rewrites_only_that_sample() {
+    let (_tmp, ws) = fixture_copy("duckdb", "s04_version_bump");
+    let mut app = app_on(&ws);
+    press(&mut app, &ws, ch(':'));
+    type_in(&mut app, &ws, "lookup sample_uid=s000001");
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let Some(Load::Ready(l)) = &app.lookup.result else {
+        panic!("lookup not done");
+    };
+    let crop_line = crate::tui::screens::lookup::lookup_lines(l)
+        .iter()
+        .position(|x| l.features[x.feature].feature == "example/crop")
+        .unwrap();
+    for _ in 0..crop_line {
+        press(&mut app, &ws, ch('j'));
+    }
+    press(&mut app, &ws, ch('R'));
+    let out = render_masked(&app, 140, 24);
+    assert!(
+        out.contains("Rebase example/crop onto ea834040 (current) · only"),
+        "{out}"
+    );
+    press(&mut app, &ws, key(KeyCode::Enter));
+    let out = render_masked(&app, 140, 24);
+    assert!(
+        out.contains("1 row(s) of 34d75856 will be rewritten as ea834040"),
+        "{out}"
+    );
+    assert!(out.contains("s000001"), "{out}");
+    press(&mut app, &ws, ch('y'));
+    assert!(app.overlay.dialog.is_none());
+    let rows = ws
+        .read(
+            &FeatureKey::parse("example/crop").unwrap(),
+            &crate::engine::query::read::ReadOptions::default(),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(rows.height(), 1, "{rows}");
+    assert_eq!(
+        rows.column("sample_uid").unwrap().str().unwrap().get(0),
+        Some("s000001")
+    );
+}
+
 #[test]
 fn rebase_of_a_root_feature_is_an_error_popup() {
     let (_tmp, ws) = fixture_copy("duckdb", "s04_version_bump");

@@ -157,8 +157,16 @@ fn rebase_matches_metaxy_s05_on_every_backend() {
                         .unwrap()
                         .to_string()
                 });
-            let plan = plan_rebase(ws.store.as_ref(), &ws.graph, &ws.pushed, &key, &from, None)
-                .unwrap_or_else(|e| panic!("{b} {key}: {e}"));
+            let plan = plan_rebase(
+                ws.store.as_ref(),
+                &ws.graph,
+                &ws.pushed,
+                &key,
+                &from,
+                None,
+                &[],
+            )
+            .unwrap_or_else(|e| panic!("{b} {key}: {e}"));
             if let Some(file) = step["rebased"]["file"].as_str() {
                 // the frame Metaxy's `rebase()` returned, before `write`
                 let golden = json(scenario_dir_in(b, "s05_rebased").join(file));

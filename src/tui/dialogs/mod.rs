@@ -319,6 +319,7 @@ impl App {
                     ws,
                     key: r.feature.clone(),
                     from,
+                    filter: r.sample.clone(),
                 })]
             }
             (DialogAction::ExecuteRebase(plan), Some(ws)) => {

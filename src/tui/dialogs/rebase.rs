@@ -77,6 +77,9 @@ pub struct RebaseDialog {
     pub cursor: usize,
     /// Stage.
     pub stage: RebaseStage,
+    /// Only one sample's rows: the SQL filter naming its ids (opened from the lookup screen); `None`: every row
+    /// of the picked version.
+    pub sample: Option<String>,
 }
 /// Preview lines of a rebase plan: per row the id columns, then per field `old → new` provenance (or `= value`
 /// when unchanged), then the sample provenance `old → new`.
@@ -208,7 +211,13 @@ pub fn on_key(r: &mut RebaseDialog, key: KeyEvent) -> DialogAction {
 }
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, r: &RebaseDialog) {
     let w = area.width.saturating_sub(4).clamp(20, 110);
-    let title = format!("Rebase {} onto {} (current)", r.feature, r.current);
+    let title = match &r.sample {
+        None => format!("Rebase {} onto {} (current)", r.feature, r.current),
+        Some(s) => format!(
+            "Rebase {} onto {} (current) · only {s}",
+            r.feature, r.current
+        ),
+    };
     match &r.stage {
         RebaseStage::Pick | RebaseStage::Planning => {
             let h = (r.versions.len() as u16 + 8).min(area.height.saturating_sub(2));
@@ -366,6 +375,12 @@ impl App {
     /// `R`: opens the rebase dialog for the selected feature (feature versions from the pushed history, with
     /// their stored row counts loading in the background).
     pub(crate) fn open_rebase(&mut self) -> Vec<Command> {
+        self.open_rebase_of(None)
+    }
+
+    /// The rebase dialog for the selected feature, of the rows passing `sample` (a SQL filter naming one
+    /// sample's ids) when given.
+    pub(crate) fn open_rebase_of(&mut self, sample: Option<String>) -> Vec<Command> {
         let Some(key) = self.selected_entry().map(|e| e.key.clone()) else {
             return vec![];
         };
@@ -396,6 +411,7 @@ impl App {
             versions,
             cursor,
             stage: RebaseStage::Pick,
+            sample,
         }));
         vec![self.task(Job::CountVersions { ws, key })]
     }

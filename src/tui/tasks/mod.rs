@@ -213,6 +213,8 @@ pub enum Job {
         key: FeatureKey,
         /// Source feature version.
         from: String,
+        /// Only the rows passing this SQL filter (one sample, from the lookup screen); `None`: every row.
+        filter: Option<String>,
     },
     /// List a directory; reports [`JobResult::DirListed`].
     ListDir {
@@ -330,7 +332,12 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
         Job::PlanDrop { ws, key } => mutate::plan_drop(&ws, &key, emit),
         Job::ExecuteDrop { ws, plan } => mutate::execute_drop(&ws, &plan, emit),
         Job::CountVersions { ws, key } => counts::versions(&ws, key, emit),
-        Job::PlanRebase { ws, key, from } => mutate::plan_rebase(&ws, &key, &from, emit),
+        Job::PlanRebase {
+            ws,
+            key,
+            from,
+            filter,
+        } => mutate::plan_rebase(&ws, &key, &from, filter.as_deref(), emit),
         Job::CountAllVersions { ws } => counts::all_versions(&ws, cancel, emit),
         Job::ListDir { dir } => files::list(dir, emit),
         Job::PlanWrite { ws, key, path } => mutate::plan_write(&ws, &key, &path, emit),

@@ -72,8 +72,15 @@ pub(super) fn execute_drop(
     emit(JobResult::Mutated { result });
 }
 
-/// Plans a rebase of `key` from feature version `from` (reads only); reports [`JobResult::RebasePlanned`].
-pub(super) fn plan_rebase(ws: &Workspace, key: &FeatureKey, from: &str, emit: &mut Emit<'_>) {
+/// Plans a rebase of `key` from feature version `from`, of the rows passing `filter` when given (reads only);
+/// reports [`JobResult::RebasePlanned`].
+pub(super) fn plan_rebase(
+    ws: &Workspace,
+    key: &FeatureKey,
+    from: &str,
+    filter: Option<&str>,
+    emit: &mut Emit<'_>,
+) {
     let result = guarded(|| {
         crate::engine::ops::mutate::plan_rebase(
             ws.store.as_ref(),
@@ -82,6 +89,7 @@ pub(super) fn plan_rebase(ws: &Workspace, key: &FeatureKey, from: &str, emit: &m
             key,
             from,
             None,
+            &filter.map(str::to_string).into_iter().collect::<Vec<_>>(),
         )
         .map(Arc::new)
         .map_err(|e| e.to_string())

@@ -24,7 +24,15 @@ pub fn run(
     format: Format,
 ) -> Result<ExitCode> {
     let key = FeatureKey::parse(feature)?;
-    let plan = match plan_rebase(ws.store.as_ref(), &ws.graph, &ws.pushed, &key, from, to) {
+    let plan = match plan_rebase(
+        ws.store.as_ref(),
+        &ws.graph,
+        &ws.pushed,
+        &key,
+        from,
+        to,
+        &[],
+    ) {
         Ok(p) => Some(p),
         Err(crate::engine::error::EngineError::FeatureNotFound { .. }) => {
             eprintln!("Warning: Feature '{feature}' not found in store.");

@@ -528,7 +528,9 @@ pub struct RebasePlan {
     pub previous: DataFrame,
 }
 
-/// Plans a rebase of `key` from feature version `from` to `to` (the current version of `graph` when `None`).
+/// Plans a rebase of `key` from feature version `from` to `to` (the current version of `graph` when `None`),
+/// of the stored rows that pass `filters` (SQL WHERE fragments; empty: every row of `from`, as Metaxy's CLI does;
+/// Metaxy's `store.rebase(F, df)` takes any such frame, e.g. one sample's rows from a lookup).
 ///
 /// `pushed` are the system-table rows, used to load the graph of another target version (Metaxy
 /// `load_graph_from_snapshot`). The feature must pass [`check_project`], and its feature version recomputed from
@@ -547,6 +549,7 @@ pub fn plan_rebase(
     key: &FeatureKey,
     from: &str,
     to: Option<&str>,
+    filters: &[String],
 ) -> Result<RebasePlan> {
     let def = check_project(graph, key)?;
     if def.spec.is_root() {
@@ -591,6 +594,7 @@ pub fn plan_rebase(
         &ReadOptions {
             with_feature_history: true,
             feature_version: Some(from.to_string()),
+            filters: filters.to_vec(),
             ..Default::default()
         },
     )?

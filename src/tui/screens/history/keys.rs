@@ -99,8 +99,14 @@ impl App {
                     versions,
                     cursor,
                     stage: RebaseStage::Planning,
+                    sample: None,
                 }));
-                vec![self.task(Job::PlanRebase { ws, key, from })]
+                vec![self.task(Job::PlanRebase {
+                    ws,
+                    key,
+                    from,
+                    filter: None,
+                })]
             }
         }
     }

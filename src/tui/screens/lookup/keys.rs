@@ -164,7 +164,7 @@ impl App {
     }
 
     /// `d` / `R` on a line: the delete dialog prefilled with the sample's ids (its cascade option previews the
-    /// downstream rows), or the rebase dialog of its feature (Metaxy rebases whole feature versions).
+    /// downstream rows), or the rebase dialog of its feature limited to the sample's rows (its preview lists them).
     fn lookup_write(&mut self, rebase: bool) -> Vec<Command> {
         let Some((_, f, sample)) = self.lookup_selection() else {
             return vec![];
@@ -193,7 +193,7 @@ impl App {
             None => return vec![],
         };
         if rebase {
-            cmds.extend(self.open_rebase());
+            cmds.extend(self.open_rebase_of(filter));
             return cmds;
         }
         if let Some(m) = self.writes_refused() {
