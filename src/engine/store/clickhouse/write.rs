@@ -382,13 +382,16 @@ impl ClickHouseStore {
             sql::where_clause(&selection.predicate)
         );
         crate::engine::fault::point("clickhouse.before_commit");
-        // one statement however many rows match: lift the parser's 256 KiB default to the statement's size
-        block_on(self.conn.request(
-            &query,
-            None,
-            &[("max_query_size", (query.len() + 1024).to_string())],
-        ))
-        .map_err(|e| self.write_err(&selection.table, e.message))?;
+        // one statement however many rows match: past the parser's 256 KiB default, lift the limit to the
+        // statement's size (never below the default: a server or proxy may keep the setting for the session)
+        const DEFAULT_MAX_QUERY_SIZE: usize = 262_144;
+        let settings: Vec<(&str, String)> = if query.len() + 1024 > DEFAULT_MAX_QUERY_SIZE {
+            vec![("max_query_size", (query.len() + 1024).to_string())]
+        } else {
+            vec![]
+        };
+        block_on(self.conn.request(&query, None, &settings))
+            .map_err(|e| self.write_err(&selection.table, e.message))?;
         Ok(selection.rows)
     }
 
