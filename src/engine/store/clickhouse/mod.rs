@@ -126,6 +126,22 @@ impl ClickHouseStore {
     }
 
     /// The columns of `table` (table order); `None` when the database has no such table.
+    /// The table of `key` and its columns, for a write that needs the table to exist.
+    ///
+    /// Errors: [`EngineError::FeatureNotFound`] when the store has no table for `key` (Metaxy's
+    /// `FeatureNotFoundError`); ClickHouse errors as read errors.
+    fn feature_columns(&self, key: &FeatureKey) -> Result<(String, Vec<ChColumn>)> {
+        let table = self.table_name(key);
+        match self.columns(&table)? {
+            Some(cols) => Ok((table, cols)),
+            None => Err(EngineError::FeatureNotFound {
+                feature: key.to_string(),
+                store: self.name.clone(),
+                table,
+            }),
+        }
+    }
+
     fn columns(&self, table: &str) -> Result<Option<Vec<ChColumn>>> {
         let rows = self.json_rows(
             table,
@@ -476,14 +492,7 @@ impl MetadataStore for ClickHouseStore {
         feature_version: Option<&str>,
         filters: &[String],
     ) -> Result<usize> {
-        let table = self.table_name(key);
-        let Some(cols) = self.columns(&table)? else {
-            return Err(EngineError::FeatureNotFound {
-                feature: key.to_string(),
-                store: self.name.clone(),
-                table,
-            });
-        };
+        let (table, cols) = self.feature_columns(key)?;
         self.delete(&table, &cols, feature_version, filters)
     }
 

@@ -17,7 +17,7 @@ use super::{ClickHouseStore, STRUCT_COLUMNS};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
-use crate::engine::store::api::{Columns, MetadataStore};
+use crate::engine::store::api::Columns;
 
 /// The ClickHouse type of a new table's column for a polars column (Ibis' mapping, as Metaxy's auto-created tables
 /// show): scalars `Nullable(...)`, structs named `Tuple(...)` of nullable elements, lists `Array(...)`;
@@ -408,14 +408,7 @@ impl ClickHouseStore {
         feature_version: Option<&str>,
         filters: &[String],
     ) -> Result<RowSelection> {
-        let table = self.table_name(key);
-        let Some(cols) = self.columns(&table)? else {
-            return Err(EngineError::FeatureNotFound {
-                feature: key.to_string(),
-                store: self.name.clone(),
-                table,
-            });
-        };
+        let (table, cols) = self.feature_columns(key)?;
         let preds: Vec<String> = sql::version_pred(&cols, feature_version)
             .into_iter()
             .collect();
