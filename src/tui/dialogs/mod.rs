@@ -326,6 +326,12 @@ impl App {
                 vec![self.task(Job::ExecuteRebase { ws, plan })]
             }
             (DialogAction::ListDir(dir), Some(_)) => vec![self.task(Job::ListDir { dir })],
+            (DialogAction::HideColumns(cols), _) if self.screen == Screen::Sql => {
+                self.overlay.dialog = None;
+                self.console.hidden_columns = cols.into_iter().collect();
+                self.console.col = 0;
+                vec![]
+            }
             (DialogAction::HideColumns(cols), _) => {
                 self.overlay.dialog = None;
                 self.details.hidden_columns = cols.into_iter().collect();
