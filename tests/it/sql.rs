@@ -375,7 +375,11 @@ fn sql_pushed_predicates_equal_unpushed_and_duckdb_on_every_backend() {
                 assert_eq!(pushed, *views, "{b}: {q}");
             }
             let plain = sql(&ws, wrapped).unwrap_or_else(|e| panic!("{b}: {wrapped}: {e}"));
-            assert!(plain.pushed.is_empty(), "{b}: {wrapped}: {:?}", plain.pushed);
+            assert!(
+                plain.pushed.is_empty(),
+                "{b}: {wrapped}: {:?}",
+                plain.pushed
+            );
             let rows = sorted_rows(&out);
             assert!(!rows.is_empty(), "{b}: {q}: no rows");
             assert_eq!(rows, sorted_rows(&plain), "{b}: {q}: differs from unpushed");
@@ -421,7 +425,8 @@ fn sql_read_view_keeps_non_id_predicates_above_the_latest_row_pick() {
         .unwrap();
         assert_eq!(execute_write(ws.store.as_ref(), &plan).unwrap(), 1, "{b}");
         let ws = open_copy_reopen(tmp.path());
-        let old = "SELECT sample_uid, path FROM \"example/video\" WHERE path = 'videos/s000001.mp4'";
+        let old =
+            "SELECT sample_uid, path FROM \"example/video\" WHERE path = 'videos/s000001.mp4'";
         let out = sql(&ws, old).unwrap();
         assert_eq!(out.frame.height(), 0, "{b}: the old row came back");
         assert!(out.pushed.is_empty(), "{b}: {:?}", out.pushed);

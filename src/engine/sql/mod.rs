@@ -122,7 +122,8 @@ pub fn run_sql(
             ViewKind::Read => format!("\"{key}\""),
             k => format!("{}.\"{key}\"", k.schema()),
         };
-        let preds = pushdown::predicates(&parsed.json, kind.schema(), &key.to_string().to_lowercase());
+        let preds =
+            pushdown::predicates(&parsed.json, kind.schema(), &key.to_string().to_lowercase());
         let t0 = std::time::Instant::now();
         let filter = views::define(&conn, ws, key, *kind, &columns, attached, &preds)?;
         if crate::engine::timing::enabled() {

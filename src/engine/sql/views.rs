@@ -15,8 +15,8 @@ use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::schema as cols;
 use crate::engine::sql::parse::ViewKind;
 use crate::engine::sql::pushdown::{exact_for, id_filter, Lit, Pred};
-use crate::engine::store::filter::IdFilter;
 use crate::engine::store::common::{quote_ident, sql_str};
+use crate::engine::store::filter::IdFilter;
 use crate::engine::store::{Columns, MetadataStore};
 use crate::engine::versioning::lookup::scoped::ScopedStore;
 use crate::engine::versioning::resolve::ResolveOptions;
@@ -124,10 +124,8 @@ fn read_view(
     columns: &Columns,
     ids: Option<&IdFilter>,
 ) -> Result<Option<DataFrame>> {
-    let scopes: HashMap<FeatureKey, IdFilter> = ids
-        .map(|f| (key.clone(), f.clone()))
-        .into_iter()
-        .collect();
+    let scopes: HashMap<FeatureKey, IdFilter> =
+        ids.map(|f| (key.clone(), f.clone())).into_iter().collect();
     let scoped = ScopedStore::new(ws.store.as_ref(), &scopes);
     // unscoped reads go to the store itself, keeping its own latest-row scan (PostgreSQL, ClickHouse)
     let store: &dyn MetadataStore = match ids {
@@ -159,8 +157,7 @@ fn exact(df: &DataFrame, f: &IdFilter, preds: &[Pred]) -> bool {
             .filter(|p| p.column == *c)
             .flat_map(|p| &p.values)
             .collect();
-        df.column(c)
-            .is_ok_and(|col| exact_for(col.dtype(), &lits))
+        df.column(c).is_ok_and(|col| exact_for(col.dtype(), &lits))
     })
 }
 
