@@ -72,7 +72,7 @@ pub struct SqlOutput {
     pub truncated: bool,
     /// The views defined for the query (`"example/crop"`, `raw."example/crop"`, ...), in order.
     pub views: Vec<String>,
-    /// The filters pushed into the scans of non-DuckDB stores: `(view, engine SQL condition)`, for the views
+    /// The filters pushed into the scans of non-DuckDB stores: `(view, condition)` ([`pushdown::describe`]), for the views
     /// that had one ([`pushdown`]; the query still filters every row itself).
     pub pushed: Vec<(String, String)>,
 }

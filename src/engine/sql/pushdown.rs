@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::engine::store::filter::{prints_as_integer, IdFilter};
+use crate::engine::store::filter::{prints_as_integer, IdFilter, IdKind};
 
 /// A literal value of a pushed predicate: how DuckDB typed it, for the check that comparing the column as text
 /// (the [`IdFilter`] rule) equals DuckDB's comparison.
@@ -135,6 +135,23 @@ pub fn id_filter(preds: &[Pred], max_rows: usize) -> Option<IdFilter> {
         kept.iter().map(|(c, _)| c.to_string()).collect(),
         rows,
     ))
+}
+
+/// `f` as SQL for people (timings, the console's status line): `"sample_uid" IN ('s1', 's2')`, several columns
+/// as an OR of ANDs; a column's values unquoted when every literal of `preds` on it is an integer.
+pub fn describe(f: &IdFilter, preds: &[Pred]) -> String {
+    f.sql(|c| {
+        let ints = preds
+            .iter()
+            .filter(|p| p.column == c)
+            .flat_map(|p| &p.values)
+            .all(|l| matches!(l, Lit::Int(_)));
+        if ints {
+            IdKind::Integer
+        } else {
+            IdKind::Text
+        }
+    })
 }
 
 /// Whether comparing a column of this polars type as text with `lits` equals DuckDB's comparison of the column
@@ -406,9 +423,18 @@ mod sql_pushdown_tests {
         let f = id_filter(&[p("a", &["1", "2", "3"]), p("a", &["2", "3", "4"])], 100).unwrap();
         assert_eq!(f.columns, ["a"]);
         assert_eq!(f.rows, [["2"], ["3"]]);
-        let f = id_filter(&[p("a", &["1", "2"]), p("b", &["x"])], 100).unwrap();
+        let text = Pred {
+            column: "b".into(),
+            values: vec![Lit::Text("x".into())],
+        };
+        let preds = [p("a", &["1", "2"]), text];
+        let f = id_filter(&preds, 100).unwrap();
         assert_eq!(f.columns, ["b", "a"]);
         assert_eq!(f.rows.len(), 2);
+        assert_eq!(
+            describe(&f, &preds),
+            "((\"b\" = 'x' AND \"a\" = 1) OR (\"b\" = 'x' AND \"a\" = 2))"
+        );
         let f = id_filter(&[p("a", &["1", "2", "3"]), p("b", &["x", "y"])], 4).unwrap();
         assert_eq!(f.columns, ["b"]);
         let f = id_filter(&[p("a", &["1"]), p("a", &["2"])], 4).unwrap();

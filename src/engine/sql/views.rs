@@ -14,7 +14,7 @@ use crate::engine::keys::FeatureKey;
 use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::schema as cols;
 use crate::engine::sql::parse::ViewKind;
-use crate::engine::sql::pushdown::{exact_for, id_filter, Lit, Pred};
+use crate::engine::sql::pushdown::{describe, exact_for, id_filter, Lit, Pred};
 use crate::engine::store::common::{quote_ident, sql_str};
 use crate::engine::store::filter::IdFilter;
 use crate::engine::store::{Columns, MetadataStore};
@@ -28,7 +28,7 @@ pub const STORE_CATALOG: &str = "store";
 /// Defines view `kind."key"` on `conn`. `columns` is the projection for scans of non-DuckDB stores;
 /// `attached` says whether the store's DuckDB file is attached as [`STORE_CATALOG`]; `preds` are the query's
 /// pushable predicates on this view ([`super::pushdown::predicates`]). Returns the filter pushed into the
-/// backend's scan (engine SQL text), if any: the read view takes predicates on the feature's id columns only
+/// backend's scan ([`super::pushdown::describe`]), if any: the read view takes predicates on the feature's id columns only
 /// (every row of a sample shares them, so Metaxy's latest-row pick is unchanged), `raw.` any, increments and
 /// DuckDB stores none (DuckDB's own optimizer pushes filters into the attached tables).
 ///
@@ -69,7 +69,7 @@ pub(crate) fn define(
     let preds = view_predicates(ws, key, kind, preds)?;
     let pushed = id_filter(&preds, MAX_PUSHED_ROWS).and_then(|f| {
         let df = read_view(ws, key, kind, columns, Some(&f)).ok().flatten()?;
-        exact(&df, &f, &preds).then_some((df, f.sql_filter()))
+        exact(&df, &f, &preds).then(|| (df, describe(&f, &preds)))
     });
     let (df, pushed) = match pushed {
         Some((df, f)) => (Some(df), Some(f)),
