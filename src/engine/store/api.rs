@@ -402,9 +402,10 @@ pub trait MetadataStore: Send + Sync {
     /// A cheap token that changes whenever the store's contents change (a write by this process or any other),
     /// for live refresh: compared between two polls, a different token means "read again". Must not open the
     /// store or take a lock (it is polled every few seconds while a writer may be running). `None`: the backend
-    /// cannot tell cheaply (the default; PostgreSQL and remote object stores), so changes go unnoticed until a
-    /// reload. DuckDB: the file's and WAL's size and mtime; Delta: the `_delta_log` of every table; LanceDB: the
-    /// `_versions` of every table; Iceberg: the SQLite catalog file (every commit moves a `metadata_location`).
+    /// cannot tell cheaply (the default; remote object stores), so changes go unnoticed until a reload. DuckDB:
+    /// the file's and WAL's size and mtime; Delta: the `_delta_log` of every table; LanceDB: the `_versions` of
+    /// every table; Iceberg: the SQLite catalog file (every commit moves a `metadata_location`); PostgreSQL: the
+    /// server's per-table row counters and sizes; ClickHouse: the database's active parts and tables.
     fn change_marker(&self) -> Option<String> {
         None
     }
