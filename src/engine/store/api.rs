@@ -260,6 +260,15 @@ pub trait MetadataStore: Send + Sync {
         Ok(LatestScan::Unsupported)
     }
 
+    /// Whether [`MetadataStore::increment_counts`] keeps the whole increment inside a database server, so that it
+    /// should be tried before [`crate::engine::versioning::counts::absent_target_counts`] (which reads every
+    /// upstream id into this process: fast on a local store, but memory that grows with the rows, and the rows
+    /// cross the network on a server). `false` by default; ClickHouse says `true` (Metaxy's native engine also
+    /// leaves the work to ClickHouse).
+    fn counts_stay_in_store(&self) -> bool {
+        false
+    }
+
     /// The counts of an increment computed by the backend itself in one query ([`crate::engine::versioning::counts`]);
     /// `Ok(None)` when it cannot (the default, and whenever a table or column is not as the plan expects): the
     /// caller then runs the general engine. Only called on the primary store ([`MetadataStore::local`]).

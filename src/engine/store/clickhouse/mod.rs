@@ -496,6 +496,10 @@ impl MetadataStore for ClickHouseStore {
         ))
     }
 
+    /// The counts run in ClickHouse ([`Self::counts_in_clickhouse`]); only four numbers come back.
+    fn counts_stay_in_store(&self) -> bool {
+        true
+    }
     fn increment_counts(
         &self,
         plan: &crate::engine::store::count_plan::CountPlan,
