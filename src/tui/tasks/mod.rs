@@ -26,6 +26,7 @@ mod sql;
 mod statuses;
 
 pub use open::open_workspace;
+pub use statuses::feature_report;
 
 /// Cancels one background job: the job asks [`CancelToken::cancelled`] between units of work (features) and
 /// stops early. Cloning shares the flag.
