@@ -755,3 +755,52 @@ fn in_clickhouse_increment_pages_equal_the_engine_increments_on_every_fixture() 
     assert!(paged >= 24, "{paged} features took the in-ClickHouse page path");
     assert!(multi > 0, "no kind spans several pages");
 }
+
+/// The TUI's status job on a ClickHouse store takes the in-ClickHouse page path for every feature the counts
+/// query accepts ([`metaxy_tui::tui::tasks::feature_report`] marks the report `paged_in_store`) and renders the
+/// same New / Stale / Orphaned tables (rows, per-field diffs, causes, totals) and counts as the general engine's
+/// report; features it declines, and every feature on DuckDB, take the general engine.
+#[test]
+fn tui_increment_tabs_on_clickhouse_are_paged_in_the_store_and_equal_the_engine() {
+    use metaxy_tui::engine::versioning::counts::count_plan;
+    use metaxy_tui::engine::versioning::resolve::ResolveOptions;
+    use metaxy_tui::tui::tasks::feature_report;
+    use metaxy_tui::tui::view::StatusReport;
+    let (mut paged, mut declined) = (0, 0);
+    for s in crate::common::SCENARIOS {
+        let ws = crate::common::open_scenario_in("clickhouse", s);
+        for key in ws.graph.topological_order() {
+            let r = feature_report(&ws, &key);
+            let plain = count_plan(ws.store.as_ref(), &ws.graph, &key, &ResolveOptions::default())
+                .unwrap()
+                .is_some();
+            assert_eq!(r.paged_in_store, plain, "clickhouse {s} {key}");
+            let general = StatusReport::build_with_causes(
+                ws.status(&key, &ResolveOptions::default()),
+                ws.store.as_ref(),
+                &ws.graph,
+            );
+            let st = |r: &StatusReport| {
+                let s = &r.status;
+                (s.status, s.missing, s.stale, s.orphaned, s.store_rows, s.metadata_exists)
+            };
+            assert_eq!(st(&r), st(&general), "clickhouse {s} {key}");
+            assert_eq!(r.tables, general.tables, "clickhouse {s} {key}");
+            assert_eq!(r.cause_summary, general.cause_summary, "clickhouse {s} {key}");
+            assert_eq!(r.render_error, general.render_error, "clickhouse {s} {key}");
+            if r.paged_in_store {
+                assert!(r.status.increment.is_none(), "a window taken for the whole increment");
+                paged += 1;
+            } else if !ws.graph.require(&key).unwrap().spec.is_root() {
+                assert!(r.status.increment.is_some());
+                declined += 1;
+            }
+        }
+    }
+    eprintln!("TUI tabs paged in ClickHouse: {paged}, general engine: {declined}");
+    assert!(paged >= 24 && declined > 0, "{paged} paged, {declined} declined");
+    let ws = crate::common::open_scenario_in("duckdb", "s02_mutated");
+    for key in ws.graph.topological_order() {
+        assert!(!feature_report(&ws, &key).paged_in_store, "duckdb {key}");
+    }
+}
