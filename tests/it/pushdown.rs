@@ -679,13 +679,19 @@ fn in_clickhouse_increment_pages_equal_the_engine_increments_on_every_fixture() 
             let store = ws.store.as_ref();
             let counts = increment_counts(store, &ws.graph, &key, &narrow).unwrap();
             let Some(first) = first_pages(store, &ws.graph, &key, PAGE).unwrap() else {
-                assert!(counts.is_none(), "clickhouse {s} {key}: counted but not paged");
+                assert!(
+                    counts.is_none(),
+                    "clickhouse {s} {key}: counted but not paged"
+                );
                 continue;
             };
             let c = counts.expect("paged but not counted");
             let inc = resolve_update(store, &ws.graph, &key, &ResolveOptions::default()).unwrap();
             assert_eq!(first.totals, (c.new, c.stale, c.orphaned), "{s} {key}");
-            assert_eq!(first.increment.target_exists, inc.target_exists, "{s} {key}");
+            assert_eq!(
+                first.increment.target_exists, inc.target_exists,
+                "{s} {key}"
+            );
             for kind in IncrementKind::ALL {
                 let (want, total) = match kind {
                     IncrementKind::New => (&inc.new, c.new),
@@ -752,7 +758,10 @@ fn in_clickhouse_increment_pages_equal_the_engine_increments_on_every_fixture() 
         }
     }
     eprintln!("paged in ClickHouse: {paged} features, {multi} kinds over several pages");
-    assert!(paged >= 24, "{paged} features took the in-ClickHouse page path");
+    assert!(
+        paged >= 24,
+        "{paged} features took the in-ClickHouse page path"
+    );
     assert!(multi > 0, "no kind spans several pages");
 }
 
@@ -771,9 +780,14 @@ fn tui_increment_tabs_on_clickhouse_are_paged_in_the_store_and_equal_the_engine(
         let ws = crate::common::open_scenario_in("clickhouse", s);
         for key in ws.graph.topological_order() {
             let r = feature_report(&ws, &key);
-            let plain = count_plan(ws.store.as_ref(), &ws.graph, &key, &ResolveOptions::default())
-                .unwrap()
-                .is_some();
+            let plain = count_plan(
+                ws.store.as_ref(),
+                &ws.graph,
+                &key,
+                &ResolveOptions::default(),
+            )
+            .unwrap()
+            .is_some();
             assert_eq!(r.paged_in_store, plain, "clickhouse {s} {key}");
             let general = StatusReport::build_with_causes(
                 ws.status(&key, &ResolveOptions::default()),
@@ -782,14 +796,27 @@ fn tui_increment_tabs_on_clickhouse_are_paged_in_the_store_and_equal_the_engine(
             );
             let st = |r: &StatusReport| {
                 let s = &r.status;
-                (s.status, s.missing, s.stale, s.orphaned, s.store_rows, s.metadata_exists)
+                (
+                    s.status,
+                    s.missing,
+                    s.stale,
+                    s.orphaned,
+                    s.store_rows,
+                    s.metadata_exists,
+                )
             };
             assert_eq!(st(&r), st(&general), "clickhouse {s} {key}");
             assert_eq!(r.tables, general.tables, "clickhouse {s} {key}");
-            assert_eq!(r.cause_summary, general.cause_summary, "clickhouse {s} {key}");
+            assert_eq!(
+                r.cause_summary, general.cause_summary,
+                "clickhouse {s} {key}"
+            );
             assert_eq!(r.render_error, general.render_error, "clickhouse {s} {key}");
             if r.paged_in_store {
-                assert!(r.status.increment.is_none(), "a window taken for the whole increment");
+                assert!(
+                    r.status.increment.is_none(),
+                    "a window taken for the whole increment"
+                );
                 paged += 1;
             } else if !ws.graph.require(&key).unwrap().spec.is_root() {
                 assert!(r.status.increment.is_some());
@@ -798,7 +825,10 @@ fn tui_increment_tabs_on_clickhouse_are_paged_in_the_store_and_equal_the_engine(
         }
     }
     eprintln!("TUI tabs paged in ClickHouse: {paged}, general engine: {declined}");
-    assert!(paged >= 24 && declined > 0, "{paged} paged, {declined} declined");
+    assert!(
+        paged >= 24 && declined > 0,
+        "{paged} paged, {declined} declined"
+    );
     let ws = crate::common::open_scenario_in("duckdb", "s02_mutated");
     for key in ws.graph.topological_order() {
         assert!(!feature_report(&ws, &key).paged_in_store, "duckdb {key}");

@@ -171,3 +171,36 @@ pub fn first_pages(
     }
     Ok(out)
 }
+
+/// Most loaded stale rows whose causes [`page_causes`] looks up: their ids travel in the `WHERE` of one scan per
+/// upstream feature (well inside ClickHouse's default statement size).
+pub const CAUSE_ROWS: usize = 1_000;
+
+/// The causes of the first [`CAUSE_ROWS`] stale rows of a window of the increment
+/// ([`crate::engine::versioning::cause::stale_causes`]), with the upstream reads restricted to those rows' ids
+/// (pushed into the store's scans, [`MetadataStore::scan_ids`]): neither the upstreams nor their history are read
+/// whole. The window's plan qualified for the counts query, so every dep is an identity dep on the join columns.
+///
+/// Errors: reading an upstream feature failed.
+pub fn page_causes(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    inc: &Increment,
+) -> Result<Vec<crate::engine::versioning::cause::SampleCause>> {
+    use crate::engine::store::filter::IdFilter;
+    let rows: Vec<Vec<String>> = inc
+        .provenance_rows(&inc.stale, Some(CAUSE_ROWS))?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    let ids = IdFilter::new(inc.key_columns(&inc.stale), rows);
+    let scopes: std::collections::HashMap<FeatureKey, IdFilter> = graph
+        .require(&inc.feature)?
+        .spec
+        .deps
+        .iter()
+        .map(|d| (d.feature.clone(), ids.clone()))
+        .collect();
+    let scoped = crate::engine::versioning::lookup::scoped::ScopedStore::new(store, &scopes);
+    crate::engine::versioning::cause::stale_causes(&scoped, graph, inc, Some(CAUSE_ROWS))
+}

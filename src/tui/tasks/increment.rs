@@ -44,7 +44,9 @@ pub(super) fn filter(
 /// The whole increment of `key` by the general engine (for a filter or an export of tabs that hold only the
 /// store's first pages).
 pub(super) fn whole(ws: &Workspace, key: &FeatureKey) -> Result<Increment, String> {
-    let _t = crate::engine::timing::span(|| format!("increment-tabs {key} whole increment (general engine)"));
+    let _t = crate::engine::timing::span(|| {
+        format!("increment-tabs {key} whole increment (general engine)")
+    });
     ws.increment(key, &ResolveOptions::default())
         .map_err(|e| e.to_string())
 }

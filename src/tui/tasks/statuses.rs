@@ -6,8 +6,8 @@
 use super::{guarded, CancelToken, Emit};
 use crate::engine::keys::FeatureKey;
 use crate::engine::store::count_plan::IncrementKind;
-use crate::engine::versioning::cause::{stale_causes, summary_line};
-use crate::engine::versioning::pages::{first_pages, PagedIncrement};
+use crate::engine::versioning::cause::summary_line;
+use crate::engine::versioning::pages::{first_pages, page_causes, PagedIncrement};
 use crate::engine::versioning::resolve::ResolveOptions;
 use crate::engine::versioning::status::FeatureStatus;
 use crate::engine::workspace::Workspace;
@@ -42,7 +42,8 @@ pub(super) fn compute(ws: &Workspace, cancel: &CancelToken, emit: &mut Emit<'_>)
 
 /// The status of `key` with its rendered increment tabs, as the status job reports it: from the store's own
 /// increment pages when it computes them (the first [`MAX_TABLE_ROWS`] rows of each kind, the tables' totals the
-/// store's counts, the causes looked up for the loaded stale rows only; [`StatusReport::paged_in_store`] set),
+/// store's counts, the causes looked up for the first [`crate::engine::versioning::pages::CAUSE_ROWS`] loaded stale
+/// rows only, reading only their upstream rows; [`StatusReport::paged_in_store`] set),
 /// otherwise from the general engine's whole increment ([`StatusReport::build_with_causes`]). Which path was taken
 /// is said with `METAXY_TUI_TIMINGS`. Failures become an error status.
 pub fn feature_report(ws: &Workspace, key: &FeatureKey) -> StatusReport {
@@ -105,19 +106,14 @@ fn paged_report(
 }
 
 /// The tables of a window of the increment (each titled with its kind's total) and the stale causes summary (of
-/// the loaded stale rows, `first N of M: ...` when there are more).
+/// the stale rows whose causes were looked up, `first N of M: ...` when there are more).
 fn paged_tables(
     ws: &Workspace,
     paged: &PagedIncrement,
 ) -> (Option<IncrementTables>, Option<String>, Option<String>) {
     let inc = &paged.increment;
     let causes = if inc.stale.height() > 0 {
-        Some(stale_causes(
-            ws.store.as_ref(),
-            &ws.graph,
-            inc,
-            Some(MAX_TABLE_ROWS),
-        ))
+        Some(page_causes(ws.store.as_ref(), &ws.graph, inc))
     } else {
         None
     };

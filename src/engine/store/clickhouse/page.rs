@@ -27,7 +27,11 @@ fn side_cols(q: &IncrementSql, side: &str, fields: usize) -> String {
     } else {
         ("__s", "__cur_prov")
     };
-    let mut v: Vec<String> = q.join.iter().map(|c| format!("{side}.{c} AS {c}")).collect();
+    let mut v: Vec<String> = q
+        .join
+        .iter()
+        .map(|c| format!("{side}.{c} AS {c}"))
+        .collect();
     v.extend((0..fields).map(|i| format!("{side}.{f}{i} AS __x{i}")));
     v.push(format!("{side}.{prov} AS __xp"));
     v.join(", ")
@@ -103,7 +107,12 @@ impl ClickHouseStore {
             }));
         };
         let count_sql = format!("WITH {ctes} SELECT count() FROM {from}");
-        let total = match self.increment_request("clickhouse-page-count", plan, &count_sql, "JSONCompact") {
+        let total = match self.increment_request(
+            "clickhouse-page-count",
+            plan,
+            &count_sql,
+            "JSONCompact",
+        ) {
             Ok(body) => match parse_count(&body) {
                 Some(t) => t,
                 None => return Ok(Err("unexpected answer shape".into())),
@@ -111,7 +120,11 @@ impl ClickHouseStore {
             Err(r) => return Ok(Err(r)),
         };
         let order: Vec<String> = q.join.iter().map(|c| format!("{c} ASC")).collect();
-        let side = if kind == IncrementKind::Orphaned { "c" } else { "e" };
+        let side = if kind == IncrementKind::Orphaned {
+            "c"
+        } else {
+            "e"
+        };
         let mut select = side_cols(&q, side, n);
         if kind == IncrementKind::Stale {
             // the stored provenance of the same rows, for the per-field diff
@@ -208,4 +221,38 @@ fn parse_count(body: &[u8]) -> Option<usize> {
     x.as_u64()
         .or_else(|| x.as_str()?.parse().ok())
         .map(|x| x as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(target_exists: bool) -> IncrementSql {
+        IncrementSql {
+            ctes: vec![],
+            join: vec!["`sample_uid`".into()],
+            target_exists,
+        }
+    }
+
+    #[test]
+    fn kinds_select_their_rows_and_sides() {
+        // no target table: every expected sample is new, nothing is stale or orphaned
+        assert_eq!(
+            kind_from(&q(false), IncrementKind::New).unwrap(),
+            "__e AS e"
+        );
+        assert!(kind_from(&q(false), IncrementKind::Stale).is_none());
+        assert!(kind_from(&q(false), IncrementKind::Orphaned).is_none());
+        let stale = kind_from(&q(true), IncrementKind::Stale).unwrap();
+        assert!(stale.contains("INNER JOIN __c AS c ON e.`sample_uid` = c.`sample_uid`"));
+        assert!(stale.contains("c.__cur_prov IS NULL OR e.__prov != c.__cur_prov"));
+        assert!(kind_from(&q(true), IncrementKind::Orphaned)
+            .unwrap()
+            .ends_with("WHERE e.__p IS NULL"));
+        assert_eq!(
+            side_cols(&q(true), "c", 2),
+            "c.`sample_uid` AS `sample_uid`, c.__s0 AS __x0, c.__s1 AS __x1, c.__cur_prov AS __xp"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use crate::engine::store::{Columns, MetadataStore, ResolvedFrom};
 
 /// `inner` with the scans of the features in `scopes` restricted to their id filter; other features are read
 /// whole. Read-only: every write method keeps the trait's refusing default.
-pub(super) struct ScopedStore<'a> {
+pub(crate) struct ScopedStore<'a> {
     inner: &'a dyn MetadataStore,
     scopes: &'a HashMap<FeatureKey, IdFilter>,
     /// The scoped view of `inner.local()` when it differs from `inner` (a fallback chain's primary).
@@ -24,7 +24,7 @@ pub(super) struct ScopedStore<'a> {
 
 impl<'a> ScopedStore<'a> {
     /// `inner` scoped by `scopes`.
-    pub(super) fn new(
+    pub(crate) fn new(
         inner: &'a dyn MetadataStore,
         scopes: &'a HashMap<FeatureKey, IdFilter>,
     ) -> Self {
