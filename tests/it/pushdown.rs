@@ -834,3 +834,41 @@ fn tui_increment_tabs_on_clickhouse_are_paged_in_the_store_and_equal_the_engine(
         assert!(!feature_report(&ws, &key).paged_in_store, "duckdb {key}");
     }
 }
+
+/// A plan the page query cannot express is declined (`None`, the caller runs the general engine): a hash algorithm
+/// ClickHouse has no function for, an upstream data version that is no member of the `Tuple`, and (pages only: the
+/// counts query needs no stored field provenance) a field the target's `metaxy_provenance_by_field` lacks.
+#[test]
+fn clickhouse_pages_decline_plans_they_cannot_express() {
+    use metaxy_tui::engine::config::HashAlgorithm;
+    use metaxy_tui::engine::keys::FeatureKey;
+    use metaxy_tui::engine::store::count_plan::{IncrementKind, RecipePiece};
+    use metaxy_tui::engine::versioning::counts::count_plan;
+    use metaxy_tui::engine::versioning::resolve::ResolveOptions;
+    let ws = crate::common::open_scenario_in("clickhouse", "s02_mutated");
+    let key = FeatureKey::parse("example/crop").unwrap();
+    let store = ws.store.local();
+    let plan = count_plan(ws.store.as_ref(), &ws.graph, &key, &ResolveOptions::default())
+        .unwrap()
+        .expect("a plain plan");
+    let page = |p: &metaxy_tui::engine::store::count_plan::CountPlan| {
+        IncrementKind::ALL
+            .iter()
+            .map(|k| store.increment_page(p, *k, 0, 10).unwrap().is_some())
+            .collect::<Vec<bool>>()
+    };
+    assert_eq!(page(&plan), [true, true, true]);
+    let mut sha = plan.clone();
+    sha.algorithm = HashAlgorithm::Sha256;
+    assert_eq!(page(&sha), [false, false, false]);
+    assert!(store.increment_counts(&sha).unwrap().is_none());
+    let mut member = plan.clone();
+    member.deps[0].fields.push("no_such_field".into());
+    assert_eq!(page(&member), [false, false, false]);
+    let mut stored = plan.clone();
+    stored
+        .fields
+        .push(("zz_no_such_field".into(), vec![RecipePiece::Lit("x".into())]));
+    assert!(store.increment_counts(&stored).unwrap().is_some());
+    assert_eq!(page(&stored), [false, false, false]);
+}
