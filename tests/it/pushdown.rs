@@ -848,9 +848,14 @@ fn clickhouse_pages_decline_plans_they_cannot_express() {
     let ws = crate::common::open_scenario_in("clickhouse", "s02_mutated");
     let key = FeatureKey::parse("example/crop").unwrap();
     let store = ws.store.local();
-    let plan = count_plan(ws.store.as_ref(), &ws.graph, &key, &ResolveOptions::default())
-        .unwrap()
-        .expect("a plain plan");
+    let plan = count_plan(
+        ws.store.as_ref(),
+        &ws.graph,
+        &key,
+        &ResolveOptions::default(),
+    )
+    .unwrap()
+    .expect("a plain plan");
     let page = |p: &metaxy_tui::engine::store::count_plan::CountPlan| {
         IncrementKind::ALL
             .iter()
@@ -866,9 +871,10 @@ fn clickhouse_pages_decline_plans_they_cannot_express() {
     member.deps[0].fields.push("no_such_field".into());
     assert_eq!(page(&member), [false, false, false]);
     let mut stored = plan.clone();
-    stored
-        .fields
-        .push(("zz_no_such_field".into(), vec![RecipePiece::Lit("x".into())]));
+    stored.fields.push((
+        "zz_no_such_field".into(),
+        vec![RecipePiece::Lit("x".into())],
+    ));
     assert!(store.increment_counts(&stored).unwrap().is_some());
     assert_eq!(page(&stored), [false, false, false]);
 }
