@@ -191,3 +191,78 @@ fn concurrent_duckdb_deletes_of_two_processes_both_succeed() {
         }
     }
 }
+
+/// Waits (bounded by [`PATIENCE`], never asserted as a speed) until the store's change marker differs from `before`.
+fn marker_moves(store: &dyn MetadataStore, before: &str) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < PATIENCE {
+        if store.change_marker().as_deref() != Some(before) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    false
+}
+
+/// The database name at the end of a `postgresql://` / `clickhouse://` connection string.
+fn db_of(url: &str) -> String {
+    url.rsplit('/').next().unwrap_or_default().to_string()
+}
+
+#[test]
+fn server_stores_have_a_change_marker_that_moves_on_another_clients_write_only() {
+    let video = FeatureKey::parse("example/video").unwrap();
+    for backend in ["postgres", "clickhouse"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = open_copy(backend, "s02_mutated", tmp.path());
+        let env = scenario_env(tmp.path());
+        let table = ws.store.table_name(&video);
+        let m0 = ws
+            .store
+            .change_marker()
+            .unwrap_or_else(|| panic!("{backend}: no change marker"));
+        // reads do not move it
+        assert!(ws
+            .store
+            .scan(&video, None, &Columns::All)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            ws.store.change_marker().as_deref(),
+            Some(m0.as_str()),
+            "{backend}"
+        );
+        // another client appends one row: the marker moves
+        let insert = format!("INSERT INTO {table} SELECT * FROM {table} LIMIT 1");
+        if backend == "postgres" {
+            let db = db_of(&env["METAXY_FIXTURE_PG"]);
+            pg_exec(&pg_server(), &db, &format!("{insert};")).unwrap();
+        } else {
+            let db = db_of(&env["METAXY_FIXTURE_CH"]);
+            ch_exec(&ch_server(), &db, &insert, None).unwrap();
+        }
+        assert!(
+            marker_moves(ws.store.as_ref(), &m0),
+            "{backend}: insert not noticed"
+        );
+        // a delete by another client moves it again
+        let m1 = ws.store.change_marker().unwrap();
+        if backend == "postgres" {
+            let db = db_of(&env["METAXY_FIXTURE_PG"]);
+            pg_exec(&pg_server(), &db, &format!("DELETE FROM {table};")).unwrap();
+        } else {
+            let db = db_of(&env["METAXY_FIXTURE_CH"]);
+            ch_exec(
+                &ch_server(),
+                &db,
+                &format!("DELETE FROM {table} WHERE 1"),
+                None,
+            )
+            .unwrap();
+        }
+        assert!(
+            marker_moves(ws.store.as_ref(), &m1),
+            "{backend}: delete not noticed"
+        );
+    }
+}

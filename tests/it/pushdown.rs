@@ -6,6 +6,7 @@ use metaxy_tui::engine::query::read::{keep_latest, read_feature, sort_by_columns
 use metaxy_tui::engine::store::{Columns, LatestScan};
 
 use crate::common::open_copy;
+use metaxy_tui::engine::keys::FeatureKey;
 
 /// A copy of DuckDB fixture `scenario` in `dir` where every video row is stored again with the same timestamps (a
 /// tie: the copy, stored last, must win) and a few more with all timestamps null (they must lose against any real
@@ -877,4 +878,47 @@ fn clickhouse_pages_decline_plans_they_cannot_express() {
     ));
     assert!(store.increment_counts(&stored).unwrap().is_some());
     assert_eq!(page(&stored), [false, false, false]);
+}
+
+/// On ClickHouse the increment counts stay in the server even for a feature without a table yet: `metadata status`
+/// takes the ClickHouse counts query (`clickhouse-counts` in `METAXY_TUI_TIMINGS`), not the absent-target shortcut
+/// that reads every upstream id into the process, and its counts equal the general engine's.
+#[test]
+fn clickhouse_counts_an_absent_target_in_clickhouse() {
+    use metaxy_tui::engine::store::open_store_for_write;
+    use metaxy_tui::engine::versioning::resolve::{resolve_update, ResolveOptions};
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = open_copy("clickhouse", "s02_mutated", tmp.path());
+    let leaf = FeatureKey::parse("example/crop").unwrap();
+    let writer = open_store_for_write(&ws.store_config, tmp.path()).unwrap();
+    assert!(writer.drop_feature(&leaf).unwrap());
+    drop(writer);
+    let inc = resolve_update(
+        ws.store.as_ref(),
+        &ws.graph,
+        &leaf,
+        &ResolveOptions::default(),
+    )
+    .unwrap();
+    assert!(!inc.target_exists && inc.new.height() > 0);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
+        .args(["metadata", "status", "example/crop", "--format", "json"])
+        .current_dir(tmp.path())
+        .env_remove("METAXY_CONFIG")
+        .env_remove("METAXY_CONFIG_FILE")
+        .envs(crate::common::scenario_env(tmp.path()))
+        .env("METAXY_TUI_TIMINGS", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("clickhouse-counts example/crop"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("absent-target counts"), "{stderr}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &doc["features"]["example/crop"];
+    assert_eq!(f["missing"], serde_json::json!(inc.new.height()), "{doc}");
+    assert_eq!(f["stale"], serde_json::json!(0));
+    assert_eq!(f["orphaned"], serde_json::json!(0));
 }

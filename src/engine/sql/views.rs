@@ -87,7 +87,8 @@ fn read_view_sql(
     let def = ws.graph.require(key)?;
     let present: Vec<String> = {
         let mut stmt = conn.prepare(
-            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' AND table_name = ?",
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main' AND table_name = ? \
+             ORDER BY column_index",
         )?;
         let rows = stmt.query_map([STORE_CATALOG, &ws.store.table_name(key)], |r| r.get(0))?;
         rows.collect::<std::result::Result<_, _>>()?
@@ -124,13 +125,30 @@ fn read_view_sql(
         )
     };
     let live = if has(cols::DELETED_AT) {
-        format!(" AND {} IS NULL", quote_ident(cols::DELETED_AT))
+        format!(" WHERE __t.{} IS NULL", quote_ident(cols::DELETED_AT))
     } else {
         String::new()
     };
+    // the id columns come from the grouped side, so a query's predicate on them is pushed below the GROUP BY
+    // into the scan (a one-sample query reads one sample's rows, not the whole table); the latest rows are
+    // then fetched by rowid, every column in table order
+    let select: Vec<String> = present
+        .iter()
+        .map(|c| {
+            if def.spec.id_columns.contains(c) {
+                format!("__p.{}", quote_ident(c))
+            } else {
+                format!("__t.{}", quote_ident(c))
+            }
+        })
+        .collect();
+    let p_ids: Vec<String> = ids.iter().map(|c| format!("__p.{c}")).collect();
     Ok(format!(
-        "SELECT * FROM {table} WHERE rowid IN (SELECT arg_max(rowid, {order_key}) FROM {table}{version_where} GROUP BY {ids}){live} ORDER BY {ids}",
-        ids = ids.join(", ")
+        "SELECT {select} FROM {table} __t JOIN (SELECT {ids}, arg_max(rowid, {order_key}) AS __rid FROM {table}{version_where} \
+         GROUP BY {ids}) __p ON __t.rowid = __p.__rid{live} ORDER BY {p_ids}",
+        select = select.join(", "),
+        ids = ids.join(", "),
+        p_ids = p_ids.join(", "),
     ))
 }
 

@@ -260,6 +260,15 @@ pub trait MetadataStore: Send + Sync {
         Ok(LatestScan::Unsupported)
     }
 
+    /// Whether [`MetadataStore::increment_counts`] keeps the whole increment inside a database server, so that it
+    /// should be tried before [`crate::engine::versioning::counts::absent_target_counts`] (which reads every
+    /// upstream id into this process: fast on a local store, but memory that grows with the rows, and the rows
+    /// cross the network on a server). `false` by default; ClickHouse says `true` (Metaxy's native engine also
+    /// leaves the work to ClickHouse).
+    fn counts_stay_in_store(&self) -> bool {
+        false
+    }
+
     /// The counts of an increment computed by the backend itself in one query ([`crate::engine::versioning::counts`]);
     /// `Ok(None)` when it cannot (the default, and whenever a table or column is not as the plan expects): the
     /// caller then runs the general engine. Only called on the primary store ([`MetadataStore::local`]).
@@ -416,9 +425,10 @@ pub trait MetadataStore: Send + Sync {
     /// A cheap token that changes whenever the store's contents change (a write by this process or any other),
     /// for live refresh: compared between two polls, a different token means "read again". Must not open the
     /// store or take a lock (it is polled every few seconds while a writer may be running). `None`: the backend
-    /// cannot tell cheaply (the default; PostgreSQL and remote object stores), so changes go unnoticed until a
-    /// reload. DuckDB: the file's and WAL's size and mtime; Delta: the `_delta_log` of every table; LanceDB: the
-    /// `_versions` of every table; Iceberg: the SQLite catalog file (every commit moves a `metadata_location`).
+    /// cannot tell cheaply (the default; remote object stores), so changes go unnoticed until a reload. DuckDB:
+    /// the file's and WAL's size and mtime; Delta: the `_delta_log` of every table; LanceDB: the `_versions` of
+    /// every table; Iceberg: the SQLite catalog file (every commit moves a `metadata_location`); PostgreSQL: the
+    /// server's per-table row counters and sizes; ClickHouse: the database's active parts and tables.
     fn change_marker(&self) -> Option<String> {
         None
     }

@@ -201,6 +201,8 @@ pub fn page_causes(
         .iter()
         .map(|d| (d.feature.clone(), ids.clone()))
         .collect();
-    let scoped = crate::engine::versioning::lookup::scoped::ScopedStore::new(store, &scopes);
+    use crate::engine::versioning::lookup::scoped::{ScanMemo, ScopedStore};
+    let memo = ScanMemo::default();
+    let scoped = ScopedStore::new(store, &scopes, &memo);
     crate::engine::versioning::cause::stale_causes(&scoped, graph, inc, Some(CAUSE_ROWS))
 }

@@ -213,9 +213,17 @@ fn feature_status_inner(
     // counts only: the store may count the increment itself
     let fast = if opts.narrow_target {
         use crate::engine::versioning::counts::{absent_target_counts, increment_counts};
-        match absent_target_counts(store, graph, key, opts)? {
-            Some(c) => Some(c),
-            None => increment_counts(store, graph, key, opts)?,
+        if store.local().counts_stay_in_store() {
+            // a server that computes the increment itself: nothing but the counts leaves it
+            match increment_counts(store, graph, key, opts)? {
+                Some(c) => Some(c),
+                None => absent_target_counts(store, graph, key, opts)?,
+            }
+        } else {
+            match absent_target_counts(store, graph, key, opts)? {
+                Some(c) => Some(c),
+                None => increment_counts(store, graph, key, opts)?,
+            }
         }
     } else {
         None

@@ -305,6 +305,28 @@ impl MetadataStore for ClickHouseStore {
     fn has_feature(&self, key: &FeatureKey) -> Result<bool> {
         Ok(self.columns(&self.table_name(key))?.is_some())
     }
+    /// What a write moves in the store database, folded into one line by ClickHouse in one `system` query (no
+    /// table read): per table its active rows and highest block number (every insert allocates a new block; a
+    /// background merge changes neither, so merges cause no refresh), the number of mutations (a lightweight
+    /// `DELETE` or an `ALTER TABLE ... DELETE` adds one), and the tables with their UUIDs and metadata times (a new, empty,
+    /// dropped or re-created table). `None` when the query fails (the server is down: the next poll tries again).
+    fn change_marker(&self) -> Option<String> {
+        let rows = self
+            .json_rows(
+                "system.parts",
+                "SELECT (SELECT toString(groupArray((table, r, b))) FROM (SELECT table, sum(rows) AS r, \
+                 max(max_block_number) AS b FROM system.parts WHERE database = currentDatabase() AND active \
+                 GROUP BY table ORDER BY table)), \
+                 (SELECT toString(count()) FROM system.mutations WHERE database = currentDatabase()), \
+                 (SELECT toString(groupArray((name, uuid, metadata_modification_time))) FROM (SELECT name, uuid, \
+                 metadata_modification_time FROM system.tables WHERE database = currentDatabase() \
+                 AND NOT is_temporary ORDER BY name))",
+            )
+            .ok()?;
+        let row = rows.first()?;
+        let part = |i: usize| row.get(i).and_then(|v| v.as_str()).map(str::to_string);
+        Some(format!("{}|{}|{}", part(0)?, part(1)?, part(2)?))
+    }
     fn list_tables(&self) -> Result<Vec<String>> {
         let rows = self.json_rows(
             "system.tables",
@@ -476,6 +498,10 @@ impl MetadataStore for ClickHouseStore {
         ))
     }
 
+    /// The counts run in ClickHouse ([`Self::counts_in_clickhouse`]); only four numbers come back.
+    fn counts_stay_in_store(&self) -> bool {
+        true
+    }
     fn increment_counts(
         &self,
         plan: &crate::engine::store::count_plan::CountPlan,

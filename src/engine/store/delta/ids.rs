@@ -34,7 +34,7 @@ enum Kind {
     /// A signed integer column: statistics prune (only values that print as the filter's text can match), the
     /// row filter compares the printed number.
     Int,
-    /// An unsigned integer column: the row filter compares the printed number; no pruning.
+    /// An unsigned integer column: statistics prune (as unsigned bounds), the row filter compares the number.
     Printed,
     /// Another type: not pushed (the engine's filter decides).
     Other,
@@ -118,6 +118,9 @@ impl Probe {
         &self,
         batch: &RecordBatch,
     ) -> std::result::Result<BooleanArray, arrow::error::ArrowError> {
+        if let Some(m) = self.numeric_mask(batch)? {
+            return Ok(m);
+        }
         let mut texts = Vec::with_capacity(self.columns.len());
         for (c, _) in &self.columns {
             let a = batch.column_by_name(c).ok_or_else(|| {
@@ -151,6 +154,50 @@ impl Probe {
     }
 }
 
+impl Probe {
+    /// [`Probe::mask`] for one integer id column, compared as numbers (no text per row): `None` for other probes.
+    /// Equal to the text comparison: every tuple left in the probe prints as itself
+    /// ([`prints_as_integer`]), and a number's text is that number's.
+    fn numeric_mask(
+        &self,
+        batch: &RecordBatch,
+    ) -> std::result::Result<Option<BooleanArray>, arrow::error::ArrowError> {
+        use arrow::array::AsArray;
+        use arrow::datatypes::{Int64Type, UInt64Type};
+        let [(c, kind)] = self.columns.as_slice() else {
+            return Ok(None);
+        };
+        let a = batch.column_by_name(c).ok_or_else(|| {
+            arrow::error::ArrowError::SchemaError(format!("id column {c} was not decoded"))
+        })?;
+        let mask: BooleanArray = match kind {
+            Kind::Int => {
+                let want: HashSet<i64> = self.first.iter().filter_map(|v| int_value(v)).collect();
+                let a = arrow::compute::cast(a, &DataType::Int64)?;
+                a.as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|v| Some(v.is_some_and(|v| want.contains(&v))))
+                    .collect()
+            }
+            Kind::Printed => {
+                let want: HashSet<u64> = self.first.iter().filter_map(|v| uint_value(v)).collect();
+                let a = arrow::compute::cast(a, &DataType::UInt64)?;
+                a.as_primitive::<UInt64Type>()
+                    .iter()
+                    .map(|v| Some(v.is_some_and(|v| want.contains(&v))))
+                    .collect()
+            }
+            Kind::Text | Kind::Other => return Ok(None),
+        };
+        Ok(Some(mask))
+    }
+}
+
+/// `v` as an unsigned 64-bit integer when it prints as itself (`"7"`, not `"07"` or `"+7"`).
+fn uint_value(v: &str) -> Option<u64> {
+    v.parse::<u64>().ok().filter(|n| n.to_string() == v)
+}
+
 /// Statistics of one id column over a region: the smallest and largest value.
 #[derive(Debug, Clone, PartialEq)]
 enum Bounds {
@@ -159,6 +206,8 @@ enum Bounds {
     Text(String, String),
     /// Exact integer bounds.
     Int(i64, i64),
+    /// Exact unsigned integer bounds.
+    UInt(u64, u64),
 }
 
 impl Bounds {
@@ -169,6 +218,7 @@ impl Bounds {
                 v >= min.as_str() && (v <= max.as_str() || v.starts_with(max))
             }
             Bounds::Int(min, max) => int_value(v).is_some_and(|n| *min <= n && n <= *max),
+            Bounds::UInt(min, max) => uint_value(v).is_some_and(|n| *min <= n && n <= *max),
         }
     }
 }
@@ -182,7 +232,8 @@ fn log_bounds(stats: &serde_json::Value, column: &str, kind: Kind) -> Option<Bou
             max.as_str()?.to_string(),
         )),
         Kind::Int => Some(Bounds::Int(min.as_i64()?, max.as_i64()?)),
-        Kind::Printed | Kind::Other => None,
+        Kind::Printed => Some(Bounds::UInt(min.as_u64()?, max.as_u64()?)),
+        Kind::Other => None,
     }
 }
 
@@ -198,6 +249,18 @@ fn chunk_bounds(stats: &Statistics, kind: Kind) -> Option<Bounds> {
             i64::from(*s.max_opt()?),
         )),
         (Statistics::Int64(s), Kind::Int) => Some(Bounds::Int(*s.min_opt()?, *s.max_opt()?)),
+        // unsigned columns keep their bits in the signed physical types; bounds in the unsigned order unless the
+        // statistics are of the deprecated kind (signed order), which are only exact when both are non-negative
+        (Statistics::Int32(s), Kind::Printed) => {
+            let (min, max) = (*s.min_opt()?, *s.max_opt()?);
+            (!stats.is_min_max_deprecated() || (min >= 0 && max >= 0))
+                .then(|| Bounds::UInt(u64::from(min as u32), u64::from(max as u32)))
+        }
+        (Statistics::Int64(s), Kind::Printed) => {
+            let (min, max) = (*s.min_opt()?, *s.max_opt()?);
+            (!stats.is_min_max_deprecated() || (min >= 0 && max >= 0))
+                .then_some(Bounds::UInt(min as u64, max as u64))
+        }
         _ => None,
     }
 }
@@ -456,6 +519,44 @@ mod tests {
         assert!(sorted(got).equals_missing(&sorted(two.apply(all).unwrap())));
     }
 
+    /// Unsigned integer ids (Metaxy writes `sample_uid` as UInt64 on Delta): files and row groups are pruned by
+    /// unsigned bounds, the reader compares numbers, and the rows equal the engine's text filter over a full scan;
+    /// a value that does not print as itself matches nothing.
+    #[test]
+    fn delta_id_scan_prunes_and_filters_unsigned_ids() {
+        let tmp = tempfile::tempdir().unwrap();
+        let s = store(tmp.path());
+        let append_range = |key: &FeatureKey, lo: u64, hi: u64| {
+            let df = df!(
+                "sample_uid" => (lo..hi).collect::<Vec<u64>>(),
+                "payload" => (lo..hi).map(|i| format!("p{i}")).collect::<Vec<_>>(),
+                "metaxy_feature_version" => vec!["v1"; (hi - lo) as usize],
+            )
+            .unwrap();
+            s.append(key, &df).unwrap();
+        };
+        let key = FeatureKey::parse("t/uids").unwrap();
+        let far = 1u64 << 40;
+        for (lo, hi) in [(0u64, 100u64), (100, 200), (far, far + 5)] {
+            append_range(&key, lo, hi);
+        }
+        let check = |key: &FeatureKey, ids: &IdFilter| {
+            let all = s.scan(key, None, &Columns::All).unwrap().unwrap();
+            let (df, stats) = block_on(s.scan_ids_async(key, None, &Columns::All, ids)).unwrap();
+            assert!(df.equals_missing(&ids.apply(all).unwrap()), "{ids:?}");
+            (stats.files_read, df.height())
+        };
+        for (ids, files_read, rows) in [
+            (f(&["sample_uid"], &[&["150"]]), 1, 1),
+            (f(&["sample_uid"], &[&["7"], &["199"]]), 2, 2),
+            (f(&["sample_uid"], &[&[&(far + 2).to_string()]]), 1, 1),
+            (f(&["sample_uid"], &[&["007"], &["-1"], &["+7"]]), 0, 0),
+            (f(&["sample_uid"], &[&["250"]]), 0, 0),
+        ] {
+            assert_eq!(check(&key, &ids), (files_read, rows), "{ids:?}");
+        }
+    }
+
     #[test]
     fn bounds_admit_truncated_statistics() {
         let t = super::Bounds::Text("s01".into(), "s02".into());
@@ -464,5 +565,8 @@ mod tests {
         let i = super::Bounds::Int(-2, 5);
         assert!(i.may_hold("-2") && i.may_hold("5"));
         assert!(!i.may_hold("6") && !i.may_hold("+1") && !i.may_hold("x"));
+        let u = super::Bounds::UInt(3, u64::MAX);
+        assert!(u.may_hold("3") && u.may_hold("18446744073709551615"));
+        assert!(!u.may_hold("2") && !u.may_hold("-1") && !u.may_hold("03"));
     }
 }

@@ -261,6 +261,25 @@ impl MetadataStore for PostgresStore {
     fn table_name(&self, key: &FeatureKey) -> String {
         format!("{}{}", self.table_prefix, key.table_name())
     }
+    /// Per table of the store (the current schema's tables starting with `table_prefix`): its oid (a dropped and
+    /// re-created table gets a new one), the server's row counters (`pg_stat_user_tables`: inserted, updated and
+    /// deleted tuples, aborted writes included) and its size on disk. PostgreSQL publishes a writer's counters
+    /// when the writing session goes idle (within about a second) or ends, so a commit is noticed by the next
+    /// poll after that. One catalog query, no table read. `None` when the query fails (the server is down: the
+    /// next poll tries again) or the server does not track counts (`track_counts = off`).
+    fn change_marker(&self) -> Option<String> {
+        let q = "SELECT coalesce(string_agg(format('%s:%s:%s:%s:%s:%s', c.relname, c.oid, \
+                 coalesce(s.n_tup_ins, -1), coalesce(s.n_tup_upd, -1), coalesce(s.n_tup_del, -1), \
+                 pg_relation_size(c.oid)), ',' ORDER BY c.relname), ''), current_setting('track_counts') \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid \
+                 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+                 AND left(c.relname, length($1)) = $1";
+        let row = block_on(self.readers.own().query_one(q, &[&self.table_prefix])).ok()?;
+        let marker: String = row.try_get(0).ok()?;
+        let tracked: String = row.try_get(1).ok()?;
+        (tracked == "on").then_some(marker)
+    }
     fn local(&self) -> &dyn MetadataStore {
         self
     }

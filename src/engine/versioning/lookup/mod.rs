@@ -31,7 +31,7 @@ use crate::engine::versioning::resolve::{
     join_columns, rename_of, resolve_update, Increment, ResolveOptions,
 };
 
-use scoped::ScopedStore;
+use scoped::{ScanMemo, ScopedStore};
 
 /// Options of a lookup (`metaxy-tui metadata lookup` flags).
 #[derive(Debug, Clone, Default)]
@@ -290,10 +290,11 @@ pub fn lookup(
     opts: &LookupOptions,
 ) -> Result<Lookup> {
     let scopes = scopes(graph, ids)?;
+    let memo = ScanMemo::default();
     let features = graph
         .topological_order()
         .iter()
-        .map(|k| lookup_feature(store, graph, k, scopes.get(k), opts))
+        .map(|k| lookup_feature(store, graph, k, scopes.get(k), opts, &memo))
         .collect();
     Ok(Lookup {
         ids: ids.clone(),
@@ -320,6 +321,7 @@ fn lookup_feature(
     key: &FeatureKey,
     scope: Option<&(IdFilter, String)>,
     opts: &LookupOptions,
+    memo: &ScanMemo,
 ) -> FeatureLookup {
     let def = graph.get(key);
     let mut out = FeatureLookup {
@@ -366,7 +368,7 @@ fn lookup_feature(
         }
     }
     out.resolved_from = Some(store.resolved_from(key));
-    match samples_of(store, graph, key, scope, opts) {
+    match samples_of(store, graph, key, scope, opts, memo) {
         Ok((samples, error)) => {
             out.samples = samples;
             out.error = error;
@@ -387,6 +389,7 @@ fn scoped_increment(
     graph: &FeatureGraph,
     key: &FeatureKey,
     scope: &IdFilter,
+    memo: &ScanMemo,
 ) -> Result<(Increment, HashMap<Vec<String>, SampleCause>)> {
     let def = graph.require(key)?;
     // the target is compared at the join-column level: a 1:N child is read with every sibling of its parent
@@ -410,7 +413,7 @@ fn scoped_increment(
             scopes.insert(dep.feature.clone(), p);
         }
     }
-    let scoped = ScopedStore::new(store, &scopes);
+    let scoped = ScopedStore::new(store, &scopes, memo);
     let mut inc = resolve_update(&scoped, graph, key, &ResolveOptions::default())?;
     // an upstream read whole (it shares no id column with the samples) leaves other samples: narrow
     if let Some(f) = scope.project(&on) {
@@ -443,10 +446,11 @@ fn stored_rows(
     graph: &FeatureGraph,
     key: &FeatureKey,
     scope: &IdFilter,
+    memo: &ScanMemo,
 ) -> Result<Option<DataFrame>> {
     let mut only: HashMap<FeatureKey, IdFilter> = HashMap::new();
     only.insert(key.clone(), scope.clone());
-    let scoped = ScopedStore::new(store, &only);
+    let scoped = ScopedStore::new(store, &only, memo);
     let opts = ReadOptions {
         with_feature_history: true,
         with_sample_history: true,
@@ -471,10 +475,11 @@ fn samples_of(
     key: &FeatureKey,
     scope: &IdFilter,
     opts: &LookupOptions,
+    memo: &ScanMemo,
 ) -> Result<(Vec<SampleLookup>, Option<String>)> {
     let def = graph.require(key)?;
     let ids = &def.spec.id_columns;
-    let Some(all) = stored_rows(store, graph, key, scope)? else {
+    let Some(all) = stored_rows(store, graph, key, scope, memo)? else {
         return Ok((vec![], None));
     };
     let version = graph.feature_version(key).unwrap_or_default().to_string();
@@ -490,7 +495,7 @@ fn samples_of(
     let (inc, causes, error) = if def.spec.deps.is_empty() {
         (None, HashMap::new(), None)
     } else {
-        match scoped_increment(store, graph, key, scope) {
+        match scoped_increment(store, graph, key, scope, memo) {
             Ok((inc, causes)) => (Some(inc), causes, None),
             Err(e) => (None, HashMap::new(), Some(e.to_string())),
         }
