@@ -320,17 +320,17 @@ fn duckdb_read_view_filtered_by_id_equals_the_whole_view_filtered() {
                 .iter()
                 .map(|c| c.to_string())
                 .collect();
-            let mut values: Vec<String> = rows.iter().map(|r| r[id].to_string()).collect();
+            let mut values: Vec<Value> = rows.iter().map(|r| r[id].clone()).collect();
             values.dedup();
             for v in values.iter().take(5) {
-                let lit = v.replace('"', "'");
+                let lit = v.to_string().replace('"', "'");
                 let one = sql(
                     &ws,
                     &format!("SELECT * FROM \"{key}\" WHERE \"{id}\" = {lit}"),
                 )
                 .unwrap();
                 let got = df_to_json_rows(&one.frame, None).unwrap();
-                let want: Vec<&Value> = rows.iter().filter(|r| r[id].to_string() == *v).collect();
+                let want: Vec<&Value> = rows.iter().filter(|r| r[id] == *v).collect();
                 assert!(!got.is_empty(), "{s} {key} {id}={v}");
                 assert_eq!(got.iter().collect::<Vec<_>>(), want, "{s} {key} {id}={v}");
                 let got_names: Vec<String> = one
