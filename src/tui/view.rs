@@ -393,6 +393,10 @@ pub struct StatusReport {
     /// Why the stale samples are stale, aggregated ("10 stale: 5 because example/video.audio changed, ...");
     /// `None` without stale samples or before causes were computed.
     pub cause_summary: Option<String>,
+    /// The tables hold the first rows of each kind computed by the store itself
+    /// ([`crate::engine::versioning::pages`], ClickHouse): `status.increment` is `None`, and a filter or an
+    /// export of the increment computes the whole increment with the general engine.
+    pub paged_in_store: bool,
 }
 
 impl StatusReport {
@@ -408,6 +412,7 @@ impl StatusReport {
             tables,
             render_error,
             cause_summary: None,
+            paged_in_store: false,
         }
     }
 
@@ -444,6 +449,7 @@ impl StatusReport {
             tables,
             render_error,
             cause_summary: summary,
+            paged_in_store: false,
         }
     }
 }

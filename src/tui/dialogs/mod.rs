@@ -365,11 +365,28 @@ impl App {
                     self.env.cwd.join(path)
                 };
                 if matches!(self.details.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
-                    let Some(inc) = self
-                        .selected_entry()
-                        .and_then(|e| e.report.as_ref())
-                        .and_then(|r| r.status.increment.clone())
-                    else {
+                    let what = format!(
+                        "{} samples of {feature}",
+                        self.details.tab.label().to_lowercase()
+                    );
+                    let report = self.selected_entry().and_then(|e| e.report.as_ref());
+                    if report.is_some_and(|r| r.paged_in_store && r.status.increment.is_none()) {
+                        // the tabs hold the store's first pages: the job computes the whole increment
+                        use crate::engine::store::count_plan::IncrementKind;
+                        return vec![self.task(Job::ExportWholeIncrement {
+                            ws,
+                            key: feature.clone(),
+                            kind: match self.details.tab {
+                                Tab::New => IncrementKind::New,
+                                Tab::Stale => IncrementKind::Stale,
+                                _ => IncrementKind::Orphaned,
+                            },
+                            filter: self.details.inc_filter.clone(),
+                            what,
+                            path,
+                        })];
+                    }
+                    let Some(inc) = report.and_then(|r| r.status.increment.clone()) else {
                         self.overlay.dialog = None;
                         return vec![];
                     };
@@ -393,14 +410,7 @@ impl App {
                             }
                         }
                     };
-                    return vec![self.task(Job::ExportIncrement {
-                        rows,
-                        what: format!(
-                            "{} samples of {feature}",
-                            self.details.tab.label().to_lowercase()
-                        ),
-                        path,
-                    })];
+                    return vec![self.task(Job::ExportIncrement { rows, what, path })];
                 }
                 vec![self.task(Job::Export {
                     ws,

@@ -237,7 +237,10 @@ fn no_table_lines(app: &App, entry: &FeatureEntry, key: &str) -> Vec<Line<'stati
             ],
         },
         _ if app.details.inc_filter.is_some()
-            && entry.report.as_ref().is_some_and(|r| r.status.increment.is_some()) =>
+            && entry
+                .report
+                .as_ref()
+                .is_some_and(|r| r.status.increment.is_some() || r.paged_in_store) =>
         {
             match app.details.inc_filtered.get(&entry.key) {
                 Some(Load::Failed(e)) => error_lines("Filtering the increment failed:", e),

@@ -184,14 +184,21 @@ impl App {
         if self.details.inc_filtered.contains_key(&e.key) {
             return vec![];
         }
-        let Some(inc) = e.report.as_ref().and_then(|r| r.status.increment.clone()) else {
+        let Some(report) = e.report.as_ref() else {
             return vec![];
         };
+        // tabs paged in the store: the job computes the whole increment
+        let inc = match (&report.status.increment, report.paged_in_store) {
+            (Some(inc), _) => Some(Box::new(inc.clone())),
+            (None, true) => None,
+            (None, false) => return vec![],
+        };
         let key = e.key.clone();
-        self.details.inc_filtered.insert(key, Load::Loading);
+        self.details.inc_filtered.insert(key.clone(), Load::Loading);
         vec![self.task(Job::FilterIncrement {
             ws,
-            inc: Box::new(inc),
+            key,
+            inc,
             filter,
         })]
     }
