@@ -13,6 +13,7 @@ pub mod fallback;
 pub mod filter;
 pub mod iceberg;
 pub mod lance;
+pub mod late;
 pub mod postgres;
 
 use std::path::Path;
