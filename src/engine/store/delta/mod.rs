@@ -9,6 +9,8 @@
 //!
 //! Reads list the active files of the table's current version from the Delta log and decode them with the arrow
 //! parquet reader (Metaxy writes with delta-rs, which never writes deletion vectors or partitions).
+//! The latest row per id of a table of several data files is read in two phases ([`latest`]): the columns the
+//! pick needs from every file, the other columns only from the files holding a winner.
 
 mod decode;
 mod ids;

@@ -10,6 +10,8 @@
 //! `00000-*.metadata.json` files) to the current snapshot, order its live data files by data sequence number
 //! (append order) and decode them with the crate's Arrow reader, with projection and the feature-version predicate
 //! pushed down (files whose column bounds exclude the version are skipped, rows filtered in the reader).
+//! The latest row per id of a table written in several appends is read in two phases ([`latest`]): the columns
+//! the pick needs from every file, the other columns only from the files holding a winner.
 //!
 //! Writes ([`write`]): one snapshot per feature and operation, committed by swapping the catalog's
 //! `metadata_location` conditionally on its old value (a concurrent writer fails the commit): appends add one
