@@ -7,8 +7,8 @@
 use polars::prelude::*;
 
 use crate::engine::error::Result;
-use crate::engine::query::read::keep_latest;
 use crate::engine::schema as cols;
+use crate::engine::store::latest::keep_latest;
 
 /// The row-position column added to the first phase's rows (not a column name Metaxy writes).
 const POS: &str = "__metaxy_tui_late_pos";

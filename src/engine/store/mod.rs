@@ -14,6 +14,7 @@ pub mod filter;
 pub mod iceberg;
 pub mod lance;
 pub mod late;
+pub mod latest;
 pub mod postgres;
 
 use std::path::Path;

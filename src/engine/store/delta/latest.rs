@@ -5,7 +5,7 @@
 //! winner, taking the winning rows. A table written in several generations (every sample written again in a
 //! later commit) thus never decodes the wide columns of the files later generations supersede.
 //!
-//! The pick is the engine's own ([`crate::engine::query::read::keep_latest`] after the feature-version filter,
+//! The pick is the engine's own ([`crate::engine::store::latest::keep_latest`] after the feature-version filter,
 //! FORMAT.md §7.1) over the rows in the storage order of the single-pass read, so the winners, and their order,
 //! are exactly that read's.
 //!

@@ -24,9 +24,9 @@ use super::IcebergStore;
 use crate::engine::error::Result;
 use crate::engine::frame::record_batches_to_df;
 use crate::engine::keys::FeatureKey;
-use crate::engine::query::read::keep_latest;
 use crate::engine::store::api::{Columns, LatestScan};
 use crate::engine::store::late::{self, LateStats};
+use crate::engine::store::latest::keep_latest;
 
 /// Whether the two-phase read can pay on `plan`: its files come from more than one append (distinct data
 /// sequence numbers), so later generations may supersede whole files. A single generation keeps the one pass.
