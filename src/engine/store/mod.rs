@@ -1,7 +1,7 @@
 //! Metadata stores: the registry. [`backend`] maps a [`StoreKind`] to its constructor; this is the only engine
 //! module that imports a backend module (`duckdb`, `delta`, `lance`), so adding a backend is a new folder here plus
 //! one line in [`backend`]. The contract backends implement is [`api::MetadataStore`]; the helpers they share are in
-//! [`common`] and [`filter`]; [`FallbackStore`] chains stores.
+//! [`common`], [`filter`] and [`late`] (two-phase latest-row reads); [`FallbackStore`] chains stores.
 
 pub mod api;
 pub mod clickhouse;
@@ -13,6 +13,8 @@ pub mod fallback;
 pub mod filter;
 pub mod iceberg;
 pub mod lance;
+pub mod late;
+pub mod latest;
 pub mod postgres;
 
 use std::path::Path;

@@ -9,9 +9,12 @@
 //!
 //! Reads list the active files of the table's current version from the Delta log and decode them with the arrow
 //! parquet reader (Metaxy writes with delta-rs, which never writes deletion vectors or partitions).
+//! The latest row per id of a table of several data files is read in two phases ([`latest`]): the columns the
+//! pick needs from every file, the other columns only from the files holding a winner.
 
 mod decode;
 mod ids;
+mod latest;
 mod write;
 
 use std::collections::HashMap;
@@ -234,20 +237,33 @@ impl DeltaStore {
             .filter(|f| may_hold_version(f.stats().as_deref(), feature_version))
             .map(|f| f.path().to_string())
             .collect();
+        let (df, rows) = self.decode_paths(key, table, &paths, &schema).await?;
+        Ok((df, paths, rows))
+    }
+
+    /// The rows of the data files `paths` of `table` (in that order) with the columns of `schema` (strings as
+    /// views, [`string_views`]); also each file's row count.
+    async fn decode_paths(
+        &self,
+        key: &FeatureKey,
+        table: &DeltaTable,
+        paths: &[String],
+        schema: &SchemaRef,
+    ) -> Result<(DataFrame, Vec<usize>)> {
         let store = table.object_store();
         // fetch every file concurrently, then decode (columns in parallel) on blocking threads
         let fetches = paths.iter().map(|p| self.fetch_file(key, &store, p));
         let t = crate::engine::timing::span(|| format!("delta-fetch {key}"));
         let files: Vec<(String, bytes::Bytes)> = futures::future::try_join_all(fetches).await?;
         drop(t);
-        let view_schema = string_views(&schema);
+        let view_schema = string_views(schema);
         let t =
             crate::engine::timing::span(|| format!("delta-decode {key} ({} files)", files.len()));
         let (batches, rows) = decode_files(&files, &view_schema)
             .map_err(|(p, e)| self.corrupt(key, format!("{p}: {e}")))?;
         drop(t);
         let _t = crate::engine::timing::span(|| format!("delta-to-polars {key}"));
-        Ok((record_batches_to_df(&view_schema, &batches)?, paths, rows))
+        Ok((record_batches_to_df(&view_schema, &batches)?, rows))
     }
 
     /// The id-order index of `key`'s table (cached per Delta version): decodes only the id and feature-version
@@ -545,6 +561,20 @@ impl MetadataStore for DeltaStore {
             return Ok(None);
         }
         block_on(self.scan_ids_async(key, feature_version, columns, ids)).map(|(df, _)| Some(df))
+    }
+    /// The latest row per id read in two phases when the table has several data files: the pick columns of every
+    /// file, then the other columns only of the files holding a winner ([`latest`]).
+    fn scan_latest(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        id_columns: &[String],
+    ) -> Result<LatestScan> {
+        if !self.has_feature(key)? {
+            return Ok(LatestScan::Missing);
+        }
+        block_on(self.read_latest(key, feature_version, columns, id_columns)).map(|(scan, _)| scan)
     }
     fn scan_ordered(
         &self,

@@ -10,6 +10,8 @@
 //! `00000-*.metadata.json` files) to the current snapshot, order its live data files by data sequence number
 //! (append order) and decode them with the crate's Arrow reader, with projection and the feature-version predicate
 //! pushed down (files whose column bounds exclude the version are skipped, rows filtered in the reader).
+//! The latest row per id of a table written in several appends is read in two phases ([`latest`]): the columns
+//! the pick needs from every file, the other columns only from the files holding a winner.
 //!
 //! Writes ([`write`]): one snapshot per feature and operation, committed by swapping the catalog's
 //! `metadata_location` conditionally on its old value (a concurrent writer fails the commit): appends add one
@@ -21,6 +23,7 @@
 
 mod catalog;
 mod ids;
+mod latest;
 mod read;
 mod write;
 
@@ -33,7 +36,7 @@ use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
-use crate::engine::store::api::{Columns, MetadataStore, ResolvedFrom};
+use crate::engine::store::api::{Columns, LatestScan, MetadataStore, ResolvedFrom};
 
 pub use catalog::CatalogLocation;
 
@@ -360,6 +363,24 @@ impl MetadataStore for IcebergStore {
             self.read_table(key, &table, feature_version, columns)
                 .await
                 .map(Some)
+        })
+    }
+    /// The latest row per id read in two phases when the table was written in several generations: the pick
+    /// columns of every file, then the other columns only of the files holding a winner ([`latest`]).
+    fn scan_latest(
+        &self,
+        key: &FeatureKey,
+        feature_version: Option<&str>,
+        columns: &Columns,
+        id_columns: &[String],
+    ) -> Result<LatestScan> {
+        block_on(async {
+            let Some(table) = self.load(key).await? else {
+                return Ok(LatestScan::Missing);
+            };
+            self.read_latest(key, &table, feature_version, columns, id_columns)
+                .await
+                .map(|(scan, _)| scan)
         })
     }
     /// The ids pushed into the scan as an Iceberg predicate: files pruned by the crate's planning, row groups and

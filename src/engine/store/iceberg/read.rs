@@ -200,11 +200,30 @@ impl IcebergStore {
         columns: &Columns,
         ids: Option<&IdPushdown>,
     ) -> Result<(DataFrame, IdScanStats)> {
+        let plan = self.plan_read(key, table, feature_version, ids).await?;
+        let mut stats = plan.stats;
+        let out_schema = columns.project_schema(&plan.schema);
+        let all: Vec<usize> = (0..plan.files.len()).collect();
+        let per_file = self.read_files(key, &plan, &all, &out_schema).await?;
+        let batches: Vec<RecordBatch> = per_file.into_iter().flatten().collect();
+        stats.rows_returned = batches.iter().map(RecordBatch::num_rows).sum();
+        Ok((record_batches_to_df(&out_schema, &batches)?, stats))
+    }
+
+    /// What a read of `table` reads ([`ReadPlan`]): its live data files in append order that may hold
+    /// `feature_version` (and, with `ids`, the ids), and the predicate rows are filtered by in the reader.
+    /// Errors: [`crate::engine::error::EngineError::CorruptTable`] for metadata the crate cannot read.
+    pub(super) async fn plan_read(
+        &self,
+        key: &FeatureKey,
+        table: &Table,
+        feature_version: Option<&str>,
+        ids: Option<&IdPushdown>,
+    ) -> Result<ReadPlan> {
         let mut stats = IdScanStats::default();
         let ischema = table.metadata().current_schema().clone();
         let full =
             iceberg::arrow::schema_to_arrow_schema(&ischema).map_err(|e| self.corrupt(key, e))?;
-        let out_schema = columns.project_schema(&engine_schema(&full));
         let (_, files) = live_files(table).await.map_err(|e| self.corrupt(key, e))?;
         let fv_id = ischema.field_id_by_name(FEATURE_VERSION);
         let files: Vec<LiveFile> = files
@@ -228,16 +247,38 @@ impl IcebergStore {
             .map(|p| p.bind(ischema.clone(), true))
             .transpose()
             .map_err(|e| self.corrupt(key, e))?;
+        Ok(ReadPlan {
+            schema: engine_schema(&full),
+            ischema,
+            files,
+            predicate,
+            stats,
+            file_io: table.file_io().clone(),
+        })
+    }
+
+    /// The rows of the files `which` (indices into `plan.files`) that pass the plan's predicate, with the columns
+    /// of `out_schema` (conformed to it), one list of batches per file in the order of `which`, each in the
+    /// file's row order. Errors: [`crate::engine::error::EngineError::CorruptTable`] for a file the crate cannot
+    /// read.
+    pub(super) async fn read_files(
+        &self,
+        key: &FeatureKey,
+        plan: &ReadPlan,
+        which: &[usize],
+        out_schema: &SchemaRef,
+    ) -> Result<Vec<Vec<RecordBatch>>> {
         let project: Vec<i32> = out_schema
             .fields()
             .iter()
-            .filter_map(|f| ischema.field_id_by_name(f.name()))
+            .filter_map(|f| plan.ischema.field_id_by_name(f.name()))
             .collect();
         let runtime = iceberg::Runtime::try_current().map_err(|e| self.corrupt(key, e))?;
-        let reader = iceberg::arrow::ArrowReaderBuilder::new(table.file_io().clone(), runtime)
+        let reader = iceberg::arrow::ArrowReaderBuilder::new(plan.file_io.clone(), runtime)
             .with_data_file_concurrency_limit(1)
             .build();
-        let reads = files.iter().map(|f| {
+        let reads = which.iter().map(|&i| {
+            let f = &plan.files[i];
             let task = iceberg::scan::FileScanTask {
                 file_size_in_bytes: f.data_file.file_size_in_bytes(),
                 start: 0,
@@ -245,9 +286,9 @@ impl IcebergStore {
                 record_count: Some(f.data_file.record_count()),
                 data_file_path: f.data_file.file_path().to_string(),
                 data_file_format: f.data_file.file_format(),
-                schema: ischema.clone(),
+                schema: plan.ischema.clone(),
                 project_field_ids: project.clone(),
-                predicate: predicate.clone(),
+                predicate: plan.predicate.clone(),
                 deletes: vec![],
                 partition: None,
                 partition_spec: None,
@@ -265,11 +306,30 @@ impl IcebergStore {
         let per_file = futures::future::try_join_all(reads)
             .await
             .map_err(|e| self.corrupt(key, e))?;
-        let mut batches = vec![];
-        for b in per_file.into_iter().flatten() {
-            stats.rows_returned += b.num_rows();
-            batches.push(conform(&b, &out_schema).map_err(|e| self.corrupt(key, e))?);
-        }
-        Ok((record_batches_to_df(&out_schema, &batches)?, stats))
+        per_file
+            .into_iter()
+            .map(|bs| {
+                bs.iter()
+                    .map(|b| conform(b, out_schema))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| self.corrupt(key, e))
+            })
+            .collect()
     }
+}
+
+/// What a read of an Iceberg table reads ([`IcebergStore::plan_read`]).
+pub(super) struct ReadPlan {
+    /// The table's columns as the engine gets them ([`engine_schema`]).
+    pub schema: SchemaRef,
+    /// The table's current Iceberg schema.
+    pub ischema: iceberg::spec::SchemaRef,
+    /// The live data files to read, in append order.
+    pub files: Vec<LiveFile>,
+    /// The predicate every returned row satisfies (the feature version, the ids), bound to `ischema`.
+    pub predicate: Option<iceberg::expr::BoundPredicate>,
+    /// The files planned (`files`, `files_read`); rows are counted by the reads.
+    pub stats: IdScanStats,
+    /// The table's file IO.
+    pub file_io: iceberg::io::FileIO,
 }
