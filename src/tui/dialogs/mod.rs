@@ -360,11 +360,14 @@ impl App {
                 };
                 if matches!(self.details.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
                     let Some(inc) = self
-                        .selected_entry()
-                        .and_then(|e| e.report.as_ref())
-                        .and_then(|r| r.status.increment.clone())
+                        .details
+                        .increments
+                        .ready(feature)
+                        .map(|l| l.increment.clone())
                     else {
+                        let text = format!("the increment of {feature} is not loaded yet");
                         self.overlay.dialog = None;
+                        self.toast(text, true);
                         return vec![];
                     };
                     let frame = match self.details.tab {

@@ -139,6 +139,17 @@ pub enum Job {
         /// How to read.
         view: crate::tui::app::TableView,
     },
+    /// Load a feature's increment for its New / Stale / Orphaned tabs (on demand, for the selected feature);
+    /// reports [`JobResult::IncrementLoaded`].
+    LoadIncrement {
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+        /// The increment the status job already resolved (the store declined to count it): rendered, not
+        /// computed again.
+        seed: Option<Box<crate::engine::versioning::resolve::Increment>>,
+    },
     /// Filter a feature's increment with a SQL filter; reports [`JobResult::IncrementFiltered`].
     FilterIncrement {
         /// The workspace (for the stale causes).
@@ -319,6 +330,7 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
             key,
             view,
         } => counts::count_rows(&ws, key, &view, view_generation, emit),
+        Job::LoadIncrement { ws, key, seed } => increment::load(&ws, key, seed.map(|s| *s), emit),
         Job::FilterIncrement { ws, inc, filter } => increment::filter(&ws, *inc, filter, emit),
         Job::ExportIncrement { rows, what, path } => export::increment(rows, &what, &path, emit),
         Job::Export {

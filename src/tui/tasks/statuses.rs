@@ -1,5 +1,6 @@
-//! Job `ComputeStatuses`: every feature's status in graph order (as `metaxy metadata status` computes it), with
-//! its increment and the causes of staleness, one result per feature.
+//! Job `ComputeStatuses`: every feature's status in graph order (as `metaxy metadata status` computes it), one
+//! result per feature. Counts come from the store where it can count them (no row frames); the increment itself
+//! is loaded later, on demand, for the selected feature ([`super::increment::load`]).
 
 use super::{guarded, CancelToken, Emit};
 use crate::engine::versioning::resolve::ResolveOptions;
@@ -10,21 +11,17 @@ use crate::tui::view::StatusReport;
 
 /// Reports one [`JobResult::Status`] per feature; stops before the next feature once `cancel` is cancelled. A
 /// feature whose computation fails (or panics) reports an error status; one that failed because the store is busy
-/// with another process's write ends the job (the UI retries later).
+/// with another process's write ends the job (the UI retries later). Where the store declines to count, the
+/// status carries the full increment (default options), which the details pane then reuses.
 pub(super) fn compute(ws: &Workspace, cancel: &CancelToken, emit: &mut Emit<'_>) {
     for f in &ws.graph.features {
         if cancel.cancelled() {
             return;
         }
         let key = &f.spec.key;
-        let report = guarded(|| {
-            Ok(StatusReport::build_with_causes(
-                ws.status(key, &ResolveOptions::default()),
-                ws.store.as_ref(),
-                &ws.graph,
-            ))
-        })
-        .unwrap_or_else(|e| StatusReport::build(FeatureStatus::error(key, e)));
+        let status = guarded(|| Ok(ws.status_counts_first(key, &ResolveOptions::default())))
+            .unwrap_or_else(|e| FeatureStatus::error(key, e));
+        let report = StatusReport::build(status);
         // a store busy with another process's write: the next features would wait for it too; the UI retries
         let busy = report
             .status

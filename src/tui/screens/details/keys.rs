@@ -184,7 +184,13 @@ impl App {
         if self.details.inc_filtered.contains_key(&e.key) {
             return vec![];
         }
-        let Some(inc) = e.report.as_ref().and_then(|r| r.status.increment.clone()) else {
+        // the loaded increment (not one outdated by a refresh: its reload filters again)
+        let Some(inc) = self
+            .details
+            .increments
+            .current(&e.key)
+            .map(|l| l.increment.clone())
+        else {
             return vec![];
         };
         let key = e.key.clone();
@@ -254,6 +260,7 @@ impl App {
     pub(crate) fn set_tab(&mut self, tab: Tab) -> Vec<Command> {
         self.details.tab = tab;
         let mut c = self.want_metadata();
+        c.extend(self.want_increment());
         c.extend(self.want_inc_filter());
         c
     }
