@@ -261,7 +261,12 @@ impl App {
                         _ => return None,
                     }
                 } else {
-                    self.details.increments.ready(&e.key)?.tables.as_ref().ok()?
+                    self.details
+                        .increments
+                        .ready(&e.key)?
+                        .tables
+                        .as_ref()
+                        .ok()?
                 };
                 Some(match tab {
                     Tab::New => &t.new,

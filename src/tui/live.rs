@@ -121,6 +121,8 @@ impl App {
         self.live.refreshing = true;
         self.live.ticks = 0;
         self.features.statuses_cancelled = false;
+        // a running load reports to the old generation (dropped): loaded again once the store is reopened
+        self.details.increments.outdate();
         let job = match &self.stores.picked {
             Some(store) => Job::SwitchStore {
                 store: store.clone(),

@@ -2938,3 +2938,242 @@ fn lookup_screen_shows_the_sample_in_every_feature() {
     assert!(out.contains("sample_uid=s000050"), "{out}");
     assert!(out.contains("new"), "{out}");
 }
+
+/// The load commands among `cmds`: `(feature, whether an increment the status job resolved is reused)`.
+fn increment_loads(cmds: &[Command]) -> Vec<(String, bool)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Task {
+                job: Job::LoadIncrement { key, seed, .. },
+                ..
+            } => Some((key.to_string(), seed.is_some())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The status job counts: the same statuses as the full computation (`metaxy metadata status`), without the
+/// increment's frames where the store counts them, with the full increment where it declines.
+#[test]
+fn counts_first_statuses_equal_the_full_ones_and_hold_no_frames() {
+    let ws = demo();
+    let (mut counted, mut declined) = (vec![], vec![]);
+    for f in &ws.graph.features {
+        let k = &f.spec.key;
+        let full = ws.status(k, &ResolveOptions::default());
+        let fast = ws.status_counts_first(k, &ResolveOptions::default());
+        assert_eq!(fast.to_json(), full.to_json(), "{k}");
+        // where the store declines (lineage other than 1:1, for one), the full increment comes along, for reuse
+        match (&fast.increment, &full.increment) {
+            (Some(a), Some(b)) => {
+                declined.push(k.to_string());
+                for (x, y) in [
+                    (&a.new, &b.new),
+                    (&a.stale, &b.stale),
+                    (&a.orphaned, &b.orphaned),
+                ] {
+                    assert!(x.equals_missing(y), "{k}: {x} vs {y}");
+                }
+            }
+            (None, Some(_)) => counted.push(k.to_string()),
+            (None, None) => assert!(fast.is_root_feature, "{k}"),
+            (Some(_), None) => panic!("{k}: increment without the full path"),
+        }
+    }
+    assert!(counted.contains(&"example/crop".to_string()), "{counted:?}");
+    assert_eq!(
+        declined,
+        [
+            "example/chunk",
+            "example/chunk_summary",
+            "example/av_report"
+        ]
+    );
+}
+
+/// Selecting a feature dispatches its increment load once; meanwhile the increment tabs show the counts and a
+/// loading line, not empty tables; once loaded the tables are there and selecting it again loads nothing.
+#[test]
+fn selecting_a_feature_loads_its_increment_once_and_shows_loading_meanwhile() {
+    let mut app = demo_app();
+    assert!(app.details.increments.keys().is_empty(), "root feature");
+    let _ = update(&mut app, ch('3'));
+    let cmds = update(&mut app, ch('j'));
+    assert_eq!(
+        increment_loads(&cmds),
+        [("example/crop".to_string(), false)]
+    );
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    assert!(matches!(
+        app.details.increments.get(&crop),
+        Some(Load::Loading)
+    ));
+    assert!(app.current_table().is_none());
+    let out = render(&app, 120, 30);
+    assert!(out.contains("3 Stale (10)"), "{out}");
+    assert!(
+        out.contains("Loading the increment of example/crop…"),
+        "{out}"
+    );
+    assert!(
+        out.contains("5 new · 10 stale · 5 orphaned (counted"),
+        "{out}"
+    );
+    insta::assert_snapshot!("increment_loading", out);
+    // away and back while it loads: no second load
+    let again = [update(&mut app, ch('k')), update(&mut app, ch('j'))].concat();
+    assert!(
+        increment_loads(&again).is_empty(),
+        "{:?}",
+        increment_loads(&again)
+    );
+    pump(&mut app, cmds);
+    assert!(app.details.increments.current(&crop).is_some());
+    assert!(app.details.increments.in_flight.is_none());
+    assert_eq!(app.current_table().unwrap().total_rows, 10);
+    let out = render(&app, 120, 30);
+    assert!(out.contains("s000010"), "{out}");
+    assert!(out.contains("why: 10 stale"), "{out}");
+    let again = [update(&mut app, ch('k')), update(&mut app, ch('j'))].concat();
+    assert!(increment_loads(&again).is_empty());
+}
+
+/// A load's result from before a live refresh is dropped; the feature loads again once its new status is
+/// known, and the loaded increment stays shown meanwhile.
+#[test]
+fn an_increment_of_an_older_generation_is_ignored() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch('3'));
+    let cmds = update(&mut app, ch('j'));
+    let [Command::Task {
+        generation, job, ..
+    }] = cmds.as_slice()
+    else {
+        panic!("one load");
+    };
+    let (old_generation, job) = (*generation, job.clone());
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let refresh = app.refresh();
+    assert!(
+        app.details.increments.get(&crop).is_none(),
+        "loading dropped"
+    );
+    let mut late = vec![];
+    execute(
+        &OpenRequest::default(),
+        Command::Task {
+            generation: old_generation,
+            cancel: Default::default(),
+            job,
+        },
+        |m| {
+            late.push(m);
+            true
+        },
+    );
+    assert!(matches!(
+        late.as_slice(),
+        [Msg::Done {
+            result: JobResult::IncrementLoaded { .. },
+            ..
+        }]
+    ));
+    for m in late {
+        assert!(update(&mut app, m).is_empty());
+    }
+    assert!(
+        app.details.increments.get(&crop).is_none(),
+        "late result ignored"
+    );
+    pump(&mut app, refresh);
+    assert!(
+        app.details.increments.current(&crop).is_some(),
+        "loaded again"
+    );
+    // a second refresh: the loaded increment stays shown (outdated) until loaded again
+    let refresh = app.refresh();
+    assert!(app.details.increments.is_outdated(&crop));
+    assert_eq!(app.current_table().unwrap().total_rows, 10);
+    pump(&mut app, refresh);
+    assert!(!app.details.increments.is_outdated(&crop));
+}
+
+/// Only the last few selected features keep their increment.
+#[test]
+fn loaded_increments_are_bounded_to_the_last_selected() {
+    use crate::tui::screens::details::increments::KEPT_INCREMENTS;
+    let mut app = demo_app();
+    let order = [
+        "example/crop",
+        "example/face_detection",
+        "example/stt",
+        "example/chunk",
+        "example/chunk_summary",
+        "example/av_report",
+    ];
+    for k in order {
+        select(&mut app, k);
+    }
+    let kept: Vec<String> = app
+        .details
+        .increments
+        .keys()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(kept, order[order.len() - KEPT_INCREMENTS..]);
+    // a dropped one loads again when selected
+    let cmds = update(&mut app, ch('g'));
+    assert!(increment_loads(&cmds).is_empty(), "root feature");
+    let i = feature_index(&app, "example/crop");
+    let mut loads = vec![];
+    for _ in 0..i {
+        let cmds = update(&mut app, ch('j'));
+        loads.extend(increment_loads(&cmds));
+        pump(&mut app, cmds);
+    }
+    assert_eq!(loads, [("example/crop".to_string(), false)]);
+    assert_eq!(app.details.increments.keys().len(), KEPT_INCREMENTS);
+}
+
+/// Where the status job resolved the increment anyway (the store declined to count), the load reuses it: the
+/// job carries it and shows the same tables.
+#[test]
+fn an_increment_the_status_job_resolved_is_reused() {
+    let ws = demo();
+    let mut app = App::new("demo");
+    let _ = app.start();
+    let generation = app.generation;
+    let _ = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::Opened {
+                result: Ok(ws.clone()),
+            },
+        },
+    );
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    select(&mut app, "example/crop");
+    // the full status (what a declining store gives): carries the increment
+    let status = ws.status(&crop, &ResolveOptions::default());
+    assert!(status.increment.is_some());
+    let cmds = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::Status {
+                report: Box::new(StatusReport::build(status)),
+            },
+        },
+    );
+    assert_eq!(increment_loads(&cmds), [("example/crop".to_string(), true)]);
+    pump(&mut app, cmds);
+    let _ = update(&mut app, ch('3'));
+    let t = app.current_table().expect("stale table");
+    let inc = ws.increment(&crop, &ResolveOptions::default()).unwrap();
+    let expected =
+        crate::tui::view::LoadedIncrement::build_with_causes(inc, ws.store.as_ref(), &ws.graph);
+    assert_eq!(*t, expected.tables.unwrap().stale);
+    assert_eq!(t.total_rows, 10);
+}

@@ -436,8 +436,12 @@ impl LoadedIncrement {
         if inc.stale.height() == 0 {
             return Self::build(inc);
         }
-        let causes =
-            crate::engine::versioning::cause::stale_causes(store, graph, &inc, Some(MAX_TABLE_ROWS));
+        let causes = crate::engine::versioning::cause::stale_causes(
+            store,
+            graph,
+            &inc,
+            Some(MAX_TABLE_ROWS),
+        );
         let (tables, summary) = match &causes {
             Ok(c) => {
                 let tables =
@@ -451,9 +455,7 @@ impl LoadedIncrement {
             }
             Err(e) => {
                 let tables = IncrementTables::build(&inc).map_err(|e| e.to_string());
-                let summary = tables
-                    .is_ok()
-                    .then(|| format!("causes unavailable: {e}"));
+                let summary = tables.is_ok().then(|| format!("causes unavailable: {e}"));
                 (tables, summary)
             }
         };

@@ -172,3 +172,78 @@ impl App {
         cmds
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn k(s: &str) -> FeatureKey {
+        FeatureKey::parse(s).unwrap()
+    }
+
+    /// Loads `key` to completion (a failure stands for any finished load).
+    fn load(incs: &mut Increments, key: &str) {
+        incs.begin(k(key));
+        assert!(incs.finish(&k(key), Err("x".into())));
+    }
+
+    fn kept(incs: &Increments) -> Vec<String> {
+        incs.keys().iter().map(|k| k.to_string()).collect()
+    }
+
+    #[test]
+    fn the_least_recently_selected_is_evicted() {
+        let mut incs = Increments::default();
+        for f in ["a/1", "a/2", "a/3", "a/4"] {
+            load(&mut incs, f);
+        }
+        incs.touch(&k("a/1"));
+        load(&mut incs, "a/5");
+        assert_eq!(kept(&incs), ["a/3", "a/4", "a/1", "a/5"]);
+        assert_eq!(incs.entries.len(), KEPT_INCREMENTS);
+    }
+
+    #[test]
+    fn a_result_for_a_dropped_entry_is_ignored_and_the_one_in_flight_is_never_evicted() {
+        let mut incs = Increments::default();
+        incs.begin(k("a/1"));
+        for f in ["a/2", "a/3", "a/4", "a/5"] {
+            incs.entries.push((k(f), Load::Failed("x".into())));
+            incs.evict();
+        }
+        assert!(
+            kept(&incs).contains(&"a/1".to_string()),
+            "{:?}",
+            kept(&incs)
+        );
+        assert_eq!(incs.entries.len(), KEPT_INCREMENTS);
+        assert!(incs.finish(&k("a/1"), Err("done".into())));
+        assert!(
+            !incs.finish(&k("a/2"), Err("late".into())),
+            "a/2 was evicted"
+        );
+        assert!(incs.get(&k("a/2")).is_none());
+    }
+
+    #[test]
+    fn a_refresh_outdates_loaded_entries_and_drops_the_one_loading() {
+        let mut incs = Increments::default();
+        load(&mut incs, "a/1");
+        incs.begin(k("a/2"));
+        incs.outdate();
+        assert!(incs.in_flight.is_none());
+        assert_eq!(kept(&incs), ["a/1"]);
+        assert!(incs.is_outdated(&k("a/1")));
+        assert!(
+            incs.ready(&k("a/1")).is_none(),
+            "a failure, not a loaded increment"
+        );
+        // loading it again keeps the old entry shown until the result replaces it
+        incs.begin(k("a/1"));
+        assert!(matches!(incs.get(&k("a/1")), Some(Load::Failed(_))));
+        assert!(incs.finish(&k("a/1"), Err("new".into())));
+        assert!(!incs.is_outdated(&k("a/1")));
+        incs.abandon(&k("a/1"));
+        assert_eq!(kept(&incs), ["a/1"], "a finished entry is kept");
+    }
+}
