@@ -3177,3 +3177,56 @@ fn an_increment_the_status_job_resolved_is_reused() {
     assert_eq!(*t, expected.tables.unwrap().stale);
     assert_eq!(t.total_rows, 10);
 }
+
+/// A failed load shows its error in place of the tables (no popup); one that met a store busy with another
+/// process's write is forgotten (loaded again later) and a refresh is retried.
+#[test]
+fn a_failed_increment_load_shows_in_place_and_a_busy_one_is_retried() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch('3'));
+    let cmds = update(&mut app, ch('j'));
+    assert_eq!(increment_loads(&cmds).len(), 1);
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let generation = app.generation;
+    let cmds = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::IncrementLoaded {
+                key: crop.clone(),
+                result: Err("reading example/video failed: boom".into()),
+            },
+        },
+    );
+    assert!(increment_loads(&cmds).is_empty(), "not retried by itself");
+    assert!(app.overlay.dialog.is_none());
+    let out = render(&app, 120, 30);
+    assert!(
+        out.contains("! Loading the increment of example/crop failed:"),
+        "{out}"
+    );
+    assert!(out.contains("reading example/video failed: boom"), "{out}");
+    // a reload loads it again; this time the store is busy
+    let cmds = update(&mut app, ch('r'));
+    pump(&mut app, cmds);
+    assert!(app.details.increments.current(&crop).is_some());
+    app.details.increments.clear();
+    let cmds = [update(&mut app, ch('k')), update(&mut app, ch('j'))].concat();
+    assert_eq!(increment_loads(&cmds).len(), 1);
+    let busy = format!("the store is {}", crate::engine::error::BUSY_MARK);
+    let generation = app.generation;
+    let _ = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::IncrementLoaded {
+                key: crop.clone(),
+                result: Err(busy),
+            },
+        },
+    );
+    assert!(app.details.increments.get(&crop).is_none());
+    assert!(app.details.increments.in_flight.is_none());
+    assert!(app.live.retry);
+    assert!(app.overlay.dialog.is_none());
+}
