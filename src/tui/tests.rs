@@ -3058,6 +3058,9 @@ fn an_increment_of_an_older_generation_is_ignored() {
         app.details.increments.get(&crop).is_none(),
         "loading dropped"
     );
+    // no load while the store is reopened (it would read the old one)
+    let meanwhile = [update(&mut app, ch('k')), update(&mut app, ch('j'))].concat();
+    assert!(increment_loads(&meanwhile).is_empty());
     let mut late = vec![];
     execute(
         &OpenRequest::default(),

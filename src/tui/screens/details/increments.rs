@@ -128,10 +128,11 @@ impl Increments {
 
 impl App {
     /// Starts loading the selected feature's increment when its status is known (and fresh), it has one (not a
-    /// root feature, not an error) and it is not loaded yet (or outdated); one load at a time, when it finishes
-    /// the then-selected feature is considered again. An increment the status job already resolved is reused.
+    /// root feature, not an error) and it is not loaded yet (or outdated); one load at a time, none while a live
+    /// refresh reopens the store; when it finishes the then-selected feature is considered again. An increment the status job already resolved is reused.
     pub(crate) fn want_increment(&mut self) -> Vec<Command> {
-        if self.details.increments.in_flight.is_some() {
+        // while a live refresh reopens the store, a load would read the old one: wait for the new statuses
+        if self.details.increments.in_flight.is_some() || self.live.refreshing {
             return vec![];
         }
         let Some(ws) = self.workspace().cloned() else {
