@@ -2871,6 +2871,49 @@ fn sql_console_runs_queries_shows_errors_in_place_and_recalls_history() {
     assert_eq!(app.screen, crate::tui::screens::Screen::Features);
 }
 
+/// `s` on the SQL console's result opens the column picker over the result's columns: hiding two takes them off
+/// the result table (the status line counts them), the Metadata table's hidden columns stay untouched, and the
+/// choice survives the next query.
+#[test]
+fn sql_console_column_picker_hides_result_columns() {
+    let mut app = demo_app();
+    let cmds = update(&mut app, ch('Q'));
+    pump(&mut app, cmds);
+    app.console.set_query(
+        "SELECT sample_uid, path, metaxy_provenance, metaxy_feature_version\nFROM \"example/video\"\nORDER BY sample_uid LIMIT 5",
+    );
+    let cmds = update(&mut app, key(KeyCode::F(5)));
+    pump(&mut app, cmds);
+    for m in [key(KeyCode::Tab), ch('s')] {
+        let cmds = update(&mut app, m);
+        pump(&mut app, cmds);
+    }
+    let out = render(&app, 120, 30);
+    assert!(out.contains("Columns · 4 of 4 shown"), "{out}");
+    // the time taken is not stable: mask it
+    let masked = regex::Regex::new(r#"(?m)in \d+ ms(.*?) *"$"#)
+        .unwrap()
+        .replace(&out, r#"in N ms$1""#)
+        .into_owned();
+    insta::assert_snapshot!("sql_console_column_picker", masked);
+    // hide path (the cursor starts on the first column: move down once) and metaxy_provenance
+    for m in [ch('j'), ch(' '), ch(' ')] {
+        let _ = update(&mut app, m);
+    }
+    assert!(render(&app, 120, 30).contains("Columns · 2 of 4 shown"));
+    let _ = update(&mut app, key(KeyCode::Enter));
+    assert!(app.overlay.dialog.is_none());
+    assert!(app.details.hidden_columns.is_empty());
+    let out = render(&app, 120, 30);
+    assert!(out.contains("2 hidden"), "{out}");
+    assert!(!out.contains("videos/s0000"), "{out}");
+    assert!(out.contains("metaxy_feature_version"), "{out}");
+    // the next query keeps them hidden
+    let cmds = update(&mut app, key(KeyCode::F(5)));
+    pump(&mut app, cmds);
+    assert!(!render(&app, 120, 30).contains("videos/s0000"));
+}
+
 /// `L` on a Stale row opens the lookup screen on that sample: every feature with its state (stale in crop, the
 /// 1:N chunks listed one by one, the N:1 summary), Enter shows the row with its cause, `d` prefills the delete
 /// dialog with the sample's ids, Esc goes back; the palette looks typed ids up.

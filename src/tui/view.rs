@@ -406,13 +406,18 @@ impl StatusReport {
 /// the increment filter and exports), the rendered New / Stale / Orphaned tables and the stale causes.
 #[derive(Debug, Clone)]
 pub struct LoadedIncrement {
-    /// The increment (`resolve_update` with default options, frames sorted by the join columns).
+    /// The increment (`resolve_update` with default options, frames sorted by the join columns; only a window
+    /// of it when [`LoadedIncrement::paged_in_store`]).
     pub increment: Increment,
     /// The rendered tabs, or why rendering failed.
     pub tables: std::result::Result<IncrementTables, String>,
     /// Why the stale samples are stale, aggregated ("10 stale: 5 because example/video.audio changed, ...");
     /// `None` without stale samples; a failed lookup says so here (the tables still render).
     pub cause_summary: Option<String>,
+    /// `increment` holds only the first rows of each kind, computed by the store itself
+    /// ([`crate::engine::versioning::pages`], ClickHouse; the tables' totals are the store's counts): a filter or
+    /// an export of the increment computes the whole increment with the general engine.
+    pub paged_in_store: bool,
 }
 
 impl LoadedIncrement {
@@ -423,6 +428,7 @@ impl LoadedIncrement {
             increment: inc,
             tables,
             cause_summary: None,
+            paged_in_store: false,
         }
     }
 
@@ -463,6 +469,54 @@ impl LoadedIncrement {
             increment: inc,
             tables,
             cause_summary: summary,
+            paged_in_store: false,
+        }
+    }
+
+    /// Renders a window of the increment computed by the store ([`crate::engine::versioning::pages::first_pages`]):
+    /// each table titled with its kind's total in the store, the causes looked up for the first
+    /// [`crate::engine::versioning::pages::CAUSE_ROWS`] loaded stale rows only, reading only their upstream rows
+    /// ([`crate::engine::versioning::pages::page_causes`]; the summary says `first N of M: ...` when there are
+    /// more stale rows, `causes unavailable: ...` when the lookup fails). Marked
+    /// [`LoadedIncrement::paged_in_store`].
+    pub fn from_pages(
+        paged: crate::engine::versioning::pages::PagedIncrement,
+        store: &dyn crate::engine::store::MetadataStore,
+        graph: &crate::engine::graph::FeatureGraph,
+    ) -> Self {
+        use crate::engine::store::count_plan::IncrementKind;
+        let inc = &paged.increment;
+        let causes = (inc.stale.height() > 0)
+            .then(|| crate::engine::versioning::pages::page_causes(store, graph, inc));
+        let (built, summary) = match &causes {
+            Some(Ok(c)) => {
+                let mut line = crate::engine::versioning::cause::summary_line(c);
+                let total = paged.total(IncrementKind::Stale);
+                if total > c.len() {
+                    line = format!("first {} of {total}: {line}", c.len());
+                }
+                (IncrementTables::build_with_causes(inc, Some(c)), Some(line))
+            }
+            Some(Err(e)) => (
+                IncrementTables::build(inc),
+                Some(format!("causes unavailable: {e}")),
+            ),
+            None => (IncrementTables::build(inc), None),
+        };
+        let (tables, cause_summary) = match built {
+            Ok(mut t) => {
+                t.new.total_rows = paged.total(IncrementKind::New);
+                t.stale.total_rows = paged.total(IncrementKind::Stale);
+                t.orphaned.total_rows = paged.total(IncrementKind::Orphaned);
+                (Ok(t), summary)
+            }
+            Err(e) => (Err(e.to_string()), None),
+        };
+        Self {
+            increment: paged.increment,
+            tables,
+            cause_summary,
+            paged_in_store: true,
         }
     }
 }

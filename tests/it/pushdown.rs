@@ -654,6 +654,249 @@ fn absent_target_counts_equal_the_engine_increments_on_every_backend() {
     }
 }
 
+/// The pages of every increment kind computed in ClickHouse (`increment_page`, small pages so that a kind spans
+/// several) concatenate to exactly the general engine's increment rows on every ClickHouse fixture feature the
+/// counts query accepts: same ids in the same (id) order, same per-field and sample provenance, same stored provenance of
+/// the stale rows (the per-field diff and the causes come from these), no overlap, totals equal to the counts;
+/// the first pages of all kinds agree with them; and the path is actually taken.
+#[test]
+fn in_clickhouse_increment_pages_equal_the_engine_increments_on_every_fixture() {
+    use metaxy_tui::engine::store::count_plan::IncrementKind;
+    use metaxy_tui::engine::versioning::counts::increment_counts;
+    use metaxy_tui::engine::versioning::pages::{first_pages, increment_page};
+    use metaxy_tui::engine::versioning::resolve::{resolve_update, ResolveOptions};
+    const PAGE: usize = 3;
+    let (mut paged, mut multi) = (0, 0);
+    for s in crate::common::SCENARIOS {
+        let ws = crate::common::open_scenario_in("clickhouse", s);
+        let narrow = ResolveOptions {
+            narrow_target: true,
+            ..Default::default()
+        };
+        for key in ws.graph.topological_order() {
+            if ws.graph.require(&key).unwrap().spec.is_root() {
+                continue;
+            }
+            let store = ws.store.as_ref();
+            let counts = increment_counts(store, &ws.graph, &key, &narrow).unwrap();
+            let Some(first) = first_pages(store, &ws.graph, &key, PAGE).unwrap() else {
+                assert!(
+                    counts.is_none(),
+                    "clickhouse {s} {key}: counted but not paged"
+                );
+                continue;
+            };
+            let c = counts.expect("paged but not counted");
+            let inc = resolve_update(store, &ws.graph, &key, &ResolveOptions::default()).unwrap();
+            assert_eq!(first.totals, (c.new, c.stale, c.orphaned), "{s} {key}");
+            assert_eq!(
+                first.increment.target_exists, inc.target_exists,
+                "{s} {key}"
+            );
+            for kind in IncrementKind::ALL {
+                let (want, total) = match kind {
+                    IncrementKind::New => (&inc.new, c.new),
+                    IncrementKind::Stale => (&inc.stale, c.stale),
+                    IncrementKind::Orphaned => (&inc.orphaned, c.orphaned),
+                };
+                let mut got = vec![];
+                let mut stale_got = vec![];
+                let mut offset = 0;
+                loop {
+                    let p = increment_page(store, &ws.graph, &key, kind, offset, PAGE)
+                        .unwrap()
+                        .expect("first page taken, a later one declined");
+                    assert_eq!(p.total(kind), total, "{s} {key} {kind:?}");
+                    let pi = &p.increment;
+                    let frame = match kind {
+                        IncrementKind::New => &pi.new,
+                        IncrementKind::Stale => &pi.stale,
+                        IncrementKind::Orphaned => &pi.orphaned,
+                    };
+                    let n = frame.height();
+                    assert!(n <= PAGE);
+                    if offset == 0 {
+                        // the first page of all kinds at once holds the same rows
+                        let f = match kind {
+                            IncrementKind::New => &first.increment.new,
+                            IncrementKind::Stale => &first.increment.stale,
+                            IncrementKind::Orphaned => &first.increment.orphaned,
+                        };
+                        assert_eq!(
+                            pi.provenance_rows(frame, None).unwrap(),
+                            first.increment.provenance_rows(f, None).unwrap()
+                        );
+                    }
+                    got.extend(pi.provenance_rows(frame, None).unwrap());
+                    if kind == IncrementKind::Stale {
+                        stale_got.extend(pi.stale_diffs(None).unwrap());
+                    }
+                    offset += n;
+                    if n < PAGE {
+                        break;
+                    }
+                }
+                assert_eq!(got.len(), total, "{s} {key} {kind:?}");
+                let keys: std::collections::HashSet<&Vec<String>> =
+                    got.iter().map(|r| &r.key).collect();
+                assert_eq!(keys.len(), got.len(), "{s} {key} {kind:?}: pages overlap");
+                if total > PAGE {
+                    multi += 1;
+                }
+                // the general engine's frames are sorted by the join columns, as the pages are
+                assert_eq!(
+                    got,
+                    inc.provenance_rows(want, None).unwrap(),
+                    "clickhouse {s} {key} {kind:?}"
+                );
+                if kind == IncrementKind::Stale {
+                    let want = inc.stale_diffs(None).unwrap();
+                    assert_eq!(stale_got, want, "clickhouse {s} {key} stale diffs");
+                    assert!(stale_got.iter().all(|d| d.stored.is_some()));
+                }
+            }
+            paged += 1;
+        }
+    }
+    eprintln!("paged in ClickHouse: {paged} features, {multi} kinds over several pages");
+    assert!(
+        paged >= 24,
+        "{paged} features took the in-ClickHouse page path"
+    );
+    assert!(multi > 0, "no kind spans several pages");
+}
+
+/// The TUI on a ClickHouse store: the status job counts in the store (`status_counts_first`: the same counts as
+/// the general engine, no increment resolved where the store counts), and the on-demand increment load
+/// ([`metaxy_tui::tui::tasks::load_increment`], given what the status job resolved, as the `LoadIncrement` job is)
+/// takes the in-ClickHouse page path for every feature the counts query accepts (the loaded increment marked
+/// `paged_in_store`) and renders the same New / Stale / Orphaned tables (rows, per-field diffs, causes, totals) as
+/// the general engine's whole increment; features it declines, and every feature on DuckDB, take the general
+/// engine.
+#[test]
+fn tui_increment_tabs_on_clickhouse_are_paged_in_the_store_and_equal_the_engine() {
+    use metaxy_tui::engine::versioning::counts::count_plan;
+    use metaxy_tui::engine::versioning::resolve::ResolveOptions;
+    use metaxy_tui::engine::versioning::status::FeatureStatus;
+    use metaxy_tui::tui::tasks::load_increment;
+    use metaxy_tui::tui::view::LoadedIncrement;
+    let (mut paged, mut declined) = (0, 0);
+    let st = |s: &FeatureStatus| {
+        (
+            s.status,
+            s.missing,
+            s.stale,
+            s.orphaned,
+            s.store_rows,
+            s.metadata_exists,
+        )
+    };
+    for s in crate::common::SCENARIOS {
+        let ws = crate::common::open_scenario_in("clickhouse", s);
+        for key in ws.graph.topological_order() {
+            let plain = count_plan(
+                ws.store.as_ref(),
+                &ws.graph,
+                &key,
+                &ResolveOptions::default(),
+            )
+            .unwrap()
+            .is_some();
+            // what the status job reports
+            let status = ws.status_counts_first(&key, &ResolveOptions::default());
+            let full = ws.status(&key, &ResolveOptions::default());
+            assert_eq!(st(&status), st(&full), "clickhouse {s} {key}");
+            if ws.graph.require(&key).unwrap().spec.is_root() {
+                assert!(!plain, "clickhouse {s} {key}: a root feature with a plan");
+                continue;
+            }
+            // what the load job makes of it
+            let seed = status.increment.clone();
+            let r = load_increment(&ws, &key, seed).unwrap();
+            assert_eq!(r.paged_in_store, plain, "clickhouse {s} {key}");
+            let general = LoadedIncrement::build_with_causes(
+                ws.increment(&key, &ResolveOptions::default()).unwrap(),
+                ws.store.as_ref(),
+                &ws.graph,
+            );
+            assert_eq!(r.tables, general.tables, "clickhouse {s} {key}");
+            assert_eq!(
+                r.cause_summary, general.cause_summary,
+                "clickhouse {s} {key}"
+            );
+            if r.paged_in_store {
+                assert!(
+                    status.increment.is_none(),
+                    "counted in the store, yet the whole increment was resolved"
+                );
+                paged += 1;
+            } else {
+                assert!(status.increment.is_some(), "clickhouse {s} {key}");
+                declined += 1;
+            }
+        }
+    }
+    eprintln!("TUI tabs paged in ClickHouse: {paged}, general engine: {declined}");
+    assert!(
+        paged >= 24 && declined > 0,
+        "{paged} paged, {declined} declined"
+    );
+    let ws = crate::common::open_scenario_in("duckdb", "s02_mutated");
+    for key in ws.graph.topological_order() {
+        if ws.graph.require(&key).unwrap().spec.is_root() {
+            continue;
+        }
+        assert!(
+            !load_increment(&ws, &key, None).unwrap().paged_in_store,
+            "duckdb {key}"
+        );
+    }
+}
+
+/// A plan the page query cannot express is declined (`None`, the caller runs the general engine): a hash algorithm
+/// ClickHouse has no function for, an upstream data version that is no member of the `Tuple`, and (pages only: the
+/// counts query needs no stored field provenance) a field the target's `metaxy_provenance_by_field` lacks.
+#[test]
+fn clickhouse_pages_decline_plans_they_cannot_express() {
+    use metaxy_tui::engine::config::HashAlgorithm;
+    use metaxy_tui::engine::keys::FeatureKey;
+    use metaxy_tui::engine::store::count_plan::{IncrementKind, RecipePiece};
+    use metaxy_tui::engine::versioning::counts::count_plan;
+    use metaxy_tui::engine::versioning::resolve::ResolveOptions;
+    let ws = crate::common::open_scenario_in("clickhouse", "s02_mutated");
+    let key = FeatureKey::parse("example/crop").unwrap();
+    let store = ws.store.local();
+    let plan = count_plan(
+        ws.store.as_ref(),
+        &ws.graph,
+        &key,
+        &ResolveOptions::default(),
+    )
+    .unwrap()
+    .expect("a plain plan");
+    let page = |p: &metaxy_tui::engine::store::count_plan::CountPlan| {
+        IncrementKind::ALL
+            .iter()
+            .map(|k| store.increment_page(p, *k, 0, 10).unwrap().is_some())
+            .collect::<Vec<bool>>()
+    };
+    assert_eq!(page(&plan), [true, true, true]);
+    let mut sha = plan.clone();
+    sha.algorithm = HashAlgorithm::Sha256;
+    assert_eq!(page(&sha), [false, false, false]);
+    assert!(store.increment_counts(&sha).unwrap().is_none());
+    let mut member = plan.clone();
+    member.deps[0].fields.push("no_such_field".into());
+    assert_eq!(page(&member), [false, false, false]);
+    let mut stored = plan.clone();
+    stored.fields.push((
+        "zz_no_such_field".into(),
+        vec![RecipePiece::Lit("x".into())],
+    ));
+    assert!(store.increment_counts(&stored).unwrap().is_some());
+    assert_eq!(page(&stored), [false, false, false]);
+}
+
 /// On ClickHouse the increment counts stay in the server even for a feature without a table yet: `metadata status`
 /// takes the ClickHouse counts query (`clickhouse-counts` in `METAXY_TUI_TIMINGS`), not the absent-target shortcut
 /// that reads every upstream id into the process, and its counts equal the general engine's.

@@ -4,11 +4,14 @@
 //! `orphaned`). Only the views the query names are defined ([`parse`] reads its references with DuckDB's parser).
 //!
 //! DuckDB stores are attached read-only and queried in place ([`views`]); other backends' rows come from the
-//! engine's reads with the columns the query mentions (projection pushdown), copied into the in-memory database.
+//! engine's reads with the columns the query mentions (projection pushdown) and the query's equality predicates
+//! on the view pushed into the backend's scan ([`pushdown`]: id columns only below Metaxy's read semantics), copied
+//! into the in-memory database.
 //! Read-only: anything but one query is refused before anything runs, and the connection is then locked down
 //! (`enable_external_access = false`, `lock_configuration = true`), so `read_csv` and friends cannot touch files.
 
 pub mod parse;
+pub mod pushdown;
 pub mod views;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,6 +72,9 @@ pub struct SqlOutput {
     pub truncated: bool,
     /// The views defined for the query (`"example/crop"`, `raw."example/crop"`, ...), in order.
     pub views: Vec<String>,
+    /// The filters pushed into the scans of non-DuckDB stores: `(view, condition)` ([`pushdown::describe`]), for the views
+    /// that had one ([`pushdown`]; the query still filters every row itself).
+    pub pushed: Vec<(String, String)>,
 }
 
 /// Runs `sql` (one read-only query) over the store of `ws`. `limit` caps the rows fetched (`None`: all);
@@ -103,6 +109,7 @@ pub fn run_sql(
         .map_err(|e| EngineError::Sql(parse::first_line(&e.to_string())))?;
     }
     let mut names = vec![];
+    let mut pushed = vec![];
     for (i, (kind, key)) in wanted.iter().enumerate() {
         cancel.check()?;
         let what = match kind {
@@ -111,11 +118,25 @@ pub fn run_sql(
             ViewKind::Increment => "computing the increment of",
         };
         progress(&format!("{what} {key} ({}/{})", i + 1, wanted.len()));
-        views::define(&conn, ws, key, *kind, &columns, attached)?;
-        names.push(match kind {
+        let name = match kind {
             ViewKind::Read => format!("\"{key}\""),
             k => format!("{}.\"{key}\"", k.schema()),
-        });
+        };
+        let preds =
+            pushdown::predicates(&parsed.json, kind.schema(), &key.to_string().to_lowercase());
+        let t0 = std::time::Instant::now();
+        let filter = views::define(&conn, ws, key, *kind, &columns, attached, &preds)?;
+        if crate::engine::timing::enabled() {
+            eprintln!(
+                "timing sql view {name} (pushed: {}) {:.1} ms",
+                filter.as_deref().unwrap_or("nothing"),
+                t0.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        if let Some(f) = filter {
+            pushed.push((name.clone(), f));
+        }
+        names.push(name);
     }
     conn.execute_batch(
         "SET autoinstall_known_extensions = false; SET autoload_known_extensions = false; \
@@ -136,6 +157,7 @@ pub fn run_sql(
         frame,
         truncated,
         views: names,
+        pushed,
     })
 }
 

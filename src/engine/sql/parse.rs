@@ -41,6 +41,8 @@ pub(crate) struct Parsed {
     pub tables: BTreeSet<(String, String)>,
     /// Every name part of every column reference, lower-cased; `None` after a `*`.
     pub columns: Option<BTreeSet<String>>,
+    /// The whole `json_serialize_sql` answer (for [`super::pushdown::predicates`]).
+    pub json: Value,
 }
 
 /// Parses `sql` with DuckDB (the in-memory connection `conn`) and refuses anything but one query.
@@ -83,6 +85,7 @@ pub(crate) fn parse(conn: &Connection, sql: &str) -> Result<Parsed> {
         ..Default::default()
     };
     walk(&v, &mut out);
+    out.json = v;
     Ok(out)
 }
 

@@ -1,6 +1,9 @@
 //! The views a query names, defined on the in-memory DuckDB connection of [`super::run_sql`]: on a DuckDB store
 //! as SQL over the store's tables (attached read-only, queried in place), on every other store as tables filled
-//! from the engine's own reads (the columns the query mentions only), and for increments from `resolve_update`.
+//! from the engine's own reads (the columns the query mentions only, the query's pushable equality predicates
+//! pushed into the backend's scan: [`super::pushdown`]), and for increments from `resolve_update`.
+
+use std::collections::HashMap;
 
 use duckdb::Connection;
 use polars::prelude::DataFrame;
@@ -11,8 +14,11 @@ use crate::engine::keys::FeatureKey;
 use crate::engine::query::read::{read_feature, ReadOptions};
 use crate::engine::schema as cols;
 use crate::engine::sql::parse::ViewKind;
+use crate::engine::sql::pushdown::{describe, exact_for, id_filter, Lit, Pred};
 use crate::engine::store::common::{quote_ident, sql_str};
-use crate::engine::store::Columns;
+use crate::engine::store::filter::IdFilter;
+use crate::engine::store::{Columns, MetadataStore};
+use crate::engine::versioning::lookup::scoped::{ScanMemo, ScopedStore};
 use crate::engine::versioning::resolve::ResolveOptions;
 use crate::engine::workspace::Workspace;
 
@@ -20,9 +26,14 @@ use crate::engine::workspace::Workspace;
 pub const STORE_CATALOG: &str = "store";
 
 /// Defines view `kind."key"` on `conn`. `columns` is the projection for scans of non-DuckDB stores;
-/// `attached` says whether the store's DuckDB file is attached as [`STORE_CATALOG`].
+/// `attached` says whether the store's DuckDB file is attached as [`STORE_CATALOG`]; `preds` are the query's
+/// pushable predicates on this view ([`super::pushdown::predicates`]). Returns the filter pushed into the
+/// backend's scan ([`super::pushdown::describe`]), if any: the read view takes predicates on the feature's id columns only
+/// (every row of a sample shares them, so Metaxy's latest-row pick is unchanged), `raw.` any, increments and
+/// DuckDB stores none (DuckDB's own optimizer pushes filters into the attached tables).
 ///
 /// Errors: [`EngineError::Sql`] when the store has no table for the feature; read, increment and DuckDB errors.
+/// A failing or inexact pushed scan is never an error: the view is then read without the filter.
 pub(crate) fn define(
     conn: &Connection,
     ws: &Workspace,
@@ -30,10 +41,12 @@ pub(crate) fn define(
     kind: ViewKind,
     columns: &Columns,
     attached: bool,
-) -> Result<()> {
+    preds: &[Pred],
+) -> Result<Option<String>> {
     let name = format!("{}.{}", kind.schema(), quote_ident(&key.to_string()));
     if kind == ViewKind::Increment {
-        return define_increment(conn, ws, key, &name);
+        define_increment(conn, ws, key, &name)?;
+        return Ok(None);
     }
     if !ws.store.has_feature(key)? {
         return Err(EngineError::Sql(format!(
@@ -51,20 +64,16 @@ pub(crate) fn define(
             _ => read_view_sql(conn, ws, key, &table)?,
         };
         conn.execute_batch(&format!("CREATE VIEW {name} AS {body}"))?;
-        return Ok(());
+        return Ok(None);
     }
-    let df = match kind {
-        ViewKind::Raw => ws.store.scan(key, None, columns)?,
-        _ => read_feature(
-            ws.store.as_ref(),
-            &ws.graph,
-            key,
-            &ReadOptions {
-                columns: columns.clone(),
-                unsorted: true,
-                ..Default::default()
-            },
-        )?,
+    let preds = view_predicates(ws, key, kind, preds)?;
+    let pushed = id_filter(&preds, MAX_PUSHED_ROWS).and_then(|f| {
+        let df = read_view(ws, key, kind, columns, Some(&f)).ok().flatten()?;
+        exact(&df, &f, &preds).then(|| (df, describe(&f, &preds)))
+    });
+    let (df, pushed) = match pushed {
+        Some((df, f)) => (Some(df), Some(f)),
+        None => (read_view(ws, key, kind, columns, None)?, None),
     };
     let df = df.ok_or_else(|| {
         EngineError::Sql(format!(
@@ -72,7 +81,85 @@ pub(crate) fn define(
             ws.store.name()
         ))
     })?;
-    load_frame(conn, kind.schema(), &key.to_string(), &df)
+    load_frame(conn, kind.schema(), &key.to_string(), &df)?;
+    Ok(pushed)
+}
+
+/// The most value tuples a pushed filter holds (the cross product of several columns' values is capped).
+const MAX_PUSHED_ROWS: usize = 4096;
+
+/// The predicates that may go below view `kind` of `key`: all for `raw.`, those on an id column (matched
+/// case-insensitively, renamed to the spec's spelling) for the read view.
+fn view_predicates(
+    ws: &Workspace,
+    key: &FeatureKey,
+    kind: ViewKind,
+    preds: &[Pred],
+) -> Result<Vec<Pred>> {
+    Ok(match kind {
+        ViewKind::Raw => preds.to_vec(),
+        ViewKind::Read => {
+            let ids = &ws.graph.require(key)?.spec.id_columns;
+            preds
+                .iter()
+                .filter_map(|p| {
+                    let id = ids.iter().find(|c| c.eq_ignore_ascii_case(&p.column))?;
+                    Some(Pred {
+                        column: id.clone(),
+                        values: p.values.clone(),
+                    })
+                })
+                .collect()
+        }
+        ViewKind::Increment => vec![],
+    })
+}
+
+/// The rows of view `kind` of `key` from the engine's reads (`ids` pushed into the backend's scan when given):
+/// every stored row for `raw.`, Metaxy's default read otherwise. `Ok(None)` when the store has no table.
+fn read_view(
+    ws: &Workspace,
+    key: &FeatureKey,
+    kind: ViewKind,
+    columns: &Columns,
+    ids: Option<&IdFilter>,
+) -> Result<Option<DataFrame>> {
+    let scopes: HashMap<FeatureKey, IdFilter> =
+        ids.map(|f| (key.clone(), f.clone())).into_iter().collect();
+    let memo = ScanMemo::default();
+    let scoped = ScopedStore::new(ws.store.as_ref(), &scopes, &memo);
+    // unscoped reads go to the store itself, keeping its own latest-row scan (PostgreSQL, ClickHouse)
+    let store: &dyn MetadataStore = match ids {
+        Some(_) => &scoped,
+        None => ws.store.as_ref(),
+    };
+    match kind {
+        ViewKind::Raw => store.scan(key, None, columns),
+        _ => read_feature(
+            store,
+            &ws.graph,
+            key,
+            &ReadOptions {
+                columns: columns.clone(),
+                unsorted: true,
+                ..Default::default()
+            },
+        ),
+    }
+}
+
+/// Whether the scan of `df` filtered by `f` kept exactly the rows the query's predicates keep: every filter
+/// column came back under that name with a type whose text comparison equals DuckDB's
+/// ([`super::pushdown::exact_for`]).
+fn exact(df: &DataFrame, f: &IdFilter, preds: &[Pred]) -> bool {
+    f.columns.iter().all(|c| {
+        let lits: Vec<&Lit> = preds
+            .iter()
+            .filter(|p| p.column == *c)
+            .flat_map(|p| &p.values)
+            .collect();
+        df.column(c).is_ok_and(|col| exact_for(col.dtype(), &lits))
+    })
 }
 
 /// Metaxy's default read of `table` (an attached DuckDB table) as SQL: rows of the current feature version, the

@@ -279,6 +279,20 @@ pub trait MetadataStore: Send + Sync {
         Ok(None)
     }
 
+    /// Rows `offset..offset + limit` (ordered by the join columns) of one kind of an increment computed by the
+    /// backend itself, with the total of that kind; `Ok(None)` when it cannot (the default, and wherever
+    /// [`MetadataStore::increment_counts`] would decline): the caller then runs the general engine. Only called
+    /// on the primary store ([`MetadataStore::local`]).
+    fn increment_page(
+        &self,
+        _plan: &crate::engine::store::count_plan::CountPlan,
+        _kind: crate::engine::store::count_plan::IncrementKind,
+        _offset: usize,
+        _limit: usize,
+    ) -> Result<Option<crate::engine::store::count_plan::IncrementPage>> {
+        Ok(None)
+    }
+
     /// This store without its fallback stores (itself, for a plain backend). Metaxy reads the *target* of
     /// `resolve_update` with `allow_fallback=False`.
     fn local(&self) -> &dyn MetadataStore;

@@ -69,3 +69,36 @@ pub struct IncrementCounts {
     /// Whether the target has a table in the (primary) store.
     pub target_exists: bool,
 }
+
+/// Which rows of an increment a page holds (Metaxy's `added` / `changed` / `removed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IncrementKind {
+    /// Samples in upstream, not stored.
+    New,
+    /// Samples stored with a different sample provenance.
+    Stale,
+    /// Samples stored, gone from upstream.
+    Orphaned,
+}
+
+impl IncrementKind {
+    /// The three kinds, in tab order.
+    pub const ALL: [IncrementKind; 3] = [Self::New, Self::Stale, Self::Orphaned];
+}
+
+/// One page of an increment kind computed by the backend itself ([`MetadataStore::increment_page`]).
+///
+/// [`MetadataStore::increment_page`]: crate::engine::store::api::MetadataStore::increment_page
+#[derive(Debug, Clone)]
+pub struct IncrementPage {
+    /// The page's rows, ordered by the join columns: the join columns, `metaxy_provenance_by_field` (a struct
+    /// with one string member per field struct key, in the order of [`CountPlan::fields`]) and
+    /// `metaxy_provenance`. New and stale rows carry the recomputed provenance, orphaned rows the stored one.
+    pub rows: polars::prelude::DataFrame,
+    /// For a stale page: the stored provenance of the same rows (same columns); empty otherwise.
+    pub previous: polars::prelude::DataFrame,
+    /// Rows of this kind in the whole increment (the page is `offset..offset + rows.height()` of them).
+    pub total: usize,
+    /// Whether the target has a table in the (primary) store.
+    pub target_exists: bool,
+}

@@ -326,6 +326,12 @@ impl App {
                 vec![self.task(Job::ExecuteRebase { ws, plan })]
             }
             (DialogAction::ListDir(dir), Some(_)) => vec![self.task(Job::ListDir { dir })],
+            (DialogAction::HideColumns(cols), _) if self.screen == Screen::Sql => {
+                self.overlay.dialog = None;
+                self.console.hidden_columns = cols.into_iter().collect();
+                self.console.col = 0;
+                vec![]
+            }
             (DialogAction::HideColumns(cols), _) => {
                 self.overlay.dialog = None;
                 self.details.hidden_columns = cols.into_iter().collect();
@@ -359,12 +365,28 @@ impl App {
                     self.env.cwd.join(path)
                 };
                 if matches!(self.details.tab, Tab::New | Tab::Stale | Tab::Orphaned) {
-                    let Some(inc) = self
-                        .details
-                        .increments
-                        .ready(feature)
-                        .map(|l| l.increment.clone())
-                    else {
+                    let what = format!(
+                        "{} samples of {feature}",
+                        self.details.tab.label().to_lowercase()
+                    );
+                    let loaded = self.details.increments.ready(feature);
+                    if loaded.is_some_and(|l| l.paged_in_store) {
+                        // the tabs hold the store's first pages: the job computes the whole increment
+                        use crate::engine::store::count_plan::IncrementKind;
+                        return vec![self.task(Job::ExportWholeIncrement {
+                            ws,
+                            key: feature.clone(),
+                            kind: match self.details.tab {
+                                Tab::New => IncrementKind::New,
+                                Tab::Stale => IncrementKind::Stale,
+                                _ => IncrementKind::Orphaned,
+                            },
+                            filter: self.details.inc_filter.clone(),
+                            what,
+                            path,
+                        })];
+                    }
+                    let Some(inc) = loaded.map(|l| l.increment.clone()) else {
                         let text = format!("the increment of {feature} is not loaded yet");
                         self.overlay.dialog = None;
                         self.toast(text, true);
@@ -390,14 +412,7 @@ impl App {
                             }
                         }
                     };
-                    return vec![self.task(Job::ExportIncrement {
-                        rows,
-                        what: format!(
-                            "{} samples of {feature}",
-                            self.details.tab.label().to_lowercase()
-                        ),
-                        path,
-                    })];
+                    return vec![self.task(Job::ExportIncrement { rows, what, path })];
                 }
                 vec![self.task(Job::Export {
                     ws,

@@ -1,10 +1,12 @@
-//! Jobs `Export` / `ExportIncrement`: writing a feature's rows as the Metadata tab reads them, or one frame of an
+//! Jobs `Export` / `ExportIncrement` / `ExportWholeIncrement`: writing a feature's rows as the Metadata tab reads them, or one frame of an
 //! increment, to a `.parquet`, `.csv` or `.ndjson` file.
 
 use std::path::Path;
 
 use super::{guarded, no_table, Emit};
 use crate::engine::keys::FeatureKey;
+use crate::engine::store::count_plan::IncrementKind;
+use crate::engine::store::filter::apply_filters;
 use crate::engine::versioning::samples::export_frame;
 use crate::engine::view::view_rows;
 use crate::engine::workspace::Workspace;
@@ -27,6 +29,37 @@ pub(super) fn increment(
         ))
     });
     emit(JobResult::Exported { result });
+}
+
+/// Exports the `kind` frame of the whole increment of `key` (computed by the general engine), narrowed by
+/// `filter`; reports [`JobResult::Exported`].
+pub(super) fn whole_increment(
+    ws: &Workspace,
+    key: &FeatureKey,
+    kind: IncrementKind,
+    filter: Option<&str>,
+    what: &str,
+    path: &Path,
+    emit: &mut Emit<'_>,
+) {
+    let rows = guarded(|| {
+        let inc = super::increment::whole(ws, key)?;
+        let frame = match kind {
+            IncrementKind::New => inc.new,
+            IncrementKind::Stale => inc.stale,
+            IncrementKind::Orphaned => inc.orphaned,
+        };
+        match filter {
+            None => Ok(frame),
+            Some(f) => apply_filters(frame, &[f.to_string()]).map_err(|e| e.to_string()),
+        }
+    });
+    match rows {
+        Ok(rows) => increment(rows, what, path, emit),
+        Err(e) => {
+            emit(JobResult::Exported { result: Err(e) });
+        }
+    }
 }
 
 /// Exports the rows of `key` as `view` shows them; reports [`JobResult::Exported`].

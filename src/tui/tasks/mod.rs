@@ -25,6 +25,7 @@ mod probe;
 mod sql;
 mod statuses;
 
+pub use increment::load_increment;
 pub use open::open_workspace;
 
 /// Cancels one background job: the job asks [`CancelToken::cancelled`] between units of work (features) and
@@ -154,8 +155,11 @@ pub enum Job {
     FilterIncrement {
         /// The workspace (for the stale causes).
         ws: Arc<Workspace>,
-        /// The increment.
-        inc: Box<crate::engine::versioning::resolve::Increment>,
+        /// The feature.
+        key: FeatureKey,
+        /// The increment; `None` when the tabs hold only the store's first pages of it
+        /// ([`crate::tui::view::LoadedIncrement::paged_in_store`]): the job computes the whole one.
+        inc: Option<Box<crate::engine::versioning::resolve::Increment>>,
         /// SQL filter.
         filter: String,
     },
@@ -163,6 +167,23 @@ pub enum Job {
     ExportIncrement {
         /// The frame.
         rows: polars::prelude::DataFrame,
+        /// What it is, for the toast (`new samples of example/crop`).
+        what: String,
+        /// Output file.
+        path: std::path::PathBuf,
+    },
+    /// Export one frame of a feature's whole increment (filtered) when the tabs hold only the store's first pages
+    /// of it ([`crate::tui::view::LoadedIncrement::paged_in_store`]): the increment is computed by the general
+    /// engine; reports [`JobResult::Exported`].
+    ExportWholeIncrement {
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+        /// Which frame.
+        kind: crate::engine::store::count_plan::IncrementKind,
+        /// The increment tabs' SQL filter.
+        filter: Option<String>,
         /// What it is, for the toast (`new samples of example/crop`).
         what: String,
         /// Output file.
@@ -331,8 +352,21 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
             view,
         } => counts::count_rows(&ws, key, &view, view_generation, emit),
         Job::LoadIncrement { ws, key, seed } => increment::load(&ws, key, seed.map(|s| *s), emit),
-        Job::FilterIncrement { ws, inc, filter } => increment::filter(&ws, *inc, filter, emit),
+        Job::FilterIncrement {
+            ws,
+            key,
+            inc,
+            filter,
+        } => increment::filter(&ws, key, inc.map(|i| *i), filter, emit),
         Job::ExportIncrement { rows, what, path } => export::increment(rows, &what, &path, emit),
+        Job::ExportWholeIncrement {
+            ws,
+            key,
+            kind,
+            filter,
+            what,
+            path,
+        } => export::whole_increment(&ws, &key, kind, filter.as_deref(), &what, &path, emit),
         Job::Export {
             ws,
             key,

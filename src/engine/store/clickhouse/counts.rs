@@ -112,6 +112,66 @@ impl ClickHouseStore {
         &self,
         plan: &CountPlan,
     ) -> Result<std::result::Result<IncrementCounts, String>> {
+        let q = match self.increment_sql(plan, false)? {
+            Ok(q) => q,
+            Err(r) => return Ok(Err(r)),
+        };
+        let query = if q.target_exists {
+            let on: Vec<String> = q.join.iter().map(|c| format!("e.{c} = c.{c}")).collect();
+            format!(
+                "WITH {} SELECT countIf(c.__p IS NULL), \
+                 countIf(e.__p IS NOT NULL AND c.__p IS NOT NULL AND (c.__cur_prov IS NULL OR e.__prov != c.__cur_prov)), \
+                 countIf(e.__p IS NULL), countIf(c.__p IS NOT NULL) \
+                 FROM __e AS e FULL OUTER JOIN __c AS c ON {}",
+                q.ctes.join(", "),
+                on.join(" AND ")
+            )
+        } else {
+            // the hashes are evaluated all the same, as the engine would
+            format!(
+                "WITH {} SELECT count(), count(__prov) * 0, 0, 0 FROM __e",
+                q.ctes.join(", ")
+            )
+        };
+        let body = match self.increment_request("clickhouse-counts", plan, &query, "JSONCompact") {
+            Ok(b) => b,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        Ok(parse_counts(&body, q.target_exists))
+    }
+
+    /// Runs one increment query (`label`: the `METAXY_TUI_TIMINGS` span, `format`: ClickHouse output format) with
+    /// `join_use_nulls`; `Err(reason)` when ClickHouse refuses it. `METAXY_TUI_SHOW_SQL` prints the query.
+    pub(super) fn increment_request(
+        &self,
+        label: &str,
+        plan: &CountPlan,
+        query: &str,
+        format: &str,
+    ) -> std::result::Result<bytes::Bytes, String> {
+        if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
+            eprintln!("{query}");
+        }
+        let _t = crate::engine::timing::span(|| format!("{label} {}", plan.target));
+        crate::engine::rt::block_on(self.conn.request(
+            &format!("{query} FORMAT {format}"),
+            None,
+            &[("join_use_nulls", "1".into())],
+        ))
+        .map_err(|e| format!("ClickHouse refused the query: {}", e.message))
+    }
+
+    /// The common table expressions of an increment query: `__u<i>` (latest rows of dep `i` with the data versions
+    /// its recipes read), `__e` (the expected samples: join columns, `__prov` the sample provenance, `__p` = 1) and,
+    /// when the target has a table, `__c` (its latest live rows of the current feature version: id columns,
+    /// `__cur_prov` the stored sample provenance, `__p` = 1). With `with_fields`, `__e` also carries the field
+    /// provenances `__f<i>` and `__c` the stored ones `__s<i>` (in the order of [`CountPlan::fields`]).
+    /// `Err(reason)` when the plan cannot be expressed.
+    pub(super) fn increment_sql(
+        &self,
+        plan: &CountPlan,
+        with_fields: bool,
+    ) -> Result<std::result::Result<IncrementSql, String>> {
         let t = plan.truncation;
         let Some(_) = hash_sql(plan.algorithm, "''", t) else {
             return Ok(Err(format!(
@@ -147,98 +207,113 @@ impl ClickHouseStore {
         for di in 1..plan.deps.len() {
             from.push_str(&format!(" INNER JOIN __u{di} USING ({})", j.join(", ")));
         }
-        let mut field_hashes = vec![];
-        for (_, pieces) in &plan.fields {
-            let mut parts: Vec<String> = vec![];
-            for (i, p) in pieces.iter().enumerate() {
-                if i > 0 {
-                    parts.push("'|'".into());
-                }
-                parts.push(match p {
-                    RecipePiece::Lit(s) => ch_str(s),
-                    RecipePiece::DataVersion { dep, field } => {
-                        let fi = plan.deps[*dep]
-                            .fields
-                            .iter()
-                            .position(|f| f == field)
-                            .unwrap_or(0);
-                        format!("__d{dep}_{fi}")
-                    }
-                });
-            }
-            let joined = match parts.len() {
-                0 => "''".to_string(),
-                1 => format!("toString({})", parts[0]),
-                _ => format!("concat({})", parts.join(", ")),
-            };
-            field_hashes.push(hash_sql(plan.algorithm, &joined, t).unwrap_or_default());
-        }
+        let field_hashes = field_hashes_sql(plan);
         let sample_in = match field_hashes.len() {
             0 => "''".to_string(),
             1 => field_hashes[0].clone(),
             _ => format!("concat({})", field_hashes.join(", '|', ")),
         };
         let prov = hash_sql(plan.algorithm, &sample_in, t).unwrap_or_default();
+        let mut e_cols = j.clone();
+        if with_fields {
+            e_cols.extend(
+                field_hashes
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| format!("{h} AS __f{i}")),
+            );
+        }
         ctes.push(format!(
             "__e AS (SELECT {}, {prov} AS __prov, 1 AS __p FROM {from})",
-            j.join(", ")
+            e_cols.join(", ")
         ));
         let target = self.table_name(&plan.target);
-        let tcols = self.columns(&target)?;
-        let target_exists = tcols.is_some();
-        let query = match tcols {
-            Some(tcols) => {
-                let string_prov = tcols
-                    .iter()
-                    .any(|c| c.name == cols::PROVENANCE && sql::type_name(&c.ty) == "String");
-                if !string_prov {
-                    return Ok(Err(format!("{target}: metaxy_provenance is not a string")));
-                }
-                let extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];
-                let cur = match latest_sql(
-                    &target,
-                    &tcols,
-                    &plan.feature_version,
-                    &plan.id_columns,
-                    &extra,
-                ) {
-                    Ok(q) => q,
-                    Err(r) => return Ok(Err(r)),
-                };
-                ctes.push(format!("__c AS (SELECT *, 1 AS __p FROM ({cur}))"));
-                let on: Vec<String> = j.iter().map(|c| format!("e.{c} = c.{c}")).collect();
-                format!(
-                    "WITH {} SELECT countIf(c.__p IS NULL), \
-                     countIf(e.__p IS NOT NULL AND c.__p IS NOT NULL AND (c.__cur_prov IS NULL OR e.__prov != c.__cur_prov)), \
-                     countIf(e.__p IS NULL), countIf(c.__p IS NOT NULL) \
-                     FROM __e AS e FULL OUTER JOIN __c AS c ON {}",
-                    ctes.join(", "),
-                    on.join(" AND ")
-                )
-            }
-            // the hashes are evaluated all the same, as the engine would
-            None => format!(
-                "WITH {} SELECT count(), count(__prov) * 0, 0, 0 FROM __e",
-                ctes.join(", ")
-            ),
+        let Some(tcols) = self.columns(&target)? else {
+            return Ok(Ok(IncrementSql {
+                ctes,
+                join: j,
+                target_exists: false,
+            }));
         };
-        if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
-            eprintln!("{query}");
+        let string_prov = tcols
+            .iter()
+            .any(|c| c.name == cols::PROVENANCE && sql::type_name(&c.ty) == "String");
+        if !string_prov {
+            return Ok(Err(format!("{target}: metaxy_provenance is not a string")));
         }
-        let answer = {
-            let _t = crate::engine::timing::span(|| format!("clickhouse-counts {}", plan.target));
-            crate::engine::rt::block_on(self.conn.request(
-                &format!("{query} FORMAT JSONCompact"),
-                None,
-                &[("join_use_nulls", "1".into())],
-            ))
+        let mut extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];
+        if with_fields {
+            let Some(pbf) = tcols.iter().find(|c| c.name == cols::PROVENANCE_BY_FIELD) else {
+                return Ok(Err(format!("{target} has no field provenance")));
+            };
+            for (i, (f, _)) in plan.fields.iter().enumerate() {
+                let Some(m) = member_sql(pbf, f) else {
+                    return Ok(Err(format!(
+                        "{target}: provenance of {f} is not a Tuple or Map member"
+                    )));
+                };
+                extra.push(format!("{m} AS __s{i}"));
+            }
+        }
+        let cur = match latest_sql(
+            &target,
+            &tcols,
+            &plan.feature_version,
+            &plan.id_columns,
+            &extra,
+        ) {
+            Ok(q) => q,
+            Err(r) => return Ok(Err(r)),
         };
-        let body = match answer {
-            Ok(b) => b,
-            Err(e) => return Ok(Err(format!("ClickHouse refused the query: {}", e.message))),
-        };
-        Ok(parse_counts(&body, target_exists))
+        ctes.push(format!("__c AS (SELECT *, 1 AS __p FROM ({cur}))"));
+        Ok(Ok(IncrementSql {
+            ctes,
+            join: j,
+            target_exists: true,
+        }))
     }
+}
+
+/// The SQL of every field provenance of `plan` (its recipe's pieces joined by `|` and hashed), in the order of
+/// [`CountPlan::fields`]; dep `d`'s data version of its field `i` is read from `__d<d>_<i>`.
+fn field_hashes_sql(plan: &CountPlan) -> Vec<String> {
+    let mut field_hashes = vec![];
+    for (_, pieces) in &plan.fields {
+        let mut parts: Vec<String> = vec![];
+        for (i, p) in pieces.iter().enumerate() {
+            if i > 0 {
+                parts.push("'|'".into());
+            }
+            parts.push(match p {
+                RecipePiece::Lit(s) => ch_str(s),
+                RecipePiece::DataVersion { dep, field } => {
+                    let fi = plan.deps[*dep]
+                        .fields
+                        .iter()
+                        .position(|f| f == field)
+                        .unwrap_or(0);
+                    format!("__d{dep}_{fi}")
+                }
+            });
+        }
+        let joined = match parts.len() {
+            0 => "''".to_string(),
+            1 => format!("toString({})", parts[0]),
+            _ => format!("concat({})", parts.join(", ")),
+        };
+        field_hashes.push(hash_sql(plan.algorithm, &joined, plan.truncation).unwrap_or_default());
+    }
+    field_hashes
+}
+
+/// The building blocks of an increment query ([`ClickHouseStore::increment_sql`]).
+pub(super) struct IncrementSql {
+    /// `name AS (query)` common table expressions, in order (`__e`, and `__c` when the target exists, last).
+    pub ctes: Vec<String>,
+    /// The join columns, quoted.
+    pub join: Vec<String>,
+    /// Whether the target has a table (`__c` is defined).
+    pub target_exists: bool,
 }
 
 /// The four numbers of the counts query's `JSONCompact` answer.

@@ -9,12 +9,14 @@
 //!
 //! Everything goes through ClickHouse's HTTP interface ([`conn`]): reads are one `SELECT <needed columns> ... FORMAT
 //! ArrowStream` each, decoded by arrow-rs; the feature-version filter, the latest-row dedup and keyset pages run in
-//! ClickHouse, and so do the increment counts of `metadata status` ([`counts`]). Writes are one `INSERT ... FORMAT ArrowStream` per feature ([`write`]); hard deletes are ClickHouse
+//! ClickHouse, and so do the increment counts of `metadata status` ([`counts`]) and the pages of the TUI's
+//! New / Stale / Orphaned tabs ([`page`]). Writes are one `INSERT ... FORMAT ArrowStream` per feature ([`write`]); hard deletes are ClickHouse
 //! lightweight `DELETE`s, as Metaxy's. Nothing is written unless [`MetadataStore::append`] /
 //! [`MetadataStore::delete_rows`] is called.
 
 pub mod conn;
 pub mod counts;
+pub mod page;
 pub mod sql;
 pub mod write;
 
@@ -505,6 +507,16 @@ impl MetadataStore for ClickHouseStore {
         plan: &crate::engine::store::count_plan::CountPlan,
     ) -> Result<Option<crate::engine::store::count_plan::IncrementCounts>> {
         self.counts_in_clickhouse(plan)
+    }
+
+    fn increment_page(
+        &self,
+        plan: &crate::engine::store::count_plan::CountPlan,
+        kind: crate::engine::store::count_plan::IncrementKind,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Option<crate::engine::store::count_plan::IncrementPage>> {
+        self.page_in_clickhouse(plan, kind, offset, limit)
     }
 
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {

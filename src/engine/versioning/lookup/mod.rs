@@ -9,7 +9,7 @@
 //! restricted to them are read through [`scoped::ScopedStore`], which pushes an id filter into every scan: a
 //! lookup never resolves a whole feature.
 
-mod scoped;
+pub(crate) mod scoped;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -22,7 +22,7 @@ use crate::engine::store::{Columns, MetadataStore, ResolvedFrom};
 /// version as a pushdown hint its callers re-apply, and a projection of the whole rows is what the backend would
 /// have returned. Keyed by (primary store only?, feature, id filter).
 #[derive(Default)]
-pub(super) struct ScanMemo {
+pub(crate) struct ScanMemo {
     scans: Mutex<HashMap<(bool, FeatureKey, String), Option<DataFrame>>>,
 }
 
@@ -50,7 +50,7 @@ impl ScanMemo {
 /// `inner` with the scans of the features in `scopes` restricted to their id filter (made once per lookup, see
 /// [`ScanMemo`]); other features are read whole. Read-only: every write method keeps the trait's refusing
 /// default.
-pub(super) struct ScopedStore<'a> {
+pub(crate) struct ScopedStore<'a> {
     inner: &'a dyn MetadataStore,
     scopes: &'a HashMap<FeatureKey, IdFilter>,
     memo: &'a ScanMemo,
@@ -62,7 +62,7 @@ pub(super) struct ScopedStore<'a> {
 
 impl<'a> ScopedStore<'a> {
     /// `inner` scoped by `scopes`, its scans kept in `memo`.
-    pub(super) fn new(
+    pub(crate) fn new(
         inner: &'a dyn MetadataStore,
         scopes: &'a HashMap<FeatureKey, IdFilter>,
         memo: &'a ScanMemo,

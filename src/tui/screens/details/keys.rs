@@ -185,19 +185,17 @@ impl App {
             return vec![];
         }
         // the loaded increment (not one outdated by a refresh: its reload filters again)
-        let Some(inc) = self
-            .details
-            .increments
-            .current(&e.key)
-            .map(|l| l.increment.clone())
-        else {
+        let Some(loaded) = self.details.increments.current(&e.key) else {
             return vec![];
         };
+        // only the store's first pages of it: the job computes the whole increment
+        let inc = (!loaded.paged_in_store).then(|| Box::new(loaded.increment.clone()));
         let key = e.key.clone();
-        self.details.inc_filtered.insert(key, Load::Loading);
+        self.details.inc_filtered.insert(key.clone(), Load::Loading);
         vec![self.task(Job::FilterIncrement {
             ws,
-            inc: Box::new(inc),
+            key,
+            inc,
             filter,
         })]
     }

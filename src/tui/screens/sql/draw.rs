@@ -39,7 +39,7 @@ pub(crate) fn draw_console(frame: &mut Frame, area: Rect, app: &App, ws: &Worksp
         frame.render_widget(p, i);
         " Enter export (.parquet, .csv, .ndjson) · Esc cancel "
     } else {
-        " ↓↑ move · h/l columns · o/O sort · Enter row · e export · Tab editor "
+        " ↓↑ move · h/l columns · s show/hide · o/O sort · Enter row · e export · Tab editor "
     };
     let block = pane_block(Line::from(" Result ").bold(), focused)
         .title_bottom(Line::from(hint).fg(muted()).right_aligned());
@@ -79,6 +79,15 @@ fn status_line(app: &App, c: &SqlConsole) -> Line<'static> {
             if shown < r.frame.height() {
                 s.push_str(&format!(" · table shows the first {shown}"));
             }
+            let hidden = r
+                .table
+                .headers
+                .iter()
+                .filter(|h| c.hidden_columns.contains(*h))
+                .count();
+            if hidden > 0 {
+                s.push_str(&format!(" · {hidden} hidden"));
+            }
             if let Some((col, desc)) = c.sort {
                 let name = r.table.headers.get(col).cloned().unwrap_or_default();
                 s.push_str(&format!(
@@ -93,6 +102,13 @@ fn status_line(app: &App, c: &SqlConsole) -> Line<'static> {
                 } else {
                     format!(" · views {}", r.views.join(", "))
                 })
+                .fg(muted()),
+                Span::raw(
+                    r.pushed
+                        .iter()
+                        .map(|(v, f)| format!(" · pushed into {v}: {f}"))
+                        .collect::<String>(),
+                )
                 .fg(muted()),
             ])
         }
@@ -115,13 +131,17 @@ fn draw_result(
         return;
     }
     let cap = column_width.max(1) as usize;
+    let idx: Vec<usize> = (0..t.headers.len())
+        .filter(|&i| !c.hidden_columns.contains(&t.headers[i]))
+        .collect();
     let sc = ShownColumns {
-        idx: (0..t.headers.len()).collect(),
-        widths: (0..t.headers.len())
-            .map(|i| (t.widths.get(i).copied().unwrap_or(1) as usize).min(cap))
+        widths: idx
+            .iter()
+            .map(|&i| (t.widths.get(i).copied().unwrap_or(1) as usize).min(cap))
             .collect(),
+        hidden: t.headers.len() - idx.len(),
+        idx,
         frozen: 0,
-        hidden: 0,
     };
     let (c0, c1, _) = visible_columns(&sc, c.col, area.width);
     let mut layout: Vec<(usize, usize)> = vec![];
@@ -132,7 +152,7 @@ fn draw_result(
             break;
         }
         let w = sc.widths[k].min(width - used);
-        layout.push((k, w));
+        layout.push((sc.idx[k], w));
         used += w + 2;
     }
     let header = Line::from(

@@ -1,6 +1,6 @@
 //! Keys of the SQL console: the editor (typing, F5 / Ctrl-R runs, Ctrl-P / Ctrl-N recall, Ctrl-L clears, Tab to the
 //! results, Esc cancels a running query or leaves), the result table (move, scroll columns, sort, row detail,
-//! export).
+//! column picker, export).
 
 #[allow(unused_imports)]
 use crate::tui::prelude::*;
@@ -176,6 +176,19 @@ impl App {
                     title,
                     fields,
                     scroll: 0,
+                });
+            }
+            KeyCode::Char('s') => {
+                let items = r
+                    .table
+                    .headers
+                    .iter()
+                    .map(|h| (h.clone(), !c.hidden_columns.contains(h)))
+                    .collect();
+                self.overlay.dialog = Some(Dialog::Columns {
+                    items,
+                    frozen: 0,
+                    cursor: 0,
                 });
             }
             KeyCode::Char('e') => c.export = Some(line_input("sql-result.parquet")),

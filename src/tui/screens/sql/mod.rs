@@ -1,7 +1,7 @@
 //! The SQL console (`:sql`, or `Q`): a query editor (tui-textarea) with history, the query run in the background
 //! over the open store ([`crate::engine::sql::run_sql`]: every feature a view named by its key, `raw."k"`,
 //! `increment."k"`), progress and Esc to cancel, errors in place, and the result rows in a table with sort, row
-//! detail and export. Keys in [`keys`], painting in [`draw`].
+//! detail, a column picker (`s`) and export. Keys in [`keys`], painting in [`draw`].
 
 pub mod draw;
 pub mod keys;
@@ -41,6 +41,8 @@ pub struct SqlResult {
     pub truncated: bool,
     /// The views the query used.
     pub views: Vec<String>,
+    /// The filters pushed into the scans of non-DuckDB stores, `(view, condition)`.
+    pub pushed: Vec<(String, String)>,
     /// How long it took, in milliseconds.
     pub millis: u64,
 }
@@ -57,6 +59,7 @@ impl SqlResult {
             table,
             truncated: out.truncated,
             views: out.views,
+            pushed: out.pushed,
             millis,
         })
     }
@@ -98,6 +101,9 @@ pub struct SqlConsole {
     pub sort: Option<(usize, bool)>,
     /// The export path being typed (`e`).
     pub export: Option<TextArea<'static>>,
+    /// Result columns hidden with the column picker (`s`), by name; kept across queries (names a result lacks
+    /// are ignored).
+    pub hidden_columns: std::collections::BTreeSet<String>,
 }
 
 impl Default for SqlConsole {
@@ -120,6 +126,7 @@ impl Default for SqlConsole {
             col: 0,
             sort: None,
             export: None,
+            hidden_columns: Default::default(),
         }
     }
 }
