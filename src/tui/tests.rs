@@ -3276,3 +3276,100 @@ fn a_failed_increment_load_shows_in_place_and_a_busy_one_is_retried() {
     assert!(app.live.retry);
     assert!(app.overlay.dialog.is_none());
 }
+
+/// A loaded increment that holds only the store's first pages (what the load job gets from ClickHouse, stood in
+/// for here by a window of the engine's increment): the tabs show the window titled with the store's totals; `f`
+/// filters and `e` exports the whole increment, computed in the background (`FilterIncrement` without an
+/// increment, `ExportWholeIncrement`), not the window.
+#[test]
+fn a_window_paged_in_the_store_is_filtered_and_exported_whole() {
+    use crate::engine::versioning::pages::PagedIncrement;
+    use crate::tui::view::LoadedIncrement;
+    let (tmp, ws) = fixture_copy("duckdb", "s02_mutated");
+    let mut app = app_on(&ws);
+    app.env.cwd = tmp.path().to_path_buf();
+    select_in(&mut app, &ws, "example/crop");
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let inc = ws.increment(&crop, &ResolveOptions::default()).unwrap();
+    let totals = (inc.new.height(), inc.stale.height(), inc.orphaned.height());
+    assert_eq!(totals.1, 10);
+    let mut window = inc.clone();
+    window.new = inc.new.head(Some(3));
+    window.stale = inc.stale.head(Some(3));
+    window.stale_previous = inc.stale_previous.head(Some(3));
+    window.orphaned = inc.orphaned.head(Some(3));
+    let loaded = LoadedIncrement::from_pages(
+        PagedIncrement {
+            increment: window,
+            totals,
+            offsets: (0, 0, 0),
+        },
+        ws.store.as_ref(),
+        &ws.graph,
+    );
+    assert!(loaded.paged_in_store);
+    let generation = app.generation;
+    let cmds = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::IncrementLoaded {
+                key: crop.clone(),
+                result: Ok(Box::new(loaded)),
+            },
+        },
+    );
+    pump_with(&mut app, cmds, ws.clone());
+    press(&mut app, &ws, ch('3'));
+    let t = app.current_table().expect("stale window");
+    assert_eq!((t.rows.len(), t.total_rows), (3, 10));
+    let out = render_masked(&app, 180, 30);
+    assert!(out.contains("3 Stale (10)"), "{out}");
+    assert!(out.contains("why: first 3 of 10:"), "{out}");
+    // the filter selects rows beyond the window: computed on the whole increment
+    press(&mut app, &ws, ch('f'));
+    type_in(&mut app, &ws, "sample_uid < 's000020'");
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    assert!(
+        cmds.iter().any(|c| matches!(
+            c,
+            Command::Task {
+                job: Job::FilterIncrement { inc: None, key, .. },
+                ..
+            } if key == &crop
+        )),
+        "the whole increment is filtered"
+    );
+    pump_with(&mut app, cmds, ws.clone());
+    let t = app.current_table().expect("filtered stale table");
+    assert_eq!(t.total_rows, 4, "s000010, s000011, s000014, s000016");
+    assert!(render_masked(&app, 180, 30).contains("3 Stale (4/10)"));
+    // the export writes the filtered rows of the whole increment
+    press(&mut app, &ws, ch('e'));
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(
+            cmds.as_slice(),
+            [Command::Task {
+                job: Job::ExportWholeIncrement { .. },
+                ..
+            }]
+        ),
+        "the whole increment is exported"
+    );
+    pump_with(&mut app, cmds, ws.clone());
+    let toast = app.toast.clone().unwrap();
+    assert!(
+        toast
+            .text
+            .contains("exported 4 stale samples of example/crop"),
+        "{toast:?}"
+    );
+    use polars::prelude::SerReader;
+    let back = polars::prelude::ParquetReader::new(
+        std::fs::File::open(tmp.path().join("example__crop.stale.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    assert_eq!(back.height(), 4);
+}
