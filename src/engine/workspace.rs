@@ -231,6 +231,18 @@ impl Workspace {
         feature_status(self.store.as_ref(), &self.graph, key, opts)
     }
 
+    /// Metadata status of a feature, counted by the store where it can
+    /// ([`crate::engine::versioning::status::feature_status_counts_first`]): the increment is only resolved (with
+    /// `opts`) and returned where the store declines to count it.
+    pub fn status_counts_first(&self, key: &FeatureKey, opts: &ResolveOptions) -> FeatureStatus {
+        crate::engine::versioning::status::feature_status_counts_first(
+            self.store.as_ref(),
+            &self.graph,
+            key,
+            opts,
+        )
+    }
+
     /// Pushed project versions, newest first.
     pub fn history(&self) -> Vec<Snapshot> {
         snapshots(&self.pushed, Some(&self.graph.project))

@@ -177,6 +177,7 @@ impl App {
         self.reset_nav();
         self.history = HistoryState::default();
         self.details.inc_filtered.clear();
+        self.details.increments.clear();
         self.features.statuses_cancelled = false;
         self.stores.probes.clear();
         self.live.polling = false;
@@ -260,7 +261,12 @@ impl App {
                         _ => return None,
                     }
                 } else {
-                    e.report.as_ref()?.tables.as_ref()?
+                    self.details
+                        .increments
+                        .ready(&e.key)?
+                        .tables
+                        .as_ref()
+                        .ok()?
                 };
                 Some(match tab {
                     Tab::New => &t.new,
@@ -619,6 +625,7 @@ fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
         r @ (JobResult::Metadata { .. }
         | JobResult::Page { .. }
         | JobResult::RowCount { .. }
+        | JobResult::IncrementLoaded { .. }
         | JobResult::IncrementFiltered { .. }) => crate::tui::screens::details::on_done(app, r),
         JobResult::Exported { result } => {
             app.overlay.dialog = None;
@@ -661,7 +668,10 @@ fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
             {
                 e.report = Some(report);
             }
-            vec![]
+            // the selected feature's increment can load once its status is known
+            let mut cmds = app.want_increment();
+            cmds.extend(app.want_inc_filter());
+            cmds
         }
         JobResult::StoreProbed { name, result } => {
             app.stores.probes.insert(

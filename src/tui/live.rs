@@ -121,6 +121,8 @@ impl App {
         self.live.refreshing = true;
         self.live.ticks = 0;
         self.features.statuses_cancelled = false;
+        // a running load reports to the old generation (dropped): loaded again once the store is reopened
+        self.details.increments.outdate();
         let job = match &self.stores.picked {
             Some(store) => Job::SwitchStore {
                 store: store.clone(),
@@ -132,7 +134,8 @@ impl App {
 
     /// The result of a refresh's reopen. A busy store keeps the old view and retries at the next poll; another
     /// error keeps it too (with an error toast); a new workspace replaces the old one in place: old statuses stay
-    /// shown until recomputed, the selected feature's table stays until its new first page arrives, cursors are
+    /// shown until recomputed, loaded increments stay shown (outdated) until loaded again once their feature's
+    /// new status is known, the selected feature's table stays until its new first page arrives, cursors are
     /// kept (pages are fetched up to the cursor again).
     pub(crate) fn on_refreshed(&mut self, result: Result<Arc<Workspace>, String>) -> Vec<Command> {
         self.live.refreshing = false;
@@ -156,7 +159,13 @@ impl App {
             .features
             .entries
             .drain(..)
-            .filter_map(|e| Some((e.key, e.report?)))
+            .filter_map(|e| {
+                let mut r = e.report?;
+                // shown until recomputed, never used to load an increment
+                r.outdated = true;
+                r.status.increment = None;
+                Some((e.key, r))
+            })
             .collect();
         let shown = selected
             .as_ref()
@@ -170,6 +179,7 @@ impl App {
         self.details.metadata.clear();
         self.details.read_in_flight = None;
         self.details.inc_filtered.clear();
+        self.details.increments.outdate();
         self.history = HistoryState::default();
         self.features.reselect = selected.clone();
         let cmds = self.on_opened(Ok(ws));
@@ -211,6 +221,9 @@ impl App {
                 if let Some(Load::Ready(Some(p))) = self.details.metadata.get_mut(&key) {
                     p.table.counting = false;
                 }
+            }
+            JobResult::IncrementLoaded { key, result } if busy(&result) => {
+                self.details.increments.abandon(&key);
             }
             JobResult::Status { report }
                 if report

@@ -43,9 +43,9 @@ pub enum JobResult {
         /// The workspace or the error message.
         result: Result<Arc<Workspace>, String>,
     },
-    /// One feature's status (with its increment) was computed.
+    /// One feature's status was computed (counts; the increment only where the store declined to count).
     Status {
-        /// The status and its rendered increment tables.
+        /// The status.
         report: Box<StatusReport>,
     },
     /// A feature's default read finished.
@@ -117,6 +117,13 @@ pub enum JobResult {
     WritePlanned {
         /// The plan and the count, or the error message.
         result: Result<(Arc<WritePlan>, usize), String>,
+    },
+    /// A feature's increment was loaded for the details tabs.
+    IncrementLoaded {
+        /// The feature.
+        key: FeatureKey,
+        /// The increment with its rendered tables, or the error message.
+        result: Result<Box<crate::tui::view::LoadedIncrement>, String>,
     },
     /// A feature's increment was filtered.
     IncrementFiltered {

@@ -2981,3 +2981,395 @@ fn lookup_screen_shows_the_sample_in_every_feature() {
     assert!(out.contains("sample_uid=s000050"), "{out}");
     assert!(out.contains("new"), "{out}");
 }
+
+/// The load commands among `cmds`: `(feature, whether an increment the status job resolved is reused)`.
+fn increment_loads(cmds: &[Command]) -> Vec<(String, bool)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Task {
+                job: Job::LoadIncrement { key, seed, .. },
+                ..
+            } => Some((key.to_string(), seed.is_some())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The status job counts: the same statuses as the full computation (`metaxy metadata status`), without the
+/// increment's frames where the store counts them, with the full increment where it declines.
+#[test]
+fn counts_first_statuses_equal_the_full_ones_and_hold_no_frames() {
+    let ws = demo();
+    let (mut counted, mut declined) = (vec![], vec![]);
+    for f in &ws.graph.features {
+        let k = &f.spec.key;
+        let full = ws.status(k, &ResolveOptions::default());
+        let fast = ws.status_counts_first(k, &ResolveOptions::default());
+        assert_eq!(fast.to_json(), full.to_json(), "{k}");
+        // where the store declines (lineage other than 1:1, for one), the full increment comes along, for reuse
+        match (&fast.increment, &full.increment) {
+            (Some(a), Some(b)) => {
+                declined.push(k.to_string());
+                for (x, y) in [
+                    (&a.new, &b.new),
+                    (&a.stale, &b.stale),
+                    (&a.orphaned, &b.orphaned),
+                ] {
+                    assert!(x.equals_missing(y), "{k}: {x} vs {y}");
+                }
+            }
+            (None, Some(_)) => counted.push(k.to_string()),
+            (None, None) => assert!(fast.is_root_feature, "{k}"),
+            (Some(_), None) => panic!("{k}: increment without the full path"),
+        }
+    }
+    assert!(counted.contains(&"example/crop".to_string()), "{counted:?}");
+    assert_eq!(
+        declined,
+        [
+            "example/chunk",
+            "example/chunk_summary",
+            "example/av_report"
+        ]
+    );
+}
+
+/// Selecting a feature dispatches its increment load once; meanwhile the increment tabs show the counts and a
+/// loading line, not empty tables; once loaded the tables are there and selecting it again loads nothing.
+#[test]
+fn selecting_a_feature_loads_its_increment_once_and_shows_loading_meanwhile() {
+    let mut app = demo_app();
+    assert!(app.details.increments.keys().is_empty(), "root feature");
+    let _ = update(&mut app, ch('3'));
+    let cmds = update(&mut app, ch('j'));
+    assert_eq!(
+        increment_loads(&cmds),
+        [("example/crop".to_string(), false)]
+    );
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    assert!(matches!(
+        app.details.increments.get(&crop),
+        Some(Load::Loading)
+    ));
+    assert!(app.current_table().is_none());
+    let out = render(&app, 120, 30);
+    assert!(out.contains("3 Stale (10)"), "{out}");
+    assert!(
+        out.contains("Loading the increment of example/crop…"),
+        "{out}"
+    );
+    assert!(
+        out.contains("5 new · 10 stale · 5 orphaned (counted"),
+        "{out}"
+    );
+    insta::assert_snapshot!("increment_loading", out);
+    // away and back while it loads: no second load
+    let again = [update(&mut app, ch('k')), update(&mut app, ch('j'))].concat();
+    assert!(
+        increment_loads(&again).is_empty(),
+        "{:?}",
+        increment_loads(&again)
+    );
+    pump(&mut app, cmds);
+    assert!(app.details.increments.current(&crop).is_some());
+    assert!(app.details.increments.in_flight.is_none());
+    assert_eq!(app.current_table().unwrap().total_rows, 10);
+    let out = render(&app, 120, 30);
+    assert!(out.contains("s000010"), "{out}");
+    assert!(out.contains("why: 10 stale"), "{out}");
+    let again = [update(&mut app, ch('k')), update(&mut app, ch('j'))].concat();
+    assert!(increment_loads(&again).is_empty());
+}
+
+/// A load's result from before a live refresh is dropped; the feature loads again once its new status is
+/// known, and the loaded increment stays shown meanwhile.
+#[test]
+fn an_increment_of_an_older_generation_is_ignored() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch('3'));
+    let cmds = update(&mut app, ch('j'));
+    let [Command::Task {
+        generation, job, ..
+    }] = cmds.as_slice()
+    else {
+        panic!("one load");
+    };
+    let (old_generation, job) = (*generation, job.clone());
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let refresh = app.refresh();
+    assert!(
+        app.details.increments.get(&crop).is_none(),
+        "loading dropped"
+    );
+    // no load while the store is reopened (it would read the old one)
+    let meanwhile = [update(&mut app, ch('k')), update(&mut app, ch('j'))].concat();
+    assert!(increment_loads(&meanwhile).is_empty());
+    let mut late = vec![];
+    execute(
+        &OpenRequest::default(),
+        Command::Task {
+            generation: old_generation,
+            cancel: Default::default(),
+            job,
+        },
+        |m| {
+            late.push(m);
+            true
+        },
+    );
+    assert!(matches!(
+        late.as_slice(),
+        [Msg::Done {
+            result: JobResult::IncrementLoaded { .. },
+            ..
+        }]
+    ));
+    for m in late {
+        assert!(update(&mut app, m).is_empty());
+    }
+    assert!(
+        app.details.increments.get(&crop).is_none(),
+        "late result ignored"
+    );
+    pump(&mut app, refresh);
+    assert!(
+        app.details.increments.current(&crop).is_some(),
+        "loaded again"
+    );
+    // a second refresh: the loaded increment stays shown (outdated) until loaded again
+    let refresh = app.refresh();
+    assert!(app.details.increments.is_outdated(&crop));
+    assert_eq!(app.current_table().unwrap().total_rows, 10);
+    pump(&mut app, refresh);
+    assert!(!app.details.increments.is_outdated(&crop));
+}
+
+/// Only the last few selected features keep their increment.
+#[test]
+fn loaded_increments_are_bounded_to_the_last_selected() {
+    use crate::tui::screens::details::increments::KEPT_INCREMENTS;
+    let mut app = demo_app();
+    let order = [
+        "example/crop",
+        "example/face_detection",
+        "example/stt",
+        "example/chunk",
+        "example/chunk_summary",
+        "example/av_report",
+    ];
+    for k in order {
+        select(&mut app, k);
+    }
+    let kept: Vec<String> = app
+        .details
+        .increments
+        .keys()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(kept, order[order.len() - KEPT_INCREMENTS..]);
+    // a dropped one loads again when selected
+    let cmds = update(&mut app, ch('g'));
+    assert!(increment_loads(&cmds).is_empty(), "root feature");
+    let i = feature_index(&app, "example/crop");
+    let mut loads = vec![];
+    for _ in 0..i {
+        let cmds = update(&mut app, ch('j'));
+        loads.extend(increment_loads(&cmds));
+        pump(&mut app, cmds);
+    }
+    assert_eq!(loads, [("example/crop".to_string(), false)]);
+    assert_eq!(app.details.increments.keys().len(), KEPT_INCREMENTS);
+}
+
+/// Where the status job resolved the increment anyway (the store declined to count), the load reuses it: the
+/// job carries it and shows the same tables.
+#[test]
+fn an_increment_the_status_job_resolved_is_reused() {
+    let ws = demo();
+    let mut app = App::new("demo");
+    let _ = app.start();
+    let generation = app.generation;
+    let _ = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::Opened {
+                result: Ok(ws.clone()),
+            },
+        },
+    );
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    select(&mut app, "example/crop");
+    // the full status (what a declining store gives): carries the increment
+    let status = ws.status(&crop, &ResolveOptions::default());
+    assert!(status.increment.is_some());
+    let cmds = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::Status {
+                report: Box::new(StatusReport::build(status)),
+            },
+        },
+    );
+    assert_eq!(increment_loads(&cmds), [("example/crop".to_string(), true)]);
+    pump(&mut app, cmds);
+    let _ = update(&mut app, ch('3'));
+    let t = app.current_table().expect("stale table");
+    let inc = ws.increment(&crop, &ResolveOptions::default()).unwrap();
+    let expected =
+        crate::tui::view::LoadedIncrement::build_with_causes(inc, ws.store.as_ref(), &ws.graph);
+    assert_eq!(*t, expected.tables.unwrap().stale);
+    assert_eq!(t.total_rows, 10);
+}
+
+/// A failed load shows its error in place of the tables (no popup); one that met a store busy with another
+/// process's write is forgotten (loaded again later) and a refresh is retried.
+#[test]
+fn a_failed_increment_load_shows_in_place_and_a_busy_one_is_retried() {
+    let mut app = demo_app();
+    let _ = update(&mut app, ch('3'));
+    let cmds = update(&mut app, ch('j'));
+    assert_eq!(increment_loads(&cmds).len(), 1);
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let generation = app.generation;
+    let cmds = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::IncrementLoaded {
+                key: crop.clone(),
+                result: Err("reading example/video failed: boom".into()),
+            },
+        },
+    );
+    assert!(increment_loads(&cmds).is_empty(), "not retried by itself");
+    assert!(app.overlay.dialog.is_none());
+    let out = render(&app, 120, 30);
+    assert!(
+        out.contains("! Loading the increment of example/crop failed:"),
+        "{out}"
+    );
+    assert!(out.contains("reading example/video failed: boom"), "{out}");
+    // a reload loads it again; this time the store is busy
+    let cmds = update(&mut app, ch('r'));
+    pump(&mut app, cmds);
+    assert!(app.details.increments.current(&crop).is_some());
+    app.details.increments.clear();
+    let cmds = [update(&mut app, ch('k')), update(&mut app, ch('j'))].concat();
+    assert_eq!(increment_loads(&cmds).len(), 1);
+    let busy = format!("the store is {}", crate::engine::error::BUSY_MARK);
+    let generation = app.generation;
+    let _ = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::IncrementLoaded {
+                key: crop.clone(),
+                result: Err(busy),
+            },
+        },
+    );
+    assert!(app.details.increments.get(&crop).is_none());
+    assert!(app.details.increments.in_flight.is_none());
+    assert!(app.live.retry);
+    assert!(app.overlay.dialog.is_none());
+}
+
+/// A loaded increment that holds only the store's first pages (what the load job gets from ClickHouse, stood in
+/// for here by a window of the engine's increment): the tabs show the window titled with the store's totals; `f`
+/// filters and `e` exports the whole increment, computed in the background (`FilterIncrement` without an
+/// increment, `ExportWholeIncrement`), not the window.
+#[test]
+fn a_window_paged_in_the_store_is_filtered_and_exported_whole() {
+    use crate::engine::versioning::pages::PagedIncrement;
+    use crate::tui::view::LoadedIncrement;
+    let (tmp, ws) = fixture_copy("duckdb", "s02_mutated");
+    let mut app = app_on(&ws);
+    app.env.cwd = tmp.path().to_path_buf();
+    select_in(&mut app, &ws, "example/crop");
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let inc = ws.increment(&crop, &ResolveOptions::default()).unwrap();
+    let totals = (inc.new.height(), inc.stale.height(), inc.orphaned.height());
+    assert_eq!(totals.1, 10);
+    let mut window = inc.clone();
+    window.new = inc.new.head(Some(3));
+    window.stale = inc.stale.head(Some(3));
+    window.stale_previous = inc.stale_previous.head(Some(3));
+    window.orphaned = inc.orphaned.head(Some(3));
+    let loaded = LoadedIncrement::from_pages(
+        PagedIncrement {
+            increment: window,
+            totals,
+            offsets: (0, 0, 0),
+        },
+        ws.store.as_ref(),
+        &ws.graph,
+    );
+    assert!(loaded.paged_in_store);
+    let generation = app.generation;
+    let cmds = update(
+        &mut app,
+        Msg::Done {
+            generation,
+            result: JobResult::IncrementLoaded {
+                key: crop.clone(),
+                result: Ok(Box::new(loaded)),
+            },
+        },
+    );
+    pump_with(&mut app, cmds, ws.clone());
+    press(&mut app, &ws, ch('3'));
+    let t = app.current_table().expect("stale window");
+    assert_eq!((t.rows.len(), t.total_rows), (3, 10));
+    let out = render_masked(&app, 180, 30);
+    assert!(out.contains("3 Stale (10)"), "{out}");
+    assert!(out.contains("why: first 3 of 10:"), "{out}");
+    // the filter selects rows beyond the window: computed on the whole increment
+    press(&mut app, &ws, ch('f'));
+    type_in(&mut app, &ws, "sample_uid < 's000020'");
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    assert!(
+        cmds.iter().any(|c| matches!(
+            c,
+            Command::Task {
+                job: Job::FilterIncrement { inc: None, key, .. },
+                ..
+            } if key == &crop
+        )),
+        "the whole increment is filtered"
+    );
+    pump_with(&mut app, cmds, ws.clone());
+    let t = app.current_table().expect("filtered stale table");
+    assert_eq!(t.total_rows, 4, "s000010, s000011, s000014, s000016");
+    assert!(render_masked(&app, 180, 30).contains("3 Stale (4/10)"));
+    // the export writes the filtered rows of the whole increment
+    press(&mut app, &ws, ch('e'));
+    let cmds = update(&mut app, key(KeyCode::Enter));
+    assert!(
+        matches!(
+            cmds.as_slice(),
+            [Command::Task {
+                job: Job::ExportWholeIncrement { .. },
+                ..
+            }]
+        ),
+        "the whole increment is exported"
+    );
+    pump_with(&mut app, cmds, ws.clone());
+    let toast = app.toast.clone().unwrap();
+    assert!(
+        toast
+            .text
+            .contains("exported 4 stale samples of example/crop"),
+        "{toast:?}"
+    );
+    use polars::prelude::SerReader;
+    let back = polars::prelude::ParquetReader::new(
+        std::fs::File::open(tmp.path().join("example__crop.stale.parquet")).unwrap(),
+    )
+    .finish()
+    .unwrap();
+    assert_eq!(back.height(), 4);
+}

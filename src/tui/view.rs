@@ -381,75 +381,142 @@ impl IncrementTables {
     }
 }
 
-/// One feature's computed status plus its pre-rendered increment tables: what a status task reports back.
+/// One feature's computed status: what the status job reports back (counts only where the store counts them).
 #[derive(Debug, Clone)]
 pub struct StatusReport {
-    /// The status as Metaxy's `metadata status` computes it (carries the increment).
+    /// The status as Metaxy's `metadata status` computes it. Its `increment` is `Some` only where the store
+    /// declined to count and the increment was resolved anyway: the on-demand load reuses it.
     pub status: FeatureStatus,
-    /// Rendered increment tabs (`None` for root features and errors).
-    pub tables: Option<IncrementTables>,
-    /// Rendering the increment failed (shown instead of the tables).
-    pub render_error: Option<String>,
-    /// Why the stale samples are stale, aggregated ("10 stale: 5 because example/video.audio changed, ...");
-    /// `None` without stale samples or before causes were computed.
-    pub cause_summary: Option<String>,
-    /// The tables hold the first rows of each kind computed by the store itself
-    /// ([`crate::engine::versioning::pages`], ClickHouse): `status.increment` is `None`, and a filter or an
-    /// export of the increment computes the whole increment with the general engine.
-    pub paged_in_store: bool,
+    /// Computed before the last live refresh: shown until the new status replaces it, but not used to load
+    /// the increment (the store changed since).
+    pub outdated: bool,
 }
 
 impl StatusReport {
-    /// Renders the increment of `status` (slow for big increments: call it off the draw path).
+    /// A report of a freshly computed `status`.
     pub fn build(status: FeatureStatus) -> Self {
-        let (tables, render_error) = match status.increment.as_ref().map(IncrementTables::build) {
-            None => (None, None),
-            Some(Ok(t)) => (Some(t), None),
-            Some(Err(e)) => (None, Some(e.to_string())),
-        };
         Self {
             status,
+            outdated: false,
+        }
+    }
+}
+
+/// A feature's increment loaded for the details pane (on demand, for the selected feature): the frames (for
+/// the increment filter and exports), the rendered New / Stale / Orphaned tables and the stale causes.
+#[derive(Debug, Clone)]
+pub struct LoadedIncrement {
+    /// The increment (`resolve_update` with default options, frames sorted by the join columns; only a window
+    /// of it when [`LoadedIncrement::paged_in_store`]).
+    pub increment: Increment,
+    /// The rendered tabs, or why rendering failed.
+    pub tables: std::result::Result<IncrementTables, String>,
+    /// Why the stale samples are stale, aggregated ("10 stale: 5 because example/video.audio changed, ...");
+    /// `None` without stale samples; a failed lookup says so here (the tables still render).
+    pub cause_summary: Option<String>,
+    /// `increment` holds only the first rows of each kind, computed by the store itself
+    /// ([`crate::engine::versioning::pages`], ClickHouse; the tables' totals are the store's counts): a filter or
+    /// an export of the increment computes the whole increment with the general engine.
+    pub paged_in_store: bool,
+}
+
+impl LoadedIncrement {
+    /// Renders `inc` without looking causes up.
+    pub fn build(inc: Increment) -> Self {
+        let tables = IncrementTables::build(&inc).map_err(|e| e.to_string());
+        Self {
+            increment: inc,
             tables,
-            render_error,
             cause_summary: None,
             paged_in_store: false,
         }
     }
 
-    /// Like [`StatusReport::build`], with the stale samples' causes looked up in `store` (slower: reads the
-    /// upstream features' history; a failure is reported in the summary, the tables still render).
+    /// Renders `inc` with its stale samples' causes looked up in `store` (slow: reads the upstream features'
+    /// history, for at most [`MAX_TABLE_ROWS`] stale samples; call it off the draw path).
     pub fn build_with_causes(
-        status: FeatureStatus,
+        inc: Increment,
         store: &dyn crate::engine::store::MetadataStore,
         graph: &crate::engine::graph::FeatureGraph,
     ) -> Self {
-        let Some(inc) = status.increment.as_ref().filter(|i| i.stale.height() > 0) else {
-            return Self::build(status);
-        };
-        let causes =
-            crate::engine::versioning::cause::stale_causes(store, graph, inc, Some(MAX_TABLE_ROWS));
-        let (tables, render_error, summary) = match &causes {
-            Ok(c) => match IncrementTables::build_with_causes(inc, Some(c)) {
-                Ok(t) => {
-                    let mut line = crate::engine::versioning::cause::summary_line(c);
-                    if inc.stale.height() > c.len() {
-                        line = format!("first {} of {}: {line}", c.len(), inc.stale.height());
-                    }
-                    (Some(t), None, Some(line))
+        if inc.stale.height() == 0 {
+            return Self::build(inc);
+        }
+        let causes = crate::engine::versioning::cause::stale_causes(
+            store,
+            graph,
+            &inc,
+            Some(MAX_TABLE_ROWS),
+        );
+        let (tables, summary) = match &causes {
+            Ok(c) => {
+                let tables =
+                    IncrementTables::build_with_causes(&inc, Some(c)).map_err(|e| e.to_string());
+                let mut line = crate::engine::versioning::cause::summary_line(c);
+                if inc.stale.height() > c.len() {
+                    line = format!("first {} of {}: {line}", c.len(), inc.stale.height());
                 }
-                Err(e) => (None, Some(e.to_string()), None),
-            },
-            Err(e) => match IncrementTables::build(inc) {
-                Ok(t) => (Some(t), None, Some(format!("causes unavailable: {e}"))),
-                Err(e2) => (None, Some(e2.to_string()), None),
-            },
+                let summary = tables.is_ok().then_some(line);
+                (tables, summary)
+            }
+            Err(e) => {
+                let tables = IncrementTables::build(&inc).map_err(|e| e.to_string());
+                let summary = tables.is_ok().then(|| format!("causes unavailable: {e}"));
+                (tables, summary)
+            }
         };
         Self {
-            status,
+            increment: inc,
             tables,
-            render_error,
             cause_summary: summary,
             paged_in_store: false,
+        }
+    }
+
+    /// Renders a window of the increment computed by the store ([`crate::engine::versioning::pages::first_pages`]):
+    /// each table titled with its kind's total in the store, the causes looked up for the first
+    /// [`crate::engine::versioning::pages::CAUSE_ROWS`] loaded stale rows only, reading only their upstream rows
+    /// ([`crate::engine::versioning::pages::page_causes`]; the summary says `first N of M: ...` when there are
+    /// more stale rows, `causes unavailable: ...` when the lookup fails). Marked
+    /// [`LoadedIncrement::paged_in_store`].
+    pub fn from_pages(
+        paged: crate::engine::versioning::pages::PagedIncrement,
+        store: &dyn crate::engine::store::MetadataStore,
+        graph: &crate::engine::graph::FeatureGraph,
+    ) -> Self {
+        use crate::engine::store::count_plan::IncrementKind;
+        let inc = &paged.increment;
+        let causes = (inc.stale.height() > 0)
+            .then(|| crate::engine::versioning::pages::page_causes(store, graph, inc));
+        let (built, summary) = match &causes {
+            Some(Ok(c)) => {
+                let mut line = crate::engine::versioning::cause::summary_line(c);
+                let total = paged.total(IncrementKind::Stale);
+                if total > c.len() {
+                    line = format!("first {} of {total}: {line}", c.len());
+                }
+                (IncrementTables::build_with_causes(inc, Some(c)), Some(line))
+            }
+            Some(Err(e)) => (
+                IncrementTables::build(inc),
+                Some(format!("causes unavailable: {e}")),
+            ),
+            None => (IncrementTables::build(inc), None),
+        };
+        let (tables, cause_summary) = match built {
+            Ok(mut t) => {
+                t.new.total_rows = paged.total(IncrementKind::New);
+                t.stale.total_rows = paged.total(IncrementKind::Stale);
+                t.orphaned.total_rows = paged.total(IncrementKind::Orphaned);
+                (Ok(t), summary)
+            }
+            Err(e) => (Err(e.to_string()), None),
+        };
+        Self {
+            increment: paged.increment,
+            tables,
+            cause_summary,
+            paged_in_store: true,
         }
     }
 }

@@ -148,7 +148,23 @@ pub fn feature_status(
     key: &FeatureKey,
     opts: &ResolveOptions,
 ) -> FeatureStatus {
-    feature_status_inner(store, graph, key, opts)
+    feature_status_inner(store, graph, key, opts, opts.narrow_target)
+        .unwrap_or_else(|e| FeatureStatus::error(key, e.to_string()))
+}
+
+/// Like [`feature_status`], but always tries the counts-only paths first
+/// ([`crate::engine::versioning::counts::absent_target_counts`], then
+/// [`crate::engine::versioning::counts::increment_counts`]: counted by the store, no row frames) whatever
+/// `opts.narrow_target` says; only where the store declines is the increment resolved, with `opts` as given, and
+/// returned in [`FeatureStatus::increment`] (so a caller that shows rows can pass `narrow_target: false` and reuse
+/// it). The counts are those of [`feature_status`] (equal by construction). Failures are an `Error` status.
+pub fn feature_status_counts_first(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    opts: &ResolveOptions,
+) -> FeatureStatus {
+    feature_status_inner(store, graph, key, opts, true)
         .unwrap_or_else(|e| FeatureStatus::error(key, e.to_string()))
 }
 
@@ -182,6 +198,7 @@ fn feature_status_inner(
     graph: &FeatureGraph,
     key: &FeatureKey,
     opts: &ResolveOptions,
+    try_counts: bool,
 ) -> Result<FeatureStatus> {
     let def = graph.require(key)?;
     let is_root = def.spec.is_root();
@@ -211,7 +228,7 @@ fn feature_status_inner(
         });
     }
     // counts only: the store may count the increment itself
-    let fast = if opts.narrow_target {
+    let fast = if try_counts {
         use crate::engine::versioning::counts::{absent_target_counts, increment_counts};
         if store.local().counts_stay_in_store() {
             // a server that computes the increment itself: nothing but the counts leaves it

@@ -369,8 +369,8 @@ impl App {
                         "{} samples of {feature}",
                         self.details.tab.label().to_lowercase()
                     );
-                    let report = self.selected_entry().and_then(|e| e.report.as_ref());
-                    if report.is_some_and(|r| r.paged_in_store && r.status.increment.is_none()) {
+                    let loaded = self.details.increments.ready(feature);
+                    if loaded.is_some_and(|l| l.paged_in_store) {
                         // the tabs hold the store's first pages: the job computes the whole increment
                         use crate::engine::store::count_plan::IncrementKind;
                         return vec![self.task(Job::ExportWholeIncrement {
@@ -386,8 +386,10 @@ impl App {
                             path,
                         })];
                     }
-                    let Some(inc) = report.and_then(|r| r.status.increment.clone()) else {
+                    let Some(inc) = loaded.map(|l| l.increment.clone()) else {
+                        let text = format!("the increment of {feature} is not loaded yet");
                         self.overlay.dialog = None;
+                        self.toast(text, true);
                         return vec![];
                     };
                     let frame = match self.details.tab {

@@ -25,8 +25,8 @@ mod probe;
 mod sql;
 mod statuses;
 
+pub use increment::load_increment;
 pub use open::open_workspace;
-pub use statuses::feature_report;
 
 /// Cancels one background job: the job asks [`CancelToken::cancelled`] between units of work (features) and
 /// stops early. Cloning shares the flag.
@@ -140,6 +140,17 @@ pub enum Job {
         /// How to read.
         view: crate::tui::app::TableView,
     },
+    /// Load a feature's increment for its New / Stale / Orphaned tabs (on demand, for the selected feature);
+    /// reports [`JobResult::IncrementLoaded`].
+    LoadIncrement {
+        /// The workspace.
+        ws: Arc<Workspace>,
+        /// The feature.
+        key: FeatureKey,
+        /// The increment the status job already resolved (the store declined to count it): rendered, not
+        /// computed again.
+        seed: Option<Box<crate::engine::versioning::resolve::Increment>>,
+    },
     /// Filter a feature's increment with a SQL filter; reports [`JobResult::IncrementFiltered`].
     FilterIncrement {
         /// The workspace (for the stale causes).
@@ -147,7 +158,7 @@ pub enum Job {
         /// The feature.
         key: FeatureKey,
         /// The increment; `None` when the tabs hold only the store's first pages of it
-        /// ([`crate::tui::view::StatusReport::paged_in_store`]): the job computes the whole one.
+        /// ([`crate::tui::view::LoadedIncrement::paged_in_store`]): the job computes the whole one.
         inc: Option<Box<crate::engine::versioning::resolve::Increment>>,
         /// SQL filter.
         filter: String,
@@ -162,7 +173,7 @@ pub enum Job {
         path: std::path::PathBuf,
     },
     /// Export one frame of a feature's whole increment (filtered) when the tabs hold only the store's first pages
-    /// of it ([`crate::tui::view::StatusReport::paged_in_store`]): the increment is computed by the general
+    /// of it ([`crate::tui::view::LoadedIncrement::paged_in_store`]): the increment is computed by the general
     /// engine; reports [`JobResult::Exported`].
     ExportWholeIncrement {
         /// The workspace.
@@ -340,6 +351,7 @@ fn run(req: &OpenRequest, job: Job, cancel: &CancelToken, emit: &mut Emit<'_>) {
             key,
             view,
         } => counts::count_rows(&ws, key, &view, view_generation, emit),
+        Job::LoadIncrement { ws, key, seed } => increment::load(&ws, key, seed.map(|s| *s), emit),
         Job::FilterIncrement {
             ws,
             key,

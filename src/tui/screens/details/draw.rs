@@ -208,7 +208,10 @@ fn draw_info_area(
                     _ => None,
                 }
             } else {
-                entry.report.as_ref().and_then(|r| r.cause_summary.as_ref())
+                app.details
+                    .increments
+                    .ready(&entry.key)
+                    .and_then(|l| l.cause_summary.as_ref())
             };
             if let Some(summary) = summary {
                 let why = Rect { y: i.y + 1, ..i };
@@ -237,10 +240,7 @@ fn no_table_lines(app: &App, entry: &FeatureEntry, key: &str) -> Vec<Line<'stati
             ],
         },
         _ if app.details.inc_filter.is_some()
-            && entry
-                .report
-                .as_ref()
-                .is_some_and(|r| r.status.increment.is_some() || r.paged_in_store) =>
+            && app.details.increments.current(&entry.key).is_some() =>
         {
             match app.details.inc_filtered.get(&entry.key) {
                 Some(Load::Failed(e)) => error_lines("Filtering the increment failed:", e),
@@ -263,8 +263,35 @@ fn no_table_lines(app: &App, entry: &FeatureEntry, key: &str) -> Vec<Line<'stati
                 Line::from(format!("  metaxy-tui metadata increment {key} --samples FILE")).fg(accent()),
                 Line::from("(coming later)").fg(muted()),
             ],
-            Some(r) => error_lines("Rendering the increment failed:", r.render_error.as_deref().unwrap_or("no increment")),
+            Some(r) => increment_lines(app, entry, &r.status, key),
         },
+    }
+}
+/// What an increment tab shows while the feature's increment is not loaded (its counts are): loading it, or
+/// why it failed.
+fn increment_lines(
+    app: &App,
+    entry: &FeatureEntry,
+    status: &crate::engine::versioning::status::FeatureStatus,
+    key: &str,
+) -> Vec<Line<'static>> {
+    match app.details.increments.get(&entry.key) {
+        Some(Load::Failed(e)) => error_lines(&format!("Loading the increment of {key} failed:"), e),
+        Some(Load::Ready(l)) => match &l.tables {
+            Err(e) => error_lines("Rendering the increment failed:", e),
+            Ok(_) => vec![],
+        },
+        None | Some(Load::Loading) => vec![
+            spinner_line(app, &format!("Loading the increment of {key}…")),
+            Line::default(),
+            Line::from(format!(
+                "{} new · {} stale · {} orphaned (counted; the rows are being loaded)",
+                status.missing.unwrap_or(0),
+                status.stale.unwrap_or(0),
+                status.orphaned.unwrap_or(0)
+            ))
+            .fg(muted()),
+        ],
     }
 }
 /// The Detail tab: everything the pushed definition says about a feature, plus where its rows come from.

@@ -184,15 +184,12 @@ impl App {
         if self.details.inc_filtered.contains_key(&e.key) {
             return vec![];
         }
-        let Some(report) = e.report.as_ref() else {
+        // the loaded increment (not one outdated by a refresh: its reload filters again)
+        let Some(loaded) = self.details.increments.current(&e.key) else {
             return vec![];
         };
-        // tabs paged in the store: the job computes the whole increment
-        let inc = match (&report.status.increment, report.paged_in_store) {
-            (Some(inc), _) => Some(Box::new(inc.clone())),
-            (None, true) => None,
-            (None, false) => return vec![],
-        };
+        // only the store's first pages of it: the job computes the whole increment
+        let inc = (!loaded.paged_in_store).then(|| Box::new(loaded.increment.clone()));
         let key = e.key.clone();
         self.details.inc_filtered.insert(key.clone(), Load::Loading);
         vec![self.task(Job::FilterIncrement {
@@ -261,6 +258,7 @@ impl App {
     pub(crate) fn set_tab(&mut self, tab: Tab) -> Vec<Command> {
         self.details.tab = tab;
         let mut c = self.want_metadata();
+        c.extend(self.want_increment());
         c.extend(self.want_inc_filter());
         c
     }

@@ -3,6 +3,7 @@
 //! [`keys`], painting in [`draw`].
 
 pub mod draw;
+pub mod increments;
 pub mod keys;
 pub mod paging;
 
@@ -29,6 +30,8 @@ pub struct Details {
     pub sql_history: Vec<String>,
     /// Position in [`Details::sql_history`] while browsing it.
     pub(crate) sql_history_pos: Option<usize>,
+    /// The increments of the New / Stale / Orphaned tabs, loaded on demand for the selected feature.
+    pub increments: increments::Increments,
     /// SQL filter of the increment tabs (New / Stale / Orphaned), applied to every feature's increment.
     pub inc_filter: Option<String>,
     /// Filtered increment tables per feature (while [`Details::inc_filter`] is set).
@@ -55,6 +58,7 @@ impl Default for Details {
             sql_input: None,
             sql_history: vec![],
             sql_history_pos: None,
+            increments: Default::default(),
             inc_filter: None,
             inc_filtered: HashMap::new(),
             sql_for_increment: false,
@@ -208,8 +212,8 @@ impl TableNav {
     }
 }
 
-/// Applies a read of the details pane: first page, further page, row count, filtered increment (reads of an
-/// older view are dropped).
+/// Applies a read of the details pane: first page, further page, row count, loaded or filtered increment (reads
+/// of an older view are dropped).
 pub(crate) fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
     match result {
         JobResult::Metadata { view, .. }
@@ -249,6 +253,7 @@ pub(crate) fn on_done(app: &mut App, result: JobResult) -> Vec<Command> {
             cmds.extend(app.want_page());
             cmds
         }
+        JobResult::IncrementLoaded { key, result } => app.on_increment_loaded(key, result),
         JobResult::IncrementFiltered {
             key,
             filter,

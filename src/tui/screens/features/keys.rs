@@ -16,6 +16,7 @@ impl App {
             self.reset_nav();
         }
         let mut c = self.want_metadata();
+        c.extend(self.want_increment());
         c.extend(self.want_inc_filter());
         c
     }
@@ -110,7 +111,10 @@ impl App {
         self.features.visible = filter_features(&self.features.entries, &self.features.filter);
         self.features.list_offset.set(0);
         if self.features.filter.is_empty() {
-            return self.want_metadata();
+            let mut c = self.want_metadata();
+            c.extend(self.want_increment());
+            c.extend(self.want_inc_filter());
+            return c;
         }
         self.select(0)
     }

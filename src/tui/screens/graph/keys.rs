@@ -162,7 +162,10 @@ impl App {
                         self.features.selected = f;
                         self.reset_nav();
                     }
-                    return self.want_metadata();
+                    let mut c = self.want_metadata();
+                    c.extend(self.want_increment());
+                    c.extend(self.want_inc_filter());
+                    return c;
                 }
             }
             return vec![];
