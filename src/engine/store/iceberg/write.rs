@@ -24,7 +24,7 @@ use iceberg::writer::file_writer::location_generator::{
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
-use iceberg::{Catalog, MetadataLocation, NamespaceIdent, TableCreation};
+use iceberg::{MetadataLocation, NamespaceIdent, TableCreation};
 use polars::prelude::{col, lit, DataFrame, IntoLazy};
 
 use super::read::{conform, conform_array, engine_schema, live_files, LiveFile};
@@ -391,6 +391,18 @@ impl IcebergStore {
             .with_summary(summary)
             .with_schema_id(schema.schema_id())
             .build();
+        if let super::CatalogSpec::Rest(rest) = &self.catalog {
+            let (requirements, updates) = rest_commit(md, change.new_schema, snapshot, parent);
+            crate::engine::fault::point("iceberg.before_commit");
+            let applied = rest
+                .commit(&self.table_ident(key), requirements, updates)
+                .await
+                .map_err(|m| self.write_err(key, m))?;
+            return self.committed(key, applied);
+        }
+        let super::CatalogSpec::Sql(sql) = &self.catalog else {
+            return Err(self.write_err(key, "unknown catalog"));
+        };
         let mut builder = md.clone().into_builder(Some(old_location.clone()));
         if let Some(s) = change.new_schema {
             builder = builder.add_current_schema(s).map_err(werr)?;
@@ -415,8 +427,7 @@ impl IcebergStore {
             .with_new_metadata(&new_md);
         new_md.write_to(io, &loc).await.map_err(werr)?;
         crate::engine::fault::point("iceberg.before_commit");
-        let swapped = self
-            .catalog
+        let swapped = sql
             .swap_metadata_location(
                 &self.namespace,
                 &key.table_name(),
@@ -425,7 +436,12 @@ impl IcebergStore {
             )
             .await
             .map_err(|m| self.write_err(key, m))?;
-        if !swapped {
+        self.committed(key, swapped)
+    }
+
+    /// `Ok` when the commit was applied, else the one-line "another writer committed first" error.
+    fn committed(&self, key: &FeatureKey, applied: bool) -> Result<()> {
+        if !applied {
             return Err(self.write_err(
                 key,
                 "another writer committed to the table since it was read; nothing was written, retry",
@@ -605,6 +621,43 @@ fn summary_props(c: &Change, live: &[LiveFile]) -> HashMap<String, String> {
         p.insert("deleted-records".into(), rows.to_string());
     }
     p
+}
+
+/// The REST commit of one snapshot (what pyiceberg's REST catalog posts for an append / overwrite): the table is
+/// still the one read (uuid) and its `main` branch still at `parent` (and, when the schema grows, the schema and
+/// last column id still the ones read); updates: the new schema made current, the snapshot added, `main` moved.
+fn rest_commit(
+    md: &iceberg::spec::TableMetadata,
+    new_schema: Option<IcebergSchema>,
+    snapshot: Snapshot,
+    parent: Option<i64>,
+) -> (Vec<iceberg::TableRequirement>, Vec<iceberg::TableUpdate>) {
+    use iceberg::{TableRequirement as R, TableUpdate as U};
+    let mut req = vec![
+        R::UuidMatch { uuid: md.uuid() },
+        R::RefSnapshotIdMatch {
+            r#ref: "main".into(),
+            snapshot_id: parent,
+        },
+    ];
+    let mut upd = vec![];
+    if let Some(schema) = new_schema {
+        req.push(R::CurrentSchemaIdMatch {
+            current_schema_id: md.current_schema_id(),
+        });
+        req.push(R::LastAssignedFieldIdMatch {
+            last_assigned_field_id: md.last_column_id(),
+        });
+        upd.push(U::AddSchema { schema });
+        upd.push(U::SetCurrentSchema { schema_id: -1 });
+    }
+    let snapshot_id = snapshot.snapshot_id();
+    upd.push(U::AddSnapshot { snapshot });
+    upd.push(U::SetSnapshotRef {
+        ref_name: "main".into(),
+        reference: SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
+    });
+    (req, upd)
 }
 
 /// A positive snapshot id not used by the table yet (from a UUID's bits, as the crate's own snapshot ids).
