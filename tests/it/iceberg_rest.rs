@@ -88,7 +88,13 @@ fn writes_through_a_rest_catalog_are_read_by_metaxy_like_its_own() {
                 "--from",
                 "f1526ee0",
             ],
-            &["metadata", "rebase", "example/av_report", "--from", "542f3bec"],
+            &[
+                "metadata",
+                "rebase",
+                "example/av_report",
+                "--from",
+                "542f3bec",
+            ],
         ],
         "s05_rebased",
         "REST rebase (appends)",
@@ -119,10 +125,41 @@ fn writes_through_a_rest_catalog_are_read_by_metaxy_like_its_own() {
     );
 }
 
-/// A stale commit through REST is refused (the server checks the requirements) and a drop goes through the
-/// catalog: the table is gone for the REST and the SQL view of the catalog alike.
+/// A commit whose requirement no longer holds (`main` moved since the table was read) is refused by the server
+/// (409) and reported as "not applied"; the one that holds is applied.
 #[test]
-fn rest_commits_are_conditional_and_drops_go_through_the_catalog() {
+fn rest_commits_are_conditional() {
+    use iceberg::{TableIdent, TableRequirement};
+    use metaxy_tui::engine::store::iceberg::RestLocation;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(&scenario_dir_in("iceberg", "s01_initial"), dir);
+    let server = iceberg_rest_server(&dir.join("store"), Some("t"), Some("p"));
+    let props = serde_json::json!({"type": "rest", "uri": server.uri, "token": "t"});
+    let rest = RestLocation::from_props("metaxy", props.as_object().unwrap()).unwrap();
+    let ident = TableIdent::from_strs(["metaxy", "example__video"]).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let current = rt.block_on(async {
+        let cat = rest.connect().await.unwrap();
+        iceberg::Catalog::load_table(&cat, &ident).await.unwrap()
+    });
+    let current = current.metadata().current_snapshot_id();
+    assert!(current.is_some());
+    let at = |snapshot_id| {
+        vec![TableRequirement::RefSnapshotIdMatch {
+            r#ref: "main".into(),
+            snapshot_id,
+        }]
+    };
+    let stale = rt.block_on(rest.commit(&ident, at(Some(12345)), vec![]));
+    assert_eq!(stale, Ok(false));
+    let fresh = rt.block_on(rest.commit(&ident, at(current), vec![]));
+    assert_eq!(fresh, Ok(true));
+}
+
+/// A drop goes through the catalog: the table is gone for the REST and the SQL view of the catalog alike.
+#[test]
+fn drops_go_through_the_rest_catalog() {
     use metaxy_tui::engine::keys::FeatureKey;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -178,4 +215,27 @@ fn bad_rest_configurations_fail_with_one_line_without_secrets() {
     copy_dir(&scenario_dir_in("iceberg", "s01_initial"), fixture.path());
     let server = iceberg_rest_server(&fixture.path().join("store"), Some("right"), None);
     check(&server.uri, ", token = \"s3cr3t-wrong\"", "401");
+}
+
+#[test]
+fn config_print_masks_rest_catalog_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(&scenario_dir_in("iceberg", "s01_initial"), dir);
+    use_rest(
+        dir,
+        "http://127.0.0.1:9",
+        ", token = \"s3cr3t\", credential = \"id:s3cr3t\"",
+    );
+    for args in [
+        &["config", "print"][..],
+        &["config", "print", "--format", "json"],
+    ] {
+        let out = run_binary(dir, args);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}");
+        assert!(stdout.contains("127.0.0.1:9"), "{stdout}");
+        assert!(stdout.contains("***"), "{stdout}");
+        assert!(!stdout.contains("s3cr3t"), "{stdout}");
+    }
 }

@@ -33,7 +33,9 @@ impl CatalogSpec {
         cwd: &Path,
     ) -> Result<Self, String> {
         match props {
-            Some(p) if catalog_type(p) == "rest" => RestLocation::from_props(name, p).map(Self::Rest),
+            Some(p) if catalog_type(p) == "rest" => {
+                RestLocation::from_props(name, p).map(Self::Rest)
+            }
             _ => CatalogLocation::from_config(warehouse, name, props, cwd).map(Self::Sql),
         }
     }
@@ -58,7 +60,10 @@ impl CatalogSpec {
 
 /// pyiceberg's catalog type of `props`: `type`, else `rest` for an `http(s)://` uri, else `sql`.
 fn catalog_type(props: &serde_json::Map<String, serde_json::Value>) -> String {
-    let uri = props.get("uri").and_then(|v| v.as_str()).unwrap_or_default();
+    let uri = props
+        .get("uri")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
     match props.get("type").and_then(|v| v.as_str()) {
         Some(t) => t.to_string(),
         None if uri.starts_with("http://") || uri.starts_with("https://") => "rest".into(),
@@ -235,7 +240,10 @@ mod tests {
         assert!(e.contains("\"glue\" is not supported"), "{e}");
         let rest = serde_json::json!({"uri": "http://localhost:8181", "warehouse": "w"});
         let c = CatalogSpec::from_config(wh, "n", rest.as_object(), Path::new("/")).unwrap();
-        assert!(matches!(c, CatalogSpec::Rest(ref r) if r.uri == "http://localhost:8181"), "{c:?}");
+        assert!(
+            matches!(c, CatalogSpec::Rest(ref r) if r.uri == "http://localhost:8181"),
+            "{c:?}"
+        );
         assert!(c.exists());
         let pg = serde_json::json!({"uri": "postgresql://u@h/db"});
         assert!(CatalogLocation::from_config(wh, "n", pg.as_object(), Path::new("/")).is_err());

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use iceberg::spec::{SnapshotReference, SnapshotRetention};
 use iceberg::{CatalogBuilder, TableIdent, TableRequirement, TableUpdate};
 use iceberg_catalog_rest::RestCatalogBuilder;
 
@@ -66,11 +67,7 @@ impl RestLocation {
             let v = match v {
                 serde_json::Value::String(s) => s.clone(),
                 serde_json::Value::Bool(_) | serde_json::Value::Number(_) => v.to_string(),
-                _ => {
-                    return Err(format!(
-                        "REST catalog property {k:?} must be a string"
-                    ))
-                }
+                _ => return Err(format!("REST catalog property {k:?} must be a string")),
             };
             match k.as_str() {
                 "type" => {}
@@ -166,7 +163,10 @@ impl RestLocation {
     /// The request headers: JSON, `header.*`, and `Authorization: Bearer` with `token` or the token `credential`
     /// is exchanged for (OAuth2 client credentials at `oauth2-server-uri` or `{uri}/v1/oauth/tokens`), as the
     /// crate authenticates.
-    async fn headers(&self, client: &reqwest::Client) -> Result<reqwest::header::HeaderMap, String> {
+    async fn headers(
+        &self,
+        client: &reqwest::Client,
+    ) -> Result<reqwest::header::HeaderMap, String> {
         use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
         let mut h = HeaderMap::new();
         for (k, v) in &self.props {
@@ -267,6 +267,43 @@ impl RestLocation {
     }
 }
 
+/// The REST commit of one snapshot (what pyiceberg's REST catalog posts for an append / overwrite): the table is
+/// still the one read (uuid) and its `main` branch still at `parent` (and, when the schema grows, the schema and
+/// last column id still the ones read); updates: the new schema made current, the snapshot added, `main` moved.
+pub(super) fn snapshot_commit(
+    md: &iceberg::spec::TableMetadata,
+    new_schema: Option<iceberg::spec::Schema>,
+    snapshot: iceberg::spec::Snapshot,
+    parent: Option<i64>,
+) -> (Vec<iceberg::TableRequirement>, Vec<iceberg::TableUpdate>) {
+    use iceberg::{TableRequirement as R, TableUpdate as U};
+    let mut req = vec![
+        R::UuidMatch { uuid: md.uuid() },
+        R::RefSnapshotIdMatch {
+            r#ref: "main".into(),
+            snapshot_id: parent,
+        },
+    ];
+    let mut upd = vec![];
+    if let Some(schema) = new_schema {
+        req.push(R::CurrentSchemaIdMatch {
+            current_schema_id: md.current_schema_id(),
+        });
+        req.push(R::LastAssignedFieldIdMatch {
+            last_assigned_field_id: md.last_column_id(),
+        });
+        upd.push(U::AddSchema { schema });
+        upd.push(U::SetCurrentSchema { schema_id: -1 });
+    }
+    let snapshot_id = snapshot.snapshot_id();
+    upd.push(U::AddSnapshot { snapshot });
+    upd.push(U::SetSnapshotRef {
+        ref_name: "main".into(),
+        reference: SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
+    });
+    (req, upd)
+}
+
 /// One line for a transport error (the URL, never a header).
 fn http_err(e: &reqwest::Error) -> String {
     super::one_line(&format!("REST catalog request failed: {e}"))
@@ -300,7 +337,8 @@ mod tests {
         let dbg = format!("{r:?}");
         assert!(!dbg.contains("s3cr3t") && !dbg.contains("pw"), "{dbg}");
         assert!(dbg.contains("token"), "{dbg}");
-        let bad = serde_json::json!({"uri": "http://h", "rest.sigv4-enabled": "true", "token": "s3cr3t"});
+        let bad =
+            serde_json::json!({"uri": "http://h", "rest.sigv4-enabled": "true", "token": "s3cr3t"});
         let e = RestLocation::from_props("m", bad.as_object().unwrap()).unwrap_err();
         assert!(e.contains("\"rest.sigv4-enabled\" is not supported"), "{e}");
         assert!(!e.contains("s3cr3t") && !e.contains('\n'), "{e}");
