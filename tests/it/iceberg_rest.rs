@@ -239,3 +239,46 @@ fn config_print_masks_rest_catalog_secrets() {
         assert!(!stdout.contains("s3cr3t"), "{stdout}");
     }
 }
+
+/// A store made from nothing behind a REST catalog (namespace and tables created through the REST API by `copy`
+/// from DuckDB s07): real Metaxy reads, through pyiceberg's REST client, the rows of its own copy (s08 archive).
+#[test]
+fn a_rest_store_we_create_by_copy_is_read_by_metaxy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(&scenario_dir_in("duckdb", "s07_hard_delete"), dir);
+    let archive = dir.join("store_archive");
+    std::fs::create_dir_all(&archive).unwrap();
+    let server = iceberg_rest_server(&archive, None, None);
+    let mut toml = std::fs::read_to_string(dir.join("metaxy.toml")).unwrap();
+    toml.push_str(&format!(
+        "\n[stores.archive]\ntype = \"metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore\"\n\n\
+         [stores.archive.config]\nwarehouse = \"${{METAXY_FIXTURE_DIR:-.}}/store_archive\"\n\
+         catalog_properties = {{ type = \"rest\", uri = \"{}\" }}\n",
+        server.uri
+    ));
+    std::fs::write(dir.join("metaxy.toml"), toml).unwrap();
+    tui(
+        dir,
+        &[
+            "metadata",
+            "copy",
+            "--all-features",
+            "--from",
+            "dev",
+            "--to",
+            "archive",
+        ],
+    );
+    let exp = tempfile::tempdir().unwrap();
+    copy_dir(
+        &scenario_dir_in("duckdb", "s08_copy").join("expected/archive_raw"),
+        &exp.path().join("raw"),
+    );
+    metaxy_check(
+        dir,
+        exp.path(),
+        &["--store", "archive", "--check", "raw"],
+        "duckdb -> new iceberg store behind a REST catalog",
+    );
+}

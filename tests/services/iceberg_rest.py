@@ -59,7 +59,7 @@ def error_of(e):
     ]
     for cls, code, kind in table:
         if isinstance(e, cls):
-            return ApiError(code, kind, str(e).splitlines()[0] if str(e) else kind)
+            return ApiError(code, kind, " / ".join(str(e).splitlines()) if str(e) else kind)
     return ApiError(500, "ServerError", f"{type(e).__name__}: {e}")
 
 
@@ -128,7 +128,11 @@ class Handler(BaseHTTPRequestHandler):
                 ids = [{"namespace": list(t[:-1]), "name": t[-1]} for t in cat.list_tables(ns)]
                 return 200, {"identifiers": ids}
             if m == "POST":
-                req = CreateTableRequest.model_validate_json(self.body())
+                # absent optionals (iceberg-rust leaves them out): null for pyiceberg's model, which requires them
+                body = json.loads(self.body())
+                for k in ("location", "partition-spec", "write-order"):
+                    body.setdefault(k, None)
+                req = CreateTableRequest.model_validate(body)
                 table = cat.create_table(
                     ns + (req.name,),
                     schema=req.table_schema,
