@@ -282,3 +282,32 @@ fn a_rest_store_we_create_by_copy_is_read_by_metaxy() {
         "duckdb -> new iceberg store behind a REST catalog",
     );
 }
+
+/// An append that adds a column commits the grown schema through REST (`add-schema`, `set-current-schema`, asserting
+/// the current schema and last column id read): the new column is read back with the new rows, null for the old.
+#[test]
+fn an_append_through_rest_grows_the_schema() {
+    use metaxy_tui::engine::keys::FeatureKey;
+    use metaxy_tui::engine::store::api::Columns;
+    use polars::prelude::*;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    copy_dir(&scenario_dir_in("iceberg", "s01_initial"), dir);
+    let server = iceberg_rest_server(&dir.join("store"), None, None);
+    use_rest(dir, &server.uri, "");
+    let ws = open(dir).unwrap();
+    let key = FeatureKey::parse("example/video").unwrap();
+    let before = ws.store.scan(&key, None, &Columns::All).unwrap().unwrap();
+    assert!(before.column("extra_col").is_err());
+    let mut rows = before.head(Some(2));
+    let n = rows.height();
+    rows.with_column(Column::new("extra_col".into(), vec!["x"; n]))
+        .unwrap();
+    ws.store.append(&key, &rows).unwrap();
+    let after = ws.store.scan(&key, None, &Columns::All).unwrap().unwrap();
+    assert_eq!(after.height(), before.height() + n);
+    let extra = after.column("extra_col").unwrap();
+    assert_eq!(extra.null_count(), before.height());
+    let values: Vec<&str> = extra.str().unwrap().iter().flatten().collect();
+    assert_eq!(values, vec!["x"; n]);
+}
