@@ -636,3 +636,60 @@ pub fn ch_fresh_db(dump: Option<&std::path::Path>) -> String {
     let hostport = url.split_once("://").map(|(_, h)| h).unwrap_or(&url);
     format!("clickhouse://default@{hostport}/{db}")
 }
+
+/// An Iceberg REST catalog server for one test (`tests/services/iceberg_rest.py` run with the round-trip venv's
+/// python: pyiceberg's `SqlCatalog` on a warehouse's `catalog.db` behind the REST API, on a free loopback port).
+/// Killed when dropped; it also exits by itself when the test process is gone (its stdin closes).
+pub struct IcebergRestServer {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`.
+    pub uri: String,
+}
+
+impl Drop for IcebergRestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts an [`IcebergRestServer`] over the SQL catalog of `warehouse` (`<warehouse>/catalog.db`, catalog name
+/// `metaxy`); with `token`, every request must carry it as a bearer token; with `prefix`, the server's config
+/// answers that path prefix and serves the API under it.
+pub fn iceberg_rest_server(
+    warehouse: &std::path::Path,
+    token: Option<&str>,
+    prefix: Option<&str>,
+) -> IcebergRestServer {
+    use std::io::BufRead;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/services/iceberg_rest.py");
+    let mut cmd = std::process::Command::new(crate::roundtrip::metaxy_python());
+    cmd.arg(script)
+        .arg("--db")
+        .arg(warehouse.join("catalog.db"))
+        .arg("--warehouse")
+        .arg(warehouse)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    if let Some(t) = token {
+        cmd.arg("--token").arg(t);
+    }
+    if let Some(p) = prefix {
+        cmd.arg("--prefix").arg(p);
+    }
+    let mut child = cmd.spawn().expect("the REST catalog server starts");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .strip_prefix("PORT ")
+        .unwrap_or_else(|| panic!("iceberg_rest.py did not start: {line:?}"))
+        .trim()
+        .to_string();
+    IcebergRestServer {
+        child,
+        uri: format!("http://127.0.0.1:{port}"),
+    }
+}

@@ -14,6 +14,7 @@ mod drop;
 mod fallback;
 mod faults;
 mod hashing;
+mod iceberg_rest;
 mod locking;
 mod lookup;
 mod mutations;

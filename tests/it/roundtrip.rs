@@ -67,7 +67,7 @@ pub fn metaxy_check(dir: &Path, expected: &Path, extra: &[&str], what: &str) -> 
     report
 }
 
-fn tui(dir: &Path, args: &[&str]) {
+pub fn tui(dir: &Path, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
         .args(args)
         .current_dir(dir)
@@ -84,7 +84,7 @@ fn tui(dir: &Path, args: &[&str]) {
     );
 }
 
-fn ids_filter(meta: &Value) -> String {
+pub fn ids_filter(meta: &Value) -> String {
     let ids: Vec<String> = meta["steps"][0]["sample_uids"]
         .as_array()
         .unwrap()

@@ -309,7 +309,7 @@ impl MetaxyConfig {
         for s in &self.stores {
             let mut sm = JsonMap::new();
             sm.insert("type".into(), Value::String(s.type_path.clone()));
-            sm.insert("config".into(), Value::Object(s.config.clone()));
+            sm.insert("config".into(), Value::Object(masked_secrets(&s.config)));
             stores.insert(s.name.clone(), Value::Object(sm));
         }
         m.insert("stores".into(), Value::Object(stores));
@@ -362,4 +362,18 @@ impl MetaxyConfig {
         let pretty = serde_json::to_string_pretty(&self.to_print_json()).unwrap_or_default();
         ensure_ascii(&pretty)
     }
+}
+
+/// A store's `config` with the secrets of an Iceberg REST catalog (`catalog_properties.token` / `.credential`)
+/// shown as `***` (Metaxy prints them as given; metaxy-tui keeps catalog secrets off the screen).
+fn masked_secrets(config: &JsonMap) -> JsonMap {
+    let mut c = config.clone();
+    if let Some(Value::Object(props)) = c.get_mut("catalog_properties") {
+        for k in ["token", "credential"] {
+            if let Some(v) = props.get_mut(k) {
+                *v = Value::String("***".into());
+            }
+        }
+    }
+    c
 }

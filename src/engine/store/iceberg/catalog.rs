@@ -1,6 +1,6 @@
-//! The SQL catalog of an Iceberg store: where it is (Metaxy's default `sqlite:///<warehouse>/catalog.db`, or
-//! `catalog_properties`), the connection (`iceberg-catalog-sql` over sqlx), and the conditional commit that swaps a
-//! table's `metadata_location`.
+//! The catalog of an Iceberg store ([`CatalogSpec`]): a SQL catalog in SQLite (Metaxy's default
+//! `sqlite:///<warehouse>/catalog.db`, or `catalog_properties`: the connection through `iceberg-catalog-sql` over
+//! sqlx, and the conditional commit that swaps a table's `metadata_location`) or a REST catalog ([`RestLocation`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +8,68 @@ use std::sync::Arc;
 
 use iceberg::CatalogBuilder;
 use iceberg_catalog_sql::{SqlBindStyle, SqlCatalog, SqlCatalogBuilder};
+
+use super::rest::RestLocation;
+
+/// The catalog of a store: Metaxy's `catalog_properties` (pyiceberg's `load_catalog` keys), by default the SQL
+/// catalog in `<warehouse>/catalog.db`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogSpec {
+    /// A SQL catalog in SQLite (`type = "sql"`, the default).
+    Sql(CatalogLocation),
+    /// A REST catalog (`type = "rest"`, or an `http(s)://` uri without a type).
+    Rest(RestLocation),
+}
+
+impl CatalogSpec {
+    /// The catalog of a store ([`CatalogLocation::from_config`], [`RestLocation::from_props`]).
+    ///
+    /// Errors (one line): a catalog type other than `sql` and `rest` (Glue, Hive, ...), a SQL catalog that is not
+    /// SQLite, a REST property metaxy-tui does not support.
+    pub fn from_config(
+        warehouse: &Path,
+        name: &str,
+        props: Option<&serde_json::Map<String, serde_json::Value>>,
+        cwd: &Path,
+    ) -> Result<Self, String> {
+        match props {
+            Some(p) if catalog_type(p) == "rest" => {
+                RestLocation::from_props(name, p).map(Self::Rest)
+            }
+            _ => CatalogLocation::from_config(warehouse, name, props, cwd).map(Self::Sql),
+        }
+    }
+
+    /// Whether the catalog may hold tables without being created first: a SQL catalog's database file exists; a
+    /// REST catalog always.
+    pub fn exists(&self) -> bool {
+        match self {
+            Self::Sql(l) => l.exists(),
+            Self::Rest(_) => true,
+        }
+    }
+
+    /// Connects to the catalog ([`CatalogLocation::connect`]; a REST catalog is asked on first use).
+    pub async fn connect(&self, create: bool) -> Result<Arc<dyn iceberg::Catalog>, String> {
+        Ok(match self {
+            Self::Sql(l) => Arc::new(l.connect(create).await?),
+            Self::Rest(r) => Arc::new(r.connect().await?),
+        })
+    }
+}
+
+/// pyiceberg's catalog type of `props`: `type`, else `rest` for an `http(s)://` uri, else `sql`.
+fn catalog_type(props: &serde_json::Map<String, serde_json::Value>) -> String {
+    let uri = props
+        .get("uri")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    match props.get("type").and_then(|v| v.as_str()) {
+        Some(t) => t.to_string(),
+        None if uri.starts_with("http://") || uri.starts_with("https://") => "rest".into(),
+        None => "sql".into(),
+    }
+}
 
 /// Where a store's SQL catalog is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +86,8 @@ impl CatalogLocation {
     /// Metaxy's catalog of a store: `catalog_properties`, or by default `{type: sql, uri:
     /// sqlite:///<warehouse>/catalog.db, warehouse: file://<warehouse>}`.
     ///
-    /// Errors (one line): a catalog type other than `sql` (REST, Glue, Hive, ...), a SQL catalog that is not SQLite.
+    /// Errors (one line): a catalog type other than `sql` (Glue, Hive, ...; REST is [`CatalogSpec`]'s), a SQL
+    /// catalog that is not SQLite.
     pub fn from_config(
         warehouse: &Path,
         name: &str,
@@ -41,16 +104,11 @@ impl CatalogLocation {
         };
         let get = |k: &str| props.get(k).and_then(|v| v.as_str()).map(str::to_string);
         let uri = get("uri").unwrap_or_default();
-        let kind = get("type").unwrap_or_else(|| {
-            if uri.starts_with("http://") || uri.starts_with("https://") {
-                "rest".into()
-            } else {
-                "sql".into()
-            }
-        });
+        let kind = catalog_type(props);
         if kind != "sql" {
             return Err(format!(
-                "Iceberg catalog type {kind:?} is not supported by metaxy-tui (only a SQL catalog in SQLite)"
+                "Iceberg catalog type {kind:?} is not supported by metaxy-tui (only a SQL catalog in SQLite or a \
+                 REST catalog)"
             ));
         }
         let db_path = sqlite_path(&uri, cwd)?;
@@ -176,10 +234,17 @@ mod tests {
         let abs = serde_json::json!({"uri": "sqlite:////abs/c.db"});
         let c = CatalogLocation::from_config(wh, "n", abs.as_object(), Path::new("/cwd")).unwrap();
         assert_eq!(c.db_path, PathBuf::from("/abs/c.db"));
-        let rest = serde_json::json!({"type": "rest", "uri": "http://localhost:8181"});
+        let glue = serde_json::json!({"type": "glue"});
         let e =
-            CatalogLocation::from_config(wh, "n", rest.as_object(), Path::new("/")).unwrap_err();
-        assert!(e.contains("\"rest\" is not supported"), "{e}");
+            CatalogLocation::from_config(wh, "n", glue.as_object(), Path::new("/")).unwrap_err();
+        assert!(e.contains("\"glue\" is not supported"), "{e}");
+        let rest = serde_json::json!({"uri": "http://localhost:8181", "warehouse": "w"});
+        let c = CatalogSpec::from_config(wh, "n", rest.as_object(), Path::new("/")).unwrap();
+        assert!(
+            matches!(c, CatalogSpec::Rest(ref r) if r.uri == "http://localhost:8181"),
+            "{c:?}"
+        );
+        assert!(c.exists());
         let pg = serde_json::json!({"uri": "postgresql://u@h/db"});
         assert!(CatalogLocation::from_config(wh, "n", pg.as_object(), Path::new("/")).is_err());
     }

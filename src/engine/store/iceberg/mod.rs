@@ -18,13 +18,16 @@
 //! manifest; hard deletes are a copy-on-write overwrite (files holding deleted rows are replaced by rewritten files;
 //! no delete files), as pyiceberg's `Table.delete` does.
 //!
-//! Only SQL catalogs in SQLite and local warehouses are supported (the crate's file IO is local only); REST and other
-//! catalogs are refused at open with one line.
+//! Catalogs: a SQL catalog in SQLite, or a REST catalog (`catalog_properties` `type = "rest"`, [`rest`]: reads,
+//! table creation and drops through `iceberg-catalog-rest`, the store's commits posted as REST commit requests
+//! that the server checks and applies). Warehouses (the data files a catalog points at) must be local (the crate's
+//! file IO is local only); other catalogs (Glue, Hive, ...) are refused at open with one line.
 
 mod catalog;
 mod ids;
 mod latest;
 mod read;
+mod rest;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -38,7 +41,8 @@ use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
 use crate::engine::store::api::{Columns, LatestScan, MetadataStore, ResolvedFrom};
 
-pub use catalog::CatalogLocation;
+pub use catalog::{CatalogLocation, CatalogSpec};
+pub use rest::RestLocation;
 
 /// Metaxy's class path of the store (`resolved_from.type`).
 pub const CLASS_PATH: &str = "metaxy.ext.polars.handlers.iceberg.IcebergMetadataStore";
@@ -50,12 +54,12 @@ pub struct IcebergStore {
     warehouse: String,
     /// Iceberg namespace of the feature tables (`namespace`, default `metaxy`).
     namespace: String,
-    /// Where the SQL catalog is and how it is named.
-    catalog: CatalogLocation,
+    /// Which catalog (SQL in SQLite or REST), where it is and how it is named.
+    catalog: CatalogSpec,
     hash_algorithm: HashAlgorithm,
     /// The catalog connection, opened on first use (`None` until then; a store whose catalog file does not exist
     /// yet has no tables until a write creates it).
-    conn: tokio::sync::Mutex<Option<Arc<iceberg_catalog_sql::SqlCatalog>>>,
+    conn: tokio::sync::Mutex<Option<Arc<dyn iceberg::Catalog>>>,
 }
 
 /// The `config` keys of an Iceberg store, with Metaxy's defaults.
@@ -97,7 +101,7 @@ impl IcebergStore {
     /// or created yet.
     ///
     /// Errors: [`EngineError::StoreOpen`] for an object-store warehouse, a catalog type other than a SQL catalog in
-    /// SQLite (REST, Glue, Hive, PostgreSQL, ...), a bad key.
+    /// SQLite or a REST catalog (Glue, Hive, PostgreSQL, ...), a bad key (an unsupported REST property).
     pub fn open(cfg: &StoreConfig, cwd: &Path) -> Result<Self> {
         let c = IcebergConfig::from_store(cfg)?;
         let err = |m: String| EngineError::StoreOpen {
@@ -106,7 +110,7 @@ impl IcebergStore {
             message: m,
         };
         let warehouse = local_warehouse(&c.warehouse, cwd).map_err(err)?;
-        let catalog = CatalogLocation::from_config(
+        let catalog = CatalogSpec::from_config(
             &warehouse,
             &c.catalog_name,
             c.catalog_properties.as_ref(),
@@ -136,7 +140,7 @@ impl IcebergStore {
     }
 
     /// The catalog, connected on first use; `None` when its database does not exist and `create` is false.
-    async fn catalog(&self, create: bool) -> Result<Option<Arc<iceberg_catalog_sql::SqlCatalog>>> {
+    async fn catalog(&self, create: bool) -> Result<Option<Arc<dyn iceberg::Catalog>>> {
         let mut guard = self.conn.lock().await;
         if guard.is_none() {
             if !create && !self.catalog.exists() {
@@ -147,7 +151,7 @@ impl IcebergStore {
                 .connect(create)
                 .await
                 .map_err(|m| self.open_err(m))?;
-            *guard = Some(Arc::new(c));
+            *guard = Some(c);
         }
         Ok(guard.clone())
     }
@@ -177,7 +181,6 @@ impl IcebergStore {
 
     /// The table of `key`, `None` when it does not exist (or the catalog does not).
     async fn load(&self, key: &FeatureKey) -> Result<Option<iceberg::table::Table>> {
-        use iceberg::Catalog;
         let Some(cat) = self.catalog(false).await? else {
             return Ok(None);
         };
@@ -199,7 +202,6 @@ impl IcebergStore {
     /// table's catalog row is deleted; its data and metadata files stay on disk (pyiceberg's SQL catalog does not
     /// purge them either). `false` when the catalog has no such table.
     async fn drop_async(&self, key: &FeatureKey) -> Result<bool> {
-        use iceberg::Catalog;
         let Some(cat) = self.catalog(false).await? else {
             return Ok(false);
         };
@@ -219,7 +221,6 @@ impl IcebergStore {
     }
 
     async fn table_names(&self) -> Result<Vec<String>> {
-        use iceberg::Catalog;
         let Some(cat) = self.catalog(false).await? else {
             return Ok(vec![]);
         };
@@ -312,10 +313,14 @@ impl MetadataStore for IcebergStore {
     fn location(&self) -> String {
         self.warehouse.clone()
     }
-    /// The SQLite catalog file and its journals (every commit moves a table's `metadata_location` there).
+    /// The SQLite catalog file and its journals (every commit moves a table's `metadata_location` there); `None`
+    /// for a REST catalog (asking the server is not cheap).
     fn change_marker(&self) -> Option<String> {
         use crate::engine::store::common::file_marker;
-        let db = &self.catalog.db_path;
+        let CatalogSpec::Sql(sql) = &self.catalog else {
+            return None;
+        };
+        let db = &sql.db_path;
         let side = |suffix: &str| {
             let mut p = db.clone().into_os_string();
             p.push(suffix);

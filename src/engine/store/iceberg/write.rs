@@ -1,7 +1,8 @@
 //! Writing an Iceberg table: appends (Metaxy `_write_feature`: create the table when missing, evolve the schema by
 //! name, one append snapshot) and hard deletes (Metaxy `_delete_feature` = pyiceberg `Table.delete`: a
 //! copy-on-write overwrite, no delete files). Every write is one new snapshot and one new metadata file, published
-//! by a conditional swap of the catalog's `metadata_location`: a kill before the swap leaves only unreferenced files.
+//! by a conditional swap of the catalog's `metadata_location` (a REST catalog: one conditional commit request): a kill
+//! before the swap leaves only unreferenced files.
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -24,7 +25,7 @@ use iceberg::writer::file_writer::location_generator::{
 use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
 use iceberg::writer::file_writer::ParquetWriterBuilder;
 use iceberg::writer::{IcebergWriter, IcebergWriterBuilder};
-use iceberg::{Catalog, MetadataLocation, NamespaceIdent, TableCreation};
+use iceberg::{MetadataLocation, NamespaceIdent, TableCreation};
 use polars::prelude::{col, lit, DataFrame, IntoLazy};
 
 use super::read::{conform, conform_array, engine_schema, live_files, LiveFile};
@@ -284,16 +285,12 @@ impl IcebergStore {
     }
 
     /// Publishes `change` as one new snapshot of `table`: a manifest of the added files, the manifests holding
-    /// removed files rewritten (their other files kept as existing), the rest carried over; then the manifest list,
-    /// the new metadata file and the conditional catalog swap.
+    /// removed files rewritten (their other files kept as existing), the rest carried over; then the manifest list
+    /// and [`Self::publish`].
     async fn commit(&self, key: &FeatureKey, table: &Table, change: Change) -> Result<()> {
         let werr = |e: iceberg::Error| self.write_err(key, e);
         let md = table.metadata();
         let io = table.file_io();
-        let old_location = table
-            .metadata_location()
-            .ok_or_else(|| self.write_err(key, "the table has no metadata location"))?
-            .to_string();
         let snapshot_id = new_snapshot_id(md);
         let seq = md.next_sequence_number();
         let schema = Arc::new(
@@ -391,8 +388,42 @@ impl IcebergStore {
             .with_summary(summary)
             .with_schema_id(schema.schema_id())
             .build();
+        self.publish(key, table, change.new_schema, snapshot).await
+    }
+
+    /// Publishes the new `snapshot` of `table` (and its grown schema): through a REST catalog one commit request
+    /// ([`super::rest::snapshot_commit`]); through the SQL catalog the new metadata file, then the conditional swap
+    /// of `metadata_location`.
+    async fn publish(
+        &self,
+        key: &FeatureKey,
+        table: &Table,
+        new_schema: Option<IcebergSchema>,
+        snapshot: Snapshot,
+    ) -> Result<()> {
+        let werr = |e: iceberg::Error| self.write_err(key, e);
+        let md = table.metadata();
+        let parent = md.current_snapshot().map(|s| s.snapshot_id());
+        let snapshot_id = snapshot.snapshot_id();
+        let sql = match &self.catalog {
+            super::CatalogSpec::Rest(rest) => {
+                let (requirements, updates) =
+                    super::rest::snapshot_commit(md, new_schema, snapshot, parent);
+                crate::engine::fault::point("iceberg.before_commit");
+                let applied = rest
+                    .commit(&self.table_ident(key), requirements, updates)
+                    .await
+                    .map_err(|m| self.write_err(key, m))?;
+                return self.committed(key, applied);
+            }
+            super::CatalogSpec::Sql(sql) => sql,
+        };
+        let old_location = table
+            .metadata_location()
+            .ok_or_else(|| self.write_err(key, "the table has no metadata location"))?
+            .to_string();
         let mut builder = md.clone().into_builder(Some(old_location.clone()));
-        if let Some(s) = change.new_schema {
+        if let Some(s) = new_schema {
             builder = builder.add_current_schema(s).map_err(werr)?;
         }
         let new_md = builder
@@ -413,10 +444,9 @@ impl IcebergStore {
             .map_err(werr)?
             .with_next_version()
             .with_new_metadata(&new_md);
-        new_md.write_to(io, &loc).await.map_err(werr)?;
+        new_md.write_to(table.file_io(), &loc).await.map_err(werr)?;
         crate::engine::fault::point("iceberg.before_commit");
-        let swapped = self
-            .catalog
+        let swapped = sql
             .swap_metadata_location(
                 &self.namespace,
                 &key.table_name(),
@@ -425,7 +455,12 @@ impl IcebergStore {
             )
             .await
             .map_err(|m| self.write_err(key, m))?;
-        if !swapped {
+        self.committed(key, swapped)
+    }
+
+    /// `Ok` when the commit was applied, else the one-line "another writer committed first" error.
+    fn committed(&self, key: &FeatureKey, applied: bool) -> Result<()> {
+        if !applied {
             return Err(self.write_err(
                 key,
                 "another writer committed to the table since it was read; nothing was written, retry",
