@@ -939,3 +939,95 @@ fn clickhouse_counts_an_absent_target_in_clickhouse() {
     assert_eq!(f["stale"], serde_json::json!(0));
     assert_eq!(f["orphaned"], serde_json::json!(0));
 }
+
+/// `metadata status --all-features --format json` in `dir` with the extra environment `env` (stdout, stderr).
+fn status_json(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
+        .args(["metadata", "status", "--all-features", "--format", "json"])
+        .current_dir(dir)
+        .env_remove("METAXY_CONFIG")
+        .env_remove("METAXY_CONFIG_FILE")
+        .envs(crate::common::scenario_env(dir))
+        .envs(env.iter().copied())
+        .output()
+        .expect("binary runs");
+    assert!(
+        o.status.success(),
+        "{}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// A copy of Delta fixture `scenario` in `dir` where every video row is stored again in a data file of its own with
+/// the same timestamps (a tie across files) and five more with null timestamps (they lose against any timestamp).
+fn delta_with_ties(scenario: &str, dir: &std::path::Path) {
+    use polars::prelude::*;
+    let ws = open_copy("delta", scenario, dir);
+    let writer = metaxy_tui::engine::store::open_store_for_write(&ws.store_config, dir).unwrap();
+    let key = FeatureKey::parse("example/video").unwrap();
+    let df = writer.scan(&key, None, &Columns::All).unwrap().unwrap();
+    let suffixed = |df: &DataFrame, suffix: &str| {
+        let mut df = df.clone();
+        let path: StringChunked = df
+            .column("path")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|p| p.map(|p| format!("{p}{suffix}")))
+            .collect();
+        df.with_column(path.with_name("path".into()).into_column())
+            .unwrap();
+        df
+    };
+    writer.append(&key, &suffixed(&df, "-tie")).unwrap();
+    let mut nulls = suffixed(&df.head(Some(5)), "-null");
+    for c in ["metaxy_updated_at", "metaxy_deleted_at"] {
+        let dtype = nulls.column(c).unwrap().dtype().clone();
+        nulls
+            .with_column(Column::full_null(c.into(), 5, &dtype))
+            .unwrap();
+    }
+    writer.append(&key, &nulls).unwrap();
+}
+
+/// Delta stores count large increments inside DuckDB over the tables' parquet files, in bounded memory. Forced on
+/// the fixtures (`METAXY_TUI_DELTA_DUCKDB_ROWS=0`), `metadata status` gives exactly what the general engine gives
+/// (`METAXY_TUI_NO_STORE_COUNTS=1`) on every Delta fixture, Map mode included, and on a copy with ties across data
+/// files and null timestamps; and the DuckDB path is taken (`duckdb-counts` in the timings).
+#[test]
+fn delta_counts_in_duckdb_equal_the_engine_on_every_fixture_and_with_ties() {
+    let mut dirs: Vec<(String, std::path::PathBuf)> = crate::common::all_scenarios()
+        .into_iter()
+        .filter(|(a, b)| *a == "delta" || *b == "delta")
+        .map(|(a, b)| (format!("{a}/{b}"), crate::common::scenario_dir_in(a, b)))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    delta_with_ties("s06_soft_delete", tmp.path());
+    dirs.push(("ties".into(), tmp.path().to_path_buf()));
+    assert!(dirs.len() >= 10, "{}", dirs.len());
+    let mut taken = 0;
+    for (label, dir) in &dirs {
+        let (engine, _) = status_json(dir, &[("METAXY_TUI_NO_STORE_COUNTS", "1")]);
+        let (duck, timings) = status_json(
+            dir,
+            &[
+                ("METAXY_TUI_DELTA_DUCKDB_ROWS", "0"),
+                ("METAXY_TUI_TIMINGS", "1"),
+            ],
+        );
+        let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        assert_eq!(parse(&duck), parse(&engine), "{label}");
+        let n = timings.matches("timing duckdb-counts ").count();
+        if label == "ties" {
+            assert!(n >= 3, "{label}: {n} features counted in DuckDB");
+        }
+        taken += n;
+    }
+    assert!(taken >= 24, "{taken} features counted in DuckDB");
+}

@@ -4,9 +4,12 @@
 //! soft-delete removal, per-field and sample provenance from the upstream data versions, the comparison) runs
 //! inside DuckDB with the engine's row hash registered as a C-API function ([`crate::engine::store::duckdb::udf`]), and
 //! only four numbers come back: new, stale, orphaned and `Materialized`. DuckDB stores run it over their own
-//! tables. Other backends (Delta, LanceDB: the engine's own decode beats DuckDB's parquet reader on Metaxy's
-//! single-row-group files), plans that do not qualify and anything DuckDB fails on use
-//! [`crate::engine::versioning::resolve::resolve_update`]; both give the same counts (tested on every DuckDB fixture).
+//! tables; local Delta stores over their tables' parquet files once the tables hold
+//! [`crate::engine::store::delta::DUCKDB_ROWS`] rows (below that the engine's own decode is faster). DuckDB
+//! spills beyond a memory limit ([`crate::engine::store::duckdb::udf::counts_memory_limit`]), so the counts of a
+//! 100M-row increment take bounded memory. ClickHouse counts in its own SQL. Other backends, plans that do not
+//! qualify and anything DuckDB fails on use [`crate::engine::versioning::resolve::resolve_update`]; both give the
+//! same counts (tested on every DuckDB and Delta fixture).
 //! `METAXY_TUI_NO_STORE_COUNTS=1` turns this off.
 
 use crate::engine::error::Result;

@@ -12,6 +12,7 @@
 //! The latest row per id of a table of several data files is read in two phases ([`latest`]): the columns the
 //! pick needs from every file, the other columns only from the files holding a winner.
 
+mod counts;
 mod decode;
 mod ids;
 mod latest;
@@ -36,6 +37,7 @@ use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, Re
 use crate::engine::store::common::{
     check_local_dir, check_table_key, is_remote, resolve_local_path, storage_options,
 };
+pub use counts::DUCKDB_ROWS;
 use decode::{decode_files, decode_rows, string_views};
 
 /// Table layout under `root_path`.
@@ -587,6 +589,16 @@ impl MetadataStore for DeltaStore {
             return Ok(LatestScan::Missing);
         }
         block_on(self.scan_ordered_async(key, feature_version, columns, range))
+    }
+    /// A local store counts in DuckDB's bounded memory ([`counts`]); a remote one reads the upstream ids here.
+    fn counts_stay_in_store(&self) -> bool {
+        !is_remote(&self.root_uri)
+    }
+    fn increment_counts(
+        &self,
+        plan: &crate::engine::store::count_plan::CountPlan,
+    ) -> Result<Option<crate::engine::store::count_plan::IncrementCounts>> {
+        self.counts_in_duckdb(plan)
     }
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         block_on(self.append_async(key, df))

@@ -7,7 +7,7 @@ use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
 use crate::engine::store::count_plan::{CountPlan, IncrementCounts, RecipePiece};
-use crate::engine::store::duckdb::sql::{latest_rowid_sql, quote_ident, sql_str};
+use crate::engine::store::duckdb::sql::{latest_order_sql, quote_ident, sql_str};
 use crate::engine::store::duckdb::udf::{ProvenanceTemplate, RawDuckDb, RecipeTok};
 
 /// A feature's stored rows as a DuckDB query sees them (for [`count_in_duckdb`]).
@@ -20,6 +20,24 @@ pub struct SqlRelation {
     pub columns: Vec<(String, String)>,
     /// A name for timings and messages (the table name).
     pub name: String,
+    /// The storage order of the rows as a BIGINT expression over `source` (greater = stored later; breaks ties
+    /// of the latest-row pick): `rowid` for a DuckDB table, file position then row number for parquet files.
+    pub order: String,
+    /// The table exists but holds no data file (an emptied Delta table): no row, and `source` is not read.
+    pub empty: bool,
+}
+
+impl SqlRelation {
+    /// A DuckDB table of the database the query runs on (`columns` as `information_schema` gives them).
+    pub fn table(name: &str, columns: Vec<(String, String)>) -> Self {
+        SqlRelation {
+            source: quote_ident(name),
+            columns,
+            name: name.to_string(),
+            order: "rowid".into(),
+            empty: false,
+        }
+    }
 }
 
 /// The SQL of `rel`'s default read for an increment: rows of `version`, the latest row per id (Metaxy's
@@ -69,7 +87,7 @@ fn latest_read_sql(
     } else {
         format!(
             "{src}{where_version} AND {}",
-            latest_rowid_sql(&rel.source, &where_version, &id_sql, &ts),
+            latest_order_sql(&rel.source, &where_version, &id_sql, &ts, &rel.order),
             src = rel.source
         )
     };
@@ -167,33 +185,43 @@ fn varchar_member(columns: &[(String, String)], column: &str, field: &str) -> bo
     })
 }
 
-/// The counts of `plan` as one DuckDB query on `db`, over the tables `relation` gives per feature (`None`: the
+/// The counts of `plan` as one DuckDB query on `db`, over the relations `relation` gives per feature (`None`: the
 /// feature has no table). The sample provenance is computed by a provenance function registered for the plan
-/// ([`RawDuckDb::register_provenance`]); DuckDB scans, dedups and joins in parallel; four numbers come back.
-/// `Ok(None)` when an upstream table is missing or a table is not as the plan expects, or DuckDB fails: the caller
-/// then runs the general engine, which reports real errors.
+/// ([`RawDuckDb::register_provenance`]); DuckDB scans, dedups and joins in parallel, spilling to its temporary
+/// directory beyond [`RawDuckDb::query_first_row_bounded`]'s memory limit; four numbers come back. When the target
+/// holds no row (no table yet, or an emptied table) every expected sample is new: only the upstream join's ids are
+/// counted and nothing is hashed, as [`crate::engine::versioning::counts::absent_target_counts`] does.
+/// `Ok(None)` when an upstream table is missing or empty or a table is not as the plan expects, or DuckDB fails:
+/// the caller then runs the general engine, which reports real errors.
 pub fn count_in_duckdb(
     db: &RawDuckDb,
     plan: &CountPlan,
     relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
 ) -> Result<Option<IncrementCounts>> {
+    let target = relation(&plan.target)?;
+    let target_exists = target.is_some();
+    let target = target.filter(|t| !t.empty);
+    let hashing = target.is_some();
     let mut ctes: Vec<String> = Vec::new();
     for (di, d) in plan.deps.iter().enumerate() {
-        let Some(rel) = relation(&d.feature)? else {
+        let Some(rel) = relation(&d.feature)?.filter(|r| !r.empty) else {
             return Ok(None);
         };
-        let extra: Vec<String> = d
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(fi, f)| {
-                format!(
-                    "struct_extract({}, {}) AS __d{di}_{fi}",
-                    quote_ident(cols::DATA_VERSION_BY_FIELD),
-                    sql_str(f),
-                )
-            })
-            .collect();
+        let extra: Vec<String> = if hashing {
+            d.fields
+                .iter()
+                .enumerate()
+                .map(|(fi, f)| {
+                    format!(
+                        "struct_extract({}, {}) AS __d{di}_{fi}",
+                        quote_ident(cols::DATA_VERSION_BY_FIELD),
+                        sql_str(f),
+                    )
+                })
+                .collect()
+        } else {
+            vec![]
+        };
         let needs = d
             .fields
             .iter()
@@ -210,8 +238,81 @@ pub fn count_in_duckdb(
     for di in 1..plan.deps.len() {
         from.push_str(&format!(" JOIN __u{di} USING ({})", j.join(", ")));
     }
-    // the sample provenance in one call: per field H(pieces joined by '|'), then H(the field provenances in
-    // struct-key order joined by '|'); the data versions are the arguments, the literals are baked in
+    let sql = if let Some(rel) = target {
+        let Some(prov_call) = provenance_call(db, plan) else {
+            return Ok(None);
+        };
+        ctes.push(format!(
+            "__e AS (SELECT {}, {prov_call} AS __prov, 1 AS __p FROM {from})",
+            j.join(", "),
+        ));
+        let extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];
+        let needs = rel
+            .columns
+            .iter()
+            .any(|(n, t)| n == cols::PROVENANCE && t == "VARCHAR");
+        let Some(cur) = latest_read_sql(
+            db,
+            &rel,
+            &plan.feature_version,
+            &plan.id_columns,
+            &extra,
+            needs,
+        )?
+        else {
+            return Ok(None);
+        };
+        ctes.push(format!("__c AS (SELECT *, 1 AS __p FROM ({cur}))"));
+        let on: Vec<String> = j.iter().map(|c| format!("e.{c} = c.{c}")).collect();
+        format!(
+            "WITH {} SELECT \
+             count(*) FILTER (WHERE c.__p IS NULL), \
+             count(*) FILTER (WHERE e.__p IS NOT NULL AND c.__p IS NOT NULL AND (c.__cur_prov IS NULL OR e.__prov <> c.__cur_prov)), \
+             count(*) FILTER (WHERE e.__p IS NULL), \
+             count(*) FILTER (WHERE c.__p IS NOT NULL) \
+             FROM __e e FULL JOIN __c c ON {}",
+            ctes.join(", "),
+            on.join(" AND "),
+        )
+    } else {
+        format!(
+            "WITH {} SELECT count(*), 0, 0, 0 FROM {from}",
+            ctes.join(", ")
+        )
+    };
+    if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
+        eprintln!("{sql}");
+    }
+    let name = plan.target.to_string();
+    let t = crate::engine::timing::span(|| format!("duckdb-counts {name}"));
+    let row = db.query_first_row_bounded(&sql);
+    drop(t);
+    let row = match row {
+        Ok(r) => r,
+        Err(e) => {
+            if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
+                eprintln!("in-store counts of {name} declined: {e}");
+            }
+            return Ok(None);
+        }
+    };
+    let [new, stale, orphaned, current] = row[..] else {
+        return Ok(None);
+    };
+    Ok(Some(IncrementCounts {
+        new: new as usize,
+        stale: stale as usize,
+        orphaned: orphaned as usize,
+        current_rows: current as usize,
+        target_exists,
+    }))
+}
+
+/// The SQL call computing a row's sample provenance from the `__d<dep>_<field>` columns of the upstream reads:
+/// per field H(pieces joined by '|'), then H(the field provenances in struct-key order joined by '|'); the data
+/// versions are the arguments, the literals are baked into a function registered for `plan`. `None` when DuckDB
+/// refuses the registration.
+fn provenance_call(db: &RawDuckDb, plan: &CountPlan) -> Option<String> {
     let mut args: Vec<String> = Vec::new();
     let mut fields: Vec<Vec<RecipeTok>> = Vec::new();
     for (_, pieces) in &plan.fields {
@@ -243,83 +344,15 @@ pub fn count_in_duckdb(
         }
         fields.push(toks);
     }
-    let Ok(prov_fn) = db.register_provenance(ProvenanceTemplate {
-        algorithm: plan.algorithm,
-        truncation: plan.truncation,
-        fields,
-        args: args.len(),
-    }) else {
-        return Ok(None);
-    };
-    ctes.push(format!(
-        "__e AS (SELECT {}, {prov_fn}({}) AS __prov, 1 AS __p FROM {from})",
-        j.join(", "),
-        args.join(", ")
-    ));
-    let target = relation(&plan.target)?;
-    let target_exists = target.is_some();
-    let sql = if let Some(rel) = target {
-        let extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];
-        let needs = rel
-            .columns
-            .iter()
-            .any(|(n, t)| n == cols::PROVENANCE && t == "VARCHAR");
-        let Some(cur) = latest_read_sql(
-            db,
-            &rel,
-            &plan.feature_version,
-            &plan.id_columns,
-            &extra,
-            needs,
-        )?
-        else {
-            return Ok(None);
-        };
-        ctes.push(format!("__c AS (SELECT *, 1 AS __p FROM ({cur}))"));
-        let on: Vec<String> = j.iter().map(|c| format!("e.{c} = c.{c}")).collect();
-        format!(
-            "WITH {} SELECT \
-             count(*) FILTER (WHERE c.__p IS NULL), \
-             count(*) FILTER (WHERE e.__p IS NOT NULL AND c.__p IS NOT NULL AND (c.__cur_prov IS NULL OR e.__prov <> c.__cur_prov)), \
-             count(*) FILTER (WHERE e.__p IS NULL), \
-             count(*) FILTER (WHERE c.__p IS NOT NULL) \
-             FROM __e e FULL JOIN __c c ON {}",
-            ctes.join(", "),
-            on.join(" AND "),
-        )
-    } else {
-        // the hashes are evaluated all the same (count(__prov) needs them), as the engine would
-        format!(
-            "WITH {} SELECT count(*), count(__prov) * 0, 0, 0 FROM __e",
-            ctes.join(", ")
-        )
-    };
-    if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
-        eprintln!("{sql}");
-    }
-    let name = plan.target.to_string();
-    let t = crate::engine::timing::span(|| format!("duckdb-counts {name}"));
-    let row = db.query_first_row(&sql);
-    drop(t);
-    let row = match row {
-        Ok(r) => r,
-        Err(e) => {
-            if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
-                eprintln!("in-store counts of {name} declined: {e}");
-            }
-            return Ok(None);
-        }
-    };
-    let [new, stale, orphaned, current] = row[..] else {
-        return Ok(None);
-    };
-    Ok(Some(IncrementCounts {
-        new: new as usize,
-        stale: stale as usize,
-        orphaned: orphaned as usize,
-        current_rows: current as usize,
-        target_exists,
-    }))
+    let prov_fn = db
+        .register_provenance(ProvenanceTemplate {
+            algorithm: plan.algorithm,
+            truncation: plan.truncation,
+            fields,
+            args: args.len(),
+        })
+        .ok()?;
+    Some(format!("{prov_fn}({})", args.join(", ")))
 }
 
 #[cfg(test)]
@@ -351,17 +384,16 @@ mod tests {
         }
         let db = RawDuckDb::open(&path).unwrap();
         let check = |table: &str, ty: &str| {
-            let rel = SqlRelation {
-                source: quote_ident(table),
-                columns: vec![
+            let rel = SqlRelation::table(
+                table,
+                vec![
                     ("id".into(), ty.into()),
                     (
                         crate::engine::schema::FEATURE_VERSION.into(),
                         "VARCHAR".into(),
                     ),
                 ],
-                name: table.into(),
-            };
+            );
             ids_unique(
                 &db,
                 &rel,

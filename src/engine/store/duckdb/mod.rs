@@ -410,6 +410,12 @@ impl MetadataStore for DuckDbStore {
             .map(Some)
     }
 
+    /// DuckDB counts every increment in its own bounded memory (spilling), the absent target included: the
+    /// upstream ids never cross into this process.
+    fn counts_stay_in_store(&self) -> bool {
+        true
+    }
+
     fn increment_counts(
         &self,
         plan: &crate::engine::store::count_plan::CountPlan,
@@ -772,11 +778,10 @@ impl DuckDbStore {
             if !tables.contains(&table) {
                 return Ok(None);
             }
-            Ok(Some(SqlRelation {
-                source: quote_ident(&table),
-                columns: Self::table_columns(conn, &table)?,
-                name: table,
-            }))
+            Ok(Some(SqlRelation::table(
+                &table,
+                Self::table_columns(conn, &table)?,
+            )))
         };
         crate::engine::store::duckdb::counts::count_in_duckdb(db, plan, &relation)
     }

@@ -46,9 +46,15 @@ pub struct ProvenanceTemplate {
 
 static NEXT_FUNCTION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// A read-only DuckDB database opened through the C API, in which provenance functions are registered.
+/// A DuckDB database opened through the C API (a store file read-only, or an in-memory database over parquet
+/// files), in which provenance functions are registered.
 pub struct RawDuckDb {
     db: ffi::duckdb_database,
+    /// This instance's spill directory (`temp_directory`): created by DuckDB when a query first spills, removed
+    /// when the instance closes.
+    spill_dir: std::path::PathBuf,
+    /// Queries of [`RawDuckDb::query_first_row_bounded`] running now (the memory limit is set while above 0).
+    bounded: std::sync::Mutex<usize>,
 }
 
 // SAFETY: a duckdb_database may be used from any thread (every query below runs on a connection of its own).
@@ -59,6 +65,48 @@ impl Drop for RawDuckDb {
     fn drop(&mut self) {
         // SAFETY: `db` came from duckdb_open_ext; no connection of ours outlives a query
         unsafe { ffi::duckdb_close(&mut self.db) };
+        // DuckDB deletes its temporary files on close; the directory is ours
+        let _ = std::fs::remove_dir_all(&self.spill_dir);
+    }
+}
+
+static NEXT_SPILL_DIR: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A spill directory of its own for a new instance: `$TMPDIR/metaxy-tui-spill-<pid>-<n>` (DuckDB's temporary
+/// file names are only unique within one instance).
+fn new_spill_dir() -> std::path::PathBuf {
+    let n = NEXT_SPILL_DIR.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("metaxy-tui-spill-{}-{n}", std::process::id()))
+}
+
+/// The memory limit of the counts queries ([`RawDuckDb::query_first_row_bounded`]), as DuckDB's `memory_limit`
+/// setting spells it: `METAXY_TUI_MEMORY_LIMIT` (e.g. `2GB`, `800MB`; `0`, `off` or empty: DuckDB's own default,
+/// 80% of RAM), else 3 GB or half the machine's RAM (`/proc/meminfo`) when that is less. Beyond it, DuckDB's
+/// joins and aggregates spill to the instance's temporary directory, so a 100M-row increment is counted in
+/// bounded memory.
+pub fn counts_memory_limit() -> Option<String> {
+    match std::env::var("METAXY_TUI_MEMORY_LIMIT") {
+        Ok(v) => {
+            let v = v.trim();
+            if v.is_empty() || v == "0" || v.eq_ignore_ascii_case("off") {
+                None
+            } else {
+                Some(v.to_string())
+            }
+        }
+        Err(_) => {
+            const DEFAULT_MB: u64 = 3 * 1024;
+            let half_ram_mb = std::fs::read_to_string("/proc/meminfo")
+                .ok()
+                .and_then(|m| {
+                    m.lines()
+                        .find_map(|l| l.strip_prefix("MemTotal:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                })
+                .map(|kb| kb / 1024 / 2);
+            let mb = half_ram_mb.map_or(DEFAULT_MB, |h| h.clamp(256, DEFAULT_MB));
+            Some(format!("{mb}MB"))
+        }
     }
 }
 
@@ -77,18 +125,39 @@ impl RawDuckDb {
     ///
     /// Errors: DuckDB's message when the file cannot be opened.
     pub fn open(path: &Path) -> std::result::Result<Self, String> {
-        let c_path = CString::new(path.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
+        Self::open_with(Some(path))
+    }
+
+    /// Opens a new in-memory database (for queries over files, e.g. a Delta table's parquet files).
+    ///
+    /// Errors: DuckDB's message.
+    pub fn open_in_memory() -> std::result::Result<Self, String> {
+        Self::open_with(None)
+    }
+
+    /// Opens `path` read-only, or an in-memory database; both with a spill directory of their own.
+    fn open_with(path: Option<&Path>) -> std::result::Result<Self, String> {
+        let c_path = path
+            .map(|p| CString::new(p.to_string_lossy().as_bytes()).map_err(|e| e.to_string()))
+            .transpose()?;
+        let spill_dir = new_spill_dir();
+        let c_spill =
+            CString::new(spill_dir.to_string_lossy().as_bytes()).map_err(|e| e.to_string())?;
         // SAFETY: plain C API calls; every handle is checked and released on every path
         unsafe {
             let mut config: ffi::duckdb_config = std::ptr::null_mut();
             if ffi::duckdb_create_config(&mut config) != ffi::DuckDBSuccess {
                 return Err("cannot create a DuckDB config".into());
             }
-            let (k, v) = (c"access_mode", c"READ_ONLY");
-            ffi::duckdb_set_config(config, k.as_ptr(), v.as_ptr());
+            if c_path.is_some() {
+                let (k, v) = (c"access_mode", c"READ_ONLY");
+                ffi::duckdb_set_config(config, k.as_ptr(), v.as_ptr());
+            }
+            ffi::duckdb_set_config(config, c"temp_directory".as_ptr(), c_spill.as_ptr());
             let mut db: ffi::duckdb_database = std::ptr::null_mut();
             let mut err: *mut c_char = std::ptr::null_mut();
-            let rc = ffi::duckdb_open_ext(c_path.as_ptr(), &mut db, config, &mut err);
+            let path_ptr = c_path.as_ref().map_or(std::ptr::null(), |p| p.as_ptr());
+            let rc = ffi::duckdb_open_ext(path_ptr, &mut db, config, &mut err);
             ffi::duckdb_destroy_config(&mut config);
             if rc != ffi::DuckDBSuccess {
                 let m = c_message(err, "cannot open the DuckDB database");
@@ -97,7 +166,11 @@ impl RawDuckDb {
                 }
                 return Err(m);
             }
-            Ok(RawDuckDb { db })
+            Ok(RawDuckDb {
+                db,
+                spill_dir,
+                bounded: std::sync::Mutex::new(0),
+            })
         }
     }
 
@@ -137,6 +210,53 @@ impl RawDuckDb {
     pub fn query_first_row(&self, sql: &str) -> std::result::Result<Vec<i64>, String> {
         // SAFETY: `res` is a live, successful result with at least one row; `c` is below its column count
         self.first_row(sql, |res, c| unsafe { ffi::duckdb_value_int64(res, c, 0) })
+    }
+
+    /// [`RawDuckDb::query_first_row`] under [`counts_memory_limit`]: DuckDB's `memory_limit` is set while such
+    /// queries run (it is a database-wide setting; reset to DuckDB's default when the last one ends), so their
+    /// joins and aggregates spill to the instance's temporary directory instead of growing. Errors: as
+    /// `query_first_row`.
+    pub fn query_first_row_bounded(&self, sql: &str) -> std::result::Result<Vec<i64>, String> {
+        let Some(limit) = counts_memory_limit() else {
+            return self.query_first_row(sql);
+        };
+        {
+            let mut n = self.bounded.lock().unwrap_or_else(|p| p.into_inner());
+            if *n == 0 {
+                // a limit DuckDB refuses (bad spelling, below what is pinned now) leaves the query unbounded
+                let _ = self.execute(&format!("SET memory_limit = '{}'", limit.replace('\'', "")));
+            }
+            *n += 1;
+        }
+        let out = self.query_first_row(sql);
+        let mut n = self.bounded.lock().unwrap_or_else(|p| p.into_inner());
+        *n -= 1;
+        if *n == 0 {
+            let _ = self.execute("RESET memory_limit");
+        }
+        out
+    }
+
+    /// Runs a statement that returns nothing of interest (`SET`, `RESET`). Errors: DuckDB's message.
+    fn execute(&self, sql: &str) -> std::result::Result<(), String> {
+        let c_sql = CString::new(sql).map_err(|e| e.to_string())?;
+        let mut con = self.connect()?;
+        // SAFETY: `con` is open; the result is destroyed before the connection is closed
+        unsafe {
+            let mut res: ffi::duckdb_result = std::mem::zeroed();
+            let rc = ffi::duckdb_query(con, c_sql.as_ptr(), &mut res);
+            let out = if rc != ffi::DuckDBSuccess {
+                Err(c_message(
+                    ffi::duckdb_result_error(&mut res),
+                    "statement failed",
+                ))
+            } else {
+                Ok(())
+            };
+            ffi::duckdb_destroy_result(&mut res);
+            ffi::duckdb_disconnect(&mut con);
+            out
+        }
     }
 
     /// Runs `sql` on a connection of its own and returns the first row's values as text (`None` = NULL).

@@ -1,0 +1,169 @@
+//! Counts-only increments of a local Delta store computed by DuckDB over the tables' parquet files, in bounded
+//! memory ([`crate::engine::store::duckdb::counts::count_in_duckdb`], the query DuckDB stores run over their own
+//! tables): DuckDB reads only the columns the increment needs, dedups, hashes with the engine's row hash, joins
+//! and compares, spilling to disk beyond its memory limit, and four numbers come back.
+//!
+//! Each feature's relation is the active data files of the table's current version, in the order of the Delta log
+//! as the engine's own reader takes them ([`super::DeltaStore::decode_table`]), read with DuckDB's `read_parquet`
+//! (`union_by_name`, so files written before a column was added read it as NULL, as delta-rs does). The storage
+//! order that breaks ties of the latest-row pick is the file's position in that list, then the row's position in
+//! the file: the engine's `keep_latest` keeps the same row.
+//!
+//! Used for large increments only (the engine's own decode is faster on small ones; [`DUCKDB_ROWS`]); declined
+//! (the general engine runs) for remote stores, partitioned tables, column mapping, deletion vectors, a data file
+//! missing on disk, and an upstream without data files.
+
+use std::collections::HashMap;
+
+use crate::engine::error::Result;
+use crate::engine::keys::FeatureKey;
+use crate::engine::rt::block_on;
+use crate::engine::store::count_plan::{CountPlan, IncrementCounts};
+use crate::engine::store::duckdb::counts::{count_in_duckdb, SqlRelation};
+use crate::engine::store::duckdb::sql::sql_str;
+use crate::engine::store::duckdb::udf::RawDuckDb;
+
+use super::DeltaStore;
+
+/// Below this many stored rows in the plan's tables (all versions, from the Delta log's per-file record counts),
+/// the general engine counts (faster there: the engine decodes Metaxy's single-row-group files in parallel by
+/// column); at or above it, DuckDB does, in bounded memory. `METAXY_TUI_DELTA_DUCKDB_ROWS` overrides it (`0`:
+/// always DuckDB).
+pub const DUCKDB_ROWS: u64 = 5_000_000;
+
+/// A feature's table as the counts query reads it.
+enum Relation {
+    /// No table: `None` to the query.
+    Missing,
+    /// The table's data files (or an empty table) and the rows they hold.
+    Files(SqlRelation, u64),
+    /// The table is not something DuckDB can read exactly as the engine does (the reason, for timings).
+    Declined(String),
+}
+
+impl DeltaStore {
+    /// [`crate::engine::store::MetadataStore::increment_counts`] for Delta: `plan` counted by DuckDB over the
+    /// tables' parquet files, when the store is local, every table qualifies and the tables hold at least
+    /// [`DUCKDB_ROWS`] rows; else `Ok(None)` (the general engine counts). Errors: the Delta log of a table cannot
+    /// be read.
+    pub(super) fn counts_in_duckdb(&self, plan: &CountPlan) -> Result<Option<IncrementCounts>> {
+        if crate::engine::store::common::is_remote(&self.root_uri) {
+            return Ok(None);
+        }
+        let threshold = std::env::var("METAXY_TUI_DELTA_DUCKDB_ROWS")
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(DUCKDB_ROWS);
+        let Ok(db) = RawDuckDb::open_in_memory() else {
+            return Ok(None);
+        };
+        let mut keys: Vec<&FeatureKey> = plan.deps.iter().map(|d| &d.feature).collect();
+        keys.push(&plan.target);
+        let mut rels: HashMap<FeatureKey, SqlRelation> = HashMap::new();
+        let mut rows = 0u64;
+        for key in keys {
+            match block_on(self.parquet_relation(&db, key))? {
+                Relation::Missing => {}
+                Relation::Files(rel, n) => {
+                    rows += n;
+                    rels.insert(key.clone(), rel);
+                }
+                Relation::Declined(why) => {
+                    let _t = crate::engine::timing::span(|| {
+                        format!("delta-duckdb-counts declined {key}: {why}")
+                    });
+                    return Ok(None);
+                }
+            }
+        }
+        if rows < threshold {
+            return Ok(None);
+        }
+        count_in_duckdb(&db, plan, &|k| Ok(rels.get(k).cloned()))
+    }
+
+    /// `key`'s table as a DuckDB relation over its active data files (see the module docs).
+    async fn parquet_relation(&self, db: &RawDuckDb, key: &FeatureKey) -> Result<Relation> {
+        if !self.table_exists(key).await? {
+            return Ok(Relation::Missing);
+        }
+        let table = self.open_table(key).await?;
+        let state = table
+            .snapshot()
+            .map_err(|e| self.corrupt(key, e.to_string()))?;
+        let meta = state.snapshot().metadata();
+        if !meta.partition_columns().is_empty() {
+            return Ok(Relation::Declined("partitioned table".into()));
+        }
+        if meta
+            .configuration()
+            .get("delta.columnMapping.mode")
+            .is_some_and(|m| m != "none")
+        {
+            return Ok(Relation::Declined("column mapping".into()));
+        }
+        let Ok(dir) = self
+            .table_url(key)
+            .and_then(|u| u.to_file_path().map_err(|_| self.err("not a local table")))
+        else {
+            return Ok(Relation::Declined("not a local table".into()));
+        };
+        let mut files: Vec<String> = Vec::new();
+        let mut rows = 0u64;
+        for f in state.log_data() {
+            if f.deletion_vector_descriptor().is_some() {
+                return Ok(Relation::Declined("deletion vectors".into()));
+            }
+            let p = f.path();
+            if p.contains("://") {
+                return Ok(Relation::Declined("a data file outside the table".into()));
+            }
+            let full = dir.join(p.as_ref());
+            if !full.is_file() {
+                return Ok(Relation::Declined(format!("{} is missing", full.display())));
+            }
+            rows += f.num_records().unwrap_or(0) as u64;
+            files.push(sql_str(&full.to_string_lossy()));
+        }
+        let name = self.feature_uri(key);
+        if files.is_empty() {
+            return Ok(Relation::Files(
+                SqlRelation {
+                    source: String::new(),
+                    columns: vec![],
+                    name,
+                    order: String::new(),
+                    empty: true,
+                },
+                0,
+            ));
+        }
+        let read = format!("read_parquet([{}], union_by_name = true)", files.join(", "));
+        // (name, type) of every column, as DuckDB reads the files: one text value, split here
+        let described = db.query_first_row_text(&format!(
+            "SELECT string_agg(column_name || chr(1) || column_type, chr(2)) FROM (DESCRIBE SELECT * FROM {read})"
+        ));
+        let Ok([Some(described)]) = described.as_deref() else {
+            return Ok(Relation::Declined(
+                "DuckDB cannot read the data files".into(),
+            ));
+        };
+        let columns: Vec<(String, String)> = described
+            .split('\u{2}')
+            .filter_map(|c| c.split_once('\u{1}'))
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect();
+        Ok(Relation::Files(
+            SqlRelation {
+                source: format!(
+                    "(SELECT *, (file_index::BIGINT << 40) + file_row_number AS __mx_order FROM {read})"
+                ),
+                columns,
+                name,
+                order: "__mx_order".into(),
+                empty: false,
+            },
+            rows,
+        ))
+    }
+}
