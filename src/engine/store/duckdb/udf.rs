@@ -174,6 +174,11 @@ impl RawDuckDb {
         }
     }
 
+    /// This instance's spill directory (DuckDB's `temp_directory`; it exists once a query has spilled).
+    pub fn spill_dir(&self) -> &Path {
+        &self.spill_dir
+    }
+
     /// The C API handle (for `duckdb::Connection::open_from_raw`; valid while `self` lives).
     pub(crate) fn raw(&self) -> ffi::duckdb_database {
         self.db
@@ -212,12 +217,23 @@ impl RawDuckDb {
         self.first_row(sql, |res, c| unsafe { ffi::duckdb_value_int64(res, c, 0) })
     }
 
-    /// [`RawDuckDb::query_first_row`] under [`counts_memory_limit`]: DuckDB's `memory_limit` is set while such
+    /// [`RawDuckDb::query_first_row`] under [`counts_memory_limit`] ([`RawDuckDb::query_first_row_limited`]):
+    /// DuckDB's `memory_limit` is set while such
     /// queries run (it is a database-wide setting; reset to DuckDB's default when the last one ends), so their
     /// joins and aggregates spill to the instance's temporary directory instead of growing. Errors: as
     /// `query_first_row`.
     pub fn query_first_row_bounded(&self, sql: &str) -> std::result::Result<Vec<i64>, String> {
-        let Some(limit) = counts_memory_limit() else {
+        self.query_first_row_limited(sql, counts_memory_limit().as_deref())
+    }
+
+    /// [`RawDuckDb::query_first_row`] with DuckDB's `memory_limit` at `limit` (DuckDB's spelling; `None`: DuckDB's
+    /// default) while it runs. Errors: as `query_first_row`.
+    pub fn query_first_row_limited(
+        &self,
+        sql: &str,
+        limit: Option<&str>,
+    ) -> std::result::Result<Vec<i64>, String> {
+        let Some(limit) = limit else {
             return self.query_first_row(sql);
         };
         {
@@ -523,5 +539,40 @@ mod tests {
         assert!(RawDuckDb::open(&p).is_err());
         let db = RawDuckDb::open(&tmp.path().join("missing.duckdb"));
         assert!(db.is_err(), "read-only open of a missing file must fail");
+    }
+
+    /// Under a memory limit a query whose aggregate needs more memory spills to the instance's own directory
+    /// and gives the same answer; the limit is DuckDB's default again afterwards; the directory goes with the
+    /// instance. A limit DuckDB refuses leaves the query unbounded.
+    #[test]
+    fn bounded_queries_spill_to_their_own_directory() {
+        let sql = "SELECT count(*), sum(n) FROM (SELECT range % 1000000 AS k, count(*) AS n FROM range(2000000) \
+                   GROUP BY k)";
+        let free = RawDuckDb::open_in_memory().unwrap();
+        let expected = free.query_first_row(sql).unwrap();
+        assert_eq!(expected, vec![1_000_000, 2_000_000]);
+        let default_limit = free
+            .query_first_row_text("SELECT current_setting('memory_limit')")
+            .unwrap();
+        let db = RawDuckDb::open_in_memory().unwrap();
+        let dir = db.spill_dir().to_path_buf();
+        assert_ne!(dir, free.spill_dir());
+        assert!(!dir.exists());
+        assert_eq!(
+            db.query_first_row_limited(sql, Some("16MB")).unwrap(),
+            expected
+        );
+        assert!(dir.is_dir(), "nothing spilled to {}", dir.display());
+        assert_eq!(
+            db.query_first_row_text("SELECT current_setting('memory_limit')")
+                .unwrap(),
+            default_limit
+        );
+        assert_eq!(
+            db.query_first_row_limited(sql, Some("banana")).unwrap(),
+            expected
+        );
+        drop(db);
+        assert!(!dir.exists());
     }
 }
