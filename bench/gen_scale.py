@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Build 10M..100M-row stores of the bench's simple graph with OUR writer, in chunks (issue 21).
 
-usage: gen_scale.py --rows N --backend duckdb|delta [--phases new,stale] [--chunk-rows 10000000]
-                    [--leaf-chunk-rows 1000000] [--ours BIN] [--data-dir bench/data] [--scaffold-dir DIR]
+usage: gen_scale.py --rows N --backend duckdb|delta [--phases new,stale] [--chunk-rows 10000000] [--ours BIN] [--data-dir bench/data] [--scaffold-dir DIR]
                     [--seed 42] [--work-dir DIR] [--force]
 
 Real Metaxy cannot build 100M rows on this machine (it holds whole frames in Polars), so the stores are written by
@@ -16,10 +15,14 @@ feature and project versions, one transaction timestamp per call), chunk by chun
   {audio, frames} = "<first letter><random int in [0, 2^20]>" as in the paper (numpy `default_rng([seed, start])`
   per chunk, so the values depend on seed and chunk size), written as a parquet file into a temp dir under
   `--work-dir` (on /work, not /tmp) and appended with `metadata write bench/simple_root`; the file is deleted after;
-* leaf (`stale` only): for chunks of `--leaf-chunk-rows` samples, `metaxy-tui metadata increment bench/simple_leaf
-  --global-filter "sample_uid >= A AND sample_uid < B"` gives the new rows with the `metaxy_provenance_by_field`
-  OUR engine computes from the roots' data versions (nothing of the hash recipe is re-implemented here); its counts
-  must be exactly (B-A, 0, 0); the rows go to a parquet file appended with `metadata write bench/simple_leaf`;
+* leaf (`stale` only): per root chunk (regenerated, deterministic), the chunk is written into a scratch store (a
+  fresh copy of the dropped scaffold, same backend) where the leaf's increment is exactly those samples, all new
+  (checked with `metadata status`); `metaxy-tui sql 'SELECT sample_uid, metaxy_provenance_by_field FROM
+  increment."bench/simple_leaf"' -o leaf.parquet` gives the `metaxy_provenance_by_field` OUR engine computes from
+  the roots' data versions (nothing of the hash recipe is re-implemented here), appended with `metadata write
+  bench/simple_leaf`. A root's data versions depend only on its own provenance, so the rows equal those of the full
+  store. (Not `metadata increment --global-filter "sample_uid >= A AND ..."`: range filters are not pushed into
+  the reads, each call re-reads the whole root: ~10 s per call at 10M, hours at 100M.)
 * bump (`stale` only): `audio` of every 10th sample (`sample_uid % 10 == 0`, the first round(0.1*N) of them) gets
   "_bumped" appended; only the bumped root rows are appended (like gen_graphs.py `--mutate-append changed`), in
   chunks. Expected increment: new 0, stale round(0.1*N), orphaned 0. `new` phase (roots only): new N, 0, 0.
@@ -123,22 +126,40 @@ def write_parquet_and_append(bin_path: str, sdir: Path, tmp: Path, key: str, tbl
         return {"stdout": out[-500:]}
 
 
-def leaf_chunk(bin_path: str, sdir: Path, start: int, end: int):
-    """The leaf's new rows for start <= sample_uid < end, as our engine computes them (counts checked)."""
-    import pyarrow as pa
+def leaf_chunk(bin_path: str, scratch: Path, pristine: Path, tbl, tmp: Path, name: str):
+    """The leaf's rows for the samples of root chunk `tbl`, as OUR engine computes them.
 
-    out = run(
-        bin_path, sdir, "metadata", "increment", LEAF, "--no-causes", "--format", "json",
-        "--global-filter", f"sample_uid >= {start} AND sample_uid < {end}",
-    )
-    inc = json.loads(out)
-    want = {"new": end - start, "stale": 0, "orphaned": 0}
-    if inc["counts"] != want or len(inc["new"]) != end - start:
-        raise RuntimeError(f"leaf increment of [{start},{end}): {inc['counts']}, {len(inc['new'])} rows; want {want}")
-    rows = inc["new"]
-    del inc, out
-    uid = pa.array([r["sample_uid"] for r in rows], pa.uint64())
-    pred = pa.array([r["metaxy_provenance_by_field"]["prediction"] for r in rows], pa.string())
+    The root chunk is written into a scratch store (a fresh copy of the dropped scaffold, same backend), where
+    the leaf's increment is exactly these samples, all new; `sql` writes that increment (`sample_uid`,
+    `metaxy_provenance_by_field`) to parquet. A root's data versions depend only on its own
+    `metaxy_provenance_by_field`, so the leaf rows equal those of the full store. Range filters are not pushed
+    into the engine's reads (`--global-filter` re-reads the whole root per call), hence the scratch store.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    shutil.copytree(pristine, scratch)
+    write_parquet_and_append(bin_path, scratch, tmp, ROOT, tbl, f"{name}_scratch_root")
+    f = tmp / f"{name}_inc.parquet"
+    q = (f'SELECT sample_uid, metaxy_provenance_by_field FROM increment."{LEAF}" '
+         "WHERE kind = 'new' ORDER BY sample_uid")
+    counts = json.loads(run(bin_path, scratch, "metadata", "status", LEAF, "--format", "json"))
+    c = counts["features"][LEAF]
+    want = (tbl.num_rows, 0, 0)
+    if (c["missing"], c["stale"], c["orphaned"]) != want:
+        raise RuntimeError(f"scratch increment of {name}: {c}; want new/stale/orphaned {want}")
+    run(bin_path, scratch, "sql", q, "-o", str(f), "--format", "parquet")
+    raw = pq.read_table(f)
+    f.unlink(missing_ok=True)
+    shutil.rmtree(scratch, ignore_errors=True)
+    # plain types (the parquet may carry string views; Delta reads sample_uid back as int64)
+    uid = raw.column("sample_uid").combine_chunks().cast(pa.uint64())
+    pred = raw.column("metaxy_provenance_by_field").combine_chunks().field("prediction").cast(pa.string())
+    if not np.array_equal(uid.to_numpy(), tbl.column("sample_uid").to_numpy()):
+        raise RuntimeError(f"scratch increment of {name}: {raw.num_rows} rows, not the chunk's samples")
     pbf = pa.StructArray.from_arrays([pred], names=["prediction"])
     return pa.table({"sample_uid": uid, "metaxy_provenance_by_field": pbf})
 
@@ -171,18 +192,19 @@ def write_roots(bin_path, sdir, tmp, n, chunk_rows, seed, laps) -> None:
     laps["roots_s"] = round(time.time() - t0, 2)
 
 
-def write_leaf(bin_path, sdir, tmp, n, leaf_chunk_rows, laps) -> None:
+def write_leaf(bin_path, sdir, tmp, n, chunk_rows, seed, pristine, laps) -> None:
     t0 = time.time()
     inc_s = 0.0
-    for start in range(0, n, leaf_chunk_rows):
-        end = min(n, start + leaf_chunk_rows)
+    for start in range(0, n, chunk_rows):
+        end = min(n, start + chunk_rows)
         t = time.time()
-        tbl = leaf_chunk(bin_path, sdir, start, end)
+        tbl = leaf_chunk(bin_path, tmp / "scratch", pristine, root_chunk(start, end, seed), tmp, f"leaf_{start}")
         inc_s += time.time() - t
         write_parquet_and_append(bin_path, sdir, tmp, LEAF, tbl, f"leaf_{start}")
+        del tbl
         log(f"{sdir}: leaf [{start},{end}) in {time.time() - t:.1f} s")
     laps["leaf_s"] = round(time.time() - t0, 2)
-    laps["leaf_increment_s"] = round(inc_s, 2)
+    laps["leaf_scratch_s"] = round(inc_s, 2)
 
 
 def write_bump(bin_path, sdir, tmp, n, chunk_rows, seed, n_bump, laps) -> int:
@@ -207,8 +229,6 @@ def main(argv=None) -> int:
     ap.add_argument("--backend", required=True, choices=["duckdb", "delta"])
     ap.add_argument("--phases", default="new,stale")
     ap.add_argument("--chunk-rows", type=parse_rows, default=10_000_000, help="rows per root write (default 10M)")
-    ap.add_argument("--leaf-chunk-rows", type=parse_rows, default=1_000_000,
-                    help="samples per leaf increment + write (default 1M; the increment comes back as JSON)")
     ap.add_argument("--ours", default=DEFAULT_BIN, help="the metaxy-tui binary that writes (release build)")
     ap.add_argument("--data-dir", type=Path, default=HERE / "data")
     ap.add_argument("--scaffold-dir", type=Path, default=None,
@@ -217,6 +237,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--force", action="store_true", help="rebuild phase dirs that exist")
     args = ap.parse_args(argv)
+    args.data_dir = args.data_dir.resolve()
 
     phases = [p for p in args.phases.split(",") if p]
     if not set(phases) <= {"new", "stale"}:
@@ -234,11 +255,11 @@ def main(argv=None) -> int:
         ap.error(f"no scaffold at {scaf} (build it with gen_graphs.py --graph simple --rows 1000000)")
     out = args.data_dir / f"scale-simple-{n}-{args.backend}"
     out.mkdir(parents=True, exist_ok=True)
-    work = args.work_dir or (args.data_dir / ".tmp")
+    work = (args.work_dir or (args.data_dir / ".tmp")).resolve()
     work.mkdir(parents=True, exist_ok=True)
 
     params = {"graph": "simple", "rows": n, "backend": args.backend, "seed": args.seed,
-              "chunk_rows": args.chunk_rows, "leaf_chunk_rows": args.leaf_chunk_rows, "bump": "sample_uid % 10 == 0",
+              "chunk_rows": args.chunk_rows, "bump": "sample_uid % 10 == 0",
               "hash": "xxhash64"}
     expected = {"new": {"new": n, "stale": 0, "orphaned": 0}, "stale": {"new": 0, "stale": n_bump, "orphaned": 0}}
 
@@ -264,14 +285,18 @@ def main(argv=None) -> int:
         for ph in todo:
             (out / ph / "gen_meta.json").unlink(missing_ok=True)
         t = time.time()
-        scaffold(scaf, sdir, bin_path)
+        pristine = tmp / "pristine"
+        scaffold(scaf, pristine, bin_path)
+        if sdir.exists():
+            shutil.rmtree(sdir)
+        shutil.copytree(pristine, sdir)
         laps["scaffold_s"] = round(time.time() - t, 2)
         write_roots(bin_path, sdir, tmp, n, args.chunk_rows, args.seed, laps)
 
         def meta(ph: str, ph_laps: dict) -> None:
             d = out / ph
             m = {"params": params, "expected": expected[ph], "laps": ph_laps,
-                 "total_s": round(sum(v for k, v in ph_laps.items() if k != "leaf_increment_s"), 2),
+                 "total_s": round(sum(v for k, v in ph_laps.items() if k != "leaf_scratch_s"), 2),
                  "writer": {"bin": bin_path, "version": run(bin_path, d, "--version").strip()},
                  "scaffold": str(scaf), "bytes": du(d / "store"),
                  "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
@@ -289,7 +314,7 @@ def main(argv=None) -> int:
                 shutil.copytree(out / "new", sdir)
                 (sdir / "gen_meta.json").unlink(missing_ok=True)
                 laps["copy_new_s"] = round(time.time() - t, 2)
-            write_leaf(bin_path, sdir, tmp, n, args.leaf_chunk_rows, laps)
+            write_leaf(bin_path, sdir, tmp, n, args.chunk_rows, args.seed, pristine, laps)
             write_bump(bin_path, sdir, tmp, n, args.chunk_rows, args.seed, n_bump, laps)
             meta("stale", laps)
         log(f"{out}: {', '.join(todo)} built in {time.time() - t_all:.1f} s")
