@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -299,6 +300,8 @@ def main(argv=None) -> int:
                  "total_s": round(sum(v for k, v in ph_laps.items() if k != "leaf_scratch_s"), 2),
                  "writer": {"bin": bin_path, "version": run(bin_path, d, "--version").strip()},
                  "scaffold": str(scaf), "bytes": du(d / "store"),
+                 "peak_rss_mb": {"largest_child": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+                                 "generator": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)},
                  "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
             (d / "gen_meta.json").write_text(json.dumps(m, indent=2) + "\n")
             log(f"{d}: done, {m['bytes'] / 1e9:.2f} GB, {m['total_s']} s")
