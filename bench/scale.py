@@ -31,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import clean_env, counts_path, machine_info, pin_binary, run_measured, tail  # noqa: E402
+from run import clean_env, counts_path, machine_info, pin_binary, tail  # noqa: E402
 
 LEAF = "bench/simple_leaf"
 DEFAULT_BIN = "/work/dist/bin-c60/metaxy-tui"
@@ -51,13 +51,65 @@ def parse_rows(s: str) -> list[int]:
     return out
 
 
-def one_run(bin_path: str, sdir: Path, timeout: float) -> dict:
+def rss_kb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def run_measured(cmd: list[str], cwd: Path, env: dict, timeout: float, rss_limit_mb: float | None) -> dict:
+    """run.py's run_measured plus a watchdog: the child is killed when it passes `rss_limit_mb` (polled every
+    0.2 s) or `timeout` s, so a case that would not fit cannot push the shared machine into the OOM killer."""
+    import subprocess
+    import tempfile
+    import threading
+    import time
+
+    with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=fo, stderr=fe)
+        killed: list[str] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(0.2):
+                if time.perf_counter() - t0 > timeout:
+                    killed.append(f"timeout {timeout} s")
+                elif rss_limit_mb and rss_kb(p.pid) > rss_limit_mb * 1024:
+                    killed.append(f"RSS above {rss_limit_mb:.0f} MB")
+                if killed:
+                    p.kill()
+                    return
+
+        w = threading.Thread(target=watch, daemon=True)
+        w.start()
+        try:
+            _, status, ru = os.wait4(p.pid, 0)
+        finally:
+            done.set()
+        wall = time.perf_counter() - t0
+        fo.seek(0)
+        fe.seek(0)
+        return {"wall_s": wall, "rc": os.waitstatus_to_exitcode(status), "maxrss_kb": ru.ru_maxrss,
+                "user_s": ru.ru_utime, "sys_s": ru.ru_stime, "killed": killed[0] if killed else None,
+                "stdout": fo.read().decode(errors="replace"), "stderr": fe.read().decode(errors="replace")}
+
+
+def one_run(bin_path: str, sdir: Path, timeout: float, rss_limit_mb: float | None = None) -> dict:
     env = clean_env(sdir)
     env["METAXY_TUI_TIMINGS"] = "1"
     lib = os.environ.get("METAXY_TUI_LIB", "/work/dist/lib")
     env["LD_LIBRARY_PATH"] = lib + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
     la = os.getloadavg()[0]
-    r = run_measured([bin_path, "metadata", "status", LEAF, "--format", "json"], sdir, env, timeout)
+    r = run_measured([bin_path, "metadata", "status", LEAF, "--format", "json"], sdir, env, timeout, rss_limit_mb)
+    if r["killed"]:
+        return {"wall_s": round(r["wall_s"], 3), "inproc_s": None, "maxrss_kb": r["maxrss_kb"], "killed": r["killed"],
+                "user_s": r["user_s"], "sys_s": r["sys_s"], "loadavg_1m_before": la, "counts": None,
+                "status": None, "store_rows": None, "counts_path": "-", "phases_ms": {}, "notes": [tail(r["stderr"])]}
     if r["rc"] != 0:
         raise RuntimeError(f"status failed rc={r['rc']}: {tail(r['stdout'])}\n{tail(r['stderr'])}")
     f = json.loads(r["stdout"])["features"][LEAF]
@@ -82,13 +134,18 @@ def one_run(bin_path: str, sdir: Path, timeout: float) -> dict:
             "phases_ms": phases, "notes": notes}
 
 
-def case(bin_path: str, out: Path, n: int, backend: str, phase: str, repeat: int, timeout: float) -> dict:
+def case(bin_path: str, out: Path, n: int, backend: str, phase: str, repeat: int, timeout: float,
+         rss_limit_mb: float | None) -> dict:
     sdir = out / phase
     meta = json.loads((sdir / "gen_meta.json").read_text())
     runs = []
     for rep in range(repeat):
-        r = one_run(bin_path, sdir, timeout)
+        r = one_run(bin_path, sdir, timeout, rss_limit_mb)
         runs.append(r)
+        if r.get("killed"):
+            log(f"{n} {backend} {phase} rep {rep}: KILLED ({r['killed']}) after {r['wall_s']:.1f} s, "
+                f"rss {r['maxrss_kb'] / 1024:.0f} MB")
+            break
         log(f"{n} {backend} {phase} rep {rep}: {r['wall_s']:.2f} s (in-process {r['inproc_s']} s), "
             f"rss {r['maxrss_kb'] / 1024:.0f} MB, counts {r['counts']}, path {r['counts_path']}")
     ok = all(r["counts"] == meta["expected"] for r in runs)
@@ -96,7 +153,7 @@ def case(bin_path: str, out: Path, n: int, backend: str, phase: str, repeat: int
         log(f"  COUNTS DIFFER: expected {meta['expected']}")
     inproc = [r["inproc_s"] for r in runs if r["inproc_s"] is not None]
     return {"rows": n, "backend": backend, "phase": phase, "dir": str(sdir), "expected": meta["expected"],
-            "counts": runs[0]["counts"], "ok": ok, "counts_path": ",".join(sorted({r["counts_path"] for r in runs})),
+            "counts": runs[0]["counts"], "ok": ok, "killed": runs[-1].get("killed"), "counts_path": ",".join(sorted({r["counts_path"] for r in runs})),
             "median_wall_s": statistics.median(r["wall_s"] for r in runs),
             "median_inproc_s": statistics.median(inproc) if inproc else None,
             "peak_rss_mb": round(max(r["maxrss_kb"] for r in runs) / 1024, 1),
@@ -120,15 +177,18 @@ def markdown(doc: dict) -> str:
         "|---:|---|---|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in res:
-        c = r["counts"]
+        c = r["counts"] or {"new": None, "stale": None, "orphaned": None}
         base = by.get((r["backend"], r["phase"], r["rows"] // 10)) if r["rows"] % 10 == 0 else None
         x10 = None
         if base and base["rows"] == 10_000_000 and base["median_inproc_s"] and r["median_inproc_s"]:
             x10 = r["median_inproc_s"] / (10 * base["median_inproc_s"])
         gb = r["store_bytes"] / 1e9 if r.get("store_bytes") else None
+        counts = (" / ".join(f"{c[k]:,}" for k in ("new", "stale", "orphaned")) if r["counts"]
+                  else f"killed: {r.get('killed')}")
         lines.append(
-            f"| {r['rows']:,} | {r['backend']} | {r['phase']} | {c['new']:,} / {c['stale']:,} / {c['orphaned']:,} "
-            f"| {'yes' if r['ok'] else '**NO**'} | {r['counts_path']} | {fmt(r['median_wall_s'])} "
+            f"| {r['rows']:,} | {r['backend']} | {r['phase']} | {counts} "
+            f"| {'yes' if r['ok'] else ('-' if r.get('killed') else '**NO**')} | {r['counts_path']} "
+            f"| {fmt(r['median_wall_s'])} "
             f"| {fmt(r['median_inproc_s'])} | {fmt(x10)} | {r['peak_rss_mb']:,.0f} | {fmt(gb)} "
             f"| {Path(r.get('ours', doc['ours'])).parent.name} |"
         )
@@ -149,6 +209,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", type=Path, default=HERE / "data")
     ap.add_argument("--results", type=Path, default=HERE / "results" / "scale.json")
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--rss-limit-mb", type=float, default=None,
+                    help="kill a run whose RSS passes this (the case is reported as killed, not ok)")
     ap.add_argument("--merge", action="store_true", help="keep other cases already in --results")
     args = ap.parse_args(argv)
 
@@ -167,7 +229,7 @@ def main(argv=None) -> int:
                 if not (out / phase / "gen_meta.json").is_file():
                     skipped.append(f"{n}/{backend}/{phase}")
                     continue
-                r = case(pinned, out, n, backend, phase, args.repeat, args.timeout)
+                r = case(pinned, out, n, backend, phase, args.repeat, args.timeout, args.rss_limit_mb)
                 r["ours"], r["ours_version"] = ours, version
                 results.append(r)
     if skipped:
