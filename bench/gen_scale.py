@@ -98,10 +98,9 @@ def root_chunk(start: int, end: int, seed: int):
 
 def bumped_rows(tbl, n_bump: int):
     """The rows of a root chunk with sample_uid % 10 == 0 and sample_uid < 10 * n_bump, audio + "_bumped"."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-
-    import numpy as np
 
     uid = tbl.column("sample_uid").to_numpy()
     mask = pa.array((uid % 10 == 0) & (uid < 10 * n_bump))

@@ -173,8 +173,8 @@ def markdown(doc: dict) -> str:
         f"{doc['machine'].get('mem_total_gb')} GB; niceness {doc['machine'].get('niceness')}; {doc['when']}",
         "",
         "| N | backend | phase | counts (new/stale/orphaned) | ok | counts path | wall s | status s (in-process) "
-        "| x 10M | peak RSS MB | store GB | binary |",
-        "|---:|---|---|---|---|---|---:|---:|---:|---:|---:|---|",
+        "| x 10M | peak RSS MB | store GB | built in s | binary |",
+        "|---:|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in res:
         c = r["counts"] or {"new": None, "stale": None, "orphaned": None}
@@ -190,10 +190,12 @@ def markdown(doc: dict) -> str:
             f"| {'yes' if r['ok'] else ('-' if r.get('killed') else '**NO**')} | {r['counts_path']} "
             f"| {fmt(r['median_wall_s'])} "
             f"| {fmt(r['median_inproc_s'])} | {fmt(x10)} | {r['peak_rss_mb']:,.0f} | {fmt(gb)} "
+            f"| {fmt((r.get('gen') or {}).get('total_s'), '.0f')} "
             f"| {Path(r.get('ours', doc['ours'])).parent.name} |"
         )
     lines += ["", "binary = the directory of the `metaxy-tui` measured (per row: `--merge` keeps rows of earlier runs).",
               "x 10M = in-process s / (10 x the 10M in-process s of the same backend and phase); 1.00 = linear.",
+              "built in s = gen_scale.py's seconds for that phase dir (stale: the whole build, the roots of new included).",
               "counts path: `duckdb` = duckdb-counts, `store` = counts-in-store, `ids` = absent-target counts "
               "(no leaf rows yet), `engine` = our general engine."]
     return "\n".join(lines) + "\n"
