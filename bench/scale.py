@@ -5,6 +5,7 @@ construction (the store's `gen_meta.json`).
 
 usage: scale.py [--ours BIN] [--rows 10m,100m] [--backends duckdb,delta] [--phases new,stale] [--repeat 1]
                 [--data-dir bench/data] [--results bench/results/scale.json] [--timeout S] [--merge]
+                [--rss-limit-mb MB]
 
 Per (N, backend, phase) present under `<data-dir>/scale-simple-<N>-<backend>/<phase>/` (missing ones are skipped
 and listed), each repetition in a fresh process with cwd = the phase dir, `METAXY_TUI_TIMINGS=1`,
@@ -14,7 +15,9 @@ bench/simple_leaf`, peak RSS (ru_maxrss of the child from wait4), which counts p
 engine), every timing phase (JSON), and whether the counts equal the expected ones. Writes the JSON and a Markdown
 table next to it (`.md`); with both 10M and 100M of a (backend, phase), the 100M row gets "x 10M" = its in-process
 time / (10 x the 10M in-process time), i.e. 1.0 is linear. `--merge` keeps the results of other cases already in
-the JSON (a 100M store may be measured, deleted, and the next one built). Exit 1 if any count differs.
+the JSON (a 100M store may be measured, deleted, and the next one built). `--rss-limit-mb` kills a run whose RSS
+passes the limit (polled every 0.2 s); the case is then reported as killed. Exit 1 if any count differs or a run
+was killed.
 Run it under `nice -n 10`; the children inherit the niceness.
 """
 
