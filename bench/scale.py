@@ -218,6 +218,7 @@ def main(argv=None) -> int:
                     help="kill a run whose RSS passes this (the case is reported as killed, not ok)")
     ap.add_argument("--merge", action="store_true", help="keep other cases already in --results")
     args = ap.parse_args(argv)
+    args.data_dir = args.data_dir.resolve()  # METAXY_FIXTURE_DIR must not be relative to the phase dir (the cwd)
 
     import subprocess
 
