@@ -1031,3 +1031,60 @@ fn delta_counts_in_duckdb_equal_the_engine_on_every_fixture_and_with_ties() {
     }
     assert!(taken >= 24, "{taken} features counted in DuckDB");
 }
+
+/// Large counts run as several queries over disjoint ranges of an integer join column, whose counts add up to the
+/// single query's. Forced on copies of DuckDB fixtures whose `sample_uid` is made an integer
+/// (`METAXY_TUI_PARTITION_ROWS=7`: several ranges per feature), `metadata status` gives exactly the general
+/// engine's counts, also with ties and null timestamps; and the partitioned path is taken.
+#[test]
+fn partitioned_counts_equal_the_engine_on_integer_ids() {
+    let mut taken = 0;
+    for (s, ties) in [
+        ("s02_mutated", false),
+        ("s06_soft_delete", false),
+        ("s02_mutated", true),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        if ties {
+            drop(duckdb_with_ties(s, dir));
+        } else {
+            drop(open_copy("duckdb", s, dir));
+        }
+        {
+            let conn = duckdb::Connection::open(dir.join("store/metadata.duckdb")).unwrap();
+            let tables: Vec<String> = conn
+                .prepare(
+                    "SELECT table_name FROM information_schema.columns WHERE column_name = 'sample_uid'",
+                )
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .collect();
+            assert!(tables.len() >= 5, "{tables:?}");
+            for t in tables {
+                conn.execute_batch(&format!(
+                    "ALTER TABLE \"{t}\" ALTER sample_uid TYPE BIGINT USING CAST(substr(sample_uid, 2) AS BIGINT)"
+                ))
+                .unwrap();
+            }
+        }
+        let (engine, _) = status_json(dir, &[("METAXY_TUI_NO_STORE_COUNTS", "1")]);
+        let (parts, timings) = status_json(
+            dir,
+            &[
+                ("METAXY_TUI_PARTITION_ROWS", "7"),
+                ("METAXY_TUI_TIMINGS", "1"),
+            ],
+        );
+        let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        assert_eq!(parse(&parts), parse(&engine), "{s} ties={ties}");
+        let (_, single) = status_json(dir, &[("METAXY_TUI_TIMINGS", "1")]);
+        assert!(!single.contains("duckdb-counts-part"), "{s}");
+        let n = timings.matches("timing duckdb-counts-part ").count();
+        assert!(n >= 8, "{s} ties={ties}: {n} partition queries");
+        taken += n;
+    }
+    assert!(taken >= 30, "{taken}");
+}

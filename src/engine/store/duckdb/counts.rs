@@ -82,6 +82,8 @@ fn latest_read_sql(
     drop(t);
     let mut proj = id_sql.clone();
     proj.extend(extra.iter().cloned());
+    // (each WHERE ends with the mark a partitioned count replaces with its id range)
+    let where_version = format!("{where_version}{RANGE_MARK}");
     let source = if unique {
         format!("{}{where_version}", rel.source)
     } else {
@@ -102,6 +104,92 @@ fn latest_read_sql(
     )))
 }
 
+/// Marks the end of every `WHERE` of a counts query's reads: a partitioned count ([`id_ranges`]) puts its id
+/// range there (` AND "id" BETWEEN lo AND hi`), a single one nothing.
+const RANGE_MARK: &str = "/*__mx_range__*/";
+
+/// Stored rows (all relations of a count together) above which the count runs as several queries over disjoint
+/// ranges of the join column ([`id_ranges`]); `METAXY_TUI_PARTITION_ROWS` overrides it.
+pub const PARTITION_ROWS: u64 = 25_000_000;
+
+/// Most partitions of one count.
+const MAX_PARTITIONS: u64 = 256;
+
+/// The id ranges a count runs over, as the text replacing [`RANGE_MARK`]: one empty range (a single query) unless
+/// the relations hold more than [`PARTITION_ROWS`] rows, the plan joins on one integer column and its values are
+/// known; then `ceil(rows / PARTITION_ROWS)` ranges of equal width between the least and greatest id of any
+/// relation, each ` AND "id" BETWEEN lo AND hi`. Every row of an id falls in one range, so each range's increment
+/// is computed alone (its latest rows, join and comparison) and the counts add up; each query holds about
+/// `PARTITION_ROWS` rows (DuckDB's zone maps and parquet row-group statistics skip the others when the ids are
+/// stored in clusters, as chunked writes store them), so time grows linearly with the rows and memory stays flat.
+/// Anything DuckDB cannot answer here gives a single query.
+fn id_ranges(db: &RawDuckDb, plan: &CountPlan, rels: &[&SqlRelation]) -> Vec<String> {
+    let single = vec![String::new()];
+    let [id_col] = &plan.join_columns[..] else {
+        return single;
+    };
+    let per = std::env::var("METAXY_TUI_PARTITION_ROWS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(PARTITION_ROWS);
+    let id = quote_ident(id_col);
+    let mut rows = 0u64;
+    let (mut lo, mut hi): (Option<i128>, Option<i128>) = (None, None);
+    for rel in rels {
+        let integer = rel
+            .columns
+            .iter()
+            .any(|(n, t)| n == id_col && INTS.contains(&t.as_str()));
+        match db.query_first_row(&format!("SELECT count(*) FROM {}", rel.source)) {
+            Ok(r) if integer && r.len() == 1 && r[0] >= 0 => rows += r[0] as u64,
+            _ => return single,
+        }
+    }
+    let parts = rows.div_ceil(per).min(MAX_PARTITIONS);
+    if parts <= 1 {
+        return single;
+    }
+    for rel in rels {
+        let r = db.query_first_row_text(&format!(
+            "SELECT min({id})::VARCHAR, max({id})::VARCHAR FROM {}",
+            rel.source
+        ));
+        let Ok([min, max]) = r.as_deref() else {
+            return single;
+        };
+        let num = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<i128>().ok());
+        if let (Some(a), Some(b)) = (num(min), num(max)) {
+            lo = Some(lo.map_or(a, |l| l.min(a)));
+            hi = Some(hi.map_or(b, |h| h.max(b)));
+        }
+    }
+    let (Some(lo), Some(hi)) = (lo, hi) else {
+        return single;
+    };
+    let width = ((hi - lo + 1) as u128).div_ceil(parts as u128) as i128;
+    let mut out = Vec::new();
+    let mut start = lo;
+    while start <= hi {
+        let end = (start + width - 1).min(hi);
+        out.push(format!(" AND {id} BETWEEN {start} AND {end}"));
+        start = end + 1;
+    }
+    out
+}
+
+/// DuckDB's integer types (ids a bitmap or a range partition can handle).
+const INTS: [&str; 8] = [
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+];
+
 /// Whether the ids of `rel`'s rows of one version (`where_version`) are unique and never NULL, exactly. A
 /// single integer id column is checked with a bitmap over its value range (`bitstring_agg`: 10M ids in ~0.16 s,
 /// where `count(DISTINCT)` takes ~1.4 s), when the range is dense enough; other ids with a HyperLogLog estimate
@@ -114,16 +202,6 @@ fn ids_unique(
     distinct: &str,
     where_version: &str,
 ) -> Result<bool> {
-    const INTS: [&str; 8] = [
-        "TINYINT",
-        "SMALLINT",
-        "INTEGER",
-        "BIGINT",
-        "UTINYINT",
-        "USMALLINT",
-        "UINTEGER",
-        "UBIGINT",
-    ];
     let src = &rel.source;
     let int_type = (id_sql.len() == 1)
         .then(|| {
@@ -203,10 +281,12 @@ pub fn count_in_duckdb(
     let target = target.filter(|t| !t.empty);
     let hashing = target.is_some();
     let mut ctes: Vec<String> = Vec::new();
+    let mut used: Vec<SqlRelation> = Vec::new();
     for (di, d) in plan.deps.iter().enumerate() {
         let Some(rel) = relation(&d.feature)?.filter(|r| !r.empty) else {
             return Ok(None);
         };
+        used.push(rel.clone());
         let extra: Vec<String> = if hashing {
             d.fields
                 .iter()
@@ -263,6 +343,7 @@ pub fn count_in_duckdb(
             return Ok(None);
         };
         ctes.push(format!("__c AS (SELECT *, 1 AS __p FROM ({cur}))"));
+        used.push(rel);
         let on: Vec<String> = j.iter().map(|c| format!("e.{c} = c.{c}")).collect();
         format!(
             "WITH {} SELECT \
@@ -284,21 +365,32 @@ pub fn count_in_duckdb(
         eprintln!("{sql}");
     }
     let name = plan.target.to_string();
-    let t = crate::engine::timing::span(|| format!("duckdb-counts {name}"));
-    let row = db.query_first_row_bounded(&sql);
-    drop(t);
-    let row = match row {
-        Ok(r) => r,
-        Err(e) => {
-            if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
-                eprintln!("in-store counts of {name} declined: {e}");
+    let _t = crate::engine::timing::span(|| format!("duckdb-counts {name}"));
+    let ranges = id_ranges(db, plan, &used.iter().collect::<Vec<_>>());
+    let mut sums = [0i64; 4];
+    for (i, range) in ranges.iter().enumerate() {
+        let _t = (ranges.len() > 1).then(|| {
+            crate::engine::timing::span(|| {
+                format!("duckdb-counts-part {name} {}/{}", i + 1, ranges.len())
+            })
+        });
+        let row = match db.query_first_row_bounded(&sql.replace(RANGE_MARK, range)) {
+            Ok(r) => r,
+            Err(e) => {
+                if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
+                    eprintln!("in-store counts of {name} declined: {e}");
+                }
+                return Ok(None);
             }
+        };
+        let [a, b, c, d] = row[..] else {
             return Ok(None);
+        };
+        for (s, v) in sums.iter_mut().zip([a, b, c, d]) {
+            *s += v;
         }
-    };
-    let [new, stale, orphaned, current] = row[..] else {
-        return Ok(None);
-    };
+    }
+    let [new, stale, orphaned, current] = sums;
     Ok(Some(IncrementCounts {
         new: new as usize,
         stale: stale as usize,
