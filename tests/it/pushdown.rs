@@ -877,7 +877,14 @@ fn clickhouse_pages_decline_plans_they_cannot_express() {
     let page = |p: &metaxy_tui::engine::store::count_plan::CountPlan| {
         IncrementKind::ALL
             .iter()
-            .map(|k| store.increment_page(p, *k, 0, 10).unwrap().is_some())
+            .map(|k| {
+                let w = metaxy_tui::engine::store::count_plan::PageWindow {
+                    offset: 0,
+                    limit: 10,
+                    min_rows: None,
+                };
+                store.increment_page(p, *k, w).unwrap().is_some()
+            })
             .collect::<Vec<bool>>()
     };
     assert_eq!(page(&plan), [true, true, true]);
