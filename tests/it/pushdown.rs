@@ -11,7 +11,7 @@ use metaxy_tui::engine::keys::FeatureKey;
 /// A copy of DuckDB fixture `scenario` in `dir` where every video row is stored again with the same timestamps (a
 /// tie: the copy, stored last, must win) and a few more with all timestamps null (they must lose against any real
 /// timestamp).
-fn duckdb_with_ties(
+pub(crate) fn duckdb_with_ties(
     scenario: &str,
     dir: &std::path::Path,
 ) -> metaxy_tui::engine::workspace::Workspace {
@@ -972,7 +972,7 @@ fn status_json(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) 
 
 /// A copy of Delta fixture `scenario` in `dir` where every video row is stored again in a data file of its own with
 /// the same timestamps (a tie across files) and five more with null timestamps (they lose against any timestamp).
-fn delta_with_ties(scenario: &str, dir: &std::path::Path) {
+pub(crate) fn delta_with_ties(scenario: &str, dir: &std::path::Path) {
     use polars::prelude::*;
     let ws = open_copy("delta", scenario, dir);
     let writer = metaxy_tui::engine::store::open_store_for_write(&ws.store_config, dir).unwrap();
