@@ -241,3 +241,85 @@ fn tui_increment_tabs_from_duckdb_pages_equal_the_engine() {
     }
     assert!(paged >= 20, "{paged} features paged");
 }
+
+/// `metadata increment <feature> --limit <n>` (`args` appended) in `dir` with the extra environment `env`
+/// (stdout, stderr).
+fn increment_cli(
+    dir: &std::path::Path,
+    feature: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (String, String) {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_metaxy-tui"))
+        .args(["metadata", "increment", feature])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("METAXY_CONFIG")
+        .env_remove("METAXY_CONFIG_FILE")
+        .envs(crate::common::scenario_env(dir))
+        .envs(env.iter().copied())
+        .output()
+        .expect("binary runs");
+    assert!(
+        o.status.success(),
+        "{} {feature}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The headless `metadata increment --limit 2` pages in DuckDB when the store's row threshold is forced to 0
+/// (`METAXY_TUI_DUCKDB_PAGES_ROWS=0` on DuckDB, `METAXY_TUI_DELTA_DUCKDB_ROWS=0` on Delta; `duckdb-page` in the
+/// timings) and prints exactly what the general engine prints (`METAXY_TUI_NO_STORE_COUNTS=1`): counts, rows,
+/// per-field diffs and causes, as JSON and as tables; at the default thresholds the fixtures take the general
+/// engine.
+#[test]
+fn increment_cli_with_a_limit_pages_in_duckdb_and_equals_the_engine() {
+    let mut taken = 0;
+    for (backend, var) in [
+        ("duckdb", "METAXY_TUI_DUCKDB_PAGES_ROWS"),
+        ("delta", "METAXY_TUI_DELTA_DUCKDB_ROWS"),
+    ] {
+        for s in ["s02_mutated", "s06_soft_delete"] {
+            let dir = crate::common::scenario_dir_in(backend, s);
+            let ws = open_dir(&dir);
+            for key in ws.graph.topological_order() {
+                if ws.graph.require(&key).unwrap().spec.is_root() {
+                    continue;
+                }
+                let f = key.to_string();
+                for format in ["json", "table"] {
+                    let args = ["--limit", "2", "--format", format];
+                    let (engine, _) =
+                        increment_cli(&dir, &f, &args, &[("METAXY_TUI_NO_STORE_COUNTS", "1")]);
+                    let (duck, timings) =
+                        increment_cli(&dir, &f, &args, &[(var, "0"), ("METAXY_TUI_TIMINGS", "1")]);
+                    if format == "json" {
+                        let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+                        assert_eq!(parse(&duck), parse(&engine), "{backend} {s} {f}");
+                    } else {
+                        assert_eq!(duck, engine, "{backend} {s} {f}");
+                    }
+                    let n = timings.matches("timing duckdb-page ").count();
+                    assert!(n == 0 || n == 3, "{backend} {s} {f}: {n} pages");
+                    taken += n / 3;
+                }
+                let (_, timings) = increment_cli(
+                    &dir,
+                    &f,
+                    &["--limit", "2", "--format", "json"],
+                    &[("METAXY_TUI_TIMINGS", "1")],
+                );
+                assert!(
+                    !timings.contains("timing duckdb-page "),
+                    "{backend} {s} {f}"
+                );
+            }
+        }
+    }
+    assert!(taken >= 12, "{taken} runs paged in DuckDB");
+}
