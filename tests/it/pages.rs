@@ -292,7 +292,7 @@ fn increment_cli_with_a_limit_pages_in_duckdb_and_equals_the_engine() {
                     continue;
                 }
                 let f = key.to_string();
-                for format in ["json", "table"] {
+                for format in ["json", "plain"] {
                     let args = ["--limit", "2", "--format", format];
                     let (engine, _) =
                         increment_cli(&dir, &f, &args, &[("METAXY_TUI_NO_STORE_COUNTS", "1")]);
