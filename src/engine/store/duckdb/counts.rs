@@ -208,6 +208,9 @@ pub(crate) struct IncrementSql {
     /// With fields: per field of [`CountPlan::fields`], the call computing its provenance from `__e`'s data
     /// versions (for the few rows of a page only).
     pub field_calls: Vec<String>,
+    /// With fields: the call computing the sample provenance from `__e`'s data versions (what `__e.__prov` holds;
+    /// a page of new rows computes it for its own rows only).
+    pub sample_call: String,
 }
 
 /// What [`increment_sql`] builds.
@@ -277,6 +280,7 @@ pub(crate) fn increment_sql(
         target_exists,
         target_rows: target.is_some(),
         field_calls: vec![],
+        sample_call: String::new(),
     };
     if hashing {
         let Some(calls) = provenance_calls(db, plan, what == SqlFor::Pages) else {
@@ -293,6 +297,7 @@ pub(crate) fn increment_sql(
             q.from
         ));
         q.field_calls = calls.fields;
+        q.sample_call = calls.sample;
     }
     if let Some(rel) = target {
         let mut extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];

@@ -82,15 +82,17 @@ fn page_sql(
                 .enumerate()
                 .map(|(i, call)| format!("{call} AS __x{i}")),
         );
-        select.push("p.__prov AS __xp".into());
         if kind == IncrementKind::Stale {
+            select.push("p.__prov AS __xp".into());
             // the stored provenance of the same rows, for the per-field diff
             select.extend((0..n).map(|i| format!("p.__s{i} AS __y{i}")));
             select.push("p.__cur_prov AS __yp".into());
             let stored: Vec<String> = (0..n).map(|i| format!(", c.__s{i}")).collect();
             format!("SELECT e.*{}, c.__cur_prov FROM {from}", stored.concat())
         } else {
-            format!("SELECT e.* FROM {from}")
+            // new rows need no stored side: their sample provenance too is hashed for the page's rows only
+            select.push(format!("{} AS __xp", q.sample_call));
+            format!("SELECT e.* EXCLUDE (__prov) FROM {from}")
         }
     };
     let order_e: Vec<String> = q
@@ -173,6 +175,7 @@ mod tests {
             target_exists: true,
             target_rows,
             field_calls: vec!["__mx_prov_1(__d0_0)".into(), "__mx_prov_2(__d0_0)".into()],
+            sample_call: "__mx_prov_0(__d0_0)".into(),
         }
     }
 
@@ -199,6 +202,10 @@ mod tests {
             sql.contains("ORDER BY e.\"sample_uid\" ASC LIMIT 10 OFFSET 30) AS p"),
             "{sql}"
         );
+        let new = kind_from(&q(true), IncrementKind::New).unwrap();
+        let sql = page_sql(&q(true), IncrementKind::New, &new, 0, 10);
+        assert!(sql.contains("__mx_prov_0(__d0_0) AS __xp"), "{sql}");
+        assert!(sql.contains("SELECT e.* EXCLUDE (__prov) FROM"), "{sql}");
         let orphaned = kind_from(&q(true), IncrementKind::Orphaned).unwrap();
         let sql = page_sql(&q(true), IncrementKind::Orphaned, &orphaned, 0, 10);
         assert!(sql.contains("p.__s0 AS __x0"), "{sql}");
