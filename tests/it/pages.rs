@@ -1,7 +1,8 @@
 //! Increment pages computed in DuckDB (`increment_page` of DuckDB and local Delta stores, forced at any size with
 //! an explicit row threshold of 0): the pages concatenate to exactly the general engine's increments, and the
-//! TUI's tabs rendered from them equal the tabs of the whole increment. The ClickHouse versions are in
-//! [`crate::pushdown`].
+//! TUI's tabs rendered from them equal the tabs of the whole increment. `metadata increment --limit` takes the
+//! pages (DuckDB and Delta through the binary with the thresholds' environment overrides; ClickHouse always) and
+//! prints what the general engine prints. The ClickHouse versions of the engine tests are in [`crate::pushdown`].
 
 use metaxy_tui::engine::store::count_plan::{IncrementKind, PageWindow};
 use metaxy_tui::engine::versioning::counts::increment_counts;
@@ -322,4 +323,36 @@ fn increment_cli_with_a_limit_pages_in_duckdb_and_equals_the_engine() {
         }
     }
     assert!(taken >= 12, "{taken} runs paged in DuckDB");
+}
+
+/// On ClickHouse `metadata increment --limit 2` always pages in the server (`clickhouse-page` in the timings) and
+/// prints exactly what the general engine prints, as JSON and as tables.
+#[test]
+fn increment_cli_with_a_limit_pages_in_clickhouse_and_equals_the_engine() {
+    let mut taken = 0;
+    for s in ["s02_mutated", "s06_soft_delete"] {
+        let dir = crate::common::scenario_dir_in("clickhouse", s);
+        let ws = open_dir(&dir);
+        for key in ws.graph.topological_order() {
+            if ws.graph.require(&key).unwrap().spec.is_root() {
+                continue;
+            }
+            let f = key.to_string();
+            for format in ["json", "plain"] {
+                let args = ["--limit", "2", "--format", format];
+                let (engine, _) =
+                    increment_cli(&dir, &f, &args, &[("METAXY_TUI_NO_STORE_COUNTS", "1")]);
+                let (paged, timings) =
+                    increment_cli(&dir, &f, &args, &[("METAXY_TUI_TIMINGS", "1")]);
+                if format == "json" {
+                    let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+                    assert_eq!(parse(&paged), parse(&engine), "clickhouse {s} {f}");
+                } else {
+                    assert_eq!(paged, engine, "clickhouse {s} {f}");
+                }
+                taken += timings.matches("timing clickhouse-page ").count() / 3;
+            }
+        }
+    }
+    assert!(taken >= 8, "{taken} runs paged in ClickHouse");
 }
