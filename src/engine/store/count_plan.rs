@@ -1,6 +1,6 @@
 //! The counts-only increment plan a store may run by itself ([`MetadataStore::increment_counts`]): the vocabulary
 //! between the backend-neutral planner ([`crate::engine::versioning::counts`]) and a backend's query (DuckDB:
-//! [`crate::engine::store::duckdb::counts`]).
+//! [`crate::engine::store::duckql::counts`]).
 //!
 //! [`MetadataStore::increment_counts`]: crate::engine::store::api::MetadataStore::increment_counts
 

@@ -1,8 +1,8 @@
 //! Counts-only increments of a local Delta store computed by DuckDB over the tables' parquet files, in bounded
-//! memory ([`crate::engine::store::duckdb::counts::count_in_duckdb`], the query DuckDB stores run over their own
+//! memory ([`crate::engine::store::duckql::counts::count_in_duckdb`], the query DuckDB stores run over their own
 //! tables): DuckDB reads only the columns the increment needs, dedups, hashes with the engine's row hash, joins
 //! and compares, spilling to disk beyond its memory limit, and four numbers come back. Pages of an increment
-//! (the TUI's tabs) are computed the same way ([`crate::engine::store::duckdb::page::page_in_duckdb`]): only a
+//! (the TUI's tabs) are computed the same way ([`crate::engine::store::duckql::page::page_in_duckdb`]): only a
 //! window of rows comes back.
 //!
 //! Each feature's relation is the active data files of the table's current version, in the order of the Delta log
@@ -20,13 +20,13 @@ use std::collections::HashMap;
 use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
+use crate::engine::store::common::sql_str;
 use crate::engine::store::count_plan::{
     CountPlan, IncrementCounts, IncrementKind, IncrementPage, PageWindow,
 };
-use crate::engine::store::duckdb::counts::{count_in_duckdb, SqlRelation};
-use crate::engine::store::duckdb::page::{page_in_duckdb, pages_threshold};
-use crate::engine::store::duckdb::sql::sql_str;
-use crate::engine::store::duckdb::udf::RawDuckDb;
+use crate::engine::store::duckql::counts::{count_in_duckdb, SqlRelation};
+use crate::engine::store::duckql::page::{page_in_duckdb, pages_threshold};
+use crate::engine::store::duckql::udf::RawDuckDb;
 
 use super::DeltaStore;
 

@@ -1,12 +1,9 @@
-//! The DuckDB store's increments computed in DuckDB over its own tables: the counts ([`super::counts`]) and the
-//! pages ([`super::page`]), on the read-only instance of a read's lease (where the row hash is registered for the
+//! The DuckDB store's increments computed in DuckDB over its own tables: the counts
+//! ([`crate::engine::store::duckql::counts`]) and the pages ([`crate::engine::store::duckql::page`]), on the read-only instance of a read's lease (where the row hash is registered for the
 //! query), with each table's `rowid` as the storage order.
 
 use duckdb::Connection;
 
-use super::counts::{count_in_duckdb, SqlRelation};
-use super::page::{page_in_duckdb, pages_threshold, PAGES_ROWS};
-use super::udf::RawDuckDb;
 use super::DuckDbStore;
 use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
@@ -14,6 +11,9 @@ use crate::engine::store::api::MetadataStore;
 use crate::engine::store::count_plan::{
     CountPlan, IncrementCounts, IncrementKind, IncrementPage, PageWindow,
 };
+use crate::engine::store::duckql::counts::{count_in_duckdb, SqlRelation};
+use crate::engine::store::duckql::page::{page_in_duckdb, pages_threshold, PAGES_ROWS};
+use crate::engine::store::duckql::udf::RawDuckDb;
 
 impl DuckDbStore {
     /// Runs `query` with the read's instance, connection and the relation of each feature's table (`None`: no

@@ -1,14 +1,11 @@
 //! The DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): [`DuckDbStore`]. Its SQL pieces are in
-//! [`sql`], the counts-only increment query in [`counts`], pages of an increment in [`page`] (both run over the
-//! store's own tables by [`in_store`]), the row hash registered in DuckDB in [`udf`], and how a
+//! [`sql`], the counts-only increment query and the pages of an increment over the store's own tables in
+//! `in_store` (computed by [`crate::engine::store::duckql`], which Delta stores share), and how a
 //! file is opened per operation (never held open while idle, so other processes can write it) in [`lease`].
 
-pub mod counts;
 mod in_store;
 pub mod lease;
-pub mod page;
 pub mod sql;
-pub mod udf;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -26,7 +23,7 @@ use crate::engine::store::duckdb::lease::{ReadLease, WriteGate};
 use crate::engine::store::duckdb::sql::{
     latest_rowid_sql, quote_ident, sql_literal, sql_str, ScanSql,
 };
-use crate::engine::store::duckdb::udf::RawDuckDb;
+use crate::engine::store::duckql::udf::RawDuckDb;
 
 /// A DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): one table per feature named
 pub struct DuckDbStore {

@@ -224,13 +224,13 @@ impl RawDuckDb {
         self.first_row(sql, |res, c| unsafe { ffi::duckdb_value_int64(res, c, 0) })
     }
 
-    /// [`RawDuckDb::query_first_row`] under [`counts_memory_limit`] ([`RawDuckDb::bounded`]). Errors: as
+    /// [`RawDuckDb::query_first_row`] under [`counts_memory_limit`] (`RawDuckDb::bounded`). Errors: as
     /// `query_first_row`.
     pub fn query_first_row_bounded(&self, sql: &str) -> std::result::Result<Vec<i64>, String> {
         self.bounded(|| self.query_first_row(sql))
     }
 
-    /// Runs `sql` on a connection of its own under [`counts_memory_limit`] ([`RawDuckDb::bounded`]) and returns
+    /// Runs `sql` on a connection of its own under [`counts_memory_limit`] (`RawDuckDb::bounded`) and returns
     /// every row as one frame (columns as DuckDB's Arrow export types them, one chunk each): for answers of a few
     /// thousand rows (a page of an increment). Errors: DuckDB's message, or a column polars cannot take.
     pub fn query_frame_bounded(

@@ -1,6 +1,6 @@
 //! One page of an increment kind (new / stale / orphaned) computed in DuckDB, for DuckDB stores and local Delta
 //! stores ([`crate::engine::store::MetadataStore::increment_page`]): the counts query's building blocks
-//! ([`super::counts::increment_sql`]: latest row per id with Metaxy's ordering, the upstream joins, the sample
+//! (`super::counts::increment_sql`: latest row per id with Metaxy's ordering, the upstream joins, the sample
 //! provenance from the engine's row hash registered in DuckDB) with the upstream data versions and the stored field
 //! provenances kept; the rows of one kind selected by an anti / inner join, ordered by the join columns and cut with
 //! `LIMIT` / `OFFSET` (DuckDB's top-N, memory bounded by the window), and only then the field provenances of the
@@ -16,10 +16,10 @@
 use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
 use crate::engine::store::count_plan::{CountPlan, IncrementKind, IncrementPage};
-use crate::engine::store::duckdb::counts::{
+use crate::engine::store::duckql::counts::{
     increment_sql, run_logged, IncrementSql, SqlFor, SqlRelation,
 };
-use crate::engine::store::duckdb::udf::RawDuckDb;
+use crate::engine::store::duckql::udf::RawDuckDb;
 
 /// Below this many stored rows in the plan's tables (all versions), DuckDB stores leave the increment tabs to the
 /// general engine (fast below it, and it computes the whole increment at once: filters and exports need no second

@@ -6,9 +6,10 @@
 use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
+use crate::engine::store::common::{quote_ident, sql_str};
 use crate::engine::store::count_plan::{CountPlan, IncrementCounts, RecipePiece};
-use crate::engine::store::duckdb::sql::{latest_order_sql, quote_ident, sql_str};
-use crate::engine::store::duckdb::udf::{
+use crate::engine::store::duckql::latest_order_sql;
+use crate::engine::store::duckql::udf::{
     ProvenanceOutput, ProvenanceTemplate, RawDuckDb, RecipeTok,
 };
 
