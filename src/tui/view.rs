@@ -415,8 +415,9 @@ pub struct LoadedIncrement {
     /// `None` without stale samples; a failed lookup says so here (the tables still render).
     pub cause_summary: Option<String>,
     /// `increment` holds only the first rows of each kind, computed by the store itself
-    /// ([`crate::engine::versioning::pages`], ClickHouse; the tables' totals are the store's counts): a filter or
-    /// an export of the increment computes the whole increment with the general engine.
+    /// ([`crate::engine::versioning::pages`]: ClickHouse, large DuckDB and Delta increments; the tables' totals
+    /// are the store's counts): a filter or an export of the increment computes the whole increment with the
+    /// general engine.
     pub paged_in_store: bool,
 }
 

@@ -18,6 +18,7 @@ mod iceberg_rest;
 mod locking;
 mod lookup;
 mod mutations;
+mod pages;
 mod pg_tls;
 mod pushdown;
 mod robustness;

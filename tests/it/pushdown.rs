@@ -11,7 +11,7 @@ use metaxy_tui::engine::keys::FeatureKey;
 /// A copy of DuckDB fixture `scenario` in `dir` where every video row is stored again with the same timestamps (a
 /// tie: the copy, stored last, must win) and a few more with all timestamps null (they must lose against any real
 /// timestamp).
-fn duckdb_with_ties(
+pub(crate) fn duckdb_with_ties(
     scenario: &str,
     dir: &std::path::Path,
 ) -> metaxy_tui::engine::workspace::Workspace {
@@ -877,7 +877,14 @@ fn clickhouse_pages_decline_plans_they_cannot_express() {
     let page = |p: &metaxy_tui::engine::store::count_plan::CountPlan| {
         IncrementKind::ALL
             .iter()
-            .map(|k| store.increment_page(p, *k, 0, 10).unwrap().is_some())
+            .map(|k| {
+                let w = metaxy_tui::engine::store::count_plan::PageWindow {
+                    offset: 0,
+                    limit: 10,
+                    min_rows: None,
+                };
+                store.increment_page(p, *k, w).unwrap().is_some()
+            })
             .collect::<Vec<bool>>()
     };
     assert_eq!(page(&plan), [true, true, true]);
@@ -965,7 +972,7 @@ fn status_json(dir: &std::path::Path, env: &[(&str, &str)]) -> (String, String) 
 
 /// A copy of Delta fixture `scenario` in `dir` where every video row is stored again in a data file of its own with
 /// the same timestamps (a tie across files) and five more with null timestamps (they lose against any timestamp).
-fn delta_with_ties(scenario: &str, dir: &std::path::Path) {
+pub(crate) fn delta_with_ties(scenario: &str, dir: &std::path::Path) {
     use polars::prelude::*;
     let ws = open_copy("delta", scenario, dir);
     let writer = metaxy_tui::engine::store::open_store_for_write(&ws.store_config, dir).unwrap();

@@ -279,16 +279,16 @@ pub trait MetadataStore: Send + Sync {
         Ok(None)
     }
 
-    /// Rows `offset..offset + limit` (ordered by the join columns) of one kind of an increment computed by the
-    /// backend itself, with the total of that kind; `Ok(None)` when it cannot (the default, and wherever
-    /// [`MetadataStore::increment_counts`] would decline): the caller then runs the general engine. Only called
-    /// on the primary store ([`MetadataStore::local`]).
+    /// Rows `window.offset..window.offset + window.limit` (ordered by the join columns) of one kind of an
+    /// increment computed by the backend itself, with the total of that kind; `Ok(None)` when it cannot (the
+    /// default, wherever [`MetadataStore::increment_counts`] would decline, and on stores that page only large
+    /// increments below their threshold, [`crate::engine::store::count_plan::PageWindow::min_rows`]): the caller
+    /// then runs the general engine. Only called on the primary store ([`MetadataStore::local`]).
     fn increment_page(
         &self,
         _plan: &crate::engine::store::count_plan::CountPlan,
         _kind: crate::engine::store::count_plan::IncrementKind,
-        _offset: usize,
-        _limit: usize,
+        _window: crate::engine::store::count_plan::PageWindow,
     ) -> Result<Option<crate::engine::store::count_plan::IncrementPage>> {
         Ok(None)
     }

@@ -1,6 +1,6 @@
 //! The counts-only increment plan a store may run by itself ([`MetadataStore::increment_counts`]): the vocabulary
 //! between the backend-neutral planner ([`crate::engine::versioning::counts`]) and a backend's query (DuckDB:
-//! [`crate::engine::store::duckdb::counts`]).
+//! [`crate::engine::store::duckql::counts`]).
 //!
 //! [`MetadataStore::increment_counts`]: crate::engine::store::api::MetadataStore::increment_counts
 
@@ -86,6 +86,22 @@ impl IncrementKind {
     pub const ALL: [IncrementKind; 3] = [Self::New, Self::Stale, Self::Orphaned];
 }
 
+/// Which rows of one kind a page request wants ([`MetadataStore::increment_page`]).
+///
+/// [`MetadataStore::increment_page`]: crate::engine::store::api::MetadataStore::increment_page
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageWindow {
+    /// Position of the first row (in the join-column order).
+    pub offset: usize,
+    /// Most rows.
+    pub limit: usize,
+    /// Stores whose general engine is faster on small tables (DuckDB, local Delta) page only when the plan's
+    /// tables hold at least this many stored rows (all versions); `None`: the store's own threshold, with its
+    /// environment override (`METAXY_TUI_DUCKDB_PAGES_ROWS`, `METAXY_TUI_DELTA_DUCKDB_ROWS`). ClickHouse always
+    /// pages.
+    pub min_rows: Option<u64>,
+}
+
 /// One page of an increment kind computed by the backend itself ([`MetadataStore::increment_page`]).
 ///
 /// [`MetadataStore::increment_page`]: crate::engine::store::api::MetadataStore::increment_page
@@ -101,4 +117,94 @@ pub struct IncrementPage {
     pub total: usize,
     /// Whether the target has a table in the (primary) store.
     pub target_exists: bool,
+}
+
+impl IncrementPage {
+    /// The page of `kind` from a page query's answer `raw` (shared by the backends that page in SQL): the join
+    /// columns, `__x<i>` (field provenances, in the order of [`CountPlan::fields`]) gathered into the
+    /// `metaxy_provenance_by_field` struct, `__xp` as `metaxy_provenance`; for a stale page also `__y<i>` /
+    /// `__yp`, the stored provenances of the same rows, as [`IncrementPage::previous`].
+    ///
+    /// Errors: a column of the answer is missing or cannot be cast to a string.
+    pub fn from_answer(
+        plan: &CountPlan,
+        kind: IncrementKind,
+        raw: &polars::prelude::DataFrame,
+        total: usize,
+        target_exists: bool,
+    ) -> crate::engine::error::Result<Self> {
+        let rows = page_frame(plan, raw)?;
+        let previous = if kind == IncrementKind::Stale {
+            let n = plan.fields.len();
+            let mut keep: Vec<String> = plan.join_columns.clone();
+            keep.extend((0..n).map(|i| format!("__y{i}")));
+            keep.push("__yp".into());
+            let mut prev = raw.select(keep)?;
+            for i in 0..n {
+                prev.rename(&format!("__y{i}"), format!("__x{i}").into())?;
+            }
+            prev.rename("__yp", "__xp".into())?;
+            page_frame(plan, &prev)?
+        } else {
+            polars::prelude::DataFrame::empty()
+        };
+        Ok(IncrementPage {
+            rows,
+            previous,
+            total,
+            target_exists,
+        })
+    }
+
+    /// An empty page with the columns of a page of `plan` (the join columns as strings): a kind that has no row
+    /// because the target has no table.
+    pub fn empty(plan: &CountPlan) -> crate::engine::error::Result<Self> {
+        use polars::prelude::{Column, DataFrame, DataType};
+        let mut names: Vec<String> = plan.join_columns.clone();
+        names.extend((0..plan.fields.len()).map(|i| format!("__x{i}")));
+        names.push("__xp".into());
+        let columns: Vec<Column> = names
+            .iter()
+            .map(|n| Column::new_empty(n.as_str().into(), &DataType::String))
+            .collect();
+        Ok(IncrementPage {
+            rows: page_frame(plan, &DataFrame::new(0, columns)?)?,
+            previous: DataFrame::empty(),
+            total: 0,
+            target_exists: false,
+        })
+    }
+}
+
+/// The page frame from a page query's columns (see [`IncrementPage::from_answer`]).
+fn page_frame(
+    plan: &CountPlan,
+    raw: &polars::prelude::DataFrame,
+) -> crate::engine::error::Result<polars::prelude::DataFrame> {
+    use crate::engine::schema as cols;
+    use polars::prelude::*;
+    let len = raw.height();
+    let mut out: Vec<Column> = vec![];
+    for c in &plan.join_columns {
+        out.push(raw.column(c)?.clone());
+    }
+    let mut members: Vec<Series> = vec![];
+    for (i, (f, _)) in plan.fields.iter().enumerate() {
+        let s = raw.column(&format!("__x{i}"))?.as_materialized_series();
+        members.push(s.cast(&DataType::String)?.with_name(f.as_str().into()));
+    }
+    let by_field = if members.is_empty() {
+        Series::full_null(cols::PROVENANCE_BY_FIELD.into(), len, &DataType::String)
+    } else {
+        StructChunked::from_series(cols::PROVENANCE_BY_FIELD.into(), len, members.iter())?
+            .into_series()
+    };
+    out.push(by_field.into_column());
+    let prov = raw.column("__xp")?.as_materialized_series();
+    out.push(
+        prov.cast(&DataType::String)?
+            .with_name(cols::PROVENANCE.into())
+            .into_column(),
+    );
+    Ok(DataFrame::new(len, out)?)
 }

@@ -9,6 +9,7 @@ pub mod common;
 pub mod count_plan;
 pub mod delta;
 pub mod duckdb;
+pub mod duckql;
 pub mod fallback;
 pub mod filter;
 pub mod iceberg;

@@ -2,11 +2,11 @@
 //! one (identity deps without renames, filters or optional deps; no filters, staleness predicates or samples),
 //! the whole of Metaxy's `resolve_update` as far as its counts go (feature-version filter, latest row per id,
 //! soft-delete removal, per-field and sample provenance from the upstream data versions, the comparison) runs
-//! inside DuckDB with the engine's row hash registered as a C-API function ([`crate::engine::store::duckdb::udf`]), and
+//! inside DuckDB with the engine's row hash registered as a C-API function ([`crate::engine::store::duckql::udf`]), and
 //! only four numbers come back: new, stale, orphaned and `Materialized`. DuckDB stores run it over their own
 //! tables; local Delta stores over their tables' parquet files once the tables hold
 //! [`crate::engine::store::delta::DUCKDB_ROWS`] rows (below that the engine's own decode is faster). DuckDB
-//! spills beyond a memory limit ([`crate::engine::store::duckdb::udf::counts_memory_limit`]), so the counts of a
+//! spills beyond a memory limit ([`crate::engine::store::duckql::udf::counts_memory_limit`]), so the counts of a
 //! 100M-row increment take bounded memory. ClickHouse counts in its own SQL. Other backends, plans that do not
 //! qualify and anything DuckDB fails on use [`crate::engine::versioning::resolve::resolve_update`]; both give the
 //! same counts (tested on every DuckDB and Delta fixture).

@@ -1,4 +1,5 @@
-//! Pages of an increment computed by the store itself ([`MetadataStore::increment_page`], ClickHouse): the rows of
+//! Pages of an increment computed by the store itself ([`MetadataStore::increment_page`]: ClickHouse, and DuckDB
+//! and local Delta stores for large increments): the rows of
 //! one kind (new / stale / orphaned) a screen shows, ordered by the join columns, without reading the upstreams or
 //! the target into memory. The plan is the counts plan ([`crate::engine::versioning::counts::count_plan`]); where
 //! it does not qualify or the store declines, `None` tells the caller to run
@@ -11,7 +12,7 @@ use polars::prelude::DataFrame;
 use crate::engine::error::Result;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
-use crate::engine::store::count_plan::{CountPlan, IncrementKind};
+use crate::engine::store::count_plan::{CountPlan, IncrementKind, PageWindow};
 use crate::engine::store::MetadataStore;
 use crate::engine::versioning::counts::count_plan;
 use crate::engine::versioning::resolve::{Increment, ResolveOptions};
@@ -90,8 +91,9 @@ fn empty_increment(
 /// staleness predicates), computed by the store: the returned increment holds them in the frame of `kind`
 /// (`stale_previous` too for stale rows), the other frames empty.
 ///
-/// `None` when the plan does not qualify for the counts query or the store cannot (every backend but ClickHouse);
-/// the caller then runs the general engine. Errors: the store's, reading a table or decoding the answer.
+/// `None` when the plan does not qualify for the counts query or the store cannot (ClickHouse pages every
+/// qualifying plan; DuckDB and local Delta stores only from their row thresholds on; other backends never); the
+/// caller then runs the general engine. Errors: the store's, reading a table or decoding the answer.
 pub fn increment_page(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,
@@ -100,6 +102,25 @@ pub fn increment_page(
     offset: usize,
     limit: usize,
 ) -> Result<Option<PagedIncrement>> {
+    let window = PageWindow {
+        offset,
+        limit,
+        min_rows: None,
+    };
+    increment_page_in(store, graph, key, kind, window)
+}
+
+/// [`increment_page`] with the whole [`PageWindow`]: `window.min_rows` overrides the row threshold from which a
+/// DuckDB or Delta store pages (`Some(0)`: whatever the size, as the tests force it without touching the
+/// process's environment).
+pub fn increment_page_in(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    kind: IncrementKind,
+    window: PageWindow,
+) -> Result<Option<PagedIncrement>> {
+    let offset = window.offset;
     let Some(plan) = page_plan(store, graph, key)? else {
         return Ok(None);
     };
@@ -110,7 +131,7 @@ pub fn increment_page(
         offsets: (offset, offset, offset),
     };
     let _t = crate::engine::timing::span(|| format!("page-in-store {key} {kind:?}"));
-    let Some(page) = store.local().increment_page(&plan, kind, offset, limit)? else {
+    let Some(page) = store.local().increment_page(&plan, kind, window)? else {
         return Ok(None);
     };
     inc.target_exists = page.target_exists;
@@ -142,9 +163,25 @@ pub fn first_pages(
     key: &FeatureKey,
     limit: usize,
 ) -> Result<Option<PagedIncrement>> {
+    first_pages_in(store, graph, key, limit, None)
+}
+
+/// [`first_pages`] with `min_rows` as in [`increment_page_in`] (`None`: the store's own threshold).
+pub fn first_pages_in(
+    store: &dyn MetadataStore,
+    graph: &FeatureGraph,
+    key: &FeatureKey,
+    limit: usize,
+    min_rows: Option<u64>,
+) -> Result<Option<PagedIncrement>> {
     let mut out: Option<PagedIncrement> = None;
     for kind in IncrementKind::ALL {
-        let Some(p) = increment_page(store, graph, key, kind, 0, limit)? else {
+        let window = PageWindow {
+            offset: 0,
+            limit,
+            min_rows,
+        };
+        let Some(p) = increment_page_in(store, graph, key, kind, window)? else {
             return Ok(None);
         };
         out = Some(match out {

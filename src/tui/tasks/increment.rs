@@ -1,7 +1,8 @@
 //! The increment jobs of the details pane: `LoadIncrement` ([`load`], a feature's increment loaded on demand for
 //! its New / Stale / Orphaned tabs) and `FilterIncrement` ([`filter`], a loaded increment narrowed by the
 //! increment tabs' SQL filter), both with the causes of the stale samples. On a store that computes increment
-//! pages itself (ClickHouse, [`crate::engine::versioning::pages`]) the load takes only the first rows of each tab
+//! pages itself (ClickHouse; DuckDB and local Delta stores from 5M stored rows on;
+//! [`crate::engine::versioning::pages`]) the load takes only the first rows of each tab
 //! from the store, and only those rows leave it ([`LoadedIncrement::paged_in_store`]); other stores, and plans the
 //! store declines, use the general engine. A filter of such a window computes the whole increment with the
 //! general engine first (a filter may select any row).

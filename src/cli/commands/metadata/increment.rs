@@ -1,5 +1,7 @@
 //! `metadata increment`: the full increment of a feature (the engine's [`Increment`]: new, stale and orphaned
-//! samples with their provenance), with the causes of staleness looked up by the engine's `cause` module.
+//! samples with their provenance), with the causes of staleness looked up by the engine's `cause` module. With
+//! `--limit`, a store that pages increments itself ([`crate::engine::versioning::pages`]) computes only the shown
+//! rows.
 
 use std::process::ExitCode;
 
@@ -11,7 +13,10 @@ use crate::cli::args::Format;
 use crate::cli::output::table::table;
 use crate::cli::output::{out, out_json};
 use crate::engine::json::df_to_json_rows;
+use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
+use crate::engine::versioning::cause::SampleCause;
+use crate::engine::versioning::pages::{first_pages, page_causes, CAUSE_ROWS};
 use crate::engine::versioning::resolve::{Increment, ResolveOptions};
 use crate::engine::workspace::Workspace;
 
@@ -33,7 +38,48 @@ fn increment_row_columns(inc: &Increment, df: &DataFrame) -> Vec<String> {
     c
 }
 
+/// The increment `metadata increment` shows, how many rows each kind has in all (`new`, `stale`, `orphaned`) and
+/// the causes of the shown stale rows.
+type Shown = (Increment, (usize, usize, usize), Option<Vec<SampleCause>>);
+
+/// With `--limit n` and no filter or samples file: the first `n` rows of each kind computed by the store itself
+/// ([`first_pages`]: ClickHouse, and DuckDB / local Delta stores for large increments, so that the increment is
+/// never materialised whole), the totals the store's counts, the causes looked up for the shown stale rows only
+/// ([`page_causes`], when `n` is at most [`CAUSE_ROWS`]). `None` where the store does not page the plan: the
+/// caller runs the general engine. Errors: the store's, or a cause lookup's.
+fn paged(
+    ws: &Workspace,
+    key: &FeatureKey,
+    opts: &ResolveOptions,
+    limit: Option<usize>,
+    with_causes: bool,
+) -> Result<Option<Shown>> {
+    let Some(n) = limit else {
+        return Ok(None);
+    };
+    let plain = opts.global_filters.is_empty()
+        && opts.target_filters.is_empty()
+        && opts.stale_if.is_empty()
+        && !opts.skip_comparison
+        && opts.samples.is_none();
+    if n == 0 || !plain || (with_causes && n > CAUSE_ROWS) || ws.graph.require(key)?.spec.is_root()
+    {
+        return Ok(None);
+    }
+    let Some(p) = first_pages(ws.store.as_ref(), &ws.graph, key, n)? else {
+        return Ok(None);
+    };
+    let causes = if with_causes && p.increment.stale.height() > 0 {
+        Some(page_causes(ws.store.as_ref(), &ws.graph, &p.increment)?)
+    } else {
+        None
+    };
+    Ok(Some((p.increment, p.totals, causes)))
+}
+
 /// Runs `metadata increment` on `feature`: at most `limit` rows per category, stale causes when `with_causes`.
+/// With a limit the store may compute only those rows ([`paged`]); otherwise the general engine resolves the
+/// whole increment.
 pub fn run(
     ws: &Workspace,
     feature: &str,
@@ -43,13 +89,20 @@ pub fn run(
     format: Format,
 ) -> Result<ExitCode> {
     let key = ws.feature(feature)?;
-    let inc = ws.increment(&key, opts)?;
-    // why each stale sample is stale (which upstream data versions changed); samples files bypass upstream, so
-    // causes are only looked up for computed increments
-    let causes = if with_causes && opts.samples.is_none() {
-        crate::engine::view::causes_of_stale(ws, &inc, limit)?
-    } else {
-        None
+    let (inc, counts, causes) = match paged(ws, &key, opts, limit, with_causes)? {
+        Some(shown) => shown,
+        None => {
+            let inc = ws.increment(&key, opts)?;
+            // why each stale sample is stale (which upstream data versions changed); samples files bypass
+            // upstream, so causes are only looked up for computed increments
+            let causes = if with_causes && opts.samples.is_none() {
+                crate::engine::view::causes_of_stale(ws, &inc, limit)?
+            } else {
+                None
+            };
+            let counts = (inc.new.height(), inc.stale.height(), inc.orphaned.height());
+            (inc, counts, causes)
+        }
     };
     let lim = |df: &DataFrame| match limit {
         Some(n) => df.head(Some(n)),
@@ -68,7 +121,7 @@ pub fn run(
             "id_columns": inc.id_columns,
             "join_columns": inc.join_columns,
             "resolved_from": inc.upstream_sources.iter().map(|(k, s)| (k.clone(), json!(s))).collect::<serde_json::Map<String, Value>>(),
-            "counts": {"new": inc.new.height(), "stale": inc.stale.height(), "orphaned": inc.orphaned.height()},
+            "counts": {"new": counts.0, "stale": counts.1, "orphaned": counts.2},
             "new": rows(&inc.new)?,
             "stale": rows(&inc.stale)?,
             "orphaned": rows(&inc.orphaned)?,
@@ -90,16 +143,16 @@ pub fn run(
         key,
         inc.feature_version,
         ws.store.name(),
-        inc.new.height(),
-        inc.stale.height(),
-        inc.orphaned.height()
+        counts.0,
+        counts.1,
+        counts.2
     ))?;
-    for (title, df) in [
-        ("New", &inc.new),
-        ("Stale", &inc.stale),
-        ("Orphaned", &inc.orphaned),
+    for (title, df, total) in [
+        ("New", &inc.new, counts.0),
+        ("Stale", &inc.stale, counts.1),
+        ("Orphaned", &inc.orphaned, counts.2),
     ] {
-        out(&format!("\n{title} ({})", df.height()))?;
+        out(&format!("\n{title} ({total})"))?;
         if df.height() == 0 {
             continue;
         }

@@ -513,10 +513,10 @@ impl MetadataStore for ClickHouseStore {
         &self,
         plan: &crate::engine::store::count_plan::CountPlan,
         kind: crate::engine::store::count_plan::IncrementKind,
-        offset: usize,
-        limit: usize,
+        window: crate::engine::store::count_plan::PageWindow,
     ) -> Result<Option<crate::engine::store::count_plan::IncrementPage>> {
-        self.page_in_clickhouse(plan, kind, offset, limit)
+        // the whole increment stays in the server at any size: no threshold
+        self.page_in_clickhouse(plan, kind, window.offset, window.limit)
     }
 
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {

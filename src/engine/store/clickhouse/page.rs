@@ -10,12 +10,9 @@
 //! `metaxy_provenance_by_field` is not a named `Tuple` or `Map` with every field): the caller runs the general
 //! engine, and the reason is printed with `METAXY_TUI_TIMINGS`.
 
-use polars::prelude::*;
-
 use super::counts::IncrementSql;
 use super::ClickHouseStore;
 use crate::engine::error::{EngineError, Result};
-use crate::engine::schema as cols;
 use crate::engine::store::api::MetadataStore;
 use crate::engine::store::count_plan::{CountPlan, IncrementKind, IncrementPage};
 
@@ -99,12 +96,7 @@ impl ClickHouseStore {
         let ctes = q.ctes.join(", ");
         let Some(from) = kind_from(&q, kind) else {
             // no table: nothing stored, so nothing stale or orphaned
-            return Ok(Ok(IncrementPage {
-                rows: self.frame_of(plan, &empty_answer(&plan.join_columns, n))?,
-                previous: DataFrame::empty(),
-                total: 0,
-                target_exists: false,
-            }));
+            return Ok(Ok(IncrementPage::empty(plan)?));
         };
         let count_sql = format!("WITH {ctes} SELECT count() FROM {from}");
         let total = match self.increment_request(
@@ -149,69 +141,14 @@ impl ClickHouseStore {
             table: self.table_name(&plan.target),
             message: m,
         })?;
-        let rows = self.frame_of(plan, &raw)?;
-        let previous = if kind == IncrementKind::Stale {
-            let mut keep: Vec<String> = plan.join_columns.clone();
-            keep.extend((0..n).map(|i| format!("__y{i}")));
-            keep.push("__yp".into());
-            let mut prev = raw.select(keep)?;
-            for i in 0..n {
-                prev.rename(&format!("__y{i}"), format!("__x{i}").into())?;
-            }
-            prev.rename("__yp", "__xp".into())?;
-            self.frame_of(plan, &prev)?
-        } else {
-            DataFrame::empty()
-        };
-        Ok(Ok(IncrementPage {
-            rows,
-            previous,
+        Ok(Ok(IncrementPage::from_answer(
+            plan,
+            kind,
+            &raw,
             total,
-            target_exists: q.target_exists,
-        }))
+            q.target_exists,
+        )?))
     }
-
-    /// The page frame from the query's columns: join columns, `__x<i>` (field provenances, in the order of
-    /// [`CountPlan::fields`]) gathered into the `metaxy_provenance_by_field` struct, `__xp` as
-    /// `metaxy_provenance`.
-    fn frame_of(&self, plan: &CountPlan, raw: &DataFrame) -> Result<DataFrame> {
-        let len = raw.height();
-        let mut out: Vec<Column> = vec![];
-        for c in &plan.join_columns {
-            out.push(raw.column(c)?.clone());
-        }
-        let mut members: Vec<Series> = vec![];
-        for (i, (f, _)) in plan.fields.iter().enumerate() {
-            let s = raw.column(&format!("__x{i}"))?.as_materialized_series();
-            members.push(s.cast(&DataType::String)?.with_name(f.as_str().into()));
-        }
-        let by_field = if members.is_empty() {
-            Series::full_null(cols::PROVENANCE_BY_FIELD.into(), len, &DataType::String)
-        } else {
-            StructChunked::from_series(cols::PROVENANCE_BY_FIELD.into(), len, members.iter())?
-                .into_series()
-        };
-        out.push(by_field.into_column());
-        let prov = raw.column("__xp")?.as_materialized_series();
-        out.push(
-            prov.cast(&DataType::String)?
-                .with_name(cols::PROVENANCE.into())
-                .into_column(),
-        );
-        Ok(DataFrame::new(len, out)?)
-    }
-}
-
-/// An empty answer with the page query's columns (join columns untyped).
-fn empty_answer(join: &[String], fields: usize) -> DataFrame {
-    let mut names: Vec<String> = join.to_vec();
-    names.extend((0..fields).map(|i| format!("__x{i}")));
-    names.push("__xp".into());
-    let columns: Vec<Column> = names
-        .iter()
-        .map(|n| Column::new_empty(n.as_str().into(), &DataType::String))
-        .collect();
-    DataFrame::new(0, columns).unwrap_or_default()
 }
 
 /// The one number of a `SELECT count()` answer in `JSONCompact`.

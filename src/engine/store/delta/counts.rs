@@ -1,7 +1,9 @@
 //! Counts-only increments of a local Delta store computed by DuckDB over the tables' parquet files, in bounded
-//! memory ([`crate::engine::store::duckdb::counts::count_in_duckdb`], the query DuckDB stores run over their own
+//! memory ([`crate::engine::store::duckql::counts::count_in_duckdb`], the query DuckDB stores run over their own
 //! tables): DuckDB reads only the columns the increment needs, dedups, hashes with the engine's row hash, joins
-//! and compares, spilling to disk beyond its memory limit, and four numbers come back.
+//! and compares, spilling to disk beyond its memory limit, and four numbers come back. Pages of an increment
+//! (the TUI's tabs) are computed the same way ([`crate::engine::store::duckql::page::page_in_duckdb`]): only a
+//! window of rows comes back.
 //!
 //! Each feature's relation is the active data files of the table's current version, in the order of the Delta log
 //! as the engine's own reader takes them ([`super::DeltaStore::decode_table`]), read with DuckDB's `read_parquet`
@@ -18,10 +20,13 @@ use std::collections::HashMap;
 use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
-use crate::engine::store::count_plan::{CountPlan, IncrementCounts};
-use crate::engine::store::duckdb::counts::{count_in_duckdb, SqlRelation};
-use crate::engine::store::duckdb::sql::sql_str;
-use crate::engine::store::duckdb::udf::RawDuckDb;
+use crate::engine::store::common::sql_str;
+use crate::engine::store::count_plan::{
+    CountPlan, IncrementCounts, IncrementKind, IncrementPage, PageWindow,
+};
+use crate::engine::store::duckql::counts::{count_in_duckdb, SqlRelation};
+use crate::engine::store::duckql::page::{page_in_duckdb, pages_threshold};
+use crate::engine::store::duckql::udf::RawDuckDb;
 
 use super::DeltaStore;
 
@@ -47,13 +52,49 @@ impl DeltaStore {
     /// [`DUCKDB_ROWS`] rows; else `Ok(None)` (the general engine counts). Errors: the Delta log of a table cannot
     /// be read.
     pub(super) fn counts_in_duckdb(&self, plan: &CountPlan) -> Result<Option<IncrementCounts>> {
+        let Some((db, rels)) = self.duckdb_relations(plan, None, "delta-duckdb-counts")? else {
+            return Ok(None);
+        };
+        count_in_duckdb(&db, plan, &|k| Ok(rels.get(k).cloned()))
+    }
+
+    /// [`crate::engine::store::MetadataStore::increment_page`] for Delta: one page of `kind` computed by DuckDB
+    /// over the tables' parquet files ([`page_in_duckdb`]), under the same conditions as
+    /// [`DeltaStore::counts_in_duckdb`] (`window.min_rows` replacing [`DUCKDB_ROWS`] when given); else `Ok(None)`
+    /// (the general engine). Errors: the Delta log of a table cannot be read.
+    pub(super) fn page_in_duckdb(
+        &self,
+        plan: &CountPlan,
+        kind: IncrementKind,
+        window: PageWindow,
+    ) -> Result<Option<IncrementPage>> {
+        let Some((db, rels)) = self.duckdb_relations(plan, window.min_rows, "delta-duckdb-page")?
+        else {
+            return Ok(None);
+        };
+        page_in_duckdb(
+            &db,
+            plan,
+            &|k| Ok(rels.get(k).cloned()),
+            kind,
+            window.offset,
+            window.limit,
+        )
+    }
+
+    /// An in-memory DuckDB and the relation of every table of `plan` that exists, when the store is local, every
+    /// table qualifies and the tables hold at least `min_rows` rows (`None`: [`DUCKDB_ROWS`] or
+    /// `METAXY_TUI_DELTA_DUCKDB_ROWS`); else `Ok(None)`, a declined table said in the timings under `label`.
+    fn duckdb_relations(
+        &self,
+        plan: &CountPlan,
+        min_rows: Option<u64>,
+        label: &str,
+    ) -> Result<Option<(RawDuckDb, HashMap<FeatureKey, SqlRelation>)>> {
         if crate::engine::store::common::is_remote(&self.root_uri) {
             return Ok(None);
         }
-        let threshold = std::env::var("METAXY_TUI_DELTA_DUCKDB_ROWS")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(DUCKDB_ROWS);
+        let threshold = pages_threshold(min_rows, "METAXY_TUI_DELTA_DUCKDB_ROWS", DUCKDB_ROWS);
         let Ok(db) = RawDuckDb::open_in_memory() else {
             return Ok(None);
         };
@@ -69,9 +110,8 @@ impl DeltaStore {
                     rels.insert(key.clone(), rel);
                 }
                 Relation::Declined(why) => {
-                    let _t = crate::engine::timing::span(|| {
-                        format!("delta-duckdb-counts declined {key}: {why}")
-                    });
+                    let _t =
+                        crate::engine::timing::span(|| format!("{label} declined {key}: {why}"));
                     return Ok(None);
                 }
             }
@@ -79,7 +119,7 @@ impl DeltaStore {
         if rows < threshold {
             return Ok(None);
         }
-        count_in_duckdb(&db, plan, &|k| Ok(rels.get(k).cloned()))
+        Ok(Some((db, rels)))
     }
 
     /// `key`'s table as a DuckDB relation over its active data files (see the module docs).

@@ -600,6 +600,14 @@ impl MetadataStore for DeltaStore {
     ) -> Result<Option<crate::engine::store::count_plan::IncrementCounts>> {
         self.counts_in_duckdb(plan)
     }
+    fn increment_page(
+        &self,
+        plan: &crate::engine::store::count_plan::CountPlan,
+        kind: crate::engine::store::count_plan::IncrementKind,
+        window: crate::engine::store::count_plan::PageWindow,
+    ) -> Result<Option<crate::engine::store::count_plan::IncrementPage>> {
+        self.page_in_duckdb(plan, kind, window)
+    }
     fn append(&self, key: &FeatureKey, df: &DataFrame) -> Result<()> {
         block_on(self.append_async(key, df))
     }

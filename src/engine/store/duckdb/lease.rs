@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use duckdb::Connection;
 
 use crate::engine::error::{EngineError, Result};
-use crate::engine::store::duckdb::udf::RawDuckDb;
+use crate::engine::store::duckql::udf::RawDuckDb;
 
 /// How long an operation keeps retrying to open a file another process holds locked (reads and our own writes).
 pub const RETRY_TOTAL: Duration = Duration::from_secs(5);

@@ -1,11 +1,11 @@
 //! The DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): [`DuckDbStore`]. Its SQL pieces are in
-//! [`sql`], the counts-only increment query in [`counts`], the row hash registered in DuckDB in [`udf`], and how a
+//! [`sql`], the counts-only increment query and the pages of an increment over the store's own tables in
+//! `in_store` (computed by [`crate::engine::store::duckql`], which Delta stores share), and how a
 //! file is opened per operation (never held open while idle, so other processes can write it) in [`lease`].
 
-pub mod counts;
+mod in_store;
 pub mod lease;
 pub mod sql;
-pub mod udf;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -23,7 +23,7 @@ use crate::engine::store::duckdb::lease::{ReadLease, WriteGate};
 use crate::engine::store::duckdb::sql::{
     latest_rowid_sql, quote_ident, sql_literal, sql_str, ScanSql,
 };
-use crate::engine::store::duckdb::udf::RawDuckDb;
+use crate::engine::store::duckql::udf::RawDuckDb;
 
 /// A DuckDB metadata store (Metaxy `DuckDBMetadataStore`, FORMAT.md §2.2): one table per feature named
 pub struct DuckDbStore {
@@ -423,6 +423,15 @@ impl MetadataStore for DuckDbStore {
         self.counts_in_duckdb(plan)
     }
 
+    fn increment_page(
+        &self,
+        plan: &crate::engine::store::count_plan::CountPlan,
+        kind: crate::engine::store::count_plan::IncrementKind,
+        window: crate::engine::store::count_plan::PageWindow,
+    ) -> Result<Option<crate::engine::store::count_plan::IncrementPage>> {
+        self.page_in_duckdb(plan, kind, window)
+    }
+
     fn scan_latest(
         &self,
         key: &FeatureKey,
@@ -753,36 +762,5 @@ impl MetadataStore for DuckDbStore {
                 .map_err(|e| self.write_err(&table, e))?;
             Ok(true)
         })
-    }
-}
-
-impl DuckDbStore {
-    /// [`MetadataStore::increment_counts`] for DuckDB: the counts query of [`crate::engine::versioning::counts`] over the
-    /// feature tables themselves (storage order = `rowid`), on the read-only instance of the read's lease (where the
-    /// row hash is registered for the query). `Ok(None)` for in-memory databases and files not created yet.
-    fn counts_in_duckdb(
-        &self,
-        plan: &crate::engine::store::count_plan::CountPlan,
-    ) -> Result<Option<crate::engine::store::count_plan::IncrementCounts>> {
-        use crate::engine::store::duckdb::counts::SqlRelation;
-        let Some(reader) = self.reader()? else {
-            return Ok(None);
-        };
-        let Some(db) = reader.raw() else {
-            return Ok(None);
-        };
-        let conn = reader.conn();
-        let tables = Self::tables(conn)?;
-        let relation = |key: &FeatureKey| -> Result<Option<SqlRelation>> {
-            let table = self.table_name(key);
-            if !tables.contains(&table) {
-                return Ok(None);
-            }
-            Ok(Some(SqlRelation::table(
-                &table,
-                Self::table_columns(conn, &table)?,
-            )))
-        };
-        crate::engine::store::duckdb::counts::count_in_duckdb(db, plan, &relation)
     }
 }

@@ -6,9 +6,12 @@
 use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
+use crate::engine::store::common::{quote_ident, sql_str};
 use crate::engine::store::count_plan::{CountPlan, IncrementCounts, RecipePiece};
-use crate::engine::store::duckdb::sql::{latest_order_sql, quote_ident, sql_str};
-use crate::engine::store::duckdb::udf::{ProvenanceTemplate, RawDuckDb, RecipeTok};
+use crate::engine::store::duckql::latest_order_sql;
+use crate::engine::store::duckql::udf::{
+    ProvenanceOutput, ProvenanceTemplate, RawDuckDb, RecipeTok,
+};
 
 /// A feature's stored rows as a DuckDB query sees them (for [`count_in_duckdb`]).
 #[derive(Debug, Clone)]
@@ -263,25 +266,60 @@ fn varchar_member(columns: &[(String, String)], column: &str, field: &str) -> bo
     })
 }
 
-/// The counts of `plan` as one DuckDB query on `db`, over the relations `relation` gives per feature (`None`: the
-/// feature has no table). The sample provenance is computed by a provenance function registered for the plan
-/// ([`RawDuckDb::register_provenance`]); DuckDB scans, dedups and joins in parallel, spilling to its temporary
-/// directory beyond [`RawDuckDb::query_first_row_bounded`]'s memory limit; four numbers come back. When the target
-/// holds no row (no table yet, or an emptied table) every expected sample is new: only the upstream join's ids are
-/// counted and nothing is hashed, as [`crate::engine::versioning::counts::absent_target_counts`] does.
-/// `Ok(None)` when an upstream table is missing or empty or a table is not as the plan expects, or DuckDB fails:
-/// the caller then runs the general engine, which reports real errors.
-pub fn count_in_duckdb(
+/// The building blocks of an increment query over a [`CountPlan`] ([`increment_sql`]), shared by the counts
+/// ([`count_in_duckdb`]) and the pages ([`super::page`]).
+#[derive(Debug, Clone)]
+pub(crate) struct IncrementSql {
+    /// `name AS (query)` common table expressions, in order: `__u<i>` (latest rows of dep `i` with the data
+    /// versions `__d<i>_<f>` its recipes read, when hashing), `__e` (when hashing: the expected samples, join
+    /// columns, `__prov` the sample provenance, `__p` = 1, and with fields the data versions too) and, when the
+    /// target holds rows, `__c` (its latest live rows of the current version: id columns, `__cur_prov` the stored
+    /// sample provenance, with fields the stored field provenances `__s<i>`, `__p` = 1).
+    pub ctes: Vec<String>,
+    /// The join columns, quoted.
+    pub join: Vec<String>,
+    /// The upstream join over the `__u<i>` (the expected samples without hashing).
+    pub from: String,
+    /// Whether the target has a table.
+    pub target_exists: bool,
+    /// Whether `__c` is defined (the target has a table with data).
+    pub target_rows: bool,
+    /// With fields: per field of [`CountPlan::fields`], the call computing its provenance from `__e`'s data
+    /// versions (for the few rows of a page only).
+    pub field_calls: Vec<String>,
+    /// With fields: the call computing the sample provenance from `__e`'s data versions (what `__e.__prov` holds;
+    /// a page of new rows computes it for its own rows only).
+    pub sample_call: String,
+    /// The relations the query reads (the deps', then the target's when it holds rows), for the id ranges of a
+    /// partitioned count.
+    pub relations: Vec<SqlRelation>,
+}
+
+/// What [`increment_sql`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SqlFor {
+    /// The counts: `__e` is hashed only when the target holds rows, no field provenances.
+    Counts,
+    /// The pages: `__e` is always hashed and keeps its data versions; `__c` keeps the stored field provenances.
+    Pages,
+}
+
+/// The common table expressions of an increment query of `plan` on `db` over the relations `relation` gives
+/// ([`IncrementSql`]). `Ok(None)` when an upstream table is missing or empty or a table is not as the plan
+/// expects (or DuckDB refuses to register the provenance function): the caller runs the general engine.
+pub(crate) fn increment_sql(
     db: &RawDuckDb,
     plan: &CountPlan,
     relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
-) -> Result<Option<IncrementCounts>> {
+    what: SqlFor,
+) -> Result<Option<IncrementSql>> {
     let target = relation(&plan.target)?;
     let target_exists = target.is_some();
     let target = target.filter(|t| !t.empty);
-    let hashing = target.is_some();
+    let hashing = target.is_some() || what == SqlFor::Pages;
     let mut ctes: Vec<String> = Vec::new();
     let mut used: Vec<SqlRelation> = Vec::new();
+    let mut args: Vec<String> = Vec::new();
     for (di, d) in plan.deps.iter().enumerate() {
         let Some(rel) = relation(&d.feature)?.filter(|r| !r.empty) else {
             return Ok(None);
@@ -292,6 +330,7 @@ pub fn count_in_duckdb(
                 .iter()
                 .enumerate()
                 .map(|(fi, f)| {
+                    args.push(format!("__d{di}_{fi}"));
                     format!(
                         "struct_extract({}, {}) AS __d{di}_{fi}",
                         quote_ident(cols::DATA_VERSION_BY_FIELD),
@@ -318,19 +357,49 @@ pub fn count_in_duckdb(
     for di in 1..plan.deps.len() {
         from.push_str(&format!(" JOIN __u{di} USING ({})", j.join(", ")));
     }
-    let sql = if let Some(rel) = target {
-        let Some(prov_call) = provenance_call(db, plan) else {
+    let mut q = IncrementSql {
+        ctes,
+        join: j,
+        from,
+        target_exists,
+        target_rows: target.is_some(),
+        field_calls: vec![],
+        sample_call: String::new(),
+        relations: vec![],
+    };
+    if hashing {
+        let Some(calls) = provenance_calls(db, plan, what == SqlFor::Pages) else {
             return Ok(None);
         };
-        ctes.push(format!(
-            "__e AS (SELECT {}, {prov_call} AS __prov, 1 AS __p FROM {from})",
-            j.join(", "),
+        let mut e_cols = q.join.clone();
+        if what == SqlFor::Pages {
+            e_cols.extend(args.iter().cloned());
+        }
+        q.ctes.push(format!(
+            "__e AS (SELECT {}, {} AS __prov, 1 AS __p FROM {})",
+            e_cols.join(", "),
+            calls.sample,
+            q.from
         ));
-        let extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];
-        let needs = rel
+        q.field_calls = calls.fields;
+        q.sample_call = calls.sample;
+    }
+    if let Some(rel) = target {
+        let mut extra = vec![format!("{} AS __cur_prov", quote_ident(cols::PROVENANCE))];
+        let mut needs = rel
             .columns
             .iter()
             .any(|(n, t)| n == cols::PROVENANCE && t == "VARCHAR");
+        if what == SqlFor::Pages {
+            for (i, (f, _)) in plan.fields.iter().enumerate() {
+                needs &= varchar_member(&rel.columns, cols::PROVENANCE_BY_FIELD, f);
+                extra.push(format!(
+                    "struct_extract({}, {}) AS __s{i}",
+                    quote_ident(cols::PROVENANCE_BY_FIELD),
+                    sql_str(f)
+                ));
+            }
+        }
         let Some(cur) = latest_read_sql(
             db,
             &rel,
@@ -342,9 +411,38 @@ pub fn count_in_duckdb(
         else {
             return Ok(None);
         };
-        ctes.push(format!("__c AS (SELECT *, 1 AS __p FROM ({cur}))"));
+        q.ctes
+            .push(format!("__c AS (SELECT *, 1 AS __p FROM ({cur}))"));
         used.push(rel);
-        let on: Vec<String> = j.iter().map(|c| format!("e.{c} = c.{c}")).collect();
+    }
+    if what == SqlFor::Pages {
+        // pages are never partitioned by id range
+        for c in &mut q.ctes {
+            *c = c.replace(RANGE_MARK, "");
+        }
+    }
+    q.relations = used;
+    Ok(Some(q))
+}
+
+/// The counts of `plan` as one DuckDB query on `db`, over the relations `relation` gives per feature (`None`: the
+/// feature has no table). The sample provenance is computed by a provenance function registered for the plan
+/// ([`RawDuckDb::register_provenance`]); DuckDB scans, dedups and joins in parallel, spilling to its temporary
+/// directory beyond [`RawDuckDb::query_first_row_bounded`]'s memory limit; four numbers come back. When the target
+/// holds no row (no table yet, or an emptied table) every expected sample is new: only the upstream join's ids are
+/// counted and nothing is hashed, as [`crate::engine::versioning::counts::absent_target_counts`] does.
+/// `Ok(None)` when an upstream table is missing or empty or a table is not as the plan expects, or DuckDB fails:
+/// the caller then runs the general engine, which reports real errors.
+pub fn count_in_duckdb(
+    db: &RawDuckDb,
+    plan: &CountPlan,
+    relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
+) -> Result<Option<IncrementCounts>> {
+    let Some(q) = increment_sql(db, plan, relation, SqlFor::Counts)? else {
+        return Ok(None);
+    };
+    let sql = if q.target_rows {
+        let on: Vec<String> = q.join.iter().map(|c| format!("e.{c} = c.{c}")).collect();
         format!(
             "WITH {} SELECT \
              count(*) FILTER (WHERE c.__p IS NULL), \
@@ -352,42 +450,50 @@ pub fn count_in_duckdb(
              count(*) FILTER (WHERE e.__p IS NULL), \
              count(*) FILTER (WHERE c.__p IS NOT NULL) \
              FROM __e e FULL JOIN __c c ON {}",
-            ctes.join(", "),
+            q.ctes.join(", "),
             on.join(" AND "),
         )
     } else {
         format!(
-            "WITH {} SELECT count(*), 0, 0, 0 FROM {from}",
-            ctes.join(", ")
+            "WITH {} SELECT count(*), 0, 0, 0 FROM {}",
+            q.ctes.join(", "),
+            q.from
         )
     };
-    if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
-        eprintln!("{sql}");
-    }
     let name = plan.target.to_string();
-    let _t = crate::engine::timing::span(|| format!("duckdb-counts {name}"));
-    let ranges = id_ranges(db, plan, &used.iter().collect::<Vec<_>>());
+    let ranges = id_ranges(db, plan, &q.relations.iter().collect::<Vec<_>>());
     let mut sums = [0i64; 4];
-    for (i, range) in ranges.iter().enumerate() {
-        let _t = (ranges.len() > 1).then(|| {
-            crate::engine::timing::span(|| {
-                format!("duckdb-counts-part {name} {}/{}", i + 1, ranges.len())
-            })
-        });
-        let row = match db.query_first_row_bounded(&sql.replace(RANGE_MARK, range)) {
-            Ok(r) => r,
-            Err(e) => {
-                if std::env::var_os("METAXY_TUI_SHOW_SQL").is_some() {
-                    eprintln!("in-store counts of {name} declined: {e}");
-                }
-                return Ok(None);
-            }
+    if let [range] = &ranges[..] {
+        let Some(row) = run_logged(
+            &name,
+            "duckdb-counts",
+            &sql.replace(RANGE_MARK, range),
+            |s| db.query_first_row_bounded(s),
+        ) else {
+            return Ok(None);
         };
         let [a, b, c, d] = row[..] else {
             return Ok(None);
         };
-        for (s, v) in sums.iter_mut().zip([a, b, c, d]) {
-            *s += v;
+        sums = [a, b, c, d];
+    } else {
+        let _t = crate::engine::timing::span(|| format!("duckdb-counts {name}"));
+        for (i, range) in ranges.iter().enumerate() {
+            let part = format!("{name} {}/{}", i + 1, ranges.len());
+            let Some(row) = run_logged(
+                &part,
+                "duckdb-counts-part",
+                &sql.replace(RANGE_MARK, range),
+                |s| db.query_first_row_bounded(s),
+            ) else {
+                return Ok(None);
+            };
+            let [a, b, c, d] = row[..] else {
+                return Ok(None);
+            };
+            for (s, v) in sums.iter_mut().zip([a, b, c, d]) {
+                *s += v;
+            }
         }
     }
     let [new, stale, orphaned, current] = sums;
@@ -396,17 +502,51 @@ pub fn count_in_duckdb(
         stale: stale as usize,
         orphaned: orphaned as usize,
         current_rows: current as usize,
-        target_exists,
+        target_exists: q.target_exists,
     }))
 }
 
-/// The SQL call computing a row's sample provenance from the `__d<dep>_<field>` columns of the upstream reads:
-/// per field H(pieces joined by '|'), then H(the field provenances in struct-key order joined by '|'); the data
-/// versions are the arguments, the literals are baked into a function registered for `plan`. `None` when DuckDB
-/// refuses the registration.
-fn provenance_call(db: &RawDuckDb, plan: &CountPlan) -> Option<String> {
+/// Runs `sql` with `run` under the `METAXY_TUI_TIMINGS` span `<label> <name>`; `METAXY_TUI_SHOW_SQL` prints the
+/// query, and why DuckDB failed (`None` then: the caller declines, the general engine reports real errors).
+pub(crate) fn run_logged<T>(
+    name: &str,
+    label: &str,
+    sql: &str,
+    run: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> Option<T> {
+    let show = std::env::var_os("METAXY_TUI_SHOW_SQL").is_some();
+    if show {
+        eprintln!("{sql}");
+    }
+    let t = crate::engine::timing::span(|| format!("{label} {name}"));
+    let out = run(sql);
+    drop(t);
+    match out {
+        Ok(v) => Some(v),
+        Err(e) => {
+            if show {
+                let what = label.rsplit('-').next().unwrap_or(label);
+                eprintln!("in-store {what} of {name} declined: {e}");
+            }
+            None
+        }
+    }
+}
+
+/// The provenance functions of a plan: the sample's, and with fields each field's, as SQL calls over the
+/// `__d<dep>_<field>` columns of the upstream reads.
+struct ProvenanceCalls {
+    sample: String,
+    fields: Vec<String>,
+}
+
+/// The SQL calls computing a row's sample provenance (and with `fields` each field's) from the `__d<dep>_<field>`
+/// columns of the upstream reads: per field H(pieces joined by '|'), then H(the field provenances in struct-key
+/// order joined by '|'); the data versions are the arguments, the literals are baked into functions registered for
+/// `plan`. `None` when DuckDB refuses a registration.
+fn provenance_calls(db: &RawDuckDb, plan: &CountPlan, fields: bool) -> Option<ProvenanceCalls> {
     let mut args: Vec<String> = Vec::new();
-    let mut fields: Vec<Vec<RecipeTok>> = Vec::new();
+    let mut recipes: Vec<Vec<RecipeTok>> = Vec::new();
     for (_, pieces) in &plan.fields {
         let mut toks: Vec<RecipeTok> = Vec::new();
         let lit = |toks: &mut Vec<RecipeTok>, b: &[u8]| match toks.last_mut() {
@@ -434,17 +574,29 @@ fn provenance_call(db: &RawDuckDb, plan: &CountPlan) -> Option<String> {
                 }
             }
         }
-        fields.push(toks);
+        recipes.push(toks);
     }
-    let prov_fn = db
-        .register_provenance(ProvenanceTemplate {
-            algorithm: plan.algorithm,
-            truncation: plan.truncation,
-            fields,
-            args: args.len(),
-        })
-        .ok()?;
-    Some(format!("{prov_fn}({})", args.join(", ")))
+    let call = |output: ProvenanceOutput| -> Option<String> {
+        let f = db
+            .register_provenance(ProvenanceTemplate {
+                algorithm: plan.algorithm,
+                truncation: plan.truncation,
+                fields: recipes.clone(),
+                args: args.len(),
+                output,
+            })
+            .ok()?;
+        Some(format!("{f}({})", args.join(", ")))
+    };
+    let sample = call(ProvenanceOutput::Sample)?;
+    let fields = if fields {
+        (0..recipes.len())
+            .map(|k| call(ProvenanceOutput::Field(k)))
+            .collect::<Option<Vec<String>>>()?
+    } else {
+        vec![]
+    };
+    Some(ProvenanceCalls { sample, fields })
 }
 
 #[cfg(test)]

@@ -42,6 +42,18 @@ pub struct ProvenanceTemplate {
     pub fields: Vec<Vec<RecipeTok>>,
     /// Number of arguments the function takes.
     pub args: usize,
+    /// What the function returns: the sample provenance, or one field's provenance.
+    pub output: ProvenanceOutput,
+}
+
+/// What a registered provenance function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvenanceOutput {
+    /// The sample provenance (`metaxy_provenance`): the field provenances joined by `|`, hashed.
+    Sample,
+    /// The provenance of field number `n` of [`ProvenanceTemplate::fields`] (its member of
+    /// `metaxy_provenance_by_field`); only that field's recipe is hashed.
+    Field(usize),
 }
 
 static NEXT_FUNCTION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -217,24 +229,50 @@ impl RawDuckDb {
         self.first_row(sql, |res, c| unsafe { ffi::duckdb_value_int64(res, c, 0) })
     }
 
-    /// [`RawDuckDb::query_first_row`] under [`counts_memory_limit`] ([`RawDuckDb::query_first_row_limited`]):
-    /// DuckDB's `memory_limit` is set while such
-    /// queries run (it is a database-wide setting; reset to DuckDB's default when the last one ends), so their
-    /// joins and aggregates spill to the instance's temporary directory instead of growing. Errors: as
+    /// [`RawDuckDb::query_first_row`] under [`counts_memory_limit`] (`RawDuckDb::bounded`). Errors: as
     /// `query_first_row`.
     pub fn query_first_row_bounded(&self, sql: &str) -> std::result::Result<Vec<i64>, String> {
         self.query_first_row_limited(sql, counts_memory_limit().as_deref())
     }
 
     /// [`RawDuckDb::query_first_row`] with DuckDB's `memory_limit` at `limit` (DuckDB's spelling; `None`: DuckDB's
-    /// default) while it runs. Errors: as `query_first_row`.
+    /// default) while it runs (`RawDuckDb::bounded`). Errors: as `query_first_row`.
     pub fn query_first_row_limited(
         &self,
         sql: &str,
         limit: Option<&str>,
     ) -> std::result::Result<Vec<i64>, String> {
+        self.bounded(limit, || self.query_first_row(sql))
+    }
+
+    /// Runs `sql` on a connection of its own under [`counts_memory_limit`] (`RawDuckDb::bounded`) and returns
+    /// every row as one frame (columns as DuckDB's Arrow export types them, one chunk each): for answers of a few
+    /// thousand rows (a page of an increment). Errors: DuckDB's message, or a column polars cannot take.
+    pub fn query_frame_bounded(
+        &self,
+        sql: &str,
+    ) -> std::result::Result<polars::prelude::DataFrame, String> {
+        self.bounded(counts_memory_limit().as_deref(), || {
+            // SAFETY: `self.db` is open and outlives the connection, which is dropped at the end of this closure
+            let conn =
+                unsafe { duckdb::Connection::open_from_raw(self.db) }.map_err(|e| e.to_string())?;
+            let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+            let arrow = stmt.query_arrow([]).map_err(|e| e.to_string())?;
+            let schema = arrow.get_schema();
+            let batches: Vec<_> = arrow.collect();
+            let mut df = crate::engine::frame::record_batches_to_df(&schema, &batches)
+                .map_err(|e| e.to_string())?;
+            df.rechunk_mut_par();
+            Ok(df)
+        })
+    }
+
+    /// Runs `query` with DuckDB's `memory_limit` set to `limit` (`None`: DuckDB's default; it is a database-wide
+    /// setting: set when the first such query of the instance starts, reset to DuckDB's default when the last one
+    /// ends), so its joins, aggregates and sorts spill to the instance's temporary directory instead of growing.
+    fn bounded<T>(&self, limit: Option<&str>, query: impl FnOnce() -> T) -> T {
         let Some(limit) = limit else {
-            return self.query_first_row(sql);
+            return query();
         };
         {
             let mut n = self.bounded.lock().unwrap_or_else(|p| p.into_inner());
@@ -244,7 +282,7 @@ impl RawDuckDb {
             }
             *n += 1;
         }
-        let out = self.query_first_row(sql);
+        let out = query();
         let mut n = self.bounded.lock().unwrap_or_else(|p| p.into_inner());
         *n -= 1;
         if *n == 0 {
@@ -402,8 +440,18 @@ unsafe extern "C" fn provenance_fn(
         let mut buf: Vec<u8> = Vec::with_capacity(256);
         let mut sample = String::with_capacity(64 * (t.fields.len() + 1));
         let mut out_validity: *mut u64 = std::ptr::null_mut();
+        // the arguments whose NULL makes the result NULL: all for the sample, a field's own for a field
+        let used: Vec<bool> = (0..ncols)
+            .map(|a| match t.output {
+                ProvenanceOutput::Sample => true,
+                ProvenanceOutput::Field(k) => t
+                    .fields
+                    .get(k)
+                    .is_some_and(|toks| toks.contains(&RecipeTok::Arg(a))),
+            })
+            .collect();
         'rows: for row in 0..rows {
-            for &(_, validity) in &cols {
+            for (&(_, validity), _) in cols.iter().zip(&used).filter(|(_, u)| **u) {
                 if !validity.is_null() && !ffi::duckdb_validity_row_is_valid(validity, row as u64) {
                     if out_validity.is_null() {
                         ffi::duckdb_vector_ensure_validity_writable(output);
@@ -413,11 +461,13 @@ unsafe extern "C" fn provenance_fn(
                     continue 'rows;
                 }
             }
-            // the field provenances joined by '|' (in `sample`), then hashed once more
+            // the field provenances joined by '|' (in `sample`), then hashed once more; or one field's alone
             sample.clear();
             for (k, toks) in t.fields.iter().enumerate() {
-                if k > 0 {
-                    sample.push('|');
+                match t.output {
+                    ProvenanceOutput::Field(f) if f != k => continue,
+                    ProvenanceOutput::Sample if k > 0 => sample.push('|'),
+                    _ => {}
                 }
                 buf.clear();
                 for tok in toks {
@@ -431,10 +481,12 @@ unsafe extern "C" fn provenance_fn(
                 }
                 hash_into(t.algorithm, &buf, t.truncation, &mut sample);
             }
-            buf.clear();
-            buf.extend_from_slice(sample.as_bytes());
-            sample.clear();
-            hash_into(t.algorithm, &buf, t.truncation, &mut sample);
+            if t.output == ProvenanceOutput::Sample {
+                buf.clear();
+                buf.extend_from_slice(sample.as_bytes());
+                sample.clear();
+                hash_into(t.algorithm, &buf, t.truncation, &mut sample);
+            }
             // hashes are ASCII: no UTF-8 check needed
             ffi::duckdb_unsafe_vector_assign_string_element_len(
                 output,
@@ -483,28 +535,36 @@ mod tests {
         ] {
             for trunc in [8, 64] {
                 let _ = std::fs::remove_file(&path);
+                let f0 = |a: &str| hash_str(algo, &format!("x|1|up.a|{a}"), trunc).unwrap();
+                let f1 = |a: &str, b: &str| {
+                    hash_str(algo, &format!("y|2|up.a|{a}|up.b|{b}"), trunc).unwrap()
+                };
                 let expected = |a: &str, b: &str| {
-                    let f0 = hash_str(algo, &format!("x|1|up.a|{a}"), trunc).unwrap();
-                    let f1 = hash_str(algo, &format!("y|2|up.a|{a}|up.b|{b}"), trunc).unwrap();
-                    hash_str(algo, &format!("{f0}|{f1}"), trunc).unwrap()
+                    hash_str(algo, &format!("{}|{}", f0(a), f1(a, b)), trunc).unwrap()
                 };
                 {
                     let c = duckdb::Connection::open(&path).unwrap();
-                    c.execute_batch("CREATE TABLE t (a VARCHAR, b VARCHAR, e VARCHAR)")
-                        .unwrap();
+                    c.execute_batch(
+                        "CREATE TABLE t (a VARCHAR, b VARCHAR, e VARCHAR, e0 VARCHAR, e1 VARCHAR)",
+                    )
+                    .unwrap();
                     for (a, b) in &rows {
-                        let e = match (a, b) {
-                            (Some(a), Some(b)) => Some(expected(a, b)),
-                            _ => None,
+                        let (e, e1) = match (a, b) {
+                            (Some(a), Some(b)) => (Some(expected(a, b)), Some(f1(a, b))),
+                            _ => (None, None),
                         };
-                        c.execute("INSERT INTO t VALUES (?, ?, ?)", duckdb::params![a, b, e])
-                            .unwrap();
+                        let e0 = a.map(f0);
+                        c.execute(
+                            "INSERT INTO t VALUES (?, ?, ?, ?, ?)",
+                            duckdb::params![a, b, e, e0, e1],
+                        )
+                        .unwrap();
                     }
                 }
                 let db = RawDuckDb::open(&path).unwrap();
                 let lit = |s: &str| RecipeTok::Lit(s.as_bytes().to_vec());
-                let f = db
-                    .register_provenance(ProvenanceTemplate {
+                let register = |output| {
+                    db.register_provenance(ProvenanceTemplate {
                         algorithm: algo,
                         truncation: trunc,
                         fields: vec![
@@ -517,8 +577,11 @@ mod tests {
                             ],
                         ],
                         args: 2,
+                        output,
                     })
-                    .unwrap();
+                    .unwrap()
+                };
+                let f = register(ProvenanceOutput::Sample);
                 let r = db
                     .query_first_row(&format!(
                         "SELECT count(*) FILTER (WHERE {f}(a, b) IS NOT DISTINCT FROM e), count(*), \
@@ -526,6 +589,30 @@ mod tests {
                     ))
                     .unwrap();
                 assert_eq!(r, vec![5, 5, 3], "{algo:?} {trunc}");
+                // one field's provenance: NULL only when an argument of that field is NULL
+                let (g0, g1) = (
+                    register(ProvenanceOutput::Field(0)),
+                    register(ProvenanceOutput::Field(1)),
+                );
+                let r = db
+                    .query_first_row_bounded(&format!(
+                        "SELECT count(*) FILTER (WHERE {g0}(a, b) IS NOT DISTINCT FROM e0 \
+                         AND {g1}(a, b) IS NOT DISTINCT FROM e1), count({g0}(a, b)), count({g1}(a, b)) FROM t"
+                    ))
+                    .unwrap();
+                assert_eq!(r, vec![5, 4, 3], "{algo:?} {trunc}");
+                let df = db
+                    .query_frame_bounded(&format!("SELECT a, {g0}(a, b) AS p FROM t ORDER BY a"))
+                    .unwrap();
+                assert_eq!(df.shape(), (5, 2));
+                let p = df
+                    .column("p")
+                    .unwrap()
+                    .str()
+                    .unwrap()
+                    .get(0)
+                    .map(str::to_string);
+                assert_eq!(p, Some(f0("a")), "{algo:?} {trunc}");
             }
         }
     }
