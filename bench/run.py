@@ -279,16 +279,15 @@ def floor_run(args, sdir: Path, leaf: str) -> dict:
 def counts_path(phases: dict[str, float], leaf: str) -> str:
     """Which of our paths computed the counts, from the `METAXY_TUI_TIMINGS` phases: `clickhouse` / `duckdb` when
     the store counted the increment in one query of its own (`clickhouse-counts LEAF` / `duckdb-counts LEAF`),
-    `store` for another backend's in-store counts, `ids` when the leaf had no table yet and only the upstream ids
-    were read (`absent-target counts LEAF`), `engine` when our general engine did (reads + hashing here)."""
+    `ids` when the leaf had no table yet and only the upstream ids were read (`absent-target counts LEAF`),
+    `engine` when our general engine did (reads + hashing here; `counts-in-store LEAF` alone only says a store
+    was asked and declined)."""
     if f"absent-target counts {leaf}" in phases:
         return "ids"
     if f"clickhouse-counts {leaf}" in phases:
         return "clickhouse"
     if f"duckdb-counts {leaf}" in phases:
         return "duckdb"
-    if f"counts-in-store {leaf}" in phases:
-        return "store"
     return "engine"
 
 
