@@ -116,7 +116,16 @@ const RANGE_MARK: &str = "/*__mx_range__*/";
 pub const PARTITION_ROWS: u64 = 25_000_000;
 
 /// Most partitions of one count.
-const MAX_PARTITIONS: u64 = 256;
+pub(crate) const MAX_PARTITIONS: u64 = 256;
+
+/// [`PARTITION_ROWS`], or `METAXY_TUI_PARTITION_ROWS` when set to a positive number.
+pub(crate) fn partition_rows() -> u64 {
+    std::env::var("METAXY_TUI_PARTITION_ROWS")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|v| *v > 0)
+        .unwrap_or(PARTITION_ROWS)
+}
 
 /// The id ranges a count runs over, as the text replacing [`RANGE_MARK`]: one empty range (a single query) unless
 /// the relations hold more than [`PARTITION_ROWS`] rows, the plan joins on one integer column and its values are
@@ -131,11 +140,7 @@ fn id_ranges(db: &RawDuckDb, plan: &CountPlan, rels: &[&SqlRelation]) -> Vec<Str
     let [id_col] = &plan.join_columns[..] else {
         return single;
     };
-    let per = std::env::var("METAXY_TUI_PARTITION_ROWS")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .filter(|v| *v > 0)
-        .unwrap_or(PARTITION_ROWS);
+    let per = partition_rows();
     let id = quote_ident(id_col);
     let mut rows = 0u64;
     let (mut lo, mut hi): (Option<i128>, Option<i128>) = (None, None);
@@ -182,7 +187,7 @@ fn id_ranges(db: &RawDuckDb, plan: &CountPlan, rels: &[&SqlRelation]) -> Vec<Str
 }
 
 /// DuckDB's integer types (ids a bitmap or a range partition can handle).
-const INTS: [&str; 8] = [
+pub(crate) const INTS: [&str; 8] = [
     "TINYINT",
     "SMALLINT",
     "INTEGER",
@@ -255,7 +260,7 @@ fn ids_unique(
 
 /// Whether `column` of `columns` is a struct with a VARCHAR member `field` (Map-mode columns and other shapes go
 /// to the general engine).
-fn varchar_member(columns: &[(String, String)], column: &str, field: &str) -> bool {
+pub(crate) fn varchar_member(columns: &[(String, String)], column: &str, field: &str) -> bool {
     columns.iter().any(|(n, t)| {
         n == column
             && t.starts_with("STRUCT(")
@@ -438,6 +443,9 @@ pub fn count_in_duckdb(
     plan: &CountPlan,
     relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
 ) -> Result<Option<IncrementCounts>> {
+    if let Some(c) = super::dense::count_dense(db, plan, relation)? {
+        return Ok(Some(c));
+    }
     let Some(q) = increment_sql(db, plan, relation, SqlFor::Counts)? else {
         return Ok(None);
     };
@@ -533,19 +541,11 @@ pub(crate) fn run_logged<T>(
     }
 }
 
-/// The provenance functions of a plan: the sample's, and with fields each field's, as SQL calls over the
-/// `__d<dep>_<field>` columns of the upstream reads.
-struct ProvenanceCalls {
-    sample: String,
-    fields: Vec<String>,
-}
-
-/// The SQL calls computing a row's sample provenance (and with `fields` each field's) from the `__d<dep>_<field>`
-/// columns of the upstream reads: per field H(pieces joined by '|'), then H(the field provenances in struct-key
-/// order joined by '|'); the data versions are the arguments, the literals are baked into functions registered for
-/// `plan`. `None` when DuckDB refuses a registration.
-fn provenance_calls(db: &RawDuckDb, plan: &CountPlan, fields: bool) -> Option<ProvenanceCalls> {
-    let mut args: Vec<String> = Vec::new();
+/// The provenance recipes of `plan`'s fields as [`RecipeTok`]s (literals merged, `|` separators included) and
+/// what each argument is: `(dep, field index in that dep's [`crate::engine::store::count_plan::CountDep::fields`])`,
+/// each upstream data version once, in first-use order.
+pub(crate) fn recipe_tokens(plan: &CountPlan) -> (Vec<(usize, usize)>, Vec<Vec<RecipeTok>>) {
+    let mut args: Vec<(usize, usize)> = Vec::new();
     let mut recipes: Vec<Vec<RecipeTok>> = Vec::new();
     for (_, pieces) in &plan.fields {
         let mut toks: Vec<RecipeTok> = Vec::new();
@@ -565,17 +565,39 @@ fn provenance_calls(db: &RawDuckDb, plan: &CountPlan, fields: bool) -> Option<Pr
                         .iter()
                         .position(|f| f == field)
                         .unwrap_or(0);
-                    let a = format!("__d{dep}_{fi}");
-                    let n = args.iter().position(|x| x == &a).unwrap_or_else(|| {
-                        args.push(a);
-                        args.len() - 1
-                    });
+                    let n = args
+                        .iter()
+                        .position(|x| *x == (*dep, fi))
+                        .unwrap_or_else(|| {
+                            args.push((*dep, fi));
+                            args.len() - 1
+                        });
                     toks.push(RecipeTok::Arg(n));
                 }
             }
         }
         recipes.push(toks);
     }
+    (args, recipes)
+}
+
+/// The provenance functions of a plan: the sample's, and with fields each field's, as SQL calls over the
+/// `__d<dep>_<field>` columns of the upstream reads.
+struct ProvenanceCalls {
+    sample: String,
+    fields: Vec<String>,
+}
+
+/// The SQL calls computing a row's sample provenance (and with `fields` each field's) from the `__d<dep>_<field>`
+/// columns of the upstream reads: per field H(pieces joined by '|'), then H(the field provenances in struct-key
+/// order joined by '|'); the data versions are the arguments, the literals are baked into functions registered for
+/// `plan`. `None` when DuckDB refuses a registration.
+fn provenance_calls(db: &RawDuckDb, plan: &CountPlan, fields: bool) -> Option<ProvenanceCalls> {
+    let (arg_fields, recipes) = recipe_tokens(plan);
+    let args: Vec<String> = arg_fields
+        .iter()
+        .map(|(dep, fi)| format!("__d{dep}_{fi}"))
+        .collect();
     let call = |output: ProvenanceOutput| -> Option<String> {
         let f = db
             .register_provenance(ProvenanceTemplate {

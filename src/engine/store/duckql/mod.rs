@@ -4,6 +4,7 @@
 //! stores hand in their tables as [`counts::SqlRelation`]s; nothing here knows a backend.
 
 pub mod counts;
+pub mod dense;
 pub mod page;
 pub mod udf;
 

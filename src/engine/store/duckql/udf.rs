@@ -56,6 +56,42 @@ pub enum ProvenanceOutput {
     Field(usize),
 }
 
+impl ProvenanceTemplate {
+    /// Computes the template's output for one row into `out` (cleared first): per field, the recipe with
+    /// argument `n` read by `arg(n)`, joined and hashed with [`hash_into`]; for [`ProvenanceOutput::Sample`] the
+    /// field provenances in struct-key order joined by `|` and hashed once more (FORMAT.md §5.3). `buf` is
+    /// scratch space. NULL arguments are the caller's business (the result is NULL then).
+    pub fn compute<'a>(
+        &self,
+        arg: impl Fn(usize) -> &'a [u8],
+        buf: &mut Vec<u8>,
+        out: &mut String,
+    ) {
+        out.clear();
+        for (k, toks) in self.fields.iter().enumerate() {
+            match self.output {
+                ProvenanceOutput::Field(f) if f != k => continue,
+                ProvenanceOutput::Sample if k > 0 => out.push('|'),
+                _ => {}
+            }
+            buf.clear();
+            for tok in toks {
+                match tok {
+                    RecipeTok::Lit(b) => buf.extend_from_slice(b),
+                    RecipeTok::Arg(a) => buf.extend_from_slice(arg(*a)),
+                }
+            }
+            hash_into(self.algorithm, buf, self.truncation, out);
+        }
+        if self.output == ProvenanceOutput::Sample {
+            buf.clear();
+            buf.extend_from_slice(out.as_bytes());
+            out.clear();
+            hash_into(self.algorithm, buf, self.truncation, out);
+        }
+    }
+}
+
 static NEXT_FUNCTION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// A DuckDB database opened through the C API (a store file read-only, or an in-memory database over parquet
@@ -364,6 +400,187 @@ impl RawDuckDb {
     }
 }
 
+/// The column types [`RawDuckDb::for_each_chunk`] reads (the query casts its columns to these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkType {
+    /// `BIGINT` (`i64`).
+    BigInt,
+    /// `BOOLEAN`.
+    Boolean,
+    /// `VARCHAR` (bytes, read in place).
+    Varchar,
+}
+
+impl ChunkType {
+    fn duckdb(self) -> ffi::duckdb_type {
+        match self {
+            ChunkType::BigInt => ffi::DUCKDB_TYPE_DUCKDB_TYPE_BIGINT,
+            ChunkType::Boolean => ffi::DUCKDB_TYPE_DUCKDB_TYPE_BOOLEAN,
+            ChunkType::Varchar => ffi::DUCKDB_TYPE_DUCKDB_TYPE_VARCHAR,
+        }
+    }
+}
+
+/// One chunk of a streamed result ([`RawDuckDb::for_each_chunk`]), read in place: flat vectors (DuckDB flattens
+/// the chunks it hands out) of the checked [`ChunkType`]s. Valid only during the callback.
+pub struct ChunkView {
+    rows: usize,
+    types: Vec<ChunkType>,
+    /// Per column: its data and validity mask (null: every row valid).
+    cols: Vec<(*const c_void, *mut u64)>,
+}
+
+impl ChunkView {
+    /// Rows in the chunk.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether the chunk holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    fn col(&self, c: usize, r: usize, ty: ChunkType) -> (*const c_void, *mut u64) {
+        assert!(
+            r < self.rows && self.types.get(c) == Some(&ty),
+            "chunk column {c} read as {ty:?}"
+        );
+        self.cols[c]
+    }
+
+    /// Whether row `r` of column `c` is not NULL.
+    pub fn valid(&self, c: usize, r: usize) -> bool {
+        assert!(
+            r < self.rows && c < self.cols.len(),
+            "chunk cell {c}/{r} out of range"
+        );
+        let validity = self.cols[c].1;
+        // SAFETY: the mask covers the chunk's rows
+        validity.is_null() || unsafe { ffi::duckdb_validity_row_is_valid(validity, r as u64) }
+    }
+
+    /// Row `r` of BIGINT column `c` (unspecified for a NULL).
+    pub fn i64(&self, c: usize, r: usize) -> i64 {
+        let (data, _) = self.col(c, r, ChunkType::BigInt);
+        // SAFETY: a flat BIGINT vector of `rows` values, `r` checked
+        unsafe { *(data as *const i64).add(r) }
+    }
+
+    /// Row `r` of BOOLEAN column `c` (unspecified for a NULL).
+    pub fn bool(&self, c: usize, r: usize) -> bool {
+        let (data, _) = self.col(c, r, ChunkType::Boolean);
+        // SAFETY: a flat BOOLEAN vector (one byte, 0 or 1, per row), `r` checked
+        unsafe { *(data as *const u8).add(r) != 0 }
+    }
+
+    /// Row `r` of VARCHAR column `c` (empty for a NULL).
+    pub fn bytes(&self, c: usize, r: usize) -> &[u8] {
+        let (data, _) = self.col(c, r, ChunkType::Varchar);
+        // SAFETY: a flat VARCHAR vector, `r` checked; the bytes live as long as the chunk (this view)
+        unsafe { str_bytes((data as *const ffi::duckdb_string_t).add(r)) }
+    }
+}
+
+impl RawDuckDb {
+    /// Runs `sql` on a connection of its own as a streaming query (DuckDB's threads produce the chunks while `f`
+    /// consumes them, so the result is never held whole) and hands every chunk to `f`. The result columns must
+    /// be exactly `types`. Errors: DuckDB's message (bad SQL, a failing cast), or a column of another type.
+    pub fn for_each_chunk(
+        &self,
+        sql: &str,
+        types: &[ChunkType],
+        mut f: impl FnMut(&ChunkView),
+    ) -> std::result::Result<(), String> {
+        let c_sql = CString::new(sql).map_err(|e| e.to_string())?;
+        let mut con = self.connect()?;
+        // SAFETY: every handle is created, checked and destroyed here in reverse order; chunks are destroyed
+        // right after `f` returns, so no view outlives its chunk
+        unsafe {
+            let mut stmt: ffi::duckdb_prepared_statement = std::ptr::null_mut();
+            let mut pending: ffi::duckdb_pending_result = std::ptr::null_mut();
+            let mut res: ffi::duckdb_result = std::mem::zeroed();
+            let mut have_res = false;
+            let out = (|| {
+                if ffi::duckdb_prepare(con, c_sql.as_ptr(), &mut stmt) != ffi::DuckDBSuccess {
+                    return Err(c_message(
+                        ffi::duckdb_prepare_error(stmt),
+                        "cannot prepare the query",
+                    ));
+                }
+                if ffi::duckdb_pending_prepared_streaming(stmt, &mut pending) != ffi::DuckDBSuccess
+                {
+                    return Err(c_message(
+                        ffi::duckdb_pending_error(pending),
+                        "cannot run the query",
+                    ));
+                }
+                let rc = ffi::duckdb_execute_pending(pending, &mut res);
+                have_res = true;
+                if rc != ffi::DuckDBSuccess {
+                    return Err(c_message(
+                        ffi::duckdb_result_error(&mut res),
+                        "query failed",
+                    ));
+                }
+                let n = ffi::duckdb_column_count(&mut res) as usize;
+                let got: Vec<ffi::duckdb_type> = (0..n)
+                    .map(|c| ffi::duckdb_column_type(&mut res, c as u64))
+                    .collect();
+                let want: Vec<ffi::duckdb_type> = types.iter().map(|t| t.duckdb()).collect();
+                if got != want {
+                    return Err(format!("query columns of types {got:?}, expected {want:?}"));
+                }
+                loop {
+                    let mut chunk = ffi::duckdb_fetch_chunk(res);
+                    if chunk.is_null() {
+                        let e = ffi::duckdb_result_error(&mut res);
+                        return if e.is_null() {
+                            Ok(())
+                        } else {
+                            Err(c_message(e, "query failed"))
+                        };
+                    }
+                    let rows = ffi::duckdb_data_chunk_get_size(chunk) as usize;
+                    let cols = (0..n)
+                        .map(|c| {
+                            let v = ffi::duckdb_data_chunk_get_vector(chunk, c as u64);
+                            (
+                                ffi::duckdb_vector_get_data(v) as *const c_void,
+                                ffi::duckdb_vector_get_validity(v),
+                            )
+                        })
+                        .collect();
+                    let view = ChunkView {
+                        rows,
+                        types: types.to_vec(),
+                        cols,
+                    };
+                    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&view)));
+                    ffi::duckdb_destroy_data_chunk(&mut chunk);
+                    if let Err(p) = r {
+                        std::panic::resume_unwind(p);
+                    }
+                    if rows == 0 {
+                        return Ok(());
+                    }
+                }
+            })();
+            if have_res {
+                ffi::duckdb_destroy_result(&mut res);
+            }
+            if !pending.is_null() {
+                ffi::duckdb_destroy_pending(&mut pending);
+            }
+            if !stmt.is_null() {
+                ffi::duckdb_destroy_prepare(&mut stmt);
+            }
+            ffi::duckdb_disconnect(&mut con);
+            out
+        }
+    }
+}
+
 unsafe extern "C" fn drop_info(p: *mut c_void) {
     if !p.is_null() {
         // SAFETY: created by Box::into_raw in `register`
@@ -461,32 +678,14 @@ unsafe extern "C" fn provenance_fn(
                     continue 'rows;
                 }
             }
-            // the field provenances joined by '|' (in `sample`), then hashed once more; or one field's alone
-            sample.clear();
-            for (k, toks) in t.fields.iter().enumerate() {
-                match t.output {
-                    ProvenanceOutput::Field(f) if f != k => continue,
-                    ProvenanceOutput::Sample if k > 0 => sample.push('|'),
-                    _ => {}
-                }
-                buf.clear();
-                for tok in toks {
-                    match tok {
-                        RecipeTok::Lit(b) => buf.extend_from_slice(b),
-                        RecipeTok::Arg(a) => match cols.get(*a) {
-                            Some(&(data, _)) => buf.extend_from_slice(str_bytes(data.add(row))),
-                            None => panic!("provenance function: argument {a} missing"),
-                        },
-                    }
-                }
-                hash_into(t.algorithm, &buf, t.truncation, &mut sample);
-            }
-            if t.output == ProvenanceOutput::Sample {
-                buf.clear();
-                buf.extend_from_slice(sample.as_bytes());
-                sample.clear();
-                hash_into(t.algorithm, &buf, t.truncation, &mut sample);
-            }
+            t.compute(
+                |a| match cols.get(a) {
+                    Some(&(data, _)) => str_bytes(data.add(row)),
+                    None => panic!("provenance function: argument {a} missing"),
+                },
+                &mut buf,
+                &mut sample,
+            );
             // hashes are ASCII: no UTF-8 check needed
             ffi::duckdb_unsafe_vector_assign_string_element_len(
                 output,
