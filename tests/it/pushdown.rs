@@ -1042,10 +1042,11 @@ fn delta_counts_in_duckdb_equal_the_engine_on_every_fixture_and_with_ties() {
 /// Large counts run as several queries over disjoint ranges of an integer join column, whose counts add up to the
 /// single query's. Forced on copies of DuckDB fixtures whose `sample_uid` is made an integer
 /// (`METAXY_TUI_PARTITION_ROWS=7`: several ranges per feature), `metadata status` gives exactly the general
-/// engine's counts, also with ties and null timestamps; and the partitioned path is taken.
+/// engine's counts, also with ties and null timestamps; and the partitioned path is taken. The same for the dense
+/// path (the default on such ids: DuckDB scans, the pick and comparison run in Rust), in one range and in several.
 #[test]
 fn partitioned_counts_equal_the_engine_on_integer_ids() {
-    let mut taken = 0;
+    let (mut taken, mut dense_taken) = (0, 0);
     for (s, ties) in [
         ("s02_mutated", false),
         ("s06_soft_delete", false),
@@ -1078,20 +1079,47 @@ fn partitioned_counts_equal_the_engine_on_integer_ids() {
             }
         }
         let (engine, _) = status_json(dir, &[("METAXY_TUI_NO_STORE_COUNTS", "1")]);
+        let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
         let (parts, timings) = status_json(
+            dir,
+            &[
+                ("METAXY_TUI_PARTITION_ROWS", "7"),
+                ("METAXY_TUI_DENSE_COUNTS", "off"),
+                ("METAXY_TUI_TIMINGS", "1"),
+            ],
+        );
+        assert_eq!(parse(&parts), parse(&engine), "{s} ties={ties}");
+        let (one, single) = status_json(
+            dir,
+            &[
+                ("METAXY_TUI_DENSE_COUNTS", "off"),
+                ("METAXY_TUI_TIMINGS", "1"),
+            ],
+        );
+        assert_eq!(parse(&one), parse(&engine), "{s} ties={ties}");
+        assert!(!single.contains("duckdb-counts-part"), "{s}");
+        let n = timings.matches("timing duckdb-counts-part ").count();
+        assert!(n >= 8, "{s} ties={ties}: {n} partition queries");
+        taken += n;
+        // the dense path (integer ids, dense): one range, then several
+        let (dense, timings) = status_json(dir, &[("METAXY_TUI_TIMINGS", "1")]);
+        assert_eq!(parse(&dense), parse(&engine), "{s} ties={ties} dense");
+        let n = timings.matches("timing dense-counts ").count();
+        let in_one_query = single.matches("timing duckdb-counts ").count();
+        assert!(n >= 3 && n == in_one_query, "{s} ties={ties}: {n} dense counts");
+        assert!(!timings.contains("timing duckdb-counts "), "{s}: {timings}");
+        let (dense_parts, timings) = status_json(
             dir,
             &[
                 ("METAXY_TUI_PARTITION_ROWS", "7"),
                 ("METAXY_TUI_TIMINGS", "1"),
             ],
         );
-        let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
-        assert_eq!(parse(&parts), parse(&engine), "{s} ties={ties}");
-        let (_, single) = status_json(dir, &[("METAXY_TUI_TIMINGS", "1")]);
-        assert!(!single.contains("duckdb-counts-part"), "{s}");
-        let n = timings.matches("timing duckdb-counts-part ").count();
-        assert!(n >= 8, "{s} ties={ties}: {n} partition queries");
-        taken += n;
+        assert_eq!(parse(&dense_parts), parse(&engine), "{s} ties={ties} dense parts");
+        let n = timings.matches("timing dense-counts-part ").count();
+        assert!(n >= 8, "{s} ties={ties}: {n} dense ranges");
+        dense_taken += n;
     }
     assert!(taken >= 30, "{taken}");
+    assert!(dense_taken >= 30, "{dense_taken}");
 }

@@ -430,8 +430,9 @@ pub(crate) fn increment_sql(
     Ok(Some(q))
 }
 
-/// The counts of `plan` as one DuckDB query on `db`, over the relations `relation` gives per feature (`None`: the
-/// feature has no table). The sample provenance is computed by a provenance function registered for the plan
+/// The counts of `plan` on `db`, over the relations `relation` gives per feature (`None`: the feature has no
+/// table): over dense integer ids by [`super::dense::count_dense`] (DuckDB scans, the rest runs here), else as one
+/// DuckDB query. In the query, the sample provenance is computed by a provenance function registered for the plan
 /// ([`RawDuckDb::register_provenance`]); DuckDB scans, dedups and joins in parallel, spilling to its temporary
 /// directory beyond [`RawDuckDb::query_first_row_bounded`]'s memory limit; four numbers come back. When the target
 /// holds no row (no table yet, or an emptied table) every expected sample is new: only the upstream join's ids are
@@ -446,6 +447,16 @@ pub fn count_in_duckdb(
     if let Some(c) = super::dense::count_dense(db, plan, relation)? {
         return Ok(Some(c));
     }
+    count_in_one_query(db, plan, relation)
+}
+
+/// [`count_in_duckdb`] without the dense path: the counts as one DuckDB query (several over id ranges beyond
+/// [`PARTITION_ROWS`]). `Ok(None)` as for `count_in_duckdb`.
+pub(crate) fn count_in_one_query(
+    db: &RawDuckDb,
+    plan: &CountPlan,
+    relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
+) -> Result<Option<IncrementCounts>> {
     let Some(q) = increment_sql(db, plan, relation, SqlFor::Counts)? else {
         return Ok(None);
     };

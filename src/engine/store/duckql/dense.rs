@@ -329,6 +329,16 @@ pub fn count_dense(
     plan: &CountPlan,
     relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
 ) -> Result<Option<IncrementCounts>> {
+    count_dense_with(db, plan, relation, partition_rows())
+}
+
+/// [`count_dense`] with ranges of about `per_range` stored rows.
+fn count_dense_with(
+    db: &RawDuckDb,
+    plan: &CountPlan,
+    relation: &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
+    per_range: u64,
+) -> Result<Option<IncrementCounts>> {
     let [id_col] = &plan.join_columns[..] else {
         return Ok(None);
     };
@@ -409,12 +419,10 @@ pub fn count_dense(
         return Ok(None);
     }
     let ceil = |a: i128, b: i128| (a + b - 1) / b;
-    let parts = ceil(rows, i128::from(partition_rows()))
+    let parts = ceil(rows, i128::from(per_range.max(1)))
+        .min(i128::from(MAX_PARTITIONS))
         .max(ceil(width, MAX_SLOTS))
         .max(1);
-    if parts > i128::from(MAX_PARTITIONS) {
-        return Ok(None);
-    }
     let part_width = ceil(width, parts);
     let template = ProvenanceTemplate {
         algorithm: plan.algorithm,
@@ -456,4 +464,152 @@ pub fn count_dense(
         current_rows: current as usize,
         target_exists: true,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::config::HashAlgorithm;
+    use crate::engine::store::count_plan::{CountDep, RecipePiece};
+    use crate::engine::store::duckql::counts::count_in_one_query;
+
+    fn key(s: &str) -> FeatureKey {
+        FeatureKey::parse(s).unwrap()
+    }
+
+    /// Two upstreams (two data-version fields of one, one of the other) and a target of one field each.
+    fn plan() -> CountPlan {
+        let dv = |dep: usize, field: &str| RecipePiece::DataVersion {
+            dep,
+            field: field.into(),
+        };
+        let ids = vec!["sample_uid".to_string()];
+        CountPlan {
+            target: key("t/leaf"),
+            feature_version: "t1".into(),
+            id_columns: ids.clone(),
+            join_columns: ids.clone(),
+            deps: vec![
+                CountDep {
+                    feature: key("a/up"),
+                    feature_version: "a1".into(),
+                    id_columns: ids.clone(),
+                    fields: vec!["x".into(), "y".into()],
+                },
+                CountDep {
+                    feature: key("b/up"),
+                    feature_version: "b1".into(),
+                    id_columns: ids,
+                    fields: vec!["z".into()],
+                },
+            ],
+            fields: vec![
+                (
+                    "f".into(),
+                    vec![RecipePiece::Lit("f".into()), dv(0, "x"), dv(0, "y")],
+                ),
+                ("g".into(), vec![RecipePiece::Lit("g".into()), dv(1, "z")]),
+            ],
+            algorithm: HashAlgorithm::Xxhash64,
+            truncation: 16,
+        }
+    }
+
+    /// Upstream rows of `version` for ids `from..to` (`scale`: id multiplier): a base row per id (NULL data
+    /// version for every 97th), a later replacement for every 3rd id (a tie on the timestamp for every 6th, the
+    /// replacement stored later wins), a loser with NULL timestamps for every 7th, a soft-deleted latest row for
+    /// every 11th, and rows of another version that must be ignored.
+    fn upstream_sql(table: &str, fields: &[&str], from: i64, to: i64, scale: i64) -> String {
+        let st = |v: &dyn Fn(&str) -> String| {
+            let members: Vec<String> = fields.iter().map(|f| format!("'{f}': {}", v(f))).collect();
+            format!("{{{}}}", members.join(", "))
+        };
+        let base = st(&|f| format!("CASE WHEN i % 97 = 0 THEN NULL ELSE '{f}' || i END"));
+        let cols = "sample_uid, metaxy_feature_version, metaxy_data_version_by_field, metaxy_updated_at, metaxy_deleted_at";
+        format!(
+            "CREATE TABLE {table} AS SELECT (i * {scale})::BIGINT AS sample_uid, 'v' AS metaxy_feature_version, {base} AS metaxy_data_version_by_field, \
+               TIMESTAMPTZ '2024-01-01' + INTERVAL (i) SECOND AS metaxy_updated_at, NULL::TIMESTAMPTZ AS metaxy_deleted_at FROM range({from}, {to}) t(i) WHERE false;
+             INSERT INTO {table} ({cols}) SELECT i * {scale}, 'V', {base}, TIMESTAMPTZ '2024-01-01' + INTERVAL (i) SECOND, NULL FROM range({from}, {to}) t(i);
+             INSERT INTO {table} ({cols}) SELECT i * {scale}, 'V', {new}, TIMESTAMPTZ '2024-01-01' + INTERVAL (CASE WHEN i % 6 = 0 THEN i ELSE i + 5 END) SECOND, NULL FROM range({from}, {to}) t(i) WHERE i % 3 = 0;
+             INSERT INTO {table} ({cols}) SELECT i * {scale}, 'V', {loser}, NULL, NULL FROM range({from}, {to}) t(i) WHERE i % 7 = 0;
+             INSERT INTO {table} ({cols}) SELECT i * {scale}, 'V', {base}, TIMESTAMPTZ '2025-01-01', TIMESTAMPTZ '2025-01-02' FROM range({from}, {to}) t(i) WHERE i % 11 = 0;
+             INSERT INTO {table} ({cols}) SELECT i * {scale}, 'other', {loser}, TIMESTAMPTZ '2026-01-01', NULL FROM range({from}, {to}) t(i) WHERE i % 5 = 0;",
+            new = st(&|_| "'new' || i".into()),
+            loser = st(&|_| "'loser' || i".into()),
+        )
+    }
+
+    /// A database with upstreams `a/up` (ids 0..6000), `b/up` (1000..7000) and target `t/leaf` (0..8000, its
+    /// provenance computed from the base upstream rows, so replaced ones are stale; NULL for every 13th, junk for
+    /// every 17th, a tied duplicate for every 19th); versions spelt `V` in the upstreams are the plan's.
+    fn database(scale: i64) -> (RawDuckDb, CountPlan) {
+        let plan = plan();
+        let db = RawDuckDb::open_in_memory().unwrap();
+        let prov = db
+            .register_provenance(ProvenanceTemplate {
+                algorithm: plan.algorithm,
+                truncation: plan.truncation,
+                fields: recipe_tokens(&plan).1,
+                args: 3,
+                output: ProvenanceOutput::Sample,
+            })
+            .unwrap();
+        // SAFETY: `db` outlives the connection, dropped at the end of this block
+        let conn = unsafe { duckdb::Connection::open_from_raw(db.raw()) }.unwrap();
+        conn.execute_batch(&format!(
+            "{}{}
+             UPDATE a_up SET metaxy_feature_version = 'a1' WHERE metaxy_feature_version = 'V';
+             UPDATE b_up SET metaxy_feature_version = 'b1' WHERE metaxy_feature_version = 'V';
+             CREATE TABLE t_leaf AS SELECT (i * {scale})::BIGINT AS sample_uid, 't1' AS metaxy_feature_version,
+               CASE WHEN i % 13 = 0 THEN NULL WHEN i % 17 = 0 THEN 'junk' WHEN i % 97 = 0 THEN 'junk97'
+                    ELSE {prov}('x' || i, CASE WHEN i % 97 = 0 THEN NULL ELSE 'y' || i END, 'z' || i) END AS metaxy_provenance,
+               TIMESTAMPTZ '2024-06-01' AS metaxy_updated_at, NULL::TIMESTAMPTZ AS metaxy_deleted_at FROM range(0, 8000) t(i);
+             INSERT INTO t_leaf SELECT * FROM t_leaf WHERE sample_uid % (19 * {scale}) = 0;
+             UPDATE t_leaf SET metaxy_deleted_at = TIMESTAMPTZ '2024-07-01', metaxy_updated_at = TIMESTAMPTZ '2024-07-01' WHERE sample_uid % (23 * {scale}) = 0;",
+            upstream_sql("a_up", &["x", "y"], 0, 6000, scale),
+            upstream_sql("b_up", &["z"], 1000, 7000, scale),
+        ))
+        .unwrap();
+        drop(conn);
+        (db, plan)
+    }
+
+    fn relation(db: &RawDuckDb, k: &FeatureKey) -> Option<SqlRelation> {
+        let table = k.to_string().replace('/', "_");
+        // SAFETY: `db` outlives the connection
+        let conn = unsafe { duckdb::Connection::open_from_raw(db.raw()) }.unwrap();
+        let mut stmt = conn
+            .prepare("SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position")
+            .unwrap();
+        let columns: Vec<(String, String)> = stmt
+            .query_map([&table], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        (!columns.is_empty()).then(|| SqlRelation::table(&table, columns))
+    }
+
+    /// The dense count equals the one-query count (itself checked against the general engine on every fixture) with
+    /// two upstreams, ties, NULL timestamps, soft deletes, other versions, NULL data versions and provenances, and
+    /// across id ranges; sparse ids decline.
+    #[test]
+    fn dense_counts_equal_the_one_query_count() {
+        let (db, plan) = database(1);
+        let rel = |k: &FeatureKey| Ok(relation(&db, k));
+        let sql = count_in_one_query(&db, &plan, &rel).unwrap().unwrap();
+        assert!(sql.new > 0 && sql.stale > 100 && sql.orphaned > 0, "{sql:?}");
+        assert!(sql.current_rows > sql.stale, "{sql:?}");
+        let dense = count_dense(&db, &plan, &rel).unwrap().unwrap();
+        assert_eq!(dense, sql);
+        // several id ranges, each read and compared alone
+        for per in [1000, 7777, 20_000] {
+            let parts = count_dense_with(&db, &plan, &rel, per).unwrap().unwrap();
+            assert_eq!(parts, sql, "{per} rows per range");
+        }
+        let (sparse, plan) = database(1000);
+        let rel = |k: &FeatureKey| Ok(relation(&sparse, k));
+        assert_eq!(count_dense(&sparse, &plan, &rel).unwrap(), None);
+        let sql_sparse = count_in_one_query(&sparse, &plan, &rel).unwrap().unwrap();
+        assert_eq!(sql_sparse, sql);
+    }
 }
