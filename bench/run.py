@@ -279,13 +279,16 @@ def floor_run(args, sdir: Path, leaf: str) -> dict:
 def counts_path(phases: dict[str, float], leaf: str) -> str:
     """Which of our paths computed the counts, from the `METAXY_TUI_TIMINGS` phases: `clickhouse` / `duckdb` when
     the store counted the increment in one query of its own (`clickhouse-counts LEAF` / `duckdb-counts LEAF`),
-    `ids` when the leaf had no table yet and only the upstream ids were read (`absent-target counts LEAF`),
+    `dense` when DuckDB only scanned and the latest-row pick and comparison ran in our code over dense integer ids
+    (`dense-counts LEAF`), `ids` when the leaf had no table yet and only the upstream ids were read (`absent-target counts LEAF`),
     `engine` when our general engine did (reads + hashing here; `counts-in-store LEAF` alone only says a store
     was asked and declined)."""
     if f"absent-target counts {leaf}" in phases:
         return "ids"
     if f"clickhouse-counts {leaf}" in phases:
         return "clickhouse"
+    if f"dense-counts {leaf}" in phases:
+        return "dense"
     if f"duckdb-counts {leaf}" in phases:
         return "duckdb"
     return "engine"
@@ -366,7 +369,8 @@ def markdown(results: list[dict], ours_label: str | None) -> str:
              "of `METAXY_TUI_TIMINGS=1 metaxy-tui metadata status LEAF --format json` (reads, dedup, hashing, "
              "comparison: the same work as Metaxy s, start-up and store open excluded); ours process s = that "
              "process' whole wall clock; ratio = Metaxy s / ours s; ours counts path = who computed our counts "
-             "(clickhouse / duckdb: one query inside that database; ids: the leaf had no table yet, only the upstream ids were read; engine: our own reads and hashing); floor s = "
+             "(clickhouse / duckdb: one query inside that database; dense: DuckDB only scans, the latest-row pick, hashing "
+             "and comparison run in our code over arrays indexed by the integer id; ids: the leaf had no table yet, only the upstream ids were read; engine: our own reads and hashing); floor s = "
              "best time to read and hash once every column the increment needs (bench/floor.py: DuckDB for DuckDB "
              "stores, the parquet reader for Delta; no dedup, join or comparison); x floor = ours in-process s / "
              "floor s (1 = at the floor)."]

@@ -1106,7 +1106,10 @@ fn partitioned_counts_equal_the_engine_on_integer_ids() {
         assert_eq!(parse(&dense), parse(&engine), "{s} ties={ties} dense");
         let n = timings.matches("timing dense-counts ").count();
         let in_one_query = single.matches("timing duckdb-counts ").count();
-        assert!(n >= 3 && n == in_one_query, "{s} ties={ties}: {n} dense counts");
+        assert!(
+            n >= 3 && n == in_one_query,
+            "{s} ties={ties}: {n} dense counts"
+        );
         assert!(!timings.contains("timing duckdb-counts "), "{s}: {timings}");
         let (dense_parts, timings) = status_json(
             dir,
@@ -1115,7 +1118,11 @@ fn partitioned_counts_equal_the_engine_on_integer_ids() {
                 ("METAXY_TUI_TIMINGS", "1"),
             ],
         );
-        assert_eq!(parse(&dense_parts), parse(&engine), "{s} ties={ties} dense parts");
+        assert_eq!(
+            parse(&dense_parts),
+            parse(&engine),
+            "{s} ties={ties} dense parts"
+        );
         let n = timings.matches("timing dense-counts-part ").count();
         assert!(n >= 8, "{s} ties={ties}: {n} dense ranges");
         dense_taken += n;

@@ -11,7 +11,8 @@
 //! order that breaks ties of the latest-row pick is the file's position in that list, then the row's position in
 //! the file: the engine's `keep_latest` keeps the same row.
 //!
-//! Used for large increments only (the engine's own decode is faster on small ones; [`DUCKDB_ROWS`]); declined
+//! Used for large increments only (the engine's own decode is faster on small ones; [`DUCKDB_ROWS`], or
+//! [`DENSE_ROWS`] for plans over dense integer ids, counted by [`count_dense`]); declined
 //! (the general engine runs) for remote stores, partitioned tables, column mapping, deletion vectors, a data file
 //! missing on disk, and an upstream without data files.
 
@@ -25,6 +26,7 @@ use crate::engine::store::count_plan::{
     CountPlan, IncrementCounts, IncrementKind, IncrementPage, PageWindow,
 };
 use crate::engine::store::duckql::counts::{count_in_duckdb, SqlRelation};
+use crate::engine::store::duckql::dense::count_dense;
 use crate::engine::store::duckql::page::{page_in_duckdb, pages_threshold};
 use crate::engine::store::duckql::udf::RawDuckDb;
 
@@ -35,6 +37,11 @@ use super::DeltaStore;
 /// column); at or above it, DuckDB does, in bounded memory. `METAXY_TUI_DELTA_DUCKDB_ROWS` overrides it (`0`:
 /// always DuckDB).
 pub const DUCKDB_ROWS: u64 = 5_000_000;
+
+/// From this many stored rows (below [`DUCKDB_ROWS`]), a plan over dense integer ids is counted by
+/// [`count_dense`] over the parquet files (DuckDB scans, the pick and comparison run in our code: faster than the
+/// engine's decode there); smaller tables stay with the engine, whose start is cheaper.
+pub const DENSE_ROWS: u64 = 200_000;
 
 /// A feature's table as the counts query reads it.
 enum Relation {
@@ -52,10 +59,18 @@ impl DeltaStore {
     /// [`DUCKDB_ROWS`] rows; else `Ok(None)` (the general engine counts). Errors: the Delta log of a table cannot
     /// be read.
     pub(super) fn counts_in_duckdb(&self, plan: &CountPlan) -> Result<Option<IncrementCounts>> {
-        let Some((db, rels)) = self.duckdb_relations(plan, None, "delta-duckdb-counts")? else {
+        let threshold = pages_threshold(None, "METAXY_TUI_DELTA_DUCKDB_ROWS", DUCKDB_ROWS);
+        let Some((db, rels, rows)) =
+            self.duckdb_relations(plan, DENSE_ROWS.min(threshold), "delta-duckdb-counts")?
+        else {
             return Ok(None);
         };
-        count_in_duckdb(&db, plan, &|k| Ok(rels.get(k).cloned()))
+        let relation = |k: &FeatureKey| Ok(rels.get(k).cloned());
+        if rows >= threshold {
+            count_in_duckdb(&db, plan, &relation)
+        } else {
+            count_dense(&db, plan, &relation)
+        }
     }
 
     /// [`crate::engine::store::MetadataStore::increment_page`] for Delta: one page of `kind` computed by DuckDB
@@ -68,7 +83,9 @@ impl DeltaStore {
         kind: IncrementKind,
         window: PageWindow,
     ) -> Result<Option<IncrementPage>> {
-        let Some((db, rels)) = self.duckdb_relations(plan, window.min_rows, "delta-duckdb-page")?
+        let threshold =
+            pages_threshold(window.min_rows, "METAXY_TUI_DELTA_DUCKDB_ROWS", DUCKDB_ROWS);
+        let Some((db, rels, _)) = self.duckdb_relations(plan, threshold, "delta-duckdb-page")?
         else {
             return Ok(None);
         };
@@ -82,19 +99,19 @@ impl DeltaStore {
         )
     }
 
-    /// An in-memory DuckDB and the relation of every table of `plan` that exists, when the store is local, every
-    /// table qualifies and the tables hold at least `min_rows` rows (`None`: [`DUCKDB_ROWS`] or
-    /// `METAXY_TUI_DELTA_DUCKDB_ROWS`); else `Ok(None)`, a declined table said in the timings under `label`.
+    /// An in-memory DuckDB, the relation of every table of `plan` that exists and the rows they hold, when the
+    /// store is local, every table qualifies and the tables hold at least `threshold` rows; else `Ok(None)`, a
+    /// declined table said in the timings under `label`.
+    #[allow(clippy::type_complexity)]
     fn duckdb_relations(
         &self,
         plan: &CountPlan,
-        min_rows: Option<u64>,
+        threshold: u64,
         label: &str,
-    ) -> Result<Option<(RawDuckDb, HashMap<FeatureKey, SqlRelation>)>> {
+    ) -> Result<Option<(RawDuckDb, HashMap<FeatureKey, SqlRelation>, u64)>> {
         if crate::engine::store::common::is_remote(&self.root_uri) {
             return Ok(None);
         }
-        let threshold = pages_threshold(min_rows, "METAXY_TUI_DELTA_DUCKDB_ROWS", DUCKDB_ROWS);
         let Ok(db) = RawDuckDb::open_in_memory() else {
             return Ok(None);
         };
@@ -119,7 +136,7 @@ impl DeltaStore {
         if rows < threshold {
             return Ok(None);
         }
-        Ok(Some((db, rels)))
+        Ok(Some((db, rels, rows)))
     }
 
     /// `key`'s table as a DuckDB relation over its active data files (see the module docs).

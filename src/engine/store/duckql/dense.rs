@@ -16,8 +16,9 @@
 //! are dense: the id range is at most [`SPARSENESS`] times the stored rows (plus [`SLACK`]). Large counts run as
 //! disjoint id ranges of about [`super::counts::PARTITION_ROWS`] stored rows each, as the one-query count does, so
 //! memory stays flat: per id of a range, 17 bytes per relation plus 12 per string read and the strings' bytes.
-//! On the 1M-sample stale benchmark store (2M upstream rows) it takes about a third of the one-query count's time:
-//! DuckDB's aggregate, semi join and full join on 1M ids were most of it.
+//! Each range is split again between worker threads (one DuckDB connection each, streaming its own sub-range), so
+//! DuckDB's scans and our picks run in parallel. What it saves against the one-query count is DuckDB's hash
+//! aggregate, semi join and full join over every id (bench/README.md, "Issue 21, fifth session").
 
 use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
@@ -244,60 +245,109 @@ fn compare(
     template: &ProvenanceTemplate,
     arg_loc: &[(usize, usize)],
 ) -> [i64; 4] {
-    let width = target.ord.len();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    let per = width.div_ceil(threads).max(1);
-    let count = |from: usize, to: usize| -> [i64; 4] {
-        let mut c = [0i64; 4];
-        let mut buf: Vec<u8> = Vec::with_capacity(256);
-        let mut prov = String::with_capacity(128);
-        for i in from..to {
-            let expected = deps.iter().all(|d| d.live_row(i));
-            let current = target.live_row(i);
-            match (expected, current) {
-                (true, false) => c[0] += 1,
-                (false, true) => c[2] += 1,
-                (true, true) => {
-                    let cur = target.strs[0].get(i);
-                    let args: Option<Vec<&[u8]>> = arg_loc
-                        .iter()
-                        .map(|&(d, k)| deps[d].strs[k].get(i))
-                        .collect();
-                    let stale = match (cur, args) {
-                        (None, _) => true,
-                        (Some(_), None) => false,
-                        (Some(cur), Some(args)) => {
-                            template.compute(|a| args[a], &mut buf, &mut prov);
-                            prov.as_bytes() != cur
-                        }
-                    };
-                    c[1] += i64::from(stale);
+    let mut c = [0i64; 4];
+    let mut buf: Vec<u8> = Vec::with_capacity(256);
+    let mut prov = String::with_capacity(128);
+    let mut args: Vec<&[u8]> = Vec::with_capacity(arg_loc.len());
+    for i in 0..target.ord.len() {
+        let expected = deps.iter().all(|d| d.live_row(i));
+        let current = target.live_row(i);
+        match (expected, current) {
+            (true, false) => c[0] += 1,
+            (false, true) => c[2] += 1,
+            (true, true) => {
+                args.clear();
+                let mut null = false;
+                for &(d, k) in arg_loc {
+                    match deps[d].strs[k].get(i) {
+                        Some(v) => args.push(v),
+                        None => null = true,
+                    }
                 }
-                (false, false) => {}
+                let stale = match target.strs[0].get(i) {
+                    None => true,
+                    Some(_) if null => false,
+                    Some(cur) => {
+                        template.compute(|a| args[a], &mut buf, &mut prov);
+                        prov.as_bytes() != cur
+                    }
+                };
+                c[1] += i64::from(stale);
             }
-            c[3] += i64::from(current);
+            (false, false) => {}
         }
-        c
+        c[3] += i64::from(current);
+    }
+    c
+}
+
+/// The counts of ids `lo..=hi`: every relation picked, then compared (`None`: DuckDB failed).
+fn count_range(
+    db: &RawDuckDb,
+    reads: &[Read],
+    target: &Read,
+    template: &ProvenanceTemplate,
+    arg_loc: &[(usize, usize)],
+    (lo, hi): (i128, i128),
+) -> Option<[i64; 4]> {
+    let mut deps = Vec::with_capacity(reads.len());
+    for r in reads {
+        deps.push(pick(db, r, lo, hi).ok()?);
+    }
+    let t = pick(db, target, lo, hi).ok()?;
+    let _c = crate::engine::timing::span(|| format!("dense-compare {}..={hi}", lo));
+    Some(compare(&deps, &t, template, arg_loc))
+}
+
+/// Ids per worker below which a range is not split between threads.
+const MIN_WORKER_IDS: i128 = 65_536;
+
+/// The counts of ids `lo..=hi`, split into sub-ranges counted at once on up to `available_parallelism` threads
+/// (`METAXY_TUI_DENSE_WORKERS` overrides it)
+/// (each streams its own queries, so DuckDB's scans and our picks both run in parallel; the arrays of the
+/// sub-ranges together are as large as one range's). `None`: DuckDB failed.
+fn count_range_parallel(
+    db: &RawDuckDb,
+    reads: &[Read],
+    target: &Read,
+    template: &ProvenanceTemplate,
+    arg_loc: &[(usize, usize)],
+    (lo, hi): (i128, i128),
+) -> Option<[i64; 4]> {
+    let threads = std::env::var("METAXY_TUI_DENSE_WORKERS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        as i128;
+    let width = hi - lo + 1;
+    let workers = threads.min(width / MIN_WORKER_IDS).clamp(1, 8);
+    let per = (width + workers - 1) / workers;
+    let ranges: Vec<(i128, i128)> = (0..workers)
+        .map(|w| (lo + w * per, (lo + (w + 1) * per - 1).min(hi)))
+        .filter(|(a, b)| a <= b)
+        .collect();
+    let results: Vec<Option<[i64; 4]>> = if ranges.len() == 1 {
+        vec![count_range(db, reads, target, template, arg_loc, ranges[0])]
+    } else {
+        std::thread::scope(|sc| {
+            let handles: Vec<_> = ranges
+                .iter()
+                .map(|&r| sc.spawn(move || count_range(db, reads, target, template, arg_loc, r)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
     };
-    let parts: Vec<[i64; 4]> = std::thread::scope(|sc| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| (t * per, ((t + 1) * per).min(width)))
-            .filter(|(a, b)| a < b)
-            .map(|(a, b)| sc.spawn(move || count(a, b)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    });
-    parts.iter().fold([0; 4], |mut acc, p| {
-        for (a, v) in acc.iter_mut().zip(p) {
-            *a += v;
+    let mut sums = [0i64; 4];
+    for r in results {
+        for (s, v) in sums.iter_mut().zip(r?) {
+            *s += v;
         }
-        acc
-    })
+    }
+    Some(sums)
 }
 
 /// Least and greatest id and the rows of `read`'s version (`None` when an id is NULL or DuckDB fails).
@@ -440,17 +490,10 @@ fn count_dense_with(
         let _p = (parts > 1).then(|| {
             crate::engine::timing::span(|| format!("dense-counts-part {name} {part}/{parts}"))
         });
-        let mut deps = Vec::with_capacity(reads.len());
-        for r in &reads {
-            match pick(db, r, start, end) {
-                Ok(s) => deps.push(s),
-                Err(_) => return Ok(None),
-            }
-        }
-        let Ok(t) = pick(db, &target, start, end) else {
+        let Some(c) = count_range_parallel(db, &reads, &target, &template, &arg_loc, (start, end))
+        else {
             return Ok(None);
         };
-        let c = compare(&deps, &t, &template, &arg_loc);
         for (s, v) in sums.iter_mut().zip(c) {
             *s += v;
         }
@@ -597,7 +640,10 @@ mod tests {
         let (db, plan) = database(1);
         let rel = |k: &FeatureKey| Ok(relation(&db, k));
         let sql = count_in_one_query(&db, &plan, &rel).unwrap().unwrap();
-        assert!(sql.new > 0 && sql.stale > 100 && sql.orphaned > 0, "{sql:?}");
+        assert!(
+            sql.new > 0 && sql.stale > 100 && sql.orphaned > 0,
+            "{sql:?}"
+        );
         assert!(sql.current_rows > sql.stale, "{sql:?}");
         let dense = count_dense(&db, &plan, &rel).unwrap().unwrap();
         assert_eq!(dense, sql);
