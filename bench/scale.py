@@ -11,7 +11,7 @@ Per (N, backend, phase) present under `<data-dir>/scale-simple-<N>-<backend>/<ph
 and listed), each repetition in a fresh process with cwd = the phase dir, `METAXY_TUI_TIMINGS=1`,
 `LD_LIBRARY_PATH=$METAXY_TUI_LIB` (default /work/dist/lib): wall time, the in-process `timing status
 bench/simple_leaf`, peak RSS (ru_maxrss of the child from wait4), which counts path ran (run.py's `counts_path`:
-`duckdb` = `duckdb-counts`, `ids` = `absent-target counts`, `engine` = our general
+`duckdb` = `duckdb-counts`, `dense` = `dense-counts`, `ids` = `absent-target counts`, `engine` = our general
 engine), every timing phase (JSON), and whether the counts equal the expected ones. Writes the JSON and a Markdown
 table next to it (`.md`); with both 10M and 100M of a (backend, phase), the 100M row gets "x 10M" = its in-process
 time / (10 x the 10M in-process time), i.e. 1.0 is linear. `--merge` keeps the results of other cases already in
@@ -199,7 +199,7 @@ def markdown(doc: dict) -> str:
     lines += ["", "binary = the directory of the `metaxy-tui` measured (per row: `--merge` keeps rows of earlier runs).",
               "x 10M = in-process s / (10 x the 10M in-process s of the same backend and phase); 1.00 = linear.",
               "built in s = gen_scale.py's seconds for that phase dir (stale: the whole build, the roots of new included).",
-              "counts path: `duckdb` = duckdb-counts, `ids` = absent-target counts "
+              "counts path: `duckdb` = duckdb-counts, `dense` = dense-counts, `ids` = absent-target counts "
               "(no leaf rows yet), `engine` = our general engine."]
     return "\n".join(lines) + "\n"
 
