@@ -485,7 +485,8 @@ impl ChunkView {
 impl RawDuckDb {
     /// Runs `sql` on a connection of its own as a streaming query (DuckDB's threads produce the chunks while `f`
     /// consumes them, so the result is never held whole) and hands every chunk to `f`. The result columns must
-    /// be exactly `types`. Errors: DuckDB's message (bad SQL, a failing cast), or a column of another type.
+    /// be exactly `types`. Errors: DuckDB's message (bad SQL, a failing cast), or a column of another type. A panic
+    /// of `f` stops the query and is re-raised after every DuckDB handle is released.
     pub fn for_each_chunk(
         &self,
         sql: &str,
@@ -501,6 +502,7 @@ impl RawDuckDb {
             let mut pending: ffi::duckdb_pending_result = std::ptr::null_mut();
             let mut res: ffi::duckdb_result = std::mem::zeroed();
             let mut have_res = false;
+            let mut panicked: Option<Box<dyn std::any::Any + Send>> = None;
             let out = (|| {
                 if ffi::duckdb_prepare(con, c_sql.as_ptr(), &mut stmt) != ffi::DuckDBSuccess {
                     return Err(c_message(
@@ -559,7 +561,9 @@ impl RawDuckDb {
                     let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&view)));
                     ffi::duckdb_destroy_data_chunk(&mut chunk);
                     if let Err(p) = r {
-                        std::panic::resume_unwind(p);
+                        // re-raised once every handle is destroyed
+                        panicked = Some(p);
+                        return Ok(());
                     }
                     if rows == 0 {
                         return Ok(());
@@ -576,6 +580,9 @@ impl RawDuckDb {
                 ffi::duckdb_destroy_prepare(&mut stmt);
             }
             ffi::duckdb_disconnect(&mut con);
+            if let Some(p) = panicked {
+                std::panic::resume_unwind(p);
+            }
             out
         }
     }
@@ -710,6 +717,58 @@ unsafe extern "C" fn provenance_fn(
 mod tests {
     use super::*;
     use crate::engine::hashing::hash_str;
+
+    /// Streamed chunks are read in place (BIGINT, BOOLEAN, inlined and pointer VARCHARs, NULLs); a column of
+    /// another type is refused; a panicking reader stops the query, is re-raised, and the database stays usable.
+    #[test]
+    fn chunks_stream_in_place_and_a_reader_panic_is_re_raised() {
+        let db = RawDuckDb::open_in_memory().unwrap();
+        let types = [ChunkType::BigInt, ChunkType::Boolean, ChunkType::Varchar];
+        let sql = "SELECT range::BIGINT, range % 2 = 0, \
+                   CASE WHEN range % 3 = 0 THEN NULL WHEN range % 3 = 1 THEN 's' || range ELSE 'a-longer-value-' || range END \
+                   FROM range(5000)";
+        let (mut rows, mut sum, mut evens, mut nulls) = (0i64, 0i64, 0i64, 0i64);
+        let mut texts: Vec<String> = Vec::new();
+        db.for_each_chunk(sql, &types, |v| {
+            for r in 0..v.len() {
+                rows += 1;
+                sum += v.i64(0, r);
+                evens += i64::from(v.bool(1, r));
+                if v.valid(2, r) {
+                    texts.push(String::from_utf8(v.bytes(2, r).to_vec()).unwrap());
+                } else {
+                    nulls += 1;
+                }
+            }
+        })
+        .unwrap();
+        assert_eq!(
+            (rows, sum, evens, nulls),
+            (5000, 5000 * 4999 / 2, 2500, 1667)
+        );
+        let want: Vec<String> = (0..5000)
+            .filter(|i| i % 3 != 0)
+            .map(|i| {
+                if i % 3 == 1 {
+                    format!("s{i}")
+                } else {
+                    format!("a-longer-value-{i}")
+                }
+            })
+            .collect();
+        texts.sort();
+        let mut want = want;
+        want.sort();
+        assert_eq!(texts, want);
+        assert!(db
+            .for_each_chunk(sql, &[ChunkType::BigInt], |_| {})
+            .is_err());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db.for_each_chunk(sql, &types, |_| panic!("reader failed"))
+        }));
+        assert!(r.is_err());
+        assert_eq!(db.query_first_row("SELECT 42").unwrap(), vec![42]);
+    }
 
     /// The provenance function equals the engine's recipe (field hashes joined by `|`, hashed again) for every
     /// algorithm and truncation, with inlined (≤ 12 bytes) and pointer strings, and NULL in gives NULL out.
