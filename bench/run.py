@@ -208,20 +208,8 @@ def ours_runs(args, sdir: Path, leaf: str, n: int) -> dict:
         doc = json.loads(r["stdout"])
         f = doc["features"][leaf]
         counts = {"new": f["missing"], "stale": f["stale"], "orphaned": f["orphaned"]}
-        inproc = None
-        phases: dict[str, float] = {}  # every `timing <phase> <ms> ms` line (repeated phases summed), in ms
+        phases, inproc = parse_timings(r["stderr"], leaf)
         declined = [line for line in r["stderr"].splitlines() if line.startswith("timing ") and " declined " in line]
-        for line in r["stderr"].splitlines():
-            parts = line.split()
-            if parts[:3] == ["timing", "status", leaf] and parts[-1] == "ms":
-                inproc = float(parts[-2]) / 1000
-            if len(parts) >= 4 and parts[0] == "timing" and parts[-1] == "ms":
-                try:
-                    ms = float(parts[-2])
-                except ValueError:
-                    continue
-                name = " ".join(parts[1:-2])
-                phases[name] = round(phases.get(name, 0.0) + ms, 3)
         path = counts_path(phases, leaf)
         runs.append({"inproc_s": inproc, "wall_s": r["wall_s"], "maxrss_kb": r["maxrss_kb"], "user_s": r["user_s"], "sys_s": r["sys_s"],
                      "loadavg_1m_before": la, "counts": counts, "status": f.get("status"),
@@ -274,6 +262,25 @@ def floor_run(args, sdir: Path, leaf: str) -> dict:
     log(f"  floor: {res['floor_s']:.3f} s ({res['method']}, best of {res['repeat']}), "
         f"{res['rows_read']:,} rows read")
     return res
+
+
+def parse_timings(stderr: str, leaf: str) -> tuple[dict[str, float], float | None]:
+    """The `METAXY_TUI_TIMINGS` lines of a `metadata status LEAF` run: every `timing <phase> <ms> ms` phase in ms
+    (repeated phases summed), and the in-process seconds of `timing status LEAF` (None when absent)."""
+    phases: dict[str, float] = {}
+    inproc = None
+    for line in stderr.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[0] == "timing" and parts[-1] == "ms":
+            try:
+                ms = float(parts[-2])
+            except ValueError:
+                continue
+            name = " ".join(parts[1:-2])
+            phases[name] = round(phases.get(name, 0.0) + ms, 3)
+            if parts[1:3] == ["status", leaf]:
+                inproc = ms / 1000
+    return phases, inproc
 
 
 def counts_path(phases: dict[str, float], leaf: str) -> str:

@@ -34,7 +34,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import clean_env, counts_path, machine_info, pin_binary, tail  # noqa: E402
+from run import clean_env, counts_path, machine_info, parse_timings, pin_binary, tail  # noqa: E402
 
 LEAF = "bench/simple_leaf"
 DEFAULT_BIN = "/work/dist/bin-c60/metaxy-tui"
@@ -116,19 +116,7 @@ def one_run(bin_path: str, sdir: Path, timeout: float, rss_limit_mb: float | Non
     if r["rc"] != 0:
         raise RuntimeError(f"status failed rc={r['rc']}: {tail(r['stdout'])}\n{tail(r['stderr'])}")
     f = json.loads(r["stdout"])["features"][LEAF]
-    phases: dict[str, float] = {}
-    inproc = None
-    for line in r["stderr"].splitlines():
-        parts = line.split()
-        if len(parts) >= 4 and parts[0] == "timing" and parts[-1] == "ms":
-            try:
-                ms = float(parts[-2])
-            except ValueError:
-                continue
-            name = " ".join(parts[1:-2])
-            phases[name] = round(phases.get(name, 0.0) + ms, 3)
-            if parts[1:3] == ["status", LEAF]:
-                inproc = ms / 1000
+    phases, inproc = parse_timings(r["stderr"], LEAF)
     notes = [line for line in r["stderr"].splitlines() if line.startswith("timing-note") or " declined " in line]
     return {"wall_s": round(r["wall_s"], 3), "inproc_s": inproc, "maxrss_kb": r["maxrss_kb"],
             "user_s": r["user_s"], "sys_s": r["sys_s"], "loadavg_1m_before": la,

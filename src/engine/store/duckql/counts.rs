@@ -482,37 +482,28 @@ pub(crate) fn count_in_one_query(
     let name = plan.target.to_string();
     let ranges = id_ranges(db, plan, &q.relations.iter().collect::<Vec<_>>());
     let mut sums = [0i64; 4];
-    if let [range] = &ranges[..] {
-        let Some(row) = run_logged(
-            &name,
-            "duckdb-counts",
-            &sql.replace(RANGE_MARK, range),
-            |s| db.query_first_row_bounded(s),
-        ) else {
+    // one query: `duckdb-counts <name>`; several: that span around `duckdb-counts-part <name> i/n` each
+    let parted = ranges.len() > 1;
+    let _t = parted.then(|| crate::engine::timing::span(|| format!("duckdb-counts {name}")));
+    for (i, range) in ranges.iter().enumerate() {
+        let (label, part) = if parted {
+            (
+                "duckdb-counts-part",
+                format!("{name} {}/{}", i + 1, ranges.len()),
+            )
+        } else {
+            ("duckdb-counts", name.clone())
+        };
+        let Some(row) = run_logged(&part, label, &sql.replace(RANGE_MARK, range), |s| {
+            db.query_first_row_bounded(s)
+        }) else {
             return Ok(None);
         };
         let [a, b, c, d] = row[..] else {
             return Ok(None);
         };
-        sums = [a, b, c, d];
-    } else {
-        let _t = crate::engine::timing::span(|| format!("duckdb-counts {name}"));
-        for (i, range) in ranges.iter().enumerate() {
-            let part = format!("{name} {}/{}", i + 1, ranges.len());
-            let Some(row) = run_logged(
-                &part,
-                "duckdb-counts-part",
-                &sql.replace(RANGE_MARK, range),
-                |s| db.query_first_row_bounded(s),
-            ) else {
-                return Ok(None);
-            };
-            let [a, b, c, d] = row[..] else {
-                return Ok(None);
-            };
-            for (s, v) in sums.iter_mut().zip([a, b, c, d]) {
-                *s += v;
-            }
+        for (s, v) in sums.iter_mut().zip([a, b, c, d]) {
+            *s += v;
         }
     }
     let [new, stale, orphaned, current] = sums;
