@@ -50,9 +50,26 @@ pub fn hash_full(algo: HashAlgorithm, s: &str) -> Result<String> {
     })
 }
 
-/// Appends the decimal digits of `n` to `out` (`itoa`: two digits per step, no allocation).
+/// Appends the first `trunc` decimal digits of `n` to `out` (all of them when it has no more): the leading digits
+/// are divided out first, so a truncated hash formats only the digits it keeps (`itoa`, no allocation).
 #[inline]
-fn push_decimal(out: &mut String, n: u64) {
+fn push_decimal(out: &mut String, n: u64, trunc: usize) {
+    const POW10: [u64; 20] = {
+        let mut p = [1u64; 20];
+        let mut i = 1;
+        while i < 20 {
+            p[i] = p[i - 1] * 10;
+            i += 1;
+        }
+        p
+    };
+    // digits of n: 1 + the number of powers of ten (10^1..10^19) at most n
+    let digits = 1 + POW10[1..].iter().take_while(|p| **p <= n).count();
+    let n = if trunc < digits {
+        n / POW10[digits - trunc.max(1)]
+    } else {
+        n
+    };
     out.push_str(itoa::Buffer::new().format(n));
 }
 
@@ -61,10 +78,12 @@ fn push_decimal(out: &mut String, n: u64) {
 pub fn hash_into(algo: HashAlgorithm, bytes: &[u8], trunc: usize, out: &mut String) {
     let start = out.len();
     match algo {
-        HashAlgorithm::Xxhash32 => push_decimal(out, xxhash_rust::xxh32::xxh32(bytes, 0) as u64),
-        HashAlgorithm::Xxhash64 => push_decimal(out, xxhash_rust::xxh64::xxh64(bytes, 0)),
-        HashAlgorithm::Xxh3_64 => push_decimal(out, xxhash_rust::xxh3::xxh3_64(bytes)),
-        HashAlgorithm::Wyhash => push_decimal(out, wyhash::wyhash(bytes, 0)),
+        HashAlgorithm::Xxhash32 => {
+            push_decimal(out, xxhash_rust::xxh32::xxh32(bytes, 0) as u64, trunc)
+        }
+        HashAlgorithm::Xxhash64 => push_decimal(out, xxhash_rust::xxh64::xxh64(bytes, 0), trunc),
+        HashAlgorithm::Xxh3_64 => push_decimal(out, xxhash_rust::xxh3::xxh3_64(bytes), trunc),
+        HashAlgorithm::Wyhash => push_decimal(out, wyhash::wyhash(bytes, 0), trunc),
         HashAlgorithm::Sha256 | HashAlgorithm::Md5 => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             let digest: Vec<u8> = if algo == HashAlgorithm::Sha256 {
@@ -502,6 +521,27 @@ mod hash_into_tests {
     use super::*;
 
     #[test]
+    fn truncated_decimals_are_the_leading_digits() {
+        let mut ns = vec![0u64, 1, 9, 10, 11, 99, 100, u64::MAX, u64::MAX - 1];
+        for p in 1..20 {
+            let t = 10u64.pow(p);
+            ns.extend([t - 1, t, t + 1]);
+        }
+        for n in ns {
+            let full = n.to_string();
+            for trunc in 1..=21 {
+                let mut out = String::from("x");
+                push_decimal(&mut out, n, trunc);
+                assert_eq!(
+                    out,
+                    format!("x{}", &full[..full.len().min(trunc)]),
+                    "{n} to {trunc}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn hash_into_equals_hash_str_for_every_algorithm_and_truncation() {
         for algo in [
             HashAlgorithm::Xxhash32,
@@ -517,7 +557,7 @@ mod hash_into_tests {
                 "audio|1|example/video.audio|audio-v1-s000000",
                 "é✓",
             ] {
-                for trunc in [8, 12, 16, 64] {
+                for trunc in [1, 8, 12, 16, 19, 20, 64] {
                     let mut out = String::from("prefix");
                     hash_into(algo, s.as_bytes(), trunc, &mut out);
                     assert_eq!(

@@ -26,9 +26,11 @@ impl DuckDbStore {
             &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
         ) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
+        let t = crate::engine::timing::span(|| "duckdb-reader".to_string());
         let Some(reader) = self.reader()? else {
             return Ok(None);
         };
+        drop(t);
         let Some(db) = reader.raw() else {
             return Ok(None);
         };
@@ -36,6 +38,7 @@ impl DuckDbStore {
         let tables = Self::tables(conn)?;
         let relation = |key: &FeatureKey| -> Result<Option<SqlRelation>> {
             let table = self.table_name(key);
+            let _t = crate::engine::timing::span(|| format!("duckdb-relation {table}"));
             if !tables.contains(&table) {
                 return Ok(None);
             }

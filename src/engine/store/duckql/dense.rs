@@ -29,7 +29,7 @@ use crate::engine::store::duckql::counts::{
     partition_rows, recipe_tokens, run_logged, varchar_member, SqlRelation, INTS, MAX_PARTITIONS,
 };
 use crate::engine::store::duckql::udf::{
-    ChunkType, ChunkView, ProvenanceOutput, ProvenanceTemplate, RawDuckDb,
+    ChunkType, ChunkView, ProvenanceOutput, ProvenanceTemplate, RawDuckDb, Str, INLINE_BYTES,
 };
 
 /// The dense path is tried unless `METAXY_TUI_DENSE_COUNTS` is `off` / `0` / `false` (then every count runs as
@@ -61,6 +61,8 @@ struct Read {
     version: String,
     /// The join column, quoted.
     id: String,
+    /// The join column's DuckDB type (one of [`INTS`]).
+    id_type: String,
     /// The timestamp expression of the latest-row pick (`coalesce(deleted_at, updated_at)` of what exists).
     ts: String,
     /// `metaxy_deleted_at IS NULL`, or `true` without that column.
@@ -74,16 +76,20 @@ impl Read {
     /// integer column.
     fn new(rel: SqlRelation, version: &str, id_col: &str, strings: Vec<String>) -> Option<Read> {
         let has = |c: &str| rel.columns.iter().any(|(n, _)| n == c);
-        let integer = rel
+        let id_type = rel
             .columns
             .iter()
-            .any(|(n, t)| n == id_col && INTS.contains(&t.as_str()));
+            .find(|(n, t)| n == id_col && INTS.contains(&t.as_str()))
+            .map(|(_, t)| t.clone());
         let ts: Vec<String> = [cols::DELETED_AT, cols::UPDATED_AT]
             .into_iter()
             .filter(|c| has(c))
             .map(quote_ident)
             .collect();
-        if !integer || !has(cols::FEATURE_VERSION) || ts.is_empty() {
+        let Some(id_type) = id_type else {
+            return None;
+        };
+        if !has(cols::FEATURE_VERSION) || ts.is_empty() {
             return None;
         }
         let ts = if ts.len() == 1 {
@@ -99,11 +105,26 @@ impl Read {
         Some(Read {
             version: version.to_string(),
             id: quote_ident(id_col),
+            id_type,
             ts,
             live,
             strings,
             rel,
         })
+    }
+
+    /// `id - lo` as a BIGINT, for the rows of `lo..=hi` (so it never overflows), in 64-bit arithmetic where the
+    /// id's type and `lo` allow it (HUGEINT otherwise).
+    fn id_offset(&self, lo: i128) -> String {
+        let id = &self.id;
+        let unsigned = self.id_type.starts_with('U');
+        if unsigned && u64::try_from(lo).is_ok() {
+            format!("({id}::UBIGINT - {lo}::UBIGINT)::BIGINT")
+        } else if !unsigned && i64::try_from(lo).is_ok() {
+            format!("({id}::BIGINT - ({lo})::BIGINT)")
+        } else {
+            format!("({id}::HUGEINT - ({lo})::HUGEINT)::BIGINT")
+        }
     }
 
     fn where_version(&self) -> String {
@@ -115,77 +136,171 @@ impl Read {
     }
 }
 
-/// Strings of many slots in one buffer: per slot its start and length (`NULL_LEN`: NULL, or no row).
-struct Arena {
-    bytes: Vec<u8>,
-    start: Vec<u64>,
-    len: Vec<u32>,
+/// Plain values whose all-zero bytes are a valid value, so that a [`Zeroed`] array of them needs no initialisation.
+///
+/// # Safety
+/// Implementors hold only integers, booleans and arrays of them.
+unsafe trait ZeroValid: Copy {}
+// SAFETY: integers
+unsafe impl ZeroValid for (i64, i64) {}
+// SAFETY: the zero byte is `false`
+unsafe impl ZeroValid for bool {}
+// SAFETY: an integer and a byte array
+unsafe impl ZeroValid for Slot {}
+
+/// `len` zero values of `T` in an anonymous memory mapping of their own. The kernel hands its pages out
+/// zero-filled, so there is no initialisation pass, and on Linux they are advised as transparent huge pages: a
+/// range's arrays then cost a few dozen page faults instead of one per 4 KiB (about a tenth of the wide 1M stale
+/// count's time went to those faults). Unmapped when dropped.
+struct Zeroed<T> {
+    map: memmap2::MmapMut,
+    len: usize,
+    _t: std::marker::PhantomData<T>,
 }
 
-const NULL_LEN: u32 = u32::MAX;
-
-impl Arena {
-    fn new(slots: usize) -> Self {
-        Arena {
-            bytes: Vec::new(),
-            start: vec![0; slots],
-            len: vec![NULL_LEN; slots],
-        }
-    }
-
-    /// Sets slot `i` (in place when the new value fits where the old one was).
-    fn set(&mut self, i: usize, v: Option<&[u8]>) {
-        let Some(v) = v else {
-            self.len[i] = NULL_LEN;
-            return;
-        };
-        let old = self.len[i];
-        if old != NULL_LEN && v.len() <= old as usize {
-            let s = self.start[i] as usize;
-            self.bytes[s..s + v.len()].copy_from_slice(v);
-        } else {
-            self.start[i] = self.bytes.len() as u64;
-            self.bytes.extend_from_slice(v);
-        }
-        // a string of 4 GiB or more cannot come out of a DuckDB VARCHAR
-        self.len[i] = v.len().min(NULL_LEN as usize - 1) as u32;
-    }
-
-    fn get(&self, i: usize) -> Option<&[u8]> {
-        let l = self.len[i];
-        (l != NULL_LEN).then(|| {
-            let s = self.start[i] as usize;
-            &self.bytes[s..s + l as usize]
+impl<T: ZeroValid> Zeroed<T> {
+    /// Errors: the mapping fails (out of address space or memory).
+    fn new(len: usize) -> std::result::Result<Self, String> {
+        let bytes = len
+            .checked_mul(std::mem::size_of::<T>())
+            .ok_or("dense array too large")?
+            .max(1);
+        let map = memmap2::MmapOptions::new()
+            .len(bytes)
+            .map_anon()
+            .map_err(|e| format!("cannot map {bytes} bytes: {e}"))?;
+        // a hint only: refused where transparent huge pages are off
+        #[cfg(target_os = "linux")]
+        let _ = map.advise(memmap2::Advice::HugePage);
+        Ok(Zeroed {
+            map,
+            len,
+            _t: std::marker::PhantomData,
         })
     }
 }
 
-/// The latest row per id of one relation over one id range: its timestamp and storage order (the pick's key;
-/// `ord` -1 = no row), whether it is live, and its strings.
+impl<T: ZeroValid> std::ops::Deref for Zeroed<T> {
+    type Target = [T];
+    fn deref(&self) -> &[T] {
+        // SAFETY: the mapping is page-aligned (so aligned for `T`), holds `len` values of `T` and starts zeroed,
+        // which `ZeroValid` makes valid values; it lives as long as `self`
+        unsafe { std::slice::from_raw_parts(self.map.as_ptr() as *const T, self.len) }
+    }
+}
+
+impl<T: ZeroValid> std::ops::DerefMut for Zeroed<T> {
+    fn deref_mut(&mut self) -> &mut [T] {
+        // SAFETY: as for `deref`, borrowed mutably through `self`
+        unsafe { std::slice::from_raw_parts_mut(self.map.as_mut_ptr() as *mut T, self.len) }
+    }
+}
+
+/// Strings of many slots: per slot its length plus one (0: NULL, or no row) and its bytes, inline when they are at
+/// most [`INLINE_BYTES`] long (as DuckDB holds them, so a short data version is copied as one fixed-size value),
+/// else the offset of the bytes in `long`.
+struct Arena {
+    slots: Zeroed<Slot>,
+    long: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The length plus one; 0: NULL.
+    tag: u32,
+    /// The bytes (length at most [`INLINE_BYTES`]), else the offset in [`Arena::long`] (first 8 bytes,
+    /// little-endian).
+    data: [u8; INLINE_BYTES],
+}
+
+impl Slot {
+    fn offset(&self) -> usize {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.data[..8]);
+        u64::from_le_bytes(b) as usize
+    }
+}
+
+impl Arena {
+    fn new(slots: usize) -> std::result::Result<Self, String> {
+        Ok(Arena {
+            slots: Zeroed::new(slots)?,
+            long: Vec::new(),
+        })
+    }
+
+    /// Sets slot `i` (a long value in place when it fits where the slot's old long value was).
+    #[inline]
+    fn set(&mut self, i: usize, v: Option<Str<'_>>) {
+        let slot = &mut self.slots[i];
+        match v {
+            None => slot.tag = 0,
+            Some(Str::Inline(len, data)) => *slot = Slot { tag: len + 1, data },
+            Some(Str::Long(b)) => {
+                // a string of 4 GiB or more cannot come out of a DuckDB VARCHAR
+                let len = b.len().min(u32::MAX as usize - 1);
+                let old = slot.tag as usize;
+                let at = if old > INLINE_BYTES + 1 && len < old {
+                    let at = slot.offset();
+                    self.long[at..at + len].copy_from_slice(&b[..len]);
+                    at
+                } else {
+                    let at = self.long.len();
+                    self.long.extend_from_slice(&b[..len]);
+                    at
+                };
+                let mut data = [0u8; INLINE_BYTES];
+                data[..8].copy_from_slice(&(at as u64).to_le_bytes());
+                *slot = Slot {
+                    tag: len as u32 + 1,
+                    data,
+                };
+            }
+        }
+    }
+
+    #[inline]
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let s = &self.slots[i];
+        let len = (s.tag as usize).checked_sub(1)?;
+        if len <= INLINE_BYTES {
+            Some(&s.data[..len])
+        } else {
+            let at = s.offset();
+            Some(&self.long[at..at + len])
+        }
+    }
+}
+
+/// The latest row per id of one relation over one id range: its pick key (timestamp, storage order plus one; (_,
+/// 0) = no row), whether it is live, and its strings.
 struct Slots {
-    ts: Vec<i64>,
-    ord: Vec<i64>,
-    live: Vec<bool>,
+    key: Zeroed<(i64, i64)>,
+    live: Zeroed<bool>,
     strs: Vec<Arena>,
 }
 
 impl Slots {
+    #[inline]
     fn live_row(&self, i: usize) -> bool {
-        self.ord[i] >= 0 && self.live[i]
+        self.live[i]
     }
 }
 
 /// Reads `read`'s rows with ids in `lo..=hi` (streamed) and keeps the latest per id.
 fn pick(db: &RawDuckDb, read: &Read, lo: i128, hi: i128) -> std::result::Result<Slots, String> {
     let width = usize::try_from(hi - lo + 1).map_err(|e| e.to_string())?;
+    let _a = crate::engine::timing::span(|| format!("dense-alloc {}", read.rel.name));
     let mut s = Slots {
-        ts: vec![i64::MIN; width],
-        ord: vec![-1; width],
-        live: vec![false; width],
-        strs: (0..read.strings.len()).map(|_| Arena::new(width)).collect(),
+        key: Zeroed::new(width)?,
+        live: Zeroed::new(width)?,
+        strs: (0..read.strings.len())
+            .map(|_| Arena::new(width))
+            .collect::<std::result::Result<_, _>>()?,
     };
+    drop(_a);
     let mut sel = vec![
-        format!("({}::HUGEINT - {lo})::BIGINT", read.id),
+        read.id_offset(lo),
         format!("epoch_us({})::BIGINT", read.ts),
         format!("({})::BIGINT", read.rel.order),
         format!("({})::BOOLEAN", read.live),
@@ -206,27 +321,31 @@ fn pick(db: &RawDuckDb, read: &Read, lo: i128, hi: i128) -> std::result::Result<
         read.id
     );
     let mut bad: Option<String> = None;
-    let nstr = read.strings.len();
     let run = |sql: &str| {
         db.for_each_chunk(sql, &types, |v: &ChunkView| {
+            let (ids, tss, ords, lives) = (v.bigints(0), v.bigints(1), v.bigints(2), v.booleans(3));
+            let strs: Vec<_> = (0..read.strings.len()).map(|k| v.varchars(4 + k)).collect();
             for r in 0..v.len() {
-                let at = v.i64(0, r);
-                if !v.valid(0, r) || at < 0 || at as usize >= width || !v.valid(2, r) {
+                let (Some(at), Some(ord)) = (ids.get(r), ords.get(r)) else {
+                    bad.get_or_insert_with(|| "NULL id or storage order".into());
+                    return;
+                };
+                let Some(i) = usize::try_from(at).ok().filter(|i| *i < width) else {
                     bad.get_or_insert_with(|| format!("id offset {at} outside 0..{width}"));
                     return;
-                }
-                let i = at as usize;
-                let ts = if v.valid(1, r) { v.i64(1, r) } else { i64::MIN };
-                let ord = v.i64(2, r);
-                if (ts, ord) <= (s.ts[i], s.ord[i]) {
+                };
+                let Some(ord) = ord.checked_add(1).filter(|o| *o > 0) else {
+                    bad.get_or_insert_with(|| format!("storage order {ord} out of range"));
+                    return;
+                };
+                let key = (tss.get(r).unwrap_or(i64::MIN), ord);
+                if s.key[i].1 != 0 && key <= s.key[i] {
                     continue;
                 }
-                s.ts[i] = ts;
-                s.ord[i] = ord;
-                s.live[i] = v.valid(3, r) && v.bool(3, r);
-                for k in 0..nstr {
-                    let c = 4 + k;
-                    s.strs[k].set(i, v.valid(c, r).then(|| v.bytes(c, r)));
+                s.key[i] = key;
+                s.live[i] = lives.get(r).is_some_and(|b| b != 0);
+                for (arena, col) in s.strs.iter_mut().zip(&strs) {
+                    arena.set(i, col.get_str(r));
                 }
             }
         })
@@ -249,7 +368,7 @@ fn compare(
     let mut buf: Vec<u8> = Vec::with_capacity(256);
     let mut prov = String::with_capacity(128);
     let mut args: Vec<&[u8]> = Vec::with_capacity(arg_loc.len());
-    for i in 0..target.ord.len() {
+    for i in 0..target.live.len() {
         let expected = deps.iter().all(|d| d.live_row(i));
         let current = target.live_row(i);
         match (expected, current) {
@@ -295,8 +414,13 @@ fn count_range(
         deps.push(pick(db, r, lo, hi).ok()?);
     }
     let t = pick(db, target, lo, hi).ok()?;
-    let _c = crate::engine::timing::span(|| format!("dense-compare {}..={hi}", lo));
-    Some(compare(&deps, &t, template, arg_loc))
+    let c = crate::engine::timing::span(|| format!("dense-compare {}..={hi}", lo));
+    let out = compare(&deps, &t, template, arg_loc);
+    drop(c);
+    let _f = crate::engine::timing::span(|| format!("dense-free {}..={hi}", lo));
+    drop(deps);
+    drop(t);
+    Some(out)
 }
 
 /// Ids per worker below which a range is not split between threads.
@@ -350,25 +474,36 @@ fn count_range_parallel(
     Some(sums)
 }
 
-/// Least and greatest id and the rows of `read`'s version (`None` when an id is NULL or DuckDB fails).
-fn id_stats(db: &RawDuckDb, read: &Read) -> Option<(Option<(i128, i128)>, i128)> {
-    let id = &read.id;
-    let r = db
-        .query_first_row_text(&format!(
-            "SELECT min({id})::VARCHAR, max({id})::VARCHAR, count(*)::VARCHAR, count({id})::VARCHAR FROM {}{}",
-            read.rel.source,
-            read.where_version()
-        ))
+/// Per relation of `reads`, its least and greatest id and the rows of its version, asked in one query (`None` when
+/// an id is NULL or DuckDB fails).
+fn id_stats(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<(Option<(i128, i128)>, i128)>> {
+    let parts: Vec<String> = reads
+        .iter()
+        .enumerate()
+        .map(|(k, r)| {
+            let id = &r.id;
+            format!(
+                "(SELECT min({id})::VARCHAR AS lo{k}, max({id})::VARCHAR AS hi{k}, count(*)::VARCHAR AS n{k}, \
+                 count({id})::VARCHAR AS ids{k} FROM {}{}) AS s{k}",
+                r.rel.source,
+                r.where_version()
+            )
+        })
+        .collect();
+    let _t = crate::engine::timing::span(|| "dense-stats".to_string());
+    let row = db
+        .query_first_row_text(&format!("SELECT * FROM {}", parts.join(", ")))
         .ok()?;
     let num = |v: &Option<String>| v.as_deref().and_then(|v| v.parse::<i128>().ok());
-    let [min, max, rows, non_null] = &r[..] else {
-        return None;
-    };
-    let rows = num(rows)?;
-    if num(non_null)? != rows {
+    if row.len() != 4 * reads.len() {
         return None;
     }
-    Some((num(min).zip(num(max)), rows))
+    row.chunks(4)
+        .map(|c| {
+            let rows = num(&c[2])?;
+            (num(&c[3])? == rows).then(|| (num(&c[0]).zip(num(&c[1])), rows))
+        })
+        .collect()
 }
 
 /// The counts of `plan` over dense integer ids (see the module docs), or `Ok(None)` when the plan does not
@@ -451,10 +586,11 @@ fn count_dense_with(
     let name = plan.target.to_string();
     let _t = crate::engine::timing::span(|| format!("dense-counts {name}"));
     let (mut lo, mut hi, mut rows) = (None::<i128>, None::<i128>, 0i128);
-    for r in reads.iter().chain([&target]) {
-        let Some((range, n)) = id_stats(db, r) else {
-            return Ok(None);
-        };
+    let all: Vec<&Read> = reads.iter().chain([&target]).collect();
+    let Some(stats) = id_stats(db, &all) else {
+        return Ok(None);
+    };
+    for (range, n) in stats {
         rows += n;
         if let Some((a, b)) = range {
             lo = Some(lo.map_or(a, |l| l.min(a)));

@@ -441,44 +441,117 @@ impl ChunkView {
         self.rows == 0
     }
 
-    fn col(&self, c: usize, r: usize, ty: ChunkType) -> (*const c_void, *mut u64) {
+    /// Column `c`'s values (`rows` of `T`) and validity. Panics when column `c` is not of type `ty`.
+    fn column<T>(&self, c: usize, ty: ChunkType) -> (&[T], Validity<'_>) {
         assert!(
-            r < self.rows && self.types.get(c) == Some(&ty),
+            self.types.get(c) == Some(&ty),
             "chunk column {c} read as {ty:?}"
         );
-        self.cols[c]
+        let (data, mask) = self.cols[c];
+        // SAFETY: a flat vector of `ty` holds at least `rows` values of its physical type `T` (i64 for BIGINT,
+        // one byte for BOOLEAN, duckdb_string_t for VARCHAR), and a validity mask one bit per row (DuckDB's
+        // layout: bit `r % 64` of word `r / 64`); both live as long as the chunk (this view)
+        unsafe {
+            let values = std::slice::from_raw_parts(data as *const T, self.rows);
+            let mask = (!mask.is_null())
+                .then(|| std::slice::from_raw_parts(mask as *const u64, self.rows.div_ceil(64)));
+            (values, Validity(mask))
+        }
     }
 
-    /// Whether row `r` of column `c` is not NULL.
-    pub fn valid(&self, c: usize, r: usize) -> bool {
-        assert!(
-            r < self.rows && c < self.cols.len(),
-            "chunk cell {c}/{r} out of range"
-        );
-        let validity = self.cols[c].1;
-        // SAFETY: the mask covers the chunk's rows
-        validity.is_null() || unsafe { ffi::duckdb_validity_row_is_valid(validity, r as u64) }
+    /// BIGINT column `c`. Panics when it is of another type.
+    pub fn bigints(&self, c: usize) -> Column<'_, i64> {
+        let (values, validity) = self.column(c, ChunkType::BigInt);
+        Column { values, validity }
     }
 
-    /// Row `r` of BIGINT column `c` (unspecified for a NULL).
-    pub fn i64(&self, c: usize, r: usize) -> i64 {
-        let (data, _) = self.col(c, r, ChunkType::BigInt);
-        // SAFETY: a flat BIGINT vector of `rows` values, `r` checked
-        unsafe { *(data as *const i64).add(r) }
+    /// BOOLEAN column `c` (one byte per row, 0 or 1). Panics when it is of another type.
+    pub fn booleans(&self, c: usize) -> Column<'_, u8> {
+        let (values, validity) = self.column(c, ChunkType::Boolean);
+        Column { values, validity }
     }
 
-    /// Row `r` of BOOLEAN column `c` (unspecified for a NULL).
-    pub fn bool(&self, c: usize, r: usize) -> bool {
-        let (data, _) = self.col(c, r, ChunkType::Boolean);
-        // SAFETY: a flat BOOLEAN vector (one byte, 0 or 1, per row), `r` checked
-        unsafe { *(data as *const u8).add(r) != 0 }
+    /// VARCHAR column `c`. Panics when it is of another type.
+    pub fn varchars(&self, c: usize) -> Varchars<'_> {
+        let (values, validity) = self.column(c, ChunkType::Varchar);
+        Varchars { values, validity }
+    }
+}
+
+/// Which rows of a chunk's column are not NULL: DuckDB's validity mask (bit `r % 64` of word `r / 64` set: row `r`
+/// is valid), or `None` when DuckDB gave no mask (every row valid).
+#[derive(Clone, Copy)]
+pub struct Validity<'a>(Option<&'a [u64]>);
+
+impl Validity<'_> {
+    /// Whether row `r` is not NULL. Panics when `r` is past the chunk.
+    #[inline]
+    pub fn valid(&self, r: usize) -> bool {
+        self.0.is_none_or(|m| (m[r / 64] >> (r % 64)) & 1 == 1)
+    }
+}
+
+/// A fixed-width column of a chunk, read in place.
+#[derive(Clone, Copy)]
+pub struct Column<'a, T> {
+    values: &'a [T],
+    validity: Validity<'a>,
+}
+
+impl<T: Copy> Column<'_, T> {
+    /// Row `r`, `None` for NULL. Panics when `r` is past the chunk.
+    #[inline]
+    pub fn get(&self, r: usize) -> Option<T> {
+        self.validity.valid(r).then(|| self.values[r])
+    }
+}
+
+/// A VARCHAR column of a chunk, read in place.
+#[derive(Clone, Copy)]
+pub struct Varchars<'a> {
+    values: &'a [ffi::duckdb_string_t],
+    validity: Validity<'a>,
+}
+
+/// One VARCHAR value as DuckDB holds it: up to [`INLINE_BYTES`] bytes inline (the length and the bytes, zero-padded
+/// or not past the length), longer ones by reference.
+#[derive(Clone, Copy)]
+pub enum Str<'a> {
+    /// A value of at most [`INLINE_BYTES`] bytes: its length and the inline bytes (only the first `len` count).
+    Inline(u32, [u8; INLINE_BYTES]),
+    /// A longer value.
+    Long(&'a [u8]),
+}
+
+/// The longest VARCHAR DuckDB stores inline ([`Str::Inline`]).
+pub const INLINE_BYTES: usize = 12;
+
+impl<'a> Varchars<'a> {
+    /// Row `r`'s bytes, `None` for NULL. Panics when `r` is past the chunk.
+    #[inline]
+    pub fn get(&self, r: usize) -> Option<&'a [u8]> {
+        let v = &self.values[r];
+        // SAFETY: a valid string_t of the chunk; its bytes live as long as the chunk
+        self.validity.valid(r).then(|| unsafe { str_bytes(v) })
     }
 
-    /// Row `r` of VARCHAR column `c` (empty for a NULL).
-    pub fn bytes(&self, c: usize, r: usize) -> &[u8] {
-        let (data, _) = self.col(c, r, ChunkType::Varchar);
-        // SAFETY: a flat VARCHAR vector, `r` checked; the bytes live as long as the chunk (this view)
-        unsafe { str_bytes((data as *const ffi::duckdb_string_t).add(r)) }
+    /// Row `r` as DuckDB holds it ([`Str`]), `None` for NULL: short values come out by value, without a copy of
+    /// variable length. Panics when `r` is past the chunk.
+    #[inline]
+    pub fn get_str(&self, r: usize) -> Option<Str<'a>> {
+        if !self.validity.valid(r) {
+            return None;
+        }
+        let v = &self.values[r];
+        // SAFETY: a valid string_t of the chunk: its length tells which union member holds the bytes
+        unsafe {
+            let len = v.value.inlined.length;
+            Some(if len as usize <= INLINE_BYTES {
+                Str::Inline(len, v.value.inlined.inlined.map(|c| c as u8))
+            } else {
+                Str::Long(str_bytes(v))
+            })
+        }
     }
 }
 
@@ -730,14 +803,23 @@ mod tests {
         let (mut rows, mut sum, mut evens, mut nulls) = (0i64, 0i64, 0i64, 0i64);
         let mut texts: Vec<String> = Vec::new();
         db.for_each_chunk(sql, &types, |v| {
+            let (ints, bools, strs) = (v.bigints(0), v.booleans(1), v.varchars(2));
             for r in 0..v.len() {
                 rows += 1;
-                sum += v.i64(0, r);
-                evens += i64::from(v.bool(1, r));
-                if v.valid(2, r) {
-                    texts.push(String::from_utf8(v.bytes(2, r).to_vec()).unwrap());
-                } else {
-                    nulls += 1;
+                sum += ints.get(r).unwrap();
+                evens += i64::from(bools.get(r).unwrap());
+                match (strs.get(r), strs.get_str(r)) {
+                    (Some(b), Some(Str::Inline(n, inline))) => {
+                        assert_eq!(&inline[..n as usize], b);
+                        texts.push(String::from_utf8(b.to_vec()).unwrap());
+                    }
+                    (Some(b), Some(Str::Long(l))) => {
+                        assert!(b.len() > INLINE_BYTES);
+                        assert_eq!(l, b);
+                        texts.push(String::from_utf8(b.to_vec()).unwrap());
+                    }
+                    (None, None) => nulls += 1,
+                    _ => panic!("get and get_str disagree on row {r}"),
                 }
             }
         })
