@@ -26,26 +26,19 @@ impl DuckDbStore {
             &dyn Fn(&FeatureKey) -> Result<Option<SqlRelation>>,
         ) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
-        let t = crate::engine::timing::span(|| "duckdb-reader".to_string());
         let Some(reader) = self.reader()? else {
             return Ok(None);
         };
-        drop(t);
         let Some(db) = reader.raw() else {
             return Ok(None);
         };
         let conn = reader.conn();
-        let tables = Self::tables(conn)?;
+        let columns = Self::all_table_columns(conn)?;
         let relation = |key: &FeatureKey| -> Result<Option<SqlRelation>> {
             let table = self.table_name(key);
-            let _t = crate::engine::timing::span(|| format!("duckdb-relation {table}"));
-            if !tables.contains(&table) {
-                return Ok(None);
-            }
-            Ok(Some(SqlRelation::table(
-                &table,
-                Self::table_columns(conn, &table)?,
-            )))
+            Ok(columns
+                .get(&table)
+                .map(|cols| SqlRelation::table(&table, cols.clone())))
         };
         query(db, conn, &relation)
     }

@@ -260,6 +260,30 @@ impl DuckDbStore {
     }
 
     /// `(name, DuckDB type)` of every column of `table` (empty when the table does not exist).
+    /// [`DuckDbStore::table_columns`] of every table (and view) of the current schema, asked in one query: table
+    /// name -> `(column name, DuckDB type)` in column order.
+    fn all_table_columns(
+        conn: &Connection,
+    ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
+        let mut stmt = conn.prepare(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = current_schema() ORDER BY table_name, ordinal_position",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out: std::collections::HashMap<String, Vec<(String, String)>> =
+            std::collections::HashMap::new();
+        for row in rows {
+            let (table, column, ty) = row?;
+            out.entry(table).or_default().push((column, ty));
+        }
+        Ok(out)
+    }
+
     fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>> {
         let mut stmt = conn.prepare(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
