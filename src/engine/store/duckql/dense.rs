@@ -86,9 +86,7 @@ impl Read {
             .filter(|c| has(c))
             .map(quote_ident)
             .collect();
-        let Some(id_type) = id_type else {
-            return None;
-        };
+        let id_type = id_type?;
         if !has(cols::FEATURE_VERSION) || ts.is_empty() {
             return None;
         }
@@ -290,7 +288,6 @@ impl Slots {
 /// Reads `read`'s rows with ids in `lo..=hi` (streamed) and keeps the latest per id.
 fn pick(db: &RawDuckDb, read: &Read, lo: i128, hi: i128) -> std::result::Result<Slots, String> {
     let width = usize::try_from(hi - lo + 1).map_err(|e| e.to_string())?;
-    let _a = crate::engine::timing::span(|| format!("dense-alloc {}", read.rel.name));
     let mut s = Slots {
         key: Zeroed::new(width)?,
         live: Zeroed::new(width)?,
@@ -298,7 +295,6 @@ fn pick(db: &RawDuckDb, read: &Read, lo: i128, hi: i128) -> std::result::Result<
             .map(|_| Arena::new(width))
             .collect::<std::result::Result<_, _>>()?,
     };
-    drop(_a);
     let mut sel = vec![
         read.id_offset(lo),
         format!("epoch_us({})::BIGINT", read.ts),
@@ -414,13 +410,8 @@ fn count_range(
         deps.push(pick(db, r, lo, hi).ok()?);
     }
     let t = pick(db, target, lo, hi).ok()?;
-    let c = crate::engine::timing::span(|| format!("dense-compare {}..={hi}", lo));
-    let out = compare(&deps, &t, template, arg_loc);
-    drop(c);
-    let _f = crate::engine::timing::span(|| format!("dense-free {}..={hi}", lo));
-    drop(deps);
-    drop(t);
-    Some(out)
+    let _c = crate::engine::timing::span(|| format!("dense-compare {}..={hi}", lo));
+    Some(compare(&deps, &t, template, arg_loc))
 }
 
 /// Ids per worker below which a range is not split between threads.
@@ -474,9 +465,12 @@ fn count_range_parallel(
     Some(sums)
 }
 
+/// One relation's least and greatest id (`None`: no row) and its rows.
+type IdStats = (Option<(i128, i128)>, i128);
+
 /// Per relation of `reads`, its least and greatest id and the rows of its version, asked in one query (`None` when
 /// an id is NULL or DuckDB fails).
-fn id_stats(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<(Option<(i128, i128)>, i128)>> {
+fn id_stats(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<IdStats>> {
     let parts: Vec<String> = reads
         .iter()
         .enumerate()
