@@ -15,7 +15,9 @@
 //! It applies when the plan joins on one integer column that every relation holds without NULLs and whose values
 //! are dense: the id range is at most [`SPARSENESS`] times the stored rows (plus [`SLACK`]). Large counts run as
 //! disjoint id ranges of about [`super::counts::PARTITION_ROWS`] stored rows each, as the one-query count does, so
-//! memory stays flat: per id of a range, 17 bytes per relation plus 12 per string read and the strings' bytes.
+//! memory stays flat: per id of a range, 17 bytes per relation plus 16 per string read (and the bytes of strings
+//! longer than DuckDB inlines, 12). The arrays are anonymous mappings advised as transparent huge pages, so they
+//! need no initialisation pass and few page faults.
 //! Each range is split again between worker threads (one DuckDB connection each, streaming its own sub-range), so
 //! DuckDB's scans and our picks run in parallel. What it saves against the one-query count is DuckDB's hash
 //! aggregate, semi join and full join over every id (bench/README.md, "Issue 21, fifth session").

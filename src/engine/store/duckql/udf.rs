@@ -448,6 +448,9 @@ impl ChunkView {
             "chunk column {c} read as {ty:?}"
         );
         let (data, mask) = self.cols[c];
+        if self.rows == 0 || data.is_null() {
+            return (&[], Validity(None));
+        }
         // SAFETY: a flat vector of `ty` holds at least `rows` values of its physical type `T` (i64 for BIGINT,
         // one byte for BOOLEAN, duckdb_string_t for VARCHAR), and a validity mask one bit per row (DuckDB's
         // layout: bit `r % 64` of word `r / 64`); both live as long as the chunk (this view)
