@@ -259,7 +259,6 @@ impl DuckDbStore {
         }
     }
 
-    /// `(name, DuckDB type)` of every column of `table` (empty when the table does not exist).
     /// [`DuckDbStore::table_columns`] of every table (and view) of the current schema, asked in one query: table
     /// name -> `(column name, DuckDB type)` in column order.
     fn all_table_columns(
@@ -284,6 +283,7 @@ impl DuckDbStore {
         Ok(out)
     }
 
+    /// `(name, DuckDB type)` of every column of `table` (empty when the table does not exist).
     fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>> {
         let mut stmt = conn.prepare(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
