@@ -9,7 +9,7 @@
 
 use super::{guarded, Emit};
 use crate::engine::keys::FeatureKey;
-use crate::engine::versioning::pages::first_pages;
+use crate::engine::versioning::pages::first_pages_for;
 use crate::engine::versioning::resolve::{Increment, ResolveOptions};
 use crate::engine::view::{causes_of_stale, filter_increment};
 use crate::engine::workspace::Workspace;
@@ -25,7 +25,7 @@ pub(super) fn load(ws: &Workspace, key: FeatureKey, seed: Option<Increment>, emi
 
 /// The increment of `key` as the details tabs show it: `seed` when the status job already resolved it (the store
 /// declined to count); else, where the store computes increment pages itself, the first [`MAX_TABLE_ROWS`] rows
-/// of each kind from the store ([`first_pages`], rendered by [`LoadedIncrement::from_pages`]: the tables' totals
+/// of each kind from the store ([`first_pages_for`], rendered by [`LoadedIncrement::from_pages`]: the tables' totals
 /// the store's counts, the causes of the first [`crate::engine::versioning::pages::CAUSE_ROWS`] loaded stale rows
 /// only); else `resolve_update` with default options (what `metaxy metadata increment` computes), rendered with
 /// the stale samples' causes (at most [`MAX_TABLE_ROWS`]; a failing lookup is reported in the cause summary).
@@ -70,12 +70,15 @@ fn paged(
     ws: &Workspace,
     key: &FeatureKey,
 ) -> crate::engine::error::Result<Option<LoadedIncrement>> {
-    if ws.graph.require(key)?.spec.is_root() {
-        return Ok(None);
-    }
     let pages = {
         let _t = crate::engine::timing::span(|| format!("increment-tabs {key} store pages"));
-        first_pages(ws.store.as_ref(), &ws.graph, key, MAX_TABLE_ROWS)?
+        first_pages_for(
+            ws.store.as_ref(),
+            &ws.graph,
+            key,
+            &ResolveOptions::default(),
+            MAX_TABLE_ROWS,
+        )?
     };
     let Some(pages) = pages else {
         if crate::engine::timing::enabled() {

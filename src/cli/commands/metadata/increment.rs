@@ -16,7 +16,7 @@ use crate::engine::json::df_to_json_rows;
 use crate::engine::keys::FeatureKey;
 use crate::engine::schema as cols;
 use crate::engine::versioning::cause::SampleCause;
-use crate::engine::versioning::pages::{first_pages, page_causes, CAUSE_ROWS};
+use crate::engine::versioning::pages::{first_pages_for, page_causes, CAUSE_ROWS};
 use crate::engine::versioning::resolve::{Increment, ResolveOptions};
 use crate::engine::workspace::Workspace;
 
@@ -43,7 +43,7 @@ fn increment_row_columns(inc: &Increment, df: &DataFrame) -> Vec<String> {
 type Shown = (Increment, (usize, usize, usize), Option<Vec<SampleCause>>);
 
 /// With `--limit n` and no filter or samples file: the first `n` rows of each kind computed by the store itself
-/// ([`first_pages`]: ClickHouse, and DuckDB / local Delta stores for large increments, so that the increment is
+/// ([`first_pages_for`]: ClickHouse, and DuckDB / local Delta stores for large increments, so that the increment is
 /// never materialised whole), the totals the store's counts, the causes looked up for the shown stale rows only
 /// ([`page_causes`], when `n` is at most [`CAUSE_ROWS`]). `None` where the store does not page the plan: the
 /// caller runs the general engine. Errors: the store's, or a cause lookup's.
@@ -57,16 +57,10 @@ fn paged(
     let Some(n) = limit else {
         return Ok(None);
     };
-    let plain = opts.global_filters.is_empty()
-        && opts.target_filters.is_empty()
-        && opts.stale_if.is_empty()
-        && !opts.skip_comparison
-        && opts.samples.is_none();
-    if n == 0 || !plain || (with_causes && n > CAUSE_ROWS) || ws.graph.require(key)?.spec.is_root()
-    {
+    if with_causes && n > CAUSE_ROWS {
         return Ok(None);
     }
-    let Some(p) = first_pages(ws.store.as_ref(), &ws.graph, key, n)? else {
+    let Some(p) = first_pages_for(ws.store.as_ref(), &ws.graph, key, opts, n)? else {
         return Ok(None);
     };
     let causes = if with_causes && p.increment.stale.height() > 0 {

@@ -264,9 +264,9 @@ impl DuckDbStore {
     fn all_table_columns(
         conn: &Connection,
     ) -> Result<std::collections::HashMap<String, Vec<(String, String)>>> {
-        let mut stmt = conn.prepare(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = current_schema() ORDER BY table_name, ordinal_position",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT table_name, {COLUMNS_OF_SCHEMA} ORDER BY table_name, ordinal_position"
+        ))?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -285,15 +285,20 @@ impl DuckDbStore {
 
     /// `(name, DuckDB type)` of every column of `table` (empty when the table does not exist).
     fn table_columns(conn: &Connection, table: &str) -> Result<Vec<(String, String)>> {
-        let mut stmt = conn.prepare(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS_OF_SCHEMA} AND table_name = ? ORDER BY ordinal_position"
+        ))?;
         let rows = stmt.query_map([table], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;
         Ok(rows.collect::<std::result::Result<Vec<_>, _>>()?)
     }
 }
+
+/// The catalog query both [`DuckDbStore::table_columns`] and [`DuckDbStore::all_table_columns`] run: every column
+/// (name, DuckDB type) of the current database and schema; the caller adds the table filter and the order.
+const COLUMNS_OF_SCHEMA: &str = "column_name, data_type FROM information_schema.columns \
+     WHERE table_catalog = current_database() AND table_schema = current_schema()";
 
 /// The staging Parquet file of one append: `.<database file>.metaxy-tui-append-<pid>-<n>.parquet` beside the
 /// database file (the system temp dir for `:memory:`). Leftovers of killed processes (their pid is gone) beside the
