@@ -6,20 +6,38 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 
-use crate::cli::args::{Cli, FeatureSelector};
+use crate::cli::args::{Cli, Command, FeatureSelector, MetadataCommand};
 use crate::cli::output::warn_graph_mismatches;
 use crate::engine::config::MetaxyConfig;
 use crate::engine::graph::FeatureGraph;
 use crate::engine::keys::FeatureKey;
 use crate::engine::workspace::{OpenOptions, Workspace};
 
+/// Whether `cli`'s command only reads the store: every command but `metadata write | delete | drop | rebase |
+/// copy`. Such a command keeps the store's reads open while it runs ([`OpenOptions::keep_reads_open`]: one DuckDB
+/// open for the graph and every read instead of one per read).
+fn reads_only(cli: &Cli) -> bool {
+    !matches!(
+        &cli.command,
+        Some(Command::Metadata(
+            MetadataCommand::Write { .. }
+                | MetadataCommand::Delete { .. }
+                | MetadataCommand::Drop { .. }
+                | MetadataCommand::Rebase { .. }
+                | MetadataCommand::Copy { .. }
+        ))
+    )
+}
+
 /// Opens the workspace of the global `--config-file` / `--store` options, at `snapshot` (a historical project
-/// version) when given; notes on stderr when the graph comes from another store.
+/// version) when given; notes on stderr when the graph comes from another store. A command that only reads keeps
+/// the store's reads open until the workspace drops ([`reads_only`]).
 pub fn open(cli: &Cli, snapshot: Option<String>) -> Result<Workspace> {
     let mut opts = OpenOptions::from_process();
     opts.config_file = cli.config_file.clone();
     opts.store = cli.store.clone();
     opts.snapshot = snapshot;
+    opts.keep_reads_open = reads_only(cli);
     let ws = Workspace::open(&opts).context("cannot open the metadata store")?;
     if let Some(source) = &ws.graph_source {
         eprintln!(

@@ -13,7 +13,7 @@ use crate::engine::graph::snapshot::{resolve_reference, SnapshotError, SnapshotR
 use crate::engine::graph::{snapshots, FeatureGraph, PushedFeature, Snapshot};
 use crate::engine::keys::FeatureKey;
 use crate::engine::query::read::{read_feature, ReadOptions};
-use crate::engine::store::{open_store, open_store_chain, MetadataStore};
+use crate::engine::store::{open_store, open_store_chain, MetadataStore, ReadsKeptOpen};
 use crate::engine::versioning::resolve::{resolve_update, Increment, ResolveOptions};
 use crate::engine::versioning::status::{feature_status, FeatureStatus};
 
@@ -34,6 +34,11 @@ pub struct OpenOptions {
     pub cwd: PathBuf,
     /// Environment snapshot (`METAXY_*` overrides, `${VAR}` interpolation).
     pub env: BTreeMap<String, String>,
+    /// Keep the store's reads open for as long as the workspace lives ([`MetadataStore::keep_reads_open`]: a
+    /// DuckDB file is then opened once for the graph and every later read, not once per read). For one-shot
+    /// commands that only read; never for the TUI, whose workspace lives while idle (the file would stay locked
+    /// against other processes' writes).
+    pub keep_reads_open: bool,
 }
 
 impl OpenOptions {
@@ -68,6 +73,8 @@ pub struct Workspace {
     /// The store's [`MetadataStore::change_marker`] taken just before the workspace read the store: a later,
     /// different marker means the store changed since (live refresh).
     pub marker: Option<String>,
+    /// [`OpenOptions::keep_reads_open`]'s guard (empty without it).
+    kept_open: ReadsKeptOpen,
 }
 
 impl Workspace {
@@ -151,6 +158,11 @@ impl Workspace {
         let store_config = config.store_config(opts.store.as_deref())?.clone();
         let store: Arc<dyn MetadataStore> =
             Arc::from(open_store_chain(&config, &store_config.name, &opts.cwd)?);
+        let kept_open = if opts.keep_reads_open {
+            store.keep_reads_open()
+        } else {
+            ReadsKeptOpen::default()
+        };
         let marker = store.change_marker();
         let mut pushed = store.system_rows()?;
         let mut graph_source = None;
@@ -206,7 +218,14 @@ impl Workspace {
             snapshot,
             graph_source,
             marker,
+            kept_open,
         })
+    }
+
+    /// Whether this workspace keeps its store's reads open ([`OpenOptions::keep_reads_open`] on a store that has
+    /// something to keep: a DuckDB file).
+    pub fn keeps_reads_open(&self) -> bool {
+        !self.kept_open.is_empty()
     }
 
     /// Parses and checks a feature key against the graph.

@@ -153,6 +153,61 @@ fn our_write_retries_a_lock_held_by_another_process() {
     assert!(after < before);
 }
 
+/// Whether another process (the real `duckdb` module) can open `db` for writing right now.
+fn another_process_can_write(db: &Path) -> bool {
+    let script = "import duckdb, sys\n\
+                  try:\n    duckdb.connect(sys.argv[1]).close()\n    print('ok')\n\
+                  except Exception as e:\n    print('lock' if 'lock' in str(e).lower() else repr(e))\n";
+    let out = Command::new(metaxy_python())
+        .arg("-c")
+        .arg(script)
+        .arg(db)
+        .output()
+        .expect("python runs");
+    match String::from_utf8_lossy(&out.stdout).trim() {
+        "ok" => true,
+        "lock" => false,
+        other => panic!("the write probe failed: {other}"),
+    }
+}
+
+#[test]
+fn kept_open_reads_share_one_open_and_our_writes_still_go_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = open_dev(tmp.path());
+    let db = tmp.path().join("store/metadata.duckdb");
+    let crop = FeatureKey::parse("example/crop").unwrap();
+    let rows = |store: &dyn MetadataStore| {
+        store
+            .scan(&crop, None, &Columns::All)
+            .unwrap()
+            .unwrap()
+            .height()
+    };
+    let before = rows(store.as_ref());
+    // nothing kept: the file is free between reads
+    assert!(another_process_can_write(&db));
+    let deleted = {
+        let kept = store.keep_reads_open();
+        assert_eq!(kept.len(), 1);
+        assert_eq!(rows(store.as_ref()), before);
+        // the read ended, its instance lingers: the file stays locked for the guard's life
+        assert!(!another_process_can_write(&db));
+        // a write of this process neither waits for the guard nor meets the lingering instance
+        let n = store
+            .delete_rows(&crop, None, &["sample_uid = 's000001'".to_string()])
+            .unwrap();
+        assert!(n > 0, "nothing deleted");
+        // the next read opens the file anew and sees the write
+        assert_eq!(rows(store.as_ref()), before - n);
+        assert!(!another_process_can_write(&db));
+        n
+    };
+    // the guard dropped: nothing holds the file
+    assert!(another_process_can_write(&db));
+    assert_eq!(rows(store.as_ref()), before - deleted);
+}
+
 #[test]
 fn concurrent_duckdb_deletes_of_two_processes_both_succeed() {
     let tmp = tempfile::tempdir().unwrap();

@@ -175,6 +175,35 @@ pub struct KeyRange<'a> {
     pub limit: usize,
 }
 
+/// What [`MetadataStore::keep_reads_open`] returns: the guards of the store's backends (none for most). Dropping
+/// it ends the keeping.
+#[must_use = "reads stay open only while the guard lives"]
+#[derive(Default)]
+pub struct ReadsKeptOpen(Vec<Box<dyn Send + Sync>>);
+
+impl ReadsKeptOpen {
+    /// A guard that holds `guard` (dropped with it).
+    pub fn holding(guard: impl Send + Sync + 'static) -> Self {
+        Self(vec![Box::new(guard)])
+    }
+
+    /// Both guards in one.
+    pub fn and(mut self, other: ReadsKeptOpen) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+
+    /// How many backend guards this holds (0: the store keeps nothing open).
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether this holds no backend guard.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 pub trait MetadataStore: Send + Sync {
     /// Store name from the config.
     fn name(&self) -> &str;
@@ -431,6 +460,15 @@ pub trait MetadataStore: Send + Sync {
     /// server's per-table row counters and sizes; ClickHouse: the database's active parts and tables.
     fn change_marker(&self) -> Option<String> {
         None
+    }
+
+    /// Keeps what this store's reads open open between them until the returned guard drops, so that the reads of
+    /// one command or job open the store once: a DuckDB file's read-only instance (opened, and its catalog loaded,
+    /// by every read otherwise; `store::duckdb::lease::KeptOpen`). Writes of this process are not held up by it.
+    /// The store stays locked against other processes' writes while the guard lives: hold it around one bounded
+    /// piece of work, never while idle. Default: nothing (the other backends hold no lock between reads).
+    fn keep_reads_open(&self) -> ReadsKeptOpen {
+        ReadsKeptOpen::default()
     }
 
     /// Rows of the `metaxy-system/feature_versions` table (empty when it does not exist).

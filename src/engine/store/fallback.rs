@@ -6,7 +6,9 @@ use crate::engine::config::{HashAlgorithm, StoreKind};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::graph::PushedFeature;
 use crate::engine::keys::FeatureKey;
-use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
+use crate::engine::store::api::{
+    Columns, KeyRange, LatestScan, MetadataStore, ReadsKeptOpen, ResolvedFrom,
+};
 
 /// A store with read-only fallback stores (Metaxy `fallback_stores`): a feature missing in the primary store is
 /// read entirely from the first fallback (depth first) that has it, never mixed. Everything else (name, display,
@@ -173,6 +175,15 @@ impl MetadataStore for FallbackStore {
         self.primary.system_rows()
     }
     /// The primary's marker and every fallback's (`None` when none of them can tell).
+    /// The primary's and every fallback's.
+    fn keep_reads_open(&self) -> ReadsKeptOpen {
+        self.fallbacks
+            .iter()
+            .fold(self.primary.keep_reads_open(), |k, f| {
+                k.and(f.keep_reads_open())
+            })
+    }
+
     fn change_marker(&self) -> Option<String> {
         let parts: Vec<Option<String>> = std::iter::once(self.primary.change_marker())
             .chain(self.fallbacks.iter().map(|f| f.change_marker()))

@@ -23,7 +23,7 @@ use std::path::Path;
 use crate::engine::config::{MetaxyConfig, StoreConfig, StoreKind};
 use crate::engine::error::{EngineError, Result};
 
-pub use api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
+pub use api::{Columns, KeyRange, LatestScan, MetadataStore, ReadsKeptOpen, ResolvedFrom};
 pub use duckdb::lease::lock_waits;
 pub use fallback::FallbackStore;
 

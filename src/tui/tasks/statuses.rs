@@ -12,8 +12,11 @@ use crate::tui::view::StatusReport;
 /// Reports one [`JobResult::Status`] per feature; stops before the next feature once `cancel` is cancelled. A
 /// feature whose computation fails (or panics) reports an error status; one that failed because the store is busy
 /// with another process's write ends the job (the UI retries later). Where the store declines to count, the
-/// status carries the full increment (default options), which the details pane then reuses.
+/// status carries the full increment (default options), which the details pane then reuses. The store's reads
+/// stay open for the job's duration ([`crate::engine::store::MetadataStore::keep_reads_open`]: a DuckDB file is
+/// opened once for every feature, not twice per feature) and are closed when it ends.
 pub(super) fn compute(ws: &Workspace, cancel: &CancelToken, emit: &mut Emit<'_>) {
+    let _kept = ws.store.keep_reads_open();
     for f in &ws.graph.features {
         if cancel.cancelled() {
             return;

@@ -12,6 +12,11 @@
 //! * a write takes a [`WriteGate`]: it waits until no read of this process holds the file, keeps new reads out,
 //!   and opens its own read-write instance for the duration of the transaction.
 //!
+//! A caller that reads one file several times in a row (a headless command, a TUI job that counts every feature)
+//! may hold a [`KeptOpen`] for its duration: the shared instance then lingers between its reads, so the file is
+//! opened and its catalog loaded once instead of once per read. A write of this process still closes a lingering
+//! instance before it opens its own, so it neither waits for the guard nor meets a second instance.
+//!
 //! When another process holds a conflicting lock, opening is retried with a backoff for up to [`RETRY_TOTAL`];
 //! after that the operation fails with [`EngineError::Busy`]. [`lock_waits`] tells a UI that some operation is
 //! waiting for such a lock right now.
@@ -58,7 +63,10 @@ struct GateState {
     readers: usize,
     /// A write holds the file ([`WriteGate`] alive).
     writing: bool,
-    /// The read-only instance the reads share (`Some` exactly while `readers > 0`).
+    /// [`KeptOpen`] guards alive: while above 0 the instance outlives the last read.
+    kept: usize,
+    /// The read-only instance the reads share (`Some` while `readers > 0`, and after the last read while
+    /// `kept > 0` until a write of this process closes it).
     db: Option<Arc<RawDuckDb>>,
 }
 
@@ -212,11 +220,39 @@ impl Drop for ReadLease {
             ManuallyDrop::drop(&mut self.db);
         }
         g.readers = g.readers.saturating_sub(1);
-        if g.readers == 0 {
+        if g.readers == 0 && g.kept == 0 {
             g.db = None;
         }
         drop(g);
         self.gate.changed.notify_all();
+    }
+}
+
+/// While alive, the read-only instance of one database file stays open after the last read of this process ends,
+/// for the next read to reuse (see the module docs); dropping the last guard of the file closes it when no read
+/// is using it. The file stays locked against other processes' writes until then: hold it around one bounded
+/// piece of work only (a command, a job), never while idle.
+#[must_use = "the instance lingers only while the guard lives"]
+pub struct KeptOpen {
+    gate: Arc<Gate>,
+}
+
+impl KeptOpen {
+    /// Starts keeping `path`'s read-only instance open (nestable). Opens nothing: the next read does.
+    pub fn new(path: &Path) -> Self {
+        let gate = gate(path);
+        gate.lock().kept += 1;
+        Self { gate }
+    }
+}
+
+impl Drop for KeptOpen {
+    fn drop(&mut self) {
+        let mut g = self.gate.lock();
+        g.kept = g.kept.saturating_sub(1);
+        if g.kept == 0 && g.readers == 0 {
+            g.db = None;
+        }
     }
 }
 
@@ -236,6 +272,8 @@ impl WriteGate {
             while g.writing || g.readers > 0 {
                 g = gate.wait(g);
             }
+            // an instance lingering for a KeptOpen closes first (no connection of it is alive: no reader)
+            g.db = None;
             g.writing = true;
         }
         Self {

@@ -17,9 +17,9 @@ use crate::engine::config::{HashAlgorithm, StoreConfig, StoreKind};
 use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::record_batches_to_df;
 use crate::engine::keys::FeatureKey;
-use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore};
+use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ReadsKeptOpen};
 use crate::engine::store::common::{file_marker, resolve_local_path};
-use crate::engine::store::duckdb::lease::{ReadLease, WriteGate};
+use crate::engine::store::duckdb::lease::{KeptOpen, ReadLease, WriteGate};
 use crate::engine::store::duckdb::sql::{
     latest_rowid_sql, quote_ident, sql_literal, sql_str, ScanSql,
 };
@@ -375,6 +375,14 @@ impl MetadataStore for DuckDbStore {
         match self.reader()? {
             Some(r) => Self::tables(r.conn()),
             None => Ok(vec![]),
+        }
+    }
+    /// The file's read-only instance lingers between reads while the guard lives ([`KeptOpen`]); nothing for
+    /// `:memory:`.
+    fn keep_reads_open(&self) -> ReadsKeptOpen {
+        match &self.path {
+            Some(p) => ReadsKeptOpen::holding(KeptOpen::new(p)),
+            None => ReadsKeptOpen::default(),
         }
     }
     /// The database file's and its write-ahead log's size and modification time (no DuckDB open, no lock).

@@ -47,6 +47,17 @@ pub fn dense_counts_enabled() -> bool {
     )
 }
 
+/// DuckDB's thread count while the picks run, from `METAXY_TUI_DENSE_THREADS` (`None`: unset or not a positive
+/// number; DuckDB keeps its own, one per core). A tuning knob for benchmarks: each worker streams its own query,
+/// and with one DuckDB thread each query runs on the worker's own thread, which consumes the chunks it produces.
+/// DuckDB's setting is per instance, so the reads sharing the instance see it too while a count runs.
+fn dense_duckdb_threads() -> Option<usize> {
+    std::env::var("METAXY_TUI_DENSE_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+}
+
 /// Most id-range width per stored row for ids to count as dense.
 pub const SPARSENESS: i128 = 4;
 
@@ -613,6 +624,11 @@ fn count_dense_with(
         args: arg_fields.len(),
         output: ProvenanceOutput::Sample,
     };
+    let threads = dense_duckdb_threads();
+    if let Some(t) = threads {
+        // a value DuckDB refuses leaves its default
+        let _ = db.execute(&format!("SET threads = {t}"));
+    }
     let mut sums = [0i64; 4];
     let mut start = lo;
     let mut part = 0;
@@ -624,12 +640,18 @@ fn count_dense_with(
         });
         let Some(c) = count_range_parallel(db, &reads, &target, &template, &arg_loc, (start, end))
         else {
+            if threads.is_some() {
+                let _ = db.execute("RESET threads");
+            }
             return Ok(None);
         };
         for (s, v) in sums.iter_mut().zip(c) {
             *s += v;
         }
         start = end + 1;
+    }
+    if threads.is_some() {
+        let _ = db.execute("RESET threads");
     }
     let [new, stale, orphaned, current] = sums;
     Ok(Some(IncrementCounts {

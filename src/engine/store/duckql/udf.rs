@@ -328,7 +328,7 @@ impl RawDuckDb {
     }
 
     /// Runs a statement that returns nothing of interest (`SET`, `RESET`). Errors: DuckDB's message.
-    fn execute(&self, sql: &str) -> std::result::Result<(), String> {
+    pub(crate) fn execute(&self, sql: &str) -> std::result::Result<(), String> {
         let c_sql = CString::new(sql).map_err(|e| e.to_string())?;
         let mut con = self.connect()?;
         // SAFETY: `con` is open; the result is destroyed before the connection is closed

@@ -91,6 +91,9 @@ impl MetadataStore for ScopedStore<'_> {
     fn name(&self) -> &str {
         self.inner.name()
     }
+    fn keep_reads_open(&self) -> crate::engine::store::ReadsKeptOpen {
+        self.inner.keep_reads_open()
+    }
     fn kind(&self) -> StoreKind {
         self.inner.kind()
     }
