@@ -409,22 +409,26 @@ fn compare(
     c
 }
 
+/// One dense count: the instance, what it reads and how it hashes.
+struct Job<'a> {
+    db: &'a RawDuckDb,
+    /// The upstream relations, in plan order.
+    reads: &'a [Read],
+    target: &'a Read,
+    template: &'a ProvenanceTemplate,
+    /// Per argument of `template`: (upstream, string of that upstream's read).
+    arg_loc: &'a [(usize, usize)],
+}
+
 /// The counts of ids `lo..=hi`: every relation picked, then compared (`None`: DuckDB failed).
-fn count_range(
-    db: &RawDuckDb,
-    reads: &[Read],
-    target: &Read,
-    template: &ProvenanceTemplate,
-    arg_loc: &[(usize, usize)],
-    (lo, hi): (i128, i128),
-) -> Option<[i64; 4]> {
-    let mut deps = Vec::with_capacity(reads.len());
-    for r in reads {
-        deps.push(pick(db, r, lo, hi).ok()?);
+fn count_range(job: &Job<'_>, (lo, hi): (i128, i128)) -> Option<[i64; 4]> {
+    let mut deps = Vec::with_capacity(job.reads.len());
+    for r in job.reads {
+        deps.push(pick(job.db, r, lo, hi).ok()?);
     }
-    let t = pick(db, target, lo, hi).ok()?;
+    let t = pick(job.db, job.target, lo, hi).ok()?;
     let _c = crate::engine::timing::span(|| format!("dense-compare {}..={hi}", lo));
-    Some(compare(&deps, &t, template, arg_loc))
+    Some(compare(&deps, &t, job.template, job.arg_loc))
 }
 
 /// Ids per worker below which a range is not split between threads.
@@ -434,14 +438,7 @@ const MIN_WORKER_IDS: i128 = 65_536;
 /// (`METAXY_TUI_DENSE_WORKERS` overrides it)
 /// (each streams its own queries, so DuckDB's scans and our picks both run in parallel; the arrays of the
 /// sub-ranges together are as large as one range's). `None`: DuckDB failed.
-fn count_range_parallel(
-    db: &RawDuckDb,
-    reads: &[Read],
-    target: &Read,
-    template: &ProvenanceTemplate,
-    arg_loc: &[(usize, usize)],
-    (lo, hi): (i128, i128),
-) -> Option<[i64; 4]> {
+fn count_range_parallel(job: &Job<'_>, (lo, hi): (i128, i128)) -> Option<[i64; 4]> {
     let threads = std::env::var("METAXY_TUI_DENSE_WORKERS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
@@ -456,12 +453,12 @@ fn count_range_parallel(
         .filter(|(a, b)| a <= b)
         .collect();
     let results: Vec<Option<[i64; 4]>> = if ranges.len() == 1 {
-        vec![count_range(db, reads, target, template, arg_loc, ranges[0])]
+        vec![count_range(job, ranges[0])]
     } else {
         std::thread::scope(|sc| {
             let handles: Vec<_> = ranges
                 .iter()
-                .map(|&r| sc.spawn(move || count_range(db, reads, target, template, arg_loc, r)))
+                .map(|&r| sc.spawn(move || count_range(job, r)))
                 .collect();
             handles
                 .into_iter()
@@ -624,11 +621,26 @@ fn count_dense_with(
         args: arg_fields.len(),
         output: ProvenanceOutput::Sample,
     };
-    let threads = dense_duckdb_threads();
-    if let Some(t) = threads {
-        // a value DuckDB refuses leaves its default
-        let _ = db.execute(&format!("SET threads = {t}"));
-    }
+    let job = Job {
+        db,
+        reads: &reads,
+        target: &target,
+        template: &template,
+        arg_loc: &arg_loc,
+    };
+    db.with_threads(dense_duckdb_threads(), || {
+        count_ranges(&job, (lo, hi), (part_width, parts), &name)
+    })
+}
+
+/// The counts of ids `lo..=hi` in `parts` ranges of `part_width` ids, one after the other (`name`: the target, for
+/// the timing spans; `None`: DuckDB failed).
+fn count_ranges(
+    job: &Job<'_>,
+    (lo, hi): (i128, i128),
+    (part_width, parts): (i128, i128),
+    name: &str,
+) -> Result<Option<IncrementCounts>> {
     let mut sums = [0i64; 4];
     let mut start = lo;
     let mut part = 0;
@@ -638,20 +650,13 @@ fn count_dense_with(
         let _p = (parts > 1).then(|| {
             crate::engine::timing::span(|| format!("dense-counts-part {name} {part}/{parts}"))
         });
-        let Some(c) = count_range_parallel(db, &reads, &target, &template, &arg_loc, (start, end))
-        else {
-            if threads.is_some() {
-                let _ = db.execute("RESET threads");
-            }
+        let Some(c) = count_range_parallel(job, (start, end)) else {
             return Ok(None);
         };
         for (s, v) in sums.iter_mut().zip(c) {
             *s += v;
         }
         start = end + 1;
-    }
-    if threads.is_some() {
-        let _ = db.execute("RESET threads");
     }
     let [new, stale, orphaned, current] = sums;
     Ok(Some(IncrementCounts {

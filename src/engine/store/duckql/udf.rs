@@ -103,6 +103,8 @@ pub struct RawDuckDb {
     spill_dir: std::path::PathBuf,
     /// Queries of [`RawDuckDb::query_first_row_bounded`] running now (the memory limit is set while above 0).
     bounded: std::sync::Mutex<usize>,
+    /// Work of [`RawDuckDb::with_threads`] running now (the thread count is set while above 0).
+    threaded: std::sync::Mutex<usize>,
 }
 
 // SAFETY: a duckdb_database may be used from any thread (every query below runs on a connection of its own).
@@ -218,6 +220,7 @@ impl RawDuckDb {
                 db,
                 spill_dir,
                 bounded: std::sync::Mutex::new(0),
+                threaded: std::sync::Mutex::new(0),
             })
         }
     }
@@ -310,25 +313,49 @@ impl RawDuckDb {
         let Some(limit) = limit else {
             return query();
         };
+        // a limit DuckDB refuses (bad spelling, below what is pinned now) leaves the query unbounded
+        let value = format!("'{}'", limit.replace('\'', ""));
+        self.with_setting(&self.bounded, "memory_limit", &value, query)
+    }
+
+    /// Runs `work` with DuckDB's `threads` at `threads` (`None`: as it is). Like `memory_limit` in
+    /// [`RawDuckDb::query_first_row_bounded`], it is a database-wide setting: set when the first such piece of work
+    /// of the instance starts, reset to DuckDB's default (one thread per core) when the last one ends, and seen by
+    /// every query of the instance meanwhile. A count refused by DuckDB leaves its default.
+    pub fn with_threads<T>(&self, threads: Option<usize>, work: impl FnOnce() -> T) -> T {
+        match threads {
+            Some(t) => self.with_setting(&self.threaded, "threads", &t.to_string(), work),
+            None => work(),
+        }
+    }
+
+    /// Runs `work` with the database-wide `setting` at `value` (SQL literal): `users` counts the pieces of work
+    /// running with it; the first sets it, the last resets it. A value DuckDB refuses leaves the setting as it was.
+    fn with_setting<T>(
+        &self,
+        users: &std::sync::Mutex<usize>,
+        setting: &str,
+        value: &str,
+        work: impl FnOnce() -> T,
+    ) -> T {
         {
-            let mut n = self.bounded.lock().unwrap_or_else(|p| p.into_inner());
+            let mut n = users.lock().unwrap_or_else(|p| p.into_inner());
             if *n == 0 {
-                // a limit DuckDB refuses (bad spelling, below what is pinned now) leaves the query unbounded
-                let _ = self.execute(&format!("SET memory_limit = '{}'", limit.replace('\'', "")));
+                let _ = self.execute(&format!("SET {setting} = {value}"));
             }
             *n += 1;
         }
-        let out = query();
-        let mut n = self.bounded.lock().unwrap_or_else(|p| p.into_inner());
+        let out = work();
+        let mut n = users.lock().unwrap_or_else(|p| p.into_inner());
         *n -= 1;
         if *n == 0 {
-            let _ = self.execute("RESET memory_limit");
+            let _ = self.execute(&format!("RESET {setting}"));
         }
         out
     }
 
     /// Runs a statement that returns nothing of interest (`SET`, `RESET`). Errors: DuckDB's message.
-    pub(crate) fn execute(&self, sql: &str) -> std::result::Result<(), String> {
+    fn execute(&self, sql: &str) -> std::result::Result<(), String> {
         let c_sql = CString::new(sql).map_err(|e| e.to_string())?;
         let mut con = self.connect()?;
         // SAFETY: `con` is open; the result is destroyed before the connection is closed
@@ -969,6 +996,31 @@ mod tests {
         assert!(RawDuckDb::open(&p).is_err());
         let db = RawDuckDb::open(&tmp.path().join("missing.duckdb"));
         assert!(db.is_err(), "read-only open of a missing file must fail");
+    }
+
+    /// `with_threads` sets DuckDB's thread count for the work (nested work included) and DuckDB's default again
+    /// afterwards.
+    #[test]
+    fn with_threads_sets_the_count_while_work_runs_and_resets_it_after() {
+        let db = RawDuckDb::open_in_memory().unwrap();
+        let threads = |db: &RawDuckDb| {
+            db.query_first_row_text("SELECT current_setting('threads')::VARCHAR")
+                .unwrap()[0]
+                .clone()
+                .unwrap()
+        };
+        let default = threads(&db);
+        let want = if default == "3" { 5 } else { 3 };
+        let inside = db.with_threads(Some(want), || {
+            let outer = threads(&db);
+            // nested: the inner end must not reset what the outer work still runs with
+            let nested = db.with_threads(Some(want), || threads(&db));
+            (outer, nested, threads(&db))
+        });
+        let w = want.to_string();
+        assert_eq!(inside, (w.clone(), w.clone(), w));
+        assert_eq!(threads(&db), default);
+        assert_eq!(db.with_threads(None, || threads(&db)), default);
     }
 
     /// Under a memory limit a query whose aggregate needs more memory spills to the instance's own directory
