@@ -47,15 +47,33 @@ pub fn dense_counts_enabled() -> bool {
     )
 }
 
-/// DuckDB's thread count while the picks run, from `METAXY_TUI_DENSE_THREADS` (`None`: unset or not a positive
-/// number; DuckDB keeps its own, one per core). A tuning knob for benchmarks: each worker streams its own query,
-/// and with one DuckDB thread each query runs on the worker's own thread, which consumes the chunks it produces.
-/// DuckDB's setting is per instance, so the reads sharing the instance see it too while a count runs.
-fn dense_duckdb_threads() -> Option<usize> {
+/// Cores to use: `METAXY_TUI_DENSE_WORKERS` when a positive number, else `available_parallelism`.
+fn cores() -> i128 {
+    std::env::var("METAXY_TUI_DENSE_WORKERS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())) as i128
+}
+
+/// Worker threads for a range of `width` ids: one per core, at most 8, none with fewer than
+/// [`MIN_WORKER_IDS`] ids (at least one).
+fn workers_for(width: i128) -> i128 {
+    cores().min(width / MIN_WORKER_IDS).clamp(1, 8)
+}
+
+/// DuckDB's thread count while `workers` workers pick: `METAXY_TUI_DENSE_THREADS` when a positive number, else the
+/// cores the workers leave free plus one (DuckDB counts the thread that runs a query), so 1 on a 2-core machine.
+/// Each worker streams its own query; with no DuckDB thread to spare, a query runs on its worker's thread, which
+/// then consumes every chunk right where it was produced: on the 1M stale stores that took the counts 9-13% below
+/// DuckDB's default of one thread per core (bench/README.md, "Issue 21, seventh session"). DuckDB's setting is per
+/// instance, so the reads sharing the instance run with it too while a count runs.
+fn dense_duckdb_threads(workers: i128) -> usize {
     std::env::var("METAXY_TUI_DENSE_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| *n > 0)
+        .unwrap_or_else(|| usize::try_from(cores() - workers + 1).unwrap_or(1).max(1))
 }
 
 /// Most id-range width per stored row for ids to count as dense.
@@ -434,19 +452,12 @@ fn count_range(job: &Job<'_>, (lo, hi): (i128, i128)) -> Option<[i64; 4]> {
 /// Ids per worker below which a range is not split between threads.
 const MIN_WORKER_IDS: i128 = 65_536;
 
-/// The counts of ids `lo..=hi`, split into sub-ranges counted at once on up to `available_parallelism` threads
-/// (`METAXY_TUI_DENSE_WORKERS` overrides it)
-/// (each streams its own queries, so DuckDB's scans and our picks both run in parallel; the arrays of the
-/// sub-ranges together are as large as one range's). `None`: DuckDB failed.
+/// The counts of ids `lo..=hi`, split into sub-ranges counted at once on [`workers_for`] threads (each streams its
+/// own queries, so DuckDB's scans and our picks both run in parallel; the arrays of the sub-ranges together are as
+/// large as one range's). `None`: DuckDB failed.
 fn count_range_parallel(job: &Job<'_>, (lo, hi): (i128, i128)) -> Option<[i64; 4]> {
-    let threads = std::env::var("METAXY_TUI_DENSE_WORKERS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        as i128;
     let width = hi - lo + 1;
-    let workers = threads.min(width / MIN_WORKER_IDS).clamp(1, 8);
+    let workers = workers_for(width);
     let per = (width + workers - 1) / workers;
     let ranges: Vec<(i128, i128)> = (0..workers)
         .map(|w| (lo + w * per, (lo + (w + 1) * per - 1).min(hi)))
@@ -628,7 +639,8 @@ fn count_dense_with(
         template: &template,
         arg_loc: &arg_loc,
     };
-    db.with_threads(dense_duckdb_threads(), || {
+    let threads = dense_duckdb_threads(workers_for(part_width));
+    db.with_threads(Some(threads), || {
         count_ranges(&job, (lo, hi), (part_width, parts), &name)
     })
 }
