@@ -73,8 +73,8 @@ pub struct Workspace {
     /// The store's [`MetadataStore::change_marker`] taken just before the workspace read the store: a later,
     /// different marker means the store changed since (live refresh).
     pub marker: Option<String>,
-    /// [`OpenOptions::keep_reads_open`]'s guard (empty without it).
-    kept_open: ReadsKeptOpen,
+    /// [`OpenOptions::keep_reads_open`]'s guard (empty without it), only held until the workspace drops.
+    _kept_open: ReadsKeptOpen,
 }
 
 impl Workspace {
@@ -218,14 +218,8 @@ impl Workspace {
             snapshot,
             graph_source,
             marker,
-            kept_open,
+            _kept_open: kept_open,
         })
-    }
-
-    /// Whether this workspace keeps its store's reads open ([`OpenOptions::keep_reads_open`] on a store that has
-    /// something to keep: a DuckDB file).
-    pub fn keeps_reads_open(&self) -> bool {
-        !self.kept_open.is_empty()
     }
 
     /// Parses and checks a feature key against the graph.

@@ -174,7 +174,6 @@ impl MetadataStore for FallbackStore {
     fn system_rows(&self) -> Result<Vec<PushedFeature>> {
         self.primary.system_rows()
     }
-    /// The primary's marker and every fallback's (`None` when none of them can tell).
     /// The primary's and every fallback's.
     fn keep_reads_open(&self) -> ReadsKeptOpen {
         self.fallbacks
@@ -184,6 +183,7 @@ impl MetadataStore for FallbackStore {
             })
     }
 
+    /// The primary's marker and every fallback's (`None` when none of them can tell).
     fn change_marker(&self) -> Option<String> {
         let parts: Vec<Option<String>> = std::iter::once(self.primary.change_marker())
             .chain(self.fallbacks.iter().map(|f| f.change_marker()))

@@ -26,12 +26,7 @@ pub fn count_plan(
     key: &FeatureKey,
     opts: &ResolveOptions,
 ) -> Result<Option<CountPlan>> {
-    if opts.skip_comparison
-        || opts.samples.is_some()
-        || !opts.stale_if.is_empty()
-        || !opts.global_filters.is_empty()
-        || !opts.target_filters.is_empty()
-    {
+    if !opts.is_plain() {
         return Ok(None);
     }
     let def = graph.require(key)?;

@@ -168,8 +168,7 @@ pub fn first_pages(
 
 /// [`first_pages`] for a caller holding resolve options (the CLI's `metadata increment --limit`, the TUI's tabs):
 /// also `None` (the caller runs the general engine) when `limit` is 0, when `opts` asks for more than the plain
-/// increment (global or target filters, `stale_if`, `samples`, `skip_comparison`; `narrow_target` is only a read
-/// hint) or when `key` is a root feature (whose increment needs `samples`). Errors: `key` not in the graph, or
+/// increment ([`ResolveOptions::is_plain`]) or when `key` is a root feature (whose increment needs `samples`). Errors: `key` not in the graph, or
 /// [`first_pages`]'s.
 pub fn first_pages_for(
     store: &dyn MetadataStore,
@@ -178,12 +177,7 @@ pub fn first_pages_for(
     opts: &ResolveOptions,
     limit: usize,
 ) -> Result<Option<PagedIncrement>> {
-    let plain = opts.global_filters.is_empty()
-        && opts.target_filters.is_empty()
-        && opts.stale_if.is_empty()
-        && !opts.skip_comparison
-        && opts.samples.is_none();
-    if limit == 0 || !plain || graph.require(key)?.spec.is_root() {
+    if limit == 0 || !opts.is_plain() || graph.require(key)?.spec.is_root() {
         return Ok(None);
     }
     first_pages(store, graph, key, limit)

@@ -47,12 +47,17 @@ pub fn dense_counts_enabled() -> bool {
     )
 }
 
-/// Cores to use: `METAXY_TUI_DENSE_WORKERS` when a positive number, else `available_parallelism`.
-fn cores() -> i128 {
-    std::env::var("METAXY_TUI_DENSE_WORKERS")
+/// The environment variable `name` as a positive number (`None`: unset, 0 or not a number).
+fn env_positive(name: &str) -> Option<usize> {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| *n > 0)
+}
+
+/// Cores to use: `METAXY_TUI_DENSE_WORKERS` when a positive number, else `available_parallelism`.
+fn cores() -> i128 {
+    env_positive("METAXY_TUI_DENSE_WORKERS")
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())) as i128
 }
 
@@ -69,10 +74,7 @@ fn workers_for(width: i128) -> i128 {
 /// DuckDB's default of one thread per core (bench/README.md, "Issue 21, seventh session"). DuckDB's setting is per
 /// instance, so the reads sharing the instance run with it too while a count runs.
 fn dense_duckdb_threads(workers: i128) -> usize {
-    std::env::var("METAXY_TUI_DENSE_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|n| *n > 0)
+    env_positive("METAXY_TUI_DENSE_THREADS")
         .unwrap_or_else(|| usize::try_from(cores() - workers + 1).unwrap_or(1).max(1))
 }
 

@@ -42,6 +42,19 @@ pub struct ResolveOptions {
     pub narrow_target: bool,
 }
 
+impl ResolveOptions {
+    /// Whether these options ask for the plain increment (Metaxy's `resolve_update(key)` with no arguments): no
+    /// global or target filters, no `stale_if`, no `samples`, no `skip_comparison`. `narrow_target` is only a read
+    /// hint and does not count. The store-side counts and pages compute only the plain increment.
+    pub fn is_plain(&self) -> bool {
+        self.global_filters.is_empty()
+            && self.target_filters.is_empty()
+            && self.stale_if.is_empty()
+            && !self.skip_comparison
+            && self.samples.is_none()
+    }
+}
+
 /// The result of `resolve_update` for one feature (Metaxy `Increment`).
 ///
 /// Frames: `new` and `stale` carry the expected (recomputed) columns: the join columns, the upstream user
