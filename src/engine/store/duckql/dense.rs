@@ -200,9 +200,13 @@ impl<T: ZeroValid> Zeroed<T> {
             .len(bytes)
             .map_anon()
             .map_err(|e| format!("cannot map {bytes} bytes: {e}"))?;
-        // a hint only: refused where transparent huge pages are off
+        // hints only: refused where transparent huge pages are off, or before Linux 5.14 (then each page is
+        // faulted in by its first access)
         #[cfg(target_os = "linux")]
-        let _ = map.advise(memmap2::Advice::HugePage);
+        {
+            let _ = map.advise(memmap2::Advice::HugePage);
+            let _ = map.advise(memmap2::Advice::PopulateWrite);
+        }
         Ok(Zeroed {
             map,
             len,
