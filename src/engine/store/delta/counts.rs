@@ -25,7 +25,7 @@ use crate::engine::store::common::sql_str;
 use crate::engine::store::count_plan::{
     CountPlan, IncrementCounts, IncrementKind, IncrementPage, PageWindow,
 };
-use crate::engine::store::duckql::counts::{count_in_duckdb, SqlRelation};
+use crate::engine::store::duckql::counts::{count_in_duckdb, RelationMeta, SqlRelation};
 use crate::engine::store::duckql::dense::count_dense;
 use crate::engine::store::duckql::page::{page_in_duckdb, pages_threshold};
 use crate::engine::store::duckql::udf::RawDuckDb;
@@ -117,10 +117,27 @@ impl DeltaStore {
         };
         let mut keys: Vec<&FeatureKey> = plan.deps.iter().map(|d| &d.feature).collect();
         keys.push(&plan.target);
+        // each table's log and footers read on a thread of its own
+        let found: Vec<Result<Relation>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = keys
+                .iter()
+                .map(|&key| {
+                    let db = &db;
+                    sc.spawn(move || {
+                        let _t = crate::engine::timing::span(|| format!("delta-relation {key}"));
+                        block_on(self.parquet_relation(db, key))
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
         let mut rels: HashMap<FeatureKey, SqlRelation> = HashMap::new();
         let mut rows = 0u64;
-        for key in keys {
-            match block_on(self.parquet_relation(&db, key))? {
+        for (key, relation) in keys.into_iter().zip(found) {
+            match relation? {
                 Relation::Missing => {}
                 Relation::Files(rel, n) => {
                     rows += n;
@@ -191,11 +208,13 @@ impl DeltaStore {
                     name,
                     order: String::new(),
                     empty: true,
+                    meta: RelationMeta::None,
                 },
                 0,
             ));
         }
-        let read = format!("read_parquet([{}], union_by_name = true)", files.join(", "));
+        let list = format!("[{}]", files.join(", "));
+        let read = format!("read_parquet({list}, union_by_name = true)");
         // (name, type) of every column, as DuckDB reads the files: one text value, split here
         let described = db.query_first_row_text(&format!(
             "SELECT string_agg(column_name || chr(1) || column_type, chr(2)) FROM (DESCRIBE SELECT * FROM {read})"
@@ -219,6 +238,7 @@ impl DeltaStore {
                 name,
                 order: "__mx_order".into(),
                 empty: false,
+                meta: RelationMeta::Parquet(list),
             },
             rows,
         ))

@@ -28,6 +28,22 @@ pub struct SqlRelation {
     pub order: String,
     /// The table exists but holds no data file (an emptied Delta table): no row, and `source` is not read.
     pub empty: bool,
+    /// Where statistics of the relation's columns can be read without scanning its rows.
+    pub meta: RelationMeta,
+}
+
+/// Where a relation's column statistics (least and greatest value, rows) can be read without a scan: what the
+/// dense count sizes its id ranges with before it falls back to scanning the ids ([`super::dense`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RelationMeta {
+    /// Nowhere.
+    None,
+    /// DuckDB's own statistics of the table `source`: its zone maps' least and greatest value of a column, its
+    /// cardinality (every row, all versions).
+    Table,
+    /// The row-group statistics in the footers of parquet files (every row group of every file): the DuckDB list
+    /// of their quoted paths, `['a.parquet', ...]`.
+    Parquet(String),
 }
 
 impl SqlRelation {
@@ -39,6 +55,7 @@ impl SqlRelation {
             name: name.to_string(),
             order: "rowid".into(),
             empty: false,
+            meta: RelationMeta::Table,
         }
     }
 }

@@ -28,7 +28,8 @@ use crate::engine::schema as cols;
 use crate::engine::store::common::{quote_ident, sql_str};
 use crate::engine::store::count_plan::{CountPlan, IncrementCounts};
 use crate::engine::store::duckql::counts::{
-    partition_rows, recipe_tokens, run_logged, varchar_member, SqlRelation, INTS, MAX_PARTITIONS,
+    partition_rows, recipe_tokens, run_logged, varchar_member, RelationMeta, SqlRelation, INTS,
+    MAX_PARTITIONS,
 };
 use crate::engine::store::duckql::udf::{
     ChunkType, ChunkView, ProvenanceOutput, ProvenanceTemplate, RawDuckDb, Str, INLINE_BYTES,
@@ -94,6 +95,8 @@ struct Read {
     version: String,
     /// The join column, quoted.
     id: String,
+    /// The join column's name.
+    id_name: String,
     /// The join column's DuckDB type (one of [`INTS`]).
     id_type: String,
     /// The timestamp expression of the latest-row pick (`coalesce(deleted_at, updated_at)` of what exists).
@@ -136,6 +139,7 @@ impl Read {
         Some(Read {
             version: version.to_string(),
             id: quote_ident(id_col),
+            id_name: id_col.to_string(),
             id_type,
             ts,
             live,
@@ -322,8 +326,70 @@ impl Slots {
     }
 }
 
-/// Reads `read`'s rows with ids in `lo..=hi` (streamed) and keeps the latest per id.
-fn pick(db: &RawDuckDb, read: &Read, lo: i128, hi: i128) -> std::result::Result<Slots, String> {
+/// An id range of a dense count: the ids `lo..=hi` its arrays hold, and whether its queries also take the ids
+/// below `lo` (`below`) or above `hi` (`above`). The first and last ranges of a count do: the bounds come from
+/// statistics (possibly from metadata, [`id_stats_from_metadata`]), and an id outside them then reaches a pick,
+/// which fails on it (the count falls back to the one-query count) instead of skipping its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct IdRange {
+    lo: i128,
+    hi: i128,
+    below: bool,
+    above: bool,
+}
+
+impl IdRange {
+    /// All ids (both ends open) with the arrays over `lo..=hi`.
+    fn whole(lo: i128, hi: i128) -> IdRange {
+        IdRange {
+            lo,
+            hi,
+            below: true,
+            above: true,
+        }
+    }
+
+    fn width(&self) -> i128 {
+        self.hi - self.lo + 1
+    }
+
+    /// Consecutive sub-ranges of at most `per` ids (at least 1) covering this one; the first keeps `below`, the
+    /// last `above`.
+    fn split(&self, per: i128) -> Vec<IdRange> {
+        let per = per.max(1);
+        let mut out = Vec::new();
+        let mut lo = self.lo;
+        while lo <= self.hi {
+            let hi = lo.saturating_add(per - 1).min(self.hi);
+            out.push(IdRange {
+                lo,
+                hi,
+                below: self.below && lo == self.lo,
+                above: self.above && hi == self.hi,
+            });
+            lo = hi + 1;
+        }
+        out
+    }
+
+    /// The filter on the (quoted) id column `id` that takes this range's rows: ` AND ...` (empty when both ends
+    /// are open).
+    fn filter(&self, id: &str) -> String {
+        let mut f = String::new();
+        if !self.below {
+            f.push_str(&format!(" AND {id} >= {}", self.lo));
+        }
+        if !self.above {
+            f.push_str(&format!(" AND {id} <= {}", self.hi));
+        }
+        f
+    }
+}
+
+/// Reads `read`'s rows of `range` (streamed) and keeps the latest per id. Errors: DuckDB fails, or a row has a
+/// NULL id or storage order, or an id outside `range.lo..=range.hi`.
+fn pick(db: &RawDuckDb, read: &Read, range: IdRange) -> std::result::Result<Slots, String> {
+    let IdRange { lo, hi, .. } = range;
     let width = usize::try_from(hi - lo + 1).map_err(|e| e.to_string())?;
     let mut s = Slots {
         key: Zeroed::new(width)?,
@@ -347,11 +413,11 @@ fn pick(db: &RawDuckDb, read: &Read, lo: i128, hi: i128) -> std::result::Result<
     ];
     types.extend(read.strings.iter().map(|_| ChunkType::Varchar));
     let sql = format!(
-        "SELECT {} FROM {}{} AND {} BETWEEN {lo} AND {hi}",
+        "SELECT {} FROM {}{}{}",
         sel.join(", "),
         read.rel.source,
         read.where_version(),
-        read.id
+        range.filter(&read.id)
     );
     let mut bad: Option<String> = None;
     let run = |sql: &str| {
@@ -444,31 +510,27 @@ struct Job<'a> {
     arg_loc: &'a [(usize, usize)],
 }
 
-/// The counts of ids `lo..=hi`: every relation picked, then compared (`None`: DuckDB failed).
-fn count_range(job: &Job<'_>, (lo, hi): (i128, i128)) -> Option<[i64; 4]> {
+/// The counts of `range`: every relation picked, then compared (`None`: DuckDB failed, or an id out of range).
+fn count_range(job: &Job<'_>, range: IdRange) -> Option<[i64; 4]> {
     let mut deps = Vec::with_capacity(job.reads.len());
     for r in job.reads {
-        deps.push(pick(job.db, r, lo, hi).ok()?);
+        deps.push(pick(job.db, r, range).ok()?);
     }
-    let t = pick(job.db, job.target, lo, hi).ok()?;
-    let _c = crate::engine::timing::span(|| format!("dense-compare {}..={hi}", lo));
+    let t = pick(job.db, job.target, range).ok()?;
+    let _c = crate::engine::timing::span(|| format!("dense-compare {}..={}", range.lo, range.hi));
     Some(compare(&deps, &t, job.template, job.arg_loc))
 }
 
 /// Ids per worker below which a range is not split between threads.
 const MIN_WORKER_IDS: i128 = 65_536;
 
-/// The counts of ids `lo..=hi`, split into sub-ranges counted at once on [`workers_for`] threads (each streams its
-/// own queries, so DuckDB's scans and our picks both run in parallel; the arrays of the sub-ranges together are as
-/// large as one range's). `None`: DuckDB failed.
-fn count_range_parallel(job: &Job<'_>, (lo, hi): (i128, i128)) -> Option<[i64; 4]> {
-    let width = hi - lo + 1;
+/// The counts of `range`, split into sub-ranges counted at once on [`workers_for`] threads (each streams its own
+/// queries, so DuckDB's scans and our picks both run in parallel; the arrays of the sub-ranges together are as
+/// large as one range's). `None`: DuckDB failed, or an id out of range.
+fn count_range_parallel(job: &Job<'_>, range: IdRange) -> Option<[i64; 4]> {
+    let width = range.width();
     let workers = workers_for(width);
-    let per = (width + workers - 1) / workers;
-    let ranges: Vec<(i128, i128)> = (0..workers)
-        .map(|w| (lo + w * per, (lo + (w + 1) * per - 1).min(hi)))
-        .filter(|(a, b)| a <= b)
-        .collect();
+    let ranges = range.split((width + workers - 1) / workers);
     let results: Vec<Option<[i64; 4]>> = if ranges.len() == 1 {
         vec![count_range(job, ranges[0])]
     } else {
@@ -511,7 +573,7 @@ fn id_stats(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<IdStats>> {
             )
         })
         .collect();
-    let _t = crate::engine::timing::span(|| "dense-stats".to_string());
+    let _t = crate::engine::timing::span(|| "dense-stats scan".to_string());
     let row = db
         .query_first_row_text(&format!("SELECT * FROM {}", parts.join(", ")))
         .ok()?;
@@ -525,6 +587,80 @@ fn id_stats(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<IdStats>> {
             (num(&c[3])? == rows).then(|| (num(&c[0]).zip(num(&c[1])), rows))
         })
         .collect()
+}
+
+/// Per relation of `reads`, its least and greatest id and its rows (every version), from metadata alone
+/// ([`SqlRelation::meta`]), asked in one query: DuckDB's statistics of a table (a few microseconds, where the scan
+/// of [`id_stats`] took 10 ms on the 1M stores), the row-group statistics of parquet files (their footers).
+/// Bounds may be wider than the ids (zone maps are not narrowed by deletes), never narrower as long as the
+/// metadata is right; the first and last ranges of a count are open-ended ([`IdRange`]), so that even wrong
+/// metadata cannot make a count skip rows. `None`: a relation without such metadata, empty, with a row group
+/// lacking statistics, or statistics DuckDB spells otherwise than `[Min: a, Max: b]...`.
+fn id_stats_from_metadata(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<IdStats>> {
+    let mut parts = Vec::with_capacity(reads.len());
+    for (k, r) in reads.iter().enumerate() {
+        let (id, source) = (&r.id, &r.rel.source);
+        parts.push(match &r.rel.meta {
+            RelationMeta::None => return None,
+            RelationMeta::Table => format!(
+                "(SELECT (SELECT stats({id}) FROM {source} LIMIT 1) AS st{k}, NULL AS hi{k}, \
+                 (SELECT count(*) FROM {source})::VARCHAR AS n{k}, 0 AS missing{k}) AS s{k}"
+            ),
+            RelationMeta::Parquet(files) => format!(
+                "(SELECT min(stats_min_value::HUGEINT)::VARCHAR AS lo{k}, \
+                 max(stats_max_value::HUGEINT)::VARCHAR AS hi{k}, sum(row_group_num_rows)::VARCHAR AS n{k}, \
+                 (2 * count(*) - count(stats_min_value) - count(stats_max_value))::VARCHAR AS missing{k} \
+                 FROM parquet_metadata({files}) WHERE path_in_schema = {}) AS s{k}",
+                sql_str(&r.id_name)
+            ),
+        });
+    }
+    let _t = crate::engine::timing::span(|| "dense-stats metadata".to_string());
+    let row = db
+        .query_first_row_text(&format!("SELECT * FROM {}", parts.join(", ")))
+        .ok()?;
+    if row.len() != 4 * reads.len() {
+        return None;
+    }
+    let num = |v: &str| v.trim().parse::<i128>().ok();
+    reads
+        .iter()
+        .zip(row.chunks(4))
+        .map(|(r, c)| {
+            let rows = num(c[2].as_deref()?)?;
+            if num(c[3].as_deref()?)? != 0 || rows <= 0 {
+                return None;
+            }
+            let bounds = match &r.rel.meta {
+                RelationMeta::Table => {
+                    // e.g. `[Min: 0, Max: 999999][Has Null: false, Has No Null: true]`
+                    let st = c[0].as_deref()?;
+                    let (lo, rest) = st.strip_prefix("[Min: ")?.split_once(", Max: ")?;
+                    (num(lo)?, num(rest.split_once(']')?.0)?)
+                }
+                _ => (num(c[0].as_deref()?)?, num(c[1].as_deref()?)?),
+            };
+            (bounds.0 <= bounds.1).then_some((Some(bounds), rows))
+        })
+        .collect()
+}
+
+/// The least and greatest id of any relation and the rows of all, from per-relation statistics (`None`: no id).
+fn bounds(stats: &[IdStats]) -> Option<(i128, i128, i128)> {
+    let (mut lo, mut hi, mut rows) = (None::<i128>, None::<i128>, 0i128);
+    for (range, n) in stats {
+        rows += n;
+        if let Some((a, b)) = range {
+            lo = Some(lo.map_or(*a, |l| l.min(*a)));
+            hi = Some(hi.map_or(*b, |h| h.max(*b)));
+        }
+    }
+    Some((lo?, hi?, rows))
+}
+
+/// Whether ids `lo..=hi` are dense for `rows` stored rows ([`SPARSENESS`], [`SLACK`]).
+fn dense_enough((lo, hi, rows): (i128, i128, i128)) -> bool {
+    hi - lo < SPARSENESS * rows + SLACK
 }
 
 /// The counts of `plan` over dense integer ids (see the module docs), or `Ok(None)` when the plan does not
@@ -606,25 +742,18 @@ fn count_dense_with(
     };
     let name = plan.target.to_string();
     let _t = crate::engine::timing::span(|| format!("dense-counts {name}"));
-    let (mut lo, mut hi, mut rows) = (None::<i128>, None::<i128>, 0i128);
     let all: Vec<&Read> = reads.iter().chain([&target]).collect();
-    let Some(stats) = id_stats(db, &all) else {
-        return Ok(None);
-    };
-    for (range, n) in stats {
-        rows += n;
-        if let Some((a, b)) = range {
-            lo = Some(lo.map_or(a, |l| l.min(a)));
-            hi = Some(hi.map_or(b, |h| h.max(b)));
-        }
-    }
-    let (Some(lo), Some(hi)) = (lo, hi) else {
+    // metadata first; the scan when there is none or its bounds look sparse (zone maps may be wider than the ids)
+    let from_metadata = id_stats_from_metadata(db, &all)
+        .and_then(|s| bounds(&s))
+        .filter(|b| dense_enough(*b));
+    let Some((lo, hi, rows)) = from_metadata
+        .or_else(|| id_stats(db, &all).and_then(|s| bounds(&s)))
+        .filter(|b| dense_enough(*b))
+    else {
         return Ok(None);
     };
     let width = hi - lo + 1;
-    if width > SPARSENESS * rows + SLACK {
-        return Ok(None);
-    }
     let ceil = |a: i128, b: i128| (a + b - 1) / b;
     let parts = ceil(rows, i128::from(per_range.max(1)))
         .min(i128::from(MAX_PARTITIONS))
@@ -647,34 +776,29 @@ fn count_dense_with(
     };
     let threads = dense_duckdb_threads(workers_for(part_width));
     db.with_threads(Some(threads), || {
-        count_ranges(&job, (lo, hi), (part_width, parts), &name)
+        count_ranges(&job, IdRange::whole(lo, hi), (part_width, parts), &name)
     })
 }
 
-/// The counts of ids `lo..=hi` in `parts` ranges of `part_width` ids, one after the other (`name`: the target, for
-/// the timing spans; `None`: DuckDB failed).
+/// The counts of `range` in `parts` ranges of `part_width` ids, one after the other (`name`: the target, for the
+/// timing spans; `None`: DuckDB failed, or an id out of range).
 fn count_ranges(
     job: &Job<'_>,
-    (lo, hi): (i128, i128),
+    range: IdRange,
     (part_width, parts): (i128, i128),
     name: &str,
 ) -> Result<Option<IncrementCounts>> {
     let mut sums = [0i64; 4];
-    let mut start = lo;
-    let mut part = 0;
-    while start <= hi {
-        let end = (start + part_width - 1).min(hi);
-        part += 1;
+    for (k, part) in range.split(part_width).into_iter().enumerate() {
         let _p = (parts > 1).then(|| {
-            crate::engine::timing::span(|| format!("dense-counts-part {name} {part}/{parts}"))
+            crate::engine::timing::span(|| format!("dense-counts-part {name} {}/{parts}", k + 1))
         });
-        let Some(c) = count_range_parallel(job, (start, end)) else {
+        let Some(c) = count_range_parallel(job, part) else {
             return Ok(None);
         };
         for (s, v) in sums.iter_mut().zip(c) {
             *s += v;
         }
-        start = end + 1;
     }
     let [new, stale, orphaned, current] = sums;
     Ok(Some(IncrementCounts {
@@ -820,6 +944,110 @@ mod tests {
             .map(|r| r.unwrap())
             .collect();
         (!columns.is_empty()).then(|| SqlRelation::table(&table, columns))
+    }
+
+    /// The relations of [`database`] read for the dense count without strings (upstreams, then the target).
+    fn reads(db: &RawDuckDb) -> Vec<Read> {
+        [("a/up", "a1"), ("b/up", "b1"), ("t/leaf", "t1")]
+            .into_iter()
+            .map(|(k, v)| {
+                Read::new(relation(db, &key(k)).unwrap(), v, "sample_uid", vec![]).unwrap()
+            })
+            .collect()
+    }
+
+    /// Bounds from metadata (DuckDB's statistics of each table) cover the ids the scan finds; bounds narrower than
+    /// the ids never skip rows: the open ends of a range hand the ids outside to the pick, which fails on them.
+    #[test]
+    fn metadata_bounds_cover_the_ids_and_ids_out_of_bounds_fail_the_pick() {
+        let (db, _) = database(1);
+        let reads = reads(&db);
+        let all: Vec<&Read> = reads.iter().collect();
+        let meta = id_stats_from_metadata(&db, &all).expect("statistics of DuckDB tables");
+        let scan = id_stats(&db, &all).unwrap();
+        for (m, s) in meta.iter().zip(&scan) {
+            let ((mlo, mhi), (slo, shi)) = (m.0.unwrap(), s.0.unwrap());
+            assert!(mlo <= slo && shi <= mhi, "{m:?} {s:?}");
+            // every version's rows
+            assert!(m.1 >= s.1, "{m:?} {s:?}");
+        }
+        assert!(
+            meta[0].1 > scan[0].1,
+            "the other version's rows: {meta:?} {scan:?}"
+        );
+        let (lo, hi, _) = bounds(&scan).unwrap();
+        let t = &reads[2];
+        assert!(pick(&db, t, IdRange::whole(lo, hi)).is_ok());
+        let err = pick(&db, t, IdRange::whole(lo, hi - 10)).err().unwrap();
+        assert!(err.contains("outside"), "{err}");
+        assert!(pick(&db, t, IdRange::whole(lo + 10, hi)).is_err());
+        // closed ends filter the rows outside out
+        let inner = IdRange {
+            lo: lo + 10,
+            hi: hi - 10,
+            below: false,
+            above: false,
+        };
+        assert!(pick(&db, t, inner).is_ok());
+    }
+
+    /// Bounds and rows from parquet footers equal the scan's over the same rows (one version).
+    #[test]
+    fn parquet_metadata_bounds_equal_the_scan() {
+        let (db, _) = database(1);
+        let tmp = tempfile::tempdir().unwrap();
+        let files: Vec<String> = (0..2)
+            .map(|n| {
+                let f = tmp.path().join(format!("part-{n}.parquet"));
+                let f = f.to_string_lossy().to_string();
+                db.query_first_row(&format!(
+                    "COPY (SELECT * FROM t_leaf WHERE sample_uid % 2 = {n} AND metaxy_feature_version = 't1') \
+                     TO {} (FORMAT parquet)",
+                    sql_str(&f)
+                ))
+                .unwrap();
+                sql_str(&f)
+            })
+            .collect();
+        let list = format!("[{}]", files.join(", "));
+        let mut rel = relation(&db, &key("t/leaf")).unwrap();
+        rel.source = format!("read_parquet({list})");
+        rel.order = "0".into();
+        rel.meta = RelationMeta::Parquet(list);
+        let read = Read::new(rel, "t1", "sample_uid", vec![]).unwrap();
+        let meta = id_stats_from_metadata(&db, &[&read]).expect("parquet statistics");
+        assert_eq!(meta, id_stats(&db, &[&read]).unwrap());
+        assert_eq!(meta[0].1, 8000 + 8000 / 19 + 1);
+    }
+
+    /// Sub-ranges are consecutive, and only the first and last keep an open end.
+    #[test]
+    fn id_range_splits_keep_the_open_ends_at_the_extremes() {
+        let r = IdRange::whole(0, 9);
+        assert_eq!(r.filter("id"), "");
+        let parts = r.split(4);
+        let spans: Vec<_> = parts
+            .iter()
+            .map(|p| (p.lo, p.hi, p.below, p.above))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                (0, 3, true, false),
+                (4, 7, false, false),
+                (8, 9, false, true)
+            ]
+        );
+        assert_eq!(parts[0].filter("id"), " AND id <= 3");
+        assert_eq!(parts[1].filter("id"), " AND id >= 4 AND id <= 7");
+        assert_eq!(parts[2].filter("id"), " AND id >= 8");
+        let inner: Vec<_> = parts[1]
+            .split(3)
+            .iter()
+            .map(|p| (p.below, p.above))
+            .collect();
+        assert_eq!(inner, [(false, false), (false, false)]);
+        assert_eq!(IdRange::whole(5, 5).split(100), [IdRange::whole(5, 5)]);
     }
 
     /// The dense count equals the one-query count (itself checked against the general engine on every fixture) with
