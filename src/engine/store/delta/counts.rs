@@ -112,20 +112,20 @@ impl DeltaStore {
         if crate::engine::store::common::is_remote(&self.root_uri) {
             return Ok(None);
         }
-        let Ok(db) = RawDuckDb::open_in_memory() else {
-            return Ok(None);
-        };
         let mut keys: Vec<&FeatureKey> = plan.deps.iter().map(|d| &d.feature).collect();
         keys.push(&plan.target);
-        // each table's log and footers read on a thread of its own
+        // DuckDB starts (about 12 ms) while each table's log is read on a thread of its own; a table's thread
+        // waits for it only to read its files' footers
+        let db: std::sync::OnceLock<Option<RawDuckDb>> = std::sync::OnceLock::new();
+        let open = || db.get_or_init(|| RawDuckDb::open_in_memory().ok()).as_ref();
         let found: Vec<Result<Relation>> = std::thread::scope(|sc| {
+            sc.spawn(open);
             let handles: Vec<_> = keys
                 .iter()
                 .map(|&key| {
-                    let db = &db;
                     sc.spawn(move || {
                         let _t = crate::engine::timing::span(|| format!("delta-relation {key}"));
-                        block_on(self.parquet_relation(db, key))
+                        block_on(self.parquet_relation(&open, key))
                     })
                 })
                 .collect();
@@ -150,14 +150,22 @@ impl DeltaStore {
                 }
             }
         }
+        let Some(db) = db.into_inner().flatten() else {
+            return Ok(None);
+        };
         if rows < threshold {
             return Ok(None);
         }
         Ok(Some((db, rels, rows)))
     }
 
-    /// `key`'s table as a DuckDB relation over its active data files (see the module docs).
-    async fn parquet_relation(&self, db: &RawDuckDb, key: &FeatureKey) -> Result<Relation> {
+    /// `key`'s table as a DuckDB relation over its active data files (see the module docs), their columns read by
+    /// the DuckDB `db` gives (declined when it gives none).
+    async fn parquet_relation<'d>(
+        &self,
+        db: &(dyn Fn() -> Option<&'d RawDuckDb> + Sync),
+        key: &FeatureKey,
+    ) -> Result<Relation> {
         if !self.table_exists(key).await? {
             return Ok(Relation::Missing);
         }
@@ -215,6 +223,9 @@ impl DeltaStore {
         }
         let list = format!("[{}]", files.join(", "));
         let read = format!("read_parquet({list}, union_by_name = true)");
+        let Some(db) = db() else {
+            return Ok(Relation::Declined("DuckDB cannot start".into()));
+        };
         // (name, type) of every column, as DuckDB reads the files: one text value, split here
         let described = db.query_first_row_text(&format!(
             "SELECT string_agg(column_name || chr(1) || column_type, chr(2)) FROM (DESCRIBE SELECT * FROM {read})"

@@ -13,7 +13,10 @@
 //!   `metaxy_provenance` is NULL or differs from a non-NULL recomputed one.
 //!
 //! It applies when the plan joins on one integer column that every relation holds without NULLs and whose values
-//! are dense: the id range is at most [`SPARSENESS`] times the stored rows (plus [`SLACK`]). Large counts run as
+//! are dense: the id range is at most [`SPARSENESS`] times the stored rows (plus [`SLACK`]). The range and the rows
+//! come from metadata where the relation has some ([`id_stats_from_metadata`]: DuckDB's table statistics, parquet
+//! footers; all versions' rows), else from a scan of the ids; the first and last id ranges are open-ended, so an
+//! id outside the range or a NULL id fails the pick and the caller runs the one-query count. Large counts run as
 //! disjoint id ranges of about [`super::counts::PARTITION_ROWS`] stored rows each, as the one-query count does, so
 //! memory stays flat: per id of a range, 17 bytes per relation plus 16 per string read (and the bytes of strings
 //! longer than DuckDB inlines, 12). The arrays are anonymous mappings advised as transparent huge pages, so they
