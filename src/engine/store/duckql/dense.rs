@@ -593,11 +593,11 @@ fn id_stats(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<IdStats>> {
 }
 
 /// Per relation of `reads`, its least and greatest id and its rows (every version), from metadata alone
-/// ([`SqlRelation::meta`]), asked in one query: DuckDB's statistics of a table (a few microseconds, where the scan
-/// of [`id_stats`] took 10 ms on the 1M stores), the row-group statistics of parquet files (their footers).
-/// Bounds may be wider than the ids (zone maps are not narrowed by deletes), never narrower as long as the
-/// metadata is right; the first and last ranges of a count are open-ended ([`IdRange`]), so that even wrong
-/// metadata cannot make a count skip rows. `None`: a relation without such metadata, empty, with a row group
+/// ([`SqlRelation::meta`]), asked in one query: DuckDB's statistics of a table, the row-group statistics of parquet
+/// files (their footers). On the 1M stale stores this took 2.5-8 ms where the scan of [`id_stats`] took about
+/// 10 ms (DuckDB) and 27 ms (Delta). Bounds may be wider than the ids (statistics are not narrowed when rows are
+/// deleted), never narrower as long as the metadata is right; the first and last ranges of a count are
+/// open-ended ([`IdRange`]), so that even wrong metadata cannot make a count skip rows. `None`: a relation without such metadata, empty, with a row group
 /// lacking statistics, or statistics DuckDB spells otherwise than `[Min: a, Max: b]...`.
 fn id_stats_from_metadata(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<IdStats>> {
     let mut parts = Vec::with_capacity(reads.len());
