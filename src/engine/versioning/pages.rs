@@ -168,8 +168,8 @@ pub fn first_pages(
 
 /// [`first_pages`] for a caller holding resolve options (the CLI's `metadata increment --limit`, the TUI's tabs):
 /// also `None` (the caller runs the general engine) when `limit` is 0, when `opts` asks for more than the plain
-/// increment ([`ResolveOptions::is_plain`]) or when `key` is a root feature (whose increment needs `samples`). Errors: `key` not in the graph, or
-/// [`first_pages`]'s.
+/// increment ([`ResolveOptions::is_plain`]) or when `key` is a root feature (whose increment needs `samples`).
+/// Errors: `key` not in the graph, or [`first_pages`]'s.
 pub fn first_pages_for(
     store: &dyn MetadataStore,
     graph: &FeatureGraph,

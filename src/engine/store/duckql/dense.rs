@@ -597,8 +597,9 @@ fn id_stats(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<IdStats>> {
 /// files (their footers). On the 1M stale stores this took 2.5-8 ms where the scan of [`id_stats`] took about
 /// 10 ms (DuckDB) and 27 ms (Delta). Bounds may be wider than the ids (statistics are not narrowed when rows are
 /// deleted), never narrower as long as the metadata is right; the first and last ranges of a count are
-/// open-ended ([`IdRange`]), so that even wrong metadata cannot make a count skip rows. `None`: a relation without such metadata, empty, with a row group
-/// lacking statistics, or statistics DuckDB spells otherwise than `[Min: a, Max: b]...`.
+/// open-ended ([`IdRange`]), so that even wrong metadata cannot make a count skip rows. `None`: a relation
+/// without such metadata, empty, with a row group lacking statistics, or statistics DuckDB spells otherwise than
+/// `[Min: a, Max: b]...`.
 fn id_stats_from_metadata(db: &RawDuckDb, reads: &[&Read]) -> Option<Vec<IdStats>> {
     let mut parts = Vec::with_capacity(reads.len());
     for (k, r) in reads.iter().enumerate() {
@@ -747,12 +748,10 @@ fn count_dense_with(
     let _t = crate::engine::timing::span(|| format!("dense-counts {name}"));
     let all: Vec<&Read> = reads.iter().chain([&target]).collect();
     // metadata first; the scan when there is none or its bounds look sparse (zone maps may be wider than the ids)
-    let from_metadata = id_stats_from_metadata(db, &all)
-        .and_then(|s| bounds(&s))
-        .filter(|b| dense_enough(*b));
-    let Some((lo, hi, rows)) = from_metadata
-        .or_else(|| id_stats(db, &all).and_then(|s| bounds(&s)))
-        .filter(|b| dense_enough(*b))
+    let dense =
+        |stats: Option<Vec<IdStats>>| stats.and_then(|s| bounds(&s)).filter(|b| dense_enough(*b));
+    let Some((lo, hi, rows)) =
+        dense(id_stats_from_metadata(db, &all)).or_else(|| dense(id_stats(db, &all)))
     else {
         return Ok(None);
     };
