@@ -121,6 +121,60 @@ pub fn hash_into(algo: HashAlgorithm, bytes: &[u8], trunc: usize, out: &mut Stri
     out.truncate(start + (out.len() - start).min(trunc));
 }
 
+/// Whether `H(bytes)` truncated to `trunc` characters ([`hash_into`]'s string) is `expected`. For the decimal
+/// algorithms (xxHash32/64, XXH3-64, wyhash) `expected` is read as a number and compared with the hash's leading
+/// digits, so the hash is never formatted; the others are formatted into `scratch` and compared.
+pub fn hash_matches(
+    algo: HashAlgorithm,
+    bytes: &[u8],
+    trunc: usize,
+    expected: &[u8],
+    scratch: &mut String,
+) -> bool {
+    let n = match algo {
+        HashAlgorithm::Xxhash32 => xxhash_rust::xxh32::xxh32(bytes, 0) as u64,
+        HashAlgorithm::Xxhash64 => xxhash_rust::xxh64::xxh64(bytes, 0),
+        HashAlgorithm::Xxh3_64 => xxhash_rust::xxh3::xxh3_64(bytes),
+        HashAlgorithm::Wyhash => wyhash::wyhash(bytes, 0),
+        _ => {
+            scratch.clear();
+            hash_into(algo, bytes, trunc, scratch);
+            return scratch.as_bytes() == expected;
+        }
+    };
+    decimal_is(expected, n, trunc)
+}
+
+/// Whether `s` is the string [`hash_into`] makes of the decimal hash `n`: [`push_decimal`]'s leading digits, cut
+/// to `trunc` characters (none when `trunc` is 0).
+#[inline]
+fn decimal_is(s: &[u8], n: u64, trunc: usize) -> bool {
+    if trunc == 0 {
+        return s.is_empty();
+    }
+    let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let (len, lead) = if trunc < digits {
+        (trunc, div_pow10(n, digits - trunc))
+    } else {
+        (digits, n)
+    };
+    if s.len() != len || (len > 1 && s[0] == b'0') {
+        return false;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return false;
+        }
+        match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d))) {
+            Some(x) => v = x,
+            None => return false,
+        }
+    }
+    v == lead
+}
+
 /// Row hash `H(s)` of FORMAT.md §5.1: [`hash_full`] then truncation to `trunc` characters.
 pub fn hash_str(algo: HashAlgorithm, s: &str, trunc: usize) -> Result<String> {
     Ok(truncate(hash_full(algo, s)?, trunc))
@@ -559,6 +613,60 @@ mod hash_into_tests {
                 );
             }
         }
+    }
+
+    /// `hash_matches` agrees with comparing `hash_into`'s string, for every algorithm and truncation, on the
+    /// string itself, on strings one character off, and on non-digits.
+    #[test]
+    fn hash_matches_equals_comparing_the_formatted_hash() {
+        let algos = [
+            HashAlgorithm::Xxhash32,
+            HashAlgorithm::Xxhash64,
+            HashAlgorithm::Xxh3_64,
+            HashAlgorithm::Wyhash,
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Md5,
+        ];
+        let mut scratch = String::new();
+        for algo in algos {
+            for input in [
+                &b""[..],
+                b"a",
+                b"prediction|1|bench/simple_root/audio|a93586",
+            ] {
+                for trunc in [0, 1, 7, 8, 9, 19, 20, 21, 64] {
+                    let mut want = String::new();
+                    hash_into(algo, input, trunc, &mut want);
+                    let mut wrong: Vec<Vec<u8>> = vec![
+                        format!("{want}0").into_bytes(),
+                        format!("0{want}").into_bytes(),
+                        format!("{want}x").into_bytes(),
+                        b"99999999999999999999999".to_vec(),
+                    ];
+                    if let Some(cut) = want.len().checked_sub(1) {
+                        wrong.push(want.as_bytes()[..cut].to_vec());
+                        let mut b = want.clone().into_bytes();
+                        b[cut] = if b[cut] == b'1' { b'2' } else { b'1' };
+                        wrong.push(b);
+                    }
+                    assert!(hash_matches(
+                        algo,
+                        input,
+                        trunc,
+                        want.as_bytes(),
+                        &mut scratch
+                    ));
+                    for w in wrong.iter().filter(|w| w.as_slice() != want.as_bytes()) {
+                        assert!(
+                            !hash_matches(algo, input, trunc, w, &mut scratch),
+                            "{algo:?} {trunc} {want} {}",
+                            String::from_utf8_lossy(w)
+                        );
+                    }
+                }
+            }
+        }
+        assert!(decimal_is(b"0", 0, 8) && !decimal_is(b"00", 0, 8));
     }
 
     /// The leading `trunc` digits of `n`, as truncating its decimal string gives them, around every power of ten.

@@ -1,6 +1,6 @@
 //! The counts-only increment of a [`CountPlan`] over dense integer ids: DuckDB only scans (each relation once,
-//! streamed, in parallel), and the latest-row pick, the upstream join, the provenance hashing and the comparison
-//! run here over arrays indexed by `id - lo`, with no hash table at all.
+//! chunk by chunk, in parallel), and the latest-row pick, the upstream join, the provenance hashing and the
+//! comparison run here over arrays indexed by `id - lo`, with no hash table at all.
 //!
 //! It computes exactly what the one-query count of [`super::counts::count_in_duckdb`] computes (and so the general
 //! engine's increment, Metaxy's `resolve_update` counts):
@@ -18,12 +18,13 @@
 //! footers; all versions' rows), else from a scan of the ids; the first and last id ranges are open-ended, so an
 //! id outside the range or a NULL id fails the pick and the caller runs the one-query count. Large counts run as
 //! disjoint id ranges of about [`super::counts::PARTITION_ROWS`] stored rows each, as the one-query count does, so
-//! memory stays flat: per id of a range, 17 bytes per relation plus 16 per string read (and the bytes of strings
-//! longer than DuckDB inlines, 12). The arrays are anonymous mappings advised as transparent huge pages, so they
-//! need no initialisation pass and few page faults.
-//! Each range is split again between worker threads (one DuckDB connection each, streaming its own sub-range), so
-//! DuckDB's scans and our picks run in parallel. What it saves against the one-query count is DuckDB's hash
-//! aggregate, semi join and full join over every id (bench/README.md, "Issue 21, fifth session").
+//! memory stays flat: per id of a range, 9 bytes per relation (17 when its rows do not reach the pick in storage
+//! order) plus 16 per string read (and the bytes of strings longer than DuckDB inlines, 12). The arrays are
+//! anonymous mappings advised as transparent huge pages, so they need no initialisation pass and few page faults.
+//! Each range is split again between worker threads (one DuckDB connection each, scanning its own sub-range into
+//! a sink function, [`RawDuckDb::sink_chunks`]), so DuckDB's scans and our picks run in parallel. What it saves
+//! against the one-query count is DuckDB's hash aggregate, semi join and full join over every id (bench/README.md,
+//! "Issue 21, fifth session").
 
 use crate::engine::error::Result;
 use crate::engine::keys::FeatureKey;
@@ -180,9 +181,9 @@ impl Read {
 /// Implementors hold only integers, booleans and arrays of them.
 unsafe trait ZeroValid: Copy {}
 // SAFETY: integers
-unsafe impl ZeroValid for (i64, i64) {}
-// SAFETY: the zero byte is `false`
-unsafe impl ZeroValid for bool {}
+unsafe impl ZeroValid for i64 {}
+// SAFETY: an integer
+unsafe impl ZeroValid for u8 {}
 // SAFETY: an integer and a byte array
 unsafe impl ZeroValid for Slot {}
 
@@ -314,21 +315,6 @@ impl Arena {
     }
 }
 
-/// The latest row per id of one relation over one id range: its pick key (timestamp, storage order plus one; (_,
-/// 0) = no row), whether it is live, and its strings.
-struct Slots {
-    key: Zeroed<(i64, i64)>,
-    live: Zeroed<bool>,
-    strs: Vec<Arena>,
-}
-
-impl Slots {
-    #[inline]
-    fn live_row(&self, i: usize) -> bool {
-        self.live[i]
-    }
-}
-
 /// An id range of a dense count: the ids `lo..=hi` its arrays hold, and whether its queries also take the ids
 /// below `lo` (`below`) or above `hi` (`above`). The first and last ranges of a count do: the bounds come from
 /// statistics (possibly from metadata, [`id_stats_from_metadata`]), and an id outside them then reaches a pick,
@@ -389,14 +375,100 @@ impl IdRange {
     }
 }
 
-/// Reads `read`'s rows of `range` (streamed) and keeps the latest per id. Errors: DuckDB fails, or a row has a
-/// NULL id or storage order, or an id outside `range.lo..=range.hi`.
-fn pick(db: &RawDuckDb, read: &Read, range: IdRange) -> std::result::Result<Slots, String> {
+/// A slot of [`Slots::state`]: no row of the id.
+const NO_ROW: u8 = 0;
+/// A slot of [`Slots::state`]: the latest row is soft-deleted.
+const DELETED: u8 = 1;
+/// A slot of [`Slots::state`]: the latest row is live.
+const LIVE: u8 = 2;
+
+/// The latest row per id of one relation over one id range: its timestamp (of the pick key), its storage order
+/// plus one when the rows did not arrive in storage order (see [`pick`]), its state ([`NO_ROW`], [`DELETED`],
+/// [`LIVE`]) and its strings. Per id 9 bytes, plus 8 for the order, plus 16 per string.
+struct Slots {
+    ts: Zeroed<i64>,
+    ord: Option<Zeroed<i64>>,
+    state: Zeroed<u8>,
+    strs: Vec<Arena>,
+}
+
+impl Slots {
+    #[inline]
+    fn live_row(&self, i: usize) -> bool {
+        self.state[i] >= LIVE
+    }
+}
+
+/// How [`pick`] orders two rows of an id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keys {
+    /// Rows arrive in storage order (a query on one DuckDB thread scans in order), so a later row wins a
+    /// timestamp tie and only the timestamp is kept; a row out of order fails the pick with [`UNORDERED`].
+    Arrival,
+    /// The storage order is kept per id beside the timestamp (8 more bytes per id).
+    Stored,
+}
+
+/// [`pick`]'s error when rows arrived out of storage order under [`Keys::Arrival`] (the pick is then rerun with
+/// [`Keys::Stored`]).
+const UNORDERED: &str = "rows out of storage order";
+
+/// What the target rows of an id range are compared with: the upstreams' picks of the range and how to hash their
+/// data versions into the expected sample provenance.
+struct Expect<'a> {
+    deps: &'a [Slots],
+    template: &'a ProvenanceTemplate,
+    /// Per argument of `template`: (upstream, string of that upstream's pick).
+    arg_loc: &'a [(usize, usize)],
+}
+
+impl Expect<'_> {
+    /// Whether id `i` is expected (a live latest row in every upstream).
+    #[inline]
+    fn expected(&self, i: usize) -> bool {
+        self.deps.iter().all(|d| d.live_row(i))
+    }
+
+    /// Whether an expected id `i` whose stored provenance is `cur` is stale: `cur` is NULL, or the recomputed
+    /// provenance is not NULL (no upstream data version NULL) and differs from it.
+    fn stale<'s>(
+        &'s self,
+        i: usize,
+        cur: Option<&[u8]>,
+        args: &mut Vec<&'s [u8]>,
+        buf: &mut Vec<u8>,
+        prov: &mut String,
+    ) -> bool {
+        let Some(cur) = cur else { return true };
+        args.clear();
+        for &(d, k) in self.arg_loc {
+            match self.deps[d].strs[k].get(i) {
+                Some(v) => args.push(v),
+                None => return false,
+            }
+        }
+        !self.template.matches(|a| args[a], buf, prov, cur)
+    }
+}
+
+/// Reads `read`'s rows of `range` (handed over chunk by chunk, [`RawDuckDb::sink_chunks`]) and keeps the latest
+/// per id, ordered by `keys`. Errors: DuckDB fails, a row has a NULL id or storage order, an id is outside
+/// `range.lo..=range.hi`, or ([`UNORDERED`]) rows arrive out of storage order under [`Keys::Arrival`].
+fn pick(
+    db: &RawDuckDb,
+    read: &Read,
+    range: IdRange,
+    keys: Keys,
+) -> std::result::Result<Slots, String> {
     let IdRange { lo, hi, .. } = range;
     let width = usize::try_from(hi - lo + 1).map_err(|e| e.to_string())?;
     let mut s = Slots {
-        key: Zeroed::new(width)?,
-        live: Zeroed::new(width)?,
+        ts: Zeroed::new(width)?,
+        ord: match keys {
+            Keys::Arrival => None,
+            Keys::Stored => Some(Zeroed::new(width)?),
+        },
+        state: Zeroed::new(width)?,
         strs: (0..read.strings.len())
             .map(|_| Arena::new(width))
             .collect::<std::result::Result<_, _>>()?,
@@ -415,89 +487,100 @@ fn pick(db: &RawDuckDb, read: &Read, range: IdRange) -> std::result::Result<Slot
         ChunkType::Boolean,
     ];
     types.extend(read.strings.iter().map(|_| ChunkType::Varchar));
-    let sql = format!(
-        "SELECT {} FROM {}{}{}",
-        sel.join(", "),
-        read.rel.source,
-        read.where_version(),
-        range.filter(&read.id)
-    );
     let mut bad: Option<String> = None;
-    let run = |sql: &str| {
-        db.for_each_chunk(sql, &types, |v: &ChunkView| {
+    let mut last = 0i64;
+    let sink_sql = |f: &str| {
+        format!(
+            "SELECT count({f}({})) FROM {}{}{}",
+            sel.join(", "),
+            read.rel.source,
+            read.where_version(),
+            range.filter(&read.id)
+        )
+    };
+    let run = |_: &str| {
+        let consume = |v: &ChunkView| {
+            if bad.is_some() {
+                return;
+            }
             let (ids, tss, ords, lives) = (v.bigints(0), v.bigints(1), v.bigints(2), v.booleans(3));
             let strs: Vec<_> = (0..read.strings.len()).map(|k| v.varchars(4 + k)).collect();
             for r in 0..v.len() {
                 let (Some(at), Some(ord)) = (ids.get(r), ords.get(r)) else {
-                    bad.get_or_insert_with(|| "NULL id or storage order".into());
+                    bad = Some("NULL id or storage order".into());
                     return;
                 };
                 let Some(i) = usize::try_from(at).ok().filter(|i| *i < width) else {
-                    bad.get_or_insert_with(|| format!("id offset {at} outside 0..{width}"));
+                    bad = Some(format!("id offset {at} outside 0..{width}"));
                     return;
                 };
                 let Some(ord) = ord.checked_add(1).filter(|o| *o > 0) else {
-                    bad.get_or_insert_with(|| format!("storage order {ord} out of range"));
+                    bad = Some(format!("storage order {ord} out of range"));
                     return;
                 };
-                let key = (tss.get(r).unwrap_or(i64::MIN), ord);
-                if s.key[i].1 != 0 && key <= s.key[i] {
-                    continue;
+                let ts = tss.get(r).unwrap_or(i64::MIN);
+                let had = s.state[i] != NO_ROW;
+                match &mut s.ord {
+                    None => {
+                        if ord <= last {
+                            bad = Some(UNORDERED.into());
+                            return;
+                        }
+                        last = ord;
+                        if had && ts < s.ts[i] {
+                            continue;
+                        }
+                    }
+                    Some(ords) => {
+                        if had && (ts, ord) <= (s.ts[i], ords[i]) {
+                            continue;
+                        }
+                        ords[i] = ord;
+                    }
                 }
-                s.key[i] = key;
-                s.live[i] = lives.get(r).is_some_and(|b| b != 0);
+                s.ts[i] = ts;
+                s.state[i] = if lives.get(r).is_some_and(|b| b != 0) {
+                    LIVE
+                } else {
+                    DELETED
+                };
                 for (arena, col) in s.strs.iter_mut().zip(&strs) {
                     arena.set(i, col.get_str(r));
                 }
             }
-        })
+        };
+        db.sink_chunks(&types, sink_sql, consume)
     };
-    run_logged(&read.rel.name, "dense-pick", &sql, run).ok_or("DuckDB failed")?;
+    run_logged(&read.rel.name, "dense-pick", &sink_sql("<sink>"), run).ok_or("DuckDB failed")?;
     match bad {
         Some(b) => Err(b),
         None => Ok(s),
     }
 }
 
-/// The four counts (new, stale, orphaned, current rows) of one id range from its picked relations.
-fn compare(
-    deps: &[Slots],
-    target: &Slots,
-    template: &ProvenanceTemplate,
-    arg_loc: &[(usize, usize)],
-) -> [i64; 4] {
+/// [`pick`] by arrival, rerun with stored keys when the rows arrive out of storage order.
+fn pick_any(db: &RawDuckDb, read: &Read, range: IdRange) -> std::result::Result<Slots, String> {
+    match pick(db, read, range, Keys::Arrival) {
+        Err(e) if e == UNORDERED => pick(db, read, range, Keys::Stored),
+        r => r,
+    }
+}
+
+/// The four counts (new, stale, orphaned, current rows) of one id range: its target pick against what `expect`
+/// computes.
+fn compare(target: &Slots, expect: &Expect<'_>) -> [i64; 4] {
     let mut c = [0i64; 4];
-    let mut buf: Vec<u8> = Vec::with_capacity(256);
-    let mut prov = String::with_capacity(128);
-    let mut args: Vec<&[u8]> = Vec::with_capacity(arg_loc.len());
-    for i in 0..target.live.len() {
-        let expected = deps.iter().all(|d| d.live_row(i));
-        let current = target.live_row(i);
-        match (expected, current) {
-            (true, false) => c[0] += 1,
-            (false, true) => c[2] += 1,
-            (true, true) => {
-                args.clear();
-                let mut null = false;
-                for &(d, k) in arg_loc {
-                    match deps[d].strs[k].get(i) {
-                        Some(v) => args.push(v),
-                        None => null = true,
-                    }
-                }
-                let stale = match target.strs[0].get(i) {
-                    None => true,
-                    Some(_) if null => false,
-                    Some(cur) => {
-                        template.compute(|a| args[a], &mut buf, &mut prov);
-                        prov.as_bytes() != cur
-                    }
-                };
-                c[1] += i64::from(stale);
-            }
-            (false, false) => {}
-        }
+    let (mut args, mut buf, mut prov) = (Vec::new(), Vec::with_capacity(256), String::new());
+    for (i, &t) in target.state.iter().enumerate() {
+        let expected = expect.expected(i);
+        let current = t >= LIVE;
+        c[0] += i64::from(expected && !current);
+        c[2] += i64::from(!expected && current);
         c[3] += i64::from(current);
+        if expected && current {
+            let cur = target.strs[0].get(i);
+            c[1] += i64::from(expect.stale(i, cur, &mut args, &mut buf, &mut prov));
+        }
     }
     c
 }
@@ -513,15 +596,21 @@ struct Job<'a> {
     arg_loc: &'a [(usize, usize)],
 }
 
-/// The counts of `range`: every relation picked, then compared (`None`: DuckDB failed, or an id out of range).
+/// The counts of `range`: every upstream picked, then the target, then compared (`None`: DuckDB failed, or an id
+/// out of range).
 fn count_range(job: &Job<'_>, range: IdRange) -> Option<[i64; 4]> {
     let mut deps = Vec::with_capacity(job.reads.len());
     for r in job.reads {
-        deps.push(pick(job.db, r, range).ok()?);
+        deps.push(pick_any(job.db, r, range).ok()?);
     }
-    let t = pick(job.db, job.target, range).ok()?;
+    let t = pick_any(job.db, job.target, range).ok()?;
     let _c = crate::engine::timing::span(|| format!("dense-compare {}..={}", range.lo, range.hi));
-    Some(compare(&deps, &t, job.template, job.arg_loc))
+    let expect = Expect {
+        deps: &deps,
+        template: job.template,
+        arg_loc: job.arg_loc,
+    };
+    Some(compare(&t, &expect))
 }
 
 /// Ids per worker below which a range is not split between threads.
@@ -979,10 +1068,12 @@ mod tests {
         );
         let (lo, hi, _) = bounds(&scan).unwrap();
         let t = &reads[2];
-        assert!(pick(&db, t, IdRange::whole(lo, hi)).is_ok());
-        let err = pick(&db, t, IdRange::whole(lo, hi - 10)).err().unwrap();
+        assert!(pick(&db, t, IdRange::whole(lo, hi), Keys::Arrival).is_ok());
+        let err = pick(&db, t, IdRange::whole(lo, hi - 10), Keys::Arrival)
+            .err()
+            .unwrap();
         assert!(err.contains("outside"), "{err}");
-        assert!(pick(&db, t, IdRange::whole(lo + 10, hi)).is_err());
+        assert!(pick(&db, t, IdRange::whole(lo + 10, hi), Keys::Arrival).is_err());
         // closed ends filter the rows outside out
         let inner = IdRange {
             lo: lo + 10,
@@ -990,7 +1081,7 @@ mod tests {
             below: false,
             above: false,
         };
-        assert!(pick(&db, t, inner).is_ok());
+        assert!(pick(&db, t, inner, Keys::Arrival).is_ok());
     }
 
     /// Bounds and rows from parquet footers equal the scan's over the same rows (one version).
@@ -1075,6 +1166,36 @@ mod tests {
             let parts = count_dense_with(&db, &plan, &rel, per).unwrap().unwrap();
             assert_eq!(parts, sql, "{per} rows per range");
         }
+        // a storage order the scan does not follow (reversed: the first row stored wins a tie): picked by arrival
+        // the rows fail as out of order, and the pick is rerun with the order kept per id
+        let reversed = |k: &FeatureKey| {
+            Ok(relation(&db, k).map(|mut r| {
+                r.order = "(1000000000 - rowid)".into();
+                r
+            }))
+        };
+        let want = count_in_one_query(&db, &plan, &reversed).unwrap().unwrap();
+        assert_ne!(want, sql, "ties decide some counts");
+        assert_eq!(count_dense(&db, &plan, &reversed).unwrap().unwrap(), want);
+        assert_eq!(
+            count_dense_with(&db, &plan, &reversed, 7777)
+                .unwrap()
+                .unwrap(),
+            want
+        );
+        let t = Read::new(
+            reversed(&key("t/leaf")).unwrap().unwrap(),
+            "t1",
+            "sample_uid",
+            vec![],
+        )
+        .unwrap();
+        let whole = IdRange::whole(0, 7999);
+        assert_eq!(
+            pick(&db, &t, whole, Keys::Arrival).err().as_deref(),
+            Some(UNORDERED)
+        );
+        assert!(pick_any(&db, &t, whole).is_ok());
         // a target without `metaxy_deleted_at` (its liveness a constant column)
         {
             // SAFETY: `db` outlives the connection
