@@ -122,8 +122,9 @@ pub fn hash_into(algo: HashAlgorithm, bytes: &[u8], trunc: usize, out: &mut Stri
 }
 
 /// Whether `H(bytes)` truncated to `trunc` characters ([`hash_into`]'s string) is `expected`. For the decimal
-/// algorithms (xxHash32/64, XXH3-64, wyhash) `expected` is read as a number and compared with the hash's leading
-/// digits, so the hash is never formatted; the others are formatted into `scratch` and compared.
+/// algorithms (xxHash32/64, XXH3-64, wyhash) `expected` is read as a number ([`parse_decimal`]) and compared with
+/// the hash's leading digits ([`decimal_lead`]), so the hash is never formatted; the others are formatted into
+/// `scratch` and compared.
 pub fn hash_matches(
     algo: HashAlgorithm,
     bytes: &[u8],
@@ -131,48 +132,59 @@ pub fn hash_matches(
     expected: &[u8],
     scratch: &mut String,
 ) -> bool {
-    let n = match algo {
-        HashAlgorithm::Xxhash32 => xxhash_rust::xxh32::xxh32(bytes, 0) as u64,
-        HashAlgorithm::Xxhash64 => xxhash_rust::xxh64::xxh64(bytes, 0),
-        HashAlgorithm::Xxh3_64 => xxhash_rust::xxh3::xxh3_64(bytes),
-        HashAlgorithm::Wyhash => wyhash::wyhash(bytes, 0),
-        _ => {
+    match decimal_hash(algo, bytes) {
+        Some(_) if trunc == 0 => expected.is_empty(),
+        Some(n) => parse_decimal(expected) == Some(decimal_lead(n, trunc)),
+        None => {
             scratch.clear();
             hash_into(algo, bytes, trunc, scratch);
-            return scratch.as_bytes() == expected;
+            scratch.as_bytes() == expected
         }
-    };
-    decimal_is(expected, n, trunc)
+    }
 }
 
-/// Whether `s` is the string [`hash_into`] makes of the decimal hash `n`: [`push_decimal`]'s leading digits, cut
-/// to `trunc` characters (none when `trunc` is 0).
+/// `algo`'s hash of `bytes` as the number [`hash_into`] writes in decimal, or `None` when `algo` writes hex
+/// digits (SHA-256, MD5) or nothing (farmhash).
 #[inline]
-fn decimal_is(s: &[u8], n: u64, trunc: usize) -> bool {
-    if trunc == 0 {
-        return s.is_empty();
+pub fn decimal_hash(algo: HashAlgorithm, bytes: &[u8]) -> Option<u64> {
+    match algo {
+        HashAlgorithm::Xxhash32 => Some(xxhash_rust::xxh32::xxh32(bytes, 0) as u64),
+        HashAlgorithm::Xxhash64 => Some(xxhash_rust::xxh64::xxh64(bytes, 0)),
+        HashAlgorithm::Xxh3_64 => Some(xxhash_rust::xxh3::xxh3_64(bytes)),
+        HashAlgorithm::Wyhash => Some(wyhash::wyhash(bytes, 0)),
+        _ => None,
     }
+}
+
+/// The number whose decimal string is the first `trunc` (at least 1) digits of `n`'s: what [`hash_into`] writes
+/// for a decimal hash `n`, as a number.
+#[inline]
+pub fn decimal_lead(n: u64, trunc: usize) -> u64 {
     let digits = n.checked_ilog10().map_or(1, |d| d as usize + 1);
-    let (len, lead) = if trunc < digits {
-        (trunc, div_pow10(n, digits - trunc))
+    if trunc < digits {
+        div_pow10(n, digits - trunc.max(1))
     } else {
-        (digits, n)
-    };
-    if s.len() != len || (len > 1 && s[0] == b'0') {
-        return false;
+        n
+    }
+}
+
+/// `s` as a number when it is a canonical decimal string (ASCII digits, no leading zero but in `0` itself, at
+/// most `u64::MAX`), the only strings [`hash_into`] writes for a decimal algorithm with a truncation of at least 1;
+/// `None` otherwise (the empty string included).
+#[inline]
+pub fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 || (s.len() > 1 && s[0] == b'0') {
+        return None;
     }
     let mut v: u64 = 0;
     for &b in s {
         let d = b.wrapping_sub(b'0');
         if d > 9 {
-            return false;
+            return None;
         }
-        match v.checked_mul(10).and_then(|v| v.checked_add(u64::from(d))) {
-            Some(x) => v = x,
-            None => return false,
-        }
+        v = v.checked_mul(10)?.checked_add(u64::from(d))?;
     }
-    v == lead
+    Some(v)
 }
 
 /// Row hash `H(s)` of FORMAT.md §5.1: [`hash_full`] then truncation to `trunc` characters.
@@ -666,7 +678,11 @@ mod hash_into_tests {
                 }
             }
         }
-        assert!(decimal_is(b"0", 0, 8) && !decimal_is(b"00", 0, 8));
+        assert_eq!(parse_decimal(b"0"), Some(0));
+        assert_eq!(parse_decimal(b"00"), None);
+        assert_eq!(parse_decimal(b""), None);
+        assert_eq!(parse_decimal(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_decimal(b"18446744073709551616"), None);
     }
 
     /// The leading `trunc` digits of `n`, as truncating its decimal string gives them, around every power of ten.

@@ -20,7 +20,7 @@ use std::path::Path;
 use duckdb::ffi;
 
 use crate::engine::config::HashAlgorithm;
-use crate::engine::hashing::{hash_into, hash_matches};
+use crate::engine::hashing::{decimal_hash, decimal_lead, hash_into, hash_matches};
 
 /// A piece of a field's provenance recipe, as [`RawDuckDb::register_provenance`] takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +88,27 @@ impl ProvenanceTemplate {
         } else {
             expected.is_empty()
         }
+    }
+
+    /// Whether the template's output for one row is the canonical decimal string of `expected` (see
+    /// [`parse_decimal`]), without formatting the last hash. Only meaningful when
+    /// [`ProvenanceTemplate::decimal`] holds. `buf` and `out` are scratch space.
+    pub fn matches_number<'a>(
+        &self,
+        arg: impl Fn(usize) -> &'a [u8],
+        buf: &mut Vec<u8>,
+        out: &mut String,
+        expected: u64,
+    ) -> bool {
+        self.last_input(arg, buf, out)
+            && decimal_hash(self.algorithm, buf)
+                .is_some_and(|n| decimal_lead(n, self.truncation) == expected)
+    }
+
+    /// Whether every output is a canonical decimal string or empty ([`parse_decimal`]): a decimal algorithm
+    /// ([`decimal_hash`]) and a truncation of at least one character.
+    pub fn decimal(&self) -> bool {
+        self.truncation > 0 && decimal_hash(self.algorithm, b"").is_some()
     }
 
     /// Leaves in `buf` the bytes whose hash is the template's output: the one field's recipe
