@@ -491,8 +491,9 @@ impl Expect<'_> {
 }
 
 /// Reads `read`'s rows of `range` (handed over chunk by chunk, [`RawDuckDb::sink_chunks`]) and keeps the latest
-/// per id, ordered by `keys`, its strings kept as `keep` says. Errors: DuckDB fails, a row has a NULL id or storage order, an id is outside
-/// `range.lo..=range.hi`, or ([`UNORDERED`]) rows arrive out of storage order under [`Keys::Arrival`].
+/// per id, ordered by `keys`, its strings kept as `keep` says. Errors: DuckDB fails, a row has a NULL id or storage
+/// order, an id is outside `range.lo..=range.hi`, or ([`UNORDERED`]) rows arrive out of storage order under
+/// [`Keys::Arrival`].
 fn pick(
     db: &RawDuckDb,
     read: &Read,
