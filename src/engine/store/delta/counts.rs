@@ -114,10 +114,20 @@ impl DeltaStore {
         }
         let mut keys: Vec<&FeatureKey> = plan.deps.iter().map(|d| &d.feature).collect();
         keys.push(&plan.target);
-        // DuckDB starts (about 12 ms) while each table's log is read on a thread of its own; a table's thread
-        // waits for it only to read its files' footers
+        // DuckDB starts (about 12 ms) while each table's log is read on a thread of its own, unless it has been
+        // starting since `keep_reads_open`; a table's thread waits for it only to read its files' footers
+        let warm = std::sync::Mutex::new(self.warm_duckdb.lock().ok().and_then(|mut w| w.take()));
         let db: std::sync::OnceLock<Option<RawDuckDb>> = std::sync::OnceLock::new();
-        let open = || db.get_or_init(|| RawDuckDb::open_in_memory().ok()).as_ref();
+        let open = || {
+            db.get_or_init(|| {
+                let warm = warm.lock().ok().and_then(|mut w| w.take());
+                match warm.map(|h| h.join()) {
+                    Some(Ok(Some(db))) => Some(db),
+                    _ => RawDuckDb::open_in_memory().ok(),
+                }
+            })
+            .as_ref()
+        };
         let found: Vec<Result<Relation>> = std::thread::scope(|sc| {
             sc.spawn(open);
             let handles: Vec<_> = keys

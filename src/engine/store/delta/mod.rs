@@ -33,10 +33,13 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::frame::record_batches_to_df;
 use crate::engine::keys::FeatureKey;
 use crate::engine::rt::block_on;
-use crate::engine::store::api::{Columns, KeyRange, LatestScan, MetadataStore, ResolvedFrom};
+use crate::engine::store::api::{
+    Columns, KeyRange, LatestScan, MetadataStore, ReadsKeptOpen, ResolvedFrom,
+};
 use crate::engine::store::common::{
     check_local_dir, check_table_key, is_remote, resolve_local_path, storage_options,
 };
+use crate::engine::store::duckql::udf::RawDuckDb;
 pub use counts::DUCKDB_ROWS;
 use decode::{decode_files, decode_rows, string_views};
 
@@ -66,6 +69,22 @@ pub struct DeltaStore {
     /// Id-order indexes of tables for paged reads ([`MetadataStore::scan_ordered`]), by table URI, Delta version,
     /// feature version and id columns (a new commit is a new version: never stale).
     order_cache: std::sync::Mutex<HashMap<String, Arc<OrderIndex>>>,
+    /// The in-memory DuckDB of the counts over the tables' files, opening on a thread of its own since
+    /// [`MetadataStore::keep_reads_open`] (taken by the first count, [`DeltaStore::duckdb_relations`]).
+    warm_duckdb: Arc<std::sync::Mutex<Option<WarmDuckDb>>>,
+}
+
+/// An in-memory DuckDB being opened on a thread of its own (`None` once open: DuckDB failed to start).
+type WarmDuckDb = std::thread::JoinHandle<Option<RawDuckDb>>;
+
+/// [`DeltaStore`]'s guard of [`MetadataStore::keep_reads_open`]: drops the warm DuckDB no count took.
+struct WarmGuard(Arc<std::sync::Mutex<Option<WarmDuckDb>>>);
+
+impl Drop for WarmGuard {
+    fn drop(&mut self) {
+        // the thread ends by itself, and its instance with it
+        drop(self.0.lock().map(|mut w| w.take()));
+    }
 }
 
 /// A table's rows in id order, for keyset pages: the id columns and the storage position of every row (of the
@@ -133,6 +152,7 @@ impl DeltaStore {
             map_datatype: cfg.map_datatype,
             root_store: std::sync::Mutex::new(root_store),
             order_cache: Default::default(),
+            warm_duckdb: Default::default(),
         })
     }
 
@@ -493,6 +513,19 @@ fn absolute(path: &Path) -> std::path::PathBuf {
 }
 
 impl MetadataStore for DeltaStore {
+    /// Starts opening the in-memory DuckDB of the counts over the tables' files (about 12 ms, [`RawDuckDb`]) on a
+    /// thread of its own, so that the first count of a command finds it open instead of waiting for it while the
+    /// tables' logs load; local stores only. The guard drops an instance no count took.
+    fn keep_reads_open(&self) -> ReadsKeptOpen {
+        if is_remote(&self.root_uri) {
+            return ReadsKeptOpen::default();
+        }
+        if let Ok(mut w) = self.warm_duckdb.lock() {
+            *w = Some(std::thread::spawn(|| RawDuckDb::open_in_memory().ok()));
+        }
+        ReadsKeptOpen::holding(WarmGuard(self.warm_duckdb.clone()))
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
