@@ -70,6 +70,10 @@ fn cores() -> i128 {
 /// Worker threads for a range of `width` ids: one per core, at most 8, none with fewer than
 /// [`MIN_WORKER_IDS`] ids (at least one).
 fn workers_for(width: i128) -> i128 {
+    #[cfg(test)]
+    if let Some(w) = tests::WORKERS.with(|c| c.get()) {
+        return w.clamp(1, width.max(1));
+    }
     cores().min(width / MIN_WORKER_IDS).clamp(1, 8)
 }
 
@@ -633,12 +637,13 @@ fn pick_any(
     }
 }
 
-/// The four counts (new, stale, orphaned, current rows) of one id range: its target pick against what `expect`
-/// computes.
-fn compare(target: &Slots, expect: &Expect<'_>) -> [i64; 4] {
+/// The four counts (new, stale, orphaned, current rows) of the ids at `ids` (indexes into the picks) of one id
+/// range: its target pick against what `expect` computes.
+fn compare(target: &Slots, expect: &Expect<'_>, ids: std::ops::Range<usize>) -> [i64; 4] {
     let mut c = [0i64; 4];
     let (mut args, mut buf, mut prov) = (Vec::new(), Vec::with_capacity(256), String::new());
-    for (i, &t) in target.state.iter().enumerate() {
+    for i in ids {
+        let t = target.state[i];
         let expected = expect.expected(i);
         let current = t & ROW >= LIVE;
         c[0] += i64::from(expected && !current);
@@ -668,9 +673,8 @@ struct Job<'a> {
     arg_loc: &'a [(usize, usize)],
 }
 
-/// The counts of `range`: every upstream picked, then the target, then compared (`None`: DuckDB failed, or an id
-/// out of range).
-fn count_range(job: &Job<'_>, range: IdRange) -> Option<[i64; 4]> {
+/// The picks of `range`: every upstream's, then the target's (`None`: DuckDB failed, or an id out of range).
+fn pick_range(job: &Job<'_>, range: IdRange) -> Option<(Vec<Slots>, Slots)> {
     let mut deps = Vec::with_capacity(job.reads.len());
     for r in job.reads {
         deps.push(pick_any(job.db, r, range, Keep::Strings).ok()?);
@@ -681,42 +685,122 @@ fn count_range(job: &Job<'_>, range: IdRange) -> Option<[i64; 4]> {
         Keep::Strings
     };
     let t = pick_any(job.db, job.target, range, keep).ok()?;
-    let _c = crate::engine::timing::span(|| format!("dense-compare {}..={}", range.lo, range.hi));
-    let expect = Expect {
-        deps: &deps,
-        template: job.template,
-        arg_loc: job.arg_loc,
-    };
-    Some(compare(&t, &expect))
+    Some((deps, t))
 }
 
 /// Ids per worker below which a range is not split between threads.
 const MIN_WORKER_IDS: i128 = 65_536;
 
-/// The counts of `range`, split into sub-ranges counted at once on [`workers_for`] threads (each streams its own
+/// Ids compared at a time: the comparison of a sub-range is shared, in chunks of this many ids, by every worker
+/// whose own picks are done.
+const COMPARE_CHUNK: usize = if cfg!(test) { 512 } else { 32_768 };
+
+/// One worker's sub-range in [`count_range_parallel`]: its picks once done (`None` inside: a pick failed), the
+/// next chunk of its ids to compare, and the counts of its compared chunks.
+struct Share {
+    range: IdRange,
+    picked: std::sync::OnceLock<Option<(Vec<Slots>, Slots)>>,
+    next: std::sync::atomic::AtomicUsize,
+    sums: std::sync::Mutex<[i64; 4]>,
+}
+
+/// Sets its share's picks to `None` when its worker unwinds before they are done, so that no other worker waits
+/// for them forever.
+struct PickedOrFailed<'a>(&'a Share, &'a (std::sync::Mutex<()>, std::sync::Condvar));
+
+impl Drop for PickedOrFailed<'_> {
+    fn drop(&mut self) {
+        if self.0.picked.set(None).is_ok() {
+            let _g = self.1 .0.lock();
+            self.1 .1.notify_all();
+        }
+    }
+}
+
+/// The counts of `range`, split into sub-ranges picked at once on [`workers_for`] threads (each runs its own
 /// queries, so DuckDB's scans and our picks both run in parallel; the arrays of the sub-ranges together are as
-/// large as one range's). `None`: DuckDB failed, or an id out of range.
+/// large as one range's). A worker whose picks are done compares its own sub-range, then helps with the others'
+/// as their picks finish (chunks of [`COMPARE_CHUNK`] ids), so a sub-range whose scans are slower (a parquet file
+/// whose first half is skipped costs more than one whose second half is) does not leave a core idle. `None`:
+/// DuckDB failed, or an id out of range.
 fn count_range_parallel(job: &Job<'_>, range: IdRange) -> Option<[i64; 4]> {
+    use std::sync::atomic::Ordering;
     let width = range.width();
     let workers = workers_for(width);
-    let ranges = range.split((width + workers - 1) / workers);
-    let results: Vec<Option<[i64; 4]>> = if ranges.len() == 1 {
-        vec![count_range(job, ranges[0])]
+    let shares: Vec<Share> = range
+        .split((width + workers - 1) / workers)
+        .into_iter()
+        .map(|r| Share {
+            range: r,
+            picked: std::sync::OnceLock::new(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+            sums: std::sync::Mutex::new([0; 4]),
+        })
+        .collect();
+    let done = (std::sync::Mutex::new(()), std::sync::Condvar::new());
+    let work = |w: usize| {
+        let own = &shares[w];
+        {
+            let guard = PickedOrFailed(own, &done);
+            let picked = pick_range(job, own.range);
+            if own.picked.set(picked).is_ok() {
+                let _g = done.0.lock();
+                done.1.notify_all();
+            }
+            drop(guard);
+        }
+        let _c = crate::engine::timing::span(|| format!("dense-compare worker {w}"));
+        for k in (w..shares.len()).chain(0..w) {
+            let share = &shares[k];
+            let picked = {
+                let mut g = done.0.lock().unwrap_or_else(|p| p.into_inner());
+                loop {
+                    if let Some(p) = share.picked.get() {
+                        break p;
+                    }
+                    g = done.1.wait(g).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let Some((deps, target)) = picked else {
+                return;
+            };
+            let expect = Expect {
+                deps,
+                template: job.template,
+                arg_loc: job.arg_loc,
+            };
+            let n = target.state.len();
+            loop {
+                let from = share.next.fetch_add(1, Ordering::Relaxed) * COMPARE_CHUNK;
+                if from >= n {
+                    break;
+                }
+                let c = compare(target, &expect, from..n.min(from + COMPARE_CHUNK));
+                let mut sums = share.sums.lock().unwrap_or_else(|p| p.into_inner());
+                for (s, v) in sums.iter_mut().zip(c) {
+                    *s += v;
+                }
+            }
+        }
+    };
+    if shares.len() == 1 {
+        work(0);
     } else {
         std::thread::scope(|sc| {
-            let handles: Vec<_> = ranges
-                .iter()
-                .map(|&r| sc.spawn(move || count_range(job, r)))
+            let work = &work;
+            let handles: Vec<_> = (0..shares.len())
+                .map(|w| sc.spawn(move || work(w)))
                 .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
-    };
+            for h in handles {
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            }
+        });
+    }
     let mut sums = [0i64; 4];
-    for r in results {
-        for (s, v) in sums.iter_mut().zip(r?) {
+    for share in &shares {
+        share.picked.get()?.as_ref()?;
+        let c = share.sums.lock().unwrap_or_else(|p| p.into_inner());
+        for (s, v) in sums.iter_mut().zip(*c) {
             *s += v;
         }
     }
@@ -982,6 +1066,11 @@ fn count_ranges(
 mod tests {
     use super::*;
     use crate::engine::config::HashAlgorithm;
+
+    thread_local! {
+        /// Workers per range for the counts of this test thread ([`workers_for`]; `None`: as many as usual).
+        pub(super) static WORKERS: std::cell::Cell<Option<i128>> = const { std::cell::Cell::new(None) };
+    }
     use crate::engine::store::count_plan::{CountDep, RecipePiece};
     use crate::engine::store::duckql::counts::count_in_one_query;
 
@@ -1289,6 +1378,14 @@ mod tests {
         for per in [1000, 7777, 20_000] {
             let parts = count_dense_with(&db, &plan, &rel, per).unwrap().unwrap();
             assert_eq!(parts, sql, "{per} rows per range");
+        }
+        // several workers per range, each comparing its own sub-range and helping with the others'
+        for workers in [2, 3, 7] {
+            WORKERS.with(|c| c.set(Some(workers)));
+            let dense = count_dense(&db, &plan, &rel).unwrap().unwrap();
+            let parts = count_dense_with(&db, &plan, &rel, 7777).unwrap().unwrap();
+            WORKERS.with(|c| c.set(None));
+            assert_eq!((dense, parts), (sql, sql), "{workers} workers");
         }
         // a storage order the scan does not follow (reversed: the first row stored wins a tie): picked by arrival
         // the rows fail as out of order, and the pick is rerun with the order kept per id
