@@ -631,16 +631,8 @@ mod hash_into_tests {
     /// string itself, on strings one character off, and on non-digits.
     #[test]
     fn hash_matches_equals_comparing_the_formatted_hash() {
-        let algos = [
-            HashAlgorithm::Xxhash32,
-            HashAlgorithm::Xxhash64,
-            HashAlgorithm::Xxh3_64,
-            HashAlgorithm::Wyhash,
-            HashAlgorithm::Sha256,
-            HashAlgorithm::Md5,
-        ];
         let mut scratch = String::new();
-        for algo in algos {
+        for algo in HashAlgorithm::ALL {
             for input in [
                 &b""[..],
                 b"a",

@@ -486,10 +486,9 @@ impl Expect<'_> {
             }
         }
         match cur {
-            Stored::Null => true,
+            Stored::Null | Stored::Number(None) => true,
             Stored::Bytes(b) => !self.template.matches(|a| args[a], buf, prov, b),
             Stored::Number(Some(v)) => !self.template.matches_number(|a| args[a], buf, prov, v),
-            Stored::Number(None) => true,
         }
     }
 }
@@ -553,23 +552,20 @@ fn pick(
     };
     let run = |_: &str| {
         let consume = |v: &ChunkView| {
-            if bad.is_some() {
-                return;
-            }
             let (ids, tss, ords, lives) = (v.bigints(0), v.bigints(1), v.bigints(2), v.booleans(3));
             let strs: Vec<_> = (0..read.strings.len()).map(|k| v.varchars(4 + k)).collect();
             for r in 0..v.len() {
                 let (Some(at), Some(ord)) = (ids.get(r), ords.get(r)) else {
                     bad = Some("NULL id or storage order".into());
-                    return;
+                    return false;
                 };
                 let Some(i) = usize::try_from(at).ok().filter(|i| *i < width) else {
                     bad = Some(format!("id offset {at} outside 0..{width}"));
-                    return;
+                    return false;
                 };
                 let Some(ord) = ord.checked_add(1).filter(|o| *o > 0) else {
                     bad = Some(format!("storage order {ord} out of range"));
-                    return;
+                    return false;
                 };
                 let ts = tss.get(r).unwrap_or(i64::MIN);
                 let had = s.state[i] != NO_ROW;
@@ -577,7 +573,7 @@ fn pick(
                     None => {
                         if ord <= last {
                             bad = Some(UNORDERED.into());
-                            return;
+                            return false;
                         }
                         last = ord;
                         if had && ts < s.ts[i] {
@@ -614,13 +610,16 @@ fn pick(
                     arena.set(i, col.get_str(r));
                 }
             }
+            true
         };
         db.sink_chunks(&types, sink_sql, consume)
     };
-    run_logged(&read.rel.name, "dense-pick", &sink_sql("<sink>"), run).ok_or("DuckDB failed")?;
-    match bad {
-        Some(b) => Err(b),
-        None => Ok(s),
+    // a bad row stops the scan (the sink's query then ends without error)
+    let ran = run_logged(&read.rel.name, "dense-pick", &sink_sql("<sink>"), run);
+    match (bad, ran) {
+        (Some(b), _) => Err(b),
+        (None, None) => Err("DuckDB failed".into()),
+        (None, Some(())) => Ok(s),
     }
 }
 

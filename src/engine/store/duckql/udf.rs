@@ -649,13 +649,14 @@ impl RawDuckDb {
     /// and `sql_of(name)` must be a query that calls it once per row, e.g. `SELECT count(name(a, b)) FROM t`.
     /// Unlike a streamed result, no chunk is copied into a result buffer (about 5% of the 1M stale counts'
     /// time). The calls are serialised (a lock), and they come in scan order when the instance runs the query on
-    /// one thread. Errors: DuckDB's message (bad SQL, arguments DuckDB cannot cast to `types`). A panic of `f`
-    /// stops the query and is re-raised once it has ended.
+    /// one thread. `f` returns `false` to stop the query (it then gets no further chunk, and `Ok` is returned).
+    /// Errors: DuckDB's message (bad SQL, arguments DuckDB cannot cast to `types`). A panic of `f` stops the query
+    /// and is re-raised once it has ended.
     pub fn sink_chunks(
         &self,
         types: &[ChunkType],
         sql_of: impl FnOnce(&str) -> String,
-        mut f: impl FnMut(&ChunkView),
+        mut f: impl FnMut(&ChunkView) -> bool,
     ) -> std::result::Result<(), String> {
         let name = format!(
             "__mx_sink_{}",
@@ -666,6 +667,7 @@ impl RawDuckDb {
             live: std::sync::Mutex::new(SinkState {
                 f: None,
                 panicked: None,
+                stopped: false,
             }),
             types: types.to_vec(),
         });
@@ -703,17 +705,21 @@ impl RawDuckDb {
         }
         // SAFETY: see above
         let slot = unsafe { &*slot_ptr };
-        let mut f_ref: &mut dyn FnMut(&ChunkView) = &mut f;
+        let mut f_ref: &mut dyn FnMut(&ChunkView) -> bool = &mut f;
         // cleared below, before `f_ref` goes out of scope
-        slot.lock().f = Some(&mut f_ref as *mut &mut dyn FnMut(&ChunkView) as *mut c_void);
+        slot.lock().f = Some(&mut f_ref as *mut &mut dyn FnMut(&ChunkView) -> bool as *mut c_void);
         let out = self.query_first_row(&sql_of(&name)).map(|_| ());
-        let panicked = {
+        let (panicked, stopped) = {
             let mut st = slot.lock();
             st.f = None;
-            st.panicked.take()
+            (st.panicked.take(), st.stopped)
         };
         if let Some(p) = panicked {
             std::panic::resume_unwind(p);
+        }
+        // the query's error is then the one the sink raised to stop it
+        if stopped {
+            return Ok(());
         }
         out
     }
@@ -725,11 +731,13 @@ struct Sink {
     types: Vec<ChunkType>,
 }
 
-/// What a sink function's calls reach: the callback while its query runs (a `*mut &mut dyn FnMut(&ChunkView)`),
-/// and a panic it raised.
+/// What a sink function's calls reach: the callback while its query runs (a
+/// `*mut &mut dyn FnMut(&ChunkView) -> bool`), a panic it raised, and whether it asked to stop.
 struct SinkState {
     f: Option<*mut c_void>,
     panicked: Option<Box<dyn std::any::Any + Send>>,
+    /// The callback asked to stop (returned `false`); the query was stopped with an error.
+    stopped: bool,
 }
 
 // SAFETY: the callback pointer is only dereferenced under the lock, while `sink_chunks` (which owns the callback)
@@ -765,7 +773,7 @@ unsafe extern "C" fn sink_fn(
             ffi::duckdb_scalar_function_set_error(info, msg.as_ptr());
             return;
         };
-        if st.panicked.is_some() {
+        if st.panicked.is_some() || st.stopped {
             return;
         }
         let view = ChunkView {
@@ -781,12 +789,20 @@ unsafe extern "C" fn sink_fn(
                 })
                 .collect(),
         };
-        let f = &mut *(f as *mut &mut dyn FnMut(&ChunkView));
-        if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&view))) {
-            // a panic must not unwind into DuckDB: it stops the query and is re-raised by `sink_chunks`
-            st.panicked = Some(p);
-            let msg = c"sink callback panicked";
-            ffi::duckdb_scalar_function_set_error(info, msg.as_ptr());
+        let f = &mut *(f as *mut &mut dyn FnMut(&ChunkView) -> bool);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&view))) {
+            Ok(true) => {}
+            Ok(false) => {
+                st.stopped = true;
+                let msg = c"stopped by its sink";
+                ffi::duckdb_scalar_function_set_error(info, msg.as_ptr());
+            }
+            Err(p) => {
+                // a panic must not unwind into DuckDB: it stops the query and is re-raised by `sink_chunks`
+                st.panicked = Some(p);
+                let msg = c"sink callback panicked";
+                ffi::duckdb_scalar_function_set_error(info, msg.as_ptr());
+            }
         }
     }
 }
@@ -957,6 +973,7 @@ mod tests {
                     _ => panic!("get and get_str disagree on row {r}"),
                 }
             }
+            true
         })
         .unwrap();
         assert_eq!(
@@ -977,7 +994,15 @@ mod tests {
         let mut want = want;
         want.sort();
         assert_eq!(texts, want);
-        assert!(db.sink_chunks(&[ChunkType::BigInt], sql, |_| {}).is_err());
+        assert!(db.sink_chunks(&[ChunkType::BigInt], sql, |_| true).is_err());
+        // a sink that asks to stop gets no further chunk, and the query ends without an error
+        let mut calls = 0;
+        db.sink_chunks(&types, sql, |_| {
+            calls += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(calls, 1);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             db.sink_chunks(&types, sql, |_| panic!("reader failed"))
         }));
