@@ -18,9 +18,11 @@
 //! footers; all versions' rows), else from a scan of the ids; the first and last id ranges are open-ended, so an
 //! id outside the range or a NULL id fails the pick and the caller runs the one-query count. Large counts run as
 //! disjoint id ranges of about [`super::counts::PARTITION_ROWS`] stored rows each, as the one-query count does, so
-//! memory stays flat: per id of a range, 9 bytes per relation (17 when its rows do not reach the pick in storage
-//! order) plus 16 per string read (and the bytes of strings longer than DuckDB inlines, 12). The arrays are
-//! anonymous mappings advised as transparent huge pages, so they need no initialisation pass and few page faults.
+//! memory stays flat: per id of a range, 3 bytes per relation (9 past 65,536 distinct timestamps in the range, 8
+//! more when its rows do not reach the pick in storage order) plus 8 per string read (and 4 more plus the bytes for
+//! a value longer than 8 bytes). The arrays are anonymous mappings advised as transparent huge pages, so they need
+//! no initialisation pass and few page faults. Every byte per id counts: on a VM whose host reclaims the pages
+//! other processes freed, first touches cost about 2 ms per MB (bench/README.md, "Issue 21, tenth session").
 //! Each range is split again between worker threads (one DuckDB connection each, scanning its own sub-range into
 //! a sink function, [`RawDuckDb::sink_chunks`]), so DuckDB's scans and our picks run in parallel. What it saves
 //! against the one-query count is DuckDB's hash aggregate, semi join and full join over every id (bench/README.md,
@@ -191,8 +193,10 @@ unsafe impl ZeroValid for i64 {}
 unsafe impl ZeroValid for u64 {}
 // SAFETY: an integer
 unsafe impl ZeroValid for u8 {}
-// SAFETY: an integer and a byte array
-unsafe impl ZeroValid for Slot {}
+// SAFETY: an integer
+unsafe impl ZeroValid for u16 {}
+// SAFETY: a byte array
+unsafe impl ZeroValid for [u8; 8] {}
 
 /// `len` zero values of `T` in an anonymous memory mapping of their own. The kernel hands its pages out
 /// zero-filled, so there is no initialisation pass, and on Linux they are advised as transparent huge pages: a
@@ -246,30 +250,21 @@ impl<T: ZeroValid> std::ops::DerefMut for Zeroed<T> {
     }
 }
 
-/// Strings of many slots: per slot its length plus one (0: NULL, or no row) and its bytes, inline when they are at
-/// most [`INLINE_BYTES`] long (as DuckDB holds them, so a short data version is copied as one fixed-size value),
-/// else the offset of the bytes in `long`.
+/// Strings of many slots, 8 bytes per slot: a value of at most 8 bytes that neither starts with the byte `0xFF`
+/// (which UTF-8 never holds) nor ends with a NUL byte inline, zero-padded (short data versions, e.g. a root's);
+/// any other value out of line: `0xFF` and the offset (7 bytes, little-endian) in `long` of its length (4 bytes,
+/// little-endian) and its bytes; all `0xFF`: NULL. A value replacing an out-of-line one no shorter than itself
+/// takes its place in `long`.
 struct Arena {
-    slots: Zeroed<Slot>,
+    slots: Zeroed<[u8; 8]>,
     long: Vec<u8>,
 }
 
-#[derive(Clone, Copy)]
-struct Slot {
-    /// The length plus one; 0: NULL.
-    tag: u32,
-    /// The bytes (length at most [`INLINE_BYTES`]), else the offset in [`Arena::long`] (first 8 bytes,
-    /// little-endian).
-    data: [u8; INLINE_BYTES],
-}
+/// An [`Arena`] slot of NULL.
+const SLOT_NULL: [u8; 8] = [0xFF; 8];
 
-impl Slot {
-    fn offset(&self) -> usize {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&self.data[..8]);
-        u64::from_le_bytes(b) as usize
-    }
-}
+/// The first byte of an out-of-line [`Arena`] slot.
+const OUT_OF_LINE: u8 = 0xFF;
 
 impl Arena {
     fn new(slots: usize) -> std::result::Result<Self, String> {
@@ -279,46 +274,163 @@ impl Arena {
         })
     }
 
-    /// Sets slot `i` (a long value in place when it fits where the slot's old long value was).
+    /// Sets slot `i`.
     #[inline]
     fn set(&mut self, i: usize, v: Option<Str<'_>>) {
-        let slot = &mut self.slots[i];
-        match v {
-            None => slot.tag = 0,
-            Some(Str::Inline(len, data)) => *slot = Slot { tag: len + 1, data },
-            Some(Str::Long(b)) => {
-                // a string of 4 GiB or more cannot come out of a DuckDB VARCHAR
-                let len = b.len().min(u32::MAX as usize - 1);
-                let old = slot.tag as usize;
-                let at = if old > INLINE_BYTES + 1 && len < old {
-                    let at = slot.offset();
-                    self.long[at..at + len].copy_from_slice(&b[..len]);
-                    at
-                } else {
-                    let at = self.long.len();
-                    self.long.extend_from_slice(&b[..len]);
-                    at
-                };
-                let mut data = [0u8; INLINE_BYTES];
-                data[..8].copy_from_slice(&(at as u64).to_le_bytes());
-                *slot = Slot {
-                    tag: len as u32 + 1,
-                    data,
-                };
+        let (len, data) = match v {
+            None => {
+                self.slots[i] = SLOT_NULL;
+                return;
+            }
+            Some(Str::Inline(len, data)) => (len, data),
+            Some(Str::Long(b)) => return self.set_out_of_line(i, b),
+        };
+        if len <= 8 {
+            let mut head = [0u8; 8];
+            head.copy_from_slice(&data[..8]);
+            // the bytes past the length are not always zero
+            let w = u64::from_le_bytes(head) & u64::MAX.checked_shr(64 - 8 * len).unwrap_or(0);
+            // the length the zero-padded slot spells is `len` unless the value ends with a NUL byte
+            if 8 - w.leading_zeros() / 8 == len && w as u8 != OUT_OF_LINE {
+                self.slots[i] = w.to_le_bytes();
+                return;
             }
         }
+        self.set_out_of_line(i, &data[..(len as usize).min(INLINE_BYTES)]);
+    }
+
+    /// Sets slot `i` to `b` out of line.
+    fn set_out_of_line(&mut self, i: usize, b: &[u8]) {
+        // a string of 4 GiB or more cannot come out of a DuckDB VARCHAR
+        let b = &b[..b.len().min(u32::MAX as usize)];
+        let len = (b.len() as u32).to_le_bytes();
+        let at = match self.out_of_line(i) {
+            Some((at, old)) if b.len() <= old => {
+                self.long[at..at + 4].copy_from_slice(&len);
+                self.long[at + 4..at + 4 + b.len()].copy_from_slice(b);
+                at
+            }
+            _ => {
+                let at = self.long.len();
+                self.long.extend_from_slice(&len);
+                self.long.extend_from_slice(b);
+                at
+            }
+        };
+        self.slots[i] = ((at as u64) << 8 | u64::from(OUT_OF_LINE)).to_le_bytes();
+    }
+
+    /// Slot `i`'s value when out of line: its offset in `long` and its length.
+    #[inline]
+    fn out_of_line(&self, i: usize) -> Option<(usize, usize)> {
+        let s = &self.slots[i];
+        if s[0] != OUT_OF_LINE || *s == SLOT_NULL {
+            return None;
+        }
+        let at = (u64::from_le_bytes(*s) >> 8) as usize;
+        let mut len = [0u8; 4];
+        len.copy_from_slice(&self.long[at..at + 4]);
+        Some((at, u32::from_le_bytes(len) as usize))
     }
 
     #[inline]
     fn get(&self, i: usize) -> Option<&[u8]> {
         let s = &self.slots[i];
-        let len = (s.tag as usize).checked_sub(1)?;
-        if len <= INLINE_BYTES {
-            Some(&s.data[..len])
-        } else {
-            let at = s.offset();
-            Some(&self.long[at..at + len])
+        if s[0] != OUT_OF_LINE {
+            let len = 8 - (u64::from_le_bytes(*s).leading_zeros() / 8) as usize;
+            return Some(&s[..len]);
         }
+        let (at, len) = self.out_of_line(i)?;
+        Some(&self.long[at + 4..at + 4 + len])
+    }
+}
+
+/// Most distinct timestamps [`Stamps::Dict`] holds.
+const MAX_STAMPS: usize = 1 << 16;
+
+/// The latest rows' timestamps of a pick: per id an index into the distinct timestamps seen, 2 bytes
+/// ([`Stamps::Dict`]: a store holds few distinct ones, one per write or delete); past [`MAX_STAMPS`] distinct ones
+/// the timestamps themselves, 8 bytes ([`Stamps::Full`], the indexes resolved once).
+enum Stamps {
+    Dict {
+        idx: Zeroed<u16>,
+        vals: Vec<i64>,
+        seen: std::collections::HashMap<i64, u16>,
+        /// The last timestamp set and its index (rows of one write come together).
+        last: Option<(i64, u16)>,
+    },
+    Full(Zeroed<i64>),
+}
+
+impl Stamps {
+    fn new(width: usize) -> std::result::Result<Self, String> {
+        Ok(Stamps::Dict {
+            idx: Zeroed::new(width)?,
+            vals: Vec::new(),
+            seen: std::collections::HashMap::new(),
+            last: None,
+        })
+    }
+
+    /// Slot `i`'s timestamp (`i64::MIN` when never set).
+    #[inline]
+    fn get(&self, i: usize) -> i64 {
+        match self {
+            Stamps::Dict { idx, vals, .. } => {
+                vals.get(usize::from(idx[i])).copied().unwrap_or(i64::MIN)
+            }
+            Stamps::Full(ts) => ts[i],
+        }
+    }
+
+    /// Sets slot `i`. Errors: the mapping of [`Stamps::Full`] fails ([`Zeroed::new`]).
+    #[inline]
+    fn set(&mut self, i: usize, ts: i64) -> std::result::Result<(), String> {
+        if let Stamps::Dict {
+            idx,
+            vals,
+            seen,
+            last,
+        } = self
+        {
+            let k = match *last {
+                Some((t, k)) if t == ts => Some(k),
+                _ => match seen.get(&ts) {
+                    Some(&k) => Some(k),
+                    None if vals.len() < MAX_STAMPS => {
+                        let k = vals.len() as u16;
+                        vals.push(ts);
+                        seen.insert(ts, k);
+                        Some(k)
+                    }
+                    None => None,
+                },
+            };
+            if let Some(k) = k {
+                *last = Some((ts, k));
+                idx[i] = k;
+                return Ok(());
+            }
+            self.widen()?;
+        }
+        if let Stamps::Full(all) = self {
+            all[i] = ts;
+        }
+        Ok(())
+    }
+
+    /// [`Stamps::Dict`] to [`Stamps::Full`].
+    #[cold]
+    fn widen(&mut self) -> std::result::Result<(), String> {
+        let Stamps::Dict { idx, vals, .. } = &*self else {
+            return Ok(());
+        };
+        let mut full = Zeroed::<i64>::new(idx.len())?;
+        for (t, &k) in full.iter_mut().zip(idx.iter()) {
+            *t = vals.get(usize::from(k)).copied().unwrap_or(i64::MIN);
+        }
+        *self = Stamps::Full(full);
+        Ok(())
     }
 }
 
@@ -399,9 +511,10 @@ const NOT_DECIMAL: u8 = 8;
 /// The latest row per id of one relation over one id range: its timestamp (of the pick key), its storage order
 /// plus one when the rows did not arrive in storage order (see [`pick`]), its state ([`NO_ROW`], [`DELETED`],
 /// [`LIVE`], plus flags) and its strings, or (the target's provenance under a decimal hash, [`Keep::Number`]) its
-/// one string as a number. Per id 9 bytes, plus 8 for the order, plus 16 per string or 8 for the number.
+/// one string as a number. Per id 3 bytes ([`Stamps`]: 9 past [`MAX_STAMPS`] distinct timestamps), plus 8 for the
+/// order, plus 8 per string ([`Arena`], and 4 plus the bytes of a value longer than 8) or 8 for the number.
 struct Slots {
-    ts: Zeroed<i64>,
+    ts: Stamps,
     ord: Option<Zeroed<i64>>,
     state: Zeroed<u8>,
     strs: Vec<Arena>,
@@ -422,7 +535,7 @@ enum Keep {
     Strings,
     /// Its one string as the number it spells ([`Slots::nums`], with [`NULL_STR`] and [`NOT_DECIMAL`]): a
     /// stored provenance compared with decimal hashes ([`ProvenanceTemplate::decimal`]), 8 bytes per id instead
-    /// of 16.
+    /// of a string slot plus its up to 20 digits out of line.
     Number,
 }
 
@@ -507,7 +620,7 @@ fn pick(
     let IdRange { lo, hi, .. } = range;
     let width = usize::try_from(hi - lo + 1).map_err(|e| e.to_string())?;
     let mut s = Slots {
-        ts: Zeroed::new(width)?,
+        ts: Stamps::new(width)?,
         ord: match keys {
             Keys::Arrival => None,
             Keys::Stored => Some(Zeroed::new(width)?),
@@ -576,18 +689,21 @@ fn pick(
                             return false;
                         }
                         last = ord;
-                        if had && ts < s.ts[i] {
+                        if had && ts < s.ts.get(i) {
                             continue;
                         }
                     }
                     Some(ords) => {
-                        if had && (ts, ord) <= (s.ts[i], ords[i]) {
+                        if had && (ts, ord) <= (s.ts.get(i), ords[i]) {
                             continue;
                         }
                         ords[i] = ord;
                     }
                 }
-                s.ts[i] = ts;
+                if let Err(e) = s.ts.set(i, ts) {
+                    bad = Some(e);
+                    return false;
+                }
                 let row = if lives.get(r).is_some_and(|b| b != 0) {
                     LIVE
                 } else {
@@ -1323,6 +1439,97 @@ mod tests {
         let meta = id_stats_from_metadata(&db, &[&read]).expect("parquet statistics");
         assert_eq!(meta, id_stats(&db, &[&read]).unwrap());
         assert_eq!(meta[0].1, 8000 + 8000 / 19 + 1);
+    }
+
+    /// Every value reads back exactly: inline ones (empty, 8 bytes, a leading NUL byte, DuckDB's inline bytes
+    /// past the length not zero), out-of-line ones (a trailing NUL byte, a leading `0xFF`, 9 bytes, longer than
+    /// DuckDB inlines), NULL, and replacements (a shorter out-of-line value in place, a longer one appended).
+    #[test]
+    fn arena_slots_read_back_every_value() {
+        let inline = |b: &[u8], junk: u8| {
+            let mut data = [junk; INLINE_BYTES];
+            data[..b.len()].copy_from_slice(b);
+            Some(Str::Inline(b.len() as u32, data))
+        };
+        let long = "a-value-longer-than-twelve-bytes".as_bytes();
+        let cases: Vec<(Option<Str<'_>>, Option<&[u8]>)> = vec![
+            (inline(b"", 0), Some(&b""[..])),
+            (inline(b"", 0xFF), Some(&b""[..])),
+            (inline(b"a1048576", 0), Some(&b"a1048576"[..])),
+            (inline(b"\0a", 7), Some(&b"\0a"[..])),
+            (inline(b"ab", 0x41), Some(&b"ab"[..])),
+            (inline(b"ab\0", 0), Some(&b"ab\0"[..])),
+            (inline(b"\xFFab", 0), Some(&b"\xFFab"[..])),
+            (inline(&[0xFF; 8], 0), Some(&[0xFF; 8][..])),
+            (inline(b"a123_bumped", 0), Some(&b"a123_bumped"[..])),
+            (inline(b"123456789", 0x30), Some(&b"123456789"[..])),
+            (Some(Str::Long(long)), Some(long)),
+            (None, None),
+        ];
+        let mut arena = Arena::new(cases.len()).unwrap();
+        for (i, (v, _)) in cases.iter().enumerate() {
+            arena.set(i, *v);
+        }
+        for (i, (_, want)) in cases.iter().enumerate() {
+            assert_eq!(arena.get(i), *want, "slot {i}");
+        }
+        let used = arena.long.len();
+        arena.set(10, inline(b"short-ish-12", 0));
+        assert_eq!(arena.get(10), Some(&b"short-ish-12"[..]));
+        assert_eq!(arena.long.len(), used, "in place");
+        arena.set(
+            10,
+            Some(Str::Long(
+                b"a value longer than the one before it, appended",
+            )),
+        );
+        assert_eq!(
+            arena.get(10),
+            Some(&b"a value longer than the one before it, appended"[..])
+        );
+        assert!(arena.long.len() > used);
+        arena.set(10, inline(b"x", 0));
+        arena.set(11, Some(Str::Long(long)));
+        assert_eq!(
+            (arena.get(10), arena.get(11)),
+            (Some(&b"x"[..]), Some(long))
+        );
+        assert_eq!(
+            arena.get(9),
+            Some(&b"123456789"[..]),
+            "neighbours untouched"
+        );
+    }
+
+    /// Timestamps read back exactly, through the index of distinct ones and past [`MAX_STAMPS`] of them, when the
+    /// slots hold the timestamps themselves.
+    #[test]
+    fn stamps_read_back_past_the_distinct_limit() {
+        let n = MAX_STAMPS + 5000;
+        let mut st = Stamps::new(n).unwrap();
+        let ts = |i: usize| (i as i64 - 30_000) * 1_000_000_007;
+        for i in (0..n).rev().step_by(2) {
+            st.set(i, i64::MIN).unwrap();
+        }
+        for i in 0..n / 2 {
+            st.set(i, ts(i)).unwrap();
+            st.set(i, ts(i)).unwrap();
+        }
+        assert!(matches!(st, Stamps::Dict { .. }), "{} distinct", n / 2);
+        for i in n / 2..n {
+            st.set(i, ts(i)).unwrap();
+        }
+        assert!(matches!(st, Stamps::Full(_)));
+        for i in 0..n {
+            assert_eq!(st.get(i), ts(i), "slot {i}");
+        }
+        let mut few = Stamps::new(4).unwrap();
+        for (i, t) in [5, 5, -9, 5].into_iter().enumerate() {
+            few.set(i, t).unwrap();
+        }
+        few.set(1, i64::MIN).unwrap();
+        let got: Vec<i64> = (0..4).map(|i| few.get(i)).collect();
+        assert_eq!(got, [5, i64::MIN, -9, 5]);
     }
 
     /// Sub-ranges are consecutive, and only the first and last keep an open end.
